@@ -82,11 +82,19 @@ public struct ObjectByteStream: AsyncSequence, Sendable {
     }
 
     /// The file at `path`, read in chunks of `chunkSize` bytes on demand.
-    public static func file(atPath path: String, chunkSize: Int) -> ObjectByteStream {
+    /// Each iteration opens the file anew, so the stream can be replayed
+    /// (a retried upload reads the file again).
+    public static func file(atPath path: String, chunkSize: Int = 256 << 10) -> ObjectByteStream {
         ObjectByteStream(makeNext: {
             let reader = FileChunkReader(path: path, chunkSize: chunkSize)
             return { try await reader.next() }
         })
+    }
+
+    /// Chunks from `reader`. The stream is single-pass: iterating it twice
+    /// continues where the first iteration stopped.
+    init(reader: FileChunkReader) {
+        self.init(makeNext: { { try await reader.next() } })
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
@@ -134,23 +142,35 @@ private final class OnceBox: @unchecked Sendable {
     }
 }
 
-/// Reads a file sequentially on NIO's blocking-I/O thread pool. The
-/// descriptor is opened on the first read and closed at the end, on error, or
-/// when the stream is dropped half-read.
-private final class FileChunkReader: Sendable {
+/// Reads a file sequentially on NIO's blocking-I/O thread pool, from an
+/// already open descriptor or from a path opened on the first read. The
+/// descriptor is closed at the end, on error, or when the stream is dropped
+/// half-read.
+final class FileChunkReader: Sendable {
     private struct State {
-        var fd: CInt = -1
-        var offset: Int64 = 0
+        var fd: CInt
+        var offset: Int64
+        var remaining: Int64?
         var finished = false
     }
 
     let path: String
     let chunkSize: Int
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
 
+    /// Reads `path`, opening it on the first read.
     init(path: String, chunkSize: Int) {
         self.path = path
         self.chunkSize = chunkSize
+        self.state = NIOLockedValueBox(State(fd: -1, offset: 0, remaining: nil))
+    }
+
+    /// Reads `length` bytes (to the end when nil) from `offset` of the open
+    /// descriptor `fd`, which the reader now owns.
+    init(descriptor fd: CInt, path: String, offset: Int64, length: Int64?, chunkSize: Int) {
+        self.path = path
+        self.chunkSize = chunkSize
+        self.state = NIOLockedValueBox(State(fd: fd, offset: offset, remaining: length))
     }
 
     deinit {
@@ -165,24 +185,31 @@ private final class FileChunkReader: Sendable {
                     let fd = openFile(path)
                     guard fd >= 0 else {
                         state.finished = true
-                        throw ObjectStoreError.io("cannot open \(path): errno \(errno)")
+                        throw ObjectStoreError.io("cannot open \(path): \(errnoDescription())")
                     }
                     state.fd = fd
                 }
-                var buffer = ByteBufferAllocator().buffer(capacity: chunkSize)
+                let want = state.remaining.map { Int(min(Int64(chunkSize), $0)) } ?? chunkSize
+                var buffer = ByteBufferAllocator().buffer(capacity: want)
                 var count = 0
-                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: chunkSize) { raw in
-                    count = preadFile(state.fd, raw.baseAddress, chunkSize, state.offset)
-                    return max(count, 0)
+                if want > 0 {
+                    buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
+                        count = preadFile(state.fd, raw.baseAddress, want, state.offset)
+                        return max(count, 0)
+                    }
                 }
-                if count < 0 || buffer.readableBytes == 0 {
+                if count <= 0 {
                     _ = closeFile(state.fd)
                     state.fd = -1
                     state.finished = true
-                    if count < 0 { throw ObjectStoreError.io("cannot read \(path): errno \(errno)") }
+                    if count < 0 { throw ObjectStoreError.io("cannot read \(path): \(errnoDescription())") }
+                    if let remaining = state.remaining, remaining > 0 {
+                        throw ObjectStoreError.io("\(path) ended \(remaining) bytes early")
+                    }
                     return nil
                 }
-                state.offset += Int64(buffer.readableBytes)
+                state.offset += Int64(count)
+                state.remaining = state.remaining.map { $0 - Int64(count) }
                 return buffer
             }
         }

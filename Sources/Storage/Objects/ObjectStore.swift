@@ -137,11 +137,11 @@ public struct ByteRange: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { headerValue }
 
-    /// The concrete range inside an object of `size` bytes, or nil when the
-    /// range starts at or past the end.
-    public func clamped(toSize size: Int64) -> ClosedRange<Int64>? {
+    /// The concrete byte offsets inside an object of `size` bytes, or nil
+    /// when the range starts at or past the end.
+    public func clamped(toSize size: Int64) -> Range<Int64>? {
         guard first < size else { return nil }
-        return first...min(last ?? (size - 1), size - 1)
+        return first..<(min(last ?? (size - 1), size - 1) + 1)
     }
 }
 
@@ -149,19 +149,22 @@ public struct ByteRange: Sendable, Hashable, CustomStringConvertible {
 public struct ObjectDownload: Sendable {
     /// The whole object's metadata (`size` is the whole object's size).
     public var info: ObjectInfo
-    /// The bytes the body carries: the whole object, or the requested range
-    /// clamped to the object's size.
-    public var range: ClosedRange<Int64>
+    /// The byte offsets the body carries: the whole object, or the requested
+    /// range clamped to the object's size. Empty for an empty object.
+    public var range: Range<Int64>
     public var body: ObjectByteStream
 
-    public init(info: ObjectInfo, range: ClosedRange<Int64>, body: ObjectByteStream) {
+    public init(info: ObjectInfo, range: Range<Int64>, body: ObjectByteStream) {
         self.info = info
         self.range = range
         self.body = body
     }
 
     /// Number of bytes the body carries.
-    public var contentLength: Int64 { range.isEmpty ? 0 : range.upperBound - range.lowerBound + 1 }
+    public var contentLength: Int64 { range.upperBound - range.lowerBound }
+
+    /// Whether the body is a part of the object rather than all of it.
+    public var isPartial: Bool { contentLength != info.size }
 }
 
 /// One page of a listing.

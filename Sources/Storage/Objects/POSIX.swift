@@ -24,3 +24,8 @@ func preadFile(_ fd: CInt, _ buffer: UnsafeMutableRawPointer?, _ count: Int, _ o
         return n
     }
 }
+
+/// The current `errno` as text, for error messages.
+func errnoDescription(_ code: CInt = errno) -> String {
+    String(cString: strerror(code))
+}
