@@ -96,7 +96,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BuilderTests", dependencies: ["Builder"], swiftSettings: swiftSettings),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ProxyTests",
+            dependencies: ["Proxy", "Storage", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "AdminTests", dependencies: ["Admin"], swiftSettings: swiftSettings),
     ]
 )

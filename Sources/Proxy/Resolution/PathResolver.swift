@@ -1,0 +1,107 @@
+public import Storage
+
+/// What a sanitised path resolves to within one build.
+public enum Resolution: Sendable, Equatable {
+    /// Serve this manifest file (`path` without leading `/`) with `status`
+    /// (200, or 404 for a `404.html` page or a 404 rewrite).
+    case file(path: String, status: Int)
+    /// Redirect to `location` with a 3xx status.
+    case redirect(location: String, status: Int)
+    /// Nothing matched and the build has no 404 page: Slipway's own 404 page.
+    case notFound
+}
+
+/// Resolves request paths against a build's manifest in exactly the order
+/// `SITE-RULES.md` gives:
+///
+/// 1. `_redirects` rules, first match wins; a rule with status 200 rewrites;
+///    a file that exists shadows a rule unless the rule is forced with `!`.
+/// 2. The exact file.
+/// 3. A path ending in `/` -> its `index.html`.
+/// 4. No trailing slash and `p/index.html` exists -> 301 to `p/` (query kept).
+/// 5. `p.html`.
+/// 6. SPA fallback -> `/index.html` with 200 when enabled, only for paths
+///    whose last segment has no `.` (a missing hashed asset stays a 404).
+/// 7. The nearest `404.html` walking up from the path's directory, with 404.
+/// 8. The built-in 404 page.
+public enum PathResolver {
+    /// - Parameters:
+    ///   - request: the sanitised request path and raw query.
+    ///   - spaFallback: the site serves `index.html` for unknown routes (SPA
+    ///     mode `spa`, or `auto` without a top-level `404.html`).
+    public static func resolve(_ request: RequestPath, in manifest: BuildManifest, spaFallback: Bool) -> Resolution {
+        let path = request.path
+        let staticFile = staticLookup(path, in: manifest)
+
+        // 1. Redirect and rewrite rules.
+        for rule in manifest.redirects {
+            if staticFile != nil && !rule.force { continue }
+            guard rule.from.match(path) != nil else { continue }
+            if rule.isRedirect, let location = rule.target(for: path, encodeValue: encodePathForLocation) {
+                return .redirect(location: withQuery(location, request.query), status: rule.status)
+            }
+            guard let target = rule.target(for: path) else { continue }
+            let targetPath = String(target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
+            if let file = staticLookup(targetPath, in: manifest), case .file(let filePath, _) = file {
+                return .file(path: filePath, status: rule.status)
+            }
+            // A rewrite to something that does not exist is a missing page.
+            return notFound(path, in: manifest)
+        }
+
+        // 2–5. The file itself, its directory index, or `p.html`.
+        if let staticFile { return withQueryIfRedirect(staticFile, request.query) }
+
+        // 6. SPA fallback for route-like paths.
+        if spaFallback, manifest.files["index.html"] != nil, !lastSegmentHasDot(path) {
+            return .file(path: "index.html", status: 200)
+        }
+
+        // 7–8.
+        return notFound(path, in: manifest)
+    }
+
+    /// Steps 2–5: a file that answers `path` without rules or fallbacks.
+    static func staticLookup(_ path: String, in manifest: BuildManifest) -> Resolution? {
+        let key = String(path.dropFirst())
+        if key.isEmpty || key.hasSuffix("/") {
+            let index = key + "index.html"
+            return manifest.files[index] != nil ? .file(path: index, status: 200) : nil
+        }
+        if manifest.files[key] != nil { return .file(path: key, status: 200) }
+        if manifest.files[key + "/index.html"] != nil {
+            return .redirect(location: encodePathForLocation(path + "/"), status: 301)
+        }
+        if manifest.files[key + ".html"] != nil { return .file(path: key + ".html", status: 200) }
+        return nil
+    }
+
+    /// Steps 7–8: the nearest `404.html` from the path's directory up, or the built-in page.
+    static func notFound(_ path: String, in manifest: BuildManifest) -> Resolution {
+        var directories = path.split(separator: "/", omittingEmptySubsequences: true)
+        if !path.hasSuffix("/") && !directories.isEmpty { directories.removeLast() }
+        while true {
+            let candidate = directories.isEmpty ? "404.html" : directories.joined(separator: "/") + "/404.html"
+            if manifest.files[candidate] != nil { return .file(path: candidate, status: 404) }
+            if directories.isEmpty { return .notFound }
+            directories.removeLast()
+        }
+    }
+
+    static func lastSegmentHasDot(_ path: String) -> Bool {
+        guard let last = path.split(separator: "/").last else { return false }
+        return last.contains(".")
+    }
+
+    private static func withQuery(_ location: String, _ query: String?) -> String {
+        guard let query, !query.isEmpty, !location.contains("?") else { return location }
+        return location + "?" + query
+    }
+
+    private static func withQueryIfRedirect(_ resolution: Resolution, _ query: String?) -> Resolution {
+        if case .redirect(let location, let status) = resolution {
+            return .redirect(location: withQuery(location, query), status: status)
+        }
+        return resolution
+    }
+}

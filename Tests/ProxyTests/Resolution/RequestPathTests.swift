@@ -1,0 +1,60 @@
+import Testing
+
+@testable import Proxy
+
+@Suite struct RequestPathTests {
+    @Test func pathsAreDecodedExactlyOnce() throws {
+        #expect(try RequestPath(target: "/a%20b/c").path == "/a b/c")
+        #expect(try RequestPath(target: "/%2541").path == "/%41")
+        #expect(try RequestPath(target: "/caf%C3%A9").path == "/café")
+    }
+
+    @Test func queriesAreKeptRawAndSeparate() throws {
+        let request = try RequestPath(target: "/search/?q=a%20b&x=1")
+        #expect(request.path == "/search/" && request.query == "q=a%20b&x=1")
+        #expect(try RequestPath(target: "/").query == nil)
+    }
+
+    @Test func dotSegmentsAndRepeatedSlashesCollapse() throws {
+        #expect(try RequestPath(target: "//a///b/./c/").path == "/a/b/c/")
+        #expect(try RequestPath(target: "/./").path == "/")
+        #expect(try RequestPath(target: "/%2e/x").path == "/x")
+    }
+
+    @Test func traversalAndSmugglingAttemptsAreRejected() {
+        let cases: [(String, RequestPath.Rejection)] = [
+            ("/../etc/passwd", .dotDotSegment), ("/a/../../b", .dotDotSegment), ("/%2e%2e/x", .dotDotSegment),
+            ("/.%2e/x", .dotDotSegment), ("/a%2fb", .forbiddenByte), ("/a%2Fb", .forbiddenByte),
+            ("/a%5cb", .forbiddenByte), ("/a\\b", .forbiddenByte), ("/a%00b", .forbiddenByte),
+            ("/a%0d%0aSet-Cookie:x", .forbiddenByte), ("/a%7f", .forbiddenByte), ("/a%zz", .badEscape),
+            ("/a%4", .badEscape), ("/a%", .badEscape), ("/%c0%ae%c0%ae/x", .invalidUTF8), ("/%ff", .invalidUTF8),
+            ("/%ed%a0%80", .invalidUTF8), ("a/b", .notOriginForm), ("*", .notOriginForm),
+            ("http://x/", .notOriginForm), ("/a#frag", .forbiddenByte),
+        ]
+        for (target, expected) in cases {
+            #expect(throws: expected, "\(target)") { try RequestPath(target: target) }
+        }
+    }
+
+    @Test func everyAcceptedPathIsASafeObjectKeySuffix() throws {
+        // Property: random targets either fail or yield keys with no empty, '.' or '..' segment.
+        let alphabet = Array("/.%2eEfF5cC0a\\b-_~é ")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 1...16, using: &generator)
+            let target = "/" + String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+            guard let request = try? RequestPath(target: target) else { continue }
+            // Directory paths resolve to their index.html.
+            let key = "sites/s/b/" + request.manifestPath + (request.path.hasSuffix("/") ? "index.html" : "")
+            for segment in key.split(separator: "/", omittingEmptySubsequences: false).dropFirst(3) {
+                #expect(!segment.isEmpty && segment != "." && segment != "..", "\(target) -> \(key)")
+            }
+            #expect(!key.contains("\\") && !key.contains("\u{0}"))
+        }
+    }
+
+    @Test func locationsAreEncodedAndNeverProtocolRelative() {
+        #expect(encodePathForLocation("/a b/é/") == "/a%20b/%C3%A9/")
+        #expect(encodePathForLocation("/x?y#z") == "/x%3Fy%23z")
+    }
+}
