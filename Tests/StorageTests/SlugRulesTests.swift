@@ -24,3 +24,24 @@ import Testing
         #expect(SlugRules.isValid(SlugRules.derive(fromRepository: "https://h/" + String(repeating: "x", count: 200))))
     }
 }
+
+@Suite struct SlugUniquingTests {
+    @Test func aFreeBaseIsKeptAndATakenOneGetsTheFirstFreeNumber() {
+        #expect(SlugRules.unique("blog", avoiding: []) == "blog")
+        #expect(SlugRules.unique("blog", avoiding: ["blog"]) == "blog-2")
+        #expect(SlugRules.unique("blog", avoiding: ["blog", "blog-2", "blog-3"]) == "blog-4")
+        #expect(SlugRules.unique("blog", avoiding: ["blog", "blog-3"]) == "blog-2")
+    }
+
+    @Test func aLongBaseIsShortenedSoTheNumberFits() {
+        let base = String(repeating: "a", count: 62) + "b"
+        let slug = SlugRules.unique(base, avoiding: [base])
+        #expect(slug.count == 63)
+        #expect(slug.hasSuffix("-2"))
+        #expect(SlugRules.isValid(slug))
+        let hyphenated = String(repeating: "a", count: 60) + "-xy"
+        let shortened = SlugRules.unique(hyphenated, avoiding: [hyphenated])
+        #expect(SlugRules.isValid(shortened))
+        #expect(shortened == String(repeating: "a", count: 60) + "-2")
+    }
+}

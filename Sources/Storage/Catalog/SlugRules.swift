@@ -59,3 +59,23 @@ public enum SlugRules {
         (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
     }
 }
+
+extension SlugRules {
+    /// `base` itself when it is free, otherwise the first of `base-2`,
+    /// `base-3`, … that is valid and not in `taken` (the base is shortened
+    /// when the suffix would make it longer than 63 characters).
+    /// - Precondition: `base` is a valid slug.
+    public static func unique(_ base: String, avoiding taken: Set<String>) -> String {
+        precondition(isValid(base), "unique(_:avoiding:) needs a valid base slug")
+        if !taken.contains(base) { return base }
+        var number = 2
+        while true {
+            let suffix = "-\(number)"
+            var stem = String(base.prefix(63 - suffix.count))
+            while stem.hasSuffix("-") { stem.removeLast() }
+            let candidate = stem + suffix
+            if !taken.contains(candidate) && isValid(candidate) { return candidate }
+            number += 1
+        }
+    }
+}

@@ -1,0 +1,215 @@
+public import Foundation
+
+/// The time source of a catalog. Tests inject a clock they move by hand, so
+/// lease expiry and backoff are tested without sleeping.
+public typealias CatalogClock = @Sendable () -> Date
+
+/// Sites, builds and the durable build queue.
+///
+/// Implementations (SQLite embedded, PostgreSQL for scale-out) keep the same
+/// contract, checked by one shared test suite:
+///
+/// - Every method runs in one transaction: it happens entirely or not at all.
+///   Refusals throw ``CatalogError`` with a code and a message that says what
+///   to fix; database failures throw ``CatalogError/Code/unavailable``.
+/// - Events (``CatalogEvent``) are published to the catalog's ``EventBus``
+///   after the transaction commits, in commit order.
+/// - Times come from the catalog's ``CatalogClock`` and are kept to the
+///   millisecond.
+public protocol Catalog: Sendable {
+    /// The queue limits and timings this catalog applies.
+    var queueSettings: QueueSettings { get }
+
+    // MARK: Sites
+
+    /// Creates a site. Without a slug, one is derived from the repository
+    /// name and made unique (`my-site`, `my-site-2`, …); a slug that is given
+    /// must be valid and free.
+    /// - Throws: `slug_invalid`, `slug_taken`, `invalid_input`.
+    func createSite(_ draft: SiteDraft) async throws -> Site
+
+    /// - Throws: `site_not_found`.
+    func site(id: SiteID) async throws -> Site
+
+    /// - Throws: `site_not_found`.
+    func site(slug: String) async throws -> Site
+
+    /// Every site, ordered by slug.
+    func sites() async throws -> [Site]
+
+    /// Reads the site's settings, lets `edit` change them, validates the
+    /// result and stores it, all in one transaction (no lost updates).
+    /// - Throws: `site_not_found`, `slug_invalid`, `slug_taken`, `invalid_input`.
+    func updateSite(id: SiteID, _ edit: @escaping @Sendable (inout SiteSettings) -> Void) async throws -> Site
+
+    /// Deletes the site and every one of its builds. Returns them so the
+    /// caller can remove their objects. A worker still running one of them
+    /// learns it at its next lease renewal (`build_not_found`).
+    /// - Throws: `site_not_found`.
+    func deleteSite(id: SiteID) async throws -> SiteDeletion
+
+    // MARK: Builds
+
+    /// Queues a build of the site with the next number.
+    /// - Throws: `site_not_found`, `queue_full`, `invalid_input`.
+    func createBuild(siteID: SiteID, _ request: BuildRequest) async throws -> Build
+
+    /// - Throws: `build_not_found`.
+    func build(id: BuildID) async throws -> Build
+
+    /// The site's builds, newest first, at most `limit` (1…200) of them with
+    /// a number below `before` when given.
+    /// - Throws: `site_not_found`, `invalid_input`.
+    func builds(siteID: SiteID, limit: Int, before: Int?) async throws -> BuildPage
+
+    /// Cancels a queued build at once. A building build becomes `canceled`
+    /// too; its worker learns it at its next renewal and the site stays busy
+    /// (no other build of it starts) until that worker acknowledges or its
+    /// lease expires.
+    /// - Throws: `build_not_found`, `illegal_transition` for a finished build.
+    func cancelBuild(id: BuildID) async throws -> Build
+
+    /// Deletes a finished build's row (its objects are the caller's to remove).
+    /// - Throws: `build_not_found`, `build_in_use` for the active build, an
+    ///   unfinished build or a canceled build whose worker has not let go.
+    func deleteBuild(id: BuildID) async throws -> Build
+
+    /// The site's builds that may be deleted, oldest first: finished, not the
+    /// active build, not held by a worker, and not among the `keepSuccesses`
+    /// newest successful builds.
+    /// - Throws: `site_not_found`, `invalid_input` for a negative count.
+    func deletableBuilds(siteID: SiteID, keepSuccesses: Int) async throws -> [Build]
+
+    // MARK: Queue
+
+    /// Claims the next build to run, atomically: the highest priority, then
+    /// the oldest, among queued builds whose backoff has passed and whose site
+    /// has no build running. The build becomes `building`, leased to
+    /// `workerID` until now + `leaseDuration`. Nil when nothing is runnable.
+    func claimNextBuild(workerID: String, leaseDuration: Duration) async throws -> Build?
+
+    /// Extends the worker's lease to now + `leaseDuration`. A worker calls it
+    /// well within its lease; a lease stays the worker's until the sweep takes
+    /// it, even past its expiry.
+    /// - Throws: `build_canceled` (stop; this acknowledges the cancel),
+    ///   `lease_lost` (stop; someone else may run it), `build_not_found`.
+    func renewLease(buildID: BuildID, workerID: String, leaseDuration: Duration) async throws -> Build
+
+    /// Gives a claimed build back to the queue without counting an attempt
+    /// (the worker is shutting down). On a canceled build it only lets go.
+    /// - Throws: `lease_lost`, `build_not_found`, `illegal_transition`.
+    func releaseBuild(buildID: BuildID, workerID: String) async throws -> Build
+
+    /// Records the commit the worker checked out.
+    /// - Throws: like ``renewLease(buildID:workerID:leaseDuration:)``, and `invalid_input`.
+    func recordCommit(buildID: BuildID, workerID: String, sha: String, message: String?) async throws -> Build
+
+    /// Ends the worker's attempt: `success` (final), or a failure that is
+    /// final or, when retryable with attempts left, queues the build again
+    /// with `attempt + 1` after ``QueueSettings/backoff(afterAttempt:)``.
+    /// - Throws: like ``renewLease(buildID:workerID:leaseDuration:)``, and
+    ///   `illegal_transition` for a build that already ended.
+    func finishBuild(buildID: BuildID, workerID: String, result: BuildResult) async throws -> Build
+
+    /// Takes back every lease that expired: such a build is queued again with
+    /// `attempt + 1` after the backoff delay, or fails once it used
+    /// ``QueueSettings/maxAttempts``, with the reason recorded in `error`.
+    /// Canceled builds whose worker vanished stop holding their site.
+    func sweepExpiredLeases() async throws -> SweepReport
+
+    // MARK: Activation
+
+    /// Makes a successful build of the site its active build, in one
+    /// transaction. A build older (lower number) than the active one is only
+    /// activated with `allowOlder` (a rollback); otherwise the call is a
+    /// no-op that says so, so a build finishing late never replaces a newer one.
+    /// - Throws: `site_not_found`, `build_not_found`, `not_activatable` for
+    ///   another site's build or a build that did not succeed.
+    func activate(siteID: SiteID, buildID: BuildID, allowOlder: Bool) async throws -> ActivationOutcome
+
+    // MARK: Operations
+
+    /// Build counts by status, queue depth and the age of the oldest queued build.
+    func stats() async throws -> CatalogStats
+
+    /// Closes the database. Calls afterwards throw `closed`. Builds left
+    /// `building` keep their lease; the sweep of a later run takes them back.
+    func close() async throws
+}
+
+extension Catalog {
+    /// Claims the next build with the default lease (``QueueSettings/leaseDuration``).
+    public func claimNextBuild(workerID: String) async throws -> Build? {
+        try await claimNextBuild(workerID: workerID, leaseDuration: queueSettings.leaseDuration)
+    }
+
+    /// Renews the lease for the default duration (``QueueSettings/leaseDuration``).
+    public func renewLease(buildID: BuildID, workerID: String) async throws -> Build {
+        try await renewLease(buildID: buildID, workerID: workerID, leaseDuration: queueSettings.leaseDuration)
+    }
+
+    /// The site's newest builds, at most `limit`.
+    public func builds(siteID: SiteID, limit: Int = 20) async throws -> BuildPage {
+        try await builds(siteID: siteID, limit: limit, before: nil)
+    }
+}
+
+/// What ``Catalog/deleteSite(id:)`` removed.
+public struct SiteDeletion: Sendable, Hashable {
+    public let site: Site
+    /// Every build the site had; their objects are now garbage.
+    public let builds: [Build]
+
+    public init(site: Site, builds: [Build]) {
+        self.site = site
+        self.builds = builds
+    }
+}
+
+/// What ``Catalog/activate(siteID:buildID:allowOlder:)`` did.
+public enum ActivationOutcome: Sendable, Hashable {
+    /// The build is now active; `previous` was active before.
+    case activated(previous: BuildID?)
+    /// The build was already active; nothing changed.
+    case alreadyActive
+    /// A newer build (`active`) is active and `allowOlder` was false; nothing changed.
+    case skippedOlder(active: BuildID)
+}
+
+/// What one ``Catalog/sweepExpiredLeases()`` took back.
+public struct SweepReport: Sendable, Hashable {
+    /// Builds queued again, with their new attempt number and backoff.
+    public let requeued: [Build]
+    /// Builds failed because they had used every attempt.
+    public let failed: [Build]
+    /// Canceled builds whose worker vanished, now released.
+    public let releasedCanceled: [Build]
+
+    public init(requeued: [Build], failed: [Build], releasedCanceled: [Build]) {
+        self.requeued = requeued
+        self.failed = failed
+        self.releasedCanceled = releasedCanceled
+    }
+
+    /// Whether the sweep changed nothing.
+    public var isEmpty: Bool { requeued.isEmpty && failed.isEmpty && releasedCanceled.isEmpty }
+}
+
+/// Figures about the queue for the stats endpoint and metrics.
+public struct CatalogStats: Sendable, Hashable {
+    /// Builds per status; every status is present, zero included.
+    public let countsByStatus: [BuildStatus: Int]
+    /// Builds waiting in `queued` (including those in backoff).
+    public let queueDepth: Int
+    /// How long the oldest queued build has waited; nil when none is queued.
+    public let oldestQueuedAge: Duration?
+    /// Builds `building` now.
+    public let running: Int
+
+    public init(countsByStatus: [BuildStatus: Int], queueDepth: Int, oldestQueuedAge: Duration?, running: Int) {
+        self.countsByStatus = countsByStatus
+        self.queueDepth = queueDepth
+        self.oldestQueuedAge = oldestQueuedAge
+        self.running = running
+    }
+}

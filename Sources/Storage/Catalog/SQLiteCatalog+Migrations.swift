@@ -1,0 +1,72 @@
+import GRDB
+
+extension SQLiteCatalog {
+    /// The schema, as an ordered list of migrations. Never edit a migration
+    /// that has shipped: append a new one. GRDB records the applied ones in
+    /// `grdb_migrations`, and a database migrated by a newer Slipway is refused.
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-sites-builds-queue") { db in
+            // Times are integer milliseconds since 1970 (UTC).
+            try db.execute(
+                sql: """
+                    CREATE TABLE site (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        slug TEXT NOT NULL UNIQUE,
+                        repo_url TEXT NOT NULL,
+                        branch TEXT NOT NULL,
+                        root_dir TEXT,
+                        install_command TEXT,
+                        build_command TEXT,
+                        output_dir TEXT,
+                        spa TEXT NOT NULL CHECK (spa IN ('auto', 'spa', 'static')),
+                        env TEXT NOT NULL DEFAULT '[]',
+                        active_build_id TEXT,
+                        -- The number of the site's last build ever created;
+                        -- never decreases, so numbers are not reused after deletions.
+                        build_counter INTEGER NOT NULL DEFAULT 0,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+
+                    CREATE TABLE build (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        site_id TEXT NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                        number INTEGER NOT NULL,
+                        status TEXT NOT NULL
+                            CHECK (status IN ('queued', 'building', 'success', 'failed', 'canceled')),
+                        priority INTEGER NOT NULL DEFAULT 0,
+                        trigger TEXT,
+                        commit_sha TEXT,
+                        commit_message TEXT,
+                        error TEXT,
+                        attempt INTEGER NOT NULL DEFAULT 1 CHECK (attempt >= 1),
+                        queued_at INTEGER NOT NULL,
+                        started_at INTEGER,
+                        finished_at INTEGER,
+                        not_before INTEGER NOT NULL,
+                        lease_owner TEXT,
+                        lease_expires_at INTEGER,
+                        file_count INTEGER,
+                        bytes INTEGER,
+                        UNIQUE (site_id, number),
+                        -- A running build always has a lease; only running and
+                        -- canceled builds may hold one.
+                        CHECK (status <> 'building' OR (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL)),
+                        CHECK (lease_owner IS NULL OR status IN ('building', 'canceled')),
+                        CHECK ((lease_owner IS NULL) = (lease_expires_at IS NULL))
+                    );
+
+                    -- Claim order: priority, then age, among queued builds.
+                    CREATE INDEX build_queue ON build (priority DESC, queued_at) WHERE status = 'queued';
+                    -- Expired leases, for the sweep.
+                    CREATE INDEX build_lease ON build (lease_expires_at) WHERE lease_owner IS NOT NULL;
+                    -- A site's builds by status (one running build per site, retention, stats).
+                    CREATE INDEX build_site_status ON build (site_id, status);
+                    CREATE INDEX build_status ON build (status);
+                    """
+            )
+        }
+        return migrator
+    }()
+}

@@ -1,0 +1,234 @@
+import Foundation
+import GRDB
+
+extension SQLiteCatalog {
+    public func claimNextBuild(workerID: String, leaseDuration: Duration) async throws -> Build? {
+        try BuildFields.workerID(workerID)
+        let lease = try Self.leaseMilliseconds(leaseDuration)
+        return try await write { db, now, events in
+            // One IMMEDIATE transaction: no other writer, in this process or
+            // another, can claim the same row between the SELECT and the UPDATE.
+            let candidates = try Self.fetchBuilds(
+                db,
+                sql: """
+                    SELECT * FROM build AS b
+                    WHERE b.status = 'queued' AND b.not_before <= :now
+                      AND NOT EXISTS (
+                        SELECT 1 FROM build AS r
+                        WHERE r.site_id = b.site_id
+                          AND (r.status = 'building' OR (r.status = 'canceled' AND r.lease_expires_at > :now))
+                      )
+                    ORDER BY b.priority DESC, b.queued_at, b.rowid
+                    LIMIT 1
+                    """,
+                arguments: ["now": now]
+            )
+            guard var build = candidates.first else { return nil }
+            build.status = .building
+            build.startedAt = Millis.date(now)
+            build.finishedAt = nil
+            build.leaseOwner = workerID
+            build.leaseExpiresAt = Millis.date(now + lease)
+            try Self.store(build, in: db)
+            events.publish(.buildChanged(build))
+            return build
+        }
+    }
+
+    public func renewLease(buildID: BuildID, workerID: String, leaseDuration: Duration) async throws -> Build {
+        let lease = try Self.leaseMilliseconds(leaseDuration)
+        return try await holdingLease(buildID: buildID, workerID: workerID) { db, build, now, _ in
+            var build = build
+            build.leaseExpiresAt = Millis.date(now + lease)
+            try Self.store(build, in: db)
+            return build
+        }.get()
+    }
+
+    public func releaseBuild(buildID: BuildID, workerID: String) async throws -> Build {
+        let outcome = try await holdingLease(buildID: buildID, workerID: workerID) { db, build, now, events in
+            var build = build
+            build.status = .queued
+            build.startedAt = nil
+            build.notBefore = Millis.date(now)
+            build.leaseOwner = nil
+            build.leaseExpiresAt = nil
+            try Self.store(build, in: db)
+            events.publish(.buildChanged(build))
+            return build
+        }
+        switch outcome {
+        case .held(let build): return build
+        // Letting go of a canceled build is what the worker came to do.
+        case .canceled(let build): return build
+        }
+    }
+
+    public func recordCommit(buildID: BuildID, workerID: String, sha: String, message: String?) async throws -> Build {
+        guard let sha = try BuildFields.commitSHA(sha) else {
+            throw CatalogError.invalidInput("commitSha is empty; give the hash of the checked-out commit")
+        }
+        let message = BuildFields.commitMessage(message)
+        return try await holdingLease(buildID: buildID, workerID: workerID) { db, build, _, events in
+            var build = build
+            build.commitSHA = sha
+            build.commitMessage = message
+            try Self.store(build, in: db)
+            events.publish(.buildChanged(build))
+            return build
+        }.get()
+    }
+
+    public func finishBuild(buildID: BuildID, workerID: String, result: BuildResult) async throws -> Build {
+        if case .success(let fileCount, let bytes) = result, fileCount < 0 || bytes < 0 {
+            throw CatalogError.invalidInput("a successful build needs a file count and a byte count of 0 or more")
+        }
+        let settings = queueSettings
+        return try await holdingLease(buildID: buildID, workerID: workerID) { db, build, now, events in
+            var build = build
+            build.leaseOwner = nil
+            build.leaseExpiresAt = nil
+            switch result {
+            case .success(let fileCount, let bytes):
+                build.status = .success
+                build.finishedAt = Millis.date(now)
+                build.error = nil
+                build.fileCount = fileCount
+                build.bytes = bytes
+            case .failure(let message, let retryable):
+                let message = BuildFields.errorMessage(message)
+                if retryable && build.attempt < settings.maxAttempts {
+                    let delay = settings.backoff(afterAttempt: build.attempt)
+                    build.error = BuildFields.bounded(
+                        "attempt \(build.attempt) of \(settings.maxAttempts) failed: \(message); retrying after \(delay)",
+                        maxCharacters: BuildFields.maxErrorLength
+                    )
+                    Self.requeue(&build, now: now, delay: delay)
+                } else {
+                    build.status = .failed
+                    build.finishedAt = Millis.date(now)
+                    build.error =
+                        retryable
+                        ? BuildFields.bounded(
+                            "\(message) (gave up after \(build.attempt) attempts)", maxCharacters: BuildFields.maxErrorLength
+                        )
+                        : message
+                }
+            }
+            try Self.store(build, in: db)
+            events.publish(.buildChanged(build))
+            return build
+        }.get()
+    }
+
+    public func sweepExpiredLeases() async throws -> SweepReport {
+        let settings = queueSettings
+        return try await write { db, now, events in
+            var requeued: [Build] = []
+            var failed: [Build] = []
+            var released: [Build] = []
+            let expired = try Self.fetchBuilds(
+                db,
+                sql: """
+                    SELECT * FROM build WHERE lease_owner IS NOT NULL AND lease_expires_at <= ?
+                    ORDER BY lease_expires_at, rowid
+                    """,
+                arguments: [now]
+            )
+            for var build in expired {
+                let owner = build.leaseOwner ?? "?"
+                let expiry = build.leaseExpiresAt.map { $0.formatted(.iso8601) } ?? "?"
+                build.leaseOwner = nil
+                build.leaseExpiresAt = nil
+                switch build.status {
+                case .building where build.attempt < settings.maxAttempts:
+                    let delay = settings.backoff(afterAttempt: build.attempt)
+                    build.error =
+                        "attempt \(build.attempt) of \(settings.maxAttempts) stopped: the lease of worker '\(owner)' expired at \(expiry); retrying after \(delay)"
+                    Self.requeue(&build, now: now, delay: delay)
+                    requeued.append(build)
+                case .building:
+                    build.status = .failed
+                    build.finishedAt = Millis.date(now)
+                    build.error =
+                        "gave up after \(build.attempt) attempts: the lease of the last worker, '\(owner)', expired at \(expiry) before the build finished (the worker crashed, was stopped or lost the database); check that worker's log"
+                    failed.append(build)
+                default:
+                    // A canceled build whose worker never acknowledged: the site is free again.
+                    released.append(build)
+                }
+                try Self.store(build, in: db)
+            }
+            for build in requeued + failed { events.publish(.buildChanged(build)) }
+            return SweepReport(requeued: requeued, failed: failed, releasedCanceled: released)
+        }
+    }
+
+    // MARK: Leases
+
+    /// What a worker's lease check found.
+    enum LeaseOutcome<T: Sendable>: Sendable {
+        /// The worker holds the lease and `body` ran.
+        case held(T)
+        /// The build was canceled; the worker's lease (if any) is now released.
+        case canceled(Build)
+
+        func get() throws -> T {
+            switch self {
+            case .held(let value): return value
+            case .canceled(let build): throw CatalogError.buildCanceled(build)
+            }
+        }
+    }
+
+    /// Runs `body` when `workerID` holds the lease of a building build. A
+    /// canceled build is released instead (the worker's acknowledgement is
+    /// committed) and reported as `.canceled`; anything else throws.
+    func holdingLease<T: Sendable>(
+        buildID: BuildID,
+        workerID: String,
+        _ body: @escaping @Sendable (Database, Build, Int64, inout EventSink) throws -> T
+    ) async throws -> LeaseOutcome<T> {
+        try BuildFields.workerID(workerID)
+        return try await write { db, now, events in
+            var build = try Self.fetchBuild(db, id: buildID)
+            switch build.status {
+            case .canceled:
+                if build.leaseOwner == workerID {
+                    build.leaseOwner = nil
+                    build.leaseExpiresAt = nil
+                    try Self.store(build, in: db)
+                }
+                return .canceled(build)
+            case .success, .failed:
+                throw CatalogError.illegalTransition(build, to: "change", allowedFrom: "building")
+            case .queued, .building:
+                // A lease stays the worker's until the sweep takes it, even
+                // past its expiry: nobody else can have claimed the build.
+                guard build.status == .building, build.leaseOwner == workerID else {
+                    throw CatalogError.leaseLost(build, workerID: workerID)
+                }
+                return .held(try body(db, build, now, &events))
+            }
+        }
+    }
+
+    /// Puts `build` back in the queue with one more attempt, not claimable before `now + delay`.
+    static func requeue(_ build: inout Build, now: Int64, delay: Duration) {
+        build.status = .queued
+        build.attempt += 1
+        build.startedAt = nil
+        build.finishedAt = nil
+        build.notBefore = Millis.date(now + Millis.from(delay))
+        build.leaseOwner = nil
+        build.leaseExpiresAt = nil
+    }
+
+    static func leaseMilliseconds(_ duration: Duration) throws -> Int64 {
+        let milliseconds = Millis.from(duration)
+        guard milliseconds >= 1 else {
+            throw CatalogError.invalidInput("a lease must last at least 1 ms; give a positive duration")
+        }
+        return milliseconds
+    }
+}

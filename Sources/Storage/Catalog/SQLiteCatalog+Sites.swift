@@ -1,0 +1,116 @@
+import Foundation
+import GRDB
+
+extension SQLiteCatalog {
+    public func createSite(_ draft: SiteDraft) async throws -> Site {
+        if let slug = draft.slug, let problem = SlugRules.problem(with: slug) { throw CatalogError.slugInvalid(problem) }
+        return try await write { db, now, events in
+            let slug: String
+            if let given = draft.slug {
+                if try Self.slugIsTaken(db, given, except: nil) { throw CatalogError.slugTaken(given) }
+                slug = given
+            } else {
+                let base = SlugRules.derive(fromRepository: draft.repoURL)
+                let taken = try String.fetchSet(
+                    db, sql: "SELECT slug FROM site WHERE slug = ? OR slug LIKE ?", arguments: [base, base + "-%"]
+                )
+                slug = SlugRules.unique(base, avoiding: taken)
+            }
+            let settings = try SiteSettings(
+                slug: slug, repoURL: draft.repoURL, branch: draft.branch, rootDir: draft.rootDir,
+                installCommand: draft.installCommand, buildCommand: draft.buildCommand, outputDir: draft.outputDir,
+                spa: draft.spa, env: draft.env
+            ).validated()
+            let id = SiteID.generate(at: Millis.date(now))
+            do {
+                try db.execute(
+                    sql: """
+                        INSERT INTO site (id, slug, repo_url, branch, root_dir, install_command, build_command, output_dir,
+                            spa, env, active_build_id, build_counter, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?)
+                        """,
+                    arguments: [
+                        id.rawValue, settings.slug, settings.repoURL, settings.branch, settings.rootDir,
+                        settings.installCommand, settings.buildCommand, settings.outputDir, settings.spa.rawValue,
+                        try Self.envJSON(settings.env), now, now,
+                    ]
+                )
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                throw CatalogError.slugTaken(settings.slug)
+            }
+            let site = try Self.fetchSite(db, id: id)
+            events.publish(.siteCreated(site))
+            return site
+        }
+    }
+
+    public func site(id: SiteID) async throws -> Site {
+        try await read { db, _ in try Self.fetchSite(db, id: id) }
+    }
+
+    public func site(slug: String) async throws -> Site {
+        try await read { db, _ in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM site WHERE slug = ?", arguments: [slug]) else {
+                throw CatalogError.siteNotFound(slug: slug)
+            }
+            return try Self.site(from: row)
+        }
+    }
+
+    public func sites() async throws -> [Site] {
+        try await read { db, _ in
+            try Row.fetchAll(db, sql: "SELECT * FROM site ORDER BY slug").map(Self.site(from:))
+        }
+    }
+
+    public func updateSite(id: SiteID, _ edit: @escaping @Sendable (inout SiteSettings) -> Void) async throws -> Site {
+        try await write { db, now, events in
+            let current = try Self.fetchSite(db, id: id)
+            var settings = current.settings
+            edit(&settings)
+            settings = try settings.validated()
+            guard settings != current.settings else { return current }
+            if settings.slug != current.slug, try Self.slugIsTaken(db, settings.slug, except: id) {
+                throw CatalogError.slugTaken(settings.slug)
+            }
+            do {
+                try db.execute(
+                    sql: """
+                        UPDATE site SET slug = ?, repo_url = ?, branch = ?, root_dir = ?, install_command = ?,
+                            build_command = ?, output_dir = ?, spa = ?, env = ?, updated_at = ?
+                        WHERE id = ?
+                        """,
+                    arguments: [
+                        settings.slug, settings.repoURL, settings.branch, settings.rootDir, settings.installCommand,
+                        settings.buildCommand, settings.outputDir, settings.spa.rawValue, try Self.envJSON(settings.env),
+                        max(now, Millis.from(current.updatedAt)), id.rawValue,
+                    ]
+                )
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                throw CatalogError.slugTaken(settings.slug)
+            }
+            let site = try Self.fetchSite(db, id: id)
+            events.publish(.siteUpdated(site))
+            return site
+        }
+    }
+
+    public func deleteSite(id: SiteID) async throws -> SiteDeletion {
+        try await write { db, _, events in
+            let site = try Self.fetchSite(db, id: id)
+            let builds = try Self.fetchBuilds(
+                db, sql: "SELECT * FROM build WHERE site_id = ? ORDER BY number", arguments: [id.rawValue]
+            )
+            try db.execute(sql: "DELETE FROM build WHERE site_id = ?", arguments: [id.rawValue])
+            try db.execute(sql: "DELETE FROM site WHERE id = ?", arguments: [id.rawValue])
+            events.publish(.siteDeleted(site))
+            return SiteDeletion(site: site, builds: builds)
+        }
+    }
+
+    static func slugIsTaken(_ db: Database, _ slug: String, except id: SiteID?) throws -> Bool {
+        try Bool.fetchOne(
+            db, sql: "SELECT EXISTS (SELECT 1 FROM site WHERE slug = ? AND id IS NOT ?)", arguments: [slug, id?.rawValue]
+        ) ?? false
+    }
+}

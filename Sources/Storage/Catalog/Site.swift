@@ -1,0 +1,171 @@
+public import Foundation
+
+/// How the proxy treats paths that match no file.
+public enum SpaMode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Decide from the output: an SPA when it has an `index.html` and no `404.html`.
+    case auto
+    /// Unknown paths without an extension get `index.html`.
+    case spa
+    /// Unknown paths get the nearest `404.html` or the built-in 404.
+    case `static`
+}
+
+/// One environment variable given to a site's build.
+///
+/// The catalog stores secret values as they are (the builder needs them);
+/// the admin API never returns them and build logs mask them. `description`,
+/// `debugDescription` and the reflection mirror mask them too, so printing,
+/// logging or dumping a variable, a site or an error never reveals one.
+public struct BuildVariable: Sendable, Hashable, Codable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable
+{
+    /// `^[A-Za-z_][A-Za-z0-9_]*$`, at most ``SiteSettings/maxVariableNameLength`` bytes.
+    public var name: String
+    public var value: String
+    /// Whether `value` must be kept out of API responses and logs.
+    public var secret: Bool
+
+    public init(name: String, value: String, secret: Bool = false) {
+        self.name = name
+        self.value = value
+        self.secret = secret
+    }
+
+    public var description: String { secret ? "\(name)=***" : "\(name)=\(value)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror {
+        Mirror(self, children: ["name": name, "value": secret ? "***" : value, "secret": secret])
+    }
+}
+
+/// A site as the catalog holds it: what to build and which build is live.
+///
+/// The admin API and the CLI call a site a **deployment** and name it by its
+/// slug. Values are snapshots: change a site with ``Catalog/updateSite(id:_:)``.
+public struct Site: Sendable, Hashable, Codable, Identifiable {
+    public let id: SiteID
+    /// The host label the site answers at (`<slug>.<apps-domain>`), unique.
+    public let slug: String
+    public let repoURL: String
+    public let branch: String
+    /// The directory inside the repository to build in; nil for its root.
+    public let rootDir: String?
+    public let installCommand: String?
+    public let buildCommand: String?
+    /// The directory holding the built files, relative to `rootDir`; nil to detect it.
+    public let outputDir: String?
+    public let spa: SpaMode
+    public let env: [BuildVariable]
+    /// The build being served; nil until a first build succeeds and is activated.
+    public let activeBuildID: BuildID?
+    public let createdAt: Date
+    /// When the settings last changed (activation does not count).
+    public let updatedAt: Date
+
+    public init(
+        id: SiteID, slug: String, repoURL: String, branch: String, rootDir: String?, installCommand: String?,
+        buildCommand: String?, outputDir: String?, spa: SpaMode, env: [BuildVariable], activeBuildID: BuildID?,
+        createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.slug = slug
+        self.repoURL = repoURL
+        self.branch = branch
+        self.rootDir = rootDir
+        self.installCommand = installCommand
+        self.buildCommand = buildCommand
+        self.outputDir = outputDir
+        self.spa = spa
+        self.env = env
+        self.activeBuildID = activeBuildID
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// The editable part of the site, as ``Catalog/updateSite(id:_:)`` hands it out.
+    public var settings: SiteSettings {
+        SiteSettings(
+            slug: slug, repoURL: repoURL, branch: branch, rootDir: rootDir, installCommand: installCommand,
+            buildCommand: buildCommand, outputDir: outputDir, spa: spa, env: env
+        )
+    }
+}
+
+/// What is needed to create a site. Leave `slug` nil to have one derived from
+/// the repository name and made unique (`my-site`, then `my-site-2`, …).
+public struct SiteDraft: Sendable, Hashable {
+    public var slug: String?
+    public var repoURL: String
+    public var branch: String
+    public var rootDir: String?
+    public var installCommand: String?
+    public var buildCommand: String?
+    public var outputDir: String?
+    public var spa: SpaMode
+    public var env: [BuildVariable]
+
+    public init(
+        slug: String? = nil, repoURL: String, branch: String = "main", rootDir: String? = nil,
+        installCommand: String? = nil, buildCommand: String? = nil, outputDir: String? = nil,
+        spa: SpaMode = .auto, env: [BuildVariable] = []
+    ) {
+        self.slug = slug
+        self.repoURL = repoURL
+        self.branch = branch
+        self.rootDir = rootDir
+        self.installCommand = installCommand
+        self.buildCommand = buildCommand
+        self.outputDir = outputDir
+        self.spa = spa
+        self.env = env
+    }
+}
+
+/// The editable fields of a site. ``Catalog/updateSite(id:_:)`` hands the
+/// current values to an edit closure and validates the result as a whole.
+///
+/// Optional text fields set to an empty string are stored as nil.
+public struct SiteSettings: Sendable, Hashable {
+    public var slug: String
+    public var repoURL: String
+    public var branch: String
+    public var rootDir: String?
+    public var installCommand: String?
+    public var buildCommand: String?
+    public var outputDir: String?
+    public var spa: SpaMode
+    public var env: [BuildVariable]
+
+    public init(
+        slug: String, repoURL: String, branch: String = "main", rootDir: String? = nil,
+        installCommand: String? = nil, buildCommand: String? = nil, outputDir: String? = nil,
+        spa: SpaMode = .auto, env: [BuildVariable] = []
+    ) {
+        self.slug = slug
+        self.repoURL = repoURL
+        self.branch = branch
+        self.rootDir = rootDir
+        self.installCommand = installCommand
+        self.buildCommand = buildCommand
+        self.outputDir = outputDir
+        self.spa = spa
+        self.env = env
+    }
+
+    /// Longest repository URL accepted, in bytes.
+    public static let maxRepoURLLength = 2048
+    /// Longest branch name accepted, in bytes.
+    public static let maxBranchLength = 255
+    /// Longest root or output directory accepted, in bytes.
+    public static let maxPathLength = 1024
+    /// Longest install or build command accepted, in bytes.
+    public static let maxCommandLength = 8192
+    /// Most build variables per site.
+    public static let maxVariables = 200
+    /// Longest variable name accepted, in bytes.
+    public static let maxVariableNameLength = 128
+    /// Longest variable value accepted, in bytes.
+    public static let maxVariableValueLength = 32 << 10
+    /// Most bytes of names and values together.
+    public static let maxEnvironmentBytes = 256 << 10
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+
+@testable import Storage
+
+/// Activation and rollback: the catalog contract.
+@Suite struct CatalogActivationContractTests {
+    @Test(arguments: CatalogUnderTest.all)
+    func activatingASuccessfulBuildMakesItActiveAndPublishesIt(_ implementation: CatalogUnderTest) async throws {
+        try await implementation.withFixture { f in
+            let site = try await f.makeSite("blog")
+            let first = try await f.makeSuccessfulBuild(of: site)
+            let second = try await f.makeSuccessfulBuild(of: site)
+            var events = f.bus.subscribe().makeAsyncIterator()
+
+            #expect(try await f.catalog.activate(siteID: site.id, buildID: first.id, allowOlder: false) == .activated(previous: nil))
+            #expect(try await f.catalog.site(id: site.id).activeBuildID == first.id)
+            #expect(try await f.catalog.activate(siteID: site.id, buildID: second.id, allowOlder: false) == .activated(previous: first.id))
+            #expect(try await f.catalog.activate(siteID: site.id, buildID: second.id, allowOlder: false) == .alreadyActive)
+            let current = try await f.catalog.site(id: site.id)
+            #expect(current.activeBuildID == second.id)
+            // Activation is not a settings change.
+            #expect(current.updatedAt == site.updatedAt)
+
+            let sentinel = CatalogEvent.siteDeleted(site)
+            f.bus.publish(sentinel)
+            #expect(
+                await drain(&events, until: sentinel) == [
+                    .value(.activated(Activation(siteID: site.id, buildID: first.id, buildNumber: 1, previousBuildID: nil))),
+                    .value(.activated(Activation(siteID: site.id, buildID: second.id, buildNumber: 2, previousBuildID: first.id))),
+                ]
+            )
+        }
+    }
+
+    @Test(arguments: CatalogUnderTest.all)
+    func anOlderBuildFinishingLaterNeverReplacesANewerOne(_ implementation: CatalogUnderTest) async throws {
+        try await implementation.withFixture { f in
+            let site = try await f.makeSite("blog")
+            let older = try await f.makeSuccessfulBuild(of: site)
+            let newer = try await f.makeSuccessfulBuild(of: site)
+            // The newer build is activated first, as when it finishes first.
+            _ = try await f.catalog.activate(siteID: site.id, buildID: newer.id, allowOlder: false)
+            let outcome = try await f.catalog.activate(siteID: site.id, buildID: older.id, allowOlder: false)
+            #expect(outcome == .skippedOlder(active: newer.id))
+            #expect(try await f.catalog.site(id: site.id).activeBuildID == newer.id)
+        }
+    }
+
+    @Test(arguments: CatalogUnderTest.all)
+    func rollbackActivatesAnOlderBuildOnlyWhenAskedExplicitly(_ implementation: CatalogUnderTest) async throws {
+        try await implementation.withFixture { f in
+            let site = try await f.makeSite("blog")
+            let older = try await f.makeSuccessfulBuild(of: site)
+            let newer = try await f.makeSuccessfulBuild(of: site)
+            _ = try await f.catalog.activate(siteID: site.id, buildID: newer.id, allowOlder: false)
+            #expect(try await f.catalog.activate(siteID: site.id, buildID: older.id, allowOlder: true) == .activated(previous: newer.id))
+            #expect(try await f.catalog.site(id: site.id).activeBuildID == older.id)
+            // Moving forward again needs no permission.
+            #expect(try await f.catalog.activate(siteID: site.id, buildID: newer.id, allowOlder: false) == .activated(previous: older.id))
+        }
+    }
+
+    @Test(arguments: CatalogUnderTest.all)
+    func activatingAFailedRunningOrForeignBuildIsRefusedWithNothingChanged(_ implementation: CatalogUnderTest) async throws {
+        try await implementation.withFixture { f in
+            let site = try await f.makeSite("blog")
+            let other = try await f.makeSite("shop")
+            let good = try await f.makeSuccessfulBuild(of: site)
+            _ = try await f.catalog.activate(siteID: site.id, buildID: good.id, allowOlder: false)
+            let failed = try await f.makeFailedBuild(of: site)
+            let foreign = try await f.makeSuccessfulBuild(of: other)
+            let running = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
+            _ = try #require(try await f.catalog.claimNextBuild(workerID: "w1"))
+            let queued = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
+
+            for (build, hint) in [(failed, "failed"), (running, "building"), (queued, "queued"), (foreign, "another deployment")] {
+                let error = await catalogError { try await f.catalog.activate(siteID: site.id, buildID: build.id, allowOlder: true) }
+                #expect(error?.code == .notActivatable)
+                #expect(error?.message.contains(hint) == true, "\(error?.message ?? "")")
+            }
+            let unknownSite = await catalogError { try await f.catalog.activate(siteID: SiteID.generate(), buildID: good.id, allowOlder: false) }
+            #expect(unknownSite?.code == .siteNotFound)
+            #expect(try await f.catalog.site(id: site.id).activeBuildID == good.id)
+            #expect(try await f.catalog.site(id: other.id).activeBuildID == nil)
+        }
+    }
+
+    @Test(arguments: CatalogUnderTest.all)
+    func concurrentActivationsLeaveTheSitePointingAtTheNewestBuild(_ implementation: CatalogUnderTest) async throws {
+        try await implementation.withFixture { f in
+            let site = try await f.makeSite("blog")
+            var builds: [Build] = []
+            for _ in 1...12 { builds.append(try await f.makeSuccessfulBuild(of: site)) }
+            var events = f.bus.subscribe().makeAsyncIterator()
+            let handles = [f.catalog, try f.openAnother()]
+
+            let outcomes = try await withThrowingTaskGroup(of: ActivationOutcome.self) { group in
+                for (index, build) in builds.shuffled().enumerated() {
+                    let handle = handles[index % 2]
+                    group.addTask { try await handle.activate(siteID: site.id, buildID: build.id, allowOlder: false) }
+                }
+                var all: [ActivationOutcome] = []
+                for try await outcome in group { all.append(outcome) }
+                return all
+            }
+            let newest = try #require(builds.last)
+            #expect(try await f.catalog.site(id: site.id).activeBuildID == newest.id)
+            #expect(outcomes.count == builds.count)
+
+            // Every activation that happened moved the site forward; the last was the newest.
+            let sentinel = CatalogEvent.siteDeleted(site)
+            f.bus.publish(sentinel)
+            let activated = await drain(&events, until: sentinel).compactMap { element -> Activation? in
+                if case .value(.activated(let activation)) = element { return activation }
+                return nil
+            }
+            #expect(activated.count == outcomes.filter { if case .activated = $0 { true } else { false } }.count)
+            #expect(activated.map(\.buildNumber) == activated.map(\.buildNumber).sorted())
+            #expect(activated.last?.buildID == newest.id)
+        }
+    }
+}
