@@ -97,9 +97,9 @@ public struct Build: Sendable, Hashable, Codable, Identifiable {
     }
 
     /// The object-store prefix of the build's files: `sites/<siteId>/<buildId>/`.
-    public var artifactPrefix: String { "sites/\(siteID)/\(id)/" }
+    public var artifactPrefix: String { BuildManifest.filesPrefix(siteID: siteID.rawValue, buildID: id.rawValue) }
     /// The object key of the build's manifest: `manifests/<siteId>/<buildId>.json`.
-    public var manifestKey: String { "manifests/\(siteID)/\(id).json" }
+    public var manifestKey: String { BuildManifest.key(siteID: siteID.rawValue, buildID: id.rawValue) }
     /// The object key of the build's persisted log: `logs/<siteId>/<buildId>.log`.
     public var logKey: String { "logs/\(siteID)/\(id).log" }
 }
