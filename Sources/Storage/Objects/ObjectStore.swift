@@ -150,7 +150,8 @@ public struct ObjectDownload: Sendable {
     /// The whole object's metadata (`size` is the whole object's size).
     public var info: ObjectInfo
     /// The bytes the body carries: the whole object, or the requested range
-    /// clamped to the object's size.
+    /// clamped to the object's size. A closed range cannot be empty, so an
+    /// empty object's is `0...0`; `contentLength` is then 0.
     public var range: ClosedRange<Int64>
     public var body: ObjectByteStream
 
@@ -161,7 +162,7 @@ public struct ObjectDownload: Sendable {
     }
 
     /// Number of bytes the body carries.
-    public var contentLength: Int64 { range.isEmpty ? 0 : range.upperBound - range.lowerBound + 1 }
+    public var contentLength: Int64 { info.size == 0 ? 0 : range.upperBound - range.lowerBound + 1 }
 }
 
 /// One page of a listing.
