@@ -1,7 +1,14 @@
 import AsyncHTTPClient
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import NIOSSL
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Turns a failure below HTTP (connect, DNS, TLS, timeouts, a dropped
 /// connection) into an `ObjectStoreError`, and says whether trying again may help.
@@ -69,6 +76,17 @@ enum S3TransportError {
                     isRetryable: false
                 )
             }
+        case let error as HTTPParserError:
+            if case .invalidEOFState = error {
+                return unreachable("the connection was closed before the response ended", hint: "check the store's health")
+            }
+            return Classified(
+                error: ObjectStoreError(
+                    code: .invalidResponse,
+                    message: "the store at \(origin) sent a malformed HTTP answer to \(what) (\(error)): check that the endpoint is an S3-compatible store"
+                ),
+                isRetryable: false
+            )
         case let error as NIOConnectionError:
             if error.connectionErrors.isEmpty, error.dnsAError != nil || error.dnsAAAAError != nil {
                 return unreachable("cannot resolve host '\(error.host)'")

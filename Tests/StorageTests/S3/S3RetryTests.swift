@@ -133,6 +133,28 @@ import Testing
         }
     }
 
+    @Test func aBodyCutShortIsATypedErrorNotATruncatedObject() async throws {
+        try await Self.withFakeStore(replies: [.partial(declaredLength: 100, body: "only ten b", then: .close)]) {
+            store, _ in
+            let download = try await store.get("a.txt")
+            #expect(download.contentLength == 100)
+            let error = await #expect(throws: ObjectStoreError.self) { try await download.body.collect(upTo: 1000) }
+            #expect(error?.code == .unreachable)
+            #expect(error?.message.contains("closed") == true, "\(error?.message ?? "")")
+        }
+    }
+
+    @Test func aBodyThatStallsIsAbortedAtTheIdleTimeout() async throws {
+        try await Self.withFakeStore(
+            replies: [.partial(declaredLength: 100, body: "some bytes", then: .stall)],
+            timeouts: .init(connect: .seconds(2), response: .seconds(2), idleRead: .milliseconds(300))
+        ) { store, _ in
+            let download = try await store.get("a.txt")
+            let error = await #expect(throws: ObjectStoreError.self) { try await download.body.collect(upTo: 1000) }
+            #expect(error?.code == .timeout)
+        }
+    }
+
     @Test func errorMessagesNeverContainTheSecretOrASignature() async throws {
         try await Self.withFakeStore(
             replies: [.s3Error(.forbidden, code: "SignatureDoesNotMatch")], attempts: 1

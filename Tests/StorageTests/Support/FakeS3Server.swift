@@ -15,6 +15,14 @@ final class FakeS3Server: Sendable {
         case respond(status: HTTPResponseStatus, headers: [(String, String)] = [], body: String = "")
         /// Read the request and never answer.
         case stall
+        /// Answer 200 announcing `declaredLength` bytes, send only `body`,
+        /// then close the connection or fall silent.
+        case partial(declaredLength: Int, body: String, then: AfterPartial)
+
+        enum AfterPartial: Sendable {
+            case close
+            case stall
+        }
 
         /// An S3 XML error document with `code`.
         static func s3Error(_ status: HTTPResponseStatus, code: String, message: String = "scripted failure") -> Reply {
@@ -112,6 +120,11 @@ final class FakeS3Server: Sendable {
                 switch server.reply(to: request) {
                 case .stall:
                     return
+                case .partial(let declaredLength, let text, let after):
+                    let headers: HTTPHeaders = ["content-length": String(declaredLength), "etag": "\"partial\""]
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+                    if case .close = after { context.close(promise: nil) }
                 case .respond(let status, let headers, let text):
                     var responseHeaders = HTTPHeaders(headers)
                     responseHeaders.replaceOrAdd(name: "content-length", value: String(text.utf8.count))
