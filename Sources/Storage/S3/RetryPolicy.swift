@@ -26,6 +26,7 @@ public struct RetryPolicy: Sendable, Hashable, CustomStringConvertible {
     /// One attempt, no retries.
     public static let none = RetryPolicy(maxAttempts: 1, baseDelay: .zero, maxDelay: .zero)
 
+    /// The policy's settings, for logs.
     public var description: String {
         "RetryPolicy(maxAttempts: \(maxAttempts), baseDelay: \(baseDelay), maxDelay: \(maxDelay))"
     }

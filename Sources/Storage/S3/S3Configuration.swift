@@ -131,6 +131,7 @@ public struct S3Configuration: Sendable, CustomStringConvertible, CustomDebugStr
         self.maximumConnections = maximumConnections
     }
 
+    /// Every setting except the secret access key, which shows as `<redacted>`.
     public var description: String {
         "S3Configuration(endpoint: \(endpoint), bucket: \(bucket), region: \(region), accessKeyID: \(accessKeyID), "
             + "secretAccessKey: <redacted>, addressing: \(addressing.rawValue), keyPrefix: '\(keyPrefix)', "
@@ -138,8 +139,10 @@ public struct S3Configuration: Sendable, CustomStringConvertible, CustomDebugStr
             + "caCertificateFile: \(caCertificateFile ?? "none"))"
     }
 
+    /// Same as `description`: the secret never shows.
     public var debugDescription: String { description }
 
+    /// The fields `dump` and debuggers show, with the secret redacted.
     public var customMirror: Mirror {
         Mirror(
             self,

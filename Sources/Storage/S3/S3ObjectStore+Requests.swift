@@ -35,8 +35,11 @@ extension S3ObjectStore {
     /// - Throws: `ObjectStoreError` for every other outcome; `CancellationError`
     ///   when the task is cancelled.
     func send(_ request: S3Request) async throws -> HTTPClientResponse {
+        // Every body is in memory, so its real hash is signed (S3 then
+        // verifies the payload; UNSIGNED-PAYLOAD is only for presigned URLs).
         let payloadHash =
-            request.body.map { body in SigV4Signer.hex(body.withUnsafeReadableBytes { SHA256.hash(data: $0) }) } ?? SigV4Signer.emptyPayloadHash
+            request.body.map { body in SigV4Signer.hex(body.withUnsafeReadableBytes { SHA256.hash(data: $0) }) }
+            ?? SigV4Signer.emptyPayloadHash
         let target = endpoint.target(
             bucket: configuration.bucket, key: request.key.map { configuration.keyPrefix + $0 },
             addressing: configuration.addressing

@@ -59,6 +59,8 @@ public final class S3ObjectStore: ObjectStore, CustomStringConvertible {
         var http = HTTPClient.Configuration()
         http.redirectConfiguration = .disallow
         http.decompression = .disabled
+        // HTTP/1.1 everywhere: Ceph and MinIO speak nothing else, and one
+        // transfer per connection keeps backpressure per download simple.
         http.httpVersion = .http1Only
         http.timeout = HTTPClient.Configuration.Timeout(
             connect: TimeAmount(configuration.timeouts.connect), read: TimeAmount(configuration.timeouts.idleRead),
@@ -105,12 +107,29 @@ public final class S3ObjectStore: ObjectStore, CustomStringConvertible {
         if first { try await client.shutdown() }
     }
 
+    /// Endpoint, bucket and key prefix, for logs.
     public var description: String {
         "S3ObjectStore(\(endpoint.origin), bucket: \(configuration.bucket), prefix: '\(configuration.keyPrefix)')"
     }
 
     // MARK: - ObjectStore
 
+    /// Streams the object under `key`, or the byte range `range` of it, with
+    /// a GetObject request (`Range: bytes=first-last`).
+    ///
+    /// The returned body wraps the HTTP response body: nothing is read until
+    /// the caller iterates it, each chunk is pulled from the connection as it
+    /// is asked for (a slow reader slows the store down instead of filling
+    /// memory), and dropping it unread closes the connection. Failures while
+    /// streaming surface as `ObjectStoreError`s (`timeout` after the idle
+    /// timeout, `unreachable` for a dropped connection). Only the request up
+    /// to the response head is retried.
+    ///
+    /// `range` of the result is the bytes the body really carries (a range
+    /// reaching past the end is clamped by the store), `info.size` the whole
+    /// object's size.
+    /// - Throws: `ObjectStoreError.notFound`, `.invalidRange` (the range
+    ///   starts at or past the end), or any other `ObjectStoreError`.
     public func get(_ key: String, range: ByteRange?) async throws -> ObjectDownload {
         try validateObjectKey(key)
         var request = S3Request(operation: "GetObject", method: .GET, key: key)
@@ -146,6 +165,10 @@ public final class S3ObjectStore: ObjectStore, CustomStringConvertible {
         return ObjectDownload(info: info, range: bytes, body: ObjectByteStream(body))
     }
 
+    /// Size, ETag (without quotes), content type, cache-control,
+    /// content-encoding and last-modified time of the object under `key`
+    /// (HeadObject). A HEAD answer has no body, so failures are typed by
+    /// status alone: 404 is `notFound`, 403 `accessDenied`.
     public func head(_ key: String) async throws -> ObjectInfo {
         try validateObjectKey(key)
         let request = S3Request(operation: "HeadObject", method: .HEAD, key: key)
@@ -159,6 +182,12 @@ public final class S3ObjectStore: ObjectStore, CustomStringConvertible {
         return info
     }
 
+    /// A SigV4 presigned GET URL for `key`, valid for `expiresIn` (1 second to
+    /// 7 days, whole seconds) from the store's clock. Signed offline: no
+    /// request is made, and any HTTP client can fetch the URL (a `Range`
+    /// header may be added; only `host` is signed).
+    /// - Throws: `ObjectStoreError.invalidKey`, or `.invalidArgument` for a
+    ///   lifetime outside 1 s to 7 days.
     public func presignedGET(key: String, expiresIn: Duration) throws -> PresignedURL {
         try validateObjectKey(key)
         let seconds = expiresIn.components.seconds

@@ -163,12 +163,15 @@ public struct SigV4Signer: Sendable, CustomStringConvertible, CustomDebugStringC
         return (url, signingDate.addingTimeInterval(TimeInterval(expiresIn)))
     }
 
+    /// Access key, region and service; the secret shows as `<redacted>`.
     public var description: String {
         "SigV4Signer(accessKeyID: \(accessKeyID), region: \(region), service: \(service), secretAccessKey: <redacted>)"
     }
 
+    /// Same as `description`: the secret never shows.
     public var debugDescription: String { description }
 
+    /// The fields `dump` and debuggers show, with the secret redacted.
     public var customMirror: Mirror {
         Mirror(
             self,
