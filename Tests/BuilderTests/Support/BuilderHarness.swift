@@ -176,7 +176,18 @@ final class BuilderHarness: Sendable {
         String(buffer: try await store.getBytes(build.logKey, limit: 64 << 20))
     }
 
-    /// What the bus still holds of a build's log.
+    /// Waits until the build's live log has a line containing `text`.
+    func waitForLogLine(_ id: BuildID, containing text: String, timeout: Duration = .seconds(120)) async throws {
+        let bus = self.bus
+        _ = try await withTimeout(timeout, error: HarnessError(description: "no log line with '\(text)' within \(timeout)")) {
+            for await delivery in bus.subscribeLog(buildID: id) {
+                if case .value(let line) = delivery, line.text.contains(text) { return true }
+            }
+            throw HarnessError(description: "the log of \(id) ended without a line containing '\(text)'")
+        }
+    }
+
+    /// What the bus still holds of a closed build log (it waits for more on an open one).
     func liveLog(_ id: BuildID) async -> [LogLine] {
         var lines: [LogLine] = []
         for await delivery in bus.subscribeLog(buildID: id) {

@@ -14,6 +14,7 @@ const report = {
   gid: process.getgid(),
   dockerSocket: existsSync('/var/run/docker.sock'),
   capEff: field('CapEff'),
+  capBnd: field('CapBnd'),
   noNewPrivs: field('NoNewPrivs'),
   home: process.env.HOME,
   npmCache: cache,
