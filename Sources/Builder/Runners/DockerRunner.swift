@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 public import Logging
 import NIOCore
@@ -18,7 +19,9 @@ import Synchronization
 /// A timeout or a cancel kills the container; the container is removed
 /// whatever happens. Containers carry `slipway.build`/`slipway.attempt`
 /// labels so that ``removeAbandoned(isCurrent:)`` can clean up after a
-/// crashed process.
+/// crashed process, and a `slipway.installation` label (derived from the
+/// data directory) so that it never touches the containers of another
+/// Slipway installation sharing the engine.
 public final class DockerRunner: BuildRunner {
     public var name: String { "docker" }
 
@@ -26,18 +29,25 @@ public final class DockerRunner: BuildRunner {
     static let buildLabel = "slipway.build"
     static let attemptLabel = "slipway.attempt"
     static let siteLabel = "slipway.site"
+    static let installationLabel = "slipway.installation"
     /// Longest an image pull may take.
     static let pullTimeout: Duration = .seconds(600)
 
     let configuration: BuilderConfiguration
     let client: DockerEngineClient
+    /// Identifies this installation's containers (its data directory).
+    let installation: String
     private let logger: Logger
+    /// Container removals still running, by container id.
+    private let removals = LockedDictionary()
 
     /// - Throws: ``BuildError`` when `DOCKER_HOST` is not a unix socket.
     public init(configuration: BuilderConfiguration, logger: Logger = Logger(label: "slipway.builder.docker")) throws(BuildError) {
         self.configuration = configuration
         self.client = DockerEngineClient(socketPath: try configuration.dockerSocketPath())
         self.logger = logger
+        let directory = URL(fileURLWithPath: configuration.dataDirectory).standardized.path
+        self.installation = SHA256.hash(data: Array(directory.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Whether the engine answers.
@@ -45,7 +55,10 @@ public final class DockerRunner: BuildRunner {
         await client.ping()
     }
 
+    /// Waits for pending container removals, then closes the connections.
     public func shutdown() async {
+        let pending = removals.withLock { Array($0.values) }
+        for task in pending { await task.value }
         await client.shutdown()
     }
 
@@ -64,19 +77,40 @@ public final class DockerRunner: BuildRunner {
         } catch {
             outcome = .failure(error)
         }
-        // Removal must happen even when the build task was cancelled: run it
-        // outside this task's cancellation.
+        // Removal runs outside this task's cancellation, so it happens even
+        // for a cancelled build. A container that exited cleanly holds
+        // nothing the build still needs: it is removed while publishing
+        // starts (``shutdown()`` waits for it). Otherwise (a kill, a failure)
+        // the removal is awaited, so the container is gone when the build ends.
+        let removal = removeInBackground(id)
+        switch outcome {
+        case .success(let durations):
+            return RunReport(stepDurations: durations, totalDuration: clock.now - start)
+        case .failure(let error):
+            await removal.value
+            throw error
+        }
+    }
+
+    /// Removes a container in a task of its own, tracked until done.
+    private func removeInBackground(_ id: String) -> Task<Void, Never> {
         let client = self.client
         let logger = self.logger
-        await Task {
+        let removals = self.removals
+        let task = Task {
             do {
                 try await client.removeContainer(id)
             } catch {
                 logger.warning("could not remove build container \(id): \(error)")
             }
-        }.value
-        let durations = try outcome.get()
-        return RunReport(stepDurations: durations, totalDuration: clock.now - start)
+        }
+        removals.withLock { $0[id] = task }
+        // Forget the task once done (registered first, so this always finds it).
+        Task {
+            await task.value
+            removals.withLock { _ = $0.removeValue(forKey: id) }
+        }
+        return task
     }
 
     // MARK: Steps
@@ -125,7 +159,7 @@ public final class DockerRunner: BuildRunner {
             user: "\(job.user.uid):\(job.user.gid)",
             labels: [
                 Self.managedLabel: "true", Self.buildLabel: job.buildID, Self.attemptLabel: String(job.attempt),
-                Self.siteLabel: job.siteID,
+                Self.siteLabel: job.siteID, Self.installationLabel: installation,
             ],
             hostConfig: HostConfig(
                 mounts: [
@@ -289,7 +323,7 @@ public final class DockerRunner: BuildRunner {
     public func removeAbandoned(isCurrent: @escaping @Sendable (String, Int) async -> Bool) async {
         let containers: [ContainerSummary]
         do {
-            containers = try await client.containers(withLabel: Self.managedLabel)
+            containers = try await client.containers(withLabel: "\(Self.installationLabel)=\(installation)")
         } catch {
             logger.debug("cannot list build containers: \(error)")
             return
@@ -306,4 +340,10 @@ public final class DockerRunner: BuildRunner {
             }
         }
     }
+}
+
+/// Container removals in flight.
+final class LockedDictionary: Sendable {
+    private let storage = Mutex<[String: Task<Void, Never>]>([:])
+    func withLock<T>(_ body: (inout [String: Task<Void, Never>]) -> T) -> T { storage.withLock { body(&$0) } }
 }

@@ -59,7 +59,9 @@ struct DockerBuildTests {
             #expect(harness.activations(of: build.id).count == 1)
             let cached = try #require(harness.cache.get(BodyCache.key(buildID: build.id.rawValue, path: "index.html")))
             #expect(cached.readableBytes == Int(manifest.files["index.html"]!.size))
-            #expect(try await Self.containers(of: build.id, harness: harness).isEmpty)
+            try await harness.eventually("the container to be removed") {
+                try await Self.containers(of: build.id, harness: harness).isEmpty
+            }
             #expect(try FileSystem.entries(of: harness.configuration.workspacesDirectory).isEmpty)
             let timings = try #require(harness.reports(for: build.id).last?.timings)
             #expect(timings.commands > .zero && timings.commands < timings.total)

@@ -110,12 +110,14 @@ final class BuilderHarness: Sendable {
         if let failure { throw failure }
     }
 
-    func tearDown() async {
+    /// Stops the pool and the runner, closes the catalog and (unless another
+    /// harness still uses it) removes the directory.
+    func tearDown(removingDirectory: Bool = true) async {
         await pool.shutdown()
         await runner.shutdown()
         eventTask.cancel()
         try? await catalog.close()
-        try? FileManager.default.removeItem(atPath: root)
+        if removingDirectory { try? FileManager.default.removeItem(atPath: root) }
     }
 
     // MARK: Sites and builds
@@ -136,10 +138,21 @@ final class BuilderHarness: Sendable {
                 outputDir: outputDir, env: env))
     }
 
-    /// Queues a build of `site` and waits for its final status.
+    /// Queues a build of `site` and waits until it is over: final in the
+    /// catalog and its worker done with it (log stored, report made).
     func buildAndWait(_ site: Site, timeout: Duration = .seconds(180)) async throws -> Build {
         let build = try await catalog.createBuild(siteID: site.id, BuildRequest(trigger: "test"))
-        return try await waitUntilFinal(build.id, timeout: timeout)
+        let final = try await waitUntilFinal(build.id, timeout: timeout)
+        try await waitForReport(build.id)
+        return final
+    }
+
+    /// Waits until the worker reported the end of the build's last attempt.
+    func waitForReport(_ id: BuildID, timeout: Duration = .seconds(60)) async throws {
+        let ends: Set<BuildReport.Outcome> = [.succeeded, .failed, .canceled]
+        try await eventually(timeout: timeout, "the worker to finish with build \(id)") {
+            reports(for: id).last.map { ends.contains($0.outcome) } ?? false
+        }
     }
 
     /// Polls the catalog until the build's status is final.
