@@ -27,6 +27,8 @@ enum FileSystem {
         var size: Int64
         var device: UInt64
         var inode: UInt64
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
     }
 
     /// What is at `path`, without following a final symlink.
@@ -55,7 +57,9 @@ enum FileSystem {
         case S_IFBLK: kind = .blockDevice
         default: kind = .other
         }
-        return Status(kind: kind, size: Int64(info.st_size), device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        return Status(
+            kind: kind, size: Int64(info.st_size), device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
+            uid: UInt32(info.st_uid), gid: UInt32(info.st_gid))
     }
 
     /// The canonical absolute path (`realpath`), or nil when it does not resolve.
@@ -94,6 +98,15 @@ enum FileSystem {
         } catch {
             throw BuildError.workspaceFailed("cannot create the directory \(path): \(error.localizedDescription); check the data directory's permissions")
         }
+    }
+
+    /// Gives `path` and everything under it to `uid:gid`, unless `path`
+    /// already belongs to them (then everything under it was made by them:
+    /// a persistent cache the build user filled).
+    static func changeOwnerUnlessOwned(_ path: String, uid: UInt32, gid: UInt32) throws(BuildError) {
+        let status = lstatus(path)
+        if status.kind != .missing && status.uid == uid && status.gid == gid { return }
+        try changeOwner(path, uid: uid, gid: gid)
     }
 
     /// Gives `path` and everything under it (not following symlinks) to `uid:gid`.

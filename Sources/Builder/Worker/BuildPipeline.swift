@@ -157,9 +157,9 @@ struct BuildPipeline: Sendable {
         let user = buildUser()
         if runner is DockerRunner {
             // The container runs as the build user: it must own what it writes to.
-            for directory in [workspace.checkout, workspace.home, cacheDirectory] {
-                try FileSystem.changeOwner(directory, uid: user.uid, gid: user.gid)
-            }
+            try FileSystem.changeOwner(workspace.checkout, uid: user.uid, gid: user.gid)
+            try FileSystem.changeOwner(workspace.home, uid: user.uid, gid: user.gid)
+            try FileSystem.changeOwnerUnlessOwned(cacheDirectory, uid: user.uid, gid: user.gid)
         }
         var environment: [String: String] = [
             "CI": "true",

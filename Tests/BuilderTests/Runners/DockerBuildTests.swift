@@ -237,3 +237,17 @@ struct DockerBuildTests {
         }
     }
 }
+
+extension DockerBuildTests {
+    @Test func aMissingImageIsPulledAndAPullFailureIsReported() async throws {
+        let image = "slipway-test-missing-\(UUID().uuidString.prefix(8).lowercased()):1"
+        try await BuilderHarness.with(runner: .docker, configure: { $0.image = image }) { harness in
+            let build = try await harness.buildAndWait(try await harness.site(repository: try await harness.repository("vite-spa")))
+            #expect(build.status == .failed)
+            #expect(build.error?.contains("the build image \(image)") == true || build.error?.contains("pulling the build image \(image)") == true,
+                    "\(build.error ?? "")")
+            #expect(harness.reports(for: build.id).last?.error?.code == .imageUnavailable)
+            #expect(try await harness.storedLog(build).contains("pulling the build image \(image)"))
+        }
+    }
+}

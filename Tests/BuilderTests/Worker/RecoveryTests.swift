@@ -41,6 +41,7 @@ struct RecoveryTests {
             restarted = restart
             try restart.pool.start()
             let finished = try await restart.waitUntilFinal(queued.id, timeout: .seconds(120))
+            try await restart.waitForReport(queued.id)
             #expect(finished.status == .success, "\(finished.error ?? "")")
             #expect(finished.attempt == 2, "requeued once after the lease expired")
             #expect(try await restart.catalog.site(id: site.id).activeBuildID == queued.id)
