@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +30,20 @@ enum FileSystem {
         var inode: UInt64
         var uid: UInt32 = 0
         var gid: UInt32 = 0
+    }
+
+    /// Runs blocking file-system work (walking, removing, changing owners of
+    /// whole trees) on NIO's blocking thread pool, never on the cooperative
+    /// pool the rest of Slipway's async code shares.
+    /// Work not yet started when the task is cancelled does not run.
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(work)
+    }
+
+    /// Like ``offload(_:)``, but runs even when the calling task is cancelled
+    /// (clean-up that must happen).
+    static func offloadAlways<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await Task { try await NIOThreadPool.singleton.runIfActive(work) }.value
     }
 
     /// What is at `path`, without following a final symlink.

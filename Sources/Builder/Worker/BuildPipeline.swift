@@ -82,7 +82,8 @@ struct BuildPipeline: Sendable {
         guard let checkoutPath = FileSystem.realPath(workspace.checkout) else {
             throw BuildError.workspaceFailed("the checkout at \(workspace.checkout) vanished")
         }
-        let project = try ProjectLocator().locate(checkout: checkoutPath, rootDirectory: site.rootDir)
+        let rootDirectory = site.rootDir
+        let project = try await FileSystem.offload { try ProjectLocator().locate(checkout: checkoutPath, rootDirectory: rootDirectory) }
         log.system("project root: \(project.relativePath.isEmpty ? "the repository root" : project.relativePath)")
 
         // 4. Run
@@ -90,7 +91,7 @@ struct BuildPipeline: Sendable {
         if steps.isEmpty {
             log.system("no package.json and no commands configured: publishing the files as they are")
         } else {
-            let job = try prepareJob(build: build, site: site, commit: commit, project: project, steps: steps, workspace: workspace)
+            let job = try await prepareJob(build: build, site: site, commit: commit, project: project, steps: steps, workspace: workspace)
             let runStarted = clock.now
             let report = try await runner.run(job, log: log)
             timings.run = clock.now - runStarted
@@ -99,9 +100,12 @@ struct BuildPipeline: Sendable {
 
         // 5. Output
         let publishStarted = clock.now
-        let output = try OutputLocator().locate(root: project.absolutePath, outputDirectory: site.outputDir)
-        let scan = try OutputScanner(maxFiles: configuration.maxOutputFiles, maxBytes: configuration.maxOutputBytes)
-            .scan(output.absolute, shownAs: output.relative)
+        let outputDirectory = site.outputDir
+        let scanner = OutputScanner(maxFiles: configuration.maxOutputFiles, maxBytes: configuration.maxOutputBytes)
+        let (output, scan) = try await FileSystem.offload {
+            let output = try OutputLocator().locate(root: project.absolutePath, outputDirectory: outputDirectory)
+            return (output, try scanner.scan(output.absolute, shownAs: output.relative))
+        }
         for note in scan.notes { log.system(note) }
         log.system("output: \(output.relative) with \(scan.files.count) files (\(ByteCount.format(scan.totalBytes)))")
 
@@ -151,15 +155,18 @@ struct BuildPipeline: Sendable {
     private func prepareJob(
         build: Build, site: Site, commit: CheckedOutCommit, project: ProjectLocator.Project, steps: [RunStep],
         workspace: Workspace
-    ) throws(BuildError) -> RunJob {
+    ) async throws -> RunJob {
         let cacheDirectory = configuration.dependencyCacheDirectory(siteID: build.siteID.rawValue)
-        try FileSystem.makeDirectory(cacheDirectory, mode: 0o700)
         let user = buildUser()
-        if runner is DockerRunner {
-            // The container runs as the build user: it must own what it writes to.
-            try FileSystem.changeOwner(workspace.checkout, uid: user.uid, gid: user.gid)
-            try FileSystem.changeOwner(workspace.home, uid: user.uid, gid: user.gid)
-            try FileSystem.changeOwnerUnlessOwned(cacheDirectory, uid: user.uid, gid: user.gid)
+        let giveToBuildUser = runner is DockerRunner
+        try await FileSystem.offload {
+            try FileSystem.makeDirectory(cacheDirectory, mode: 0o700)
+            if giveToBuildUser {
+                // The container runs as the build user: it must own what it writes to.
+                try FileSystem.changeOwner(workspace.checkout, uid: user.uid, gid: user.gid)
+                try FileSystem.changeOwner(workspace.home, uid: user.uid, gid: user.gid)
+                try FileSystem.changeOwnerUnlessOwned(cacheDirectory, uid: user.uid, gid: user.gid)
+            }
         }
         var environment: [String: String] = [
             "CI": "true",

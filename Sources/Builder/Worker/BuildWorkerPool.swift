@@ -196,13 +196,7 @@ public final class BuildWorkerPool: Sendable {
     /// recorded in the catalog (when the lease still allows it), the log is
     /// stored, the workspace removed.
     private func process(_ build: Build, workerID: String) async -> BuildReport {
-        let clock = ContinuousClock()
-        let started = clock.now
-        func report(_ outcome: BuildReport.Outcome, _ error: BuildError? = nil, _ timings: BuildTimings? = nil) -> BuildReport {
-            BuildReport(
-                buildID: build.id, siteID: build.siteID, attempt: build.attempt, outcome: outcome, error: error,
-                timings: timings, duration: clock.now - started)
-        }
+        let attempt = Attempt(build: build, workerID: workerID, started: ContinuousClock.now)
 
         // 1. Workspace and log.
         let site: Site
@@ -210,22 +204,30 @@ public final class BuildWorkerPool: Sendable {
         let log: BuildLog
         do {
             site = try await catalog.site(id: build.siteID)
-            workspace = try Workspace.create(
-                in: configuration.workspacesDirectory, buildID: build.id.rawValue, attempt: build.attempt)
+            let base = configuration.workspacesDirectory
+            workspace = try await FileSystem.offload {
+                try Workspace.create(in: base, buildID: build.id.rawValue, attempt: build.attempt)
+            }
             log = try BuildLog(
                 buildID: build.id, path: workspace.logFile, bus: bus, secrets: site.env.filter(\.secret).map(\.value),
                 maxBytes: configuration.maxLogBytes, maxLineBytes: configuration.maxLogLineBytes)
         } catch {
             let ending = classify(error, reason: nil)
-            return await conclude(build, ending: ending, workerID: workerID, log: nil, report: report)
+            return await concludeShielded(attempt, ending: ending, log: nil)
         }
-        defer {
-            do {
-                try workspace.remove()
-            } catch {
-                logger.warning("could not remove the workspace of build \(build.id): \(error)")
-            }
+        let result = await run(attempt, site: site, workspace: workspace, log: log)
+        do {
+            try await FileSystem.offloadAlways { try workspace.remove() }
+        } catch {
+            logger.warning("could not remove the workspace of build \(build.id): \(error)")
         }
+        return result
+    }
+
+    /// Steps 2–8 while the lease is kept, then the attempt's end.
+    private func run(_ attempt: Attempt, site: Site, workspace: Workspace, log: BuildLog) async -> BuildReport {
+        let build = attempt.build
+        let workerID = attempt.workerID
         if build.attempt > 1, let earlier = try? await store.getBytes(build.logKey, limit: configuration.maxLogBytes) {
             log.seed(withEarlierAttempts: Array(earlier.readableBytesView))
         }
@@ -274,7 +276,7 @@ public final class BuildWorkerPool: Sendable {
         case .success(let success): ending = .succeeded(success)
         case .failure(let error): ending = classify(error, reason: reason)
         }
-        return await conclude(build, ending: ending, workerID: workerID, log: log, report: report)
+        return await concludeShielded(attempt, ending: ending, log: log)
     }
 
     /// Maps whatever stopped the pipeline to how the attempt ends.
@@ -284,6 +286,9 @@ public final class BuildWorkerPool: Sendable {
         case .leaseLost(let why): return .leaseLost(why)
         case nil: break
         }
+        // Whatever broke while this pool stops was most likely the stop
+        // itself; the build runs again later rather than failing for it.
+        if isStopping { return .release }
         switch error {
         case let error as BuildError:
             return error.code == .canceled ? (isStopping ? .release : .canceled) : .failed(error)
@@ -304,12 +309,32 @@ public final class BuildWorkerPool: Sendable {
         }
     }
 
+    /// One claimed attempt at a build.
+    private struct Attempt: Sendable {
+        var build: Build
+        var workerID: String
+        var started: ContinuousClock.Instant
+
+        func report(_ outcome: BuildReport.Outcome, _ error: BuildError?, _ timings: BuildTimings?) -> BuildReport {
+            BuildReport(
+                buildID: build.id, siteID: build.siteID, attempt: build.attempt, outcome: outcome, error: error,
+                timings: timings, duration: ContinuousClock.now - started)
+        }
+    }
+
+    /// ``conclude(_:ending:log:)`` outside the calling task's cancellation:
+    /// when the pool stops, the build must still be released, its log
+    /// stored, its failure recorded.
+    private func concludeShielded(_ attempt: Attempt, ending: Ending, log: BuildLog?) async -> BuildReport {
+        await Task { await conclude(attempt, ending: ending, log: log) }.value
+    }
+
     /// Records the end of an attempt, stores its log, closes the live log
     /// when the build is over.
-    private func conclude(
-        _ build: Build, ending: Ending, workerID: String, log: BuildLog?,
-        report: (BuildReport.Outcome, BuildError?, BuildTimings?) -> BuildReport
-    ) async -> BuildReport {
+    private func conclude(_ attempt: Attempt, ending: Ending, log: BuildLog?) async -> BuildReport {
+        let build = attempt.build
+        let workerID = attempt.workerID
+        let report = attempt.report
         var final = true
         var storeLog = true
         let result: BuildReport
@@ -476,7 +501,8 @@ public final class BuildWorkerPool: Sendable {
             guard let (buildID, attempt) = Workspace.parse(name) else { continue }
             if await isCurrent(buildID, attempt) { continue }
             do {
-                try Workspace(root: base + "/" + name).remove()
+                let workspace = Workspace(root: base + "/" + name)
+                try await FileSystem.offload { try workspace.remove() }
                 logger.notice("removed the abandoned workspace \(name)")
             } catch {
                 logger.warning("cannot remove the abandoned workspace \(name): \(error)")

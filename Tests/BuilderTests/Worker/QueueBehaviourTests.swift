@@ -131,6 +131,26 @@ import Testing
         await harness.tearDown()
     }
 
+    @Test func shuttingDownGivesTheRunningBuildBackToTheQueue() async throws {
+        let harness = try BuilderHarness(runner: .local)
+        try harness.pool.start()
+        let marker = harness.root + "/still-running"
+        let site = try await harness.site(
+            repository: try await harness.repository("static-site"), install: "true",
+            build: "echo started; sleep 5; touch \(marker)")
+        let queued = try await harness.catalog.createBuild(siteID: site.id, BuildRequest())
+        try await harness.waitForLogLine(queued.id, containing: "started")
+        await harness.pool.shutdown()
+        let released = try await harness.catalog.build(id: queued.id)
+        #expect(released.status == .queued && released.attempt == 1 && released.leaseOwner == nil)
+        #expect(harness.reports(for: queued.id).map(\.outcome) == [.released])
+        #expect(try await harness.storedLog(released).contains("Slipway is shutting down: the build was stopped and queued again"))
+        try await Task.sleep(for: .seconds(6))
+        #expect(!FileManager.default.fileExists(atPath: marker), "the build command outlived the shutdown")
+        #expect(try FileSystem.entries(of: harness.configuration.workspacesDirectory).isEmpty)
+        await harness.tearDown()
+    }
+
     @Test func buildsFallingOutOfTheWindowLoseTheirObjects() async throws {
         try await BuilderHarness.with(runner: .local, configure: { $0.keepSuccessfulBuilds = 2 }) { harness in
             let site = try await harness.site(repository: try await harness.repository("static-site"))
