@@ -21,6 +21,10 @@ public protocol BuildRunner: Sendable {
     /// `docker` or `local`, for logs.
     var name: String { get }
 
+    /// Whether the commands run as ``RunJob/user`` (the job's directories
+    /// must then belong to that user), rather than as Slipway's own user.
+    var runsAsBuildUser: Bool { get }
+
     /// Runs the job's steps.
     func run(_ job: RunJob, log: BuildLog) async throws -> RunReport
 

@@ -24,6 +24,7 @@ import Synchronization
 /// Slipway installation sharing the engine.
 public final class DockerRunner: BuildRunner {
     public var name: String { "docker" }
+    public var runsAsBuildUser: Bool { true }
 
     static let managedLabel = "slipway.managed"
     static let buildLabel = "slipway.build"

@@ -2,12 +2,6 @@ import Foundation
 import Logging
 import Storage
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Runs builds as host processes: `sh -c <command>` in the project
 /// directory. For development machines without Docker only: it isolates
 /// nothing but the environment, so every build logs a loud warning.
@@ -15,12 +9,12 @@ import Darwin
 /// Each step runs in its own session (one process group) with a scrubbed
 /// environment: `PATH`, a `HOME` and `TMPDIR` inside the workspace, the npm
 /// cache, `CI=true` and the site's variables; nothing of Slipway's own
-/// environment (object-store keys, the admin token) is passed on. When
-/// Slipway runs as root the commands run as the build user. The build's
-/// timeout is shared by its steps; at the limit, or on cancel, the whole
-/// process group is killed.
+/// environment (object-store keys, the admin token) is passed on. The
+/// commands run as Slipway's own user. The build's timeout is shared by its
+/// steps; at the limit, or on cancel, the whole process group is killed.
 public final class LocalRunner: BuildRunner {
     public var name: String { "local" }
+    public var runsAsBuildUser: Bool { false }
 
     /// The warning every build using this runner logs.
     public static let warning =
@@ -53,7 +47,6 @@ public final class LocalRunner: BuildRunner {
             "XDG_CACHE_HOME": job.cacheDirectory + "/xdg",
         ]
         for (key, value) in job.environment { environment[key] = value }
-        let user: BuilderConfiguration.BuildUser? = geteuid() == 0 ? job.user : nil
         var durations: [Duration] = []
         for step in job.steps {
             let remaining = job.timeout - (clock.now - start)
@@ -63,7 +56,7 @@ public final class LocalRunner: BuildRunner {
             log.system("running the \(step.name) command: \(step.command)")
             let outcome = try await ChildProcess.run(
                 executable: "/bin/sh", arguments: ["-c", step.command], environment: environment,
-                workingDirectory: job.projectDirectory, user: user, timeout: remaining,
+                workingDirectory: job.projectDirectory, timeout: remaining,
                 maxLineBytes: configuration.maxLogLineBytes
             ) { line, stream in
                 log.output(line, stream: stream)

@@ -1,6 +1,7 @@
 public import Logging
 
-/// Chooses the ``BuildRunner`` a configuration asks for.
+/// Chooses the ``BuildRunner`` a configuration asks for. The caller owns
+/// the runner: call its `shutdown()` after the pool's.
 public enum RunnerSelection {
     /// - `docker`: the Docker runner, whether or not the engine answers now
     ///   (builds fail and are retried while it is down).

@@ -107,6 +107,10 @@ struct BuildPipeline: Sendable {
             return (output, try scanner.scan(output.absolute, shownAs: output.relative))
         }
         for note in scan.notes { log.system(note) }
+        guard !scan.files.isEmpty else {
+            throw BuildError.outputMissing(
+                "the output directory '\(output.relative)' holds no files to publish; check that the build command writes its files there")
+        }
         log.system("output: \(output.relative) with \(scan.files.count) files (\(ByteCount.format(scan.totalBytes)))")
 
         // 6. Publish
@@ -158,7 +162,7 @@ struct BuildPipeline: Sendable {
     ) async throws -> RunJob {
         let cacheDirectory = configuration.dependencyCacheDirectory(siteID: build.siteID.rawValue)
         let user = buildUser()
-        let giveToBuildUser = runner is DockerRunner
+        let giveToBuildUser = runner.runsAsBuildUser
         try await FileSystem.offload {
             try FileSystem.makeDirectory(cacheDirectory, mode: 0o700)
             if giveToBuildUser {
@@ -184,7 +188,7 @@ struct BuildPipeline: Sendable {
             siteID: build.siteID.rawValue, buildID: build.id.rawValue, attempt: build.attempt, steps: steps,
             checkoutDirectory: workspace.checkout, projectPath: project.relativePath, homeDirectory: workspace.home,
             temporaryDirectory: workspace.temporary, cacheDirectory: cacheDirectory, environment: environment,
-            user: runner is DockerRunner ? user : BuilderConfiguration.BuildUser(uid: getuid(), gid: getgid()),
+            user: giveToBuildUser ? user : BuilderConfiguration.BuildUser(uid: getuid(), gid: getgid()),
             timeout: configuration.timeout)
     }
 

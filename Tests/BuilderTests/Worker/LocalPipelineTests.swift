@@ -85,4 +85,19 @@ import Testing
             #expect(log.contains("env: DEPLOY_KEY=***"))
         }
     }
+
+    @Test func anEmptyOrMissingOutputFailsWithWhatToDo() async throws {
+        try await BuilderHarness.with(runner: .local) { harness in
+            let repository = try await harness.repository("static-site")
+            let empty = try await harness.buildAndWait(
+                try await harness.site(repository: repository, outputDir: "site", install: "true", build: "mkdir -p site"))
+            #expect(empty.status == .failed)
+            #expect(empty.error?.contains("the output directory 'site' holds no files to publish") == true)
+            let missing = try await harness.buildAndWait(
+                try await harness.site(repository: repository, outputDir: "_site", install: "true", build: "true"))
+            #expect(missing.status == .failed)
+            #expect(missing.error?.contains("the output directory '_site' does not exist after the build") == true)
+            #expect(harness.reports(for: missing.id).last?.error?.code == .outputMissing)
+        }
+    }
 }
