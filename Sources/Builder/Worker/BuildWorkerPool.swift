@@ -512,13 +512,21 @@ public final class BuildWorkerPool: Sendable {
 
     // MARK: Wake-ups
 
-    /// Wakes idle workers whenever a build becomes queued.
+    /// Wakes idle workers whenever a build becomes queued; drops the
+    /// dependency cache of a deleted site.
     private func listenForQueuedBuilds() async {
         for await delivery in bus.subscribe() {
             if isStopping { break }
             switch delivery {
             case .value(.buildChanged(let build)) where build.status == .queued:
                 wakeSignal.wake()
+            case .value(.siteDeleted(let site)):
+                let directory = configuration.dependencyCacheDirectory(siteID: site.id.rawValue)
+                do {
+                    try await FileSystem.offload { try FileSystem.removeTree(directory) }
+                } catch {
+                    logger.warning("cannot remove the dependency cache of the deleted site \(site.slug): \(error)")
+                }
             case .missed:
                 wakeSignal.wake()
             default:

@@ -100,4 +100,17 @@ import Testing
             #expect(harness.reports(for: missing.id).last?.error?.code == .outputMissing)
         }
     }
+
+    @Test func deletingASiteDropsItsDependencyCache() async throws {
+        try await BuilderHarness.with(runner: .local) { harness in
+            let site = try await harness.site(
+                repository: try await harness.repository("static-site"), install: "true",
+                build: "mkdir -p \"$npm_config_cache\" && echo kept > \"$npm_config_cache/entry\"")
+            #expect(try await harness.buildAndWait(site).status == .success)
+            let cache = harness.configuration.dependencyCacheDirectory(siteID: site.id.rawValue)
+            #expect(FileManager.default.fileExists(atPath: cache + "/npm/entry"))
+            _ = try await harness.catalog.deleteSite(id: site.id)
+            try await harness.eventually("the cache directory to go") { !FileManager.default.fileExists(atPath: cache) }
+        }
+    }
 }
