@@ -3,13 +3,17 @@ import Testing
 
 @testable import Builder
 
-@Suite struct LocatorTests {
+@Suite final class LocatorTests {
     let checkout: String
 
     init() throws {
         let base = NSTemporaryDirectory() + "slipway-locate-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         checkout = FileSystem.realPath(base)!
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: checkout)
     }
 
     func write(_ path: String, _ text: String = "x") throws {

@@ -7,16 +7,20 @@ import Testing
 import Glibc
 #endif
 
-@Suite struct OutputScannerTests {
+@Suite final class OutputScannerTests {
+    let base = NSTemporaryDirectory() + "slipway-scan-" + UUID().uuidString
     let root: String
     let scanner = OutputScanner(maxFiles: 100, maxBytes: 1 << 20)
 
     init() throws {
-        let base = NSTemporaryDirectory() + "slipway-scan-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: base + "/dist/assets", withIntermediateDirectories: true)
         root = FileSystem.realPath(base + "/dist")!
         try write("index.html", "<h1>hi</h1>")
         try write("assets/app-3f9a1b2c.js", "console.log(1)")
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: base)
     }
 
     func write(_ path: String, _ text: String) throws {

@@ -4,11 +4,15 @@ import Testing
 
 @testable import Builder
 
-@Suite struct BuildLogTests {
+@Suite final class BuildLogTests {
     let directory = NSTemporaryDirectory() + "slipway-buildlog-" + UUID().uuidString
 
     init() throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     func makeLog(bus: InProcessEventBus, secrets: [String] = [], maxBytes: Int = 10 << 20) throws -> (BuildLog, BuildID) {
