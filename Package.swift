@@ -141,6 +141,6 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AdminTests", dependencies: ["Admin"], swiftSettings: swiftSettings),
-        .testTarget(name: "SlipwayTests", dependencies: ["slipway"], swiftSettings: swiftSettings),
+        .testTarget(name: "SlipwayTests", dependencies: ["slipway", "Builder", "Storage"], swiftSettings: swiftSettings),
     ]
 )
