@@ -7,6 +7,7 @@ struct Slipway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slipway",
         abstract: "Self-hosted static-site and SPA hosting: edge proxy, build engine and admin API in one binary.",
-        version: "0.1.0"
+        version: "0.1.0",
+        subcommands: [ConfigCommand.self]
     )
 }

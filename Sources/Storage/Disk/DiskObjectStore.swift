@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 public import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -15,15 +16,19 @@ import Darwin
 ///
 /// Layout under `root`:
 /// - `objects/<key>`: exactly the object's bytes (the proxy can `sendfile` them);
-/// - `meta/<key>.json`: content type, cache-control, content-encoding, ETag
-///   (MD5 of the bytes, as S3 reports for single-part uploads), and the inode
-///   of the file it describes;
+/// - `meta/<key>.json`: content type, cache-control, content-encoding and
+///   ETag (MD5 of the bytes, as S3 reports for single-part uploads) of the
+///   current and the previous version of the object, each tagged with the
+///   inode of the file it describes;
 /// - `tmp/`: uploads in progress, cleared at start.
 ///
-/// A put writes the bytes to `tmp/`, syncs them, writes the metadata, then
-/// renames the file into place: a reader sees the old object or the whole new
-/// one, never a part. Metadata carries the inode of its object, so a reader
-/// that races a replacement notices the mismatch and reads the metadata again.
+/// A put writes the bytes to `tmp/`, syncs them, records the new version's
+/// metadata next to the current one's, then renames the file into place: a
+/// reader sees the old object or the whole new one, never a part. A reader
+/// picks the metadata entry whose inode is the file it opened, so it never
+/// pairs one version's bytes with another's ETag, and never waits for a
+/// writer: the new entry is stored before the new file becomes visible.
+/// Puts of one key are serialised within the process.
 public final class DiskObjectStore: ObjectStore {
     /// The store's root directory.
     public let root: String
@@ -32,6 +37,7 @@ public final class DiskObjectStore: ObjectStore {
     private let tmpRoot: String
     private let durable: Bool
     private let logger: Logger
+    private let keyLocks = (0..<64).map { _ in NIOLock() }
 
     /// Opens (creating if needed) a store under `root`.
     /// - Parameter durable: `fsync` each object before it becomes visible, so a
@@ -96,14 +102,22 @@ public final class DiskObjectStore: ObjectStore {
                 descriptor.close()
                 return UInt64(info.st_ino)
             }
-            let meta = DiskObjectMetadata(
+            let version = DiskObjectVersion(
                 etag: etag, size: size, inode: inode, contentType: options.contentType,
                 cacheControl: options.cacheControl, contentEncoding: options.contentEncoding)
             let objectPath = objectsRoot + "/" + key
             let metaPath = metaRoot + "/" + key + ".json"
+            let lock = keyLocks[Int(UInt(bitPattern: key.hashValue) % UInt(keyLocks.count))]
             try await blocking { [tmpRoot] in
-                try writeAtomically(meta.encoded(), to: metaPath, tmpDirectory: tmpRoot)
-                try renameIntoPlace(tmpPath, objectPath)
+                try lock.withLock {
+                    // Keep the entry of the file readers may still hold open.
+                    var current = stat()
+                    let currentInode = stat(objectPath, &current) == 0 ? UInt64(current.st_ino) : nil
+                    let kept = DiskObjectMetadata.read(from: metaPath)?.versions.filter { $0.inode == currentInode } ?? []
+                    let metadata = DiskObjectMetadata(versions: kept.suffix(1) + [version])
+                    try writeAtomically(metadata.encoded(), to: metaPath, tmpDirectory: tmpRoot)
+                    try renameIntoPlace(tmpPath, objectPath)
+                }
             }
             return ObjectInfo(
                 key: key, size: size, etag: etag, contentType: options.contentType ?? defaultContentType,
@@ -189,42 +203,42 @@ public final class DiskObjectStore: ObjectStore {
         }
     }
 
-    /// Opens the object's file and reads its metadata, retrying while a
-    /// concurrent put is between its two renames.
+    /// Opens the object's file and finds the metadata of exactly that file.
+    /// When a newer put replaced the file and dropped its entry meanwhile, the
+    /// file is opened again: the new entry is always stored before its file
+    /// appears, so this settles at once and never waits for a writer.
     private func openObject(_ key: String) throws -> (CInt, ObjectInfo) {
         let path = objectsRoot + "/" + key
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT || errno == ENOTDIR || errno == EISDIR { throw ObjectStoreError.notFound(key) }
-            throw ObjectStoreError.io("cannot open \(path): \(errnoDescription())")
-        }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            _ = closeFile(fd)
-            throw ObjectStoreError.notFound(key)
-        }
-        let inode = UInt64(info.st_ino)
-        let size = Int64(info.st_size)
-        let modified = Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))
-        var meta: DiskObjectMetadata?
-        for attempt in 0..<50 {
-            if let candidate = DiskObjectMetadata.read(from: metaRoot + "/" + key + ".json"), candidate.inode == inode {
-                meta = candidate
-                break
+        for attempt in 0..<4 {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                if errno == ENOENT || errno == ENOTDIR || errno == EISDIR { throw ObjectStoreError.notFound(key) }
+                throw ObjectStoreError.io("cannot open \(path): \(errnoDescription())")
             }
-            if attempt < 49 { usleep(1000) }
+            var info = stat()
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                _ = closeFile(fd)
+                throw ObjectStoreError.notFound(key)
+            }
+            let inode = UInt64(info.st_ino)
+            let size = Int64(info.st_size)
+            let modified = Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))
+            let versions = DiskObjectMetadata.read(from: metaRoot + "/" + key + ".json")?.versions ?? []
+            if let meta = versions.last(where: { $0.inode == inode }) {
+                return (fd, ObjectInfo(
+                    key: key, size: size, etag: meta.etag, contentType: meta.contentType ?? defaultContentType,
+                    cacheControl: meta.cacheControl, contentEncoding: meta.contentEncoding, lastModified: modified))
+            }
+            if attempt == 3 {
+                // Only a put interrupted between its two renames leaves a file
+                // without an entry: serve its bytes with what the file itself tells.
+                logger.warning("object metadata does not match its file", metadata: ["key": "\(key)"])
+                return (fd, ObjectInfo(key: key, size: size, etag: "\(inode)-\(size)-\(info.st_mtim.tv_sec)",
+                                       contentType: defaultContentType, lastModified: modified))
+            }
+            _ = closeFile(fd)
         }
-        guard let meta else {
-            // The metadata belongs to another version of the file (a put was
-            // interrupted between its renames): serve the bytes with what the
-            // file itself tells.
-            logger.warning("object metadata does not match its file", metadata: ["key": "\(key)"])
-            return (fd, ObjectInfo(key: key, size: size, etag: "\(inode)-\(size)-\(info.st_mtim.tv_sec)",
-                                   contentType: defaultContentType, lastModified: modified))
-        }
-        return (fd, ObjectInfo(
-            key: key, size: size, etag: meta.etag, contentType: meta.contentType ?? defaultContentType,
-            cacheControl: meta.cacheControl, contentEncoding: meta.contentEncoding, lastModified: modified))
+        preconditionFailure("unreachable: the last attempt returns")
     }
 
     private func removeObject(_ key: String) throws {
@@ -287,14 +301,10 @@ public final class DiskObjectStore: ObjectStore {
     }
 }
 
-/// What `meta/<key>.json` holds.
+/// What `meta/<key>.json` holds: the current version of the object and,
+/// while readers may still hold it open, the one before.
 struct DiskObjectMetadata: Codable {
-    var etag: String
-    var size: Int64
-    var inode: UInt64
-    var contentType: String?
-    var cacheControl: String?
-    var contentEncoding: String?
+    var versions: [DiskObjectVersion]
 
     func encoded() throws -> Data { try JSONEncoder().encode(self) }
 
@@ -302,6 +312,16 @@ struct DiskObjectMetadata: Codable {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return try? JSONDecoder().decode(DiskObjectMetadata.self, from: data)
     }
+}
+
+/// One version of an object, tied to its file by inode.
+struct DiskObjectVersion: Codable {
+    var etag: String
+    var size: Int64
+    var inode: UInt64
+    var contentType: String?
+    var cacheControl: String?
+    var contentEncoding: String?
 }
 
 /// A file descriptor closed exactly once.

@@ -43,6 +43,12 @@ public struct ObjectStoreError: Error, Sendable, Hashable, CustomStringConvertib
         public static let io = Code(rawValue: "io")
         /// The store's answer could not be understood.
         public static let invalidResponse = Code(rawValue: "invalid_response")
+        /// The store's own configuration is unusable (endpoint, bucket name,
+        /// part sizes, CA file): fix the named setting and restart.
+        public static let invalidConfiguration = Code(rawValue: "invalid_configuration")
+        /// A caller passed a value outside what the operation accepts (e.g. a
+        /// presigned URL lifetime over 7 days).
+        public static let invalidArgument = Code(rawValue: "invalid_argument")
     }
 
     public let code: Code

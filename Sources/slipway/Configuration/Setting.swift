@@ -1,0 +1,66 @@
+/// One setting of `slipway serve`: its key in the configuration file, the
+/// environment variable that overrides it, and what it means. The table is
+/// what `slipway config` prints and what the README documents.
+struct Setting: Sendable, Hashable {
+    /// Dotted key in the YAML/JSON file (`storage.s3.bucket`).
+    let key: String
+    /// Environment variable (`SLIPWAY_S3_BUCKET`); wins over the file.
+    let environment: String
+    /// The default shown to people ("" when there is none).
+    let defaultText: String
+    /// Never printed, logged or returned.
+    let secret: Bool
+
+    init(_ key: String, _ environment: String, default defaultText: String = "", secret: Bool = false) {
+        self.key = key
+        self.environment = environment
+        self.defaultText = defaultText
+        self.secret = secret
+    }
+
+    /// How messages name the setting: both ways of giving it.
+    var label: String { "\(environment) (\(key))" }
+}
+
+extension Setting {
+    static let dataDir = Setting("data.dir", "SLIPWAY_DATA_DIR", default: "./.slipway")
+    static let proxyHost = Setting("proxy.host", "SLIPWAY_PROXY_HOST", default: "0.0.0.0")
+    static let proxyPort = Setting("proxy.port", "SLIPWAY_PROXY_PORT", default: "8080")
+    static let appsDomain = Setting("proxy.apps_domain", "SLIPWAY_APPS_DOMAIN", default: "localhost")
+    static let pagesDir = Setting("proxy.pages_dir", "SLIPWAY_PAGES_DIR")
+    static let adminHost = Setting("admin.host", "SLIPWAY_ADMIN_HOST", default: "127.0.0.1")
+    static let adminPort = Setting("admin.port", "SLIPWAY_ADMIN_PORT", default: "8081")
+    static let adminToken = Setting("admin.token", "SLIPWAY_ADMIN_TOKEN", default: "<data>/admin-token", secret: true)
+    static let storageKind = Setting("storage.kind", "SLIPWAY_STORAGE", default: "disk")
+    static let s3Endpoint = Setting("storage.s3.endpoint", "SLIPWAY_S3_ENDPOINT")
+    static let s3Bucket = Setting("storage.s3.bucket", "SLIPWAY_S3_BUCKET")
+    static let s3Region = Setting("storage.s3.region", "SLIPWAY_S3_REGION", default: "auto")
+    static let s3AccessKeyID = Setting("storage.s3.access_key_id", "SLIPWAY_S3_ACCESS_KEY_ID")
+    static let s3SecretAccessKey = Setting("storage.s3.secret_access_key", "SLIPWAY_S3_SECRET_ACCESS_KEY", secret: true)
+    static let s3PathStyle = Setting("storage.s3.path_style", "SLIPWAY_S3_PATH_STYLE", default: "true")
+    static let s3Prefix = Setting("storage.s3.prefix", "SLIPWAY_S3_PREFIX")
+    static let s3CAFile = Setting("storage.s3.ca_file", "SLIPWAY_S3_CA_FILE")
+    static let catalogURL = Setting("catalog.url", "SLIPWAY_DATABASE_URL", default: "sqlite:<data>/catalog.sqlite", secret: true)
+    static let cacheBytes = Setting("cache.bytes", "SLIPWAY_CACHE_BYTES", default: "256MiB")
+    static let cacheMaxEntryBytes = Setting("cache.max_entry_bytes", "SLIPWAY_CACHE_MAX_ENTRY_BYTES", default: "1MiB")
+    static let buildRunner = Setting("builder.runner", "SLIPWAY_BUILD_RUNNER", default: "auto")
+    static let buildImage = Setting("builder.image", "SLIPWAY_BUILD_IMAGE", default: "node:20")
+    static let buildConcurrency = Setting("builder.concurrency", "SLIPWAY_BUILD_CONCURRENCY", default: "2")
+    static let buildTimeout = Setting("builder.timeout", "SLIPWAY_BUILD_TIMEOUT", default: "15m")
+    static let buildMemory = Setting("builder.memory", "SLIPWAY_BUILD_MEMORY", default: "2g")
+    static let buildCPUs = Setting("builder.cpus", "SLIPWAY_BUILD_CPUS", default: "2")
+    static let buildPids = Setting("builder.pids", "SLIPWAY_BUILD_PIDS", default: "512")
+    static let allowLocalRepos = Setting("builder.allow_local_repos", "SLIPWAY_ALLOW_LOCAL_REPOS", default: "false")
+    static let dockerHost = Setting("builder.docker_host", "DOCKER_HOST", default: "unix:///var/run/docker.sock")
+    static let queueMax = Setting("queue.max_queued", "SLIPWAY_QUEUE_MAX", default: "100")
+    static let queueMaxAttempts = Setting("queue.max_attempts", "SLIPWAY_BUILD_MAX_ATTEMPTS", default: "3")
+    static let queueLease = Setting("queue.lease", "SLIPWAY_BUILD_LEASE", default: "30s")
+
+    /// Every setting, in the order `slipway config` prints them.
+    static let all: [Setting] = [
+        dataDir, proxyHost, proxyPort, appsDomain, pagesDir, adminHost, adminPort, adminToken, storageKind,
+        s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL, cacheBytes,
+        cacheMaxEntryBytes, buildRunner, buildImage, buildConcurrency, buildTimeout, buildMemory, buildCPUs,
+        buildPids, allowLocalRepos, dockerHost, queueMax, queueMaxAttempts, queueLease,
+    ]
+}

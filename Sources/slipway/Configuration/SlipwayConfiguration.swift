@@ -1,0 +1,151 @@
+import Foundation
+import Storage
+
+/// Everything `slipway serve` needs, read from the configuration file and the
+/// environment (see `Setting`) and checked before anything starts: a bad or
+/// incomplete configuration stops the start with a message naming the setting.
+struct SlipwayConfiguration: Sendable {
+    enum StorageKind: Sendable {
+        case disk
+        case s3(S3Configuration)
+    }
+
+    enum CatalogLocation: Sendable, Equatable {
+        case sqlite(path: String)
+    }
+
+    enum RunnerChoice: String, Sendable, Equatable, CaseIterable {
+        case auto, docker, local
+    }
+
+    struct Listener: Sendable, Equatable {
+        var host: String
+        var port: Int
+    }
+
+    struct Builds: Sendable, Equatable {
+        var runner: RunnerChoice
+        var image: String
+        var concurrency: Int
+        var timeout: Duration
+        var memoryBytes: Int64
+        var cpus: Double
+        var pids: Int
+        var allowLocalRepos: Bool
+        var dockerHost: String
+    }
+
+    var dataDirectory: String
+    var proxy: Listener
+    var appsDomain: String
+    var pagesDirectory: String?
+    var admin: Listener
+    /// Nil: the token generated into `<data>/admin-token`.
+    var adminToken: String?
+    var storage: StorageKind
+    var catalog: CatalogLocation
+    var cacheBytes: Int
+    var cacheMaxEntryBytes: Int
+    var builds: Builds
+    var queue: QueueSettings
+
+    /// Reads and checks every setting.
+    static func load(file: String?, environment: [String: String]) async throws(ConfigurationError) -> SlipwayConfiguration {
+        try parse(await SettingValues.load(file: file, environment: environment))
+    }
+
+    static func parse(_ values: SettingValues) throws(ConfigurationError) -> SlipwayConfiguration {
+        let parser = SettingParser(values: values)
+        let data = parser.text(.dataDir) ?? "./.slipway"
+        let dataDirectory = (data as NSString).standardizingPath
+
+        let storage: StorageKind
+        switch parser.text(.storageKind) ?? "disk" {
+        case "disk": storage = .disk
+        case "s3":
+            let pathStyle = try parser.bool(.s3PathStyle) ?? true
+            var prefix = parser.text(.s3Prefix) ?? ""
+            if !prefix.isEmpty && !prefix.hasSuffix("/") { prefix += "/" }
+            storage = .s3(S3Configuration(
+                endpoint: try parser.url(.s3Endpoint, required: "storage.kind is s3"),
+                bucket: try parser.required(.s3Bucket, because: "storage.kind is s3"),
+                region: parser.text(.s3Region) ?? "auto",
+                accessKeyID: try parser.required(.s3AccessKeyID, because: "storage.kind is s3"),
+                secretAccessKey: try parser.required(.s3SecretAccessKey, because: "storage.kind is s3"),
+                addressing: pathStyle ? .path : .virtualHosted,
+                keyPrefix: prefix,
+                caCertificateFile: parser.text(.s3CAFile)))
+        case let other:
+            throw ConfigurationError("\(Setting.storageKind.label): '\(other)' is not a storage kind; use disk or s3")
+        }
+
+        let catalog: CatalogLocation
+        if let url = parser.text(.catalogURL) {
+            if url.hasPrefix("sqlite:") {
+                let path = String(url.dropFirst("sqlite:".count))
+                guard !path.isEmpty else {
+                    throw ConfigurationError("\(Setting.catalogURL.label): give a file after sqlite:, e.g. sqlite:/var/lib/slipway/catalog.sqlite")
+                }
+                catalog = .sqlite(path: path)
+            } else if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+                throw ConfigurationError("\(Setting.catalogURL.label): this Slipway keeps its catalog in SQLite; PostgreSQL is not available yet, use sqlite:PATH or leave it unset")
+            } else {
+                throw ConfigurationError("\(Setting.catalogURL.label): expected sqlite:PATH")
+            }
+        } else {
+            catalog = .sqlite(path: dataDirectory + "/catalog.sqlite")
+        }
+
+        let cacheBytes = try parser.size(.cacheBytes) ?? 256 << 20
+        let cacheMaxEntryBytes = try parser.size(.cacheMaxEntryBytes) ?? 1 << 20
+        guard cacheMaxEntryBytes <= cacheBytes else {
+            throw ConfigurationError("\(Setting.cacheMaxEntryBytes.label) (\(cacheMaxEntryBytes) bytes) is larger than \(Setting.cacheBytes.label) (\(cacheBytes) bytes)")
+        }
+
+        let runnerText = parser.text(.buildRunner) ?? "auto"
+        guard let runner = RunnerChoice(rawValue: runnerText) else {
+            throw ConfigurationError("\(Setting.buildRunner.label): '\(runnerText)' is not a runner; use auto, docker or local")
+        }
+        let builds = Builds(
+            runner: runner,
+            image: parser.text(.buildImage) ?? "node:20",
+            concurrency: try parser.int(.buildConcurrency, in: 1...64) ?? 2,
+            timeout: try parser.duration(.buildTimeout) ?? .seconds(15 * 60),
+            memoryBytes: Int64(try parser.size(.buildMemory) ?? 2 << 30),
+            cpus: try parser.double(.buildCPUs, in: 0.1...256) ?? 2,
+            pids: try parser.int(.buildPids, in: 16...1_000_000) ?? 512,
+            allowLocalRepos: try parser.bool(.allowLocalRepos) ?? false,
+            dockerHost: parser.text(.dockerHost) ?? "unix:///var/run/docker.sock")
+
+        let queue = QueueSettings(
+            maxQueued: try parser.int(.queueMax, in: 1...1_000_000) ?? 100,
+            maxAttempts: try parser.int(.queueMaxAttempts, in: 1...100) ?? 3,
+            leaseDuration: try parser.duration(.queueLease) ?? .seconds(30))
+
+        let domain = (parser.text(.appsDomain) ?? "localhost").lowercased()
+        guard HostRouteDomain.isValid(domain) else {
+            throw ConfigurationError("\(Setting.appsDomain.label): '\(domain)' is not a domain name; e.g. apps.example.com or localhost")
+        }
+
+        return SlipwayConfiguration(
+            dataDirectory: dataDirectory,
+            proxy: Listener(host: parser.text(.proxyHost) ?? "0.0.0.0", port: try parser.port(.proxyPort) ?? 8080),
+            appsDomain: domain,
+            pagesDirectory: parser.text(.pagesDir),
+            admin: Listener(host: parser.text(.adminHost) ?? "127.0.0.1", port: try parser.port(.adminPort) ?? 8081),
+            adminToken: parser.text(.adminToken),
+            storage: storage, catalog: catalog, cacheBytes: cacheBytes, cacheMaxEntryBytes: cacheMaxEntryBytes,
+            builds: builds, queue: queue)
+    }
+}
+
+/// A domain name of lower-case labels (the proxy matches hosts under it).
+enum HostRouteDomain {
+    static func isValid(_ domain: String) -> Bool {
+        guard !domain.isEmpty, domain.utf8.count <= 253, !domain.hasPrefix("."), !domain.hasSuffix(".") else { return false }
+        return domain.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+        }
+    }
+}

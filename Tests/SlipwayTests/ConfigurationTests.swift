@@ -1,0 +1,126 @@
+import Foundation
+import Storage
+import Testing
+
+@testable import slipway
+
+@Suite struct ConfigurationTests {
+    func load(_ environment: [String: String] = [:], file: (name: String, contents: String)? = nil) async throws(ConfigurationError) -> SlipwayConfiguration {
+        var path: String?
+        if let file {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-config-\(UUID().uuidString)")
+            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            path = directory.appendingPathComponent(file.name).path
+            _ = FileManager.default.createFile(atPath: path!, contents: Data(file.contents.utf8))
+        }
+        return try await SlipwayConfiguration.load(file: path, environment: environment)
+    }
+
+    @Test func embeddedDefaultsNeedNoSettings() async throws {
+        let config = try await load()
+        #expect(config.dataDirectory.hasSuffix(".slipway"))
+        #expect(config.proxy == .init(host: "0.0.0.0", port: 8080))
+        #expect(config.admin == .init(host: "127.0.0.1", port: 8081))
+        #expect(config.appsDomain == "localhost")
+        guard case .disk = config.storage else {
+            Issue.record("expected the disk store by default")
+            return
+        }
+        #expect(config.catalog == .sqlite(path: config.dataDirectory + "/catalog.sqlite"))
+        #expect(config.cacheBytes == 256 << 20 && config.cacheMaxEntryBytes == 1 << 20)
+        #expect(config.builds.runner == .auto && config.builds.image == "node:20" && config.builds.concurrency == 2)
+        #expect(config.builds.timeout == .seconds(900) && config.builds.memoryBytes == 2 << 30 && config.builds.pids == 512)
+        #expect(config.queue == QueueSettings())
+    }
+
+    @Test func yamlFileSettingsApplyAndTheEnvironmentWins() async throws {
+        let yaml = """
+            data:
+              dir: /srv/slipway
+            proxy:
+              port: 9090
+              apps_domain: apps.example.com
+            cache:
+              bytes: 64MiB
+            storage:
+              kind: s3
+              s3:
+                endpoint: https://acct.r2.cloudflarestorage.com
+                bucket: sites
+                access_key_id: AKID
+                secret_access_key: from-file
+            queue:
+              lease: 45s
+            """
+        let config = try await load(["SLIPWAY_PROXY_PORT": "7070", "SLIPWAY_S3_SECRET_ACCESS_KEY": "from-env"],
+                                    file: ("slipway.yaml", yaml))
+        #expect(config.dataDirectory == "/srv/slipway")
+        #expect(config.proxy.port == 7070)
+        #expect(config.appsDomain == "apps.example.com")
+        #expect(config.cacheBytes == 64 << 20)
+        #expect(config.queue.leaseDuration == .seconds(45))
+        guard case .s3(let s3) = config.storage else {
+            Issue.record("expected s3 storage")
+            return
+        }
+        #expect(s3.endpoint == "https://acct.r2.cloudflarestorage.com" && s3.bucket == "sites" && s3.region == "auto")
+        #expect(s3.secretAccessKey == "from-env" && s3.addressing == .path)
+    }
+
+    @Test func jsonFilesWorkToo() async throws {
+        let config = try await load(file: ("slipway.json", #"{"admin": {"port": 9191}, "builder": {"runner": "local"}}"#))
+        #expect(config.admin.port == 9191 && config.builds.runner == .local)
+    }
+
+    @Test func badValuesNameTheSettingAndTheAcceptedForm() async {
+        let cases: [([String: String], String)] = [
+            (["SLIPWAY_PROXY_PORT": "http"], "SLIPWAY_PROXY_PORT (proxy.port)"),
+            (["SLIPWAY_CACHE_BYTES": "lots"], "SLIPWAY_CACHE_BYTES (cache.bytes)"),
+            (["SLIPWAY_BUILD_TIMEOUT": "soon"], "SLIPWAY_BUILD_TIMEOUT (builder.timeout)"),
+            (["SLIPWAY_BUILD_RUNNER": "podman"], "SLIPWAY_BUILD_RUNNER (builder.runner)"),
+            (["SLIPWAY_STORAGE": "ftp"], "SLIPWAY_STORAGE (storage.kind)"),
+            (["SLIPWAY_STORAGE": "s3"], "SLIPWAY_S3_ENDPOINT (storage.s3.endpoint)"),
+            (["SLIPWAY_APPS_DOMAIN": "bad_domain!"], "SLIPWAY_APPS_DOMAIN (proxy.apps_domain)"),
+            (["SLIPWAY_DATABASE_URL": "mysql://x"], "SLIPWAY_DATABASE_URL (catalog.url)"),
+            (["SLIPWAY_CACHE_BYTES": "1MiB", "SLIPWAY_CACHE_MAX_ENTRY_BYTES": "2MiB"], "SLIPWAY_CACHE_MAX_ENTRY_BYTES"),
+        ]
+        for (environment, expected) in cases {
+            do {
+                _ = try await load(environment)
+                Issue.record("\(environment) was accepted")
+            } catch {
+                #expect(error.message.contains(expected), "\(error.message)")
+            }
+        }
+    }
+
+    @Test func secretsNeverAppearInMessagesOrListings() async throws {
+        let environment = ["SLIPWAY_STORAGE": "s3", "SLIPWAY_S3_ENDPOINT": "http://127.0.0.1:1", "SLIPWAY_S3_BUCKET": "b",
+                           "SLIPWAY_S3_ACCESS_KEY_ID": "id", "SLIPWAY_S3_SECRET_ACCESS_KEY": "hunter2-secret",
+                           "SLIPWAY_ADMIN_TOKEN": "tok-secret"]
+        let values = try await SettingValues.load(file: nil, environment: environment)
+        let listing = ConfigCommand.render(values)
+        #expect(!listing.contains("hunter2-secret") && !listing.contains("tok-secret"))
+        #expect(listing.contains("<redacted>"))
+        let config = try SlipwayConfiguration.parse(values)
+        #expect(config.adminToken == "tok-secret")
+        if case .s3(let s3) = config.storage { #expect(!"\(s3)".contains("hunter2-secret")) }
+    }
+
+    @Test func unreadableFilesAreReported() async {
+        await #expect(throws: ConfigurationError.self) { _ = try await self.load(file: ("slipway.toml", "x = 1")) }
+        await #expect(throws: ConfigurationError.self) { _ = try await self.load(file: ("slipway.yaml", "proxy: [unclosed")) }
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await SlipwayConfiguration.load(file: "/nonexistent/slipway.yaml", environment: [:])
+        }
+    }
+
+    @Test func sizesAndDurationsParseInTheirUsualForms() {
+        #expect(SettingParser.parseSize("512") == 512 && SettingParser.parseSize("2g") == 2 << 30)
+        #expect(SettingParser.parseSize("256 MiB") == 256 << 20 && SettingParser.parseSize("1k") == 1024)
+        #expect(SettingParser.parseSize("-1") == nil && SettingParser.parseSize("1x") == nil)
+        #expect(SettingParser.parseDuration("15m") == .seconds(900) && SettingParser.parseDuration("1h30m") == .seconds(5400))
+        #expect(SettingParser.parseDuration("90") == .seconds(90) && SettingParser.parseDuration("250ms") == .milliseconds(250))
+        #expect(SettingParser.parseDuration("m") == nil && SettingParser.parseDuration("5d") == nil)
+    }
+}
