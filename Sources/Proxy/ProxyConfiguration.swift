@@ -116,15 +116,20 @@ public struct ProxyConfiguration: Sendable, Hashable {
         public var presignExpiry: Duration
         /// Pooled connections per store host and event loop.
         public var maxConnectionsPerHost: Int
+        /// A PEM file of extra certificate authorities to trust for an
+        /// `https://` store with a private CA (the same file as the S3
+        /// store's `caCertificateFile`).
+        public var caCertificateFile: String?
 
         public init(
             timeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(15), presignExpiry: Duration = .seconds(300),
-            maxConnectionsPerHost: Int = 64
+            maxConnectionsPerHost: Int = 64, caCertificateFile: String? = nil
         ) {
             self.timeout = timeout
             self.idleTimeout = idleTimeout
             self.presignExpiry = presignExpiry
             self.maxConnectionsPerHost = maxConnectionsPerHost
+            self.caCertificateFile = caCertificateFile
         }
     }
 

@@ -4,6 +4,7 @@ public import Logging
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 public import Storage
 import Synchronization
 
@@ -136,7 +137,7 @@ public final class ProxyServer: Sendable {
             if let disk = store as? DiskObjectStore {
                 bodySource = .disk(disk)
             } else {
-                let made = makeUpstreamClient()
+                let made = try makeUpstreamClient()
                 client = made
                 bodySource = .presigned(store, made)
             }
@@ -185,8 +186,19 @@ public final class ProxyServer: Sendable {
 
     // MARK: Wiring
 
-    private func makeUpstreamClient() -> HTTPClient {
+    private func makeUpstreamClient() throws -> HTTPClient {
         var configuration = HTTPClient.Configuration()
+        if let caFile = self.configuration.upstream.caCertificateFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                let certificates = try NIOSSLCertificate.fromPEMFile(caFile)
+                guard !certificates.isEmpty else { throw NIOSSLError.failedToLoadCertificate }
+                tls.additionalTrustRoots = [.certificates(certificates)]
+            } catch {
+                throw ProxyError.invalidConfiguration("cannot read CA certificates from '\(caFile)' (\(error)); point the upstream CA file at a PEM file")
+            }
+            configuration.tlsConfiguration = tls
+        }
         // Presigned URLs are fetched as they are: a redirect or a transparent
         // decompression would change what the manifest describes.
         configuration.redirectConfiguration = .disallow
