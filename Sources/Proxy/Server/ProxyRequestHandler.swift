@@ -99,6 +99,22 @@ final class ProxyRequestHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The client half-closed its side (connections allow it, so that a
+        // client which sends a request and shuts down writing still gets its
+        // answer): finish what is in progress, then close.
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            closing = true
+            if let exchange {
+                exchange.closeAfter = true
+            } else {
+                context.close(promise: nil)
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if let exchange {
             if exchange.upstream != nil {
@@ -149,6 +165,9 @@ final class ProxyRequestHandler: ChannelInboundHandler {
         let pipeline = services.pipeline
         switch pipeline.route(exchange.request, date: HTTPDateClock.shared.now()) {
         case .reply(let plan):
+            execute(plan, exchange)
+        case .replyAndClose(let plan):
+            exchange.closeAfter = true
             execute(plan, exchange)
         case .build(let build):
             exchange.isPreview = build.isPreview

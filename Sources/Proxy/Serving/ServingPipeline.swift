@@ -54,6 +54,9 @@ struct ServedBuild: Sendable {
 struct ServingPipeline: Sendable {
     enum Routed: Sendable {
         case reply(ResponsePlan)
+        /// Reply, then close the connection: the request was malformed in a
+        /// way that says nothing good about what follows on it.
+        case replyAndClose(ResponsePlan)
         case build(ServedBuild)
     }
 
@@ -74,7 +77,7 @@ struct ServingPipeline: Sendable {
         let slug: String
         var previewNumber: Int?
         switch HostRoute(host: request.host, appsDomain: appsDomain) {
-        case .invalid: return .reply(page(pages.page(.badRequest), isPreview: false, date: date))
+        case .invalid: return .replyAndClose(page(pages.page(.badRequest), isPreview: false, date: date))
         case .noSite: return .reply(page(pages.page(.noSite), isPreview: false, date: date))
         case .site(let name): slug = name
         case .preview(let name, let number):
