@@ -27,6 +27,8 @@ final class FaultyStore: Sendable {
         case resetAfter(bytes: Int)
         /// Send the head and this many body bytes, then fall silent.
         case stallAfter(bytes: Int)
+        /// Hold the request until `release(_:)` is called for its key.
+        case hold
     }
 
     static let bucket = "faulty"
@@ -38,6 +40,7 @@ final class FaultyStore: Sendable {
         var gets: [String: Int] = [:]
         var bytesWritten: [String: Int] = [:]
         var abandoned: [String: Int] = [:]
+        var held: [String: [@Sendable () -> Void]] = [:]
         var connections: [ObjectIdentifier: any Channel] = [:]
     }
 
@@ -98,6 +101,22 @@ final class FaultyStore: Sendable {
 
     func setBehavior(_ behavior: Behavior, for key: String) {
         state.withLock { $0.behaviors[key] = behavior }
+    }
+
+    /// Answers every request held for `key`, normally, and stops holding new ones.
+    func release(_ key: String) {
+        let waiting = state.withLock { state in
+            state.behaviors[key] = .serve
+            return state.held.removeValue(forKey: key) ?? []
+        }
+        for resume in waiting { resume() }
+    }
+
+    /// How many requests for `key` are being held.
+    func heldCount(_ key: String) -> Int { state.withLock { $0.held[key]?.count ?? 0 } }
+
+    fileprivate func hold(_ key: String, _ resume: @escaping @Sendable () -> Void) {
+        state.withLock { $0.held[key, default: []].append(resume) }
     }
 
     func gets(_ key: String) -> Int { state.withLock { $0.gets[key] ?? 0 } }
@@ -167,6 +186,16 @@ private final class FaultyStoreHandler: ChannelInboundHandler {
         let (object, behavior) = store.begin(key: key)
         switch behavior {
         case .stallHead:
+            return
+        case .hold:
+            let eventLoop = context.eventLoop
+            let loopBound = NIOLoopBound((self, context), eventLoop: eventLoop)
+            store.hold(key) {
+                eventLoop.execute {
+                    let (handler, context) = loopBound.value
+                    handler.serve(context: context, head: head, key: key, object: object, behavior: .serve)
+                }
+            }
             return
         case .fail(let status):
             let xml = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>\(FaultyStore.secretInErrors)</Message></Error>"

@@ -6,7 +6,7 @@ import Storage
 /// manifest a build of it has: every file with its size, content type and
 /// strong ETag, `.gz` sidecars as gzip variants, `_redirects` and `_headers`
 /// parsed.
-struct FixtureSite {
+struct FixtureSite: Sendable {
     /// Every file of the tree by site path (`_redirects` and `_headers` included).
     let files: [String: Data]
     let manifest: BuildManifest

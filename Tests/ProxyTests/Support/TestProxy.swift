@@ -28,10 +28,12 @@ final class TestProxy: Sendable {
     let server: ProxyServer
     let client: HTTPClient
     let port: Int
+    /// How a build's files reach the store (through `store` unless the test says otherwise).
+    let publish: @Sendable (FixtureSite) async throws -> Void
 
     private init(
         directory: String, catalog: SQLiteCatalog, bus: InProcessEventBus, store: any ObjectStore, server: ProxyServer,
-        client: HTTPClient, port: Int
+        client: HTTPClient, port: Int, publish: (@Sendable (FixtureSite) async throws -> Void)?
     ) {
         self.directory = directory
         self.catalog = catalog
@@ -40,6 +42,7 @@ final class TestProxy: Sendable {
         self.server = server
         self.client = client
         self.port = port
+        self.publish = publish ?? { try await $0.publish(to: store) }
     }
 
     static var quietLogger: Logger {
@@ -60,6 +63,7 @@ final class TestProxy: Sendable {
     /// Starts a proxy. `store` is the disk store under the test directory when nil.
     static func start(
         store: (any ObjectStore)? = nil,
+        publish: (@Sendable (FixtureSite) async throws -> Void)? = nil,
         bodyCache: BodyCache? = nil,
         metricsFactory: (any MetricsFactory)? = nil,
         logger: Logger = TestProxy.quietLogger,
@@ -80,10 +84,11 @@ final class TestProxy: Sendable {
         clientConfiguration.redirectConfiguration = .disallow
         clientConfiguration.decompression = .disabled
         clientConfiguration.httpVersion = .http1Only
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 128)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         return TestProxy(
             directory: directory, catalog: catalog, bus: bus, store: objectStore, server: server, client: client,
-            port: server.port!)
+            port: server.port!, publish: publish)
     }
 
     /// Stops everything and removes the test directory.
@@ -111,7 +116,7 @@ final class TestProxy: Sendable {
 
     /// Publishes `fixture` as `build`'s output and records its success (not activated).
     func succeed(_ build: Build, with fixture: FixtureSite) async throws -> Build {
-        try await fixture.publish(to: store)
+        try await publish(fixture)
         return try await catalog.finishBuild(
             buildID: build.id, workerID: "test-worker",
             result: .success(fileCount: fixture.manifest.files.count, bytes: fixture.manifest.totalBytes))
@@ -191,6 +196,7 @@ struct TestFailure: Error, CustomStringConvertible {
 /// Runs `body` with a started proxy and always stops it.
 func withTestProxy(
     store: (any ObjectStore)? = nil,
+    publish: (@Sendable (FixtureSite) async throws -> Void)? = nil,
     bodyCache: BodyCache? = nil,
     metricsFactory: (any MetricsFactory)? = nil,
     logger: Logger = TestProxy.quietLogger,
@@ -198,7 +204,7 @@ func withTestProxy(
     _ body: (TestProxy) async throws -> Void
 ) async throws {
     let proxy = try await TestProxy.start(
-        store: store, bodyCache: bodyCache, metricsFactory: metricsFactory, logger: logger, configure: configure)
+        store: store, publish: publish, bodyCache: bodyCache, metricsFactory: metricsFactory, logger: logger, configure: configure)
     do {
         try await body(proxy)
     } catch {
