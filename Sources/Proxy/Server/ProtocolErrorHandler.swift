@@ -20,13 +20,14 @@ final class ProtocolErrorHandler: ChannelDuplexHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let pages: SlipwayPages
-    private let onReject: (SlipwayPages.Kind) -> Void
+    private let onReject: (SlipwayPages.Kind, _ bodyBytes: Int) -> Void
     private var responseInProgress = false
     private var requestLineTooLong = false
     private var handled = false
 
-    /// - Parameter onReject: told which page was sent (metrics).
-    init(pages: SlipwayPages, onReject: @escaping (SlipwayPages.Kind) -> Void = { _ in }) {
+    /// - Parameter onReject: told which page was sent and its size, or 0
+    ///   when none could be (metrics).
+    init(pages: SlipwayPages, onReject: @escaping (SlipwayPages.Kind, _ bodyBytes: Int) -> Void = { _, _ in }) {
         self.pages = pages
         self.onReject = onReject
     }
@@ -55,13 +56,14 @@ final class ProtocolErrorHandler: ChannelDuplexHandler {
             } else {
                 .badRequest
             }
-        onReject(kind)
         guard !responseInProgress else {
             // Headers of another response are out: the connection cannot carry an error page any more.
+            onReject(kind, 0)
             context.close(promise: nil)
             return
         }
         let page = pages.page(kind)
+        onReject(kind, page.body.readableBytes)
         var headers = HTTPHeaders()
         SlipwayResponseHeaders.addPageHeaders(to: &headers, bodyLength: page.body.readableBytes, date: HTTPDateClock.shared.now())
         headers.add(name: "Connection", value: "close")

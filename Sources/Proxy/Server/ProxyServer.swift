@@ -142,7 +142,15 @@ public final class ProxyServer: Sendable {
                 bodySource = .presigned(store, made)
             }
             let channel = try await bind(services: makeServices(bodySource: bodySource))
-            state.withLock { $0 = .running(Running(channel: channel, follow: following, client: client)) }
+            let stillStarting = state.withLock { state in
+                guard case .starting = state else { return false }
+                state = .running(Running(channel: channel, follow: following, client: client))
+                return true
+            }
+            guard stillStarting else {
+                try? await channel.close()
+                throw ProxyError.notRunning("the proxy server was shut down while it was starting")
+            }
             logger.info(
                 "proxy listening",
                 metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "apps_domain": "\(configuration.normalizedAppsDomain)"])
@@ -160,11 +168,16 @@ public final class ProxyServer: Sendable {
     /// closes what is still open after `gracePeriod`. Then stops following
     /// the catalog and releases the upstream client and the event loops.
     public func shutdown(gracePeriod: Duration = .seconds(10)) async {
-        let running: Running? = state.withLock { state in
+        let (running, alreadyStopped): (Running?, Bool) = state.withLock { state in
             defer { state = .stopped }
-            if case .running(let running) = state { return running }
-            return nil
+            switch state {
+            case .running(let running): return (running, false)
+            case .stopped: return (nil, true)
+            case .idle, .starting: return (nil, false)
+            }
         }
+        // A second call, or one after a failed start, has nothing left to stop.
+        guard !alreadyStopped else { return }
         if let running {
             try? await running.channel.close()
             let open = connections.stopAccepting()
@@ -216,8 +229,11 @@ public final class ProxyServer: Sendable {
         let limits = configuration.limits
         var accessLogger: Logger?
         if configuration.accessLog {
-            var access = Logger(label: "slipway.proxy.access")
-            access.logLevel = .info
+            // The server's own logger (and so its handler), at info level at
+            // least, marked as the access log.
+            var access = logger
+            access[metadataKey: "log"] = "access"
+            access.logLevel = min(access.logLevel, .info)
             accessLogger = access
         }
         return ProxyServices(
@@ -276,7 +292,13 @@ public final class ProxyServer: Sendable {
                         position: .last, withPipeliningAssistance: true, withServerUpgrade: nil, withErrorHandling: false,
                         withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: limits)
-                    try sync.addHandler(ProtocolErrorHandler(pages: pages, onReject: { metrics.requestRejected($0) }))
+                    try sync.addHandler(
+                        ProtocolErrorHandler(pages: pages) { kind, bodyBytes in
+                            metrics.requestRejected(kind)
+                            if bodyBytes > 0 {
+                                metrics.response(status: Int(kind.status.code), cacheHit: false, bodyBytes: Int64(bodyBytes), duration: 0)
+                            }
+                        })
                     try sync.addHandler(ProxyRequestHandler(services: services))
                 }
             }
