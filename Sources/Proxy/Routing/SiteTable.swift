@@ -176,7 +176,7 @@ public final class SiteTable: Sendable {
     /// - Throws: `ProxyError.catalogUnavailable` when the catalog cannot be
     ///   read; the table is left as it was.
     public func reload(from catalog: any Catalog) async throws {
-        state.withLock { $0.recording = [] }
+        startRecording()
         let loaded: Table
         do {
             loaded = try await Self.read(catalog)
@@ -184,6 +184,17 @@ public final class SiteTable: Sendable {
             state.withLock { $0.recording = nil }
             throw ProxyError.catalogUnavailable("cannot read the sites from the catalog (\(error)); the proxy keeps its current table")
         }
+        install(loaded)
+    }
+
+    /// Starts keeping the events applied from now on (a reload begins).
+    func startRecording() {
+        state.withLock { $0.recording = [] }
+    }
+
+    /// Replaces the table with `loaded` plus the events recorded since
+    /// `startRecording()` (a reload ends).
+    func install(_ loaded: Table) {
         state.withLock { state in
             var table = loaded
             for event in state.recording ?? [] { table.apply(event) }
