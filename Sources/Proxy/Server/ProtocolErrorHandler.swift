@@ -46,7 +46,10 @@ final class ProtocolErrorHandler: ChannelDuplexHandler {
             context.fireErrorCaught(error)
             return
         }
-        guard !handled else { return }
+        // After the first error nothing more is parsed; and once the
+        // connection is gone (the parser reports a request cut short by the
+        // close) there is nobody left to answer.
+        guard !handled, context.channel.isActive else { return }
         handled = true
         let kind: SlipwayPages.Kind =
             if requestLineTooLong {

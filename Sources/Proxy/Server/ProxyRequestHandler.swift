@@ -72,6 +72,8 @@ final class ProxyRequestHandler: ChannelInboundHandler {
     var exchange: Exchange?
     /// No further request is served on this connection.
     private var closing = false
+    /// The method of the request being received (a HEAD refused early gets no body).
+    private var receivingMethod: HTTPMethod = .GET
 
     init(services: ProxyServices, now: @escaping () -> NIODeadline = { .now() }) {
         self.services = services
@@ -130,7 +132,9 @@ final class ProxyRequestHandler: ChannelInboundHandler {
         guard !closing else { return }
         let action: RequestIntake.Action
         switch unwrapInboundIn(data) {
-        case .head(let head): action = intake.headReceived(head)
+        case .head(let head):
+            receivingMethod = head.method
+            action = intake.headReceived(head)
         case .body(let body): action = intake.bodyReceived(bytes: body.readableBytes)
         case .end: action = intake.endReceived()
         }
@@ -143,7 +147,7 @@ final class ProxyRequestHandler: ChannelInboundHandler {
             services.metrics.requestRejected(kind)
             closing = true
             let request = IncomingRequest(
-                method: .GET, target: "/", host: "", headers: [:], version: .http1_1, isKeepAlive: false)
+                method: receivingMethod, target: "/", host: "", headers: [:], version: .http1_1, isKeepAlive: false)
             let exchange = begin(request, closeAfter: true)
             execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: false, date: HTTPDateClock.shared.now()), exchange)
         case .serve(let request):

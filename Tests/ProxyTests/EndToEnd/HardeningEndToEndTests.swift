@@ -1,4 +1,5 @@
 import Foundation
+import MetricsTestKit
 import Storage
 import Testing
 
@@ -137,7 +138,8 @@ extension EndToEnd {
 
         @Test func aClientThatStopsReadingIsClosedAtTheWriteIdleTimeout() async throws {
             let large = patternBytes(count: 32 << 20)
-            try await withTestProxy(configure: { $0.timeouts.writeIdle = .seconds(1) }) { proxy in
+            let metrics = TestMetrics()
+            try await withTestProxy(metricsFactory: metrics, configure: { $0.timeouts.writeIdle = .seconds(1) }) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual", extraFiles: ["big.bin": large])
                 let connection = try await RawConnection.connect(port: proxy.port, receiveBuffer: 4096)
                 defer { connection.close() }
@@ -145,6 +147,7 @@ extension EndToEnd {
                 try await proxy.waitUntil("the request is being answered") { proxy.server.connectionCount == 1 }
                 // The client never reads: the server gives up on it.
                 try await proxy.waitUntil("the stalled connection is closed", timeout: .seconds(15)) { proxy.server.connectionCount == 0 }
+                #expect(try metrics.expectCounter("slipway_proxy_connections_closed_total", [("reason", "write_timeout")]).totalValue == 1)
             }
         }
 

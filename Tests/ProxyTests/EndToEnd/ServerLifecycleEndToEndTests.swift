@@ -96,6 +96,8 @@ extension EndToEnd {
                     requests("2xx", "miss") == 1 && requests("2xx", "hit") == 1 && requests("4xx", "miss") == 3
                         && requests("3xx", "miss") == 1
                 }
+                #expect(requests("4xx", "miss") == 3)  // nothing counted twice
+                #expect(requests("5xx", "miss") == 0 && requests("4xx", "hit") == 0)
                 let bytes = try metrics.expectCounter("slipway_proxy_response_bytes_total").totalValue
                 #expect(bytes > 0)
                 let timer = try metrics.expectTimer("slipway_proxy_request_duration_seconds")
