@@ -222,13 +222,21 @@ final class ProxyRequestHandler: ChannelInboundHandler {
         var wrote = false
         writing: while context.channel.isWritable {
             switch exchange.body {
-            case .memory(var buffer) where buffer.readableBytes > 0:
+            case .memory(var buffer):
+                guard buffer.readableBytes > 0 else {
+                    finish(exchange)
+                    return
+                }
                 let slice = buffer.readSlice(length: min(ProxyServices.chunkSize, buffer.readableBytes))!
                 exchange.body = .memory(buffer)
                 exchange.bodyBytes += Int64(slice.readableBytes)
                 context.write(wrapOutboundOut(.body(.byteBuffer(slice))), promise: nil)
                 wrote = true
-            case .file(let next, let end) where next < end:
+            case .file(let next, let end):
+                guard next < end else {
+                    finish(exchange)
+                    return
+                }
                 guard let file = exchange.file else { break writing }
                 let length = min(Int64(ProxyServices.chunkSize), end - next)
                 let region = FileRegion(fileHandle: file, readerIndex: Int(next), endIndex: Int(next + length))
@@ -236,11 +244,10 @@ final class ProxyRequestHandler: ChannelInboundHandler {
                 exchange.bodyBytes += length
                 context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
                 wrote = true
-            case .upstream:
+            case .upstream, .none:
+                // Streamed by UpstreamDownload, or nothing to send yet (the
+                // body is still being loaded).
                 break writing
-            default:
-                finish(exchange)
-                return
             }
         }
         if wrote { context.flush() }
