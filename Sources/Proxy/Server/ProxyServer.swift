@@ -218,9 +218,13 @@ public final class ProxyServer: Sendable {
         configuration.decompression = .disabled
         configuration.httpVersion = .http1Only
         configuration.timeout = HTTPClient.Configuration.Timeout(connect: TimeAmount(self.configuration.upstream.timeout), read: nil)
-        configuration.connectionPool = HTTPClient.Configuration.ConnectionPool(
+        var pool = HTTPClient.Configuration.ConnectionPool(
             idleTimeout: .seconds(60),
             concurrentHTTP1ConnectionsPerHostSoftLimit: self.configuration.upstream.maxConnectionsPerHost)
+        // A store that refuses connections is a 502 at once, not a 504 after
+        // the client kept retrying until the upstream timeout.
+        pool.retryConnectionEstablishment = false
+        configuration.connectionPool = pool
         return HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
     }
 

@@ -84,6 +84,22 @@ extension EndToEnd {
             }
         }
 
+        @Test func aStoreThatRefusesConnectionsIsA502AndCachedFilesStillServe() async throws {
+            try await withFaultyStore(configure: smallAndLarge) { proxy, store in
+                _ = try await proxy.deploy("docs", as: "manual", extraFiles: ["big.bin": Self.large])
+                #expect(try await proxy.get("/about", slug: "manual").status == 200)
+                await store.stop()  // nothing listens on the store's port any more
+                let clock = ContinuousClock()
+                let started = clock.now
+                for target in ["/style.8e1f5c3a.css", "/big.bin"] {
+                    #expect(try await proxy.get(target, slug: "manual").status == 502, "\(target)")
+                }
+                #expect(clock.now - started < .seconds(10))
+                let cached = try await proxy.get("/about", slug: "manual")
+                #expect(cached.status == 200 && cached.header("X-Cache") == "HIT")
+            }
+        }
+
         @Test func aMissingCorruptOrForeignManifestIsA502NeverACrash() async throws {
             try await withFaultyStore { proxy, store in
                 func activate(_ slug: String, manifest: Data?) async throws {
