@@ -1,4 +1,5 @@
 import Foundation
+import Builder
 import Storage
 import Testing
 
@@ -65,6 +66,21 @@ import Testing
         }
         #expect(s3.endpoint == "https://acct.r2.cloudflarestorage.com" && s3.bucket == "sites" && s3.region == "auto")
         #expect(s3.secretAccessKey == "from-env" && s3.addressing == .path)
+    }
+
+    @Test func buildSettingsReachTheBuildEngine() async throws {
+        let config = try await load([
+            "SLIPWAY_DATA_DIR": "/srv/s", "SLIPWAY_BUILD_RUNNER": "docker", "SLIPWAY_BUILD_IMAGE": "node:22",
+            "SLIPWAY_BUILD_CONCURRENCY": "4", "SLIPWAY_BUILD_TIMEOUT": "20m", "SLIPWAY_BUILD_MEMORY": "1g",
+            "SLIPWAY_BUILD_CPUS": "1.5", "SLIPWAY_BUILD_PIDS": "256", "SLIPWAY_BUILD_NETWORK": "none",
+            "SLIPWAY_BUILD_KEEP": "3", "SLIPWAY_ALLOW_LOCAL_REPOS": "true", "SLIPWAY_BUILD_LEASE": "1m",
+        ])
+        let builder = config.builderConfiguration
+        #expect(builder.dataDirectory == "/srv/s" && builder.runner == .docker && builder.image == "node:22")
+        #expect(builder.concurrency == 4 && builder.timeout == .seconds(1200) && builder.memoryBytes == 1 << 30)
+        #expect(builder.cpus == 1.5 && builder.pidsLimit == 256 && builder.networkMode == "none")
+        #expect(builder.keepSuccessfulBuilds == 3 && builder.allowLocalRepositories && builder.leaseDuration == .seconds(60))
+        await #expect(throws: ConfigurationError.self) { _ = try await self.load(["DOCKER_HOST": "tcp://10.0.0.1:2375"]) }
     }
 
     @Test func jsonFilesWorkToo() async throws {

@@ -50,6 +50,10 @@ extension Setting {
     static let buildMemory = Setting("builder.memory", "SLIPWAY_BUILD_MEMORY", default: "2g")
     static let buildCPUs = Setting("builder.cpus", "SLIPWAY_BUILD_CPUS", default: "2")
     static let buildPids = Setting("builder.pids", "SLIPWAY_BUILD_PIDS", default: "512")
+    static let buildNetwork = Setting("builder.network", "SLIPWAY_BUILD_NETWORK", default: "bridge")
+    static let buildKeep = Setting("builder.keep_builds", "SLIPWAY_BUILD_KEEP", default: "10")
+    static let buildMaxFiles = Setting("builder.max_files", "SLIPWAY_BUILD_MAX_FILES", default: "50000")
+    static let buildMaxOutput = Setting("builder.max_output", "SLIPWAY_BUILD_MAX_OUTPUT", default: "2g")
     static let allowLocalRepos = Setting("builder.allow_local_repos", "SLIPWAY_ALLOW_LOCAL_REPOS", default: "false")
     static let dockerHost = Setting("builder.docker_host", "DOCKER_HOST", default: "unix:///var/run/docker.sock")
     static let queueMax = Setting("queue.max_queued", "SLIPWAY_QUEUE_MAX", default: "100")
@@ -61,6 +65,6 @@ extension Setting {
         dataDir, proxyHost, proxyPort, appsDomain, pagesDir, adminHost, adminPort, adminToken, storageKind,
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL, cacheBytes,
         cacheMaxEntryBytes, buildRunner, buildImage, buildConcurrency, buildTimeout, buildMemory, buildCPUs,
-        buildPids, allowLocalRepos, dockerHost, queueMax, queueMaxAttempts, queueLease,
+        buildPids, buildNetwork, buildKeep, buildMaxFiles, buildMaxOutput, allowLocalRepos, dockerHost, queueMax, queueMaxAttempts, queueLease,
     ]
 }

@@ -50,6 +50,15 @@ struct SettingParser {
         return number
     }
 
+    /// A `unix://` socket URL (the Docker engine).
+    func unixSocket(_ setting: Setting) throws(ConfigurationError) -> String? {
+        guard let value = text(setting) else { return nil }
+        guard value.hasPrefix("unix:///") else {
+            throw invalid(setting, value, "only unix:// sockets are supported, e.g. unix:///var/run/docker.sock")
+        }
+        return value
+    }
+
     func port(_ setting: Setting) throws(ConfigurationError) -> Int? {
         try int(setting, in: 0...65535)
     }

@@ -31,6 +31,10 @@ struct SlipwayConfiguration: Sendable {
         var memoryBytes: Int64
         var cpus: Double
         var pids: Int
+        var network: String
+        var keepBuilds: Int
+        var maxFiles: Int
+        var maxOutputBytes: Int64
         var allowLocalRepos: Bool
         var dockerHost: String
     }
@@ -114,8 +118,12 @@ struct SlipwayConfiguration: Sendable {
             memoryBytes: Int64(try parser.size(.buildMemory) ?? 2 << 30),
             cpus: try parser.double(.buildCPUs, in: 0.1...256) ?? 2,
             pids: try parser.int(.buildPids, in: 16...1_000_000) ?? 512,
+            network: parser.text(.buildNetwork) ?? "bridge",
+            keepBuilds: try parser.int(.buildKeep, in: 1...10_000) ?? 10,
+            maxFiles: try parser.int(.buildMaxFiles, in: 1...10_000_000) ?? 50_000,
+            maxOutputBytes: Int64(try parser.size(.buildMaxOutput) ?? 2 << 30),
             allowLocalRepos: try parser.bool(.allowLocalRepos) ?? false,
-            dockerHost: parser.text(.dockerHost) ?? "unix:///var/run/docker.sock")
+            dockerHost: try parser.unixSocket(.dockerHost) ?? "unix:///var/run/docker.sock")
 
         let queue = QueueSettings(
             maxQueued: try parser.int(.queueMax, in: 1...1_000_000) ?? 100,

@@ -120,6 +120,8 @@ import Testing
         let cache = LRUCache<String, String>(capacityBytes: 1 << 20, maxEntryBytes: 1 << 16)
         let gate = AsyncGate()
         let quitter = Task { try await cache.value(forKey: "k") { await gate.wait(); return ("v", 1) } }
+        // The quitter leads the load; only then does the second caller join it.
+        while cache.waitingCallers(forKey: "k") < 1 { await Task.yield() }
         let stayer = Task { try await cache.value(forKey: "k") { Issue.record("second load"); return ("x", 1) } }
         while cache.waitingCallers(forKey: "k") < 2 { await Task.yield() }
         quitter.cancel()

@@ -9,7 +9,7 @@ import Testing
     }
 
     @Test func dangerousURLsAreRejectedBeforeGitRuns() {
-        for url in ["file:///srv/repo", "/srv/repo", "ext::sh -c touch% /tmp/pwned", "ssh://-oProxyCommand=x/repo",
+        for url in ["file:///etc", "/tmp/repo", "ext::sh -c id", "ssh://-oProxyCommand=x/y", "file:///srv/repo", "/srv/repo", "ext::sh -c touch% /tmp/pwned", "ssh://-oProxyCommand=x/repo",
                     "-u", "--upload-pack=touch /tmp/x", "git://example.com/r", "http://example.com/r.git",
                     "https://", "https:///path", "https://host", "https://exa mple.com/r", ""] {
             #expect(throws: RepositoryError.self, "\(url)") {
@@ -29,7 +29,7 @@ import Testing
         for good in ["main", "feature/x", "release-1.2", "v1.0.0", "a_b"] {
             _ = try RepositorySource(url: "https://h/r", branch: good, allowLocal: false)
         }
-        for bad in ["", "-x", "--upload-pack=evil", "a..b", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b",
+        for bad in ["", "-x", "--upload-pack=evil", "--upload-pack=touch /tmp/x", "a..b", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b",
                     "/a", "a/", "a//b", "a.lock", "a.", ".a", "x/.y", "@", "a@{1}", "a\u{7}"] {
             #expect(throws: RepositoryError.self, "\(bad)") {
                 try RepositorySource(url: "https://h/r", branch: bad, allowLocal: false)

@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import Storage
+
+/// Runs builds as host processes: `sh -c <command>` in the project
+/// directory. For development machines without Docker only: it isolates
+/// nothing but the environment, so every build logs a loud warning.
+///
+/// Each step runs in its own session (one process group) with a scrubbed
+/// environment: `PATH`, a `HOME` and `TMPDIR` inside the workspace, the npm
+/// cache, `CI=true` and the site's variables; nothing of Slipway's own
+/// environment (object-store keys, the admin token) is passed on. The
+/// commands run as Slipway's own user. The build's timeout is shared by its
+/// steps; at the limit, or on cancel, the whole process group is killed.
+public final class LocalRunner: BuildRunner {
+    public var name: String { "local" }
+    public var runsAsBuildUser: Bool { false }
+
+    /// The warning every build using this runner logs.
+    public static let warning =
+        "WARNING: running the build with the local runner: no container, no memory, CPU or process limits, no isolation from this machine. Use it for development only; install Docker for anything else."
+
+    let configuration: BuilderConfiguration
+    /// The `PATH` build commands see.
+    let searchPath: String
+
+    public init(configuration: BuilderConfiguration, searchPath: String = "/usr/local/bin:/usr/bin:/bin") {
+        self.configuration = configuration
+        self.searchPath = searchPath
+    }
+
+    public func shutdown() async {}
+
+    /// Host processes die with their session; nothing outlives a build.
+    public func removeAbandoned(isCurrent: @escaping @Sendable (String, Int) async -> Bool) async {}
+
+    public func run(_ job: RunJob, log: BuildLog) async throws -> RunReport {
+        log.system(Self.warning)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var environment = [
+            "PATH": searchPath,
+            "HOME": job.homeDirectory,
+            "TMPDIR": job.temporaryDirectory,
+            "LANG": "C.UTF-8",
+            "npm_config_cache": job.cacheDirectory + "/npm",
+            "XDG_CACHE_HOME": job.cacheDirectory + "/xdg",
+        ]
+        for (key, value) in job.environment { environment[key] = value }
+        var durations: [Duration] = []
+        for step in job.steps {
+            let remaining = job.timeout - (clock.now - start)
+            guard remaining > .zero else {
+                throw BuildError.timedOut(after: job.timeout)
+            }
+            log.system("running the \(step.name) command: \(step.command)")
+            let outcome = try await ChildProcess.run(
+                executable: "/bin/sh", arguments: ["-c", step.command], environment: environment,
+                workingDirectory: job.projectDirectory, timeout: remaining,
+                maxLineBytes: configuration.maxLogLineBytes
+            ) { line, stream in
+                log.output(line, stream: stream)
+            }
+            durations.append(outcome.duration)
+            if outcome.timedOut {
+                log.system("the build reached its \(DurationText.format(job.timeout)) limit; its processes were killed")
+                throw BuildError.timedOut(after: job.timeout)
+            }
+            guard outcome.exitCode == 0 else {
+                log.system("the \(step.name) command exited with status \(outcome.exitCode) after \(DurationText.format(outcome.duration))")
+                throw BuildError.commandFailed(step: step.name, command: step.command, exitCode: outcome.exitCode)
+            }
+            log.system("the \(step.name) command finished in \(DurationText.format(outcome.duration))")
+        }
+        return RunReport(stepDurations: durations, totalDuration: clock.now - start)
+    }
+}

@@ -1,0 +1,32 @@
+public import Logging
+
+/// Chooses the ``BuildRunner`` a configuration asks for. The caller owns
+/// the runner: call its `shutdown()` after the pool's.
+public enum RunnerSelection {
+    /// - `docker`: the Docker runner, whether or not the engine answers now
+    ///   (builds fail and are retried while it is down).
+    /// - `local`: the local runner, with a loud warning.
+    /// - `auto`: Docker when the engine answers `/_ping`, else the local
+    ///   runner with a loud warning at start (and in every build's log).
+    public static func makeRunner(
+        configuration: BuilderConfiguration, logger: Logger = Logger(label: "slipway.builder")
+    ) async throws(BuildError) -> any BuildRunner {
+        switch configuration.runner {
+        case .docker:
+            return try DockerRunner(configuration: configuration, logger: logger)
+        case .local:
+            logger.warning("\(LocalRunner.warning)")
+            return LocalRunner(configuration: configuration)
+        case .auto:
+            if let docker = try? DockerRunner(configuration: configuration, logger: logger) {
+                if await docker.isEngineReachable() {
+                    logger.info("builds run in Docker containers (engine at \(configuration.dockerHost), image \(configuration.image))")
+                    return docker
+                }
+                await docker.shutdown()
+            }
+            logger.warning("no Docker engine answers at \(configuration.dockerHost). \(LocalRunner.warning)")
+            return LocalRunner(configuration: configuration)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Storage
+import Testing
+
+@testable import Builder
+
+/// Publishing to the real S3 implementation (Ceph RADOS Gateway) that
+/// `scripts/test` starts, one fresh bucket per test.
+@Suite(
+    .serialized,
+    .enabled(
+        if: TestS3.shouldRun && TestDocker.shouldRun,
+        "needs the Ceph gateway (S3_ENDPOINT…) and a Docker engine (SLIPWAY_TEST_BUILD_IMAGE): run scripts/test"
+    )
+)
+struct S3PublishingTests {
+    @Test func theSPAIsPublishedToTheGatewayByteForByte() async throws {
+        try await TestS3.withBucket { store in
+            try await BuilderHarness.with(runner: .docker, store: store) { harness in
+                let site = try await harness.site(repository: try await harness.repository("vite-spa"))
+                let build = try await harness.buildAndWait(site)
+                try #require(build.status == .success, "\(build.error ?? "")")
+                let reference = try await PublishedBuild.referenceOutput(of: "vite-spa", in: harness.root)
+                let manifest = try await PublishedBuild.verify(build, in: store, matches: try PublishedBuild.files(in: reference))
+                // What the proxy relies on: the content type stored with each object.
+                for (path, entry) in manifest.files {
+                    let info = try await store.head(manifest.objectKey(for: path))
+                    #expect(info.contentType == entry.contentType, "\(path)")
+                    #expect(info.size == entry.size, "\(path)")
+                }
+                #expect(try await harness.storedLog(build).contains("build #1 is live"))
+                #expect(try await harness.catalog.site(id: site.id).activeBuildID == build.id)
+            }
+        }
+    }
+
+    @Test func aFailedBuildLeavesNothingServableInTheBucket() async throws {
+        try await TestS3.withBucket { store in
+            try await BuilderHarness.with(runner: .docker, store: store) { harness in
+                let build = try await harness.buildAndWait(
+                    try await harness.site(repository: try await harness.repository("symlink-escape")))
+                #expect(build.status == .failed)
+                #expect(try await store.listAll(prefix: build.artifactPrefix).isEmpty)
+                await #expect(throws: ObjectStoreError.self) { try await store.head(build.manifestKey) }
+                #expect(try await harness.storedLog(build).contains("leaves the output directory"))
+            }
+        }
+    }
+}
