@@ -73,9 +73,9 @@ final class ProtocolErrorHandler: ChannelDuplexHandler {
         let head = HTTPResponseHead(version: .http1_1, status: page.status, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(page.body))), promise: nil)
-        let loopBound = context.loopBound
+        let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            loopBound.value.close(promise: nil)
+            channel.close(promise: nil)
         }
     }
 

@@ -265,7 +265,7 @@ final class ProxyRequestHandler: ChannelInboundHandler {
         if closeAfter { closing = true }
         context.triggerUserOutboundEvent(ConnectionGuardHandler.Event.responseCompleted, promise: nil)
         let promise = context.eventLoop.makePromise(of: Void.self)
-        let loopBound = context.loopBound
+        let channel = context.channel
         promise.futureResult.assumeIsolated().whenComplete { [services, now] _ in
             exchange.closeFile()
             let nanoseconds = (now() - exchange.startedAt).nanoseconds
@@ -274,7 +274,7 @@ final class ProxyRequestHandler: ChannelInboundHandler {
             services.accessLog.record(
                 method: exchange.request.method, host: exchange.request.host, target: exchange.request.target,
                 status: exchange.status, bodyBytes: exchange.bodyBytes, nanoseconds: nanoseconds, cache: exchange.cacheHit)
-            if closeAfter { loopBound.value.close(promise: nil) }
+            if closeAfter { channel.close(promise: nil) }
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
     }
