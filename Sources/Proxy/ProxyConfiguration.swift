@@ -1,0 +1,206 @@
+import NIOCore
+
+/// Everything the edge proxy can be told, with the defaults Slipway ships.
+///
+/// The proxy never reads the environment: the `slipway` executable maps
+/// `SLIPWAY_PROXY_HOST`, `SLIPWAY_PROXY_PORT`, `SLIPWAY_APPS_DOMAIN`,
+/// `SLIPWAY_CACHE_BYTES`, `SLIPWAY_CACHE_MAX_ENTRY_BYTES`, … onto this value.
+/// Limits and timeouts follow `HARDENING.md` (Proxy sections).
+public struct ProxyConfiguration: Sendable, Hashable {
+    /// Address to listen on (`SLIPWAY_PROXY_HOST`).
+    public var host: String
+    /// Port to listen on; 0 picks a free port (`SLIPWAY_PROXY_PORT`).
+    public var port: Int
+    /// Sites answer at `<slug>.<appsDomain>` and previews at
+    /// `<n>--<slug>.<appsDomain>` (`SLIPWAY_APPS_DOMAIN`). The default,
+    /// `localhost`, makes `http://<slug>.localhost:8080/` work on a fresh machine.
+    public var appsDomain: String
+    /// The directory holding Slipway's own pages (`building.html`,
+    /// `failed.html`, `error.html`): `static/pages` of the repository or image.
+    public var pagesDirectory: String
+    /// A directory whose pages, when present, replace those of `pagesDirectory`
+    /// one by one (an operator's branding).
+    public var pagesOverrideDirectory: String?
+    /// Event loops, one per core by default.
+    public var eventLoopThreads: Int
+    /// How often the site table is compared with the catalog, as a safety net
+    /// behind the activation and site events.
+    public var reconcileInterval: Duration
+    /// Logs one structured line per response (method, host, path without
+    /// query, status, bytes, duration, cache) at `info` level.
+    public var accessLog: Bool
+    public var limits: Limits
+    public var timeouts: Timeouts
+    public var cache: Cache
+    public var upstream: Upstream
+
+    /// Request-size and connection limits.
+    public struct Limits: Sendable, Hashable {
+        /// Connections held at once; more are accepted and closed at once
+        /// while the existing ones keep being served.
+        public var maxConnections: Int
+        /// Longest request line (method, target, version); longer -> 414.
+        public var maxRequestLineBytes: Int
+        /// Most bytes of header names and values together; more -> 431.
+        public var maxHeaderBytes: Int
+        /// Most header fields; more -> 431.
+        public var maxHeaderCount: Int
+        /// Largest request body accepted (and discarded); larger -> 413.
+        public var maxRequestBodyBytes: Int
+
+        public init(
+            maxConnections: Int = 10_000, maxRequestLineBytes: Int = 8 << 10, maxHeaderBytes: Int = 16 << 10,
+            maxHeaderCount: Int = 100, maxRequestBodyBytes: Int = 1 << 10
+        ) {
+            self.maxConnections = maxConnections
+            self.maxRequestLineBytes = maxRequestLineBytes
+            self.maxHeaderBytes = maxHeaderBytes
+            self.maxHeaderCount = maxHeaderCount
+            self.maxRequestBodyBytes = maxRequestBodyBytes
+        }
+    }
+
+    /// Connection timeouts.
+    public struct Timeouts: Sendable, Hashable {
+        /// From the first byte of a request (or a new connection) until the
+        /// whole request has arrived; a client trickling its headers
+        /// (slowloris) is closed after this.
+        public var headerRead: Duration
+        /// A keep-alive connection with no request in progress is closed after this.
+        public var idle: Duration
+        /// A connection whose client stopped reading (nothing could be
+        /// written for this long) is closed.
+        public var writeIdle: Duration
+
+        public init(headerRead: Duration = .seconds(10), idle: Duration = .seconds(60), writeIdle: Duration = .seconds(30)) {
+            self.headerRead = headerRead
+            self.idle = idle
+            self.writeIdle = writeIdle
+        }
+    }
+
+    /// In-memory caches.
+    public struct Cache: Sendable, Hashable {
+        /// Byte budget of the body cache (`SLIPWAY_CACHE_BYTES`).
+        public var bodyBytes: Int
+        /// Largest body kept in memory (`SLIPWAY_CACHE_MAX_ENTRY_BYTES`);
+        /// larger files stream from the store on every request.
+        public var maxEntryBytes: Int
+        /// Byte budget of the manifest cache (manifests are counted at their stored size).
+        public var manifestBytes: Int
+        /// Largest manifest the proxy loads.
+        public var maxManifestBytes: Int
+
+        public init(
+            bodyBytes: Int = 256 << 20, maxEntryBytes: Int = 1 << 20, manifestBytes: Int = 64 << 20,
+            maxManifestBytes: Int = 32 << 20
+        ) {
+            self.bodyBytes = bodyBytes
+            self.maxEntryBytes = maxEntryBytes
+            self.manifestBytes = manifestBytes
+            self.maxManifestBytes = maxManifestBytes
+        }
+    }
+
+    /// How the proxy talks to the object store.
+    public struct Upstream: Sendable, Hashable {
+        /// Connecting and receiving the response head (and, for bodies read
+        /// whole into memory and manifests, the whole body) must finish within
+        /// this; otherwise the client gets the 504 page.
+        public var timeout: Duration
+        /// A streamed body that delivers nothing for this long while the
+        /// proxy is waiting for it is aborted (the client connection is
+        /// closed: its headers were already sent).
+        public var idleTimeout: Duration
+        /// Lifetime of the presigned URLs the proxy fetches objects with.
+        public var presignExpiry: Duration
+        /// Pooled connections per store host and event loop.
+        public var maxConnectionsPerHost: Int
+        /// A PEM file of extra certificate authorities to trust for an
+        /// `https://` store with a private CA (the same file as the S3
+        /// store's `caCertificateFile`).
+        public var caCertificateFile: String?
+
+        public init(
+            timeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(15), presignExpiry: Duration = .seconds(300),
+            maxConnectionsPerHost: Int = 64, caCertificateFile: String? = nil
+        ) {
+            self.timeout = timeout
+            self.idleTimeout = idleTimeout
+            self.presignExpiry = presignExpiry
+            self.maxConnectionsPerHost = maxConnectionsPerHost
+            self.caCertificateFile = caCertificateFile
+        }
+    }
+
+    public init(
+        host: String = "0.0.0.0",
+        port: Int = 8080,
+        appsDomain: String = "localhost",
+        pagesDirectory: String = "static/pages",
+        pagesOverrideDirectory: String? = nil,
+        eventLoopThreads: Int = ProxyConfiguration.defaultEventLoopThreads,
+        reconcileInterval: Duration = .seconds(60),
+        accessLog: Bool = false,
+        limits: Limits = Limits(),
+        timeouts: Timeouts = Timeouts(),
+        cache: Cache = Cache(),
+        upstream: Upstream = Upstream()
+    ) {
+        self.host = host
+        self.port = port
+        self.appsDomain = appsDomain
+        self.pagesDirectory = pagesDirectory
+        self.pagesOverrideDirectory = pagesOverrideDirectory
+        self.eventLoopThreads = eventLoopThreads
+        self.reconcileInterval = reconcileInterval
+        self.accessLog = accessLog
+        self.limits = limits
+        self.timeouts = timeouts
+        self.cache = cache
+        self.upstream = upstream
+    }
+
+    /// One event loop per core of this machine.
+    public static var defaultEventLoopThreads: Int { System.coreCount }
+
+    /// The apps domain as routing compares it: lower-cased, without
+    /// surrounding dots.
+    var normalizedAppsDomain: String {
+        var domain = Substring(appsDomain.lowercased())
+        while domain.hasPrefix(".") { domain = domain.dropFirst() }
+        while domain.hasSuffix(".") { domain = domain.dropLast() }
+        return String(domain)
+    }
+
+    /// Checks that the values can work together.
+    /// - Throws: `ProxyError.invalidConfiguration` naming the setting to fix.
+    func validate() throws(ProxyError) {
+        func require(_ condition: Bool, _ message: String) throws(ProxyError) {
+            if !condition { throw ProxyError.invalidConfiguration(message) }
+        }
+        try require((0...65_535).contains(port), "proxy port \(port) is not between 0 and 65535")
+        try require(!host.isEmpty, "proxy host is empty; use 0.0.0.0 to listen on every interface")
+        let domain = normalizedAppsDomain
+        try require(
+            !domain.isEmpty && HostRoute.normalizedHost(domain) == domain,
+            "apps domain '\(appsDomain.prefix(100))' is not a host name such as apps.example.com or localhost")
+        try require(eventLoopThreads >= 1, "event loop threads must be at least 1")
+        try require(limits.maxConnections >= 1, "maximum connections must be at least 1")
+        try require(limits.maxRequestLineBytes >= 64, "the request line limit must be at least 64 bytes")
+        try require(limits.maxHeaderBytes >= 256, "the header size limit must be at least 256 bytes")
+        try require(limits.maxHeaderCount >= 8, "the header count limit must be at least 8")
+        try require(limits.maxRequestBodyBytes >= 0, "the request body limit must not be negative")
+        for (name, value) in [
+            ("header read timeout", timeouts.headerRead), ("idle timeout", timeouts.idle),
+            ("write idle timeout", timeouts.writeIdle), ("upstream timeout", upstream.timeout),
+            ("upstream idle timeout", upstream.idleTimeout), ("presign expiry", upstream.presignExpiry),
+            ("reconcile interval", reconcileInterval),
+        ] {
+            try require(value > .zero, "the \(name) must be positive")
+        }
+        try require(cache.bodyBytes >= 0 && cache.maxEntryBytes >= 0, "cache sizes must not be negative")
+        try require(cache.manifestBytes > 0 && cache.maxManifestBytes > 0, "manifest cache sizes must be positive")
+        try require(upstream.maxConnectionsPerHost >= 1, "upstream connections per host must be at least 1")
+    }
+}

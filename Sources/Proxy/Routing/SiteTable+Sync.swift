@@ -1,0 +1,54 @@
+public import Logging
+public import Storage
+
+extension SiteTable {
+    /// Keeps the table current until the calling task is cancelled.
+    ///
+    /// Catalog events from `subscription` are applied as they come. A
+    /// `.missed` delivery (this subscriber fell behind and lost events) and a
+    /// timer every `reconcileInterval` both reload the whole table from the
+    /// catalog: the safety net for anything an event did not say. A reload
+    /// that fails is logged and retried at the next tick; the table keeps
+    /// serving what it knew.
+    ///
+    /// - Parameter subscription: subscribe before the first ``reload(from:)``
+    ///   so that no event falls between the two.
+    public func follow(
+        _ subscription: BusSubscription<CatalogEvent>, catalog: any Catalog, reconcileInterval: Duration, logger: Logger
+    ) async {
+        let (triggers, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await delivery in subscription {
+                    switch delivery {
+                    case .value(let event):
+                        self.apply(event)
+                    case .missed(let count):
+                        logger.warning("the site table missed catalog events; reloading it", metadata: ["missed": "\(count)"])
+                        trigger.yield()
+                    }
+                }
+                if !Task.isCancelled {
+                    logger.error("the catalog event subscription ended; the site table now relies on its periodic reconcile")
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: reconcileInterval) } catch { break }
+                    trigger.yield()
+                }
+                trigger.finish()
+            }
+            group.addTask {
+                for await _ in triggers {
+                    do {
+                        try await self.reload(from: catalog)
+                    } catch {
+                        logger.error("cannot reconcile the site table with the catalog", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+            await group.waitForAll()
+        }
+    }
+}

@@ -1,0 +1,227 @@
+public import Storage
+import Synchronization
+
+/// The proxy's in-memory routing table: slug -> site, active build, SPA mode,
+/// successful builds (for preview URLs) and the state of unfinished builds
+/// (for the building and failure pages).
+///
+/// It is loaded from the catalog at start and kept current by catalog events
+/// (`SiteTable+Sync.swift`), so answering a request never waits on the
+/// database. Lookups take one uncontended lock and copy out a value.
+public final class SiteTable: Sendable {
+    /// A build's number and status, as the pages show them.
+    public struct BuildState: Sendable, Hashable {
+        public var number: Int
+        public var status: BuildStatus
+
+        public init(number: Int, status: BuildStatus) {
+            self.number = number
+            self.status = status
+        }
+    }
+
+    /// What a site can serve right now.
+    public enum Availability: Sendable, Hashable {
+        /// The active build.
+        case live(BuildID)
+        /// No active build yet, and a build is queued, running or about to be
+        /// activated: the building page.
+        case building(BuildState)
+        /// No active build, and the newest build failed or was canceled: the failure page.
+        case failed(BuildState)
+        /// No active build and no build at all.
+        case notDeployed
+    }
+
+    /// One site as the proxy knows it.
+    public struct Entry: Sendable, Hashable {
+        public var siteID: SiteID
+        public var slug: String
+        public var spa: SpaMode
+        public var activeBuildID: BuildID?
+        /// Successful builds by number: the builds preview URLs can reach.
+        public var successfulBuilds: [Int: BuildID]
+        /// Builds queued or running.
+        public var unfinishedBuilds: [BuildID: BuildState]
+        /// The newest build that has ended.
+        public var latestFinished: BuildState?
+
+        public init(site: Site) {
+            self.siteID = site.id
+            self.slug = site.slug
+            self.spa = site.spa
+            self.activeBuildID = site.activeBuildID
+            self.successfulBuilds = [:]
+            self.unfinishedBuilds = [:]
+            self.latestFinished = nil
+        }
+
+        /// What the site serves: its active build, or which page explains why there is none.
+        public var availability: Availability {
+            if let activeBuildID { return .live(activeBuildID) }
+            if let newest = unfinishedBuilds.values.max(by: { $0.number < $1.number }) { return .building(newest) }
+            guard let latestFinished else { return .notDeployed }
+            // A successful build that is not active yet is between its
+            // success and its activation: it goes live in a moment.
+            return latestFinished.status == .success ? .building(latestFinished) : .failed(latestFinished)
+        }
+
+        /// Takes a build's new status into account.
+        mutating func record(_ build: Build) {
+            let state = BuildState(number: build.number, status: build.status)
+            if build.status.isFinal {
+                unfinishedBuilds[build.id] = nil
+                if latestFinished.map({ $0.number <= build.number }) ?? true { latestFinished = state }
+            } else {
+                unfinishedBuilds[build.id] = state
+            }
+            if build.status == .success {
+                successfulBuilds[build.number] = build.id
+            } else if successfulBuilds[build.number] == build.id {
+                successfulBuilds[build.number] = nil
+            }
+        }
+
+        /// Takes new site settings (slug, SPA mode, active build) into account.
+        mutating func update(from site: Site) {
+            slug = site.slug
+            spa = site.spa
+            activeBuildID = site.activeBuildID
+        }
+    }
+
+    struct Table: Sendable {
+        var bySlug: [String: Entry] = [:]
+        var slugByID: [SiteID: String] = [:]
+
+        mutating func upsert(_ site: Site) {
+            if let oldSlug = slugByID[site.id], var entry = bySlug.removeValue(forKey: oldSlug) {
+                entry.update(from: site)
+                insert(entry)
+            } else {
+                insert(Entry(site: site))
+            }
+        }
+
+        mutating func insert(_ entry: Entry) {
+            // A slug freed by one site and taken by another: the newer owner wins.
+            if let previous = bySlug[entry.slug], previous.siteID != entry.siteID { slugByID[previous.siteID] = nil }
+            bySlug[entry.slug] = entry
+            slugByID[entry.siteID] = entry.slug
+        }
+
+        mutating func remove(siteID: SiteID) {
+            guard let slug = slugByID.removeValue(forKey: siteID) else { return }
+            if bySlug[slug]?.siteID == siteID { bySlug[slug] = nil }
+        }
+
+        mutating func modify(siteID: SiteID, _ change: (inout Entry) -> Void) {
+            guard let slug = slugByID[siteID], var entry = bySlug[slug] else { return }
+            change(&entry)
+            bySlug[slug] = entry
+        }
+
+        mutating func apply(_ event: CatalogEvent) {
+            switch event {
+            case .siteCreated(let site), .siteUpdated(let site):
+                upsert(site)
+            case .siteDeleted(let site):
+                remove(siteID: site.id)
+            case .buildChanged(let build):
+                modify(siteID: build.siteID) { $0.record(build) }
+            case .activated(let activation):
+                modify(siteID: activation.siteID) { entry in
+                    entry.activeBuildID = activation.buildID
+                    entry.successfulBuilds[activation.buildNumber] = activation.buildID
+                }
+            }
+        }
+    }
+
+    private struct State: Sendable {
+        var table = Table()
+        /// Events applied while a reload is reading the catalog; replayed on
+        /// top of the reloaded table so that none is lost.
+        var recording: [CatalogEvent]?
+        var generation = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// An empty table; fill it with ``reload(from:)``.
+    public init() {}
+
+    /// The site answering at `slug`, if any.
+    public func lookup(slug: String) -> Entry? {
+        state.withLock { $0.table.bySlug[slug] }
+    }
+
+    /// Every site, by slug (diagnostics and tests).
+    public var entries: [String: Entry] { state.withLock { $0.table.bySlug } }
+
+    /// How many times the table was replaced by a reload.
+    public var reloadCount: Int { state.withLock { $0.generation } }
+
+    /// Applies one catalog event.
+    public func apply(_ event: CatalogEvent) {
+        state.withLock { state in
+            state.table.apply(event)
+            state.recording?.append(event)
+        }
+    }
+
+    /// Replaces the table with what the catalog holds now. Events applied
+    /// while the catalog is read are replayed on the new table, so a reload
+    /// never undoes a newer event.
+    /// - Throws: `ProxyError.catalogUnavailable` when the catalog cannot be
+    ///   read; the table is left as it was.
+    public func reload(from catalog: any Catalog) async throws {
+        startRecording()
+        let loaded: Table
+        do {
+            loaded = try await Self.read(catalog)
+        } catch {
+            state.withLock { $0.recording = nil }
+            throw ProxyError.catalogUnavailable("cannot read the sites from the catalog (\(error)); the proxy keeps its current table")
+        }
+        install(loaded)
+    }
+
+    /// Starts keeping the events applied from now on (a reload begins).
+    func startRecording() {
+        state.withLock { $0.recording = [] }
+    }
+
+    /// Replaces the table with `loaded` plus the events recorded since
+    /// `startRecording()` (a reload ends).
+    func install(_ loaded: Table) {
+        state.withLock { state in
+            var table = loaded
+            for event in state.recording ?? [] { table.apply(event) }
+            state.table = table
+            state.recording = nil
+            state.generation += 1
+        }
+    }
+
+    private static func read(_ catalog: any Catalog) async throws -> Table {
+        var table = Table()
+        for site in try await catalog.sites() {
+            var entry = Entry(site: site)
+            var before: Int?
+            do {
+                repeat {
+                    let page = try await catalog.builds(siteID: site.id, limit: 200, before: before)
+                    // `record` keeps the highest-numbered finished build, so
+                    // the order pages arrive in does not matter.
+                    for build in page.builds { entry.record(build) }
+                    before = page.nextBefore
+                } while before != nil
+            } catch let error as CatalogError where error.code == .siteNotFound {
+                continue  // deleted while we were reading
+            }
+            table.insert(entry)
+        }
+        return table
+    }
+}

@@ -1,0 +1,328 @@
+import AsyncHTTPClient
+public import CoreMetrics
+public import Logging
+public import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+public import Storage
+import Synchronization
+
+/// Slipway's edge server: answers `http://<slug>.<apps-domain>/…` from each
+/// site's active build, and `<n>--<slug>.<apps-domain>` from build `n`.
+///
+/// It runs on raw SwiftNIO channel handlers over NIOPosix (epoll on Linux),
+/// one event loop per core. Each connection's pipeline is:
+///
+/// 1. `ConnectionGuardHandler` — header-read, idle and write-idle timeouts;
+///    the request-line limit;
+/// 2. NIO's HTTP/1.1 encoder and decoder (header size and count limits) and
+///    `HTTPServerPipelineHandler` (keep-alive and pipelining: one request at
+///    a time, answers in order);
+/// 3. `ProtocolErrorHandler` — 400/414/431 for what cannot be parsed;
+/// 4. `ProxyRequestHandler` — the `ServingPipeline`, then the bytes.
+///
+/// The site table is loaded at ``start()`` and kept current by catalog events
+/// and a periodic reconcile; no request waits on the catalog.
+public final class ProxyServer: Sendable {
+    public let configuration: ProxyConfiguration
+    /// The routing table, current as of the last event or reconcile.
+    public let siteTable: SiteTable
+    /// The body cache the proxy serves from (shared with the builder, which warms it).
+    public let bodyCache: BodyCache
+
+    private let catalog: any Catalog
+    private let events: any EventBus
+    private let store: any ObjectStore
+    private let pages: SlipwayPages
+    private let logger: Logger
+    private let metrics: ProxyMetrics
+    private let metricsFactory: any MetricsFactory
+    private let group: any EventLoopGroup
+    private let ownsGroup: Bool
+    private let connections: ConnectionTracker
+    private let state = Mutex(State.idle)
+
+    private enum State {
+        case idle
+        case starting
+        case running(Running)
+        case stopped
+    }
+
+    private struct Running {
+        var channel: any Channel
+        var follow: Task<Void, Never>
+        var client: HTTPClient?
+    }
+
+    /// Builds a server; nothing is loaded or bound before ``start()``.
+    /// - Parameters:
+    ///   - store: where builds are read from: the disk store's files are sent
+    ///     with `sendfile`, any other store is read through presigned GETs.
+    ///   - bodyCache: the shared body cache; one is made from
+    ///     `configuration.cache` when nil.
+    ///   - eventLoopGroup: the loops to run on; by default the server makes
+    ///     `configuration.eventLoopThreads` of its own and stops them at shutdown.
+    /// - Throws: `ProxyError` for an invalid configuration or missing pages.
+    public init(
+        configuration: ProxyConfiguration,
+        catalog: any Catalog,
+        events: any EventBus,
+        store: any ObjectStore,
+        bodyCache: BodyCache? = nil,
+        logger: Logger = Logger(label: "slipway.proxy"),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        eventLoopGroup: (any EventLoopGroup)? = nil
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.catalog = catalog
+        self.events = events
+        self.store = store
+        self.logger = logger
+        self.metricsFactory = metricsFactory
+        self.pages = try SlipwayPages(directory: configuration.pagesDirectory, overrideDirectory: configuration.pagesOverrideDirectory)
+        self.siteTable = SiteTable()
+        self.bodyCache =
+            bodyCache
+            ?? BodyCache(
+                capacityBytes: configuration.cache.bodyBytes, maxEntryBytes: configuration.cache.maxEntryBytes,
+                name: "objects", metricsFactory: metricsFactory)
+        self.metrics = ProxyMetrics(factory: metricsFactory)
+        self.connections = ConnectionTracker(limit: configuration.limits.maxConnections)
+        if let eventLoopGroup {
+            self.group = eventLoopGroup
+            self.ownsGroup = false
+        } else {
+            self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
+            self.ownsGroup = true
+        }
+    }
+
+    /// The address the server listens on, once started.
+    public var localAddress: SocketAddress? {
+        state.withLock { state in
+            if case .running(let running) = state { return running.channel.localAddress }
+            return nil
+        }
+    }
+
+    /// The port the server listens on, once started (useful with port 0).
+    public var port: Int? { localAddress?.port }
+
+    /// Connections open now.
+    public var connectionCount: Int { connections.count }
+
+    /// Loads the site table from the catalog, starts following its events,
+    /// and binds the listener.
+    /// - Throws: `ProxyError` when the catalog cannot be read or the address
+    ///   cannot be bound; the server is then left stopped.
+    public func start() async throws {
+        try state.withLock { state in
+            guard case .idle = state else { throw ProxyError.notRunning("the proxy server was already started") }
+            state = .starting
+        }
+        var client: HTTPClient?
+        var follow: Task<Void, Never>?
+        do {
+            // Subscribe before loading, so no event falls between the two.
+            let subscription = events.subscribe()
+            try await siteTable.reload(from: catalog)
+            let (siteTable, catalog, interval, logger) = (siteTable, catalog, configuration.reconcileInterval, logger)
+            let following = Task { await siteTable.follow(subscription, catalog: catalog, reconcileInterval: interval, logger: logger) }
+            follow = following
+
+            let bodySource: BodySource
+            if let disk = store as? DiskObjectStore {
+                bodySource = .disk(disk)
+            } else {
+                let made = try makeUpstreamClient()
+                client = made
+                bodySource = .presigned(store, made)
+            }
+            let channel = try await bind(services: makeServices(bodySource: bodySource))
+            let stillStarting = state.withLock { state in
+                guard case .starting = state else { return false }
+                state = .running(Running(channel: channel, follow: following, client: client))
+                return true
+            }
+            guard stillStarting else {
+                try? await channel.close()
+                throw ProxyError.notRunning("the proxy server was shut down while it was starting")
+            }
+            logger.info(
+                "proxy listening",
+                metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "apps_domain": "\(configuration.normalizedAppsDomain)"])
+        } catch {
+            follow?.cancel()
+            try? await client?.shutdown()
+            if ownsGroup { try? await group.shutdownGracefully() }
+            state.withLock { $0 = .stopped }
+            throw error
+        }
+    }
+
+    /// Stops the server gracefully: stops accepting, lets every connection
+    /// finish the response it is writing (idle ones close at once), and
+    /// closes what is still open after `gracePeriod`. Then stops following
+    /// the catalog and releases the upstream client and the event loops.
+    public func shutdown(gracePeriod: Duration = .seconds(10)) async {
+        let (running, alreadyStopped): (Running?, Bool) = state.withLock { state in
+            defer { state = .stopped }
+            switch state {
+            case .running(let running): return (running, false)
+            case .stopped: return (nil, true)
+            case .idle, .starting: return (nil, false)
+            }
+        }
+        // A second call, or one after a failed start, has nothing left to stop.
+        guard !alreadyStopped else { return }
+        if let running {
+            try? await running.channel.close()
+            let open = connections.stopAccepting()
+            for channel in open {
+                channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+            }
+            if await !waitForConnectionsToClose(within: gracePeriod) {
+                let remaining = connections.channels
+                logger.warning("closing connections still open at the shutdown deadline", metadata: ["count": "\(remaining.count)"])
+                for channel in remaining { channel.close(promise: nil) }
+                _ = await waitForConnectionsToClose(within: .seconds(2))
+            }
+            running.follow.cancel()
+            await running.follow.value
+            try? await running.client?.shutdown()
+        }
+        if ownsGroup { try? await group.shutdownGracefully() }
+    }
+
+    // MARK: Wiring
+
+    private func makeUpstreamClient() throws -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        if let caFile = self.configuration.upstream.caCertificateFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                let certificates = try NIOSSLCertificate.fromPEMFile(caFile)
+                guard !certificates.isEmpty else { throw NIOSSLError.failedToLoadCertificate }
+                tls.additionalTrustRoots = [.certificates(certificates)]
+            } catch {
+                throw ProxyError.invalidConfiguration("cannot read CA certificates from '\(caFile)' (\(error)); point the upstream CA file at a PEM file")
+            }
+            configuration.tlsConfiguration = tls
+        }
+        // Presigned URLs are fetched as they are: a redirect or a transparent
+        // decompression would change what the manifest describes.
+        configuration.redirectConfiguration = .disallow
+        configuration.decompression = .disabled
+        configuration.httpVersion = .http1Only
+        configuration.timeout = HTTPClient.Configuration.Timeout(connect: TimeAmount(self.configuration.upstream.timeout), read: nil)
+        var pool = HTTPClient.Configuration.ConnectionPool(
+            idleTimeout: .seconds(60),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: self.configuration.upstream.maxConnectionsPerHost)
+        // A store that refuses connections is a 502 at once, not a 504 after
+        // the client kept retrying until the upstream timeout.
+        pool.retryConnectionEstablishment = false
+        configuration.connectionPool = pool
+        return HTTPClient(eventLoopGroupProvider: .shared(group), configuration: configuration)
+    }
+
+    private func makeServices(bodySource: BodySource) -> ProxyServices {
+        let cache = configuration.cache
+        let limits = configuration.limits
+        var accessLogger: Logger?
+        if configuration.accessLog {
+            // The server's own logger (and so its handler), at info level at
+            // least, marked as the access log.
+            var access = logger
+            access[metadataKey: "log"] = "access"
+            access.logLevel = min(access.logLevel, .info)
+            accessLogger = access
+        }
+        return ProxyServices(
+            pipeline: ServingPipeline(
+                appsDomain: configuration.normalizedAppsDomain, siteTable: siteTable, pages: pages,
+                maxCachedBodyBytes: bodyCache.maxEntryBytes),
+            manifests: ManifestStore(
+                store: store, capacityBytes: cache.manifestBytes, maxBytes: cache.maxManifestBytes,
+                timeout: configuration.upstream.timeout, metricsFactory: metricsFactory),
+            bodyCache: bodyCache,
+            bodySource: bodySource,
+            metrics: metrics,
+            accessLog: AccessLog(logger: accessLogger),
+            intakeLimits: RequestIntake.Limits(
+                maxRequestLineBytes: limits.maxRequestLineBytes, maxHeaderBytes: limits.maxHeaderBytes,
+                maxHeaderCount: limits.maxHeaderCount, maxRequestBodyBytes: limits.maxRequestBodyBytes),
+            upstream: configuration.upstream,
+            logger: logger)
+    }
+
+    private func bind(services: ProxyServices) async throws -> any Channel {
+        let configuration = self.configuration
+        let timeouts = ConnectionTimeouts.Configuration(
+            headerRead: TimeAmount(configuration.timeouts.headerRead), idle: TimeAmount(configuration.timeouts.idle),
+            writeIdle: TimeAmount(configuration.timeouts.writeIdle))
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        // The parser's own limits bound memory; the exact 414/431 decisions
+        // are RequestIntake's and ConnectionGuardHandler's, below these.
+        let headLimit = configuration.limits.maxRequestLineBytes + configuration.limits.maxHeaderBytes
+        decoderLimits.maxHeaderFieldSize = headLimit
+        decoderLimits.maxHeaderListSize = headLimit
+        decoderLimits.maxHeaderFieldCount = configuration.limits.maxHeaderCount
+        let limits = decoderLimits
+        let (connections, metrics, pages) = (self.connections, self.metrics, self.pages)
+
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                guard connections.admit(channel) else {
+                    // Over the limit: accepted and closed at once, so the
+                    // connections already held keep being served.
+                    metrics.connectionRefused()
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(
+                        ConnectionGuardHandler(
+                            configuration: timeouts, maxRequestLineBytes: configuration.limits.maxRequestLineBytes,
+                            onTimeout: { metrics.connectionClosed($0) }))
+                    try sync.configureHTTPServerPipeline(
+                        position: .last, withPipeliningAssistance: true, withServerUpgrade: nil, withErrorHandling: false,
+                        withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: limits)
+                    try sync.addHandler(
+                        ProtocolErrorHandler(pages: pages) { kind, bodyBytes in
+                            metrics.requestRejected(kind)
+                            if bodyBytes > 0 {
+                                metrics.response(status: Int(kind.status.code), cacheHit: false, bodyBytes: Int64(bodyBytes), duration: 0)
+                            }
+                        })
+                    try sync.addHandler(ProxyRequestHandler(services: services))
+                }
+            }
+        do {
+            return try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw ProxyError.bindFailed(
+                "cannot listen on \(configuration.host):\(configuration.port): \(error); pick a free port or another address")
+        }
+    }
+
+    /// Waits until every connection has closed, at most `limit`.
+    /// - Returns: whether none is left.
+    private func waitForConnectionsToClose(within limit: Duration) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        while connections.count > 0 {
+            guard clock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+}

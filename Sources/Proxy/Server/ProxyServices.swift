@@ -1,0 +1,23 @@
+import Logging
+import NIOCore
+import Storage
+
+/// What every connection's request handler shares: the serving pipeline and
+/// the caches, stores and instruments behind it.
+struct ProxyServices: Sendable {
+    /// Bodies are written in slices of this size, each when the client can
+    /// take it, so that progress (or its absence) is visible to the
+    /// write-idle timeout and no connection buffers more than a slice or two
+    /// beyond the channel's high watermark.
+    static let chunkSize = 64 << 10
+
+    let pipeline: ServingPipeline
+    let manifests: ManifestStore
+    let bodyCache: BodyCache
+    let bodySource: BodySource
+    let metrics: ProxyMetrics
+    let accessLog: AccessLog
+    let intakeLimits: RequestIntake.Limits
+    let upstream: ProxyConfiguration.Upstream
+    let logger: Logger
+}

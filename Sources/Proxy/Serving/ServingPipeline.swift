@@ -1,0 +1,205 @@
+import NIOCore
+import NIOHTTP1
+import Storage
+
+/// What to send for a request.
+enum ResponsePlan: Sendable {
+    /// A reply whose bytes are all known: one of Slipway's pages, a redirect,
+    /// a 304 or a 416. `headers` are complete.
+    case immediate(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer?)
+    /// A file of the build.
+    case file(FileReply)
+}
+
+/// A file of the build to send.
+struct FileReply: Sendable {
+    /// 200, 206, or 404 for a `404.html` page.
+    var status: HTTPResponseStatus
+    /// Every header except `Content-Length` and `X-Cache`.
+    var headers: HTTPHeaders
+    var object: BodyObject
+    /// The bytes of the object to send (all of it unless 206).
+    var range: Range<Int64>
+    /// False for HEAD: the same headers, no body, nothing read from the store.
+    var sendsBody: Bool
+}
+
+/// A build chosen to answer a request.
+struct ServedBuild: Sendable {
+    var site: SiteTable.Entry
+    var buildID: BuildID
+    /// Reached through `<n>--<slug>`: answers carry `X-Robots-Tag: noindex`.
+    var isPreview: Bool
+    var path: RequestPath
+}
+
+/// The request path of a site as one linear function, in the order
+/// static-web-server documents it (`STYLE.md`):
+///
+/// 1. method check — GET and HEAD only (405 with `Allow`);
+/// 2. host and site — `Host` -> slug -> the site table (400, 404, building
+///    and failure pages); sanitize the path (400);
+/// 3. manifest lookup — the build's manifest from memory, or loaded once (the
+///    caller does this between `route` and `plan`; 502/504 on failure);
+/// 4. resolve — `_redirects`, exact file, directory index, `.html`, SPA
+///    fallback, nearest `404.html`, built-in 404 (`PathResolver`);
+/// 5. precompressed variant — `Accept-Encoding` (`Precompression`);
+/// 6. ETag/304 — `If-None-Match`, `If-Modified-Since` (`ConditionalRequest`);
+/// 7. range — 206, 416 or the whole body (`RangeRequest`);
+/// 8. reply — headers (`SlipwayResponseHeaders`) and which bytes to send;
+///    the caller then serves them from the body cache or the store.
+///
+/// Everything here is synchronous and free of I/O, so a request for a cached
+/// build's cached file never leaves the event loop.
+struct ServingPipeline: Sendable {
+    enum Routed: Sendable {
+        case reply(ResponsePlan)
+        /// Reply, then close the connection: the request was malformed in a
+        /// way that says nothing good about what follows on it.
+        case replyAndClose(ResponsePlan)
+        case build(ServedBuild)
+    }
+
+    let appsDomain: String
+    let siteTable: SiteTable
+    let pages: SlipwayPages
+    let maxCachedBodyBytes: Int
+
+    /// Steps 1–2.
+    func route(_ request: IncomingRequest, date: String) -> Routed {
+        // 1. Method.
+        guard MethodCheck.isAllowed(request.method) else {
+            var extra = HTTPHeaders()
+            extra.add(name: "Allow", value: MethodCheck.allowHeader)
+            return .reply(page(pages.page(.methodNotAllowed), extra: extra, isPreview: false, date: date))
+        }
+        // 2. Host, path, site.
+        let slug: String
+        var previewNumber: Int?
+        switch HostRoute(host: request.host, appsDomain: appsDomain) {
+        case .invalid: return .replyAndClose(page(pages.page(.badRequest), isPreview: false, date: date))
+        case .noSite: return .reply(page(pages.page(.noSite), isPreview: false, date: date))
+        case .site(let name): slug = name
+        case .preview(let name, let number):
+            slug = name
+            previewNumber = number
+        }
+        let isPreview = previewNumber != nil
+        guard let path = try? RequestPath(target: request.target) else {
+            return .reply(page(pages.page(.badRequest), isPreview: isPreview, date: date))
+        }
+        guard let site = siteTable.lookup(slug: slug) else {
+            return .reply(page(pages.page(.noSite), isPreview: isPreview, date: date))
+        }
+        if let previewNumber {
+            guard let buildID = site.successfulBuilds[previewNumber] else {
+                return .reply(page(pages.page(.previewNotFound), isPreview: true, date: date))
+            }
+            return .build(ServedBuild(site: site, buildID: buildID, isPreview: true, path: path))
+        }
+        switch site.availability {
+        case .live(let buildID):
+            return .build(ServedBuild(site: site, buildID: buildID, isPreview: false, path: path))
+        case .building(let build):
+            let state =
+                switch build.status {
+                case .queued: "queued"
+                case .building: "building"
+                default: "going live"
+                }
+            return .reply(page(pages.building(slug: site.slug, buildNumber: build.number, state: state), isPreview: false, date: date))
+        case .failed(let build):
+            let state = build.status == .canceled ? "was canceled" : "failed"
+            return .reply(page(pages.failure(slug: site.slug, buildNumber: build.number, state: state), isPreview: false, date: date))
+        case .notDeployed:
+            return .reply(page(pages.page(.notDeployed), isPreview: false, date: date))
+        }
+    }
+
+    /// Steps 4–8, once the build's manifest is at hand.
+    func plan(_ request: IncomingRequest, build: ServedBuild, manifest loaded: LoadedManifest, date: String) -> ResponsePlan {
+        let manifest = loaded.manifest
+        let spaFallback =
+            switch build.site.spa {
+            case .spa: true
+            case .static: false
+            case .auto: loaded.isSPAByDefault
+            }
+
+        // 4. Resolve.
+        let resolvedPath: String
+        let resolvedStatus: Int
+        switch PathResolver.resolve(build.path, in: manifest, spaFallback: spaFallback) {
+        case .redirect(let location, let status):
+            let headers = SlipwayResponseHeaders.redirectHeaders(location: location, isPreview: build.isPreview, date: date)
+            return .immediate(status: HTTPResponseStatus(statusCode: status), headers: headers, body: nil)
+        case .notFound:
+            return page(pages.page(.notFound), isPreview: build.isPreview, date: date)
+        case .file(let path, let status):
+            resolvedPath = path
+            resolvedStatus = status
+        }
+        guard let file = manifest.files[resolvedPath] else {
+            // The resolver only returns paths of the manifest; never reached.
+            return page(pages.page(.notFound), isPreview: build.isPreview, date: date)
+        }
+        let isSuccess = resolvedStatus == 200
+        let hasRange = isSuccess && !request.headers["range"].isEmpty
+
+        // 5. Precompressed variant. Ranges are served from the identity body,
+        // so a byte offset always means the same bytes.
+        let chosen = hasRange ? nil : Precompression.choose(request.headers, variants: file.variants)
+        let etag = chosen?.variant.etag ?? file.etag
+        let size = chosen?.variant.size ?? file.size
+        let storedPath = chosen?.variant.path ?? resolvedPath
+        var headers = SlipwayResponseHeaders.fileHeaders(
+            file, coding: chosen?.coding, etag: etag, lastModified: loaded.lastModifiedText,
+            custom: HeaderRules.resolve(manifest.headers, for: build.path.path), isPreview: build.isPreview, date: date)
+
+        // 6. ETag / 304 (only for what would be a 200).
+        if isSuccess && ConditionalRequest.isNotModified(request.headers, etag: etag, lastModified: loaded.lastModified) {
+            var notModified = SlipwayResponseHeaders.notModified(from: headers)
+            notModified.add(name: "X-Cache", value: "MISS")
+            return .immediate(status: .notModified, headers: notModified, body: nil)
+        }
+
+        // 7. Range.
+        var status = HTTPResponseStatus(statusCode: resolvedStatus)
+        var bytes: Range<Int64> = 0..<size
+        if hasRange && ConditionalRequest.ifRangeAllowsPartial(request.headers, etag: etag, lastModified: loaded.lastModified) {
+            switch RangeRequest.evaluate(request.headers, size: size) {
+            case .full:
+                break
+            case .partial(let range):
+                status = .partialContent
+                bytes = range
+                headers.add(name: "Content-Range", value: RangeRequest.contentRange(range, size: size))
+            case .unsatisfiable:
+                var unsatisfiable = HTTPHeaders()
+                unsatisfiable.add(name: "Content-Range", value: RangeRequest.unsatisfiedContentRange(size: size))
+                unsatisfiable.add(name: "Content-Length", value: "0")
+                unsatisfiable.add(name: "Date", value: date)
+                unsatisfiable.add(name: "X-Cache", value: "MISS")
+                SlipwayResponseHeaders.finish(&unsatisfiable, isPreview: build.isPreview)
+                return .immediate(status: .rangeNotSatisfiable, headers: unsatisfiable, body: nil)
+            }
+        }
+
+        // 8. Reply.
+        let object = BodyObject(
+            cacheKey: BodyCache.key(buildID: build.buildID.rawValue, path: resolvedPath, encoding: chosen?.coding),
+            objectKey: manifest.objectKey(for: storedPath), size: size,
+            isCacheable: size <= Int64(maxCachedBodyBytes))
+        return .file(FileReply(status: status, headers: headers, object: object, range: bytes, sendsBody: request.method != .HEAD))
+    }
+
+    /// One of Slipway's pages, with its headers.
+    func page(_ rendered: SlipwayPages.Rendered, extra: HTTPHeaders = [:], isPreview: Bool, date: String) -> ResponsePlan {
+        var headers = HTTPHeaders()
+        SlipwayResponseHeaders.addPageHeaders(to: &headers, bodyLength: rendered.body.readableBytes, date: date)
+        for (name, value) in rendered.headers { headers.add(name: name, value: value) }
+        headers.add(contentsOf: extra)
+        if isPreview { headers.add(name: "X-Robots-Tag", value: "noindex") }
+        return .immediate(status: rendered.status, headers: headers, body: rendered.body)
+    }
+}

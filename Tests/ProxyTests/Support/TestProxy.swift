@@ -1,0 +1,215 @@
+import AsyncHTTPClient
+import CoreMetrics
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Storage
+import Testing
+
+@testable import Proxy
+
+/// A real proxy server on 127.0.0.1 (port 0) over a real SQLite catalog in a
+/// temporary directory, the in-process event bus, and a real object store
+/// (the disk store unless the test passes another), plus an HTTP client.
+final class TestProxy: Sendable {
+    static let domain = "apps.test"
+    /// `static/pages` of this repository.
+    static let pagesDirectory: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent("static/pages").path
+    }()
+
+    let directory: String
+    let catalog: SQLiteCatalog
+    let bus: InProcessEventBus
+    let store: any ObjectStore
+    let server: ProxyServer
+    let client: HTTPClient
+    let port: Int
+    /// How a build's files reach the store (through `store` unless the test says otherwise).
+    let publish: @Sendable (FixtureSite) async throws -> Void
+
+    private init(
+        directory: String, catalog: SQLiteCatalog, bus: InProcessEventBus, store: any ObjectStore, server: ProxyServer,
+        client: HTTPClient, port: Int, publish: (@Sendable (FixtureSite) async throws -> Void)?
+    ) {
+        self.directory = directory
+        self.catalog = catalog
+        self.bus = bus
+        self.store = store
+        self.server = server
+        self.client = client
+        self.port = port
+        self.publish = publish ?? { try await $0.publish(to: store) }
+    }
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "slipway.tests.proxy")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    /// The configuration tests start from: loopback, port 0, `apps.test`.
+    static func configuration() -> ProxyConfiguration {
+        var configuration = ProxyConfiguration(
+            host: "127.0.0.1", port: 0, appsDomain: domain, pagesDirectory: pagesDirectory, eventLoopThreads: 2,
+            reconcileInterval: .seconds(30))
+        configuration.upstream.timeout = .seconds(5)
+        return configuration
+    }
+
+    /// Starts a proxy. `store` is the disk store under the test directory when nil.
+    static func start(
+        store: (any ObjectStore)? = nil,
+        publish: (@Sendable (FixtureSite) async throws -> Void)? = nil,
+        bodyCache: BodyCache? = nil,
+        metricsFactory: (any MetricsFactory)? = nil,
+        logger: Logger = TestProxy.quietLogger,
+        configure: (inout ProxyConfiguration) -> Void = { _ in }
+    ) async throws -> TestProxy {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-proxy-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let bus = InProcessEventBus()
+        let catalog = try SQLiteCatalog(dataDirectory: directory + "/data", bus: bus)
+        let objectStore = try store ?? DiskObjectStore(root: directory + "/objects", durable: false, logger: quietLogger)
+        var configuration = Self.configuration()
+        configure(&configuration)
+        let server = try ProxyServer(
+            configuration: configuration, catalog: catalog, events: bus, store: objectStore, bodyCache: bodyCache,
+            logger: logger, metricsFactory: metricsFactory ?? MetricsSystem.factory)
+        try await server.start()
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.redirectConfiguration = .disallow
+        clientConfiguration.decompression = .disabled
+        clientConfiguration.httpVersion = .http1Only
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 128)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        return TestProxy(
+            directory: directory, catalog: catalog, bus: bus, store: objectStore, server: server, client: client,
+            port: server.port!, publish: publish)
+    }
+
+    /// Stops everything and removes the test directory.
+    func stop() async {
+        try? await client.shutdown()
+        await server.shutdown(gracePeriod: .seconds(2))
+        try? await catalog.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    // MARK: Catalog
+
+    /// A site as the admin API would create it.
+    func createSite(_ slug: String, spa: SpaMode = .auto) async throws -> Site {
+        try await catalog.createSite(SiteDraft(slug: slug, repoURL: "https://github.com/example/\(slug)", spa: spa))
+    }
+
+    /// Queues a build of `site` and lets a worker claim it.
+    func startBuild(of site: Site) async throws -> Build {
+        let queued = try await catalog.createBuild(siteID: site.id, BuildRequest())
+        let claimed = try await catalog.claimNextBuild(workerID: "test-worker", leaseDuration: .seconds(600))
+        #expect(claimed?.id == queued.id)
+        return claimed ?? queued
+    }
+
+    /// Publishes `fixture` as `build`'s output and records its success (not activated).
+    func succeed(_ build: Build, with fixture: FixtureSite) async throws -> Build {
+        try await publish(fixture)
+        return try await catalog.finishBuild(
+            buildID: build.id, workerID: "test-worker",
+            result: .success(fileCount: fixture.manifest.files.count, bytes: fixture.manifest.totalBytes))
+    }
+
+    /// The fixture tree `name` as a build of `site`.
+    func fixture(_ name: String, site: Site, build: Build, extraFiles: [String: Data] = [:]) throws -> FixtureSite {
+        try FixtureSite(name, siteID: site.id.rawValue, buildID: build.id.rawValue, extraFiles: extraFiles)
+    }
+
+    struct Deployment {
+        var site: Site
+        var build: Build
+        var fixture: FixtureSite
+    }
+
+    /// Creates a site, builds `name` into it, activates it, and waits until the proxy serves it.
+    func deploy(_ name: String, as slug: String, spa: SpaMode = .auto, extraFiles: [String: Data] = [:]) async throws -> Deployment {
+        let site = try await createSite(slug, spa: spa)
+        let build = try await startBuild(of: site)
+        let fixture = try fixture(name, site: site, build: build, extraFiles: extraFiles)
+        let finished = try await succeed(build, with: fixture)
+        _ = try await catalog.activate(siteID: site.id, buildID: build.id, allowOlder: false)
+        try await waitUntil("\(slug) is live") { [server] in server.siteTable.lookup(slug: slug)?.activeBuildID == build.id }
+        return Deployment(site: try await catalog.site(id: site.id), build: finished, fixture: fixture)
+    }
+
+    /// Polls `condition` until it holds, failing after `timeout`.
+    func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool) async throws {
+        try await Self.waitUntil(what, timeout: timeout, condition)
+    }
+
+    static func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while !condition() {
+            guard clock.now < deadline else { throw TestFailure("timed out waiting until \(what)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    // MARK: HTTP
+
+    /// Sends one request to the proxy with `Host: <host>`.
+    func request(
+        _ target: String, host: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], bodyLimit: Int = 64 << 20
+    ) async throws -> TestResponse {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(target)")
+        request.method = method
+        request.headers.add(name: "Host", value: host)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: bodyLimit)
+        return TestResponse(status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
+    }
+
+    /// `GET <target>` on `<slug>.apps.test`.
+    func get(_ target: String, slug: String, headers: [(String, String)] = []) async throws -> TestResponse {
+        try await request(target, host: "\(slug).\(Self.domain)", headers: headers)
+    }
+}
+
+struct TestResponse: Sendable {
+    var status: Int
+    var headers: HTTPHeaders
+    var body: [UInt8]
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+    func header(_ name: String) -> String? { headers.first(name: name) }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs `body` with a started proxy and always stops it.
+func withTestProxy(
+    store: (any ObjectStore)? = nil,
+    publish: (@Sendable (FixtureSite) async throws -> Void)? = nil,
+    bodyCache: BodyCache? = nil,
+    metricsFactory: (any MetricsFactory)? = nil,
+    logger: Logger = TestProxy.quietLogger,
+    configure: (inout ProxyConfiguration) -> Void = { _ in },
+    _ body: (TestProxy) async throws -> Void
+) async throws {
+    let proxy = try await TestProxy.start(
+        store: store, publish: publish, bodyCache: bodyCache, metricsFactory: metricsFactory, logger: logger, configure: configure)
+    do {
+        try await body(proxy)
+    } catch {
+        await proxy.stop()
+        throw error
+    }
+    await proxy.stop()
+}
