@@ -154,6 +154,6 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AdminTests", dependencies: ["Admin"], swiftSettings: swiftSettings),
-        .testTarget(name: "SlipwayTests", dependencies: ["slipway", "Builder", "Storage"], swiftSettings: swiftSettings),
+        .testTarget(name: "SlipwayTests", dependencies: ["slipway", "Builder", "Proxy", "Storage"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Builder
+import Proxy
 import Storage
 import Testing
 
@@ -81,6 +82,20 @@ import Testing
         #expect(builder.cpus == 1.5 && builder.pidsLimit == 256 && builder.networkMode == "none")
         #expect(builder.keepSuccessfulBuilds == 3 && builder.allowLocalRepositories && builder.leaseDuration == .seconds(60))
         await #expect(throws: ConfigurationError.self) { _ = try await self.load(["DOCKER_HOST": "tcp://10.0.0.1:2375"]) }
+    }
+
+    @Test func edgeSettingsReachTheProxy() async throws {
+        let config = try await load([
+            "SLIPWAY_PROXY_PORT": "9080", "SLIPWAY_APPS_DOMAIN": "Apps.Example.com", "SLIPWAY_PAGES_DIR": "/etc/slipway/pages",
+            "SLIPWAY_STATIC_DIR": "/usr/share/slipway/static", "SLIPWAY_PROXY_MAX_CONNECTIONS": "500",
+            "SLIPWAY_PROXY_HEADER_TIMEOUT": "5s", "SLIPWAY_PROXY_WRITE_TIMEOUT": "1m", "SLIPWAY_ACCESS_LOG": "yes",
+            "SLIPWAY_CACHE_BYTES": "64m",
+        ])
+        let proxy = try config.proxyConfiguration()
+        #expect(proxy.port == 9080 && proxy.appsDomain == "apps.example.com")
+        #expect(proxy.pagesDirectory == "/usr/share/slipway/static/pages" && proxy.pagesOverrideDirectory == "/etc/slipway/pages")
+        #expect(proxy.limits.maxConnections == 500 && proxy.timeouts.headerRead == .seconds(5))
+        #expect(proxy.timeouts.writeIdle == .seconds(60) && proxy.accessLog && proxy.cache.bodyBytes == 64 << 20)
     }
 
     @Test func jsonFilesWorkToo() async throws {

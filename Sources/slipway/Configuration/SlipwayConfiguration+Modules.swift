@@ -1,4 +1,5 @@
 import Builder
+import Proxy
 import Storage
 
 extension SlipwayConfiguration {
@@ -16,5 +17,26 @@ extension SlipwayConfiguration {
             networkMode: builds.network, dockerHost: builds.dockerHost, allowLocalRepositories: builds.allowLocalRepos,
             maxOutputFiles: builds.maxFiles, maxOutputBytes: builds.maxOutputBytes,
             keepSuccessfulBuilds: builds.keepBuilds, leaseDuration: queue.leaseDuration)
+    }
+}
+
+extension SlipwayConfiguration {
+    /// The edge proxy's settings.
+    /// - Throws: when Slipway's static files (the built-in pages) cannot be found.
+    func proxyConfiguration() throws(ConfigurationError) -> ProxyConfiguration {
+        guard let staticDirectory else {
+            throw ConfigurationError(
+                "\(Setting.staticDir.label): Slipway's static files (pages/error.html, …) were not found in ./static or beside the binary; point it at the static directory of the Slipway release")
+        }
+        var caFile: String?
+        if case .s3(let s3) = storage { caFile = s3.caCertificateFile }
+        return ProxyConfiguration(
+            host: proxy.host, port: proxy.port, appsDomain: appsDomain,
+            pagesDirectory: staticDirectory + "/pages", pagesOverrideDirectory: pagesDirectory,
+            accessLog: edge.accessLog,
+            limits: ProxyConfiguration.Limits(maxConnections: edge.maxConnections),
+            timeouts: ProxyConfiguration.Timeouts(headerRead: edge.headerTimeout, idle: edge.idleTimeout, writeIdle: edge.writeTimeout),
+            cache: ProxyConfiguration.Cache(bodyBytes: cacheBytes, maxEntryBytes: cacheMaxEntryBytes),
+            upstream: ProxyConfiguration.Upstream(timeout: edge.upstreamTimeout, caCertificateFile: caFile))
     }
 }

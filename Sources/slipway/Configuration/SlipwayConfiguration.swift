@@ -39,8 +39,20 @@ struct SlipwayConfiguration: Sendable {
         var dockerHost: String
     }
 
+    struct Edge: Sendable, Equatable {
+        var maxConnections: Int
+        var headerTimeout: Duration
+        var idleTimeout: Duration
+        var writeTimeout: Duration
+        var upstreamTimeout: Duration
+        var accessLog: Bool
+    }
+
     var dataDirectory: String
+    /// Slipway's own static files (`pages/`, the dashboard); nil when none was found.
+    var staticDirectory: String?
     var proxy: Listener
+    var edge: Edge
     var appsDomain: String
     var pagesDirectory: String?
     var admin: Listener
@@ -135,9 +147,19 @@ struct SlipwayConfiguration: Sendable {
             throw ConfigurationError("\(Setting.appsDomain.label): '\(domain)' is not a domain name; e.g. apps.example.com or localhost")
         }
 
+        let edge = Edge(
+            maxConnections: try parser.int(.proxyMaxConnections, in: 1...1_000_000) ?? 10_000,
+            headerTimeout: try parser.duration(.proxyHeaderTimeout) ?? .seconds(10),
+            idleTimeout: try parser.duration(.proxyIdleTimeout) ?? .seconds(60),
+            writeTimeout: try parser.duration(.proxyWriteTimeout) ?? .seconds(30),
+            upstreamTimeout: try parser.duration(.proxyUpstreamTimeout) ?? .seconds(10),
+            accessLog: try parser.bool(.proxyAccessLog) ?? false)
+
         return SlipwayConfiguration(
             dataDirectory: dataDirectory,
+            staticDirectory: parser.text(.staticDir) ?? StaticFiles.locate(),
             proxy: Listener(host: parser.text(.proxyHost) ?? "0.0.0.0", port: try parser.port(.proxyPort) ?? 8080),
+            edge: edge,
             appsDomain: domain,
             pagesDirectory: parser.text(.pagesDir),
             admin: Listener(host: parser.text(.adminHost) ?? "127.0.0.1", port: try parser.port(.adminPort) ?? 8081),
@@ -155,5 +177,20 @@ enum HostRouteDomain {
             !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
                 && label.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
         }
+    }
+}
+
+/// Where Slipway's own static files are when `SLIPWAY_STATIC_DIR` is not set:
+/// `./static` in a checkout, or `share/slipway/static` next to an installed binary.
+enum StaticFiles {
+    static func locate() -> String? {
+        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "slipway").resolvingSymlinksInPath()
+        let prefix = executable.deletingLastPathComponent().deletingLastPathComponent().path
+        let candidates = [
+            FileManager.default.currentDirectoryPath + "/static",
+            prefix + "/share/slipway/static",
+            executable.deletingLastPathComponent().path + "/static",
+        ]
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/pages/error.html") }
     }
 }
