@@ -8,6 +8,6 @@ struct Slipway: AsyncParsableCommand {
         commandName: "slipway",
         abstract: "Self-hosted static-site and SPA hosting: edge proxy, build engine and admin API in one binary.",
         version: "0.1.0",
-        subcommands: [ConfigCommand.self]
+        subcommands: [ServeCommand.self, ConfigCommand.self]
     )
 }

@@ -1,0 +1,132 @@
+import Builder
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import Proxy
+import ServiceLifecycle
+import UnixSignals
+import Storage
+
+/// A start failure that is not a configuration mistake (a data directory
+/// that cannot be written, a catalog that cannot be opened), said plainly.
+struct ServeError: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}
+
+/// Builds every part of a running Slipway from its configuration and runs
+/// them as one service group: the edge proxy, the build workers and the
+/// admin API, stopped together and gracefully on SIGTERM or SIGINT.
+struct Server {
+    let configuration: SlipwayConfiguration
+
+    func run() async throws {
+        let logger = Logger(label: "slipway")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let data = configuration.dataDirectory
+        do {
+            try FileManager.default.createDirectory(
+                atPath: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ServeError("cannot create the data directory \(data): \(error.localizedDescription); set SLIPWAY_DATA_DIR to a writable directory")
+        }
+        let token = try AdminTokenFile.resolve(configured: configuration.adminToken, dataDirectory: data)
+        let proxyConfiguration: ProxyConfiguration
+        do { proxyConfiguration = try configuration.proxyConfiguration() } catch { throw ServeError(error.message) }
+
+        let bus = InProcessEventBus()
+        let catalog: SQLiteCatalog
+        switch configuration.catalog {
+        case .sqlite(let path):
+            do {
+                catalog = try SQLiteCatalog(path: path, settings: configuration.queue, bus: bus)
+            } catch {
+                throw ServeError("cannot open the catalog at \(path): \(error)")
+            }
+        }
+        let store: any ObjectStore
+        var s3Store: S3ObjectStore?
+        switch configuration.storage {
+        case .disk:
+            store = try DiskObjectStore(root: data, logger: Logger(label: "slipway.storage"))
+        case .s3(let s3):
+            let s3 = try S3ObjectStore(configuration: s3, logger: Logger(label: "slipway.storage"))
+            s3Store = s3
+            store = s3
+        }
+        let cache = BodyCache(capacityBytes: configuration.cacheBytes, maxEntryBytes: configuration.cacheMaxEntryBytes)
+        let builderConfiguration = configuration.builderConfiguration
+        let runner: any BuildRunner
+        do {
+            runner = try await RunnerSelection.makeRunner(configuration: builderConfiguration, logger: Logger(label: "slipway.builder"))
+        } catch {
+            throw ServeError("the build runner cannot start: \(error)")
+        }
+        let pool = BuildWorkerPool(
+            configuration: builderConfiguration, catalog: catalog, store: store, bus: bus, cache: cache, runner: runner,
+            logger: Logger(label: "slipway.builder"))
+        let proxy = try ProxyServer(
+            configuration: proxyConfiguration, catalog: catalog, events: bus, store: store, bodyCache: cache,
+            logger: Logger(label: "slipway.proxy"))
+
+        let services: [any Service] = [
+            LifecycleService(
+                description: "proxy",
+                start: {
+                    try await proxy.start()
+                    logger.info("the edge proxy is listening", metadata: ["address": "\(proxy.localAddress.map { "\($0)" } ?? "?")"])
+                },
+                stop: { await proxy.shutdown(gracePeriod: .seconds(10)) }),
+            LifecycleService(
+                description: "builder",
+                start: { try pool.start() },
+                stop: {
+                    await pool.shutdown()
+                    await runner.shutdown()
+                }),
+        ]
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+
+        printBanner(token: token)
+        do {
+            try await group.run()
+        } catch {
+            logger.error("Slipway stopped because a part failed", metadata: ["error": "\(error)"])
+            try? await s3Store?.shutdown()
+            try? await catalog.close()
+            throw ServeError("stopped: \(error)")
+        }
+        try? await s3Store?.shutdown()
+        try? await catalog.close()
+        _ = registry
+    }
+
+    /// Where everything is, printed once at start (and the admin token on the
+    /// first start only).
+    private func printBanner(token: AdminTokenFile.Resolved) {
+        let proxy = configuration.proxy
+        let admin = configuration.admin
+        let sitePort = proxy.port == 80 ? "" : ":\(proxy.port)"
+        var lines = [
+            "Slipway is starting",
+            "  sites:      http://<slug>.\(configuration.appsDomain)\(sitePort)/   (listening on \(proxy.host):\(proxy.port))",
+            "  admin API:  http://\(admin.host):\(admin.port)/api",
+            "  dashboard:  http://\(admin.host):\(admin.port)/",
+            "  data:       \(configuration.dataDirectory)",
+        ]
+        if token.isNew, let path = token.path {
+            lines.append("  admin token (shown once; also in \(path), mode 0600):")
+            lines.append("    \(token.token)")
+        }
+        print(lines.joined(separator: "\n"))
+        fflush(stdout)
+    }
+}
