@@ -126,7 +126,8 @@ struct Server {
             lines.append("  admin token (shown once; also in \(path), mode 0600):")
             lines.append("    \(token.token)")
         }
-        print(lines.joined(separator: "\n"))
-        fflush(stdout)
+        // Written straight to the descriptor so that it shows before the log
+        // lines even when stdout is a pipe.
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }
