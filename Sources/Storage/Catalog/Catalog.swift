@@ -184,15 +184,18 @@ public struct SweepReport: Sendable, Hashable {
     public let failed: [Build]
     /// Canceled builds whose worker vanished, now released.
     public let releasedCanceled: [Build]
+    /// First successful builds that a vanished worker never activated, now live.
+    public let activated: [Build]
 
-    public init(requeued: [Build], failed: [Build], releasedCanceled: [Build]) {
+    public init(requeued: [Build], failed: [Build], releasedCanceled: [Build], activated: [Build] = []) {
         self.requeued = requeued
         self.failed = failed
         self.releasedCanceled = releasedCanceled
+        self.activated = activated
     }
 
     /// Whether the sweep changed nothing.
-    public var isEmpty: Bool { requeued.isEmpty && failed.isEmpty && releasedCanceled.isEmpty }
+    public var isEmpty: Bool { requeued.isEmpty && failed.isEmpty && releasedCanceled.isEmpty && activated.isEmpty }
 }
 
 /// Figures about the queue for the stats endpoint and metrics.

@@ -160,8 +160,34 @@ extension SQLiteCatalog {
                 try Self.store(build, in: db)
             }
             for build in requeued + failed { events.publish(.buildChanged(build)) }
-            return SweepReport(requeued: requeued, failed: failed, releasedCanceled: released)
+            let activated = try Self.activateStrandedFirstBuilds(db, events: &events)
+            return SweepReport(requeued: requeued, failed: failed, releasedCanceled: released, activated: activated)
         }
+    }
+
+    /// A worker that stops between recording a site's first successful build
+    /// and activating it leaves a site with a servable build and nothing
+    /// live. Such a site is switched to its newest successful build here. (A
+    /// site that already serves a build is left alone: an older build being
+    /// live may be a deliberate rollback.)
+    static func activateStrandedFirstBuilds(_ db: Database, events: inout EventSink) throws -> [Build] {
+        let stranded = try fetchBuilds(
+            db,
+            sql: """
+                SELECT b.* FROM build AS b JOIN site AS s ON s.id = b.site_id
+                WHERE s.active_build_id IS NULL AND b.status = 'success'
+                  AND b.number = (SELECT MAX(number) FROM build WHERE site_id = b.site_id AND status = 'success')
+                """
+        )
+        for build in stranded {
+            try db.execute(
+                sql: "UPDATE site SET active_build_id = ? WHERE id = ?", arguments: [build.id.rawValue, build.siteID.rawValue]
+            )
+            events.publish(
+                .activated(Activation(siteID: build.siteID, buildID: build.id, buildNumber: build.number, previousBuildID: nil))
+            )
+        }
+        return stranded
     }
 
     // MARK: Leases

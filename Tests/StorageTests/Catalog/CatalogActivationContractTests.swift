@@ -34,6 +34,33 @@ import Testing
     }
 
     @Test(arguments: CatalogUnderTest.all)
+    func theSweepActivatesAFirstSuccessAWorkerNeverActivated(_ implementation: CatalogUnderTest) async throws {
+        try await implementation.withFixture { f in
+            // The worker recorded success, then vanished before activating.
+            let site = try await f.makeSite("blog")
+            _ = try await f.makeSuccessfulBuild(of: site)
+            let latest = try await f.makeSuccessfulBuild(of: site)
+            let report = try await f.catalog.sweepExpiredLeases()
+            #expect(report.activated.map(\.id) == [latest.id])
+            #expect(try await f.catalog.site(id: site.id).activeBuildID == latest.id)
+            #expect(try await f.catalog.sweepExpiredLeases().isEmpty)
+        }
+    }
+
+    @Test(arguments: CatalogUnderTest.all)
+    func theSweepLeavesARolledBackSiteAlone(_ implementation: CatalogUnderTest) async throws {
+        try await implementation.withFixture { f in
+            let site = try await f.makeSite("blog")
+            let older = try await f.makeSuccessfulBuild(of: site)
+            let newer = try await f.makeSuccessfulBuild(of: site)
+            _ = try await f.catalog.activate(siteID: site.id, buildID: newer.id, allowOlder: false)
+            _ = try await f.catalog.activate(siteID: site.id, buildID: older.id, allowOlder: true)
+            #expect(try await f.catalog.sweepExpiredLeases().activated.isEmpty)
+            #expect(try await f.catalog.site(id: site.id).activeBuildID == older.id)
+        }
+    }
+
+    @Test(arguments: CatalogUnderTest.all)
     func anOlderBuildFinishingLaterNeverReplacesANewerOne(_ implementation: CatalogUnderTest) async throws {
         try await implementation.withFixture { f in
             let site = try await f.makeSite("blog")
