@@ -1,0 +1,181 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `slipway serve` as a user runs it: a child process on embedded defaults.
+@Suite(.serialized) struct ServeCommandTests {
+    @Test func serveStartsOnEmbeddedDefaultsAndStopsGracefullyOnSIGTERM() async throws {
+        let data = temporaryDirectory()
+        let proxyPort = try freePort()
+        var server = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
+            "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)",
+            "SLIPWAY_ADMIN_PORT": "\(try freePort())", "SLIPWAY_BUILD_RUNNER": "local",
+        ])
+        defer { server.kill() }
+        try await server.waitForOutput(containing: "admin token (shown once")
+        try await waitForPort(proxyPort)
+
+        // Sites answer at <slug>.localhost; an unknown one gets the 404 page.
+        let (status, body) = try await httpGet(port: proxyPort, host: "nothing-here.localhost")
+        #expect(status == 404)
+        #expect(body.contains("<!doctype html>"))
+
+        // The generated token is kept with mode 0600.
+        let tokenPath = data + "/admin-token"
+        let attributes = try FileManager.default.attributesOfItem(atPath: tokenPath)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let token = try String(contentsOfFile: tokenPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(server.output.contains(token))
+
+        #expect(try await server.terminate() == 0)
+
+        // A second start reuses the token and does not print it again.
+        var again = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
+            "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(try freePort())",
+            "SLIPWAY_ADMIN_PORT": "\(try freePort())", "SLIPWAY_BUILD_RUNNER": "local",
+        ])
+        defer { again.kill() }
+        try await again.waitForOutput(containing: "dashboard:")
+        #expect(!again.output.contains(token))
+        #expect(try await again.terminate() == 0)
+    }
+
+    @Test func aBadSettingStopsTheStartWithItsName() async throws {
+        var server = try SlipwayProcess.start(["serve", "--data-dir", temporaryDirectory()], environment: [
+            "SLIPWAY_PROXY_PORT": "eighty",
+        ])
+        defer { server.kill() }
+        #expect(try await server.waitForExit() == 1)
+        #expect(server.errorOutput.contains("SLIPWAY_PROXY_PORT (proxy.port)"))
+    }
+}
+
+/// A `slipway` child process with its output collected.
+struct SlipwayProcess {
+    let process: Process
+    private let stdout: Pipe
+    private let stderr: Pipe
+    private let collected = Collected()
+
+    final class Collected: @unchecked Sendable {
+        // Appended from the pipes' handlers, read by the test; guarded by the lock.
+        private let lock = NSLock()
+        private var out = Data()
+        private var err = Data()
+        func append(_ data: Data, error: Bool) { lock.withLock { if error { err.append(data) } else { out.append(data) } } }
+        var output: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
+        var errorOutput: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+    }
+
+    static var executable: URL {
+        // The test runner sits among the products it was built with
+        // (Bundle.main is that directory on Linux, the .xctest bundle on macOS).
+        let main = Bundle.main.bundleURL
+        let candidates = [main.appendingPathComponent("slipway"), main.deletingLastPathComponent().appendingPathComponent("slipway")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }
+
+    static func start(_ arguments: [String], environment: [String: String]) throws -> SlipwayProcess {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLIPWAY_") }
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.currentDirectoryURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let server = SlipwayProcess(process: process, stdout: Pipe(), stderr: Pipe())
+        process.standardOutput = server.stdout
+        process.standardError = server.stderr
+        let collected = server.collected
+        server.stdout.fileHandleForReading.readabilityHandler = { collected.append($0.availableData, error: false) }
+        server.stderr.fileHandleForReading.readabilityHandler = { collected.append($0.availableData, error: true) }
+        try process.run()
+        return server
+    }
+
+    var output: String { collected.output }
+    var errorOutput: String { collected.errorOutput }
+
+    func waitForOutput(containing text: String, timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !output.contains(text) {
+            guard process.isRunning, ContinuousClock.now < deadline else {
+                throw ProcessFailure("'\(text)' never appeared; output:\n\(output)\n\(errorOutput)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { throw ProcessFailure("slipway did not exit; output:\n\(output)\n\(errorOutput)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try? await Task.sleep(for: .milliseconds(100))  // let the pipes drain
+        return process.terminationStatus
+    }
+
+    /// SIGTERM, then the exit status once the process has shut down.
+    func terminate() async throws -> Int32 {
+        process.terminate()
+        return try await waitForExit(timeout: .seconds(30))
+    }
+
+    mutating func kill() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+struct ProcessFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func temporaryDirectory() -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-serve-\(UUID().uuidString)").path
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A port nothing listens on right now (bound to port 0, then released).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw ProcessFailure("socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw ProcessFailure("bind() failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+func waitForPort(_ port: Int, timeout: Duration = .seconds(30)) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await httpGet(port: port, host: "probe.localhost")) != nil { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw ProcessFailure("nothing answered on port \(port)")
+}
+
+/// A plain HTTP/1.1 GET over a socket, so the Host header is exactly what the test says.
+func httpGet(port: Int, host: String, path: String = "/") async throws -> (status: Int, body: String) {
+    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+    request.setValue(host, forHTTPHeaderField: "Host")
+    request.timeoutInterval = 10
+    let (data, response) = try await URLSession.shared.data(for: request)
+    return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+}
