@@ -42,8 +42,25 @@ enum StrictJSON {
         } catch let error as AdminError {
             throw error
         } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                throw AdminError.badJSON("the request body is not valid JSON (\(syntaxProblem(in: data))); send a JSON object")
+            }
             throw describe(error)
         }
+    }
+
+    /// Where the JSON breaks, as Foundation's parser reports it
+    /// ("Invalid value around character 10."); JSONDecoder itself does not say.
+    static func syntaxProblem(in data: Data) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            if let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String, !detail.isEmpty {
+                let trimmed = detail.hasSuffix(".") ? String(detail.dropLast()) : detail
+                return trimmed.prefix(1).lowercased() + trimmed.dropFirst().prefix(200)
+            }
+        }
+        return "it could not be parsed"
     }
 
     private static func isJSON(_ contentType: String) -> Bool {
