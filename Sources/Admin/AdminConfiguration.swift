@@ -1,0 +1,71 @@
+/// How the admin API listens and how it names the sites it reports on.
+///
+/// The executable fills it from Slipway's configuration; nothing here reads
+/// the environment.
+public struct AdminConfiguration: Sendable {
+    /// Address to bind; `127.0.0.1` keeps the API off the network by default.
+    public var host: String
+    /// Port to bind; 0 picks a free one (tests learn it from `onServerRunning`).
+    public var port: Int
+    /// The bearer token every request but the health checks must carry.
+    public var token: String
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    public var maxBodyBytes: Int
+    /// Scheme of the public site URLs (`http` or `https`).
+    public var publicScheme: String
+    /// Sites answer at `<slug>.<appsDomain>`.
+    public var appsDomain: String
+    /// Port of the public listener; nil or the scheme's default port leaves it out of URLs.
+    public var publicPort: Int?
+    /// How often a live log stream sends a comment while no line arrives, so
+    /// proxies and clients do not close an idle connection.
+    public var keepAliveInterval: Duration
+    /// How long a log stream waits, once its build has ended, for the
+    /// builder to close the build's live log before it ends without it.
+    public var logGracePeriod: Duration
+    /// Largest persisted log the API reads back for a log stream, in bytes.
+    public var maxPersistedLogBytes: Int
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8081,
+        token: String,
+        maxBodyBytes: Int = 1 << 20,
+        publicScheme: String = "http",
+        appsDomain: String = "localhost",
+        publicPort: Int? = 8080,
+        keepAliveInterval: Duration = .seconds(15),
+        logGracePeriod: Duration = .seconds(5),
+        maxPersistedLogBytes: Int = 32 << 20
+    ) {
+        self.host = host
+        self.port = port
+        self.token = token
+        self.maxBodyBytes = maxBodyBytes
+        self.publicScheme = publicScheme
+        self.appsDomain = appsDomain
+        self.publicPort = publicPort
+        self.keepAliveInterval = keepAliveInterval
+        self.logGracePeriod = logGracePeriod
+        self.maxPersistedLogBytes = maxPersistedLogBytes
+    }
+
+    /// The URL the site's active build answers at: `http://<slug>.<domain>:<port>/`.
+    public func siteURL(slug: String) -> String {
+        url(host: "\(slug).\(appsDomain)")
+    }
+
+    /// The URL of one build of the site: `http://<number>--<slug>.<domain>:<port>/`.
+    public func previewURL(slug: String, number: Int) -> String {
+        url(host: "\(number)--\(slug).\(appsDomain)")
+    }
+
+    private func url(host: String) -> String {
+        let scheme = publicScheme.lowercased()
+        let defaultPort = scheme == "https" ? 443 : 80
+        if let publicPort, publicPort != defaultPort {
+            return "\(scheme)://\(host):\(publicPort)/"
+        }
+        return "\(scheme)://\(host)/"
+    }
+}

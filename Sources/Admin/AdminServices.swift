@@ -1,0 +1,62 @@
+public import Storage
+
+/// What the admin API works on: the catalog, the event bus, the object store
+/// and a few hooks into the builder and the proxy's cache.
+public struct AdminServices: Sendable {
+    public var catalog: any Catalog
+    public var bus: any EventBus
+    public var store: any ObjectStore
+    /// Called after a build was queued, to wake the worker pool
+    /// (`BuildWorkerPool.wake()`).
+    public var buildsQueued: @Sendable () -> Void
+    /// How many builds this process runs now (`BuildWorkerPool.runningBuilds.count`);
+    /// nil to report the catalog's count of `building` builds instead.
+    public var runningBuilds: (@Sendable () -> Int)?
+    /// The body cache's figures; nil when this process has no cache (an
+    /// admin-only role), and the stats then report `cache: null`.
+    public var cacheFigures: (@Sendable () -> CacheFigures)?
+
+    public init(
+        catalog: any Catalog,
+        bus: any EventBus,
+        store: any ObjectStore,
+        buildsQueued: @escaping @Sendable () -> Void = {},
+        runningBuilds: (@Sendable () -> Int)? = nil,
+        cacheFigures: (@Sendable () -> CacheFigures)? = nil
+    ) {
+        self.catalog = catalog
+        self.bus = bus
+        self.store = store
+        self.buildsQueued = buildsQueued
+        self.runningBuilds = runningBuilds
+        self.cacheFigures = cacheFigures
+    }
+}
+
+/// The body cache's figures as the stats endpoint reports them.
+public struct CacheFigures: Sendable, Hashable {
+    /// Lookups answered from the cache since the process started.
+    public var hits: Int
+    /// Lookups that went to the object store.
+    public var misses: Int
+    /// Bytes held now.
+    public var bytes: Int
+    /// Entries held now.
+    public var entries: Int
+    /// The cache's byte budget.
+    public var capacityBytes: Int
+
+    public init(hits: Int, misses: Int, bytes: Int, entries: Int, capacityBytes: Int) {
+        self.hits = hits
+        self.misses = misses
+        self.bytes = bytes
+        self.entries = entries
+        self.capacityBytes = capacityBytes
+    }
+
+    /// Hits over lookups, 0…1; nil before the first lookup.
+    public var hitRatio: Double? {
+        let lookups = hits + misses
+        return lookups > 0 ? Double(hits) / Double(lookups) : nil
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import HTTPTypes
+import Logging
+import Hummingbird
+import Storage
+
+extension AdminAPI {
+    /// `POST /api/deployments`: creates the site and queues its first build.
+    func createDeployment(_ request: Request) async throws -> Response {
+        let body = try await StrictJSON.decode(CreateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
+        let site = try await catalog.createSite(try body.draft())
+        let build: Build
+        do {
+            build = try await catalog.createBuild(siteID: site.id, BuildRequest(trigger: "create"))
+        } catch {
+            // Nothing half-done: a deployment whose first build was refused
+            // (a full queue) is removed again, so the client can simply retry.
+            _ = try? await catalog.deleteSite(id: site.id)
+            throw error
+        }
+        services.buildsQueued()
+        logger.info("deployment created", metadata: ["slug": "\(site.slug)", "site": "\(site.id)", "build": "\(build.id)"])
+        let deployment = try await deploymentJSON(site)
+        return try json(CreatedDeployment(deployment: deployment, build: buildJSON(build, slug: site.slug)), status: .created)
+    }
+
+    /// `GET /api/deployments`.
+    func listDeployments() async throws -> Response {
+        var deployments: [DeploymentJSON] = []
+        for site in try await catalog.sites() {
+            deployments.append(try await deploymentJSON(site))
+        }
+        return try json(Envelope(key: "deployments", value: deployments))
+    }
+
+    /// `GET /api/deployments/{slug}`.
+    func getDeployment(_ context: BasicRequestContext) async throws -> Response {
+        try json(try await deploymentJSON(try await site(context)))
+    }
+
+    /// `PATCH /api/deployments/{slug}`: changes settings, and queues a build
+    /// when the body says `"rebuild": true`.
+    func updateDeployment(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let current = try await site(context)
+        let body = try await StrictJSON.decode(UpdateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
+        let variables = try body.variables(current: current.env)
+        let updated = try await catalog.updateSite(id: current.id) { settings in
+            body.apply(to: &settings, variables: variables)
+        }
+        if body.rebuild {
+            _ = try await catalog.createBuild(siteID: updated.id, BuildRequest(trigger: "update"))
+            services.buildsQueued()
+        }
+        return try json(try await deploymentJSON(updated))
+    }
+
+    /// `DELETE /api/deployments/{slug}`: removes the site, its builds and
+    /// every object under its prefixes.
+    func deleteDeployment(_ context: BasicRequestContext) async throws -> Response {
+        let site = try await site(context)
+        let deletion = try await catalog.deleteSite(id: site.id)
+        let prefixes = ["sites/\(site.id)/", "manifests/\(site.id)/", "logs/\(site.id)/"]
+        do {
+            for prefix in prefixes {
+                try await services.store.deletePrefix(prefix)
+            }
+        } catch {
+            logger.error("objects of a deleted deployment could not be removed", metadata: ["site": "\(site.id)", "error": "\(error)"])
+            throw AdminError.storeFailed(
+                "the deployment '\(site.slug)' was deleted, but some of its objects could not be removed from the object store; they remain under \(prefixes.joined(separator: ", "))"
+            )
+        }
+        logger.info("deployment deleted", metadata: ["slug": "\(site.slug)", "site": "\(site.id)", "builds": "\(deletion.builds.count)"])
+        return Response(status: .noContent)
+    }
+
+    /// `POST /api/deployments/{slug}/rollback`: activates the given build, or
+    /// the newest successful build older than the active one.
+    func rollback(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let site = try await site(context)
+        let body = try await StrictJSON.decode(RollbackBody.self, from: request, limit: configuration.maxBodyBytes, emptyIsObject: true)
+        let target: Build
+        if let text = body.buildID {
+            guard let id = BuildID(text) else { throw AdminError.buildNotFound(text) }
+            target = try await catalog.build(id: id)
+            guard target.siteID == site.id else {
+                throw AdminError.conflict(
+                    "not_activatable", "build '\(id)' belongs to another deployment; list the builds of '\(site.slug)' to pick one")
+            }
+        } else {
+            target = try await previousSuccessfulBuild(of: site)
+        }
+        _ = try await catalog.activate(siteID: site.id, buildID: target.id, allowOlder: true)
+        logger.info("deployment rolled back", metadata: ["slug": "\(site.slug)", "build": "\(target.id)", "number": "\(target.number)"])
+        return try json(try await deploymentJSON(try await catalog.site(id: site.id)))
+    }
+
+    private func previousSuccessfulBuild(of site: Site) async throws -> Build {
+        guard let activeID = site.activeBuildID else {
+            throw AdminError.conflict(
+                "no_active_build", "'\(site.slug)' has no active build to roll back from; name a successful build with 'buildId'")
+        }
+        let active = try await catalog.build(id: activeID)
+        var before: Int? = active.number
+        while let cursor = before {
+            let page = try await catalog.builds(siteID: site.id, limit: 200, before: cursor)
+            if let found = page.builds.first(where: { $0.status == .success }) { return found }
+            before = page.nextBefore
+        }
+        throw AdminError.conflict(
+            "no_previous_build",
+            "'\(site.slug)' has no successful build older than the active build #\(active.number); nothing to roll back to")
+    }
+}
+
+/// The answer to a create: the deployment and its first build.
+struct CreatedDeployment: Encodable, Sendable {
+    let deployment: DeploymentJSON
+    let build: BuildJSON
+}

@@ -1,0 +1,67 @@
+import Foundation
+import HTTPTypes
+import Logging
+import Hummingbird
+import Storage
+
+extension AdminAPI {
+    /// `GET /readyz`: 200 when the catalog and the object store answer, 503
+    /// naming the one that does not.
+    func readiness() async throws -> Response {
+        var failures: [String] = []
+        do {
+            _ = try await catalog.stats()
+        } catch {
+            logger.warning("readiness: the catalog does not answer", metadata: ["error": "\(error)"])
+            failures.append("the catalog does not answer")
+        }
+        do {
+            _ = try await services.store.list(prefix: "manifests/", after: nil, limit: 1)
+        } catch {
+            logger.warning("readiness: the object store does not answer", metadata: ["error": "\(error)"])
+            failures.append("the object store does not answer")
+        }
+        guard failures.isEmpty else {
+            throw AdminError(
+                status: .serviceUnavailable, code: "not_ready",
+                message: failures.joined(separator: "; ") + "; the server's log has the details")
+        }
+        return try json(["status": "ready"])
+    }
+
+    /// `GET /api/stats`: queue counts by status, running builds and cache figures.
+    func stats() async throws -> Response {
+        let stats = try await catalog.stats()
+        let running = services.runningBuilds?() ?? stats.running
+        return try json(StatsJSON(stats: stats, runningBuilds: running, cache: services.cacheFigures?()))
+    }
+}
+
+/// The stats endpoint's answer.
+struct StatsJSON: Encodable, Sendable {
+    let stats: CatalogStats
+    let runningBuilds: Int
+    let cache: CacheFigures?
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: AnyCodingKey.self)
+        var counts: [String: Int] = [:]
+        for status in BuildStatus.allCases { counts[status.rawValue] = stats.countsByStatus[status] ?? 0 }
+        try container.encode(counts, forKey: AnyCodingKey("builds"))
+        try container.encode(stats.queueDepth, forKey: AnyCodingKey("queueDepth"))
+        let age = stats.oldestQueuedAge.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        try container.encode(age, forKey: AnyCodingKey("oldestQueuedSeconds"))
+        try container.encode(runningBuilds, forKey: AnyCodingKey("runningBuilds"))
+        if let cache {
+            var nested = container.nestedContainer(keyedBy: AnyCodingKey.self, forKey: AnyCodingKey("cache"))
+            try nested.encode(cache.hits, forKey: AnyCodingKey("hits"))
+            try nested.encode(cache.misses, forKey: AnyCodingKey("misses"))
+            try nested.encode(cache.hitRatio, forKey: AnyCodingKey("hitRatio"))
+            try nested.encode(cache.bytes, forKey: AnyCodingKey("bytes"))
+            try nested.encode(cache.entries, forKey: AnyCodingKey("entries"))
+            try nested.encode(cache.capacityBytes, forKey: AnyCodingKey("capacityBytes"))
+        } else {
+            try container.encodeNil(forKey: AnyCodingKey("cache"))
+        }
+    }
+}
