@@ -46,6 +46,43 @@ import Glibc
         #expect(try await again.terminate() == 0)
     }
 
+    @Test func aDeploymentCreatedThroughTheAdminAPIGoesLive() async throws {
+        let repository = try makeRepository(files: ["public/index.html": "<h1>Hello from a fixture</h1>\n"])
+        let data = temporaryDirectory()
+        let proxyPort = try freePort()
+        let adminPort = try freePort()
+        var server = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
+            "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)", "SLIPWAY_ADMIN_PORT": "\(adminPort)",
+            "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true",
+        ])
+        defer { server.kill() }
+        try await server.waitForOutput(containing: "dashboard:")
+        try await waitForPort(proxyPort)
+        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let admin = AdminClient(port: adminPort, token: token)
+        try await admin.waitUntilReady()
+
+        let created = try await admin.send("POST", "/api/deployments", body: [
+            "slug": "hello", "repoUrl": repository, "branch": "main", "installCommand": "true", "buildCommand": "true",
+            "outputDir": "public",
+        ])
+        #expect(created.status == 201)
+        let buildID = try #require(((created.json["build"] as? [String: Any])?["id"]) as? String)
+        var status = ""
+        for _ in 0..<600 where status != "success" && status != "failed" {
+            status = (try await admin.send("GET", "/api/builds/\(buildID)").json["status"] as? String) ?? ""
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(status == "success", "\(server.output)")
+        let deployment = try await admin.send("GET", "/api/deployments/hello").json
+        #expect(deployment["status"] as? String == "live")
+        #expect(deployment["url"] as? String == "http://hello.localhost:\(proxyPort)/")
+
+        let (siteStatus, page) = try await httpGet(port: proxyPort, host: "hello.localhost:\(proxyPort)")
+        #expect(siteStatus == 200 && page == "<h1>Hello from a fixture</h1>\n")
+        #expect(try await server.terminate() == 0)
+    }
+
     @Test func aBadSettingStopsTheStartWithItsName() async throws {
         var server = try SlipwayProcess.start(["serve", "--data-dir", temporaryDirectory()], environment: [
             "SLIPWAY_PROXY_PORT": "eighty",
@@ -178,4 +215,58 @@ func httpGet(port: Int, host: String, path: String = "/") async throws -> (statu
     request.timeoutInterval = 10
     let (data, response) = try await URLSession.shared.data(for: request)
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+}
+
+/// A git repository (branch `main`) holding `files`, for local deployments.
+func makeRepository(files: [String: String]) throws -> String {
+    let root = temporaryDirectory()
+    for (path, contents) in files {
+        let url = URL(fileURLWithPath: root).appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try contents.write(to: url, atomically: true, encoding: .utf8)
+    }
+    for arguments in [["init", "-q", "-b", "main"], ["add", "-A"],
+                      ["-c", "user.email=tests@slipway.invalid", "-c", "user.name=Slipway tests", "commit", "-q", "-m", "fixture"]] {
+        let git = Process()
+        git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        git.arguments = ["git"] + arguments
+        git.currentDirectoryURL = URL(fileURLWithPath: root)
+        try git.run()
+        git.waitUntilExit()
+        guard git.terminationStatus == 0 else { throw ProcessFailure("git \(arguments.joined(separator: " ")) failed") }
+    }
+    return root
+}
+
+/// The admin API as a script would call it.
+struct AdminClient {
+    let port: Int
+    let token: String
+
+    func send(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> (status: Int, json: [String: Any]) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if let body {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, json)
+    }
+
+    func waitUntilReady() async throws {
+        for _ in 0..<300 {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/readyz")!)
+            request.timeoutInterval = 2
+            if let (_, response) = try? await URLSession.shared.data(for: request),
+                (response as? HTTPURLResponse)?.statusCode == 200
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ProcessFailure("the admin API never became ready on port \(port)")
+    }
 }

@@ -52,7 +52,7 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     /// The value under `key`, marking it most recently used; counts a hit or a miss.
     public func get(_ key: Key) -> Value? {
         let value = shards[shardIndex(key)].withLock { $0.get(key) }
-        if value != nil { metrics.hits.increment() } else { metrics.misses.increment() }
+        if value != nil { metrics.recordHit() } else { metrics.recordMiss() }
         return value
     }
 
@@ -89,6 +89,15 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
             let change = shard.withLock { $0.removeAll() }
             metrics.record(change)
         }
+    }
+
+    /// Hits, misses and size since the cache was made (for stats pages; the
+    /// same figures go to swift-metrics).
+    public var statistics: LRUCacheStatistics {
+        LRUCacheStatistics(
+            hits: metrics.hitCount.load(ordering: .relaxed), misses: metrics.missCount.load(ordering: .relaxed),
+            entries: metrics.entries.load(ordering: .relaxed), bytes: metrics.bytes.load(ordering: .relaxed),
+            capacityBytes: capacityBytes)
     }
 
     /// Bytes currently held.
@@ -134,6 +143,15 @@ extension LRUCache {
         let flight = flights[shardIndex(key)].withLock { $0[key] }
         return flight?.waiterCount ?? 0
     }
+}
+
+/// A snapshot of a cache's counters.
+public struct LRUCacheStatistics: Sendable, Hashable {
+    public var hits: Int
+    public var misses: Int
+    public var entries: Int
+    public var bytes: Int
+    public var capacityBytes: Int
 }
 
 /// One in-progress load and the callers waiting for it.

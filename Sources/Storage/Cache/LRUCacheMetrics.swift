@@ -10,8 +10,10 @@ final class LRUCacheMetrics: Sendable {
     let evictions: Counter
     private let entriesGauge: Gauge
     private let bytesGauge: Gauge
-    private let entries = Atomic<Int>(0)
-    private let bytes = Atomic<Int>(0)
+    let entries = Atomic<Int>(0)
+    let bytes = Atomic<Int>(0)
+    let hitCount = Atomic<Int>(0)
+    let missCount = Atomic<Int>(0)
 
     init(name: String, factory: any MetricsFactory) {
         let dimensions = [("cache", name)]
@@ -20,6 +22,16 @@ final class LRUCacheMetrics: Sendable {
         evictions = Counter(label: "slipway_cache_evictions_total", dimensions: dimensions, factory: factory)
         entriesGauge = Gauge(label: "slipway_cache_entries", dimensions: dimensions, factory: factory)
         bytesGauge = Gauge(label: "slipway_cache_bytes", dimensions: dimensions, factory: factory)
+    }
+
+    func recordHit() {
+        hitCount.add(1, ordering: .relaxed)
+        hits.increment()
+    }
+
+    func recordMiss() {
+        missCount.add(1, ordering: .relaxed)
+        misses.increment()
     }
 
     func record(_ change: LRUChange) {

@@ -1,3 +1,4 @@
+import Admin
 import Builder
 import Foundation
 import Logging
@@ -73,6 +74,21 @@ struct Server {
             configuration: proxyConfiguration, catalog: catalog, events: bus, store: store, bodyCache: cache,
             logger: Logger(label: "slipway.proxy"))
 
+        let admin = AdminServer(
+            configuration: AdminConfiguration(
+                host: configuration.admin.host, port: configuration.admin.port, token: token.token,
+                appsDomain: configuration.appsDomain, publicPort: configuration.proxy.port == 80 ? nil : configuration.proxy.port),
+            services: AdminServices(
+                catalog: catalog, bus: bus, store: store, buildsQueued: { pool.wake() },
+                runningBuilds: { pool.runningBuilds.count },
+                cacheFigures: {
+                    let figures = cache.statistics
+                    return CacheFigures(
+                        hits: figures.hits, misses: figures.misses, bytes: figures.bytes, entries: figures.entries,
+                        capacityBytes: figures.capacityBytes)
+                }),
+            logger: Logger(label: "slipway.admin"))
+
         let services: [any Service] = [
             LifecycleService(
                 description: "proxy",
@@ -88,6 +104,7 @@ struct Server {
                     await pool.shutdown()
                     await runner.shutdown()
                 }),
+            admin,
         ]
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

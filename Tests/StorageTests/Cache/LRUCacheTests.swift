@@ -168,6 +168,7 @@ import Testing
         #expect(try metrics.expectCounter("slipway_cache_evictions_total", dimensions).totalValue == 1)
         #expect(try metrics.expectGauge("slipway_cache_entries", dimensions).lastValue == 2)
         #expect(try metrics.expectGauge("slipway_cache_bytes", dimensions).lastValue == 20)
+        #expect(cache.statistics == LRUCacheStatistics(hits: 1, misses: 1, entries: 2, bytes: 20, capacityBytes: 20))
     }
 }
 
