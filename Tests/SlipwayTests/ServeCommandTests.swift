@@ -41,7 +41,7 @@ import Glibc
             "SLIPWAY_ADMIN_PORT": "\(try freePort())", "SLIPWAY_BUILD_RUNNER": "local",
         ])
         defer { again.kill() }
-        try await again.waitForOutput(containing: "dashboard:")
+        try await again.waitForOutput(containing: "admin API:")
         #expect(!again.output.contains(token))
         #expect(try await again.terminate() == 0)
     }
@@ -56,7 +56,7 @@ import Glibc
             "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true",
         ])
         defer { server.kill() }
-        try await server.waitForOutput(containing: "dashboard:")
+        try await server.waitForOutput(containing: "admin API:")
         try await waitForPort(proxyPort)
         let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let admin = AdminClient(port: adminPort, token: token)
