@@ -15,6 +15,9 @@ public struct AdminServices: Sendable {
     /// The body cache's figures; nil when this process has no cache (an
     /// admin-only role), and the stats then report `cache: null`.
     public var cacheFigures: (@Sendable () -> CacheFigures)?
+    /// Every metric of the process in the Prometheus text format, for
+    /// `GET /metrics`; nil when metrics are not collected.
+    public var metricsText: (@Sendable () -> String)?
 
     public init(
         catalog: any Catalog,
@@ -22,7 +25,8 @@ public struct AdminServices: Sendable {
         store: any ObjectStore,
         buildsQueued: @escaping @Sendable () -> Void = {},
         runningBuilds: (@Sendable () -> Int)? = nil,
-        cacheFigures: (@Sendable () -> CacheFigures)? = nil
+        cacheFigures: (@Sendable () -> CacheFigures)? = nil,
+        metricsText: (@Sendable () -> String)? = nil
     ) {
         self.catalog = catalog
         self.bus = bus
@@ -30,6 +34,7 @@ public struct AdminServices: Sendable {
         self.buildsQueued = buildsQueued
         self.runningBuilds = runningBuilds
         self.cacheFigures = cacheFigures
+        self.metricsText = metricsText
     }
 }
 

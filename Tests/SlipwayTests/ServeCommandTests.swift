@@ -80,6 +80,16 @@ import Glibc
 
         let (siteStatus, page) = try await httpGet(port: proxyPort, host: "hello.localhost:\(proxyPort)")
         #expect(siteStatus == 200 && page == "<h1>Hello from a fixture</h1>\n")
+
+        // The request shows in the Prometheus metrics and in the stats.
+        let metrics = try await admin.text("/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains("slipway_proxy_requests_total"))
+        #expect(metrics.body.contains("slipway_cache_hits_total"))
+        let unauthorized = try await AdminClient(port: adminPort, token: "wrong").text("/metrics")
+        #expect(unauthorized.status == 401)
+        let stats = try await admin.send("GET", "/api/stats").json
+        #expect(((stats["builds"] as? [String: Any])?["success"] as? Int) == 1)
         #expect(try await server.terminate() == 0)
     }
 
@@ -254,6 +264,13 @@ struct AdminClient {
         let (data, response) = try await URLSession.shared.data(for: request)
         let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, json)
+    }
+
+    func text(_ path: String) async throws -> (status: Int, body: String) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
     func waitUntilReady() async throws {

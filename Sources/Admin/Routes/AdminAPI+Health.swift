@@ -29,6 +29,17 @@ extension AdminAPI {
         return try json(["status": "ready"])
     }
 
+    /// `GET /metrics`: the process's metrics in the Prometheus text format
+    /// (bearer token required, like the rest of the API).
+    func metrics() throws -> Response {
+        guard let text = services.metricsText?() else {
+            throw AdminError(status: .notFound, code: "metrics_disabled", message: "this server does not collect metrics")
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
     /// `GET /api/stats`: queue counts by status, running builds and cache figures.
     func stats() async throws -> Response {
         let stats = try await catalog.stats()

@@ -19,6 +19,7 @@ struct AdminAPI: Sendable {
         router.get("/healthz") { _, _ in try json(["status": "ok"]) }
         router.get("/readyz") { _, _ in try await readiness() }
         router.get("/api/stats") { _, _ in try await stats() }
+        router.get("/metrics") { _, _ in try metrics() }
 
         router.post("/api/deployments") { request, _ in try await createDeployment(request) }
         router.get("/api/deployments") { _, _ in try await listDeployments() }

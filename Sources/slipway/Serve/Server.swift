@@ -86,7 +86,8 @@ struct Server {
                     return CacheFigures(
                         hits: figures.hits, misses: figures.misses, bytes: figures.bytes, entries: figures.entries,
                         capacityBytes: figures.capacityBytes)
-                }),
+                },
+                metricsText: { registry.emitToString() }),
             logger: Logger(label: "slipway.admin"))
 
         let services: [any Service] = [
@@ -123,7 +124,6 @@ struct Server {
         }
         try? await s3Store?.shutdown()
         try? await catalog.close()
-        _ = registry
     }
 
     /// Where everything is, printed once at start (and the admin token on the
