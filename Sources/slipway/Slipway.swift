@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `slipway` command: one binary for the edge proxy, the build engine and
 /// the admin API, plus the client commands that talk to a running instance.
@@ -8,6 +9,28 @@ struct Slipway: AsyncParsableCommand {
         commandName: "slipway",
         abstract: "Self-hosted static-site and SPA hosting: edge proxy, build engine and admin API in one binary.",
         version: "0.1.0",
-        subcommands: [ServeCommand.self, ConfigCommand.self]
+        subcommands: [
+            ServeCommand.self, DeployCommand.self, SitesCommand.self, BuildsCommand.self, LogsCommand.self,
+            RollbackCommand.self, CancelCommand.self, RemoveCommand.self, ConfigCommand.self,
+        ]
     )
+
+    /// Parses and runs a command. Usage errors exit with status 2 (as
+    /// scripts expect), failures with 1, success with 0.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }

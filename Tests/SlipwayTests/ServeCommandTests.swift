@@ -93,6 +93,64 @@ import Glibc
         #expect(try await server.terminate() == 0)
     }
 
+    @Test func theCLIDeploysFollowsRollsBackAndRemoves() async throws {
+        let repository = try makeRepository(files: ["public/index.html": "<h1>v1</h1>\n"])
+        let data = temporaryDirectory()
+        let proxyPort = try freePort()
+        let adminPort = try freePort()
+        var server = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
+            "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)", "SLIPWAY_ADMIN_PORT": "\(adminPort)",
+            "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true",
+        ])
+        defer { server.kill() }
+        try await server.waitForOutput(containing: "admin API:")
+        let client = ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data]
+        try await AdminClient(port: adminPort, token: "").waitUntilReady()
+
+        func cli(_ arguments: String...) async throws -> (status: Int32, output: String, error: String) {
+            var process = try SlipwayProcess.start(arguments, environment: client)
+            defer { process.kill() }
+            let status = try await process.waitForExit()
+            return (status, process.output, process.errorOutput)
+        }
+
+        let deploy = ["deploy", "--slug", "cli-site", "--repo", repository, "--install", "true", "--build", "true",
+                      "--output", "public", "--secret", "API_KEY=hunter2"]
+        var first = try SlipwayProcess.start(deploy, environment: client)
+        defer { first.kill() }
+        #expect(try await first.waitForExit() == 0, "\(first.output)\(first.errorOutput)")
+        #expect(first.output.contains("live at http://cli-site.localhost:\(proxyPort)/"))
+        #expect(!first.output.contains("hunter2"))
+        #expect(try await httpGet(port: proxyPort, host: "cli-site.localhost").body == "<h1>v1</h1>\n")
+
+        // Deploying again updates the deployment and builds it anew.
+        var second = try SlipwayProcess.start(deploy, environment: client)
+        defer { second.kill() }
+        #expect(try await second.waitForExit() == 0)
+        #expect(second.output.contains("build #2 succeeded"))
+
+        let sites = try await cli("sites")
+        #expect(sites.status == 0 && sites.output.contains("cli-site") && sites.output.contains("live"))
+        let builds = try await cli("builds", "cli-site", "--json")
+        let listed = try JSONSerialization.jsonObject(with: Data(builds.output.utf8)) as? [String: Any]
+        let ids = (listed?["builds"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
+        #expect(ids.count == 2)
+
+        let rollback = try await cli("rollback", "cli-site")
+        #expect(rollback.status == 0 && rollback.output.contains(ids[1]))
+        let log = try await cli("logs", ids[1])
+        #expect(log.status == 0 && !log.output.isEmpty)
+
+        let missing = try await cli("builds", "no-such-site")
+        #expect(missing.status == 1 && missing.error.contains("no-such-site"))
+        let usage = try await cli("rollback")
+        #expect(usage.status == 2)
+
+        #expect(try await cli("rm", "cli-site").status == 0)
+        #expect(try await httpGet(port: proxyPort, host: "cli-site.localhost").status == 404)
+        #expect(try await server.terminate() == 0)
+    }
+
     @Test func aBadSettingStopsTheStartWithItsName() async throws {
         var server = try SlipwayProcess.start(["serve", "--data-dir", temporaryDirectory()], environment: [
             "SLIPWAY_PROXY_PORT": "eighty",

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+
+/// `slipway deploy`: creates or updates a deployment, queues a build and
+/// follows it until it is live.
+struct DeployCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Create or update a deployment, build it and follow the build until it is live.",
+        discussion: "With --slug naming an existing deployment, its settings are updated and a new build is queued."
+    )
+
+    @OptionGroup var options: ClientOptions
+    @Option(name: .long, help: "The deployment's name in its URL (default: derived from the repository).") var slug: String?
+    @Option(name: .long, help: "The git repository (https://…).") var repo: String
+    @Option(name: .long, help: "The branch to build (default main).") var branch: String?
+    @Option(name: .long, help: "The directory inside the repository to build in.") var root: String?
+    @Option(name: .long, help: "The install command (default: npm ci with a lockfile, else npm install).") var install: String?
+    @Option(name: .long, help: "The build command (default: npm run build).") var build: String?
+    @Option(name: .long, help: "The directory holding the built site (default: dist, build, public or out).") var output: String?
+    @Option(name: .long, help: "auto, spa or static.") var spa: String?
+    @Option(name: .long, help: "A build variable NAME=VALUE (repeatable).") var env: [String] = []
+    @Option(name: .long, help: "A secret build variable NAME=VALUE, masked in logs (repeatable).") var secret: [String] = []
+    @Flag(name: .long, help: "Queue the build and return without following it.") var noFollow = false
+
+    func validate() throws {
+        if let spa, !["auto", "spa", "static"].contains(spa) { throw ValidationError("--spa must be auto, spa or static") }
+        for pair in env + secret where !pair.contains("=") {
+            throw ValidationError("'\(pair)' is not NAME=VALUE")
+        }
+    }
+
+    func run() async throws {
+        try await runClient {
+            let client = try options.client()
+            var settings: [String: Any] = ["repoUrl": repo]
+            if let branch { settings["branch"] = branch }
+            if let root { settings["rootDir"] = root }
+            if let install { settings["installCommand"] = install }
+            if let build { settings["buildCommand"] = build }
+            if let output { settings["outputDir"] = output }
+            if let spa { settings["spa"] = spa }
+            let variables = env.map { variable($0, secret: false) } + secret.map { variable($0, secret: true) }
+            if !variables.isEmpty { settings["env"] = variables }
+
+            var buildJSON: [String: Any]
+            var deployment: [String: Any]
+            if let slug, (try? await client.send(.GET, "/api/deployments/\(slug)")) != nil {
+                settings["rebuild"] = true
+                deployment = try await client.send(.PATCH, "/api/deployments/\(slug)", body: settings) as? [String: Any] ?? [:]
+                let builds = try await client.send(.GET, "/api/deployments/\(slug)/builds") as? [String: Any]
+                buildJSON = (builds?["builds"] as? [[String: Any]])?.first ?? [:]
+            } else {
+                if let slug { settings["slug"] = slug }
+                let created = try await client.send(.POST, "/api/deployments", body: settings) as? [String: Any] ?? [:]
+                deployment = created["deployment"] as? [String: Any] ?? [:]
+                buildJSON = created["build"] as? [String: Any] ?? [:]
+            }
+            let buildID = text(buildJSON["id"])
+            let url = text(deployment["url"])
+            if noFollow || options.json {
+                report(["deployment": deployment, "build": buildJSON], json: options.json) {
+                    "queued build #\(text(buildJSON["number"])) (\(buildID)) of \(text(deployment["slug"])); it will serve at \(url)"
+                }
+                return
+            }
+            print("building \(text(deployment["slug"])) #\(text(buildJSON["number"])) (\(buildID))")
+            let final = try await client.followLog(buildID: buildID) { _, line in print("  " + line) }
+            try finish(final)
+            print("live at \(url)")
+        }
+    }
+
+    private func variable(_ pair: String, secret: Bool) -> [String: Any] {
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        return ["name": String(parts[0]), "value": parts.count > 1 ? String(parts[1]) : "", "secret": secret]
+    }
+}
