@@ -117,9 +117,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Helpers the test targets share (the real S3 store's settings and buckets).
+        .target(
+            name: "SlipwayTestSupport",
+            dependencies: [
+                "Storage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SlipwayTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "StorageTests",
             dependencies: [
+                "SlipwayTestSupport",
                 "Storage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -137,6 +148,7 @@ let package = Package(
         .testTarget(
             name: "BuilderTests",
             dependencies: [
+                "SlipwayTestSupport",
                 "Builder",
                 "Storage",
                 "CZlib",
@@ -152,6 +164,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
+                "SlipwayTestSupport",
                 "Proxy",
                 "Storage",
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,3 +1,4 @@
+import SlipwayTestSupport
 import Foundation
 import NIOHTTP1
 import Storage
@@ -18,7 +19,7 @@ extension EndToEnd {
         }
 
         @Test func sitesAreServedThroughPresignedGETsFromTheStore() async throws {
-            try await TestS3.withBucket { store, _ in
+            try await TestS3.withBucket { store in
                 try await withTestProxy(store: store, configure: smallAndLarge) { proxy in
                     let site = try await proxy.deploy("docs", as: "manual", extraFiles: ["media/film.bin": Self.large])
                     let files = site.fixture
@@ -45,7 +46,7 @@ extension EndToEnd {
         }
 
         @Test func anObjectMissingFromTheBucketIsABadGateway() async throws {
-            try await TestS3.withBucket { store, _ in
+            try await TestS3.withBucket { store in
                 try await withTestProxy(store: store, configure: smallAndLarge) { proxy in
                     let site = try await proxy.deploy("docs", as: "manual", extraFiles: ["media/film.bin": Self.large])
                     try await store.delete([

@@ -1,3 +1,4 @@
+import SlipwayTestSupport
 import Crypto
 import Foundation
 import NIOCore

@@ -1,3 +1,4 @@
+import SlipwayTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -1,8 +1,7 @@
-import Foundation
-import Logging
-import Testing
-
-@testable import Storage
+public import Foundation
+public import Logging
+public import Storage
+public import Testing
 
 /// The real S3-compatible store the integration tests run against (Ceph
 /// RADOS Gateway, started by `scripts/test`), read from exactly these
@@ -12,21 +11,23 @@ import Testing
 /// Without them the integration suites are skipped on a developer machine
 /// (with a reason in the test report) and fail in CI (`CI=true`), where a
 /// missing store is a broken pipeline, not a reason to pass.
-enum TestS3 {
-    struct Environment: Sendable {
-        var endpoint: String
-        var accessKeyID: String
-        var secretAccessKey: String
-        var region: String
-        var tlsEndpoint: String?
-        var caBundle: String?
+///
+/// Shared by every test target that talks to the store.
+public enum TestS3 {
+    public struct Environment: Sendable {
+        public var endpoint: String
+        public var accessKeyID: String
+        public var secretAccessKey: String
+        public var region: String
+        public var tlsEndpoint: String?
+        public var caBundle: String?
     }
 
-    struct MissingStore: Error, CustomStringConvertible {
-        var description: String
+    public struct MissingStore: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static let environment: Environment? = {
+    public static let environment: Environment? = {
         let variables = ProcessInfo.processInfo.environment
         guard let endpoint = variables["S3_ENDPOINT"], !endpoint.isEmpty,
             let accessKeyID = variables["AWS_ACCESS_KEY_ID"], !accessKeyID.isEmpty,
@@ -40,15 +41,18 @@ enum TestS3 {
         )
     }()
 
-    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+    public static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
 
     /// Whether the integration suites run: when a store is configured, and
     /// always in CI so that a missing store fails there.
-    static let shouldRun = environment != nil || isCI
+    public static let shouldRun = environment != nil || isCI
 
     /// The store's settings.
     /// - Throws: `MissingStore` (failing the test) when they are not set.
-    static func requireEnvironment() throws -> Environment {
+    public static let skipReason: Comment =
+        "S3_ENDPOINT is not set: run scripts/test (it starts Ceph RADOS Gateway) to include the S3 tests"
+
+    public static func requireEnvironment() throws -> Environment {
         guard let environment else {
             throw MissingStore(
                 description: "S3_ENDPOINT is not set: run the tests through scripts/test (it starts Ceph RADOS Gateway and exports S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)"
@@ -57,19 +61,19 @@ enum TestS3 {
         return environment
     }
 
-    static let logger: Logger = {
+    public static let logger: Logger = {
         var logger = Logger(label: "slipway.tests.s3")
         logger.logLevel = .error
         return logger
     }()
 
     /// A bucket name no other test (or earlier run) uses.
-    static func uniqueBucketName() -> String {
+    public static func uniqueBucketName() -> String {
         "slipway-test-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
     }
 
     /// A configuration for `bucket` on the test store.
-    static func configuration(bucket: String, environment: Environment) -> S3Configuration {
+    public static func configuration(bucket: String, environment: Environment) -> S3Configuration {
         S3Configuration(
             endpoint: environment.endpoint, bucket: bucket, region: environment.region,
             accessKeyID: environment.accessKeyID, secretAccessKey: environment.secretAccessKey,
@@ -79,19 +83,38 @@ enum TestS3 {
 
     /// Runs `body` with a store over a fresh bucket, then empties and deletes
     /// the bucket and shuts the store down, whether `body` succeeded or not.
-    static func withBucket(
+    public static func withBucket(
         configure: (inout S3Configuration) -> Void = { _ in },
         clock: @escaping @Sendable () -> Date = { Date() },
         _ body: (S3ObjectStore) async throws -> Void
     ) async throws {
+        try await withBucket(tls: false, configure: configure, clock: clock) { store, _ in try await body(store) }
+    }
+
+    /// Like ``withBucket(configure:clock:_:)``, over HTTPS with the gateway's
+    /// CA when `tls`, handing `body` the store's settings too.
+    public static func withBucket(
+        tls: Bool,
+        configure: (inout S3Configuration) -> Void = { _ in },
+        clock: @escaping @Sendable () -> Date = { Date() },
+        _ body: (S3ObjectStore, Environment) async throws -> Void
+    ) async throws {
         let environment = try requireEnvironment()
         var configuration = configuration(bucket: uniqueBucketName(), environment: environment)
+        if tls {
+            guard let endpoint = environment.tlsEndpoint, let ca = environment.caBundle else {
+                throw MissingStore(
+                    description: "S3_ENDPOINT_TLS and S3_CA_BUNDLE are not set: scripts/test exports them when the gateway serves HTTPS")
+            }
+            configuration.endpoint = endpoint
+            configuration.caCertificateFile = ca
+        }
         configure(&configuration)
         try await withStore(configuration, clock: clock) { store in
             try await store.createBucket()
             var failure: (any Error)?
             do {
-                try await body(store)
+                try await body(store, environment)
             } catch {
                 failure = error
             }
@@ -108,7 +131,7 @@ enum TestS3 {
     }
 
     /// Runs `body` with a store made from `configuration` and shuts it down afterwards.
-    static func withStore<T>(
+    public static func withStore<T>(
         _ configuration: S3Configuration, clock: @escaping @Sendable () -> Date = { Date() },
         _ body: (S3ObjectStore) async throws -> T
     ) async throws -> T {
