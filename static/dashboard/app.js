@@ -517,14 +517,14 @@ function renderDeployment(slug, selectedId) {
   const draw = () => {
     const d = state.deployment;
     head.replaceChildren(
-      h(
+      ...[h(
         "div",
         {},
         h("div", { class: "title" }, h("h1", {}, d.slug), badge(d.status)),
         h("p", { class: "sub" }, d.activeBuildId ? externalLink(d.url, d.url, "site-link") : "Not live yet: the site goes live when a build succeeds."),
       ),
       d.activeBuildId ? h("div", { class: "actions" }, h("a", { class: "button", href: safeURL(d.url) || "#", target: "_blank", rel: "noopener noreferrer" }, "Visit site", h("span", { "aria-hidden": "true" }, " ↗"))) : null,
-    );
+    ].filter(Boolean));
     // Keep focus on the heading the first time only.
     facts.replaceChildren(factsCard(d));
     buildsBody.className = "";
