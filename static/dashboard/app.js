@@ -451,11 +451,14 @@ function renderNew() {
         location.hash = `#/d/${encodeURIComponent(result.deployment.slug)}/b/${encodeURIComponent(result.build.id)}`;
       } catch (error) {
         if (error.status === 401) return;
-        showFormError(error.message);
+        showFormError(`The deployment was not created: ${error.message}`);
         // Put the message by the field it names: 'repoUrl' in the text, or a slug_* code.
         const mentioned = fields.find((name) => new RegExp(`'${name}(\\[|'|\\.)`).test(error.message)) ||
           (error.code.startsWith("slug") || /\bthe slug\b/.test(error.message) ? "slug" : null);
-        if (mentioned) fieldError(mentioned, error.message);
+        if (mentioned) {
+          fieldError(mentioned, error.message);
+          document.getElementById(`f-${mentioned}`)?.focus();
+        }
       } finally {
         button.disabled = false;
         button.textContent = "Create and deploy";
