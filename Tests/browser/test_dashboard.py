@@ -64,6 +64,7 @@ def test_dashboard_deploys_a_site_end_to_end(slipway, site_repo, browser):
     driver.find_element(By.ID, "sign-in-submit").click()
     until(driver, EC.visibility_of_element_located((By.ID, "token-error")), "sign-in", "a wrong token was not refused")
     assert "refused" in text_of(driver, "#token-error")
+    driver.save_screenshot(str(ARTIFACTS / "dashboard-sign-in.png"))
     field.clear()
     field.send_keys(token)
     driver.find_element(By.ID, "sign-in-submit").click()
@@ -157,6 +158,20 @@ def test_dashboard_deploys_a_site_end_to_end(slipway, site_repo, browser):
     until(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-slug=hello] .badge[data-status=live]")), "list", "the list does not show the deployment live")
     assert driver.find_element(By.CSS_SELECTOR, "tr[data-slug=hello] a.site-link").get_attribute("href") == site_url
     driver.save_screenshot(str(ARTIFACTS / "dashboard-list.png"))
+
+    # Deleting asks first; cancelling keeps the deployment, confirming removes it.
+    driver.find_element(By.CSS_SELECTOR, "tr[data-slug=hello] a.primary-text").click()
+    delete = until(driver, EC.element_to_be_clickable((By.ID, "delete-deployment")), "delete", "no delete button")
+    delete.click()
+    until(driver, EC.visibility_of_element_located((By.ID, "confirm-dialog")), "delete", "deleting did not ask first")
+    assert "hello" in text_of(driver, "#confirm-title")
+    driver.find_element(By.ID, "confirm-cancel").click()
+    until(driver, EC.invisibility_of_element_located((By.ID, "confirm-dialog")), "delete", "the dialog did not close")
+    assert api(admin, token, "/api/deployments/hello")["slug"] == "hello"
+    driver.find_element(By.ID, "delete-deployment").click()
+    until(driver, EC.element_to_be_clickable((By.ID, "confirm-ok")), "delete", "the dialog did not open again").click()
+    until(driver, EC.text_to_be_present_in_element((By.CSS_SELECTOR, "main"), "No deployments yet"), "delete", "the deployment was not deleted")
+    assert api(admin, token, "/api/deployments")["deployments"] == []
 
     problems = console_problems(driver)
     assert not problems, "the browser console reported errors:\n" + "\n".join(problems)

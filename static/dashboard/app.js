@@ -149,7 +149,9 @@ function timeAgo(iso) {
 function duration(build) {
   if (!build.startedAt) return "—";
   const end = build.finishedAt ? new Date(build.finishedAt) : new Date();
-  const seconds = Math.max(0, Math.round((end - new Date(build.startedAt)) / 1000));
+  const milliseconds = Math.max(0, end - new Date(build.startedAt));
+  if (milliseconds < 1000) return "<1s";
+  const seconds = Math.round(milliseconds / 1000);
   if (seconds < 60) return `${seconds}s`;
   const minutes = Math.floor(seconds / 60);
   return `${minutes}m ${String(seconds % 60).padStart(2, "0")}s`;
@@ -484,9 +486,15 @@ function renderDeployment(slug, selectedId) {
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Deployments"), h("span", { "aria-hidden": "true" }, " / "), slug),
     head,
     facts,
-    h("div", { class: "section-head" }, h("h2", {}, "Builds"), h("div", { class: "actions" }, redeploy, remove)),
+    h("div", { class: "section-head" }, h("h2", {}, "Builds"), h("div", { class: "actions" }, redeploy)),
     buildsBody,
     logArea,
+    h(
+      "section",
+      { class: "card danger-zone", "aria-labelledby": "delete-title" },
+      h("div", {}, h("h2", { id: "delete-title" }, "Delete this deployment"), h("p", { class: "muted" }, "The site stops answering and every build and file is removed.")),
+      remove,
+    ),
   );
 
   const refresh = async () => {
