@@ -338,7 +338,7 @@ function deploymentTable(deployments) {
     h(
       "table",
       {},
-      h("caption", { class: "skip-link" }, "Deployments"),
+      h("caption", { class: "visually-hidden" }, "Deployments"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Deployment"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Site"), h("th", { scope: "col" }, "Updated"))),
       h("tbody", {}, rows),
     ),
@@ -604,7 +604,7 @@ function renderDeployment(slug, selectedId) {
       h(
         "table",
         { id: "builds" },
-        h("thead", {}, h("tr", {}, ["Build", "Status", "Commit", "Queued", "Duration", ""].map((label) => h("th", { scope: "col" }, label || h("span", { class: "skip-link" }, "Actions"))))),
+        h("thead", {}, h("tr", {}, ["Build", "Status", "Commit", "Queued", "Duration", ""].map((label) => h("th", { scope: "col" }, label || h("span", { class: "visually-hidden" }, "Actions"))))),
         h("tbody", {}, rows),
       ),
     );
