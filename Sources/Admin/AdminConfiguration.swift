@@ -25,6 +25,9 @@ public struct AdminConfiguration: Sendable {
     public var logGracePeriod: Duration
     /// Largest persisted log the API reads back for a log stream, in bytes.
     public var maxPersistedLogBytes: Int
+    /// Directory of the web dashboard's files (`static/dashboard`), served
+    /// without the token at `/` and `/dashboard/…`; nil serves no dashboard.
+    public var dashboardDirectory: String?
 
     public init(
         host: String = "127.0.0.1",
@@ -36,7 +39,8 @@ public struct AdminConfiguration: Sendable {
         publicPort: Int? = 8080,
         keepAliveInterval: Duration = .seconds(15),
         logGracePeriod: Duration = .seconds(5),
-        maxPersistedLogBytes: Int = 32 << 20
+        maxPersistedLogBytes: Int = 32 << 20,
+        dashboardDirectory: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -48,6 +52,7 @@ public struct AdminConfiguration: Sendable {
         self.keepAliveInterval = keepAliveInterval
         self.logGracePeriod = logGracePeriod
         self.maxPersistedLogBytes = maxPersistedLogBytes
+        self.dashboardDirectory = dashboardDirectory
     }
 
     /// The URL the site's active build answers at: `http://<slug>.<domain>:<port>/`.

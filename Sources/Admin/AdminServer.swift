@@ -49,9 +49,12 @@ public struct AdminServer: Service {
         let router = Router(context: BasicRequestContext.self)
         // Order matters: errors from authentication are shaped too, and
         // middleware only covers routes added after it.
+        let api = AdminAPI(configuration: configuration, services: services, logger: logger)
         router.add(middleware: ErrorMiddleware(logger: logger))
+        // The dashboard's static files need no token; the API behind them does.
+        api.registerDashboard(on: router)
         router.add(middleware: BearerAuthMiddleware(token: BearerToken(configuration.token)))
-        AdminAPI(configuration: configuration, services: services, logger: logger).register(on: router)
+        api.register(on: router)
         return router
     }
 }

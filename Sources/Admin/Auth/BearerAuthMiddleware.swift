@@ -2,7 +2,9 @@ import HTTPTypes
 import Hummingbird
 
 /// Lets a request through only with `Authorization: Bearer <token>`; the
-/// health checks (`/healthz`, `/readyz`) are open.
+/// health checks (`/healthz`, `/readyz`) are open. Routes registered before
+/// it (the dashboard's static files, see `registerDashboard(on:)`) never pass
+/// through it.
 ///
 /// A token in the query string is refused outright, even next to a good
 /// header: URLs end up in logs, histories and `Referer` headers, so a client

@@ -77,7 +77,8 @@ struct Server {
         let admin = AdminServer(
             configuration: AdminConfiguration(
                 host: configuration.admin.host, port: configuration.admin.port, token: token.token,
-                appsDomain: configuration.appsDomain, publicPort: configuration.proxy.port == 80 ? nil : configuration.proxy.port),
+                appsDomain: configuration.appsDomain, publicPort: configuration.proxy.port == 80 ? nil : configuration.proxy.port,
+                dashboardDirectory: (configuration.staticDirectory ?? "static") + "/dashboard"),
             services: AdminServices(
                 catalog: catalog, bus: bus, store: store, buildsQueued: { pool.wake() },
                 runningBuilds: { pool.runningBuilds.count },
