@@ -137,6 +137,7 @@ struct Server {
             "Slipway is starting",
             "  sites:      http://<slug>.\(configuration.appsDomain)\(sitePort)/   (listening on \(proxy.host):\(proxy.port))",
             "  admin API:  http://\(admin.host):\(admin.port)/api",
+            "  dashboard:  http://\(admin.host):\(admin.port)/",
             "  data:       \(configuration.dataDirectory)",
         ]
         if token.isNew, let path = token.path {
