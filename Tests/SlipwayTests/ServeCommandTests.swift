@@ -146,6 +146,25 @@ import Glibc
         let usage = try await cli("rollback")
         #expect(usage.status == 2)
 
+        // A slipway.yaml in the working directory stands in for the flags.
+        let checkout = temporaryDirectory()
+        try """
+            slug: from-file
+            repo: \(repository)
+            install: "true"
+            build: "true"
+            output: public
+            env: ["GREETING=hello"]
+            """.write(toFile: checkout + "/slipway.yaml", atomically: true, encoding: .utf8)
+        var fromFile = try SlipwayProcess.start(["deploy"], environment: client, directory: checkout)
+        defer { fromFile.kill() }
+        #expect(try await fromFile.waitForExit() == 0, "\(fromFile.output)\(fromFile.errorOutput)")
+        #expect(fromFile.output.contains("live at http://from-file.localhost:\(proxyPort)/"))
+        var noRepository = try SlipwayProcess.start(["deploy"], environment: client, directory: temporaryDirectory())
+        defer { noRepository.kill() }
+        #expect(try await noRepository.waitForExit() == 1)
+        #expect(noRepository.errorOutput.contains("--repo"))
+
         #expect(try await cli("rm", "cli-site").status == 0)
         #expect(try await httpGet(port: proxyPort, host: "cli-site.localhost").status == 404)
         #expect(try await server.terminate() == 0)
@@ -186,15 +205,15 @@ struct SlipwayProcess {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
-    static func start(_ arguments: [String], environment: [String: String]) throws -> SlipwayProcess {
+    static func start(_ arguments: [String], environment: [String: String], directory: String? = nil) throws -> SlipwayProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLIPWAY_") }
         env.merge(environment) { $1 }
         process.environment = env
-        process.currentDirectoryURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
+        process.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let server = SlipwayProcess(process: process, stdout: Pipe(), stderr: Pipe())
         process.standardOutput = server.stdout
         process.standardError = server.stderr

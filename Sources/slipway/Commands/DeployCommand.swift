@@ -8,12 +8,19 @@ struct DeployCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deploy",
         abstract: "Create or update a deployment, build it and follow the build until it is live.",
-        discussion: "With --slug naming an existing deployment, its settings are updated and a new build is queued."
+        discussion: """
+            Settings come from the flags, else from a slipway.yaml, slipway.yml or slipway.json \
+            in the current directory (keys: slug, repo, branch, root, install, build, output, spa, \
+            env: ["NAME=VALUE"]). With a slug naming an existing deployment, its settings are \
+            updated and a new build is queued. Secret variables are only taken from --secret.
+            """
     )
 
     @OptionGroup var options: ClientOptions
     @Option(name: .long, help: "The deployment's name in its URL (default: derived from the repository).") var slug: String?
-    @Option(name: .long, help: "The git repository (https://…).") var repo: String
+    @Option(name: .long, help: "The git repository (https://…).") var repo: String?
+    @Option(name: .long, help: "A deployment file to read instead of ./slipway.yaml, ./slipway.yml or ./slipway.json.")
+    var file: String?
     @Option(name: .long, help: "The branch to build (default main).") var branch: String?
     @Option(name: .long, help: "The directory inside the repository to build in.") var root: String?
     @Option(name: .long, help: "The install command (default: npm ci with a lockfile, else npm install).") var install: String?
@@ -34,14 +41,24 @@ struct DeployCommand: AsyncParsableCommand {
     func run() async throws {
         try await runClient {
             let client = try options.client()
+            var defaults = DeploymentFile()
+            if let path = file ?? DeploymentFile.find(in: FileManager.default.currentDirectoryPath) {
+                defaults = try await DeploymentFile.load(path)
+            }
+            guard let repo = repo ?? defaults.repo else {
+                throw ClientError("no repository: pass --repo URL, or run where a slipway.yaml or slipway.json with `repo` is")
+            }
+            let slug = slug ?? defaults.slug
             var settings: [String: Any] = ["repoUrl": repo]
-            if let branch { settings["branch"] = branch }
-            if let root { settings["rootDir"] = root }
-            if let install { settings["installCommand"] = install }
-            if let build { settings["buildCommand"] = build }
-            if let output { settings["outputDir"] = output }
-            if let spa { settings["spa"] = spa }
-            let variables = env.map { variable($0, secret: false) } + secret.map { variable($0, secret: true) }
+            if let branch = branch ?? defaults.branch { settings["branch"] = branch }
+            if let root = root ?? defaults.root { settings["rootDir"] = root }
+            if let install = install ?? defaults.install { settings["installCommand"] = install }
+            if let build = build ?? defaults.build { settings["buildCommand"] = build }
+            if let output = output ?? defaults.output { settings["outputDir"] = output }
+            if let spa = spa ?? defaults.spa { settings["spa"] = spa }
+            let plain = env.isEmpty ? defaults.env : env
+            for pair in plain where !pair.contains("=") { throw ClientError("the variable '\(pair)' is not NAME=VALUE") }
+            let variables = plain.map { variable($0, secret: false) } + secret.map { variable($0, secret: true) }
             if !variables.isEmpty { settings["env"] = variables }
 
             var buildJSON: [String: Any]
