@@ -52,6 +52,8 @@ public struct AdminServer: Service {
         router.add(middleware: ErrorMiddleware(logger: logger))
         router.add(middleware: BearerAuthMiddleware(token: BearerToken(configuration.token)))
         AdminAPI(configuration: configuration, services: services, logger: logger).register(on: router)
+        // Last: it only ever sees the requests no route matched.
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ("\($0.path)", $0.method) }))
         return router
     }
 }
