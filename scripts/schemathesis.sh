@@ -86,6 +86,10 @@ include-operation-id = ["rollback", "getBuild", "cancelBuild", "buildLogs"]
 checks.ensure_resource_availability.enabled = false
 TOML
 
+report_dir=${SCHEMATHESIS_REPORT_DIR:-${TMPDIR:-/tmp}/slipway-schemathesis}
+mkdir -p "$report_dir"
+report_dir=$(cd "$report_dir" && pwd)
+
 args=(
   --config-file "$config"
   run "$base/api/openapi.json"
@@ -99,8 +103,11 @@ args=(
   --request-timeout 30
   --workers 1
   --report junit
-  --report-dir "${SCHEMATHESIS_REPORT_DIR:-${TMPDIR:-/tmp}/slipway-schemathesis}"
+  --report-dir "$report_dir"
 )
 if [ -n "${SCHEMATHESIS_SEED:-}" ]; then args+=(--seed "$SCHEMATHESIS_SEED"); fi
 
+# Schemathesis keeps a cache in the working directory; keep it with the
+# report, out of the source tree.
+cd "$report_dir"
 "$st" "${args[@]}"
