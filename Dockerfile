@@ -30,7 +30,8 @@ COPY Sources ./Sources
 COPY static ./static
 RUN swift build -c release --product slipway --static-swift-stdlib \
  && install -D "$(swift build -c release --show-bin-path)/slipway" /out/bin/slipway \
- && mkdir -p /out/share/slipway && cp -R static /out/share/slipway/static
+ && mkdir -p /out/share/slipway && cp -R static /out/share/slipway/static \
+ && cp -R "$(swift build -c release --show-bin-path)/slipway_Admin.resources" /out/share/slipway/
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -55,6 +55,8 @@ public struct AdminServer: Service {
         api.registerDashboard(on: router)
         router.add(middleware: BearerAuthMiddleware(token: BearerToken(configuration.token)))
         api.register(on: router)
+        // Last: it only ever sees the requests no route matched.
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ("\($0.path)", $0.method) }))
         return router
     }
 }

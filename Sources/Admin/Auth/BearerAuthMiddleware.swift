@@ -2,9 +2,10 @@ import HTTPTypes
 import Hummingbird
 
 /// Lets a request through only with `Authorization: Bearer <token>`; the
-/// health checks (`/healthz`, `/readyz`) are open. Routes registered before
-/// it (the dashboard's static files, see `registerDashboard(on:)`) never pass
-/// through it.
+/// health checks (`/healthz`, `/readyz`), the OpenAPI document and the GitHub
+/// webhook (`/api/hooks/github/{slug}`, which checks its own HMAC signature)
+/// are open. Routes registered before it (the dashboard's static files, see
+/// `registerDashboard(on:)`) never pass through it.
 ///
 /// A token in the query string is refused outright, even next to a good
 /// header: URLs end up in logs, histories and `Referer` headers, so a client
@@ -13,12 +14,22 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: BearerToken
 
     /// Paths served without a token.
-    static var openPaths: Set<String> { ["/healthz", "/readyz"] }
+    static var openPaths: Set<String> { ["/healthz", "/readyz", "/api/openapi.json"] }
+
+    /// Whether `path` is served without a token: an open path, or exactly
+    /// `/api/hooks/github/<one segment>` (no prefix match, so `..` or extra
+    /// segments never reach another route unauthenticated).
+    static func isOpen(_ path: String) -> Bool {
+        if openPaths.contains(path) { return true }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return segments.count == 5 && segments[0].isEmpty && segments[1] == "api" && segments[2] == "hooks"
+            && segments[3] == "github" && !segments[4].isEmpty && segments[4] != "." && segments[4] != ".."
+    }
     /// Query parameters that look like a credential (RFC 6750 section 2.3 and habit).
     static var credentialParameters: Set<String> { ["access_token", "token", "bearer", "api_key"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if Self.openPaths.contains(request.uri.path) {
+        if Self.isOpen(request.uri.path) {
             return try await next(request, context)
         }
         let query = request.uri.queryParameters

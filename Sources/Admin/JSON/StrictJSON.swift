@@ -63,7 +63,7 @@ enum StrictJSON {
         return "it could not be parsed"
     }
 
-    private static func isJSON(_ contentType: String) -> Bool {
+    static func isJSON(_ contentType: String) -> Bool {
         let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }

@@ -8,7 +8,10 @@ extension AdminAPI {
     /// `POST /api/deployments`: creates the site and queues its first build.
     func createDeployment(_ request: Request) async throws -> Response {
         let body = try await StrictJSON.decode(CreateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
-        let site = try await catalog.createSite(try body.draft())
+        var draft = try body.draft()
+        let webhookSecret = WebhookSecret.generate()
+        draft.webhookSecret = webhookSecret
+        let site = try await catalog.createSite(draft)
         let build: Build
         do {
             build = try await catalog.createBuild(siteID: site.id, BuildRequest(trigger: "create"))
@@ -21,7 +24,9 @@ extension AdminAPI {
         services.buildsQueued()
         logger.info("deployment created", metadata: ["slug": "\(site.slug)", "site": "\(site.id)", "build": "\(build.id)"])
         let deployment = try await deploymentJSON(site)
-        return try json(CreatedDeployment(deployment: deployment, build: buildJSON(build, slug: site.slug)), status: .created)
+        return try json(
+            CreatedDeployment(deployment: deployment, build: buildJSON(build, slug: site.slug), webhookSecret: webhookSecret),
+            status: .created)
     }
 
     /// `GET /api/deployments`.
@@ -113,8 +118,11 @@ extension AdminAPI {
     }
 }
 
-/// The answer to a create: the deployment and its first build.
+/// The answer to a create: the deployment, its first build, and the secret
+/// GitHub must sign webhooks with (returned here only; rotating it is the
+/// only way to see it again).
 struct CreatedDeployment: Encodable, Sendable {
     let deployment: DeploymentJSON
     let build: BuildJSON
+    let webhookSecret: String
 }

@@ -20,6 +20,11 @@ struct AdminAPI: Sendable {
         router.get("/readyz") { _, _ in try await readiness() }
         router.get("/api/stats") { _, _ in try await stats() }
         router.get("/metrics") { _, _ in try metrics() }
+        let document = OpenAPIDocument.load()
+        if case .failure(let missing) = document {
+            logger.warning("the OpenAPI document is missing; GET /api/openapi.json answers 503", metadata: ["searched": "\(missing.searched)"])
+        }
+        router.get("/api/openapi.json") { _, _ in try openAPIDocument(document) }
 
         router.post("/api/deployments") { request, _ in try await createDeployment(request) }
         router.get("/api/deployments") { _, _ in try await listDeployments() }
@@ -29,6 +34,8 @@ struct AdminAPI: Sendable {
         router.post("/api/deployments/{slug}/builds") { request, context in try await triggerBuild(request, context) }
         router.get("/api/deployments/{slug}/builds") { request, context in try await listBuilds(request, context) }
         router.post("/api/deployments/{slug}/rollback") { request, context in try await rollback(request, context) }
+        router.post("/api/deployments/{slug}/webhook-secret") { _, context in try await rotateWebhookSecret(context) }
+        router.post("/api/hooks/github/{slug}") { request, context in try await githubHook(request, context) }
 
         router.get("/api/builds/{id}") { _, context in try await getBuild(context) }
         router.post("/api/builds/{id}/cancel") { _, context in try await cancelBuild(context) }

@@ -48,6 +48,14 @@ public protocol Catalog: Sendable {
     /// - Throws: `site_not_found`.
     func deleteSite(id: SiteID) async throws -> SiteDeletion
 
+    /// The secret GitHub signs the site's push webhooks with; nil only if it
+    /// was never set. Throws `siteNotFound`.
+    func webhookSecret(siteID: SiteID) async throws -> String?
+
+    /// Replaces the site's webhook secret with a new random one and returns
+    /// it; the old one stops working at once. Throws `siteNotFound`.
+    func rotateWebhookSecret(siteID: SiteID) async throws -> String
+
     // MARK: Builds
 
     /// Queues a build of the site with the next number.

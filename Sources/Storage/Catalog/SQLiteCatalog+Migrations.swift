@@ -67,6 +67,15 @@ extension SQLiteCatalog {
                     """
             )
         }
+        migrator.registerMigration("v2-site-webhook-secret") { db in
+            // The secret GitHub signs push webhooks with. Sites created before
+            // this migration get one now, so every site can receive webhooks.
+            try db.execute(sql: "ALTER TABLE site ADD COLUMN webhook_secret TEXT")
+            for id in try String.fetchAll(db, sql: "SELECT id FROM site") {
+                try db.execute(
+                    sql: "UPDATE site SET webhook_secret = ? WHERE id = ?", arguments: [WebhookSecret.generate(), id])
+            }
+        }
         return migrator
     }()
 }

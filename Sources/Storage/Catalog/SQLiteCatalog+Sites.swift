@@ -4,6 +4,11 @@ import GRDB
 extension SQLiteCatalog {
     public func createSite(_ draft: SiteDraft) async throws -> Site {
         if let slug = draft.slug, let problem = SlugRules.problem(with: slug) { throw CatalogError.slugInvalid(problem) }
+        let webhookSecret = draft.webhookSecret ?? WebhookSecret.generate()
+        guard (WebhookSecret.minLength...WebhookSecret.maxLength).contains(webhookSecret.utf8.count) else {
+            throw CatalogError.invalidInput(
+                "the webhook secret must be \(WebhookSecret.minLength) to \(WebhookSecret.maxLength) bytes long")
+        }
         return try await write { db, now, events in
             let slug: String
             if let given = draft.slug {
@@ -26,13 +31,13 @@ extension SQLiteCatalog {
                 try db.execute(
                     sql: """
                         INSERT INTO site (id, slug, repo_url, branch, root_dir, install_command, build_command, output_dir,
-                            spa, env, active_build_id, build_counter, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?)
+                            spa, env, active_build_id, build_counter, created_at, updated_at, webhook_secret)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?)
                         """,
                     arguments: [
                         id.rawValue, settings.slug, settings.repoURL, settings.branch, settings.rootDir,
                         settings.installCommand, settings.buildCommand, settings.outputDir, settings.spa.rawValue,
-                        try Self.envJSON(settings.env), now, now,
+                        try Self.envJSON(settings.env), now, now, webhookSecret,
                     ]
                 )
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
@@ -106,6 +111,23 @@ extension SQLiteCatalog {
             events.publish(.siteDeleted(site))
             return SiteDeletion(site: site, builds: builds)
         }
+    }
+
+    public func webhookSecret(siteID: SiteID) async throws -> String? {
+        try await read { db, _ in
+            guard let row = try Row.fetchOne(db, sql: "SELECT webhook_secret FROM site WHERE id = ?", arguments: [siteID.rawValue])
+            else { throw CatalogError.siteNotFound(id: siteID) }
+            return row["webhook_secret"] as String?
+        }
+    }
+
+    public func rotateWebhookSecret(siteID: SiteID) async throws -> String {
+        let secret = WebhookSecret.generate()
+        try await write { db, _, _ in
+            try db.execute(sql: "UPDATE site SET webhook_secret = ? WHERE id = ?", arguments: [secret, siteID.rawValue])
+            guard db.changesCount == 1 else { throw CatalogError.siteNotFound(id: siteID) }
+        }
+        return secret
     }
 
     static func slugIsTaken(_ db: Database, _ slug: String, except id: SiteID?) throws -> Bool {

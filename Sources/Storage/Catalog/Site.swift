@@ -93,6 +93,7 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
 
 /// What is needed to create a site. Leave `slug` nil to have one derived from
 /// the repository name and made unique (`my-site`, then `my-site-2`, …).
+/// Leave `webhookSecret` nil to have one generated (``WebhookSecret/generate()``).
 public struct SiteDraft: Sendable, Hashable {
     public var slug: String?
     public var repoURL: String
@@ -103,11 +104,13 @@ public struct SiteDraft: Sendable, Hashable {
     public var outputDir: String?
     public var spa: SpaMode
     public var env: [BuildVariable]
+    /// The secret GitHub signs this site's push webhooks with; never logged.
+    public var webhookSecret: String?
 
     public init(
         slug: String? = nil, repoURL: String, branch: String = "main", rootDir: String? = nil,
         installCommand: String? = nil, buildCommand: String? = nil, outputDir: String? = nil,
-        spa: SpaMode = .auto, env: [BuildVariable] = []
+        spa: SpaMode = .auto, env: [BuildVariable] = [], webhookSecret: String? = nil
     ) {
         self.slug = slug
         self.repoURL = repoURL
@@ -118,6 +121,23 @@ public struct SiteDraft: Sendable, Hashable {
         self.outputDir = outputDir
         self.spa = spa
         self.env = env
+        self.webhookSecret = webhookSecret
+    }
+}
+
+extension SiteDraft: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        "SiteDraft(slug: \(slug ?? "nil"), repoURL: \(repoURL), branch: \(branch), env: \(env), webhookSecret: \(webhookSecret == nil ? "nil" : "***"))"
+    }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "slug": slug as Any, "repoURL": repoURL, "branch": branch, "rootDir": rootDir as Any,
+                "installCommand": installCommand as Any, "buildCommand": buildCommand as Any, "outputDir": outputDir as Any,
+                "spa": spa, "env": env, "webhookSecret": webhookSecret == nil ? "nil" : "***",
+            ])
     }
 }
 

@@ -1,0 +1,197 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Hummingbird
+import NIOCore
+import NIOHTTP1
+import Storage
+import Testing
+
+@testable import Admin
+
+@Suite struct AdminWebhookTests {
+    static let sha = "0123456789abcdef0123456789abcdef01234567"
+
+    /// `sha256=<hex>` as GitHub computes it.
+    static func signature(_ body: String, secret: String) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + code.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func push(ref: String, after: String = sha, message: String = "Fix the header\n\nLonger text") -> String {
+        #"{"ref": "\#(ref)", "before": "\#(String(repeating: "0", count: 40))", "after": "\#(after)", "head_commit": {"id": "\#(after)", "message": "\#(message.replacingOccurrences(of: "\n", with: "\\n"))"}, "repository": {"full_name": "example/site"}}"#
+    }
+
+    /// Creates a deployment and returns the webhook secret of its create response.
+    static func create(_ server: AdminTestServer, slug: String, branch: String = "main") async throws -> String {
+        let reply = try await server.request(
+            .POST, "/api/deployments", body: #"{"slug": "\#(slug)", "repoUrl": "https://github.com/example/site.git", "branch": "\#(branch)"}"#)
+        #expect(reply.status == 201, "\(reply.body)")
+        let secret = try #require(try reply.json["webhookSecret"] as? String)
+        #expect(secret.count == 43)
+        #expect(secret.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+        return secret
+    }
+
+    /// Delivers `body` the way GitHub does: no bearer token.
+    static func deliver(
+        _ server: AdminTestServer, slug: String, event: String?, body: String, signature: String?
+    ) async throws -> AdminTestServer.Reply {
+        var headers: [(String, String)] = []
+        if let event { headers.append(("X-GitHub-Event", event)) }
+        if let signature { headers.append(("X-Hub-Signature-256", signature)) }
+        headers.append(("X-GitHub-Delivery", UUID().uuidString))
+        return try await server.request(.POST, "/api/hooks/github/\(slug)", body: body, token: nil, headers: headers)
+    }
+
+    @Test func signedPushOnTheBranchQueuesABuildWithoutTheBearerToken() async throws {
+        try await AdminTestServer.run { server in
+            let secret = try await Self.create(server, slug: "site", branch: "trunk")
+            _ = try await server.runNextBuild()
+            let wakes = server.wakes.count
+            let body = Self.push(ref: "refs/heads/trunk")
+            let reply = try await Self.deliver(server, slug: "site", event: "push", body: body, signature: Self.signature(body, secret: secret))
+            #expect(reply.status == 202, "\(reply.body)")
+            let build = try #require(try reply.json["build"] as? [String: Any])
+            #expect(build["status"] as? String == "queued")
+            #expect(build["number"] as? Int == 2)
+            #expect(build["commitSha"] as? String == Self.sha)
+            #expect(build["commitMessage"] as? String == "Fix the header")
+            #expect(server.wakes.count == wakes + 1)
+            let site = try await server.catalog.site(slug: "site")
+            let stored = try #require(try await server.catalog.builds(siteID: site.id).builds.first)
+            #expect(stored.number == 2)
+            #expect(stored.trigger == "github push 0123456")
+        }
+    }
+
+    @Test func pushToAnotherBranchOrTagIsIgnored() async throws {
+        try await AdminTestServer.run { server in
+            let secret = try await Self.create(server, slug: "site")
+            for (ref, expected) in [
+                ("refs/heads/feature", "branch feature is not the deployment's branch main"),
+                ("refs/tags/main", "ref refs/tags/main is not the deployment's branch main"),
+            ] {
+                let body = Self.push(ref: ref)
+                let reply = try await Self.deliver(server, slug: "site", event: "push", body: body, signature: Self.signature(body, secret: secret))
+                #expect(reply.status == 202, "\(reply.body)")
+                #expect(try reply.json["ignored"] as? String == expected)
+            }
+            let site = try await server.catalog.site(slug: "site")
+            #expect(try await server.catalog.builds(siteID: site.id).builds.count == 1)
+        }
+    }
+
+    @Test func pingAnswersOKAndOtherEventsAreIgnored() async throws {
+        try await AdminTestServer.run { server in
+            let secret = try await Self.create(server, slug: "site")
+            let ping = #"{"zen": "Keep it logically awesome.", "hook_id": 1}"#
+            let pong = try await Self.deliver(server, slug: "site", event: "ping", body: ping, signature: Self.signature(ping, secret: secret))
+            #expect(pong.status == 200, "\(pong.body)")
+            #expect(try pong.json["ok"] as? Bool == true)
+
+            let issue = #"{"action": "opened"}"#
+            let ignored = try await Self.deliver(server, slug: "site", event: "issues", body: issue, signature: Self.signature(issue, secret: secret))
+            #expect(ignored.status == 202, "\(ignored.body)")
+            #expect((try ignored.json["ignored"] as? String)?.contains("'issues'") == true)
+
+            let missing = try await Self.deliver(server, slug: "site", event: nil, body: issue, signature: Self.signature(issue, secret: secret))
+            #expect(missing.status == 400, "\(missing.body)")
+        }
+    }
+
+    @Test func missingWrongOrForeignSignaturesAndUnknownSlugsGet401() async throws {
+        try await AdminTestServer.run { server in
+            let secret = try await Self.create(server, slug: "site")
+            let otherSecret = try await Self.create(server, slug: "other")
+            let body = Self.push(ref: "refs/heads/main")
+            let good = Self.signature(body, secret: secret)
+            let tampered = Self.push(ref: "refs/heads/main", message: "Something else")
+            let cases: [(slug: String, body: String, signature: String?)] = [
+                ("site", body, nil),
+                ("site", body, "sha256=" + String(repeating: "0", count: 64)),
+                ("site", body, String(good.dropFirst("sha256=".count))),
+                ("site", body, "sha1=" + String(good.dropFirst("sha256=".count).prefix(40))),
+                ("site", body, "sha256=zz" + String(good.dropFirst("sha256=".count + 2))),
+                ("site", tampered, good),
+                ("site", body, Self.signature(body, secret: otherSecret)),
+                // Unknown and malformed slugs answer exactly like a bad signature.
+                ("missing", body, good),
+                ("Not_A_Slug", body, good),
+            ]
+            for item in cases {
+                let reply = try await Self.deliver(server, slug: item.slug, event: "push", body: item.body, signature: item.signature)
+                #expect(reply.status == 401, "\(item.slug) \(item.signature ?? "none"): \(reply.body)")
+                #expect(reply.errorCode == "bad_signature")
+            }
+            // The upper-case hex form GitHub never sends still verifies.
+            let upper = "sha256=" + good.dropFirst("sha256=".count).uppercased()
+            let accepted = try await Self.deliver(server, slug: "site", event: "push", body: body, signature: upper)
+            #expect(accepted.status == 202, "\(accepted.body)")
+            let site = try await server.catalog.site(slug: "site")
+            #expect(try await server.catalog.builds(siteID: site.id).builds.count == 2)
+        }
+    }
+
+    @Test func rotatingTheSecretRetiresTheOldOneAndSecretsNeverAppearElsewhere() async throws {
+        try await AdminTestServer.run { server in
+            let old = try await Self.create(server, slug: "site")
+            let rotate = try await server.request(.POST, "/api/deployments/site/webhook-secret")
+            #expect(rotate.status == 200, "\(rotate.body)")
+            let new = try #require(try rotate.json["webhookSecret"] as? String)
+            #expect(new != old)
+            #expect(try await server.request(.POST, "/api/deployments/site/webhook-secret", token: nil).status == 401)
+            #expect(try await server.request(.POST, "/api/deployments/nope/webhook-secret").status == 404)
+
+            let ping = #"{"zen": "hi"}"#
+            let stale = try await Self.deliver(server, slug: "site", event: "ping", body: ping, signature: Self.signature(ping, secret: old))
+            #expect(stale.status == 401)
+            let fresh = try await Self.deliver(server, slug: "site", event: "ping", body: ping, signature: Self.signature(ping, secret: new))
+            #expect(fresh.status == 200)
+
+            for path in ["/api/deployments", "/api/deployments/site"] {
+                let reply = try await server.request(.GET, path)
+                #expect(reply.status == 200)
+                #expect(!reply.body.contains(new) && !reply.body.contains(old) && !reply.body.contains("webhookSecret"))
+            }
+        }
+    }
+
+    @Test func fullQueueAnswers429() async throws {
+        try await AdminTestServer.run(queue: QueueSettings(maxQueued: 1)) { server in
+            let secret = try await Self.create(server, slug: "site")
+            let body = Self.push(ref: "refs/heads/main")
+            let reply = try await Self.deliver(server, slug: "site", event: "push", body: body, signature: Self.signature(body, secret: secret))
+            #expect(reply.status == 429, "\(reply.body)")
+            #expect(reply.errorCode == "queue_full")
+        }
+    }
+
+    @Test func payloadsOverOneMebibyteGet413AndBadPayloads400Or422() async throws {
+        try await AdminTestServer.run { server in
+            let secret = try await Self.create(server, slug: "site")
+            let big = #"{"ref": "refs/heads/main", "pad": ""# + String(repeating: "x", count: 1 << 20) + #""}"#
+            let tooLarge = try await Self.deliver(server, slug: "site", event: "push", body: big, signature: Self.signature(big, secret: secret))
+            #expect(tooLarge.status == 413, "\(tooLarge.body.prefix(200))")
+            // Just under the limit is read (AdminConfiguration.maxBodyBytes, 4 KiB here, does not apply).
+            let padded = #"{"ref": "refs/heads/other", "pad": ""# + String(repeating: "x", count: 512 << 10) + #""}"#
+            let read = try await Self.deliver(server, slug: "site", event: "push", body: padded, signature: Self.signature(padded, secret: secret))
+            #expect(read.status == 202, "\(read.body.prefix(200))")
+
+            let broken = #"{"ref": "#
+            let bad = try await Self.deliver(server, slug: "site", event: "push", body: broken, signature: Self.signature(broken, secret: secret))
+            #expect(bad.status == 400, "\(bad.body)")
+            let noRef = #"{"after": "\#(Self.sha)"}"#
+            let invalid = try await Self.deliver(server, slug: "site", event: "push", body: noRef, signature: Self.signature(noRef, secret: secret))
+            #expect(invalid.status == 422, "\(invalid.body)")
+        }
+    }
+
+    @Test func openPathsAreExactlyTheHookRouteNotItsNeighbours() {
+        #expect(BearerAuthMiddleware<BasicRequestContext>.isOpen("/api/hooks/github/site"))
+        #expect(!BearerAuthMiddleware<BasicRequestContext>.isOpen("/api/hooks/github/"))
+        #expect(!BearerAuthMiddleware<BasicRequestContext>.isOpen("/api/hooks/github/site/extra"))
+        #expect(!BearerAuthMiddleware<BasicRequestContext>.isOpen("/api/hooks/github/.."))
+        #expect(!BearerAuthMiddleware<BasicRequestContext>.isOpen("/api/deployments"))
+    }
+}
