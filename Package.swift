@@ -14,7 +14,10 @@ let package = Package(
     name: "slipway",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "slipway", targets: ["slipway"])
+        .executable(name: "slipway", targets: ["slipway"]),
+        // For the micro-benchmarks in bench/ (a separate package that depends on this one by path).
+        .library(name: "SlipwayStorage", targets: ["Storage"]),
+        .library(name: "SlipwayProxy", targets: ["Proxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

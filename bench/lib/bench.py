@@ -1,0 +1,782 @@
+#!/usr/bin/env python3
+"""Slipway's load benchmark: Slipway against nginx serving the same files
+from local disk and nginx as a caching reverse proxy in front of the same
+bucket. Started by `bench/run`, which builds the release binary and installs
+wrk, nginx and matplotlib first; see bench/README.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fixture as fixture_mod  # noqa: E402
+import publish  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+LIB = Path(__file__).resolve().parent
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+CFG = {
+    "rounds": env_int("BENCH_ROUNDS", 3),
+    "duration_s": env_int("BENCH_DURATION", 10),
+    "connections": env_int("BENCH_CONNECTIONS", 64),
+    "sites": env_int("BENCH_SITES", 1000),
+    "stream_rounds": env_int("BENCH_STREAM_ROUNDS", 2),
+    "slow_rate": os.environ.get("BENCH_SLOW_RATE", "48M"),
+    "server_cpu": os.environ.get("BENCH_SERVER_CPU", "0"),
+    "client_cpu": os.environ.get("BENCH_CLIENT_CPU", "1"),
+    "domain": "bench.test",
+    "bucket": os.environ.get("BENCH_BUCKET", "slipway-bench"),
+    "proxy_port": env_int("BENCH_SLIPWAY_PORT", 28080),
+    "admin_port": env_int("BENCH_ADMIN_PORT", 28081),
+    "nginx_static_port": env_int("BENCH_NGINX_STATIC_PORT", 28090),
+    "nginx_proxy_port": env_int("BENCH_NGINX_PROXY_PORT", 28091),
+    "rgw_port": env_int("BENCH_RGW_PORT", 27480),
+    "mon_port": env_int("BENCH_MON_PORT", 26789),
+}
+WORK = Path(os.environ.get("BENCH_WORKDIR", "/tmp/slipway-bench"))
+RESULTS = Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "results"))
+SLIPWAY_BIN = os.environ.get("SLIPWAY_BIN", str(ROOT / ".build" / "release" / "slipway"))
+
+started: list[tuple[str, subprocess.Popen]] = []
+cleanups: list = []
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+def wait_port(port: int, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def stop(name: str, proc: subprocess.Popen, grace: float = 15) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            log(f"{name} did not stop after {grace:.0f}s; killing it")
+            proc.kill()
+            proc.wait()
+    started[:] = [(n, p) for n, p in started if p is not proc]
+
+
+def cleanup() -> None:
+    for name, proc in reversed(list(started)):
+        stop(name, proc)
+    for fn in reversed(cleanups):
+        try:
+            fn()
+        except Exception as e:  # keep cleaning up
+            log(f"cleanup: {e}")
+
+
+def pinned(cpu: str, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", cpu] + argv
+
+
+# ---------------------------------------------------------------- object store
+
+def start_store() -> dict:
+    if os.environ.get("BENCH_S3_ENDPOINT"):
+        log(f"using the S3 gateway at {os.environ['BENCH_S3_ENDPOINT']}")
+        return {"endpoint": os.environ["BENCH_S3_ENDPOINT"], "key": os.environ["AWS_ACCESS_KEY_ID"],
+                "secret": os.environ["AWS_SECRET_ACCESS_KEY"], "region": os.environ.get("AWS_REGION", "us-east-1"),
+                "started": False}
+    ceph_dir = WORK / "ceph"
+    env = dict(os.environ, CEPH_DIR=str(ceph_dir), RGW_PORT=str(CFG["rgw_port"]), MON_PORT=str(CFG["mon_port"]),
+               MEMSTORE_BYTES=os.environ.get("BENCH_MEMSTORE_BYTES", str(4 << 30)), RGW_TLS="0")
+    script = str(ROOT / "scripts" / "ceph-rgw.sh")
+    log(f"starting a Ceph RADOS Gateway on 127.0.0.1:{CFG['rgw_port']} ({ceph_dir})")
+    cleanups.append(lambda: subprocess.run([script, "clean"], env=env, check=False,
+                                           stdout=subprocess.DEVNULL))
+    out = subprocess.run([script, "start"], env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+    vals = dict(re.findall(r"export (\w+)=(\S+)", out))
+    return {"endpoint": vals["S3_ENDPOINT"], "key": vals["AWS_ACCESS_KEY_ID"],
+            "secret": vals["AWS_SECRET_ACCESS_KEY"], "region": vals.get("AWS_REGION", "us-east-1"), "started": True}
+
+
+def s3_client(store: dict):
+    import boto3
+    from botocore.config import Config
+    return boto3.client("s3", endpoint_url=store["endpoint"], aws_access_key_id=store["key"],
+                        aws_secret_access_key=store["secret"], region_name=store["region"],
+                        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+
+
+def prepare_bucket(s3, bucket: str) -> None:
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    # nginx's proxy_cache fetches anonymously (nginx cannot sign S3 requests
+    # without a third-party module), so the bench bucket is world-readable.
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject"],
+                       "Resource": [f"arn:aws:s3:::{bucket}/*"]}]}))
+
+
+# ---------------------------------------------------------------- Slipway
+
+def slipway_env(store: dict, cache_bytes: str | None = None, max_entry: str | None = None) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "SLIPWAY_DATA_DIR": str(WORK / "slipway"),
+        "SLIPWAY_PROXY_HOST": "127.0.0.1",
+        "SLIPWAY_PROXY_PORT": str(CFG["proxy_port"]),
+        "SLIPWAY_ADMIN_HOST": "127.0.0.1",
+        "SLIPWAY_ADMIN_PORT": str(CFG["admin_port"]),
+        "SLIPWAY_APPS_DOMAIN": CFG["domain"],
+        "SLIPWAY_STORAGE": "s3",
+        "SLIPWAY_S3_ENDPOINT": store["endpoint"],
+        "SLIPWAY_S3_BUCKET": CFG["bucket"],
+        "SLIPWAY_S3_REGION": store["region"],
+        "SLIPWAY_S3_ACCESS_KEY_ID": store["key"],
+        "SLIPWAY_S3_SECRET_ACCESS_KEY": store["secret"],
+        "SLIPWAY_S3_PATH_STYLE": "true",
+        "SLIPWAY_ALLOW_LOCAL_REPOS": "true",
+        "SLIPWAY_BUILD_RUNNER": "local",
+        "SLIPWAY_BUILD_CONCURRENCY": "2",
+        "SLIPWAY_QUEUE_MAX": str(CFG["sites"] + 100),
+        "SLIPWAY_STATIC_DIR": str(ROOT / "static"),
+        "SLIPWAY_ACCESS_LOG": "false",
+        "SLIPWAY_PROXY_MAX_CONNECTIONS": "20000",
+    })
+    if cache_bytes:
+        env["SLIPWAY_CACHE_BYTES"] = cache_bytes
+    if max_entry:
+        env["SLIPWAY_CACHE_MAX_ENTRY_BYTES"] = max_entry
+    return env
+
+
+def start_slipway(env: dict, label: str) -> subprocess.Popen:
+    logf = open(WORK / f"slipway-{label}.log", "ab")
+    proc = subprocess.Popen(pinned(CFG["server_cpu"], [SLIPWAY_BIN, "serve"]), env=env,
+                            stdout=logf, stderr=subprocess.STDOUT, cwd=str(WORK))
+    started.append(("slipway", proc))
+    wait_port(CFG["proxy_port"], 60, proc)
+    return proc
+
+
+# ---------------------------------------------------------------- nginx
+
+def nginx_conf(www: Path, sites: dict[str, dict]) -> Path:
+    d = WORK / "nginx"
+    for sub in ("cache", "tmp"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    dom = CFG["domain"]
+    roots = [f"        fixture.{dom} {www}/fixture;", f"        big.{dom} {www}/big;"]
+    prefixes = []
+    for slug, s in sites.items():
+        if slug.startswith("site-"):
+            roots.append(f"        {slug}.{dom} {www}/sites/{slug};")
+        prefixes.append(f"        {slug}.{dom} sites/{s['site_id']}/{s['build_id']};")
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf = f"""# Generated by bench/lib/bench.py: one worker, keep-alive, no access log.
+{user}worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65s;
+    keepalive_requests 10000000;
+    open_file_cache max=20000 inactive=60s;
+    open_file_cache_valid 60s;
+    client_body_temp_path {d}/tmp/body;
+    proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi;
+    uwsgi_temp_path {d}/tmp/uwsgi;
+    scgi_temp_path {d}/tmp/scgi;
+    map_hash_max_size 16384;
+    map_hash_bucket_size 128;
+
+    map $host $site_root {{
+        default {www}/fixture;
+{chr(10).join(roots)}
+    }}
+    map $host $site_prefix {{
+        default none;
+{chr(10).join(prefixes)}
+    }}
+    map $http_accept_encoding $gz_prefix {{ default ""; ~*gzip "/.slipway/gzip"; }}
+    map $http_accept_encoding $gz_suffix {{ default ""; ~*gzip ".gz"; }}
+
+    # nginx serving the files from local disk: the practical ceiling.
+    server {{
+        listen 127.0.0.1:{CFG['nginx_static_port']} backlog=4096;
+        root $site_root;
+        etag on;
+        location / {{ try_files $uri $uri/index.html /index.html; }}
+        location /assets/ {{
+            gzip_static on;
+            gzip_vary on;
+            add_header Cache-Control "public, max-age=31536000, immutable";
+            try_files $uri =404;
+        }}
+    }}
+
+    # nginx as a caching reverse proxy in front of the same bucket.
+    upstream rgw {{ server 127.0.0.1:{CFG['rgw_port']}; keepalive 64; }}
+    proxy_cache_path {d}/cache levels=1:2 keys_zone=sites:64m max_size=2g inactive=1h use_temp_path=off;
+    server {{
+        listen 127.0.0.1:{CFG['nginx_proxy_port']} backlog=4096;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host 127.0.0.1:{CFG['rgw_port']};
+        proxy_cache sites;
+        proxy_cache_valid 200 1h;
+        proxy_cache_lock on;
+        proxy_cache_revalidate off;
+        proxy_ignore_headers Cache-Control Expires Set-Cookie;
+        proxy_hide_header x-amz-request-id;
+        proxy_hide_header x-rgw-object-type;
+        proxy_hide_header x-amz-meta-slipway-sha256;
+        location / {{
+            # SPA fallback as Slipway does it: a last segment without a dot
+            # (and the root) is the site's index.html.
+            set $object $uri;
+            if ($uri ~ "/[^./]*$") {{ set $object /index.html; }}
+            proxy_cache_key $site_prefix$object;
+            proxy_pass http://rgw/{CFG['bucket']}/$site_prefix$object;
+        }}
+        location /assets/ {{
+            proxy_cache_key $site_prefix$uri$gz_suffix;
+            proxy_pass http://rgw/{CFG['bucket']}/$site_prefix$gz_prefix$uri$gz_suffix;
+            add_header Vary Accept-Encoding;
+        }}
+    }}
+}}
+"""
+    path = d / "nginx.conf"
+    path.write_text(conf)
+    return path
+
+
+def start_nginx(conf: Path) -> subprocess.Popen:
+    subprocess.run(["nginx", "-t", "-q", "-c", str(conf), "-p", str(conf.parent)], check=True)
+    proc = subprocess.Popen(pinned(CFG["server_cpu"], ["nginx", "-c", str(conf), "-p", str(conf.parent),
+                                                       "-g", "daemon off;"]),
+                            stdout=open(WORK / "nginx" / "stdout.log", "ab"), stderr=subprocess.STDOUT)
+    started.append(("nginx", proc))
+    wait_port(CFG["nginx_static_port"], 20, proc)
+    wait_port(CFG["nginx_proxy_port"], 20, proc)
+    return proc
+
+
+# ---------------------------------------------------------------- requests
+
+def fetch(port: int, path: str, host: str, headers: dict | None = None, method: str = "GET"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, path, headers=dict({"Host": host}, **(headers or {})))
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+
+
+def wrk(url: str, headers: dict, duration: int, connections: int, script: str = "wrk_report.lua",
+        args: list[str] | None = None) -> dict:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", str(LIB / script)]
+    for k, v in headers.items():
+        argv += ["-H", f"{k}: {v}"]
+    argv.append(url)
+    if args:
+        argv += ["--"] + args
+    out = subprocess.run(pinned(CFG["client_cpu"], argv), check=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, timeout=duration + 60).stdout
+    m = re.search(r"BENCHJSON (\{.*\})", out)
+    if not m:
+        raise RuntimeError(f"wrk printed no report:\n{out}")
+    r = json.loads(m.group(1))
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["errors"] = sum(r[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_status",
+                                      "errors_timeout"))
+    return r
+
+
+def median_of(runs: list[dict]) -> dict:
+    return {
+        "rps": statistics.median(r["rps"] for r in runs),
+        "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
+        "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
+        "errors": sum(r["errors"] for r in runs),
+    }
+
+
+# ---------------------------------------------------------------- scenarios
+
+class Bench:
+    def __init__(self, store: dict, s3, sites: dict, fixture: dict, slipway: subprocess.Popen):
+        self.store, self.s3, self.sites, self.fixture, self.slipway = store, s3, sites, fixture, slipway
+        self.results: dict = {"scenarios": [], "streaming": {}, "notes": []}
+        self.dom = CFG["domain"]
+
+    def presigned(self, slug: str, path: str) -> str:
+        s = self.sites[slug]
+        return self.s3.generate_presigned_url("get_object", ExpiresIn=6 * 3600, Params={
+            "Bucket": CFG["bucket"], "Key": f"sites/{s['site_id']}/{s['build_id']}/{path.lstrip('/')}"})
+
+    def sides(self):
+        return {
+            "slipway": ("127.0.0.1", CFG["proxy_port"]),
+            "nginx-static": ("127.0.0.1", CFG["nginx_static_port"]),
+            "nginx-proxy_cache": ("127.0.0.1", CFG["nginx_proxy_port"]),
+        }
+
+    def check(self, name: str, side: str, port: int, path: str, host: str, headers: dict, want_status: int,
+              want: dict | None = None) -> None:
+        status, h, body = fetch(port, path, host, headers)
+        problems = []
+        if status != want_status:
+            problems.append(f"status {status}, expected {want_status}")
+        for k, v in (want or {}).items():
+            if k == "length" and len(body) != v:
+                problems.append(f"body {len(body)} bytes, expected {v}")
+            elif k != "length" and v.lower() not in h.get(k, "").lower():
+                problems.append(f"{k}: {h.get(k)!r}, expected {v!r}")
+        if problems:
+            raise RuntimeError(f"{name} on {side}: " + "; ".join(problems))
+
+    def run_scenario(self, name: str, title: str, path: str, host: str, headers: dict, sides: list[str],
+                     want_status: int, want: dict | None = None, connections: int | None = None,
+                     script: str = "wrk_report.lua", args: list[str] | None = None,
+                     etag: bool = False) -> None:
+        log(f"scenario {name}: {title}")
+        ports = self.sides()
+        per_side_headers = {}
+        for side in sides:
+            hdrs = dict(headers)
+            port = ports[side][1]
+            if etag:
+                st, h, _ = fetch(port, path, host, headers)
+                if "etag" not in h:
+                    raise RuntimeError(f"{name} on {side}: no ETag to revalidate")
+                hdrs["If-None-Match"] = h["etag"]
+            # warm the cache and check the answer before measuring
+            fetch(port, path, host, hdrs)
+            self.check(name, side, port, path, host, hdrs, want_status, want)
+            per_side_headers[side] = hdrs
+        if script == "wrk_sites.lua" and args:
+            self.warm_sites(sides, path, int(args[0]), want_status)
+        runs: dict[str, list] = {s: [] for s in sides}
+        for r in range(CFG["rounds"]):
+            order = sides[r % len(sides):] + sides[:r % len(sides)]
+            for side in order:
+                port = ports[side][1]
+                h = dict(per_side_headers[side], Host=host)
+                res = wrk(f"http://127.0.0.1:{port}{path}", h, CFG["duration_s"],
+                          connections or CFG["connections"], script, args)
+                runs[side].append(res)
+                log(f"  round {r + 1} {side:18s} {res['rps']:10.0f} req/s  p50 {res['p50_us'] / 1000:.3f} ms"
+                    f"  p99 {res['p99_us'] / 1000:.3f} ms  errors {res['errors']}")
+        self.results["scenarios"].append({
+            "name": name, "title": title, "path": path, "host": host, "headers": headers,
+            "connections": connections or CFG["connections"],
+            "sides": {s: {"median": median_of(runs[s]), "runs": runs[s]} for s in sides}})
+
+    def warm_sites(self, sides: list[str], path: str, count: int, want_status: int) -> None:
+        """Asks every side for every site once (fills the caches, checks the routing)."""
+        for side in sides:
+            port = self.sides()[side][1]
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for i in range(1, count + 1):
+                c.request("GET", path, headers={"Host": f"site-{i:04d}.{self.dom}"})
+                r = c.getresponse()
+                r.read()
+                if r.status != want_status:
+                    raise RuntimeError(f"many-sites on {side}: site-{i:04d} answered {r.status}")
+            c.close()
+
+    def run_cold(self, slipway_port: int) -> None:
+        name, title = "cold-miss", "2 KB page, cache off: Slipway fetching from the gateway vs fetching it directly"
+        log(f"scenario {name}: {title}")
+        host = f"fixture.{self.dom}"
+        url = self.presigned("fixture", "index.html")
+        st, h, body = fetch(slipway_port, "/", host)
+        if st != 200 or len(body) != self.fixture["html_bytes"]:
+            raise RuntimeError(f"cold miss: Slipway answered {st} with {len(body)} bytes")
+        if h.get("x-cache", "").upper() == "HIT":
+            raise RuntimeError("cold miss: Slipway still answers from its cache with the cache off")
+        runs = {"slipway (cache off)": [], "gateway direct": []}
+        for r in range(CFG["rounds"]):
+            for side in (list(runs) if r % 2 == 0 else list(reversed(list(runs)))):
+                if side == "gateway direct":
+                    # A new connection per request: over keep-alive, wrk and
+                    # radosgw fall into a ~40 ms delayed-ACK stall per response
+                    # (measured here) that no real client of the gateway sees.
+                    res = wrk(url, {"Connection": "close"}, CFG["duration_s"], 1)
+                else:
+                    res = wrk(f"http://127.0.0.1:{slipway_port}/", {"Host": host}, CFG["duration_s"], 1)
+                runs[side].append(res)
+                log(f"  round {r + 1} {side:20s} {res['rps']:8.0f} req/s  p50 {res['p50_us'] / 1000:.3f} ms"
+                    f"  p99 {res['p99_us'] / 1000:.3f} ms  errors {res['errors']}")
+        self.results["scenarios"].append({
+            "name": name, "title": title, "path": "/", "host": host, "headers": {}, "connections": 1,
+            "sides": {s: {"median": median_of(runs[s]), "runs": runs[s]} for s in runs}})
+
+    def curl_download(self, url: str, host: str | None, rate: str | None = None) -> dict:
+        argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}"]
+        if host:
+            argv += ["-H", f"Host: {host}"]
+        if rate:
+            argv += ["--limit-rate", rate]
+        argv.append(url)
+        out = subprocess.run(pinned(CFG["client_cpu"], argv), check=True, stdout=subprocess.PIPE,
+                             text=True, timeout=3600).stdout.split()
+        code, size, secs = int(out[0]), int(out[1]), float(out[2])
+        return {"status": code, "bytes": size, "seconds": secs, "mib_per_s": size / secs / (1 << 20)}
+
+    def run_streaming(self) -> None:
+        log("scenario stream-fast: 1 GiB object to a fast client")
+        big = fixture_mod.BIG_BYTES
+        host = f"big.{self.dom}"
+        sides = {
+            "slipway": (f"http://127.0.0.1:{CFG['proxy_port']}/big.bin", host),
+            "gateway direct": (self.presigned("big", "big.bin"), None),
+            "nginx-static": (f"http://127.0.0.1:{CFG['nginx_static_port']}/big.bin", host),
+        }
+        runs: dict[str, list] = {s: [] for s in sides}
+        for r in range(CFG["stream_rounds"]):
+            for side, (url, h) in sides.items():
+                res = self.curl_download(url, h)
+                if res["status"] != 200 or res["bytes"] != big:
+                    raise RuntimeError(f"stream-fast on {side}: HTTP {res['status']}, {res['bytes']} bytes")
+                runs[side].append(res)
+                log(f"  round {r + 1} {side:15s} {res['mib_per_s']:8.0f} MiB/s ({res['seconds']:.2f} s)")
+        self.results["streaming"]["fast"] = {
+            s: {"median_mib_per_s": statistics.median(x["mib_per_s"] for x in v), "runs": v}
+            for s, v in runs.items()}
+
+        log(f"scenario stream-slow: 1 GiB object to a client reading {CFG['slow_rate']}B/s; Slipway's RSS sampled")
+        pid = self.slipway.pid
+        samples: list[tuple[float, int]] = []
+        stop_flag = threading.Event()
+
+        def rss_kib() -> int:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+            return 0
+
+        def sampler():
+            t0 = time.time()
+            while not stop_flag.is_set():
+                samples.append((time.time() - t0, rss_kib()))
+                time.sleep(0.1)
+
+        baseline = rss_kib()
+        th = threading.Thread(target=sampler, daemon=True)
+        th.start()
+        res = self.curl_download(sides["slipway"][0], host, CFG["slow_rate"])
+        stop_flag.set()
+        th.join()
+        peak = max(v for _, v in samples)
+        self.results["streaming"]["slow"] = {
+            "rate": CFG["slow_rate"], "download": res, "rss_baseline_mib": baseline / 1024,
+            "rss_peak_mib": peak / 1024, "rss_growth_mib": (peak - baseline) / 1024,
+            "samples": [[round(t, 2), round(v / 1024, 1)] for t, v in samples[::5]]}
+        log(f"  {res['mib_per_s']:.1f} MiB/s for {res['seconds']:.1f} s; RSS {baseline / 1024:.1f} MiB -> peak "
+            f"{peak / 1024:.1f} MiB (+{(peak - baseline) / 1024:.1f} MiB)")
+        if res["status"] != 200 or res["bytes"] != big:
+            raise RuntimeError(f"stream-slow: HTTP {res['status']}, {res['bytes']} bytes")
+
+
+# ---------------------------------------------------------------- report
+
+def goals(results: dict) -> list[dict]:
+    out = []
+    by = {s["name"]: s for s in results["scenarios"]}
+    for name in ("html", "js-gzip", "spa", "not-modified", "many-sites"):
+        s = by.get(name)
+        if not s:
+            continue
+        sw = s["sides"]["slipway"]["median"]
+        if "nginx-static" in s["sides"]:
+            ng = s["sides"]["nginx-static"]["median"]
+            ratio = sw["rps"] / ng["rps"]
+            out.append({"goal": f"{name}: ≥ 1.0× nginx static req/s at ≤ its p99",
+                        "value": f"{ratio:.2f}×, p99 {sw['p99_ms']:.2f} vs {ng['p99_ms']:.2f} ms",
+                        "met": ratio >= 1.0 and sw["p99_ms"] <= ng["p99_ms"]})
+        if "nginx-proxy_cache" in s["sides"]:
+            ratio = sw["rps"] / s["sides"]["nginx-proxy_cache"]["median"]["rps"]
+            out.append({"goal": f"{name}: ≥ 1.5× nginx proxy_cache req/s", "value": f"{ratio:.2f}×",
+                        "met": ratio >= 1.5})
+    if "cold-miss" in by:
+        s = by["cold-miss"]["sides"]
+        added = s["slipway (cache off)"]["median"]["p50_ms"] - s["gateway direct"]["median"]["p50_ms"]
+        out.append({"goal": "cold miss adds ≤ 1 ms median over the direct fetch", "value": f"{added:+.3f} ms",
+                    "met": added <= 1.0})
+    slow = results["streaming"].get("slow")
+    if slow:
+        out.append({"goal": "RSS grows ≤ 64 MiB while 1 GiB streams to a slow client",
+                    "value": f"+{slow['rss_growth_mib']:.1f} MiB", "met": slow["rss_growth_mib"] <= 64})
+    return out
+
+
+def markdown(results: dict) -> str:
+    lines = ["| scenario | Slipway req/s | p50 ms | p99 ms | comparison | req/s | p50 ms | p99 ms | ratio |",
+             "|---|---:|---:|---:|---|---:|---:|---:|---:|"]
+    for s in results["scenarios"]:
+        names = list(s["sides"])
+        main = names[0]
+        m = s["sides"][main]["median"]
+        label = s["name"] if main == "slipway" else f"{s['name']} ({main})"
+        for other in names[1:]:
+            o = s["sides"][other]["median"]
+            lines.append(f"| {label} | {m['rps']:,.0f} | {m['p50_ms']:.3f} | {m['p99_ms']:.3f} | {other} | "
+                         f"{o['rps']:,.0f} | {o['p50_ms']:.3f} | {o['p99_ms']:.3f} | {m['rps'] / o['rps']:.2f}× |")
+    fast = results["streaming"].get("fast")
+    if fast:
+        sw = fast["slipway"]["median_mib_per_s"]
+        for other in [k for k in fast if k != "slipway"]:
+            o = fast[other]["median_mib_per_s"]
+            lines.append(f"| stream-fast 1 GiB (MiB/s) | {sw:,.0f} | | | {other} | {o:,.0f} | | | {sw / o:.2f}× |")
+    text = "\n".join(lines) + "\n"
+    slow = results["streaming"].get("slow")
+    if slow:
+        text += (f"\nSlow client ({slow['rate']}B/s, {slow['download']['seconds']:.1f} s for 1 GiB): Slipway RSS "
+                 f"{slow['rss_baseline_mib']:.1f} MiB before, peak {slow['rss_peak_mib']:.1f} MiB "
+                 f"(+{slow['rss_growth_mib']:.1f} MiB).\n")
+    text += "\n| goal | measured | met |\n|---|---|---|\n"
+    for g in results.get("goals", []):
+        text += f"| {g['goal']} | {g['value']} | {'yes' if g['met'] else 'no'} |\n"
+    for n in results.get("notes", []):
+        text += f"\n- {n}"
+    return text + "\n"
+
+
+def chart(results: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    labels, values, colors = [], [], []
+    palette = {"nginx-static": "#4c72b0", "nginx-proxy_cache": "#dd8452", "gateway direct": "#55a868"}
+    for s in results["scenarios"]:
+        names = list(s["sides"])
+        m = s["sides"][names[0]]["median"]["rps"]
+        for other in names[1:]:
+            labels.append(f"{s['name']}\nvs {other}")
+            values.append(m / s["sides"][other]["median"]["rps"])
+            colors.append(palette.get(other, "#8172b2"))
+    fast = results["streaming"].get("fast")
+    if fast:
+        for other in [k for k in fast if k != "slipway"]:
+            labels.append(f"stream-fast\nvs {other}")
+            values.append(fast["slipway"]["median_mib_per_s"] / fast[other]["median_mib_per_s"])
+            colors.append(palette.get(other, "#8172b2"))
+    fig, ax = plt.subplots(figsize=(max(8, 0.75 * len(labels)), 5.5))
+    ax.bar(range(len(values)), values, color=colors)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.axhline(1.5, color="grey", linewidth=0.8, linestyle="--")
+    for i, v in enumerate(values):
+        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("Slipway / comparison (req/s; MiB/s for streaming)")
+    ax.set_title(f"Slipway vs comparisons — {results['machine']['date']} — medians of {CFG['rounds']} rounds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def machine() -> dict:
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ver = lambda argv: subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,  # noqa: E731
+                                      text=True).stdout.strip().splitlines()[0]
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                            text=True).stdout.strip()
+    return {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "host": platform.node(),
+            "kernel": platform.release(), "cpu": cpu, "cores": os.cpu_count(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30), 1),
+            "load_avg_at_start": os.getloadavg(), "slipway_commit": commit,
+            "nginx": ver(["nginx", "-v"]), "wrk": ver(["wrk", "-v"]),
+            "server_cpu": CFG["server_cpu"], "client_cpu": CFG["client_cpu"]}
+
+
+# ---------------------------------------------------------------- main
+
+def main() -> int:
+    if not Path(SLIPWAY_BIN).exists():
+        log(f"no Slipway binary at {SLIPWAY_BIN}; bench/run builds it")
+        return 1
+    for p in (CFG["proxy_port"], CFG["admin_port"], CFG["nginx_static_port"], CFG["nginx_proxy_port"]):
+        if not port_free(p):
+            log(f"port {p} is taken; set the BENCH_*_PORT variables")
+            return 1
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    WORK.mkdir(parents=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    log(f"configuration: {CFG}")
+
+    log("making the fixture sites")
+    fx = fixture_mod.make(WORK, CFG["sites"])
+    store = start_store()
+    s3 = s3_client(store)
+    prepare_bucket(s3, CFG["bucket"])
+
+    env = slipway_env(store)
+    proc = start_slipway(env, "main")
+    db = str(WORK / "slipway" / "catalog.sqlite")
+    items = publish.deployments(fx, CFG["sites"])
+    admin = f"http://127.0.0.1:{CFG['admin_port']}"
+    t0 = time.time()
+    try:
+        wait_port(CFG["admin_port"], 15, proc)
+    except RuntimeError:
+        pass
+    if publish.AdminAPI.available(admin):
+        token = (WORK / "slipway" / "admin-token").read_text().strip()
+        log(f"publishing {len(items)} deployments through the admin API")
+        builds = publish.publish_api(publish.AdminAPI(admin, token), items, log)
+        method = "admin API (POST /api/deployments), local build runner"
+    else:
+        log(f"this Slipway has no admin API yet: writing {len(items)} deployments into its catalog, then restarting")
+        stop("slipway", proc)
+        builds = publish.seed_catalog(db, items)
+        proc = start_slipway(env, "main")
+        method = "queued builds written into the catalog before start (no admin API in this build), local runner"
+    state = publish.wait_builds(db, builds, timeout=float(os.environ.get("BENCH_BUILD_TIMEOUT", 1800)), log=log)
+    failed = {k: v for k, v in state.items() if v["status"] != "success"}
+    if failed:
+        raise RuntimeError(f"{len(failed)} builds failed, e.g. {next(iter(failed.items()))}")
+    publish_s = time.time() - t0
+    log(f"published {len(items)} deployments in {publish_s:.0f} s")
+    time.sleep(2)  # let the proxy's site table pick up the last activations
+
+    nginx = start_nginx(nginx_conf(Path(fx["www"]), state))
+    bench = Bench(store, s3, state, fx, proc)
+    bench.results["notes"].append(f"Fixture published through Slipway's build engine: {method}; "
+                                  f"{len(items)} deployments in {publish_s:.0f} s.")
+    dom = CFG["domain"]
+    all3 = ["slipway", "nginx-static", "nginx-proxy_cache"]
+    js = f"/assets/{fixture_mod.JS_NAME}"
+    scenarios = [
+        ("html", "2 KB HTML page from cache", "/index.html", f"fixture.{dom}", {}, all3, 200,
+         {"length": fx["html_bytes"]}, {}),
+        ("js-gzip", "150 KB hashed JS from cache, gzip accepted", js, f"fixture.{dom}",
+         {"Accept-Encoding": "gzip"}, all3, 200, {"content-encoding": "gzip", "length": fx["js_gzip_bytes"]}, {}),
+        ("spa", "SPA deep link (index.html fallback)", "/app/settings/profile", f"fixture.{dom}", {}, all3, 200,
+         {"length": fx["html_bytes"]}, {}),
+        ("not-modified", "conditional request answered 304", "/index.html", f"fixture.{dom}", {}, all3, 304,
+         {}, {"etag": True}),
+        ("many-sites", f"{CFG['sites']} sites, requests spread over them", "/index.html", f"site-0001.{dom}", {},
+         all3, 200, {"length": fx["html_bytes"]}, {"script": "wrk_sites.lua", "args": [str(CFG["sites"]), dom]}),
+        ("new-connection", "2 KB page, a new connection per request (Connection: close)", "/index.html",
+         f"fixture.{dom}", {"Connection": "close"}, all3, 200, {"length": fx["html_bytes"]}, {}),
+    ]
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
+    for name, title, path, host, headers, sides, status, want, extra in scenarios:
+        if only and name not in only:
+            continue
+        if name == "js-gzip":
+            want = dict(want)
+            want.pop("length")  # nginx's gzip_static file and Slipway's variant differ by a few bytes
+        bench.run_scenario(name, title, path, host, headers, sides, status, want, **extra)
+
+    if not only or "stream" in only:
+        bench.run_streaming()
+    if not only or "cold-miss" in only:
+        log("restarting Slipway with its cache off (1-byte budget) for the cold-miss scenario")
+        stop("slipway", proc)
+        stop("nginx", nginx)
+        proc = start_slipway(slipway_env(store, cache_bytes="1", max_entry="1"), "nocache")
+        time.sleep(1)
+        bench.slipway = proc
+        bench.run_cold(CFG["proxy_port"])
+
+    results = bench.results
+    results["machine"] = info
+    results["config"] = CFG
+    results["fixture"] = {k: v for k, v in fx.items() if k.endswith("bytes")}
+    results["goals"] = goals(results)
+    table = markdown(results)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%MZ")
+    (RESULTS / f"results-{stamp}.json").write_text(json.dumps(results, indent=2) + "\n")
+    head = (f"# Slipway bench — {info['date']}\n\nMachine: {info['cpu']}, {info['cores']} cores, "
+            f"{info['memory_gib']} GiB, kernel {info['kernel']}; load average at start "
+            f"{', '.join(f'{x:.2f}' for x in info['load_avg_at_start'])} (shared machine). Server on CPU "
+            f"{info['server_cpu']}, wrk/curl on CPU {info['client_cpu']}; {CFG['rounds']} rounds × "
+            f"{CFG['duration_s']} s per side, {CFG['connections']} connections, medians. "
+            f"Slipway {info['slipway_commit']}, {info['nginx']}, {info['wrk']}.\n\n")
+    (RESULTS / f"results-{stamp}.md").write_text(head + table)
+    try:
+        chart(results, RESULTS / f"ratios-{stamp}.png")
+    except Exception as e:
+        log(f"no chart: {e}")
+    for suffix in ("json", "md", "png"):
+        src = RESULTS / (f"results-{stamp}.{suffix}" if suffix != "png" else f"ratios-{stamp}.png")
+        if src.exists():
+            shutil.copyfile(src, RESULTS / (f"latest.{suffix}" if suffix != "png" else "latest-ratios.png"))
+    print(head + table)
+    return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as e:
+        log(f"FAILED: {e}")
+        code = 1
+    finally:
+        cleanup()
+    sys.exit(code)
