@@ -48,15 +48,8 @@ import Glibc
 
     @Test func aDeploymentCreatedThroughTheAdminAPIGoesLive() async throws {
         let repository = try makeRepository(files: ["public/index.html": "<h1>Hello from a fixture</h1>\n"])
-        let data = temporaryDirectory()
-        let proxyPort = try freePort()
-        let adminPort = try freePort()
-        var server = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
-            "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)", "SLIPWAY_ADMIN_PORT": "\(adminPort)",
-            "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true",
-        ])
+        var (server, data, proxyPort, adminPort) = try await startLocalServe()
         defer { server.kill() }
-        try await server.waitForOutput(containing: "admin API:")
         try await waitForPort(proxyPort)
         let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let admin = AdminClient(port: adminPort, token: token)
@@ -95,15 +88,8 @@ import Glibc
 
     @Test func theCLIDeploysFollowsRollsBackAndRemoves() async throws {
         let repository = try makeRepository(files: ["public/index.html": "<h1>v1</h1>\n"])
-        let data = temporaryDirectory()
-        let proxyPort = try freePort()
-        let adminPort = try freePort()
-        var server = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
-            "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)", "SLIPWAY_ADMIN_PORT": "\(adminPort)",
-            "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true",
-        ])
+        var (server, data, proxyPort, adminPort) = try await startLocalServe()
         defer { server.kill() }
-        try await server.waitForOutput(containing: "admin API:")
         let client = ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data]
         try await AdminClient(port: adminPort, token: "").waitUntilReady()
 
@@ -178,6 +164,26 @@ import Glibc
         #expect(try await server.waitForExit() == 1)
         #expect(server.errorOutput.contains("SLIPWAY_PROXY_PORT (proxy.port)"))
     }
+}
+
+/// `slipway serve` on free loopback ports with a fresh data directory, the
+/// local build runner and local repositories allowed, once it has printed
+/// where it listens.
+func startLocalServe() async throws -> (server: SlipwayProcess, data: String, proxyPort: Int, adminPort: Int) {
+    let data = temporaryDirectory()
+    let proxyPort = try freePort()
+    let adminPort = try freePort()
+    var server = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
+        "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)", "SLIPWAY_ADMIN_PORT": "\(adminPort)",
+        "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true",
+    ])
+    do {
+        try await server.waitForOutput(containing: "admin API:")
+    } catch {
+        server.kill()
+        throw error
+    }
+    return (server, data, proxyPort, adminPort)
 }
 
 /// A `slipway` child process with its output collected.
