@@ -36,12 +36,14 @@ import Glibc
         #expect(try await server.terminate() == 0)
 
         // A second start reuses the token and does not print it again.
+        let secondPort = try freePort()
         var again = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
-            "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(try freePort())",
+            "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(secondPort)",
             "SLIPWAY_ADMIN_PORT": "\(try freePort())", "SLIPWAY_BUILD_RUNNER": "local",
         ])
         defer { again.kill() }
         try await again.waitForOutput(containing: "admin API:")
+        try await waitForPort(secondPort)
         #expect(!again.output.contains(token))
         #expect(try await again.terminate() == 0)
     }

@@ -96,6 +96,9 @@ struct Server {
                 description: "proxy",
                 start: {
                     try await proxy.start()
+                    // Printed once the group runs (its signal handlers are in
+                    // place) and the edge listener is bound.
+                    printBanner(token: token)
                     logger.info("the edge proxy is listening", metadata: ["address": "\(proxy.localAddress.map { "\($0)" } ?? "?")"])
                 },
                 stop: { await proxy.shutdown(gracePeriod: .seconds(10)) }),
@@ -114,7 +117,6 @@ struct Server {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
 
-        printBanner(token: token)
         do {
             try await group.run()
         } catch {
