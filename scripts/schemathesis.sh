@@ -15,7 +15,9 @@
 # SCHEMATHESIS_SEED (reproduce a run), SCHEMATHESIS_REPORT_DIR (JUnit report).
 #
 # Point it at a disposable instance: it creates, changes and deletes
-# deployments, and queues builds of whatever repository URLs it generates.
+# deployments and queues builds of whatever repository URLs it generates, so
+# run that instance with SLIPWAY_ROLES=admin (no build workers), as
+# scripts/test does.
 set -euo pipefail
 
 if [ $# -ne 2 ] || [ -z "$1" ] || [ -z "$2" ]; then

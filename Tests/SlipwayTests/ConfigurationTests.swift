@@ -98,6 +98,12 @@ import Testing
         #expect(proxy.timeouts.writeIdle == .seconds(60) && proxy.accessLog && proxy.cache.bodyBytes == 64 << 20)
     }
 
+    @Test func rolesPickThePartsThisProcessRuns() async throws {
+        #expect(try await load().roles == [.proxy, .builder, .admin])
+        #expect(try await load(["SLIPWAY_ROLES": "admin, proxy"]).roles == [.admin, .proxy])
+        await #expect(throws: ConfigurationError.self) { _ = try await self.load(["SLIPWAY_ROLES": "admin,web"]) }
+    }
+
     @Test func jsonFilesWorkToo() async throws {
         let config = try await load(file: ("slipway.json", #"{"admin": {"port": 9191}, "builder": {"runner": "local"}}"#))
         #expect(config.admin.port == 9191 && config.builds.runner == .local)

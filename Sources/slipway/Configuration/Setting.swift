@@ -24,6 +24,7 @@ struct Setting: Sendable, Hashable {
 
 extension Setting {
     static let dataDir = Setting("data.dir", "SLIPWAY_DATA_DIR", default: "./.slipway")
+    static let roles = Setting("roles", "SLIPWAY_ROLES", default: "proxy,builder,admin")
     static let proxyHost = Setting("proxy.host", "SLIPWAY_PROXY_HOST", default: "0.0.0.0")
     static let proxyPort = Setting("proxy.port", "SLIPWAY_PROXY_PORT", default: "8080")
     static let appsDomain = Setting("proxy.apps_domain", "SLIPWAY_APPS_DOMAIN", default: "localhost")
@@ -69,7 +70,7 @@ extension Setting {
 
     /// Every setting, in the order `slipway config` prints them.
     static let all: [Setting] = [
-        dataDir, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
+        dataDir, roles, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
         proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, adminHost, adminPort, adminToken, storageKind,
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL, cacheBytes,
         cacheMaxEntryBytes, buildRunner, buildImage, buildConcurrency, buildTimeout, buildMemory, buildCPUs,

@@ -48,6 +48,12 @@ struct SlipwayConfiguration: Sendable {
         var accessLog: Bool
     }
 
+    /// The parts this process runs.
+    enum Role: String, Sendable, CaseIterable {
+        case proxy, builder, admin
+    }
+
+    var roles: Set<Role>
     var dataDirectory: String
     /// Slipway's own static files (`pages/`, the dashboard); nil when none was found.
     var staticDirectory: String?
@@ -155,7 +161,20 @@ struct SlipwayConfiguration: Sendable {
             upstreamTimeout: try parser.duration(.proxyUpstreamTimeout) ?? .seconds(10),
             accessLog: try parser.bool(.proxyAccessLog) ?? false)
 
+        var roles: Set<Role> = []
+        for name in (parser.text(.roles) ?? "proxy,builder,admin").split(separator: ",") {
+            let trimmed = name.trimmingCharacters(in: .whitespaces).lowercased()
+            guard let role = Role(rawValue: trimmed) else {
+                throw ConfigurationError("\(Setting.roles.label): '\(trimmed)' is not a role; use a comma-separated list of proxy, builder and admin")
+            }
+            roles.insert(role)
+        }
+        guard !roles.isEmpty else {
+            throw ConfigurationError("\(Setting.roles.label) is empty; name at least one of proxy, builder and admin")
+        }
+
         return SlipwayConfiguration(
+            roles: roles,
             dataDirectory: dataDirectory,
             staticDirectory: parser.text(.staticDir) ?? StaticFiles.locate(),
             proxy: Listener(host: parser.text(.proxyHost) ?? "0.0.0.0", port: try parser.port(.proxyPort) ?? 8080),

@@ -60,28 +60,37 @@ struct Server {
             store = s3
         }
         let cache = BodyCache(capacityBytes: configuration.cacheBytes, maxEntryBytes: configuration.cacheMaxEntryBytes)
-        let builderConfiguration = configuration.builderConfiguration
-        let runner: any BuildRunner
-        do {
-            runner = try await RunnerSelection.makeRunner(configuration: builderConfiguration, logger: Logger(label: "slipway.builder"))
-        } catch {
-            throw ServeError("the build runner cannot start: \(error)")
+        // The build workers and their runner exist only in a process with the builder role.
+        var workers: BuildWorkerPool?
+        var runner: (any BuildRunner)?
+        if configuration.roles.contains(.builder) {
+            let builderConfiguration = configuration.builderConfiguration
+            let selected: any BuildRunner
+            do {
+                selected = try await RunnerSelection.makeRunner(configuration: builderConfiguration, logger: Logger(label: "slipway.builder"))
+            } catch {
+                throw ServeError("the build runner cannot start: \(error)")
+            }
+            runner = selected
+            workers = BuildWorkerPool(
+                configuration: builderConfiguration, catalog: catalog, store: store, bus: bus, cache: cache, runner: selected,
+                logger: Logger(label: "slipway.builder"))
         }
-        let pool = BuildWorkerPool(
-            configuration: builderConfiguration, catalog: catalog, store: store, bus: bus, cache: cache, runner: runner,
-            logger: Logger(label: "slipway.builder"))
         let proxy = try ProxyServer(
             configuration: proxyConfiguration, catalog: catalog, events: bus, store: store, bodyCache: cache,
             logger: Logger(label: "slipway.proxy"))
 
+        let pool = workers
+        var runningBuilds: (@Sendable () -> Int)?
+        if let pool { runningBuilds = { pool.runningBuilds.count } }
         let admin = AdminServer(
             configuration: AdminConfiguration(
                 host: configuration.admin.host, port: configuration.admin.port, token: token.token,
                 appsDomain: configuration.appsDomain, publicPort: configuration.proxy.port == 80 ? nil : configuration.proxy.port,
                 dashboardDirectory: (configuration.staticDirectory ?? "static") + "/dashboard"),
             services: AdminServices(
-                catalog: catalog, bus: bus, store: store, buildsQueued: { pool.wake() },
-                runningBuilds: { pool.runningBuilds.count },
+                catalog: catalog, bus: bus, store: store, buildsQueued: { pool?.wake() },
+                runningBuilds: runningBuilds,
                 cacheFigures: {
                     let figures = cache.statistics
                     return CacheFigures(
@@ -91,26 +100,35 @@ struct Server {
                 metricsText: { registry.emitToString() }),
             logger: Logger(label: "slipway.admin"))
 
-        let services: [any Service] = [
-            LifecycleService(
-                description: "proxy",
-                start: {
-                    try await proxy.start()
-                    // Printed once the group runs (its signal handlers are in
-                    // place) and the edge listener is bound.
-                    printBanner(token: token)
-                    logger.info("the edge proxy is listening", metadata: ["address": "\(proxy.localAddress.map { "\($0)" } ?? "?")"])
-                },
-                stop: { await proxy.shutdown(gracePeriod: .seconds(10)) }),
-            LifecycleService(
-                description: "builder",
-                start: { try pool.start() },
-                stop: {
-                    await pool.shutdown()
-                    await runner.shutdown()
-                }),
-            admin,
-        ]
+        // Every role by default; `SLIPWAY_ROLES` picks a subset (several
+        // processes over one catalog, or an API without build workers).
+        var services: [any Service] = []
+        if configuration.roles.contains(.proxy) {
+            services.append(
+                LifecycleService(
+                    description: "proxy",
+                    start: {
+                        try await proxy.start()
+                        // Printed once the group runs (its signal handlers are
+                        // in place) and the edge listener is bound.
+                        printBanner(token: token)
+                    },
+                    stop: { await proxy.shutdown(gracePeriod: .seconds(10)) }))
+        }
+        if let pool, let runner {
+            services.append(
+                LifecycleService(
+                    description: "builder",
+                    start: { try pool.start() },
+                    stop: {
+                        await pool.shutdown()
+                        await runner.shutdown()
+                    }))
+        }
+        if configuration.roles.contains(.admin) { services.append(admin) }
+        if !configuration.roles.contains(.proxy) {
+            services.append(LifecycleService(description: "banner", start: { printBanner(token: token) }, stop: {}))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
