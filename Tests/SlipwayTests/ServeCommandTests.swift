@@ -158,6 +158,33 @@ import Glibc
         #expect(try await server.terminate() == 0)
     }
 
+    @Test func anOpenLogStreamDoesNotHoldUpShutdown() async throws {
+        var (server, data, _, adminPort) = try await startLocalServe(roles: "admin")
+        defer { server.kill() }
+        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let admin = AdminClient(port: adminPort, token: token)
+        try await admin.waitUntilReady()
+        // No build workers run, so this build stays queued and its log open.
+        let created = try await admin.send("POST", "/api/deployments", body: ["slug": "waiting", "repoUrl": "https://example.invalid/site.git"])
+        let buildID = try #require(((created.json["build"] as? [String: Any])?["id"]) as? String)
+        let follower = Process()
+        follower.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        follower.arguments = ["curl", "-sN", "-H", "Authorization: Bearer \(token)", "-H", "Accept: text/event-stream",
+                              "http://127.0.0.1:\(adminPort)/api/builds/\(buildID)/logs"]
+        let output = Pipe()
+        follower.standardOutput = output
+        try follower.run()
+        defer { if follower.isRunning { follower.terminate() } }
+        try await Task.sleep(for: .seconds(1))
+
+        // SIGTERM ends the stream with the build's last status and the process exits cleanly.
+        #expect(try await server.terminate() == 0)
+        follower.waitUntilExit()
+        let stream = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(stream.contains("event: status"))
+        #expect(stream.contains("\"status\":\"queued\""))
+    }
+
     @Test func aBadSettingStopsTheStartWithItsName() async throws {
         var server = try SlipwayProcess.start(["serve", "--data-dir", temporaryDirectory()], environment: [
             "SLIPWAY_PROXY_PORT": "eighty",
@@ -171,13 +198,13 @@ import Glibc
 /// `slipway serve` on free loopback ports with a fresh data directory, the
 /// local build runner and local repositories allowed, once it has printed
 /// where it listens.
-func startLocalServe() async throws -> (server: SlipwayProcess, data: String, proxyPort: Int, adminPort: Int) {
+func startLocalServe(roles: String = "proxy,builder,admin") async throws -> (server: SlipwayProcess, data: String, proxyPort: Int, adminPort: Int) {
     let data = temporaryDirectory()
     let proxyPort = try freePort()
     let adminPort = try freePort()
     var server = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
         "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)", "SLIPWAY_ADMIN_PORT": "\(adminPort)",
-        "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true",
+        "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true", "SLIPWAY_ROLES": roles,
     ])
     do {
         try await server.waitForOutput(containing: "admin API:")

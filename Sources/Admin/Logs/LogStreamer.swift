@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import Hummingbird
 import Logging
 import NIOCore
@@ -107,6 +108,17 @@ struct LogStreamer: Sendable {
                     let ended = await Self.waitForEnd(of: build, events: events, catalog: services.catalog)
                     guard await channel.send(.finished(ended)) else { return }
                     try? await Task.sleep(for: configuration.logGracePeriod)
+                    await channel.send(.stopWaiting)
+                }
+                group.addTask {
+                    // The server is shutting down: end the stream with the
+                    // build's last known status, so that a shutdown never
+                    // waits on a build that may run for minutes.
+                    do {
+                        try await gracefulShutdown()
+                    } catch {
+                        return
+                    }
                     await channel.send(.stopWaiting)
                 }
                 if format == .eventStream {
