@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 
 /// One of Slipway's own HTML pages with `{{name}}` placeholders.
 ///
@@ -51,21 +52,9 @@ struct PageTemplate: Sendable, Hashable {
     }
 }
 
-/// Escapes the five characters that are significant in HTML text and attribute values.
+/// Escapes text for Slipway's HTML pages.
 func escapeHTML(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out
+    escapeMarkup(text, apostrophe: "&#39;")
 }
 
 extension Substring {

@@ -44,19 +44,7 @@ enum S3XML {
 
     /// Escapes text for an XML element's content.
     static func escape(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.utf8.count)
-        for character in text.unicodeScalars {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&apos;"
-            default: escaped.unicodeScalars.append(character)
-            }
-        }
-        return escaped
+        escapeMarkup(text, apostrophe: "&apos;")
     }
 
     /// Builds the element tree from parser events. Used by one parser on
