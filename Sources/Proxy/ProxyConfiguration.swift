@@ -21,7 +21,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
     /// A directory whose pages, when present, replace those of `pagesDirectory`
     /// one by one (an operator's branding).
     public var pagesOverrideDirectory: String?
-    /// Event loops, one per core by default.
+    /// Event loops, one per core this process may run on by default.
     public var eventLoopThreads: Int
     /// How often the site table is compared with the catalog, as a safety net
     /// behind the activation and site events.
@@ -161,8 +161,15 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.upstream = upstream
     }
 
-    /// One event loop per core of this machine.
-    public static var defaultEventLoopThreads: Int { System.coreCount }
+    /// One event loop per core this process may run on: the cores of its
+    /// CPU affinity mask (`taskset`, `docker --cpuset-cpus`), within the
+    /// cgroup quota NIO reads. More loops than cores would only take turns
+    /// on the same core, switching threads between requests.
+    public static var defaultEventLoopThreads: Int {
+        let quota = System.coreCount
+        guard let allowed = CPUAffinity.allowedCoreCount() else { return quota }
+        return max(1, min(quota, allowed))
+    }
 
     /// The apps domain as routing compares it: lower-cased, without
     /// surrounding dots.
