@@ -5,24 +5,15 @@ import NIOHTTP1
 /// connection timeouts (`ConnectionTimeouts`) and the request-line limit
 /// before the HTTP parser has to buffer an overlong line.
 ///
-/// The request handler tells it, with outbound user events, when a request
-/// has been fully received and when a response has been completely written.
-/// An overlong request line is reported as `RequestLineTooLong` followed by
-/// `HTTPParserError.headerOverflow`, so that `ProtocolErrorHandler` answers
-/// 414 in order with any pipelined responses, then closes.
-final class ConnectionGuardHandler: ChannelDuplexHandler {
+/// The request handler, on the same event loop, calls ``requestReceived()``
+/// when a request has been fully received and ``responseCompleted()`` when
+/// a response has been completely written. An overlong request line is
+/// reported as `RequestLineTooLong` followed by
+/// `HTTPParserError.headerOverflow`, so that the request handler answers 414
+/// in order with any pipelined responses, then closes.
+final class ConnectionGuardHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    typealias OutboundIn = IOData
-    typealias OutboundOut = IOData
-
-    /// Sent by the request handler towards the guard.
-    enum Event: Sendable {
-        /// A request (head, body and end) has been received.
-        case requestReceived
-        /// A response has been written to the end.
-        case responseCompleted
-    }
 
     /// Fired inbound when the request line is over the limit, just before the error.
     struct RequestLineTooLong: Sendable {}
@@ -37,6 +28,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     /// (the line ended, or the request started while another was answered).
     private var requestLineBytes: Int? = 0
     private var rejected = false
+    private var context: ChannelHandlerContext?
 
     /// - Parameters:
     ///   - now: the clock (tests inject one).
@@ -58,11 +50,13 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         if context.channel.isActive { rearm(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         cancelTimer()
+        self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -102,20 +96,18 @@ final class ConnectionGuardHandler: ChannelDuplexHandler {
         context.fireChannelWritabilityChanged()
     }
 
-    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        guard let event = event as? Event else {
-            context.triggerUserOutboundEvent(event, promise: promise)
-            return
-        }
-        switch event {
-        case .requestReceived: timeouts.requestReceived()
-        case .responseCompleted:
-            timeouts.responseCompleted(now: now())
-            // A new request starting on a clean boundary: watch its first line.
-            if case .idle = timeouts.phase { requestLineBytes = 0 } else { requestLineBytes = nil }
-        }
-        rearm(context: context)
-        promise?.succeed()
+    /// A request (head, body and end) has been received.
+    func requestReceived() {
+        timeouts.requestReceived()
+        if let context { rearm(context: context) }
+    }
+
+    /// A response has been written to the end.
+    func responseCompleted() {
+        timeouts.responseCompleted(now: now())
+        // A new request starting on a clean boundary: watch its first line.
+        if case .idle = timeouts.phase { requestLineBytes = 0 } else { requestLineBytes = nil }
+        if let context { rearm(context: context) }
     }
 
     // MARK: Timer

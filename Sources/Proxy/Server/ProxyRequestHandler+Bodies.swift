@@ -175,7 +175,7 @@ extension ProxyRequestHandler {
         }
         let bytes = chunk.readableBytes
         // Written first, so the writability checked below includes this chunk.
-        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(chunk)), promise: nil)
         switch download.machine.chunkReceived(bytes: bytes, clientWritable: context.channel.isWritable, now: now()) {
         case .writeAndContinue:
             exchange.bodyBytes += Int64(bytes)

@@ -50,33 +50,65 @@ enum BodyPump {
     case upstream
 }
 
+/// What is waiting to be answered on a connection, in the order received.
+enum PendingAnswer {
+    /// A complete request to serve.
+    case request(IncomingRequest)
+    /// A request refused by `RequestIntake` (400, 413, 414, 431), or bytes the
+    /// parser could not read: answered with this page, then the connection closes.
+    case refusal(SlipwayPages.Kind)
+}
+
 /// The last handler of a connection: receives whole requests, runs them
-/// through the `ServingPipeline` and writes the answers, from memory on the
-/// event loop for cached bodies, or streamed with backpressure from the store.
+/// through the `ServingPipeline` and writes the answers as raw bytes (the
+/// head from `ResponseHeadWriter`, then the body), from memory on the event
+/// loop for cached bodies, or streamed with backpressure from the store.
+///
+/// It keeps HTTP/1.1 order itself: a request that arrives (pipelined) while
+/// another is being answered waits in `waiting`, and no more bytes are read
+/// from the socket until the answers are out. Requests the parser cannot
+/// read are answered with 400/414/431 in their place in that order, and
+/// the connection then closes, so nothing after bad bytes is ever parsed.
 ///
 /// Everything here runs on the connection's event loop. Work that has to
 /// wait (loading a manifest, a body into the cache, opening a file) runs
 /// elsewhere and comes back to the loop; if the client has gone by then,
 /// the result is dropped, and whatever was still running for it is cancelled
 /// when it goes (`channelInactive`).
-final class ProxyRequestHandler: ChannelInboundHandler {
+final class ProxyRequestHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
 
     let services: ProxyServices
     let now: () -> NIODeadline
+    /// The connection's timeouts, told when a request is in and an answer out.
+    private let connectionGuard: ConnectionGuardHandler?
     private var intake: RequestIntake
     var context: ChannelHandlerContext!
-    /// The response in progress (HTTPServerPipelineHandler holds the next
-    /// pipelined request back until this one's end is written).
+    /// The response in progress.
     var exchange: Exchange?
-    /// No further request is served on this connection.
-    private var closing = false
+    /// Received while another was being answered, in order.
+    private var waiting: [PendingAnswer] = []
+    /// No further request is read on this connection (the client half-closed
+    /// it, a request was refused, or the server is shutting down); it closes
+    /// once what was received has been answered.
+    private var inputDone = false
+    /// A `read` held back while an answer is pending (the socket's
+    /// backpressure on a pipelining client).
+    private var readHeld = false
+    /// `serveWaiting` is on the stack (answers that finish at once return to its loop).
+    private var draining = false
     /// The method of the request being received (a HEAD refused early gets no body).
     private var receivingMethod: HTTPMethod = .GET
+    /// The connection guard found the request line too long: the parser's overflow is a 414.
+    private var requestLineTooLong = false
+    /// A zero-byte write that carries the completion of a response's last byte.
+    private let endMarker = ByteBuffer()
 
-    init(services: ProxyServices, now: @escaping () -> NIODeadline = { .now() }) {
+    init(services: ProxyServices, connectionGuard: ConnectionGuardHandler? = nil, now: @escaping () -> NIODeadline = { .now() }) {
         self.services = services
+        self.connectionGuard = connectionGuard
         self.now = now
         self.intake = RequestIntake(limits: services.intakeLimits)
     }
@@ -96,22 +128,42 @@ final class ProxyRequestHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Parser errors were answered by ProtocolErrorHandler; anything else
-        // (a reset, a failed write) ends the connection.
-        context.close(promise: nil)
+        guard error is HTTPParserError || error is ByteToMessageDecoderError else {
+            // A reset, a failed write: the connection is over.
+            context.close(promise: nil)
+            return
+        }
+        // The parser stops at the first error, and once the connection is
+        // gone (a request cut short by the close) nobody is left to answer.
+        guard !inputDone, context.channel.isActive else { return }
+        let kind: SlipwayPages.Kind =
+            if requestLineTooLong {
+                .uriTooLong
+            } else if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
+                .headersTooLarge
+            } else {
+                .badRequest
+            }
+        services.metrics.requestRejected(kind)
+        receivingMethod = .GET
+        refuse(kind)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ConnectionGuardHandler.RequestLineTooLong {
+            requestLineTooLong = true
+            return
+        }
         // The client half-closed its side (connections allow it, so that a
         // client which sends a request and shuts down writing still gets its
-        // answer): finish what is in progress, then close.
+        // answer), or the server is shutting down: answer what was
+        // received, then close.
         if let event = event as? ChannelEvent, event == .inputClosed {
-            closing = true
-            if let exchange {
-                exchange.closeAfter = true
-            } else {
-                context.close(promise: nil)
-            }
+            stopInput()
+            return
+        }
+        if event is ChannelShouldQuiesceEvent {
+            stopInput()
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -128,8 +180,16 @@ final class ProxyRequestHandler: ChannelInboundHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    func read(context: ChannelHandlerContext) {
+        if exchange != nil || !waiting.isEmpty {
+            readHeld = true
+        } else if !inputDone {
+            context.read()
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
+        guard !inputDone else { return }
         let action: RequestIntake.Action
         switch unwrapInboundIn(data) {
         case .head(let head):
@@ -142,21 +202,61 @@ final class ProxyRequestHandler: ChannelInboundHandler {
         case .none:
             break
         case .reject(let kind):
-            // Answer before the rest of the request arrives, and close: the
-            // remaining bytes of this request are never parsed as another.
+            // Answered before the rest of the request arrives, then the
+            // connection closes: the remaining bytes of this request are
+            // never parsed as another.
             services.metrics.requestRejected(kind)
-            closing = true
-            let request = IncomingRequest(
-                method: receivingMethod, target: "/", host: "", headers: [:], version: .http1_1, isKeepAlive: false)
-            let exchange = begin(request, closeAfter: true)
-            execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: false, date: HTTPDateClock.shared.now()), exchange)
+            refuse(kind)
         case .serve(let request):
-            serve(begin(request, closeAfter: !request.isKeepAlive))
+            connectionGuard?.requestReceived()
+            // `Connection: close` (or HTTP/1.0 without keep-alive): the last request read here.
+            if !request.isKeepAlive { inputDone = true }
+            if exchange == nil && waiting.isEmpty {
+                serve(begin(request, closeAfter: !request.isKeepAlive))
+            } else {
+                waiting.append(.request(request))
+            }
+        }
+    }
+
+    /// Queues the refusal page and stops reading.
+    private func refuse(_ kind: SlipwayPages.Kind) {
+        connectionGuard?.requestReceived()
+        inputDone = true
+        waiting.append(.refusal(kind))
+        serveWaiting()
+    }
+
+    /// Nothing more will be read: close now when nothing is pending,
+    /// otherwise once the last pending answer is written.
+    private func stopInput() {
+        inputDone = true
+        if exchange == nil && waiting.isEmpty { context.close(promise: nil) }
+    }
+
+    /// Answers what waits, in order, until one answer has to wait itself.
+    private func serveWaiting() {
+        guard !draining else { return }
+        draining = true
+        defer { draining = false }
+        while exchange == nil, !waiting.isEmpty {
+            switch waiting.removeFirst() {
+            case .request(let request):
+                serve(begin(request, closeAfter: !request.isKeepAlive))
+            case .refusal(let kind):
+                let request = IncomingRequest(
+                    method: receivingMethod, target: "/", host: "", headers: [:], version: .http1_1, isKeepAlive: false)
+                let exchange = begin(request, closeAfter: true)
+                execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: false, date: HTTPDateClock.shared.now()), exchange)
+            }
+        }
+        if exchange == nil && waiting.isEmpty && readHeld && !inputDone {
+            readHeld = false
+            context.read()
         }
     }
 
     private func begin(_ request: IncomingRequest, closeAfter: Bool) -> Exchange {
-        context.triggerUserOutboundEvent(ConnectionGuardHandler.Event.requestReceived, promise: nil)
         let exchange = Exchange(request: request, startedAt: now(), closeAfter: closeAfter)
         self.exchange = exchange
         return exchange
@@ -205,14 +305,21 @@ final class ProxyRequestHandler: ChannelInboundHandler {
 
     func writeHead(_ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders) {
         var headers = headers
-        if exchange.closeAfter || closing {
+        if exchange.closeAfter || (inputDone && waiting.isEmpty) {
+            exchange.closeAfter = true
             headers.replaceOrAdd(name: "Connection", value: "close")
         } else if exchange.request.version == .http1_0 {
             headers.replaceOrAdd(name: "Connection", value: "keep-alive")
         }
         exchange.status = Int(status.code)
         exchange.headSent = true
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        let (head, dropped) = ResponseHeadWriter.head(status: status, headers: headers, allocator: context.channel.allocator)
+        if dropped > 0 {
+            services.logger.warning(
+                "header fields left out of a response: not valid HTTP",
+                metadata: ["host": "\(exchange.request.host.prefix(255))", "count": "\(dropped)"])
+        }
+        context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
     }
 
     /// Writes slices of an in-memory or file body while the client can take
@@ -230,7 +337,7 @@ final class ProxyRequestHandler: ChannelInboundHandler {
                 let slice = buffer.readSlice(length: min(ProxyServices.chunkSize, buffer.readableBytes))!
                 exchange.body = .memory(buffer)
                 exchange.bodyBytes += Int64(slice.readableBytes)
-                context.write(wrapOutboundOut(.body(.byteBuffer(slice))), promise: nil)
+                context.write(wrapOutboundOut(.byteBuffer(slice)), promise: nil)
                 wrote = true
             case .file(let next, let end):
                 guard next < end else {
@@ -242,7 +349,7 @@ final class ProxyRequestHandler: ChannelInboundHandler {
                 let region = FileRegion(fileHandle: file, readerIndex: Int(next), endIndex: Int(next + length))
                 exchange.body = .file(next: next + length, end: end)
                 exchange.bodyBytes += length
-                context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+                context.write(wrapOutboundOut(.fileRegion(region)), promise: nil)
                 wrote = true
             case .upstream, .none:
                 // Streamed by UpstreamDownload, or nothing to send yet (the
@@ -253,30 +360,45 @@ final class ProxyRequestHandler: ChannelInboundHandler {
         if wrote { context.flush() }
     }
 
-    /// Ends the response; the connection is then ready for the next request
-    /// (or closed when it must be).
+    /// Ends the response; the connection then answers the next request
+    /// (or closes when it must).
     func finish(_ exchange: Exchange) {
         guard exchange === self.exchange else { return }
-        // Cleared before the end is written: writing it may hand us the next
-        // pipelined request at once.
         self.exchange = nil
         exchange.body = nil
-        let closeAfter = exchange.closeAfter || closing
-        if closeAfter { closing = true }
-        context.triggerUserOutboundEvent(ConnectionGuardHandler.Event.responseCompleted, promise: nil)
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        let channel = context.channel
-        promise.futureResult.assumeIsolated().whenComplete { [services, now] _ in
-            exchange.closeFile()
-            let nanoseconds = (now() - exchange.startedAt).nanoseconds
-            services.metrics.response(
-                status: exchange.status, cacheHit: exchange.cacheHit, bodyBytes: exchange.bodyBytes, duration: nanoseconds)
-            services.accessLog.record(
-                method: exchange.request.method, host: exchange.request.host, target: exchange.request.target,
-                status: exchange.status, bodyBytes: exchange.bodyBytes, nanoseconds: nanoseconds, cache: exchange.cacheHit)
-            if closeAfter { channel.close(promise: nil) }
+        connectionGuard?.responseCompleted()
+        let closeAfter = exchange.closeAfter || (inputDone && waiting.isEmpty)
+        if exchange.file != nil || closeAfter {
+            // Wait for the last byte to leave before closing the file or the connection.
+            if closeAfter {
+                inputDone = true
+                waiting.removeAll()
+            }
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            let channel = context.channel
+            promise.futureResult.assumeIsolated().whenComplete { [services, now] _ in
+                exchange.closeFile()
+                Self.record(exchange, services: services, now: now)
+                if closeAfter { channel.close(promise: nil) }
+            }
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(endMarker)), promise: promise)
+            // Writes stay in order: the next answer may start before this one's last byte has left.
+            if !closeAfter { serveWaiting() }
+            return
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+        context.flush()
+        Self.record(exchange, services: services, now: now)
+        serveWaiting()
+    }
+
+    /// Counts a finished response and writes its access-log line.
+    private static func record(_ exchange: Exchange, services: ProxyServices, now: () -> NIODeadline) {
+        let nanoseconds = (now() - exchange.startedAt).nanoseconds
+        services.metrics.response(
+            status: exchange.status, cacheHit: exchange.cacheHit, bodyBytes: exchange.bodyBytes, duration: nanoseconds)
+        services.accessLog.record(
+            method: exchange.request.method, host: exchange.request.host, target: exchange.request.target,
+            status: exchange.status, bodyBytes: exchange.bodyBytes, nanoseconds: nanoseconds, cache: exchange.cacheHit)
     }
 
     /// Ends a request that failed: an error page when nothing was sent yet,
@@ -308,7 +430,8 @@ final class ProxyRequestHandler: ChannelInboundHandler {
 
     /// The connection is gone: stop everything still running for it.
     private func abandon() {
-        closing = true
+        inputDone = true
+        waiting.removeAll()
         guard let exchange else { return }
         self.exchange = nil
         exchange.task?.cancel()

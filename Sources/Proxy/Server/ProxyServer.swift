@@ -16,11 +16,11 @@ import Synchronization
 ///
 /// 1. `ConnectionGuardHandler` — header-read, idle and write-idle timeouts;
 ///    the request-line limit;
-/// 2. NIO's HTTP/1.1 encoder and decoder (header size and count limits) and
-///    `HTTPServerPipelineHandler` (keep-alive and pipelining: one request at
-///    a time, answers in order);
-/// 3. `ProtocolErrorHandler` — 400/414/431 for what cannot be parsed;
-/// 4. `ProxyRequestHandler` — the `ServingPipeline`, then the bytes.
+/// 2. NIO's HTTP/1.1 request decoder (header size and count limits);
+/// 3. `ProxyRequestHandler` — keep-alive and pipelining (one request at a
+///    time, answers in order, 400/414/431 for what cannot be parsed), the
+///    `ServingPipeline`, then the response as raw bytes: a head written by
+///    `ResponseHeadWriter` and the body, with no per-part handler after it.
 ///
 /// The site table is loaded at ``start()`` and kept current by catalog events
 /// and a periodic reconcile; no request waits on the catalog.
@@ -271,7 +271,7 @@ public final class ProxyServer: Sendable {
         decoderLimits.maxHeaderListSize = headLimit
         decoderLimits.maxHeaderFieldCount = configuration.limits.maxHeaderCount
         let limits = decoderLimits
-        let (connections, metrics, pages) = (self.connections, self.metrics, self.pages)
+        let (connections, metrics) = (self.connections, self.metrics)
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -288,22 +288,12 @@ public final class ProxyServer: Sendable {
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(
-                        ConnectionGuardHandler(
-                            configuration: timeouts, maxRequestLineBytes: configuration.limits.maxRequestLineBytes,
-                            onTimeout: { metrics.connectionClosed($0) }))
-                    try sync.configureHTTPServerPipeline(
-                        position: .last, withPipeliningAssistance: true, withServerUpgrade: nil, withErrorHandling: false,
-                        withOutboundHeaderValidation: true, withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: limits)
-                    try sync.addHandler(
-                        ProtocolErrorHandler(pages: pages) { kind, bodyBytes in
-                            metrics.requestRejected(kind)
-                            if bodyBytes > 0 {
-                                metrics.response(status: Int(kind.status.code), cacheHit: false, bodyBytes: Int64(bodyBytes), duration: 0)
-                            }
-                        })
-                    try sync.addHandler(ProxyRequestHandler(services: services))
+                    let connectionGuard = ConnectionGuardHandler(
+                        configuration: timeouts, maxRequestLineBytes: configuration.limits.maxRequestLineBytes,
+                        onTimeout: { metrics.connectionClosed($0) })
+                    try sync.addHandler(connectionGuard)
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
+                    try sync.addHandler(ProxyRequestHandler(services: services, connectionGuard: connectionGuard))
                 }
             }
         do {

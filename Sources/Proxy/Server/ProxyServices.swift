@@ -3,8 +3,9 @@ import NIOCore
 import Storage
 
 /// What every connection's request handler shares: the serving pipeline and
-/// the caches, stores and instruments behind it.
-struct ProxyServices: Sendable {
+/// the caches, stores and instruments behind it. A class, so that handing it
+/// around on the hot path is one reference, not a copy of every field.
+final class ProxyServices: Sendable {
     /// Bodies are written in slices of this size, each when the client can
     /// take it, so that progress (or its absence) is visible to the
     /// write-idle timeout and no connection buffers more than a slice or two
@@ -20,4 +21,19 @@ struct ProxyServices: Sendable {
     let intakeLimits: RequestIntake.Limits
     let upstream: ProxyConfiguration.Upstream
     let logger: Logger
+
+    init(
+        pipeline: ServingPipeline, manifests: ManifestStore, bodyCache: BodyCache, bodySource: BodySource, metrics: ProxyMetrics,
+        accessLog: AccessLog, intakeLimits: RequestIntake.Limits, upstream: ProxyConfiguration.Upstream, logger: Logger
+    ) {
+        self.pipeline = pipeline
+        self.manifests = manifests
+        self.bodyCache = bodyCache
+        self.bodySource = bodySource
+        self.metrics = metrics
+        self.accessLog = accessLog
+        self.intakeLimits = intakeLimits
+        self.upstream = upstream
+        self.logger = logger
+    }
 }

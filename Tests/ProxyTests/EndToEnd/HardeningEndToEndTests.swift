@@ -263,5 +263,27 @@ extension EndToEnd {
                 #expect(text.hasSuffix(String(decoding: site.fixture.data("style.8e1f5c3a.css"), as: UTF8.self)))
             }
         }
+
+        /// The first request is a miss (answered later, off the loop); the
+        /// refusal and the parser error behind it are answered in their
+        /// place, and nothing after them is served.
+        @Test(arguments: [
+            "GET / HTTP/1.1\r\nHost: manual.apps.test\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "NOT HTTP AT ALL\r\n\r\n",
+        ])
+        func aBadRequestBehindPipelinedOnesIsAnsweredInOrderThenTheConnectionCloses(bad: String) async throws {
+            try await withTestProxy { proxy in
+                _ = try await proxy.deploy("docs", as: "manual")
+                let connection = try await RawConnection.connect(port: proxy.port)
+                defer { connection.close() }
+                try await connection.send(get("/") + get("/about") + bad + get("/"))
+                let (bytes, closed) = try await connection.readUntilClosed()
+                #expect(closed)
+                let text = String(decoding: bytes, as: UTF8.self)
+                let statuses = text.matches(of: #/HTTP/1\.1 (\d{3}) /#).map { String($0.output.1) }
+                #expect(statuses == ["200", "200", "400"])
+                #expect(text.contains("Connection: close"))
+            }
+        }
     }
 }

@@ -1,0 +1,76 @@
+import NIOCore
+import NIOHTTP1
+
+/// Writes an HTTP/1.1 response head (status line, header fields, blank
+/// line) into one buffer, so that a response leaves the request handler as
+/// raw bytes: one write for the head, then the body, with no HTTP encoder or
+/// per-part handlers in between.
+///
+/// Every field is checked as it is copied: a name that is not an RFC 9110
+/// token, or a value with a control character other than tab, is left out
+/// rather than sent, so nothing in a header (a `_headers` rule read from the
+/// bucket, a redirect target) can split the response.
+enum ResponseHeadWriter {
+    /// The head's bytes, in a buffer from `allocator`.
+    /// - Returns: the buffer, and how many fields were left out.
+    static func head(status: HTTPResponseStatus, headers: HTTPHeaders, allocator: ByteBufferAllocator) -> (ByteBuffer, dropped: Int) {
+        var buffer = allocator.buffer(capacity: 512)
+        var dropped = 0
+        buffer.writeStaticString("HTTP/1.1 ")
+        writeStatusLine(status, into: &buffer)
+        for (name, value) in headers {
+            guard isToken(name), isFieldValue(value) else {
+                dropped += 1
+                continue
+            }
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+        return (buffer, dropped)
+    }
+
+    private static func writeStatusLine(_ status: HTTPResponseStatus, into buffer: inout ByteBuffer) {
+        switch status {
+        case .ok: buffer.writeStaticString("200 OK\r\n")
+        case .notModified: buffer.writeStaticString("304 Not Modified\r\n")
+        case .notFound: buffer.writeStaticString("404 Not Found\r\n")
+        case .partialContent: buffer.writeStaticString("206 Partial Content\r\n")
+        default:
+            buffer.writeString(String(status.code))
+            buffer.writeInteger(UInt8(ascii: " "))
+            // Reason phrases are NIO's own, or "" for unknown codes.
+            let reason = status.reasonPhrase
+            if isFieldValue(reason) { buffer.writeString(reason) }
+            buffer.writeStaticString("\r\n")
+        }
+    }
+
+    /// RFC 9110 §5.6.2 `token`.
+    static func isToken(_ name: String) -> Bool {
+        guard !name.isEmpty else { return false }
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "!"), UInt8(ascii: "#"),
+                UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"),
+                UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"),
+                UInt8(ascii: "|"), UInt8(ascii: "~"):
+                continue
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
+    /// A field value without CR, LF, NUL or other controls (tab allowed).
+    static func isFieldValue(_ value: String) -> Bool {
+        for byte in value.utf8 where (byte < 0x20 && byte != 0x09) || byte == 0x7f {
+            return false
+        }
+        return true
+    }
+}
