@@ -89,8 +89,11 @@ public enum PathResolver {
     }
 
     static func lastSegmentHasDot(_ path: String) -> Bool {
-        guard let last = path.split(separator: "/").last else { return false }
-        return last.contains(".")
+        // The last non-empty segment: a trailing `/` does not end one.
+        var bytes = path.utf8[...]
+        while bytes.last == UInt8(ascii: "/") { bytes = bytes.dropLast() }
+        let start = bytes.lastIndex(of: UInt8(ascii: "/")).map { bytes.index(after: $0) } ?? bytes.startIndex
+        return bytes[start...].contains(UInt8(ascii: "."))
     }
 
     private static func withQuery(_ location: String, _ query: String?) -> String {

@@ -28,6 +28,11 @@ public struct RequestPath: Sendable, Hashable {
             query = String(Substring(bytes[bytes.index(after: mark)...]))
             bytes = bytes[..<mark]
         }
+        if let plain = Self.plainPath(bytes) {
+            self.path = plain
+            self.query = query
+            return
+        }
         if bytes.contains(UInt8(ascii: "#")) { throw .forbiddenByte }
 
         var segments: [[UInt8]] = []
@@ -74,6 +79,31 @@ public struct RequestPath: Sendable, Hashable {
         guard let path = String(validating: decoded, as: UTF8.self) else { throw .invalidUTF8 }
         self.path = path
         self.query = query
+    }
+
+    /// The path itself when it needs no decoding and no normalising (most
+    /// requests): printable ASCII without `%`, `\` or `#`, and no empty,
+    /// `.` or `..` segment except an empty last one (a trailing `/`). Nil
+    /// for anything else, which the general rules above then decide.
+    private static func plainPath(_ bytes: Substring.UTF8View) -> String? {
+        var segmentLength = 0
+        var dots = 0
+        func isDotSegment() -> Bool { segmentLength > 0 && segmentLength <= 2 && dots == segmentLength }
+        for byte in bytes.dropFirst() {
+            if byte == UInt8(ascii: "/") {
+                if segmentLength == 0 || isDotSegment() { return nil }
+                segmentLength = 0
+                dots = 0
+                continue
+            }
+            guard byte > 0x20, byte < 0x7f, byte != UInt8(ascii: "%"), byte != UInt8(ascii: "\\"), byte != UInt8(ascii: "#") else {
+                return nil
+            }
+            segmentLength += 1
+            if byte == UInt8(ascii: ".") { dots += 1 }
+        }
+        if isDotSegment() { return nil }
+        return String(Substring(bytes))
     }
 
     /// The path as a manifest key: without the leading `/`.

@@ -25,18 +25,22 @@ public enum HostRoute: Sendable, Hashable {
             self = .invalid
             return
         }
-        let suffix = "." + appsDomain
-        guard host.hasSuffix(suffix), host.utf8.count > suffix.utf8.count else {
+        // `<label>.<appsDomain>`, compared byte by byte.
+        let hostBytes = host.utf8
+        let domainBytes = appsDomain.utf8
+        let labelCount = hostBytes.count - domainBytes.count - 1
+        guard labelCount > 0, hostBytes.suffix(domainBytes.count).elementsEqual(domainBytes),
+            hostBytes[hostBytes.index(hostBytes.startIndex, offsetBy: labelCount)] == UInt8(ascii: ".")
+        else {
             self = .noSite
             return
         }
-        let label = host.dropLast(suffix.utf8.count)
+        let labelBytes = Array(hostBytes.prefix(labelCount))
         // One label only: deeper subdomains are not sites.
-        guard !label.contains(".") else {
+        guard !labelBytes.contains(UInt8(ascii: ".")) else {
             self = .noSite
             return
         }
-        let labelBytes = Array(label.utf8)
         if let dash = labelBytes.indices.dropLast().first(where: { labelBytes[$0] == UInt8(ascii: "-") && labelBytes[$0 + 1] == UInt8(ascii: "-") }) {
             let number = String(decoding: labelBytes[..<dash], as: UTF8.self)
             let slug = String(decoding: labelBytes[(dash + 2)...], as: UTF8.self)
@@ -48,7 +52,7 @@ public enum HostRoute: Sendable, Hashable {
             }
             self = .preview(slug: slug, build: build)
         } else {
-            let slug = String(label)
+            let slug = String(decoding: labelBytes, as: UTF8.self)
             self = SlugRules.isValid(slug) ? .site(slug: slug) : .noSite
         }
     }

@@ -91,23 +91,38 @@ struct RequestIntake {
         let requestLine = head.method.rawValue.utf8.count + head.uri.utf8.count + 10
         if requestLine > limits.maxRequestLineBytes { return .rejected(.uriTooLong) }
         if head.headers.count > limits.maxHeaderCount { return .rejected(.headersTooLarge) }
+        // One pass over the fields: their size, and the framing and Host fields.
         var headerBytes = 0
-        for (name, value) in head.headers { headerBytes += name.utf8.count + value.utf8.count + 4 }
+        var contentLengths = 0
+        var contentLength: String?
+        var transferEncodings = 0
+        var transferEncoding: String?
+        var hosts = 0
+        var hostValue: String?
+        for (name, value) in head.headers {
+            headerBytes += name.utf8.count + value.utf8.count + 4
+            if name.equalsIgnoringASCIICase("host") {
+                hosts += 1
+                hostValue = value
+            } else if name.equalsIgnoringASCIICase("content-length") {
+                contentLengths += 1
+                contentLength = value
+            } else if name.equalsIgnoringASCIICase("transfer-encoding") {
+                transferEncodings += 1
+                transferEncoding = value
+            }
+        }
         if headerBytes > limits.maxHeaderBytes { return .rejected(.headersTooLarge) }
 
         // Framing: exactly one way to know where the body ends.
-        let contentLengths = head.headers["content-length"]
-        let transferEncodings = head.headers["transfer-encoding"]
-        if contentLengths.count > 1 || (!contentLengths.isEmpty && !transferEncodings.isEmpty) {
+        if contentLengths > 1 || (contentLengths > 0 && transferEncodings > 0) {
             return .rejected(.badRequest)
         }
-        if transferEncodings.count > 1
-            || (transferEncodings.count == 1 && transferEncodings[0].trimmingSpaces().lowercased() != "chunked")
-        {
+        if transferEncodings > 1 || (transferEncodings == 1 && transferEncoding?.trimmingSpaces().lowercased() != "chunked") {
             return .rejected(.badRequest)
         }
         var declaredLength = 0
-        if let text = contentLengths.first {
+        if let text = contentLength {
             guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
                 let length = Int(text)
             else { return .rejected(.badRequest) }
@@ -116,9 +131,7 @@ struct RequestIntake {
 
         // Host: exactly one, not empty (HTTP/1.0 requests must send one too:
         // without it there is no site to answer for).
-        let hosts = head.headers["host"]
-        guard hosts.count == 1, !hosts[0].isEmpty else { return .rejected(.badRequest) }
-        let host = hosts[0]
+        guard hosts == 1, let host = hostValue, !host.isEmpty else { return .rejected(.badRequest) }
 
         let target: String
         do {
@@ -133,5 +146,18 @@ struct RequestIntake {
             IncomingRequest(
                 method: head.method, target: target, host: host, headers: head.headers, version: head.version,
                 isKeepAlive: head.isKeepAlive))
+    }
+}
+
+extension String {
+    /// Whether the text equals `lowercase` (lower-case ASCII), ignoring ASCII
+    /// case: a field-name comparison that allocates nothing.
+    func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
+        guard utf8.count == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { expected in
+            zip(utf8, expected).allSatisfy { byte, lower in
+                byte == lower || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte + 32 == lower)
+            }
+        }
     }
 }

@@ -51,7 +51,11 @@ enum ResponseHeadWriter {
     /// RFC 9110 §5.6.2 `token`.
     static func isToken(_ name: String) -> Bool {
         guard !name.isEmpty else { return false }
-        for byte in name.utf8 {
+        return name.utf8.withContiguousStorageIfAvailable(isToken) ?? isToken(Array(name.utf8))
+    }
+
+    private static func isToken(_ bytes: some Collection<UInt8>) -> Bool {
+        for byte in bytes {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "!"), UInt8(ascii: "#"),
@@ -68,9 +72,10 @@ enum ResponseHeadWriter {
 
     /// A field value without CR, LF, NUL or other controls (tab allowed).
     static func isFieldValue(_ value: String) -> Bool {
-        for byte in value.utf8 where (byte < 0x20 && byte != 0x09) || byte == 0x7f {
-            return false
+        func check<S: Sequence<UInt8>>(_ bytes: S) -> Bool {
+            for byte in bytes where (byte < 0x20 && byte != 0x09) || byte == 0x7f { return false }
+            return true
         }
-        return true
+        return value.utf8.withContiguousStorageIfAvailable(check) ?? check(value.utf8)
     }
 }

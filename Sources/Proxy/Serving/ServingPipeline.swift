@@ -144,7 +144,7 @@ struct ServingPipeline: Sendable {
             return page(pages.page(.notFound), isPreview: build.isPreview, date: date)
         }
         let isSuccess = resolvedStatus == 200
-        let hasRange = isSuccess && !request.headers["range"].isEmpty
+        let hasRange = isSuccess && request.headers.contains(name: "range")
 
         // 5. Precompressed variant. Ranges are served from the identity body,
         // so a byte offset always means the same bytes.

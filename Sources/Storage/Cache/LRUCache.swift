@@ -1,5 +1,5 @@
 public import CoreMetrics
-import Synchronization
+public import Synchronization
 
 /// A byte-bounded, sharded least-recently-used cache of object bodies, shared
 /// by the proxy (response bodies) and the builder (manifests).
@@ -19,10 +19,10 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     /// The largest entry the cache admits.
     public let maxEntryBytes: Int
 
-    let shards: [Locked<LRUShard<Key, Value>>]
-    private let shardMask: Int
+    @usableFromInline let shards: [Locked<LRUShard<Key, Value>>]
+    @usableFromInline let shardMask: Int
     private let flights: [Locked<[Key: LoadFlight<Value>]>]
-    let metrics: LRUCacheMetrics
+    @usableFromInline let metrics: LRUCacheMetrics
 
     /// - Parameters:
     ///   - capacityBytes: total budget (`SLIPWAY_CACHE_BYTES`).
@@ -47,17 +47,19 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
         self.metrics = LRUCacheMetrics(name: name, factory: metricsFactory)
     }
 
-    fileprivate func shardIndex(_ key: Key) -> Int { key.hashValue & shardMask }
+    @inlinable func shardIndex(_ key: Key) -> Int { key.hashValue & shardMask }
 
     /// The value under `key`, marking it most recently used; counts a hit or a miss.
-    public func get(_ key: Key) -> Value? {
+    /// Inlinable, so that a caller in another module gets code specialised
+    /// for its key and value types (the proxy calls it on every request).
+    @inlinable public func get(_ key: Key) -> Value? {
         let value = shards[shardIndex(key)].withLock { $0.get(key) }
         if value != nil { metrics.recordHit() } else { metrics.recordMiss() }
         return value
     }
 
     /// Whether `key` is cached, without touching recency or counters.
-    public func contains(_ key: Key) -> Bool {
+    @inlinable public func contains(_ key: Key) -> Bool {
         shards[shardIndex(key)].withLock { $0.index[key] != nil }
     }
 
@@ -210,11 +212,11 @@ final class LoadFlight<Value: Sendable>: Sendable {
 
 /// A value behind its own lock, as a class so that shards can live in an array
 /// (`Mutex` itself cannot be copied into one).
-final class Locked<State>: @unchecked Sendable {
+@usableFromInline final class Locked<State>: @unchecked Sendable {
     // Every access goes through the mutex.
-    private let mutex: Mutex<State>
+    @usableFromInline let mutex: Mutex<State>
     init(_ state: sending State) { mutex = Mutex(state) }
-    func withLock<R>(_ body: (inout sending State) throws -> sending R) rethrows -> sending R {
+    @inlinable func withLock<R>(_ body: (inout sending State) throws -> sending R) rethrows -> sending R {
         try mutex.withLock(body)
     }
 }

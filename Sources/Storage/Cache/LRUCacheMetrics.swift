@@ -4,7 +4,7 @@ import Synchronization
 /// The cache's swift-metrics instruments. Entries and bytes are kept in
 /// atomics summed over all shards, so the gauges always report the whole
 /// cache without taking every shard's lock.
-final class LRUCacheMetrics: Sendable {
+@usableFromInline final class LRUCacheMetrics: Sendable {
     let hits: Counter
     let misses: Counter
     let evictions: Counter
@@ -24,12 +24,12 @@ final class LRUCacheMetrics: Sendable {
         bytesGauge = Gauge(label: "slipway_cache_bytes", dimensions: dimensions, factory: factory)
     }
 
-    func recordHit() {
+    @usableFromInline func recordHit() {
         hitCount.add(1, ordering: .relaxed)
         hits.increment()
     }
 
-    func recordMiss() {
+    @usableFromInline func recordMiss() {
         missCount.add(1, ordering: .relaxed)
         misses.increment()
     }

@@ -3,28 +3,36 @@
 /// are reused, so steady-state operation allocates nothing.
 ///
 /// Not thread-safe by itself; `LRUCache` keeps each shard behind a lock.
-struct LRUShard<Key: Hashable, Value> {
-    struct Node {
-        var key: Key?
-        var value: Value?
-        var cost: Int
-        var previous: Int
-        var next: Int
+@usableFromInline struct LRUShard<Key: Hashable, Value> {
+    @usableFromInline struct Node {
+        @usableFromInline var key: Key?
+        @usableFromInline var value: Value?
+        @usableFromInline var cost: Int
+        @usableFromInline var previous: Int
+        @usableFromInline var next: Int
+
+        @inlinable init(key: Key?, value: Value?, cost: Int, previous: Int, next: Int) {
+            self.key = key
+            self.value = value
+            self.cost = cost
+            self.previous = previous
+            self.next = next
+        }
     }
 
-    static var none: Int { -1 }
+    @inlinable static var none: Int { -1 }
 
     let capacity: Int
-    private(set) var index: [Key: Int] = [:]
-    private(set) var nodes: [Node] = []
+    @usableFromInline internal(set) var index: [Key: Int] = [:]
+    @usableFromInline internal(set) var nodes: [Node] = []
     private var free: [Int] = []
-    private(set) var head = LRUShard.none
-    private(set) var tail = LRUShard.none
+    @usableFromInline internal(set) var head = LRUShard.none
+    @usableFromInline internal(set) var tail = LRUShard.none
     private(set) var bytes = 0
 
     init(capacity: Int) { self.capacity = capacity }
 
-    mutating func get(_ key: Key) -> Value? {
+    @inlinable mutating func get(_ key: Key) -> Value? {
         guard let slot = index[key] else { return nil }
         moveToFront(slot)
         return nodes[slot].value
@@ -104,13 +112,13 @@ struct LRUShard<Key: Hashable, Value> {
         free.append(slot)
     }
 
-    private mutating func moveToFront(_ slot: Int) {
+    @inlinable mutating func moveToFront(_ slot: Int) {
         guard slot != head else { return }
         unlink(slot)
         linkAtFront(slot)
     }
 
-    private mutating func linkAtFront(_ slot: Int) {
+    @inlinable mutating func linkAtFront(_ slot: Int) {
         nodes[slot].previous = LRUShard.none
         nodes[slot].next = head
         if head != LRUShard.none { nodes[head].previous = slot }
@@ -118,7 +126,7 @@ struct LRUShard<Key: Hashable, Value> {
         if tail == LRUShard.none { tail = slot }
     }
 
-    private mutating func unlink(_ slot: Int) {
+    @inlinable mutating func unlink(_ slot: Int) {
         let previous = nodes[slot].previous
         let next = nodes[slot].next
         if previous != LRUShard.none { nodes[previous].next = next } else { head = next }

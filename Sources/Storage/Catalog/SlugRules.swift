@@ -23,7 +23,9 @@ public enum SlugRules {
         if bytes.first == UInt8(ascii: "-") || bytes.last == UInt8(ascii: "-") {
             return "the slug '\(slug)' must start and end with a letter or digit"
         }
-        if slug.contains("--") { return "the slug '\(slug)' may not contain '--' (preview URLs use it)" }
+        if zip(bytes, bytes.dropFirst()).contains(where: { $0 == UInt8(ascii: "-") && $1 == UInt8(ascii: "-") }) {
+            return "the slug '\(slug)' may not contain '--' (preview URLs use it)"
+        }
         if reserved.contains(slug) { return "the slug '\(slug)' is reserved; choose another name" }
         return nil
     }

@@ -3,6 +3,24 @@ import Testing
 @testable import Proxy
 
 @Suite struct RequestPathTests {
+    /// Plain paths take a shortcut; a `%`-escape forces the general rules.
+    /// Both must give the same answer for every path.
+    @Test(arguments: [
+        "/", "/index.html", "/a/b/", "/assets/app.3f9a1c2be07d.js", "/a//b", "//", "/./a", "/a/.", "/a/..", "/../x",
+        "/a/.../b", "/a/..b/", "/.well-known/x", "/a?b=c", "/a/./", "/x~y/(1)/'q'", "/a#b",
+    ])
+    func theShortcutForPlainPathsAgreesWithTheGeneralRules(path: String) {
+        // Escape the byte after the first `/` when there is one that can be escaped harmlessly.
+        let bytes = Array(path.utf8)
+        var escaped = path
+        if bytes.count > 1, bytes[1] != UInt8(ascii: "/"), bytes[1] != UInt8(ascii: "?"), bytes[1] != UInt8(ascii: "#") {
+            escaped = "/%" + String(bytes[1], radix: 16, uppercase: true) + String(decoding: bytes[2...], as: UTF8.self)
+        }
+        let plain = Result { () throws(RequestPath.Rejection) in try RequestPath(target: path) }
+        let general = Result { () throws(RequestPath.Rejection) in try RequestPath(target: escaped) }
+        #expect(plain == general, "\(path) vs \(escaped)")
+    }
+
     @Test func pathsAreDecodedExactlyOnce() throws {
         #expect(try RequestPath(target: "/a%20b/c").path == "/a b/c")
         #expect(try RequestPath(target: "/%2541").path == "/%41")
