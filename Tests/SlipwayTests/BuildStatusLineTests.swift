@@ -63,6 +63,9 @@ import Testing
         #expect(canceled.hasPrefix("✗ build #3 was canceled"))
         let cut = BuildStatusLine.notLive(number: "3", status: "building", error: nil, buildID: "b1", color: false)
         #expect(cut.contains("slipway logs b1 --follow"))
+        let stopped = BuildStatusLine.interrupted(number: "3", buildID: "b1")
+        #expect(stopped.hasPrefix("stopped following build #3; it goes on"))
+        #expect(stopped.contains("slipway logs b1 --follow") && stopped.contains("slipway cancel b1"))
     }
 
     @Test func styleFollowsTheTerminalTermAndNoColor() {

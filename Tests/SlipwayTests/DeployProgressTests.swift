@@ -93,6 +93,35 @@ import Glibc
         #expect(lastLine.hasPrefix("✓ live at http://tty-site.localhost:\(proxyPort)/ (build #1, 0:0"), "\(lastLine)")
         #expect(try await server.terminate() == 0)
     }
+
+    @Test func ctrlCOnATerminalStopsFollowingAndTheBuildGoesOn() async throws {
+        let repository = try makeRepository(files: ["public/index.html": "<h1>slow</h1>\n"])
+        var (server, data, _, adminPort) = try await startLocalServe()
+        defer { server.kill() }
+        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let admin = AdminClient(port: adminPort, token: token)
+        try await admin.waitUntilReady()
+
+        var terminal = try PseudoTerminalProcess.start(
+            ["deploy", "--slug", "slow-site", "--repo", repository, "--install", "true", "--output", "public",
+             "--build", "echo taking a while && sleep 60"],
+            environment: ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data, "TERM": "xterm-256color"],
+            columns: 100)
+        defer { terminal.kill() }
+        try await terminal.waitForScreen(containing: "  taking a while\r\n")
+        kill(terminal.process.processIdentifier, SIGINT)
+        let (status, screen) = try await terminal.waitForExit()
+        #expect(status == 130, "\(screen)")
+        let builds = try await admin.send("GET", "/api/deployments/slow-site/builds").json["builds"] as? [[String: Any]] ?? []
+        let buildID = try #require(builds.first?["id"] as? String)
+        #expect(builds.first?["status"] as? String == "building")
+        let tail = screen.components(separatedBy: BuildProgress.eraseLine).last ?? ""
+        #expect(tail.hasPrefix("stopped following build #1; it goes on on the server\r\n"), "\(tail)")
+        #expect(tail.contains("slipway logs \(buildID) --follow"))
+
+        #expect(try await admin.send("POST", "/api/builds/\(buildID)/cancel").status == 200)
+        #expect(try await server.terminate() == 0)
+    }
 }
 
 /// A `slipway` child process whose standard output and error are the slave
@@ -133,10 +162,12 @@ struct PseudoTerminalProcess {
         return PseudoTerminalProcess(process: process, master: master)
     }
 
-    /// Reads what the child draws until it exits; its status and the bytes
-    /// as text (the terminal turns each `\n` into `\r\n`).
-    mutating func waitForExit(timeout: Duration = .seconds(90)) async throws -> (Int32, String) {
-        let deadline = ContinuousClock.now + timeout
+    /// What the child has drawn so far (the terminal turns each `\n` into `\r\n`).
+    var text: String { String(decoding: screen, as: UTF8.self) }
+
+    /// Reads what is there; false once the slave side is closed (EIO) or
+    /// nothing is left to read after the child exited.
+    private mutating func drain() -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = read(master, &buffer, buffer.count)
@@ -144,25 +175,33 @@ struct PseudoTerminalProcess {
                 screen.append(contentsOf: buffer[0..<count])
                 continue
             }
-            // Nothing to read (EAGAIN), or the slave is closed (EIO) once the child is gone.
-            if !process.isRunning {
-                if count < 0 && errno == EAGAIN {
-                    try await Task.sleep(for: .milliseconds(50))
-                    let more = read(master, &buffer, buffer.count)
-                    if more > 0 {
-                        screen.append(contentsOf: buffer[0..<more])
-                        continue
-                    }
-                }
-                break
-            }
-            guard ContinuousClock.now < deadline else {
-                throw ProcessFailure("slipway did not exit; screen:\n\(String(decoding: screen, as: UTF8.self))")
+            return count < 0 && errno == EAGAIN
+        }
+    }
+
+    /// Reads until the screen shows `expected`.
+    mutating func waitForScreen(containing expected: String, timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !text.contains(expected) {
+            guard drain() || process.isRunning, ContinuousClock.now < deadline else {
+                throw ProcessFailure("'\(expected)' never appeared; screen:\n\(text)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+    }
+
+    /// Reads what the child draws until it exits; its status and the whole screen.
+    mutating func waitForExit(timeout: Duration = .seconds(90)) async throws -> (Int32, String) {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            _ = drain()
+            guard ContinuousClock.now < deadline else { throw ProcessFailure("slipway did not exit; screen:\n\(text)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(50))  // what the child wrote last
+        _ = drain()
         close(master)
-        return (process.terminationStatus, String(decoding: screen, as: UTF8.self))
+        return (process.terminationStatus, text)
     }
 
     func kill() {

@@ -141,6 +141,17 @@ final class BuildProgress: Sendable {
         }
     }
 
+    /// Replaces the status line by a note that the user stopped following
+    /// (Ctrl-C, which the terminal echoes onto the line being erased).
+    func interrupted(buildID: String) {
+        state.withLock { state in
+            state.finished = true
+            if state.drawn { write(Self.eraseLine, Terminal.error) }
+            state.drawn = false
+            write(BuildStatusLine.interrupted(number: state.line.number, buildID: buildID) + "\n", Terminal.error)
+        }
+    }
+
     /// Takes the status line off the terminal (before an error message).
     func clear() {
         state.withLock { state in

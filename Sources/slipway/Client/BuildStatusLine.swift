@@ -67,6 +67,13 @@ struct BuildStatusLine: Sendable, Equatable {
         return StyledText([("✗", .red), (" \(what)", nil)]).rendered(columns: .max, color: color) + "\n  " + hint
     }
 
+    /// The last lines when the user stopped following (Ctrl-C): the build
+    /// itself goes on.
+    static func interrupted(number: String, buildID: String) -> String {
+        "stopped following build #\(number); it goes on on the server\n"
+            + "  follow it again with `slipway logs \(buildID) --follow`, or stop it with `slipway cancel \(buildID)`"
+    }
+
     /// `m:ss`, or `h:mm:ss` from an hour on.
     static func clock(_ duration: Duration) -> String {
         let seconds = max(0, duration.components.seconds)

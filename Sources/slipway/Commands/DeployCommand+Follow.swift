@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NIOHTTP1
+import UnixSignals
 
 extension DeployCommand {
     /// How often the ticker redraws the status line (spinner and clock).
@@ -23,6 +24,11 @@ extension DeployCommand {
             style: style, slug: text(deployment["slug"]), number: text(build["number"]), status: text(build["status"]),
             logSharesTerminal: Terminal.isTerminal(Terminal.output),
             columns: { Terminal.columns(Terminal.error, environment: environment) })
+        // Ctrl-C would leave the status line half-drawn under the shell's
+        // prompt: say instead that the build goes on, and exit as the default
+        // action would have (128 + SIGINT). Trapped before anything is drawn.
+        var interrupts: UnixSignalsSequence?
+        if case .live = style { interrupts = await UnixSignalsSequence(trapping: .sigint) }
         fflush(nil)  // what print() buffered comes before what progress writes unbuffered
         progress.start()
 
@@ -42,6 +48,14 @@ extension DeployCommand {
                         while !Task.isCancelled {
                             try? await Task.sleep(for: Self.tickInterval)
                             progress.tick()
+                        }
+                    }
+                }
+                if let interrupts {
+                    group.addTask {
+                        for await _ in interrupts {
+                            progress.interrupted(buildID: buildID)
+                            Foundation.exit(130)
                         }
                     }
                 }
