@@ -115,7 +115,7 @@ import Glibc
         var second = try SlipwayProcess.start(deploy, environment: client)
         defer { second.kill() }
         #expect(try await second.waitForExit() == 0)
-        #expect(second.output.contains("build #2 succeeded"))
+        #expect(second.output.contains("✓ live at http://cli-site.localhost:\(proxyPort)/ (build #2, "))
 
         let sites = try await cli("sites")
         #expect(sites.status == 0 && sites.output.contains("cli-site") && sites.output.contains("live"))

@@ -353,65 +353,197 @@ function hostOf(url) {
   }
 }
 
-// MARK: Create
+// MARK: Forms
 
-function renderNew() {
-  const signal = setView("New deployment", "new", template("tpl-new"));
-  const form = document.getElementById("create-form");
-  const rows = document.getElementById("env-rows");
-  const formError = document.getElementById("form-error");
-  let rowCounter = 0;
-
-  const addRow = () => {
-    const fragment = template("tpl-env-row");
-    const row = fragment.querySelector(".env-row");
-    const index = ++rowCounter;
-    const [nameLabel, valueLabel] = row.querySelectorAll(".field label");
-    const name = row.querySelector(".env-name");
-    const value = row.querySelector(".env-value");
-    name.id = `env-name-${index}`;
-    value.id = `env-value-${index}`;
-    nameLabel.htmlFor = name.id;
-    valueLabel.htmlFor = value.id;
-    row.querySelector(".env-secret").addEventListener("change", (event) => {
-      value.type = event.target.checked ? "password" : "text";
-    });
-    row.querySelector(".env-remove").addEventListener("click", () => {
-      row.remove();
-      document.getElementById("add-env").focus();
-    });
-    rows.append(fragment);
-    name.focus();
-  };
-  document.getElementById("add-env").addEventListener("click", addRow, { signal });
-
+/**
+ * Messages of a form whose inputs are `#<prefix><name>`, each with a
+ * `#<prefix><name>-error` paragraph, plus one summary above the fields.
+ */
+function formFeedback(prefix, fields, summary, rows) {
   const fieldError = (name, message) => {
-    const error = document.getElementById(`f-${name}-error`);
-    const input = document.getElementById(`f-${name}`);
+    const error = document.getElementById(`${prefix}${name}-error`);
+    const input = document.getElementById(`${prefix}${name}`);
     if (error) {
       error.textContent = message || "";
       error.hidden = !message;
     }
     if (input) input.setAttribute("aria-invalid", message ? "true" : "false");
   };
+  const show = (message) => {
+    summary.textContent = message;
+    summary.hidden = false;
+    summary.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  };
+  return {
+    clear() {
+      fields.forEach((name) => fieldError(name, ""));
+      for (const input of rows.querySelectorAll("input")) input.removeAttribute("aria-invalid");
+      summary.hidden = true;
+      summary.textContent = "";
+    },
+    /** Shows the problems found before sending ([field, message] pairs); false when there are none. */
+    showProblems(problems) {
+      if (problems.length === 0) return false;
+      for (const [name, message] of problems) fieldError(name, message);
+      show(problems.length === 1 ? "Fix the highlighted field." : `Fix the ${problems.length} highlighted fields.`);
+      document.getElementById(`${prefix}${problems[0][0]}`)?.focus();
+      return true;
+    },
+    /** Shows the API's refusal above the form and by the field it names. */
+    showApiError(intro, error) {
+      show(`${intro}: ${error.message}`);
+      const mentioned = fieldNamedBy(error, fields);
+      if (mentioned) {
+        fieldError(mentioned, error.message);
+        document.getElementById(`${prefix}${mentioned}`)?.focus();
+      }
+    },
+  };
+}
+
+/**
+ * The field an API error is about: quoted as 'repoUrl' (the JSON checks),
+ * the first word of the message (the settings checks: "outputDir '/x' is
+ * absolute"), or a slug_* code.
+ */
+function fieldNamedBy(error, fields) {
+  const named = fields.find((name) => new RegExp(`'${name}(\\[|'|\\.)|^${name}\\b`).test(error.message));
+  if (named) return named;
+  return fields.includes("slug") && (error.code.startsWith("slug") || /\bthe slug\b/.test(error.message)) ? "slug" : null;
+}
+
+/**
+ * A form's settings fields (the shared `tpl-deployment-fields`) put in place
+ * of its `[data-deployment-fields]`, their ids prefixed with `prefix`.
+ */
+function insertDeploymentFields(container, prefix) {
+  const fragment = template("tpl-deployment-fields");
+  for (const element of fragment.querySelectorAll("[id], [for], [aria-describedby]")) {
+    for (const name of ["id", "for", "aria-describedby"]) {
+      const value = element.getAttribute(name);
+      if (value) element.setAttribute(name, value.replaceAll("{p}", prefix));
+    }
+  }
+  container.querySelector("[data-deployment-fields]").replaceWith(fragment);
+}
+
+let envRowCounter = 0;
+
+/**
+ * A build-variable row. A `stored` row is a secret whose value stays on the
+ * server: it shows "•••• stored" and is sent without a value (which keeps
+ * it) unless the user chooses to replace it and types a new one.
+ */
+function envRow({ name = "", value = "", secret = false, stored = false } = {}, onRemove) {
+  const row = template("tpl-env-row").firstElementChild;
+  const index = ++envRowCounter;
+  const [nameLabel, valueLabel] = row.querySelectorAll(".field label");
+  const nameInput = row.querySelector(".env-name");
+  const valueInput = row.querySelector(".env-value");
+  const secretBox = row.querySelector(".env-secret");
+  const storedMark = row.querySelector(".env-stored");
+  const replace = row.querySelector(".env-replace");
+  const keep = row.querySelector(".env-keep");
+  nameInput.id = `env-name-${index}`;
+  valueInput.id = `env-value-${index}`;
+  storedMark.id = `env-stored-${index}`;
+  nameLabel.htmlFor = nameInput.id;
+  valueLabel.htmlFor = valueInput.id;
+  nameInput.value = name;
+  valueInput.value = value;
+  secretBox.checked = secret;
+  valueInput.type = secret ? "password" : "text";
+  secretBox.addEventListener("change", () => {
+    valueInput.type = secretBox.checked ? "password" : "text";
+  });
+  row.querySelector(".env-remove").addEventListener("click", () => {
+    row.remove();
+    onRemove();
+  });
+
+  const keepStored = (on) => {
+    row.dataset.stored = on ? "true" : "false";
+    nameInput.readOnly = on;
+    if (on) nameInput.value = name;
+    secretBox.checked = on || secretBox.checked;
+    secretBox.disabled = on;
+    valueInput.hidden = on;
+    valueInput.value = "";
+    valueInput.type = secretBox.checked ? "password" : "text";
+    storedMark.hidden = !on;
+    replace.hidden = !on;
+    keep.hidden = on;
+  };
+  if (stored) {
+    replace.setAttribute("aria-label", `Replace the stored value of ${name}`);
+    replace.setAttribute("aria-describedby", storedMark.id);
+    keep.setAttribute("aria-label", `Keep the stored value of ${name}`);
+    replace.addEventListener("click", () => {
+      keepStored(false);
+      valueInput.focus();
+    });
+    keep.addEventListener("click", () => {
+      keepStored(true);
+      replace.focus();
+    });
+    keepStored(true);
+  }
+  return row;
+}
+
+/**
+ * The variables in `rows` as the API takes them; problems go to `problems`
+ * as [field, message]. Empty rows are left out.
+ */
+function collectEnv(rows, problems) {
+  const env = [];
+  const seen = new Set();
+  for (const row of rows.querySelectorAll(".env-row")) {
+    const name = row.querySelector(".env-name");
+    const val = row.querySelector(".env-value");
+    const keep = row.dataset.stored === "true";
+    if (!keep && !name.value.trim() && !val.value) continue;
+    const trimmed = name.value.trim();
+    if (!ENV_NAME_PATTERN.test(trimmed) || seen.has(trimmed)) {
+      name.setAttribute("aria-invalid", "true");
+      problems.push(["env", seen.has(trimmed) ? `The variable ${trimmed} is listed twice.` : "Variable names use letters, digits and _, and do not start with a digit."]);
+    } else if (row.dataset.stored === "false" && !val.value) {
+      val.setAttribute("aria-invalid", "true");
+      problems.push(["env", `Type the new value of ${trimmed}, or keep the stored one.`]);
+    }
+    seen.add(trimmed);
+    env.push(keep ? { name: trimmed, secret: true } : { name: trimmed, value: val.value, secret: row.querySelector(".env-secret").checked });
+  }
+  return env;
+}
+
+// MARK: Create
+
+function renderNew() {
+  const view = template("tpl-new");
+  insertDeploymentFields(view, "f-");
+  const signal = setView("New deployment", "new", view);
+  const form = document.getElementById("create-form");
+  const rows = form.querySelector(".env-rows");
+  const addEnv = form.querySelector(".add-env");
+  addEnv.addEventListener(
+    "click",
+    () => {
+      const row = envRow({}, () => addEnv.focus());
+      rows.append(row);
+      row.querySelector(".env-name").focus();
+    },
+    { signal },
+  );
+
   const fields = ["repoUrl", "slug", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "spa", "env"];
-  const clearErrors = () => {
-    fields.forEach((name) => fieldError(name, ""));
-    for (const input of rows.querySelectorAll("input")) input.removeAttribute("aria-invalid");
-    formError.hidden = true;
-    formError.textContent = "";
-  };
-  const showFormError = (message) => {
-    formError.textContent = message;
-    formError.hidden = false;
-    formError.scrollIntoView({ block: "nearest", behavior: "smooth" });
-  };
+  const feedback = formFeedback("f-", fields, document.getElementById("form-error"), rows);
 
   form.addEventListener(
     "submit",
     async (event) => {
       event.preventDefault();
-      clearErrors();
+      feedback.clear();
       const value = (name) => document.getElementById(`f-${name}`).value.trim();
       const body = { repoUrl: value("repoUrl") };
       for (const name of ["slug", "branch", "rootDir", "installCommand", "buildCommand", "outputDir"]) {
@@ -423,27 +555,9 @@ function renderNew() {
       if (body.slug && (!SLUG_PATTERN.test(body.slug) || body.slug.length > 63)) {
         problems.push(["slug", "Use 1 to 63 characters: lower-case letters, digits and single hyphens, not at either end."]);
       }
-      const env = [];
-      const seen = new Set();
-      for (const row of rows.querySelectorAll(".env-row")) {
-        const name = row.querySelector(".env-name");
-        const val = row.querySelector(".env-value");
-        if (!name.value.trim() && !val.value) continue;
-        const trimmed = name.value.trim();
-        if (!ENV_NAME_PATTERN.test(trimmed) || seen.has(trimmed)) {
-          name.setAttribute("aria-invalid", "true");
-          problems.push(["env", seen.has(trimmed) ? `The variable ${trimmed} is listed twice.` : "Variable names use letters, digits and _, and do not start with a digit."]);
-        }
-        seen.add(trimmed);
-        env.push({ name: trimmed, value: val.value, secret: row.querySelector(".env-secret").checked });
-      }
+      const env = collectEnv(rows, problems);
       if (env.length > 0) body.env = env;
-      if (problems.length > 0) {
-        for (const [name, message] of problems) fieldError(name, message);
-        showFormError(problems.length === 1 ? "Fix the highlighted field." : `Fix the ${problems.length} highlighted fields.`);
-        document.getElementById(`f-${problems[0][0]}`)?.focus();
-        return;
-      }
+      if (feedback.showProblems(problems)) return;
       const button = document.getElementById("create-submit");
       button.disabled = true;
       button.textContent = "Creating…";
@@ -453,14 +567,7 @@ function renderNew() {
         location.hash = `#/d/${encodeURIComponent(result.deployment.slug)}/b/${encodeURIComponent(result.build.id)}`;
       } catch (error) {
         if (error.status === 401) return;
-        showFormError(`The deployment was not created: ${error.message}`);
-        // Put the message by the field it names: 'repoUrl' in the text, or a slug_* code.
-        const mentioned = fields.find((name) => new RegExp(`'${name}(\\[|'|\\.)`).test(error.message)) ||
-          (error.code.startsWith("slug") || /\bthe slug\b/.test(error.message) ? "slug" : null);
-        if (mentioned) {
-          fieldError(mentioned, error.message);
-          document.getElementById(`f-${mentioned}`)?.focus();
-        }
+        feedback.showApiError("The deployment was not created", error);
       } finally {
         button.disabled = false;
         button.textContent = "Create and deploy";
@@ -478,6 +585,8 @@ function renderDeployment(slug, selectedId) {
   const facts = h("div");
   const buildsBody = h("div", { class: "loading" }, "Loading builds…");
   const logArea = h("div");
+  const settingsArea = h("div");
+  let settings = null;
   const redeploy = h("button", { type: "button", class: "button primary", id: "redeploy" }, "Redeploy");
   const remove = h("button", { type: "button", class: "button danger", id: "delete-deployment" }, "Delete deployment");
   const signal = setView(
@@ -489,6 +598,7 @@ function renderDeployment(slug, selectedId) {
     h("div", { class: "section-head" }, h("h2", {}, "Builds"), h("div", { class: "actions" }, redeploy)),
     buildsBody,
     logArea,
+    settingsArea,
     h(
       "section",
       { class: "card danger-zone", "aria-labelledby": "delete-title" },
@@ -543,6 +653,22 @@ function renderDeployment(slug, selectedId) {
     const selected = state.builds.find((b) => b.id === state.selectedId);
     if (selected && (!state.stream || state.stream.buildId !== selected.id)) openLogs(selected);
     if (state.stream) state.stream.update(selected);
+    if (settings) settings.update(d);
+    else {
+      settings = settingsForm(slug, d, signal, { newestBuildId: () => state.builds[0]?.id, afterSave });
+      settingsArea.replaceChildren(settings.element);
+    }
+  };
+
+  /** After the settings were saved: the build queued since `newestBefore`, if any, is shown and returned. */
+  const afterSave = async (rebuild, newestBefore) => {
+    await refresh();
+    const queued = state.builds[0];
+    if (!rebuild || !queued || queued.id === newestBefore) return null;
+    state.selectedId = queued.id;
+    history.replaceState(null, "", `#/d/${encodeURIComponent(slug)}/b/${encodeURIComponent(queued.id)}`);
+    draw();
+    return queued;
   };
 
   const buildsTable = () => {
@@ -676,6 +802,125 @@ function factsCard(d) {
     fact("Routing", { auto: "Automatic", spa: "Single-page app", static: "Static site" }[d.spa] || d.spa),
     fact("Variables", env),
   );
+}
+
+/**
+ * The deployment's settings as a form that PATCHes them. It is filled from
+ * the deployment and refilled when the deployment changes, unless the user
+ * has started editing. Secret values are never shown or sent back: a stored
+ * secret goes out without its value (which keeps it) unless replaced.
+ */
+function settingsForm(slug, deployment, signal, { newestBuildId, afterSave }) {
+  const section = template("tpl-settings").firstElementChild;
+  insertDeploymentFields(section, "s-");
+  section.querySelector(".slug-field").remove(); // the slug names the deployment's URL and stays
+  const form = section.querySelector("#settings-form");
+  const rows = form.querySelector(".env-rows");
+  const notice = section.querySelector("#settings-notice");
+  const addEnv = form.querySelector(".add-env");
+  const buttons = [...section.querySelectorAll("#settings-save, #settings-save-rebuild, #settings-discard")];
+  const textFields = ["repoUrl", "branch", "rootDir", "installCommand", "buildCommand", "outputDir"];
+  const fields = [...textFields, "spa", "env"];
+  const feedback = formFeedback("s-", fields, section.querySelector("#settings-error"), rows);
+  const input = (name) => section.querySelector(`#s-${name}`);
+  let latest = deployment;
+  let shown = null; // the updatedAt of what the form holds
+  let dirty = false;
+
+  const fill = (d) => {
+    for (const name of textFields) input(name).value = d[name] || "";
+    input("spa").value = d.spa || "auto";
+    rows.replaceChildren(
+      ...(d.env || []).map((v) =>
+        envRow(v.secret ? { name: v.name, secret: true, stored: true } : { name: v.name, value: v.value ?? "" }, () => addEnv.focus()),
+      ),
+    );
+    shown = d.updatedAt;
+    dirty = false;
+  };
+  fill(deployment);
+
+  form.addEventListener("input", () => (dirty = true), { signal });
+  form.addEventListener("click", (event) => {
+    if (event.target.closest(".env-remove, .env-replace, .env-keep")) dirty = true;
+  }, { signal });
+  addEnv.addEventListener(
+    "click",
+    () => {
+      dirty = true;
+      const row = envRow({}, () => addEnv.focus());
+      rows.append(row);
+      row.querySelector(".env-name").focus();
+    },
+    { signal },
+  );
+  section.querySelector("#settings-discard").addEventListener(
+    "click",
+    () => {
+      feedback.clear();
+      fill(latest);
+      notice.textContent = "Changes discarded.";
+    },
+    { signal },
+  );
+
+  form.addEventListener(
+    "submit",
+    async (event) => {
+      event.preventDefault();
+      const rebuild = event.submitter?.id === "settings-save-rebuild";
+      feedback.clear();
+      notice.textContent = "";
+      const value = (name) => input(name).value.trim();
+      const body = { repoUrl: value("repoUrl"), branch: value("branch") || "main", spa: value("spa") };
+      // An empty optional field is sent as null, which clears it (back to detection).
+      for (const name of ["rootDir", "installCommand", "buildCommand", "outputDir"]) body[name] = value(name) || null;
+      const problems = [];
+      if (!body.repoUrl) problems.push(["repoUrl", "Enter the Git repository to build, such as https://github.com/acme/site.git."]);
+      body.env = collectEnv(rows, problems);
+      if (feedback.showProblems(problems)) return;
+      if (rebuild) body.rebuild = true;
+
+      const submitter = event.submitter || buttons[0];
+      const label = submitter.textContent;
+      for (const button of buttons) button.disabled = true;
+      submitter.setAttribute("aria-busy", "true");
+      submitter.textContent = "Saving…";
+      const newestBefore = newestBuildId();
+      try {
+        const updated = await api("PATCH", slugPath(slug), body, { signal });
+        latest = updated;
+        fill(updated);
+        let build = null;
+        try {
+          build = await afterSave(rebuild, newestBefore);
+        } catch (error) {
+          if (error.name !== "AbortError") console.warn("refresh after saving failed", error);
+        }
+        notice.textContent = build
+          ? `Settings saved. Build #${build.number} is queued with them.`
+          : rebuild
+            ? "Settings saved. A build is queued with them."
+            : "Settings saved. The next build uses them.";
+      } catch (error) {
+        if (error.name === "AbortError" || error.status === 401) return;
+        feedback.showApiError("The settings were not saved", error);
+      } finally {
+        for (const button of buttons) button.disabled = false;
+        submitter.removeAttribute("aria-busy");
+        submitter.textContent = label;
+      }
+    },
+    { signal },
+  );
+
+  return {
+    element: section,
+    update(d) {
+      latest = d;
+      if (!dirty && d.updatedAt !== shown) fill(d);
+    },
+  };
 }
 
 /** The live log of one build, streamed with the Authorization header. */

@@ -13,6 +13,11 @@ struct DeployCommand: AsyncParsableCommand {
             in the current directory (keys: slug, repo, branch, root, install, build, output, spa, \
             env: ["NAME=VALUE"]). With a slug naming an existing deployment, its settings are \
             updated and a new build is queued. Secret variables are only taken from --secret.
+
+            The build's log goes to standard output and the URL is printed once it is live. On a \
+            terminal a status line at the bottom (on standard error) shows the build's progress; \
+            elsewhere a line is printed per status change. With --json only the deployment and the \
+            final build are printed, as JSON. Exit status: 0 live, 1 failed or canceled, 2 usage.
             """
     )
 
@@ -76,16 +81,13 @@ struct DeployCommand: AsyncParsableCommand {
             }
             let buildID = text(buildJSON["id"])
             let url = text(deployment["url"])
-            if noFollow || options.json {
+            if noFollow {
                 report(["deployment": deployment, "build": buildJSON], json: options.json) {
                     "queued build #\(text(buildJSON["number"])) (\(buildID)) of \(text(deployment["slug"])); it will serve at \(url)"
                 }
                 return
             }
-            print("building \(text(deployment["slug"])) #\(text(buildJSON["number"])) (\(buildID))")
-            let final = try await client.followLog(buildID: buildID) { _, line in print("  " + line) }
-            try finish(final)
-            print("live at \(url)")
+            try await follow(build: buildJSON, deployment: deployment, client: client)
         }
     }
 

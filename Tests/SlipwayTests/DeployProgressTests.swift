@@ -1,0 +1,210 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@testable import slipway
+
+/// `slipway deploy` following a build as a user sees it: through a pipe (CI)
+/// and on a terminal (a pseudo-terminal the test reads), against a real
+/// `slipway serve`.
+@Suite(.serialized) struct DeployProgressTests {
+    @Test func throughAPipeStatusChangesArePlainLinesAndTheURLIsPrinted() async throws {
+        let repository = try makeRepository(files: ["public/index.html": "<h1>piped</h1>\n"])
+        var (server, data, proxyPort, adminPort) = try await startLocalServe()
+        defer { server.kill() }
+        try await AdminClient(port: adminPort, token: "").waitUntilReady()
+        let client = ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data, "TERM": "xterm-256color"]
+        func startDeploy(build: String, _ more: String...) throws -> SlipwayProcess {
+            try SlipwayProcess.start(
+                ["deploy", "--slug", "piped", "--repo", repository, "--install", "true", "--output", "public", "--build", build] + more,
+                environment: client)
+        }
+
+        var deploy = try startDeploy(build: "echo first step && sleep 2 && echo second step")
+        defer { deploy.kill() }
+        #expect(try await deploy.waitForExit() == 0, "\(deploy.output)\(deploy.errorOutput)")
+        #expect(!deploy.output.contains("\u{1B}") && !deploy.errorOutput.contains("\u{1B}"))
+        #expect(!deploy.output.contains("\r") && !deploy.errorOutput.contains("\r"))
+        #expect(deploy.errorOutput.contains("build #1 queued\n"), "\(deploy.errorOutput)")
+        #expect(deploy.errorOutput.contains("build #1 building\n"), "\(deploy.errorOutput)")
+        #expect(deploy.output.contains("  first step\n") && deploy.output.contains("  second step\n"))
+        let last = deploy.output.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("✓ live at http://piped.localhost:\(proxyPort)/ (build #1, 0:0"), "\(deploy.output)")
+
+        // A failing build: its error and a hint on stderr, exit status 1.
+        var failing = try startDeploy(build: "echo about to fail && exit 3")
+        defer { failing.kill() }
+        #expect(try await failing.waitForExit() == 1, "\(failing.output)\(failing.errorOutput)")
+        #expect(failing.output.contains("  about to fail\n"))
+        #expect(failing.errorOutput.contains("✗ build #2 failed: "), "\(failing.errorOutput)")
+        #expect(failing.errorOutput.contains("exited with status 3"))
+        #expect(failing.errorOutput.contains("slipway logs "))
+        #expect(!failing.output.contains("live at"))
+        #expect(!failing.errorOutput.contains("\u{1B}"))
+        // The site still serves build #1.
+        #expect(try await httpGet(port: proxyPort, host: "piped.localhost").body == "<h1>piped</h1>\n")
+
+        // --json: only the deployment and the final build, as one JSON document.
+        var json = try startDeploy(build: "true", "--json")
+        defer { json.kill() }
+        #expect(try await json.waitForExit() == 0, "\(json.output)\(json.errorOutput)")
+        let document = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+        #expect((document?["build"] as? [String: Any])?["status"] as? String == "success")
+        #expect((document?["build"] as? [String: Any])?["number"] as? Int == 3)
+        #expect((document?["deployment"] as? [String: Any])?["status"] as? String == "live")
+        #expect(json.errorOutput.isEmpty)
+        #expect(try await server.terminate() == 0)
+    }
+
+    @Test func onATerminalOneStatusLineIsRewrittenInPlaceAndEndsWithTheURL() async throws {
+        let repository = try makeRepository(files: ["public/index.html": "<h1>on a terminal</h1>\n"])
+        var (server, data, proxyPort, adminPort) = try await startLocalServe()
+        defer { server.kill() }
+        try await AdminClient(port: adminPort, token: "").waitUntilReady()
+
+        let columns = 72
+        var terminal = try PseudoTerminalProcess.start(
+            ["deploy", "--slug", "tty-site", "--repo", repository, "--install", "true", "--output", "public",
+             "--build", "echo compiling && sleep 1 && echo done compiling"],
+            environment: ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data, "TERM": "xterm-256color"],
+            columns: columns)
+        defer { terminal.kill() }
+        let (status, screen) = try await terminal.waitForExit()
+        #expect(status == 0, "\(screen)")
+
+        // The status line is drawn after a carriage return and an erase, in colour.
+        #expect(screen.contains("\r\u{1B}[2K"))
+        #expect(screen.contains("\u{1B}[36m"))
+        let drawn = screen.components(separatedBy: "\r\u{1B}[2K").dropFirst()
+            .map { stripSGR(String($0.prefix { $0 != "\r" && $0 != "\n" })) }
+            .filter { !$0.isEmpty }
+        let statusLines = drawn.filter { $0.first.map(BuildStatusLine.spinner.contains) == true && $0.contains("build #") }
+        #expect(statusLines.count >= 3, "\(drawn)")
+        #expect(statusLines.contains { $0.contains("tty-site  build #1") })
+        #expect(statusLines.allSatisfy { $0.count <= columns - 1 }, "\(statusLines)")
+        // Log lines scroll above it; the last line is the outcome.
+        #expect(screen.contains("  compiling\r\n") && screen.contains("  done compiling\r\n"))
+        // What the terminal shows on the last line: what follows its last carriage return and erase.
+        let last = screen.components(separatedBy: "\r\n").filter { !$0.isEmpty }.last ?? ""
+        let lastLine = stripSGR(last.components(separatedBy: BuildProgress.eraseLine).last ?? "")
+        #expect(lastLine.hasPrefix("✓ live at http://tty-site.localhost:\(proxyPort)/ (build #1, 0:0"), "\(lastLine)")
+        #expect(try await server.terminate() == 0)
+    }
+
+    @Test func ctrlCOnATerminalStopsFollowingAndTheBuildGoesOn() async throws {
+        let repository = try makeRepository(files: ["public/index.html": "<h1>slow</h1>\n"])
+        var (server, data, _, adminPort) = try await startLocalServe()
+        defer { server.kill() }
+        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let admin = AdminClient(port: adminPort, token: token)
+        try await admin.waitUntilReady()
+
+        var terminal = try PseudoTerminalProcess.start(
+            ["deploy", "--slug", "slow-site", "--repo", repository, "--install", "true", "--output", "public",
+             "--build", "echo taking a while && sleep 60"],
+            environment: ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data, "TERM": "xterm-256color"],
+            columns: 100)
+        defer { terminal.kill() }
+        try await terminal.waitForScreen(containing: "  taking a while\r\n")
+        kill(terminal.process.processIdentifier, SIGINT)
+        let (status, screen) = try await terminal.waitForExit()
+        #expect(status == 130, "\(screen)")
+        let builds = try await admin.send("GET", "/api/deployments/slow-site/builds").json["builds"] as? [[String: Any]] ?? []
+        let buildID = try #require(builds.first?["id"] as? String)
+        #expect(builds.first?["status"] as? String == "building")
+        let tail = screen.components(separatedBy: BuildProgress.eraseLine).last ?? ""
+        #expect(tail.hasPrefix("stopped following build #1; it goes on on the server\r\n"), "\(tail)")
+        #expect(tail.contains("slipway logs \(buildID) --follow"))
+
+        #expect(try await admin.send("POST", "/api/builds/\(buildID)/cancel").status == 200)
+        #expect(try await server.terminate() == 0)
+    }
+}
+
+/// A `slipway` child process whose standard output and error are the slave
+/// side of a pseudo-terminal (`openpty`), so it sees a terminal of the given
+/// width; the test reads what it draws from the master side.
+struct PseudoTerminalProcess {
+    let process: Process
+    let master: Int32
+    private var screen = Data()
+
+    static func start(_ arguments: [String], environment: [String: String], columns: Int) throws -> PseudoTerminalProcess {
+        var master: Int32 = -1
+        var slave: Int32 = -1
+        var size = winsize(ws_row: 24, ws_col: UInt16(columns), ws_xpixel: 0, ws_ypixel: 0)
+        guard openpty(&master, &slave, nil, nil, &size) == 0 else { throw ProcessFailure("openpty failed: errno \(errno)") }
+        // Only the child keeps the slave; nothing else this test runs inherits either side.
+        _ = fcntl(master, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(slave, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+
+        let process = Process()
+        process.executableURL = SlipwayProcess.executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLIPWAY_") && $0.key != "NO_COLOR" }
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.currentDirectoryURL = URL(fileURLWithPath: temporaryDirectory())
+        let handle = FileHandle(fileDescriptor: slave, closeOnDealloc: false)
+        process.standardOutput = handle
+        process.standardError = handle
+        defer { close(slave) }
+        do {
+            try process.run()
+        } catch {
+            close(master)
+            throw error
+        }
+        return PseudoTerminalProcess(process: process, master: master)
+    }
+
+    /// What the child has drawn so far (the terminal turns each `\n` into `\r\n`).
+    var text: String { String(decoding: screen, as: UTF8.self) }
+
+    /// Reads what is there; false once the slave side is closed (EIO) or
+    /// nothing is left to read after the child exited.
+    private mutating func drain() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(master, &buffer, buffer.count)
+            if count > 0 {
+                screen.append(contentsOf: buffer[0..<count])
+                continue
+            }
+            return count < 0 && errno == EAGAIN
+        }
+    }
+
+    /// Reads until the screen shows `expected`.
+    mutating func waitForScreen(containing expected: String, timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !text.contains(expected) {
+            guard drain() || process.isRunning, ContinuousClock.now < deadline else {
+                throw ProcessFailure("'\(expected)' never appeared; screen:\n\(text)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Reads what the child draws until it exits; its status and the whole screen.
+    mutating func waitForExit(timeout: Duration = .seconds(90)) async throws -> (Int32, String) {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            _ = drain()
+            guard ContinuousClock.now < deadline else { throw ProcessFailure("slipway did not exit; screen:\n\(text)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(50))  // what the child wrote last
+        _ = drain()
+        close(master)
+        return (process.terminationStatus, text)
+    }
+
+    func kill() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+    }
+}
