@@ -33,7 +33,6 @@ public final class NotificationDispatcher: Sendable {
     private let bus: (any EventBus)?
     private let logger: Logger
     private let metrics: NotificationMetrics
-    private let client: HTTPClient
     private let wakeSignal = WakeSignal()
 
     private struct State {
@@ -43,6 +42,8 @@ public final class NotificationDispatcher: Sendable {
         var senders: [Task<Void, Never>] = []
         /// Waiting on the bus or a timer: cancelled at shutdown.
         var helpers: [Task<Void, Never>] = []
+        /// Made at start, closed at shutdown.
+        var client: HTTPClient?
     }
 
     private let state = Mutex(State())
@@ -61,16 +62,6 @@ public final class NotificationDispatcher: Sendable {
         self.logger = logger
         self.metrics = NotificationMetrics(factory: metricsFactory)
         self.dispatcherID = InstanceID.make()
-        var http = HTTPClient.Configuration()
-        http.redirectConfiguration = .disallow
-        http.decompression = .disabled
-        let limit = TimeAmount(configuration.requestTimeout)
-        http.timeout = HTTPClient.Configuration.Timeout(connect: limit, read: limit, write: limit)
-        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(30))
-        // One attempt is one try; the retry policy decides about the next.
-        pool.retryConnectionEstablishment = false
-        http.connectionPool = pool
-        self.client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: http, backgroundActivityLogger: logger)
     }
 
     /// Starts the senders, the wake-ups and the retention. Calling it again does nothing.
@@ -83,14 +74,16 @@ public final class NotificationDispatcher: Sendable {
             return true
         }
         guard shouldStart else { return }
+        let client = makeClient()
         let senders = (1...configuration.concurrency).map { index in
-            Task { [self] in await senderLoop(senderID: "\(dispatcherID)-n\(index)") }
+            Task { [self] in await senderLoop(senderID: "\(dispatcherID)-n\(index)", client: client) }
         }
         var helpers = [Task { [self] in await pruneLoop() }]
         if let bus { helpers.append(Task { [self] in await listen(to: bus) }) }
         state.withLock {
             $0.senders = senders
             $0.helpers = helpers
+            $0.client = client
         }
         logger.info("notification senders started: \(configuration.concurrency) (dispatcher \(dispatcherID))")
     }
@@ -99,15 +92,16 @@ public final class NotificationDispatcher: Sendable {
     /// by the request timeout), then closes the HTTP client. A notification
     /// that was due stays due for the next start or another process.
     public func shutdown() async {
-        let (senders, helpers) = state.withLock { state in
+        let (senders, helpers, client) = state.withLock { state in
             state.stopping = true
-            return (state.senders, state.helpers)
+            defer { state.client = nil }
+            return (state.senders, state.helpers, state.client)
         }
         for helper in helpers { helper.cancel() }
         wakeSignal.wake()
         for task in senders + helpers { await task.value }
         do {
-            try await client.shutdown()
+            try await client?.shutdown()
         } catch {
             logger.warning("closing the notification HTTP client failed: \(error)")
         }
@@ -121,9 +115,24 @@ public final class NotificationDispatcher: Sendable {
 
     private var isStopping: Bool { state.withLock { $0.stopping } }
 
+    /// This dispatcher's own client: no redirects, no decompression, every
+    /// phase bounded by the request timeout, no retry of a failed connection
+    /// (the retry policy decides about the next attempt).
+    private func makeClient() -> HTTPClient {
+        var http = HTTPClient.Configuration()
+        http.redirectConfiguration = .disallow
+        http.decompression = .disabled
+        let limit = TimeAmount(configuration.requestTimeout)
+        http.timeout = HTTPClient.Configuration.Timeout(connect: limit, read: limit, write: limit)
+        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(30))
+        pool.retryConnectionEstablishment = false
+        http.connectionPool = pool
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: http, backgroundActivityLogger: logger)
+    }
+
     // MARK: Senders
 
-    private func senderLoop(senderID: String) async {
+    private func senderLoop(senderID: String, client: HTTPClient) async {
         while !isStopping {
             let generation = wakeSignal.generation
             let claimed: ClaimedNotification?
@@ -139,7 +148,7 @@ public final class NotificationDispatcher: Sendable {
                 await wakeSignal.wait(after: generation, timeout: await idleWait())
                 continue
             }
-            await deliver(claimed, senderID: senderID)
+            await deliver(claimed, senderID: senderID, client: client)
         }
     }
 
@@ -151,7 +160,7 @@ public final class NotificationDispatcher: Sendable {
     }
 
     /// One attempt at a claimed notification, recorded in the catalog.
-    private func deliver(_ claimed: ClaimedNotification, senderID: String) async {
+    private func deliver(_ claimed: ClaimedNotification, senderID: String, client: HTTPClient) async {
         let delivery = claimed.delivery
         var metadata: Logger.Metadata = [
             "delivery": "\(delivery.id)", "build": "\(delivery.buildID)", "slug": "\(claimed.site.slug)",
@@ -167,7 +176,7 @@ public final class NotificationDispatcher: Sendable {
                     status: delivery.lastStatus,
                     error: "gave up after \(maxAttempts) attempts; the last one: \(delivery.lastError ?? "no result was recorded")")
             } else {
-                result = await attempt(claimed, to: url)
+                result = await attempt(claimed, to: url, client: client)
             }
         } catch {
             result = .gaveUp(status: nil, error: "the notify URL cannot be used: \(error.message)")
@@ -198,7 +207,7 @@ public final class NotificationDispatcher: Sendable {
     }
 
     /// Signs and sends the body; how it went, as the catalog records it.
-    private func attempt(_ claimed: ClaimedNotification, to url: NotifyURL) async -> NotificationAttemptResult {
+    private func attempt(_ claimed: ClaimedNotification, to url: NotifyURL, client: HTTPClient) async -> NotificationAttemptResult {
         let delivery = claimed.delivery
         let secret: String
         let body: Data
