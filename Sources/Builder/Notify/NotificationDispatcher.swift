@@ -68,23 +68,20 @@ public final class NotificationDispatcher: Sendable {
     /// - Throws: ``NotificationConfigurationError`` for an invalid configuration.
     public func start() throws(NotificationConfigurationError) {
         try configuration.validate()
-        let shouldStart = state.withLock { state -> Bool in
+        let started = state.withLock { state -> Bool in
             guard !state.started, !state.stopping else { return false }
             state.started = true
+            // Everything in one step, so a shutdown sees all of it.
+            let client = makeClient()
+            state.client = client
+            state.senders = (1...configuration.concurrency).map { index in
+                Task { [self] in await senderLoop(senderID: "\(dispatcherID)-n\(index)", client: client) }
+            }
+            state.helpers = [Task { [self] in await pruneLoop() }]
+            if let bus { state.helpers.append(Task { [self] in await listen(to: bus) }) }
             return true
         }
-        guard shouldStart else { return }
-        let client = makeClient()
-        let senders = (1...configuration.concurrency).map { index in
-            Task { [self] in await senderLoop(senderID: "\(dispatcherID)-n\(index)", client: client) }
-        }
-        var helpers = [Task { [self] in await pruneLoop() }]
-        if let bus { helpers.append(Task { [self] in await listen(to: bus) }) }
-        state.withLock {
-            $0.senders = senders
-            $0.helpers = helpers
-            $0.client = client
-        }
+        guard started else { return }
         logger.info("notification senders started: \(configuration.concurrency) (dispatcher \(dispatcherID))")
     }
 
@@ -106,11 +103,6 @@ public final class NotificationDispatcher: Sendable {
             logger.warning("closing the notification HTTP client failed: \(error)")
         }
         logger.info("notification senders stopped (dispatcher \(dispatcherID))")
-    }
-
-    /// Makes idle senders look for due notifications now.
-    public func wake() {
-        wakeSignal.wake()
     }
 
     private var isStopping: Bool { state.withLock { $0.stopping } }
