@@ -1,3 +1,5 @@
+public import Storage
+
 /// How the admin API listens and how it names the sites it reports on.
 ///
 /// The executable fills it from Slipway's configuration; nothing here reads
@@ -55,22 +57,12 @@ public struct AdminConfiguration: Sendable {
         self.dashboardDirectory = dashboardDirectory
     }
 
+    /// Where sites answer, for the URLs in answers.
+    public var siteURLs: SiteURLs { SiteURLs(scheme: publicScheme, appsDomain: appsDomain, port: publicPort) }
+
     /// The URL the site's active build answers at: `http://<slug>.<domain>:<port>/`.
-    public func siteURL(slug: String) -> String {
-        url(host: "\(slug).\(appsDomain)")
-    }
+    public func siteURL(slug: String) -> String { siteURLs.siteURL(slug: slug) }
 
     /// The URL of one build of the site: `http://<number>--<slug>.<domain>:<port>/`.
-    public func previewURL(slug: String, number: Int) -> String {
-        url(host: "\(number)--\(slug).\(appsDomain)")
-    }
-
-    private func url(host: String) -> String {
-        let scheme = publicScheme.lowercased()
-        let defaultPort = scheme == "https" ? 443 : 80
-        if let publicPort, publicPort != defaultPort {
-            return "\(scheme)://\(host):\(publicPort)/"
-        }
-        return "\(scheme)://\(host)/"
-    }
+    public func previewURL(slug: String, number: Int) -> String { siteURLs.previewURL(slug: slug, number: number) }
 }

@@ -84,6 +84,42 @@ import Testing
         await #expect(throws: ConfigurationError.self) { _ = try await self.load(["DOCKER_HOST": "tcp://10.0.0.1:2375"]) }
     }
 
+    @Test func notificationSettingsReachTheDispatcher() async throws {
+        let urls = SiteURLs(appsDomain: "apps.example.com", port: nil)
+        let defaults = try await load().notificationConfiguration(siteURLs: urls, userAgent: "Slipway/9")
+        #expect(defaults.concurrency == 4 && defaults.requestTimeout == .seconds(10) && defaults.retry.maxAttempts == 8)
+        #expect(defaults.deliveredRetention == .seconds(7 * 86_400) && defaults.userAgent == "Slipway/9" && defaults.siteURLs == urls)
+        let config = try await load([
+            "SLIPWAY_NOTIFY_CONCURRENCY": "8", "SLIPWAY_NOTIFY_TIMEOUT": "30s", "SLIPWAY_NOTIFY_MAX_ATTEMPTS": "3",
+            "SLIPWAY_NOTIFY_RETENTION": "24h",
+        ]).notificationConfiguration(siteURLs: urls, userAgent: "Slipway/9")
+        #expect(config.concurrency == 8 && config.requestTimeout == .seconds(30) && config.retry.maxAttempts == 3)
+        #expect(config.deliveredRetention == .seconds(86_400) && config.leaseDuration > config.requestTimeout)
+        #expect(throws: Never.self) { try config.validate() }
+        for (name, value) in [("SLIPWAY_NOTIFY_TIMEOUT", "1h"), ("SLIPWAY_NOTIFY_CONCURRENCY", "0"), ("SLIPWAY_NOTIFY_MAX_ATTEMPTS", "many")] {
+            do {
+                _ = try await load([name: value])
+                Issue.record("\(name)=\(value) was accepted")
+            } catch {
+                #expect(error.message.contains(name), "\(error.message)")
+            }
+        }
+    }
+
+    @Test func aDeploymentFileMayNameANotifyURL() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-file-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let yaml = directory.appendingPathComponent("slipway.yaml").path
+        try "repo: https://github.com/acme/docs.git\nnotifyUrl: https://hooks.example.com/in?token=1\n"
+            .write(toFile: yaml, atomically: true, encoding: .utf8)
+        #expect(try await DeploymentFile.load(yaml).notifyUrl == "https://hooks.example.com/in?token=1")
+        let json = directory.appendingPathComponent("slipway.json").path
+        try #"{"repo": "https://github.com/acme/docs.git", "notifyUrl": "http://10.0.0.2/hook"}"#
+            .write(toFile: json, atomically: true, encoding: .utf8)
+        #expect(try await DeploymentFile.load(json).notifyUrl == "http://10.0.0.2/hook")
+    }
+
     @Test func edgeSettingsReachTheProxy() async throws {
         let config = try await load([
             "SLIPWAY_PROXY_PORT": "9080", "SLIPWAY_APPS_DOMAIN": "Apps.Example.com", "SLIPWAY_PAGES_DIR": "/etc/slipway/pages",

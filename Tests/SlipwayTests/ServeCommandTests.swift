@@ -1,4 +1,7 @@
+import Crypto
 import Foundation
+import NIOHTTP1
+import SlipwayTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -156,6 +159,58 @@ import Glibc
         #expect(try await cli("rm", "cli-site").status == 0)
         #expect(try await httpGet(port: proxyPort, host: "cli-site.localhost").status == 404)
         #expect(try await server.terminate() == 0)
+    }
+
+    @Test func aBuildEndingSendsASignedNotificationToTheDeploymentsURL() async throws {
+        let receiver = try await ScriptedHTTPServer.start(replies: [], fallback: .respond(status: .ok, body: "thanks"))
+        let repository = try makeRepository(files: ["public/index.html": "<h1>Notified</h1>\n"])
+        var (server, data, proxyPort, adminPort) = try await startLocalServe()
+        defer { server.kill() }
+        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let admin = AdminClient(port: adminPort, token: token)
+        try await admin.waitUntilReady()
+
+        let created = try await admin.send("POST", "/api/deployments", body: [
+            "slug": "notified", "repoUrl": repository, "installCommand": "true", "buildCommand": "true", "outputDir": "public",
+            "notifyUrl": "\(receiver.endpoint)/hooks/slipway?token=abc",
+        ])
+        #expect(created.status == 201)
+        let secret = try #require(created.json["webhookSecret"] as? String)
+        let buildID = try #require(((created.json["build"] as? [String: Any])?["id"]) as? String)
+        #expect((created.json["deployment"] as? [String: Any])?["notifyUrl"] as? String == "\(receiver.endpoint)/hooks/slipway?token=abc")
+
+        let requests = try await receiver.requests(atLeast: 1, within: .seconds(90))
+        let request = try #require(requests.first, "no notification arrived; server output:\n\(server.output)\(server.errorOutput)")
+        #expect(request.method == .POST && request.uri == "/hooks/slipway?token=abc")
+        #expect(request.headers.first(name: "Content-Type") == "application/json")
+        #expect(request.headers.first(name: "User-Agent")?.hasPrefix("Slipway/") == true)
+        #expect(request.headers.first(name: "X-Slipway-Event") == "build.finished")
+        // Verified as a receiver would, with the secret the create response gave.
+        let digest = HMAC<SHA256>.authenticationCode(for: request.body, using: SymmetricKey(data: Data(secret.utf8)))
+        #expect(request.headers.first(name: "X-Slipway-Signature-256") == "sha256=" + digest.map { String(format: "%02x", $0) }.joined())
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])
+        #expect(body["event"] as? String == "build.finished")
+        #expect(body["deliveryId"] as? String == request.headers.first(name: "X-Slipway-Delivery"))
+        let build = try #require(body["build"] as? [String: Any])
+        #expect(build["id"] as? String == buildID && build["status"] as? String == "success")
+        #expect(build["previewUrl"] as? String == "http://1--notified.localhost:\(proxyPort)/")
+        let deployment = try #require(body["deployment"] as? [String: Any])
+        #expect(deployment["slug"] as? String == "notified" && deployment["url"] as? String == "http://notified.localhost:\(proxyPort)/")
+        // Sent once the build was live.
+        #expect(deployment["activeBuildId"] as? String == buildID)
+
+        // The CLI's --notify-url sets it too; the next build is notified of.
+        var deploy = try SlipwayProcess.start(
+            ["deploy", "--slug", "notified", "--repo", repository, "--notify-url", "\(receiver.endpoint)/from-cli"],
+            environment: ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data])
+        defer { deploy.kill() }
+        #expect(try await deploy.waitForExit() == 0, "\(deploy.output)\(deploy.errorOutput)")
+        #expect(try await admin.send("GET", "/api/deployments/notified").json["notifyUrl"] as? String == "\(receiver.endpoint)/from-cli")
+        let second = try await receiver.requests(atLeast: 2, within: .seconds(60))
+        #expect(second.count == 2)
+        #expect(second.last?.uri == "/from-cli")
+        #expect(try await server.terminate() == 0)
+        try await receiver.shutdown()
     }
 
     @Test func anOpenLogStreamDoesNotHoldUpShutdown() async throws {

@@ -195,17 +195,17 @@ struct LogStreamer: Sendable {
         case .eventStream:
             return try logEvent(line)
         case .plainText:
-            return ByteBuffer(string: "\(AdminJSON.timestamp(line.timestamp)) \(line.stream.rawValue) \(line.text)\n")
+            return ByteBuffer(string: "\(APIJSON.timestamp(line.timestamp)) \(line.stream.rawValue) \(line.text)\n")
         }
     }
 
     static func logEvent(_ line: LogLine) throws -> ByteBuffer {
-        let data = try AdminJSON.encoder().encode(LogLineJSON(line: line))
+        let data = try APIJSON.encoder().encode(LogLineJSON(line: line))
         return event("log", data: data)
     }
 
     static func statusEvent(_ build: BuildJSON) throws -> ByteBuffer {
-        event("status", data: try AdminJSON.encoder().encode(build))
+        event("status", data: try APIJSON.encoder().encode(build))
     }
 
     /// One server-sent event. JSON never holds a raw line break, so `data`

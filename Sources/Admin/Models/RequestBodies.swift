@@ -28,8 +28,11 @@ struct CreateDeploymentBody: Decodable, Sendable {
     let outputDir: String?
     let spa: SpaMode?
     let env: [EnvEntryInput]
+    let notifyURL: String?
 
-    static let fields = ["slug", "repoUrl", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "spa", "env"]
+    static let fields = [
+        "slug", "repoUrl", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "spa", "env", "notifyUrl",
+    ]
 
     init(from decoder: any Decoder) throws {
         let object = try StrictObject(decoder, allowed: Self.fields)
@@ -42,6 +45,7 @@ struct CreateDeploymentBody: Decodable, Sendable {
         outputDir = try object.optional("outputDir")
         spa = try object.optional("spa", as: SpaModeInput.self)?.mode
         env = try object.optional("env") ?? []
+        notifyURL = try object.optional("notifyUrl")
     }
 
     /// The catalog's draft; every variable must carry its value.
@@ -54,12 +58,12 @@ struct CreateDeploymentBody: Decodable, Sendable {
         }
         return SiteDraft(
             slug: slug, repoURL: repoURL, branch: branch ?? "main", rootDir: rootDir, installCommand: installCommand,
-            buildCommand: buildCommand, outputDir: outputDir, spa: spa ?? .auto, env: variables)
+            buildCommand: buildCommand, outputDir: outputDir, spa: spa ?? .auto, env: variables, notifyURL: notifyURL)
     }
 }
 
 /// `PATCH /api/deployments/{slug}`: every field optional; `null` clears the
-/// optional text fields; `env` replaces the whole list, and a secret entry
+/// optional text fields (`notifyUrl` included); `env` replaces the whole list, and a secret entry
 /// without `value` keeps the secret's stored value.
 struct UpdateDeploymentBody: Decodable, Sendable {
     let slug: String?
@@ -71,6 +75,7 @@ struct UpdateDeploymentBody: Decodable, Sendable {
     let outputDir: FieldPatch<String>
     let spa: SpaMode?
     let env: [EnvEntryInput]?
+    let notifyURL: FieldPatch<String>
     let rebuild: Bool
 
     static let fields = CreateDeploymentBody.fields + ["rebuild"]
@@ -86,6 +91,7 @@ struct UpdateDeploymentBody: Decodable, Sendable {
         outputDir = try object.patch("outputDir")
         spa = try object.nonNullPatch("spa", as: SpaModeInput.self)?.mode
         env = try object.nonNullPatch("env")
+        notifyURL = try object.patch("notifyUrl")
         rebuild = try object.optional("rebuild") ?? false
     }
 
@@ -115,6 +121,7 @@ struct UpdateDeploymentBody: Decodable, Sendable {
         Self.apply(outputDir, to: &settings.outputDir)
         if let spa { settings.spa = spa }
         if let variables { settings.env = variables }
+        Self.apply(notifyURL, to: &settings.notifyURL)
     }
 
     private static func apply(_ patch: FieldPatch<String>, to field: inout String?) {

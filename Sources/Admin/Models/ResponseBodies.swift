@@ -59,54 +59,10 @@ struct DeploymentJSON: Encodable, Sendable {
         try put(site.outputDir, "outputDir")
         try put(site.spa.rawValue, "spa")
         try put(site.env.map { EnvEntry(name: $0.name, secret: $0.secret, value: $0.secret ? nil : $0.value) }, "env")
+        try put(site.notifyURL, "notifyUrl")
         try put(site.activeBuildID?.rawValue, "activeBuildId")
         try put(status, "status")
         try put(site.createdAt, "createdAt")
         try put(site.updatedAt, "updatedAt")
-    }
-}
-
-/// A build as the API returns it.
-struct BuildJSON: Encodable, Sendable {
-    let build: Build
-    /// Only for successful builds.
-    let previewURL: String?
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: AnyCodingKey.self)
-        func put<T: Encodable>(_ value: T, _ key: String) throws { try container.encode(value, forKey: AnyCodingKey(key)) }
-        try put(build.id.rawValue, "id")
-        try put(build.siteID.rawValue, "deploymentId")
-        try put(build.number, "number")
-        try put(build.status.rawValue, "status")
-        try put(build.commitSHA, "commitSha")
-        try put(build.commitMessage, "commitMessage")
-        try put(build.error, "error")
-        try put(build.attempt, "attempt")
-        try put(build.queuedAt, "queuedAt")
-        try put(build.startedAt, "startedAt")
-        try put(build.finishedAt, "finishedAt")
-        try put(build.fileCount, "fileCount")
-        try put(build.bytes, "bytes")
-        try put(previewURL, "previewUrl")
-    }
-}
-
-/// The JSON encoding every response uses: ISO-8601 dates with milliseconds
-/// in UTC, keys sorted so responses are stable.
-enum AdminJSON {
-    static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(timestamp(date))
-        }
-        return encoder
-    }
-
-    /// `2026-01-31T12:34:56.789Z`.
-    static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: TimeZone(identifier: "UTC")!))
     }
 }

@@ -66,7 +66,7 @@ struct AdminAPI: Sendable {
     }
 
     func buildJSON(_ build: Build, slug: String) -> BuildJSON {
-        BuildJSON(build: build, previewURL: build.status == .success ? configuration.previewURL(slug: slug, number: build.number) : nil)
+        BuildJSON(build: build, slug: slug, urls: configuration.siteURLs)
     }
 
     func buildJSON(_ build: Build) async throws -> BuildJSON {
@@ -76,7 +76,7 @@ struct AdminAPI: Sendable {
     }
 
     func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try AdminJSON.encoder().encode(value)
+        let data = try APIJSON.encoder().encode(value)
         return Response(
             status: status,
             headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],

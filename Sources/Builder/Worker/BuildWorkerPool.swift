@@ -5,12 +5,6 @@ import NIOCore
 public import Storage
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// How one attempt at a build ended, for observers, metrics and tests.
 public struct BuildReport: Sendable {
     public enum Outcome: String, Sendable, Hashable {
@@ -99,9 +93,7 @@ public final class BuildWorkerPool: Sendable {
         self.runner = runner
         self.logger = logger
         self.observer = observer
-        var generator = SystemRandomNumberGenerator()
-        let random = String(generator.next(upperBound: UInt32(1 << 24)), radix: 36)
-        self.poolID = "\(ProcessInfo.processInfo.hostName.prefix(60))-\(getpid())-\(random)"
+        self.poolID = InstanceID.make()
     }
 
     private var leaseDuration: Duration { configuration.leaseDuration ?? catalog.queueSettings.leaseDuration }

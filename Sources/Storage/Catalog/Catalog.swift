@@ -135,6 +135,41 @@ public protocol Catalog: Sendable {
     ///   another site's build or a build that did not succeed.
     func activate(siteID: SiteID, buildID: BuildID, allowOlder: Bool) async throws -> ActivationOutcome
 
+    // MARK: Notifications
+
+    /// Claims the due notification that has waited longest, atomically:
+    /// pending, its next attempt time passed, and not leased — or leased by
+    /// a sender whose lease lapsed (it died; `lastError` says so). It is
+    /// leased to `owner` until now + `leaseDuration` and its `attempts`
+    /// grows by one. Nil when none is due.
+    ///
+    /// Every build that ends (success, failure, cancel, the sweep giving
+    /// up) while its site has a notify URL gets one notification, written
+    /// in the transaction that ends it; a success waits for its activation,
+    /// at most ``NotificationDelivery/activationWait``.
+    /// - Throws: `invalid_input` for an empty owner or a lease under 1 ms.
+    func claimNotification(owner: String, leaseDuration: Duration) async throws -> ClaimedNotification?
+
+    /// Records how `owner`'s attempt ended and ends its lease: delivered,
+    /// due again after a delay, or given up.
+    /// - Throws: `lease_lost` when `owner` holds no lease on it (another
+    ///   sender claimed it after the lease lapsed, or it already finished),
+    ///   `notification_not_found` when it is gone with its deployment,
+    ///   `invalid_input` for a negative delay.
+    func completeNotification(id: String, owner: String, result: NotificationAttemptResult) async throws -> NotificationDelivery
+
+    /// The build's notifications (at most one per event), oldest first.
+    func notifications(buildID: BuildID) async throws -> [NotificationDelivery]
+
+    /// When the earliest pending notification falls due (possibly in the
+    /// past); nil when none is pending.
+    func nextNotificationDue() async throws -> Date?
+
+    /// Deletes delivered notifications that finished before
+    /// `deliveredBefore` and given-up ones that finished before
+    /// `gaveUpBefore`; pending ones are never deleted. Returns how many went.
+    func pruneNotifications(deliveredBefore: Date, gaveUpBefore: Date) async throws -> Int
+
     // MARK: Operations
 
     /// Build counts by status, queue depth and the age of the oldest queued build.

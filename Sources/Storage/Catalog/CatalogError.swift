@@ -34,6 +34,8 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let notActivatable = Code(rawValue: "not_activatable")
         /// The build cannot be deleted yet (active, unfinished or still leased).
         public static let buildInUse = Code(rawValue: "build_in_use")
+        /// No notification with that id (its deployment was deleted).
+        public static let notificationNotFound = Code(rawValue: "notification_not_found")
         /// A field is missing, too long or malformed.
         public static let invalidInput = Code(rawValue: "invalid_input")
         /// The database could not be reached or answered with an error.
@@ -56,7 +58,7 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The HTTP status the admin API answers with for this error.
     public var httpStatus: Int {
         switch code {
-        case .siteNotFound, .buildNotFound: 404
+        case .siteNotFound, .buildNotFound, .notificationNotFound: 404
         case .slugTaken, .illegalTransition, .leaseLost, .buildCanceled, .notActivatable, .buildInUse: 409
         case .slugInvalid, .invalidInput: 422
         case .queueFull: 429
@@ -109,6 +111,21 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
             code: .leaseLost,
             message: "worker '\(workerID)' no longer holds the lease of build #\(build.number) (\(build.id)): \(holder); stop working on it"
         )
+    }
+
+    static func notificationNotFound(_ id: String) -> CatalogError {
+        CatalogError(
+            code: .notificationNotFound,
+            message: "no notification with id '\(id.prefix(40))'; it was deleted with its deployment, or pruned once finished")
+    }
+
+    static func notificationLeaseLost(_ delivery: NotificationDelivery, owner: String) -> CatalogError {
+        let holder =
+            delivery.leaseOwner.map { "sender '\($0)' holds it now" }
+            ?? (delivery.state == .pending ? "it is no longer leased" : "it is already \(delivery.state.rawValue)")
+        return CatalogError(
+            code: .leaseLost,
+            message: "sender '\(owner)' no longer holds notification \(delivery.id) of build \(delivery.buildID): \(holder); drop the result")
     }
 
     static func buildCanceled(_ build: Build) -> CatalogError {

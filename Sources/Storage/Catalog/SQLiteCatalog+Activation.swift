@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteCatalog {
     public func activate(siteID: SiteID, buildID: BuildID, allowOlder: Bool) async throws -> ActivationOutcome {
-        try await write { db, _, events in
+        try await write { db, now, events in
             // Reading the site and the build and switching the pointer in one
             // IMMEDIATE transaction makes concurrent activations serialise:
             // each sees the pointer the previous one left.
@@ -19,6 +19,8 @@ extension SQLiteCatalog {
                     "build #\(build.number) of '\(site.slug)' is \(build.status), not success; only a successful build can be served — pick one from the deployment's builds"
                 )
             }
+            // The build's notification waited for this decision, whatever it is.
+            try Self.releaseNotification(of: build.id, in: db, now: now)
             if site.activeBuildID == build.id { return .alreadyActive }
             if let activeID = site.activeBuildID, !allowOlder,
                 let activeNumber = try Int.fetchOne(

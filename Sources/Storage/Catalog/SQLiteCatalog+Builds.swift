@@ -68,6 +68,7 @@ extension SQLiteCatalog {
             build.status = .canceled
             build.finishedAt = Millis.date(now)
             try Self.store(build, in: db)
+            try Self.enqueueNotification(for: build, in: db, now: now)
             events.publish(.buildChanged(build))
             return build
         }

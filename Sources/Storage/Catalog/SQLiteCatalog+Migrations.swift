@@ -76,6 +76,48 @@ extension SQLiteCatalog {
                     sql: "UPDATE site SET webhook_secret = ? WHERE id = ?", arguments: [WebhookSecret.generate(), id])
             }
         }
+        migrator.registerMigration("v3-notifications") { db in
+            // A deployment's notify URL, and the outbox of build notifications:
+            // a row is written in the transaction that ends a build, then
+            // claimed with a lease by one sender, like a build by one worker.
+            try db.execute(
+                sql: """
+                    ALTER TABLE site ADD COLUMN notify_url TEXT;
+
+                    CREATE TABLE notification (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        -- A deleted deployment's notifications go with it (nothing
+                        -- left to sign them with); a deleted build's stay: the
+                        -- build is kept as it ended, as JSON in the build column.
+                        site_id TEXT NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                        build_id TEXT NOT NULL,
+                        event TEXT NOT NULL,
+                        url TEXT NOT NULL,
+                        build TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'gave_up')),
+                        attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                        created_at INTEGER NOT NULL,
+                        next_attempt_at INTEGER NOT NULL,
+                        lease_owner TEXT,
+                        lease_expires_at INTEGER,
+                        last_attempt_at INTEGER,
+                        last_status INTEGER,
+                        last_error TEXT,
+                        finished_at INTEGER,
+                        -- A build ends once, so it is notified of once.
+                        UNIQUE (build_id, event),
+                        CHECK ((lease_owner IS NULL) = (lease_expires_at IS NULL)),
+                        CHECK (lease_owner IS NULL OR state = 'pending'),
+                        CHECK ((finished_at IS NULL) = (state = 'pending'))
+                    );
+
+                    -- Claim order, and when the next one falls due.
+                    CREATE INDEX notification_due ON notification (next_attempt_at) WHERE state = 'pending';
+                    -- Retention of finished ones.
+                    CREATE INDEX notification_finished ON notification (state, finished_at) WHERE state <> 'pending';
+                    """
+            )
+        }
         return migrator
     }()
 }

@@ -116,6 +116,7 @@ extension SQLiteCatalog {
                 }
             }
             try Self.store(build, in: db)
+            try Self.enqueueNotification(for: build, in: db, now: now)
             events.publish(.buildChanged(build))
             return build
         }.get()
@@ -158,9 +159,11 @@ extension SQLiteCatalog {
                     released.append(build)
                 }
                 try Self.store(build, in: db)
+                // Only a build this sweep ended: a canceled one was notified of when it was canceled.
+                if build.status == .failed { try Self.enqueueNotification(for: build, in: db, now: now) }
             }
             for build in requeued + failed { events.publish(.buildChanged(build)) }
-            let activated = try Self.activateStrandedFirstBuilds(db, events: &events)
+            let activated = try Self.activateStrandedFirstBuilds(db, now: now, events: &events)
             return SweepReport(requeued: requeued, failed: failed, releasedCanceled: released, activated: activated)
         }
     }
@@ -170,7 +173,7 @@ extension SQLiteCatalog {
     /// live. Such a site is switched to its newest successful build here. (A
     /// site that already serves a build is left alone: an older build being
     /// live may be a deliberate rollback.)
-    static func activateStrandedFirstBuilds(_ db: Database, events: inout EventSink) throws -> [Build] {
+    static func activateStrandedFirstBuilds(_ db: Database, now: Int64, events: inout EventSink) throws -> [Build] {
         let stranded = try fetchBuilds(
             db,
             sql: """
@@ -183,6 +186,7 @@ extension SQLiteCatalog {
             try db.execute(
                 sql: "UPDATE site SET active_build_id = ? WHERE id = ?", arguments: [build.id.rawValue, build.siteID.rawValue]
             )
+            try releaseNotification(of: build.id, in: db, now: now)
             events.publish(
                 .activated(Activation(siteID: build.siteID, buildID: build.id, buildNumber: build.number, previousBuildID: nil))
             )

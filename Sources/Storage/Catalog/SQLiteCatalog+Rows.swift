@@ -30,7 +30,8 @@ extension SQLiteCatalog {
             env: env,
             activeBuildID: activeBuild.map(BuildID.init(unchecked:)),
             createdAt: Millis.date(try row.decode(forColumn: "created_at")),
-            updatedAt: Millis.date(try row.decode(forColumn: "updated_at"))
+            updatedAt: Millis.date(try row.decode(forColumn: "updated_at")),
+            notifyURL: try row.decode(forColumn: "notify_url")
         )
     }
 
@@ -65,6 +66,62 @@ extension SQLiteCatalog {
         )
     }
 
+    static func notification(from row: Row) throws -> NotificationDelivery {
+        let stateText: String = try row.decode(forColumn: "state")
+        guard let state = NotificationDelivery.State(rawValue: stateText) else {
+            throw CatalogError.unavailable("a notification row holds the unknown state '\(stateText)'")
+        }
+        let buildJSON: String = try row.decode(forColumn: "build")
+        let build: Build
+        do {
+            build = try snapshotDecoder.decode(Build.self, from: Data(buildJSON.utf8))
+        } catch {
+            throw CatalogError.unavailable("a notification row holds an unreadable build; restore the catalog from a backup")
+        }
+        func date(_ column: String) throws -> Date? {
+            let milliseconds: Int64? = try row.decode(forColumn: column)
+            return milliseconds.map(Millis.date)
+        }
+        return NotificationDelivery(
+            id: try row.decode(forColumn: "id"),
+            siteID: SiteID(unchecked: try row.decode(forColumn: "site_id")),
+            buildID: BuildID(unchecked: try row.decode(forColumn: "build_id")),
+            event: try row.decode(forColumn: "event"),
+            url: try row.decode(forColumn: "url"),
+            build: build,
+            state: state,
+            attempts: try row.decode(forColumn: "attempts"),
+            createdAt: Millis.date(try row.decode(forColumn: "created_at")),
+            nextAttemptAt: Millis.date(try row.decode(forColumn: "next_attempt_at")),
+            leaseOwner: try row.decode(forColumn: "lease_owner"),
+            leaseExpiresAt: try date("lease_expires_at"),
+            lastAttemptAt: try date("last_attempt_at"),
+            lastStatus: try row.decode(forColumn: "last_status"),
+            lastError: try row.decode(forColumn: "last_error"),
+            finishedAt: try date("finished_at")
+        )
+    }
+
+    /// A build as a notification keeps it: JSON with times in whole milliseconds,
+    /// so it reads back equal to what the build table holds.
+    static func snapshot(_ build: Build) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Millis.from(date))
+        }
+        return String(decoding: try encoder.encode(build), as: UTF8.self)
+    }
+
+    private static var snapshotDecoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            Millis.date(try decoder.singleValueContainer().decode(Int64.self))
+        }
+        return decoder
+    }
+
     static func envJSON(_ env: [BuildVariable]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -89,6 +146,22 @@ extension SQLiteCatalog {
 
     static func fetchBuilds(_ db: Database, sql: String, arguments: StatementArguments = StatementArguments()) throws -> [Build] {
         try Row.fetchAll(db, sql: sql, arguments: arguments).map(build(from:))
+    }
+
+    /// Writes every mutable column of `delivery` back to its row.
+    static func store(_ delivery: NotificationDelivery, in db: Database) throws {
+        try db.execute(
+            sql: """
+                UPDATE notification SET state = ?, attempts = ?, next_attempt_at = ?, lease_owner = ?, lease_expires_at = ?,
+                    last_attempt_at = ?, last_status = ?, last_error = ?, finished_at = ?
+                WHERE id = ?
+                """,
+            arguments: [
+                delivery.state.rawValue, delivery.attempts, Millis.from(delivery.nextAttemptAt), delivery.leaseOwner,
+                delivery.leaseExpiresAt.map(Millis.from), delivery.lastAttemptAt.map(Millis.from), delivery.lastStatus,
+                delivery.lastError, delivery.finishedAt.map(Millis.from), delivery.id,
+            ]
+        )
     }
 
     /// Writes every mutable column of `build` back to its row.

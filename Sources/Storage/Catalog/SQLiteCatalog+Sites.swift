@@ -24,20 +24,20 @@ extension SQLiteCatalog {
             let settings = try SiteSettings(
                 slug: slug, repoURL: draft.repoURL, branch: draft.branch, rootDir: draft.rootDir,
                 installCommand: draft.installCommand, buildCommand: draft.buildCommand, outputDir: draft.outputDir,
-                spa: draft.spa, env: draft.env
+                spa: draft.spa, env: draft.env, notifyURL: draft.notifyURL
             ).validated()
             let id = SiteID.generate(at: Millis.date(now))
             do {
                 try db.execute(
                     sql: """
                         INSERT INTO site (id, slug, repo_url, branch, root_dir, install_command, build_command, output_dir,
-                            spa, env, active_build_id, build_counter, created_at, updated_at, webhook_secret)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?)
+                            spa, env, active_build_id, build_counter, created_at, updated_at, webhook_secret, notify_url)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, ?)
                         """,
                     arguments: [
                         id.rawValue, settings.slug, settings.repoURL, settings.branch, settings.rootDir,
                         settings.installCommand, settings.buildCommand, settings.outputDir, settings.spa.rawValue,
-                        try Self.envJSON(settings.env), now, now, webhookSecret,
+                        try Self.envJSON(settings.env), now, now, webhookSecret, settings.notifyURL,
                     ]
                 )
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
@@ -82,13 +82,13 @@ extension SQLiteCatalog {
                 try db.execute(
                     sql: """
                         UPDATE site SET slug = ?, repo_url = ?, branch = ?, root_dir = ?, install_command = ?,
-                            build_command = ?, output_dir = ?, spa = ?, env = ?, updated_at = ?
+                            build_command = ?, output_dir = ?, spa = ?, env = ?, notify_url = ?, updated_at = ?
                         WHERE id = ?
                         """,
                     arguments: [
                         settings.slug, settings.repoURL, settings.branch, settings.rootDir, settings.installCommand,
                         settings.buildCommand, settings.outputDir, settings.spa.rawValue, try Self.envJSON(settings.env),
-                        max(now, Millis.from(current.updatedAt)), id.rawValue,
+                        settings.notifyURL, max(now, Millis.from(current.updatedAt)), id.rawValue,
                     ]
                 )
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {

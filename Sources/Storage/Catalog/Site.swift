@@ -56,6 +56,9 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
     public let outputDir: String?
     public let spa: SpaMode
     public let env: [BuildVariable]
+    /// Where a signed `build.finished` POST goes whenever one of the site's
+    /// builds ends (see ``NotificationDelivery``); nil for none.
+    public let notifyURL: String?
     /// The build being served; nil until a first build succeeds and is activated.
     public let activeBuildID: BuildID?
     public let createdAt: Date
@@ -65,7 +68,7 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
     public init(
         id: SiteID, slug: String, repoURL: String, branch: String, rootDir: String?, installCommand: String?,
         buildCommand: String?, outputDir: String?, spa: SpaMode, env: [BuildVariable], activeBuildID: BuildID?,
-        createdAt: Date, updatedAt: Date
+        createdAt: Date, updatedAt: Date, notifyURL: String? = nil
     ) {
         self.id = id
         self.slug = slug
@@ -77,6 +80,7 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
         self.outputDir = outputDir
         self.spa = spa
         self.env = env
+        self.notifyURL = notifyURL
         self.activeBuildID = activeBuildID
         self.createdAt = createdAt
         self.updatedAt = updatedAt
@@ -86,7 +90,7 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
     public var settings: SiteSettings {
         SiteSettings(
             slug: slug, repoURL: repoURL, branch: branch, rootDir: rootDir, installCommand: installCommand,
-            buildCommand: buildCommand, outputDir: outputDir, spa: spa, env: env
+            buildCommand: buildCommand, outputDir: outputDir, spa: spa, env: env, notifyURL: notifyURL
         )
     }
 }
@@ -104,13 +108,16 @@ public struct SiteDraft: Sendable, Hashable {
     public var outputDir: String?
     public var spa: SpaMode
     public var env: [BuildVariable]
-    /// The secret GitHub signs this site's push webhooks with; never logged.
+    /// Where build notifications go; nil (or empty) for none. See ``NotifyURL``.
+    public var notifyURL: String?
+    /// The secret GitHub signs this site's push webhooks with, and Slipway
+    /// signs its build notifications with; never logged.
     public var webhookSecret: String?
 
     public init(
         slug: String? = nil, repoURL: String, branch: String = "main", rootDir: String? = nil,
         installCommand: String? = nil, buildCommand: String? = nil, outputDir: String? = nil,
-        spa: SpaMode = .auto, env: [BuildVariable] = [], webhookSecret: String? = nil
+        spa: SpaMode = .auto, env: [BuildVariable] = [], notifyURL: String? = nil, webhookSecret: String? = nil
     ) {
         self.slug = slug
         self.repoURL = repoURL
@@ -121,13 +128,14 @@ public struct SiteDraft: Sendable, Hashable {
         self.outputDir = outputDir
         self.spa = spa
         self.env = env
+        self.notifyURL = notifyURL
         self.webhookSecret = webhookSecret
     }
 }
 
 extension SiteDraft: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var description: String {
-        "SiteDraft(slug: \(slug ?? "nil"), repoURL: \(repoURL), branch: \(branch), env: \(env), webhookSecret: \(webhookSecret == nil ? "nil" : "***"))"
+        "SiteDraft(slug: \(slug ?? "nil"), repoURL: \(repoURL), branch: \(branch), env: \(env), notifyURL: \(redactedNotifyURL), webhookSecret: \(webhookSecret == nil ? "nil" : "***"))"
     }
     public var debugDescription: String { description }
     public var customMirror: Mirror {
@@ -136,9 +144,12 @@ extension SiteDraft: CustomStringConvertible, CustomDebugStringConvertible, Cust
             children: [
                 "slug": slug as Any, "repoURL": repoURL, "branch": branch, "rootDir": rootDir as Any,
                 "installCommand": installCommand as Any, "buildCommand": buildCommand as Any, "outputDir": outputDir as Any,
-                "spa": spa, "env": env, "webhookSecret": webhookSecret == nil ? "nil" : "***",
+                "spa": spa, "env": env, "notifyURL": redactedNotifyURL, "webhookSecret": webhookSecret == nil ? "nil" : "***",
             ])
     }
+
+    /// The notify URL without what may be a credential (userinfo, query).
+    private var redactedNotifyURL: String { notifyURL.map(NotifyURL.redact) ?? "nil" }
 }
 
 /// The editable fields of a site. ``Catalog/updateSite(id:_:)`` hands the
@@ -155,11 +166,13 @@ public struct SiteSettings: Sendable, Hashable {
     public var outputDir: String?
     public var spa: SpaMode
     public var env: [BuildVariable]
+    /// Where build notifications go; nil or empty for none.
+    public var notifyURL: String?
 
     public init(
         slug: String, repoURL: String, branch: String = "main", rootDir: String? = nil,
         installCommand: String? = nil, buildCommand: String? = nil, outputDir: String? = nil,
-        spa: SpaMode = .auto, env: [BuildVariable] = []
+        spa: SpaMode = .auto, env: [BuildVariable] = [], notifyURL: String? = nil
     ) {
         self.slug = slug
         self.repoURL = repoURL
@@ -170,6 +183,7 @@ public struct SiteSettings: Sendable, Hashable {
         self.outputDir = outputDir
         self.spa = spa
         self.env = env
+        self.notifyURL = notifyURL
     }
 
     /// Longest repository URL accepted, in bytes.
@@ -188,4 +202,6 @@ public struct SiteSettings: Sendable, Hashable {
     public static let maxVariableValueLength = 32 << 10
     /// Most bytes of names and values together.
     public static let maxEnvironmentBytes = 256 << 10
+    /// Longest notify URL accepted, in bytes.
+    public static let maxNotifyURLLength = 2048
 }

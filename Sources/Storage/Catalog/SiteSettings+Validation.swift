@@ -17,6 +17,7 @@ extension SiteSettings {
         result.installCommand = try Self.command(installCommand, field: "installCommand")
         result.buildCommand = try Self.command(buildCommand, field: "buildCommand")
         try Self.check(env: env)
+        if let url = notifyURL { result.notifyURL = url.isEmpty ? nil : try NotifyURL(url).text }
         return result
     }
 

@@ -1,8 +1,9 @@
-import Foundation
+public import Foundation
 import Crypto
 
 /// The shared secret GitHub signs a deployment's push webhooks with
-/// (`X-Hub-Signature-256`).
+/// (`X-Hub-Signature-256`), and Slipway its build notifications
+/// (`X-Slipway-Signature-256`), so a receiver verifies both the same way.
 ///
 /// Every site gets one when it is created; ``Catalog/rotateWebhookSecret(siteID:)``
 /// replaces it. It is kept apart from ``Site`` on purpose: sites are logged,
@@ -16,6 +17,14 @@ public enum WebhookSecret {
             .replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// `sha256=<64 lower-case hex digits>`: the HMAC-SHA256 of `body` keyed
+    /// with the UTF-8 bytes of `secret`, the form of GitHub's
+    /// `X-Hub-Signature-256` header.
+    public static func signature(of body: some DataProtocol, secret: String) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + SigV4Signer.hex(code)
     }
 
     /// Shortest secret accepted in a ``SiteDraft``, in bytes.

@@ -14,6 +14,7 @@ import SystemPackage
 /// build: npm run build
 /// output: dist
 /// spa: auto
+/// notifyUrl: https://hooks.example.com/slipway
 /// env: ["PUBLIC_API=https://api.example.com"]
 /// ```
 ///
@@ -27,6 +28,7 @@ struct DeploymentFile: Sendable, Equatable {
     var build: String?
     var output: String?
     var spa: String?
+    var notifyUrl: String?
     var env: [String] = []
 
     static let names = ["slipway.yaml", "slipway.yml", "slipway.json"]
@@ -59,6 +61,7 @@ struct DeploymentFile: Sendable, Equatable {
         file.build = reader.string(forKey: "build")
         file.output = reader.string(forKey: "output")
         file.spa = reader.string(forKey: "spa")
+        file.notifyUrl = reader.string(forKey: "notifyUrl")
         file.env = reader.stringArray(forKey: "env") ?? []
         return file
     }

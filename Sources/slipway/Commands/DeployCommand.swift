@@ -11,7 +11,7 @@ struct DeployCommand: AsyncParsableCommand {
         discussion: """
             Settings come from the flags, else from a slipway.yaml, slipway.yml or slipway.json \
             in the current directory (keys: slug, repo, branch, root, install, build, output, spa, \
-            env: ["NAME=VALUE"]). With a slug naming an existing deployment, its settings are \
+            notifyUrl, env: ["NAME=VALUE"]). With a slug naming an existing deployment, its settings are \
             updated and a new build is queued. Secret variables are only taken from --secret.
 
             The build's log goes to standard output and the URL is printed once it is live. On a \
@@ -34,6 +34,7 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(name: .long, help: "auto, spa or static.") var spa: String?
     @Option(name: .long, help: "A build variable NAME=VALUE (repeatable).") var env: [String] = []
     @Option(name: .long, help: "A secret build variable NAME=VALUE, masked in logs (repeatable).") var secret: [String] = []
+    @Option(name: .long, help: "A URL that gets a signed JSON POST whenever a build ends (\"\" removes it).") var notifyUrl: String?
     @Flag(name: .long, help: "Queue the build and return without following it.") var noFollow = false
 
     func validate() throws {
@@ -61,6 +62,7 @@ struct DeployCommand: AsyncParsableCommand {
             if let build = build ?? defaults.build { settings["buildCommand"] = build }
             if let output = output ?? defaults.output { settings["outputDir"] = output }
             if let spa = spa ?? defaults.spa { settings["spa"] = spa }
+            if let notifyUrl = notifyUrl ?? defaults.notifyUrl { settings["notifyUrl"] = notifyUrl }
             let plain = env.isEmpty ? defaults.env : env
             for pair in plain where !pair.contains("=") { throw ClientError("the variable '\(pair)' is not NAME=VALUE") }
             let variables = plain.map { variable($0, secret: false) } + secret.map { variable($0, secret: true) }

@@ -67,6 +67,10 @@ extension Setting {
     static let queueMax = Setting("queue.max_queued", "SLIPWAY_QUEUE_MAX", default: "100")
     static let queueMaxAttempts = Setting("queue.max_attempts", "SLIPWAY_BUILD_MAX_ATTEMPTS", default: "3")
     static let queueLease = Setting("queue.lease", "SLIPWAY_BUILD_LEASE", default: "30s")
+    static let notifyConcurrency = Setting("notify.concurrency", "SLIPWAY_NOTIFY_CONCURRENCY", default: "4")
+    static let notifyTimeout = Setting("notify.timeout", "SLIPWAY_NOTIFY_TIMEOUT", default: "10s")
+    static let notifyMaxAttempts = Setting("notify.max_attempts", "SLIPWAY_NOTIFY_MAX_ATTEMPTS", default: "8")
+    static let notifyRetention = Setting("notify.retention", "SLIPWAY_NOTIFY_RETENTION", default: "168h")
 
     /// Every setting, in the order `slipway config` prints them.
     static let all: [Setting] = [
@@ -75,5 +79,6 @@ extension Setting {
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL, cacheBytes,
         cacheMaxEntryBytes, buildRunner, buildImage, buildConcurrency, buildTimeout, buildMemory, buildCPUs,
         buildPids, buildNetwork, buildKeep, buildMaxFiles, buildMaxOutput, allowLocalRepos, dockerHost, queueMax, queueMaxAttempts, queueLease,
+        notifyConcurrency, notifyTimeout, notifyMaxAttempts, notifyRetention,
     ]
 }

@@ -21,6 +21,19 @@ extension SlipwayConfiguration {
 }
 
 extension SlipwayConfiguration {
+    /// How build notifications are sent; `siteURLs` as the admin API shows them.
+    func notificationConfiguration(siteURLs: SiteURLs, userAgent: String) -> NotificationConfiguration {
+        NotificationConfiguration(
+            siteURLs: siteURLs, concurrency: notify.concurrency, requestTimeout: notify.timeout,
+            retry: NotificationRetryPolicy(maxAttempts: notify.maxAttempts),
+            // The lease must outlast an attempt by a wide margin.
+            leaseDuration: max(.seconds(60), notify.timeout * 3),
+            deliveredRetention: notify.retention, gaveUpRetention: max(notify.retention, .seconds(30 * 86_400)),
+            userAgent: userAgent)
+    }
+}
+
+extension SlipwayConfiguration {
     /// The edge proxy's settings.
     /// - Throws: when Slipway's static files (the built-in pages) cannot be found.
     func proxyConfiguration() throws(ConfigurationError) -> ProxyConfiguration {

@@ -48,6 +48,15 @@ struct SlipwayConfiguration: Sendable {
         var accessLog: Bool
     }
 
+    /// How build notifications are sent.
+    struct Notify: Sendable, Equatable {
+        var concurrency: Int
+        var timeout: Duration
+        var maxAttempts: Int
+        /// How long delivered notifications are kept.
+        var retention: Duration
+    }
+
     /// The parts this process runs.
     enum Role: String, Sendable, CaseIterable {
         case proxy, builder, admin
@@ -70,6 +79,7 @@ struct SlipwayConfiguration: Sendable {
     var cacheMaxEntryBytes: Int
     var builds: Builds
     var queue: QueueSettings
+    var notify: Notify
 
     /// Reads and checks every setting.
     static func load(file: String?, environment: [String: String]) async throws(ConfigurationError) -> SlipwayConfiguration {
@@ -148,6 +158,15 @@ struct SlipwayConfiguration: Sendable {
             maxAttempts: try parser.int(.queueMaxAttempts, in: 1...100) ?? 3,
             leaseDuration: try parser.duration(.queueLease) ?? .seconds(30))
 
+        let notify = Notify(
+            concurrency: try parser.int(.notifyConcurrency, in: 1...256) ?? 4,
+            timeout: try parser.duration(.notifyTimeout) ?? .seconds(10),
+            maxAttempts: try parser.int(.notifyMaxAttempts, in: 1...100) ?? 8,
+            retention: try parser.duration(.notifyRetention) ?? .seconds(168 * 3600))
+        guard notify.timeout <= .seconds(300) else {
+            throw ConfigurationError("\(Setting.notifyTimeout.label): at most 5m; a receiver should answer within seconds")
+        }
+
         let domain = (parser.text(.appsDomain) ?? "localhost").lowercased()
         guard HostRouteDomain.isValid(domain) else {
             throw ConfigurationError("\(Setting.appsDomain.label): '\(domain)' is not a domain name; e.g. apps.example.com or localhost")
@@ -184,7 +203,7 @@ struct SlipwayConfiguration: Sendable {
             admin: Listener(host: parser.text(.adminHost) ?? "127.0.0.1", port: try parser.port(.adminPort) ?? 8081),
             adminToken: parser.text(.adminToken),
             storage: storage, catalog: catalog, cacheBytes: cacheBytes, cacheMaxEntryBytes: cacheMaxEntryBytes,
-            builds: builds, queue: queue)
+            builds: builds, queue: queue, notify: notify)
     }
 }
 

@@ -1,4 +1,5 @@
 import Admin
+import ArgumentParser
 import Builder
 import Foundation
 import Logging
@@ -80,14 +81,24 @@ struct Server {
             configuration: proxyConfiguration, catalog: catalog, events: bus, store: store, bodyCache: cache,
             logger: Logger(label: "slipway.proxy"))
 
+        let adminConfiguration = AdminConfiguration(
+            host: configuration.admin.host, port: configuration.admin.port, token: token.token,
+            appsDomain: configuration.appsDomain, publicPort: configuration.proxy.port == 80 ? nil : configuration.proxy.port,
+            dashboardDirectory: (configuration.staticDirectory ?? "static") + "/dashboard")
+        // Build notifications go out from the processes that run builds.
+        var notifications: NotificationDispatcher?
+        if configuration.roles.contains(.builder) {
+            notifications = NotificationDispatcher(
+                configuration: configuration.notificationConfiguration(
+                    siteURLs: adminConfiguration.siteURLs, userAgent: "Slipway/\(Slipway.configuration.version)"),
+                catalog: catalog, bus: bus, logger: Logger(label: "slipway.notify"))
+        }
+
         let pool = workers
         var runningBuilds: (@Sendable () -> Int)?
         if let pool { runningBuilds = { pool.runningBuilds.count } }
         let admin = AdminServer(
-            configuration: AdminConfiguration(
-                host: configuration.admin.host, port: configuration.admin.port, token: token.token,
-                appsDomain: configuration.appsDomain, publicPort: configuration.proxy.port == 80 ? nil : configuration.proxy.port,
-                dashboardDirectory: (configuration.staticDirectory ?? "static") + "/dashboard"),
+            configuration: adminConfiguration,
             services: AdminServices(
                 catalog: catalog, bus: bus, store: store, buildsQueued: { pool?.wake() },
                 runningBuilds: runningBuilds,
@@ -124,6 +135,13 @@ struct Server {
                         await pool.shutdown()
                         await runner.shutdown()
                     }))
+        }
+        if let notifications {
+            services.append(
+                LifecycleService(
+                    description: "notifications",
+                    start: { try notifications.start() },
+                    stop: { await notifications.shutdown() }))
         }
         if configuration.roles.contains(.admin) { services.append(admin) }
         if !configuration.roles.contains(.proxy) {

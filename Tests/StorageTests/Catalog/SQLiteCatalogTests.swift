@@ -68,4 +68,57 @@ import Testing
         #expect(error?.code == .unavailable)
         #expect(error?.message.contains("catalog.sqlite") == true)
     }
+
+    @Test func aBuildNeverEndsWithoutItsNotification() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        let catalog = try SQLiteCatalog(dataDirectory: directory.path)
+        let site = try await catalog.createSite(
+            SiteDraft(slug: "blog", repoURL: "https://github.com/acme/blog", notifyURL: "https://hooks.example.com/in"))
+        let build = try await catalog.createBuild(siteID: site.id, BuildRequest())
+        _ = try #require(try await catalog.claimNextBuild(workerID: "w1"))
+        // The outbox refuses every row: the status change that would write one must not happen either.
+        try await catalog.pool.write {
+            try $0.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON notification BEGIN SELECT RAISE(ABORT, 'outbox refused'); END")
+        }
+        let error = await catalogError {
+            try await catalog.finishBuild(buildID: build.id, workerID: "w1", result: .failure(message: "exit 1", retryable: false))
+        }
+        #expect(error?.code == .unavailable)
+        #expect(error?.message.contains("outbox refused") == true)
+        let stored = try await catalog.build(id: build.id)
+        #expect(stored.status == .building && stored.leaseOwner == "w1")
+        #expect(await catalogError { try await catalog.cancelBuild(id: build.id) }?.code == .unavailable)
+        #expect(try await catalog.build(id: build.id).status == .building)
+
+        try await catalog.pool.write { try $0.execute(sql: "DROP TRIGGER refuse") }
+        let failed = try await catalog.finishBuild(buildID: build.id, workerID: "w1", result: .failure(message: "exit 1", retryable: false))
+        #expect(try await catalog.notifications(buildID: build.id).map(\.build) == [failed])
+        try await catalog.close()
+    }
+
+    @Test func sitesFromBeforeNotificationsHaveNoNotifyURLAndCanGetOne() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: directory.appendingPathComponent(SQLiteCatalog.fileName).path)
+        try SQLiteCatalog.migrator.migrate(queue, upTo: "v2-site-webhook-secret")
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO site (id, slug, repo_url, branch, spa, env, created_at, updated_at, webhook_secret)
+                    VALUES ('01JA0000000000000000000001', 'old', 'https://github.com/acme/old', 'main', 'auto', '[]', 0, 0, ?)
+                    """,
+                arguments: [WebhookSecret.generate()])
+        }
+        try queue.close()
+
+        let catalog = try SQLiteCatalog(dataDirectory: directory.path)
+        let old = try await catalog.site(slug: "old")
+        #expect(old.notifyURL == nil)
+        let updated = try await catalog.updateSite(id: old.id) { $0.notifyURL = "https://hooks.example.com/old" }
+        #expect(updated.notifyURL == "https://hooks.example.com/old")
+        #expect(try await catalog.site(slug: "old") == updated)
+        try await catalog.close()
+    }
 }

@@ -19,11 +19,11 @@ import Testing
     }
 
     static func withFakeStore(
-        replies: [FakeS3Server.Reply], fallback: FakeS3Server.Reply = .respond(status: .ok, body: "ok"),
+        replies: [ScriptedHTTPServer.Reply], fallback: ScriptedHTTPServer.Reply = .respond(status: .ok, body: "ok"),
         attempts: Int = 4, timeouts: S3Configuration.Timeouts? = nil,
-        _ body: (S3ObjectStore, FakeS3Server) async throws -> Void
+        _ body: (S3ObjectStore, ScriptedHTTPServer) async throws -> Void
     ) async throws {
-        let server = try await FakeS3Server.start(replies: replies, fallback: fallback)
+        let server = try await ScriptedHTTPServer.start(replies: replies, fallback: fallback)
         var configuration = configuration(endpoint: server.endpoint, attempts: attempts)
         if let timeouts { configuration.timeouts = timeouts }
         do {

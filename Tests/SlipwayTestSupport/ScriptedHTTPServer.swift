@@ -1,17 +1,18 @@
 import NIOCore
-import NIOHTTP1
+public import NIOHTTP1
 import NIOPosix
 import Synchronization
 
 /// A tiny in-process HTTP server on 127.0.0.1 (port 0) that answers with a
-/// script of canned replies, for faults a real store cannot be made to
-/// produce on demand: 503 SlowDown, 500, a stalled answer.
+/// script of canned replies: a stand-in for the faults a real store cannot
+/// be made to produce on demand (503 SlowDown, 500, a stalled answer), and a
+/// receiver of Slipway's build notifications.
 ///
 /// It records every request (method, URI, headers, body) so tests can count
 /// attempts and compare what each attempt carried.
-final class FakeS3Server: Sendable {
+public final class ScriptedHTTPServer: Sendable {
     /// One scripted answer.
-    enum Reply: Sendable {
+    public enum Reply: Sendable {
         case respond(status: HTTPResponseStatus, headers: [(String, String)] = [], body: String = "")
         /// Read the request and never answer.
         case stall
@@ -19,26 +20,18 @@ final class FakeS3Server: Sendable {
         /// then close the connection or fall silent.
         case partial(declaredLength: Int, body: String, then: AfterPartial)
 
-        enum AfterPartial: Sendable {
+        public enum AfterPartial: Sendable {
             case close
             case stall
-        }
-
-        /// An S3 XML error document with `code`.
-        static func s3Error(_ status: HTTPResponseStatus, code: String, message: String = "scripted failure") -> Reply {
-            .respond(
-                status: status, headers: [("content-type", "application/xml")],
-                body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>\(code)</Code><Message>\(message)</Message><RequestId>fake-1</RequestId></Error>"
-            )
         }
     }
 
     /// A request as the server received it.
-    struct Recorded: Sendable {
-        var method: HTTPMethod
-        var uri: String
-        var headers: HTTPHeaders
-        var body: [UInt8]
+    public struct Recorded: Sendable {
+        public var method: HTTPMethod
+        public var uri: String
+        public var headers: HTTPHeaders
+        public var body: [UInt8]
     }
 
     private struct State {
@@ -56,8 +49,8 @@ final class FakeS3Server: Sendable {
     }
 
     /// Starts a server that answers with `replies` in order, then `fallback` forever.
-    static func start(replies: [Reply], fallback: Reply) async throws -> FakeS3Server {
-        let server = FakeS3Server(replies: replies, fallback: fallback)
+    public static func start(replies: [Reply], fallback: Reply) async throws -> ScriptedHTTPServer {
+        let server = ScriptedHTTPServer(replies: replies, fallback: fallback)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -74,16 +67,28 @@ final class FakeS3Server: Sendable {
     }
 
     /// `http://127.0.0.1:<port>`.
-    var endpoint: String {
-        let port = listener.withLock { $0?.localAddress?.port } ?? 0
-        return "http://127.0.0.1:\(port)"
+    public var endpoint: String {
+        "http://127.0.0.1:\(port)"
+    }
+
+    public var port: Int {
+        listener.withLock { $0?.localAddress?.port } ?? 0
     }
 
     /// Every request received so far.
-    var requests: [Recorded] { state.withLock { $0.recorded } }
+    public var requests: [Recorded] { state.withLock { $0.recorded } }
+
+    /// The requests once at least `count` have arrived, or what came within `timeout`.
+    public func requests(atLeast count: Int, within timeout: Duration = .seconds(30)) async throws -> [Recorded] {
+        let deadline = ContinuousClock.now + timeout
+        while requests.count < count && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return requests
+    }
 
     /// Closes the listener and every connection (stalled ones included).
-    func shutdown() async throws {
+    public func shutdown() async throws {
         let channels = state.withLock { $0.connections } + [listener.withLock { $0 }].compactMap { $0 }
         for channel in channels {
             try? await channel.close()
@@ -101,11 +106,11 @@ final class FakeS3Server: Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
 
-        let server: FakeS3Server
+        let server: ScriptedHTTPServer
         var head: HTTPRequestHead?
         var body: [UInt8] = []
 
-        init(server: FakeS3Server) { self.server = server }
+        init(server: ScriptedHTTPServer) { self.server = server }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
