@@ -231,6 +231,8 @@ def test_dashboard_edits_a_deployments_settings(slipway, site_repo, browser):
 
     # Change the build command and a variable, add one, save.
     replace_text(build_command, "echo second build")
+    # Port 9 (discard) on loopback: deliveries are attempted and refused, nothing leaves the machine.
+    replace_text(driver.find_element(By.ID, "s-notifyUrl"), "http://127.0.0.1:9/slipway-hook")
     replace_text(env_row(driver, "GREETING").find_element(By.CSS_SELECTOR, ".env-value"), "bonjour")
     driver.find_element(By.CSS_SELECTOR, "#settings-form .add-env").click()
     new_row = driver.find_elements(By.CSS_SELECTOR, "#settings-form .env-row")[-1]
@@ -250,6 +252,7 @@ def test_dashboard_edits_a_deployments_settings(slipway, site_repo, browser):
     assert driver.find_element(By.ID, "settings-save").is_enabled()
     deployment = api(admin, token, "/api/deployments/settings-site")
     assert deployment["buildCommand"] == "echo second build"
+    assert deployment["notifyUrl"] == "http://127.0.0.1:9/slipway-hook"
     env = {v["name"]: v for v in deployment["env"]}
     assert env["GREETING"]["value"] == "bonjour" and env["EXTRA"]["value"] == "42"
     assert env["API_TOKEN"]["secret"] is True and "value" not in env["API_TOKEN"]

@@ -673,26 +673,15 @@ def main() -> int:
 
     env = slipway_env(store)
     proc = start_slipway(env, "main")
-    db = str(WORK / "slipway" / "catalog.sqlite")
     items = publish.deployments(fx, CFG["sites"])
     admin = f"http://127.0.0.1:{CFG['admin_port']}"
     t0 = time.time()
-    try:
-        wait_port(CFG["admin_port"], 15, proc)
-    except RuntimeError:
-        pass
-    if publish.AdminAPI.available(admin):
-        token = (WORK / "slipway" / "admin-token").read_text().strip()
-        log(f"publishing {len(items)} deployments through the admin API")
-        builds = publish.publish_api(publish.AdminAPI(admin, token), items, log)
-        method = "admin API (POST /api/deployments), local build runner"
-    else:
-        log(f"this Slipway has no admin API yet: writing {len(items)} deployments into its catalog, then restarting")
-        stop("slipway", proc)
-        builds = publish.seed_catalog(db, items)
-        proc = start_slipway(env, "main")
-        method = "queued builds written into the catalog before start (no admin API in this build), local runner"
-    state = publish.wait_builds(db, builds, timeout=float(os.environ.get("BENCH_BUILD_TIMEOUT", 1800)), log=log)
+    wait_port(CFG["admin_port"], 30, proc)
+    api = publish.AdminAPI(admin, (WORK / "slipway" / "admin-token").read_text().strip())
+    log(f"publishing {len(items)} deployments through the admin API")
+    builds = publish.publish_api(api, items, log)
+    method = "admin API (POST /api/deployments), local build runner"
+    state = publish.wait_live(api, builds, timeout=float(os.environ.get("BENCH_BUILD_TIMEOUT", 1800)), log=log)
     failed = {k: v for k, v in state.items() if v["status"] != "success"}
     if failed:
         raise RuntimeError(f"{len(failed)} builds failed, e.g. {next(iter(failed.items()))}")

@@ -1,31 +1,15 @@
 """Publishing the fixture sites through Slipway's own build engine.
 
-With the admin API (`POST /api/deployments`), each site is a deployment of a
-local git repository built by the local runner. A Slipway without the admin
-API yet gets the same deployments as queued builds written into its catalog
-before it starts; its build workers then claim, build, publish and activate
-them exactly as they would API-created ones."""
+Each site is a deployment of a local git repository, created with the admin
+API (`POST /api/deployments`) and built, published and activated by the local
+runner; the bench waits on the API until every one is live."""
 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import time
 import urllib.error
 import urllib.request
-
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
-def _opaque_id(now_ms: int) -> str:
-    t, chars = now_ms, []
-    for _ in range(10):
-        chars.append(_ALPHABET[t % 32])
-        t //= 32
-    rnd = os.urandom(16)
-    return "".join(reversed(chars)) + "".join(_ALPHABET[b % 32] for b in rnd)
-
 
 class AdminAPI:
     def __init__(self, base: str, token: str):
@@ -45,14 +29,6 @@ class AdminAPI:
                 return e.code, json.loads(raw)
             except ValueError:
                 return e.code, {"raw": raw.decode(errors="replace")}
-
-    @staticmethod
-    def available(base: str) -> bool:
-        try:
-            with urllib.request.urlopen(base.rstrip("/") + "/healthz", timeout=2) as r:
-                return r.status == 200
-        except Exception:
-            return False
 
 
 def deployments(fixture: dict, sites: int) -> list[dict]:
@@ -83,49 +59,31 @@ def publish_api(api: AdminAPI, items: list[dict], log) -> dict[str, str]:
     return builds
 
 
-def seed_catalog(db_path: str, items: list[dict]) -> dict[str, str]:
-    """Writes the deployments and their first queued build into a stopped
-    Slipway's catalog (schema created by Slipway itself at its first start)."""
-    con = sqlite3.connect(db_path, timeout=30)
-    builds = {}
-    now = int(time.time() * 1000)
-    with con:
-        for item in items:
-            site_id, build_id = _opaque_id(now), _opaque_id(now)
-            con.execute(
-                "INSERT INTO site (id, slug, repo_url, branch, root_dir, install_command, build_command, output_dir,"
-                " spa, env, active_build_id, build_counter, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, '[]', NULL, 1, ?, ?)",
-                (site_id, item["slug"], item["repoUrl"], item["branch"], item["installCommand"],
-                 item["buildCommand"], item["outputDir"], item["spa"], now, now))
-            con.execute(
-                "INSERT INTO build (id, site_id, number, status, priority, trigger, attempt, queued_at, not_before)"
-                " VALUES (?, ?, 1, 'queued', 0, 'bench', 1, ?, ?)",
-                (build_id, site_id, now, now))
-            builds[item["slug"]] = build_id
-    con.close()
-    return builds
-
-
-def wait_builds(db_path: str, builds: dict[str, str], timeout: float, log) -> dict[str, dict]:
-    """Waits until every build is final; returns slug -> {site_id, build_id, status, error}.
-    Reads the catalog (read-only, WAL) so that it works with or without the API."""
+def wait_live(api: AdminAPI, builds: dict[str, str], timeout: float, log) -> dict[str, dict]:
+    """Waits until every deployment's first build has ended; returns
+    slug -> {site_id, build_id, status, error}, status as the build's."""
     deadline = time.time() + timeout
-    wanted = set(builds.values())
     last = -1
     while True:
-        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
-        rows = con.execute(
-            "SELECT s.slug, s.id, b.id, b.status, b.error FROM build b JOIN site s ON s.id = b.site_id").fetchall()
-        con.close()
-        state = {slug: {"site_id": sid, "build_id": bid, "status": st, "error": err}
-                 for slug, sid, bid, st, err in rows if bid in wanted}
-        done = [s for s in state.values() if s["status"] in ("success", "failed", "canceled")]
-        if len(done) != last:
-            log(f"  builds finished: {len(done)}/{len(wanted)}")
-            last = len(done)
-        if len(done) == len(wanted):
+        status, body = api.call("GET", "/api/deployments")
+        if status != 200:
+            raise RuntimeError(f"listing deployments failed: HTTP {status} {body}")
+        state = {}
+        for d in body["deployments"]:
+            slug = d["slug"]
+            if slug not in builds:
+                continue
+            if d["status"] == "live" and d["activeBuildId"] == builds[slug]:
+                state[slug] = {"site_id": d["id"], "build_id": builds[slug], "status": "success", "error": None}
+            elif d["status"] == "failed":
+                _, build = api.call("GET", f"/api/builds/{builds[slug]}")
+                state[slug] = {"site_id": d["id"], "build_id": builds[slug], "status": build.get("status", "failed"),
+                               "error": build.get("error")}
+        if len(state) != last:
+            log(f"  builds finished: {len(state)}/{len(builds)}")
+            last = len(state)
+        if len(state) == len(builds):
             return state
         if time.time() > deadline:
-            raise RuntimeError(f"builds did not finish within {timeout:.0f}s ({len(done)}/{len(wanted)} done)")
+            raise RuntimeError(f"builds did not finish within {timeout:.0f}s ({len(state)}/{len(builds)} done)")
         time.sleep(1)

@@ -536,7 +536,7 @@ function renderNew() {
     { signal },
   );
 
-  const fields = ["repoUrl", "slug", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "spa", "env"];
+  const fields = ["repoUrl", "slug", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "notifyUrl", "spa", "env"];
   const feedback = formFeedback("f-", fields, document.getElementById("form-error"), rows);
 
   form.addEventListener(
@@ -546,7 +546,7 @@ function renderNew() {
       feedback.clear();
       const value = (name) => document.getElementById(`f-${name}`).value.trim();
       const body = { repoUrl: value("repoUrl") };
-      for (const name of ["slug", "branch", "rootDir", "installCommand", "buildCommand", "outputDir"]) {
+      for (const name of ["slug", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "notifyUrl"]) {
         if (value(name)) body[name] = value(name);
       }
       body.spa = value("spa");
@@ -800,6 +800,7 @@ function factsCard(d) {
     fact("Build command", code(d.buildCommand, "detected")),
     fact("Output directory", code(d.outputDir, "detected")),
     fact("Routing", { auto: "Automatic", spa: "Single-page app", static: "Static site" }[d.spa] || d.spa),
+    fact("Notify URL", d.notifyUrl ? h("code", {}, d.notifyUrl) : h("span", { class: "muted" }, "None")),
     fact("Variables", env),
   );
 }
@@ -819,7 +820,7 @@ function settingsForm(slug, deployment, signal, { newestBuildId, afterSave }) {
   const notice = section.querySelector("#settings-notice");
   const addEnv = form.querySelector(".add-env");
   const buttons = [...section.querySelectorAll("#settings-save, #settings-save-rebuild, #settings-discard")];
-  const textFields = ["repoUrl", "branch", "rootDir", "installCommand", "buildCommand", "outputDir"];
+  const textFields = ["repoUrl", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "notifyUrl"];
   const fields = [...textFields, "spa", "env"];
   const feedback = formFeedback("s-", fields, section.querySelector("#settings-error"), rows);
   const input = (name) => section.querySelector(`#s-${name}`);
@@ -874,7 +875,7 @@ function settingsForm(slug, deployment, signal, { newestBuildId, afterSave }) {
       const value = (name) => input(name).value.trim();
       const body = { repoUrl: value("repoUrl"), branch: value("branch") || "main", spa: value("spa") };
       // An empty optional field is sent as null, which clears it (back to detection).
-      for (const name of ["rootDir", "installCommand", "buildCommand", "outputDir"]) body[name] = value(name) || null;
+      for (const name of ["rootDir", "installCommand", "buildCommand", "outputDir", "notifyUrl"]) body[name] = value(name) || null;
       const problems = [];
       if (!body.repoUrl) problems.push(["repoUrl", "Enter the Git repository to build, such as https://github.com/acme/site.git."]);
       body.env = collectEnv(rows, problems);
