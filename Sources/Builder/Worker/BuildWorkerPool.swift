@@ -340,12 +340,22 @@ public final class BuildWorkerPool: Sendable {
         case .failed(let error):
             let message = log?.sanitize(error.message) ?? RepositorySource.redact(error.message)
             log?.system("build failed: \(message)")
+            // The catalog queues a retryable failure again while attempts
+            // remain. The next attempt starts its log from the stored one,
+            // so this attempt's log is stored before the build is queued.
+            let maxAttempts = catalog.queueSettings.maxAttempts
+            let requeues = error.isTransient && build.attempt < maxAttempts
+            if requeues, let log {
+                log.system("the failure looks temporary; the build is queued again (attempt \(build.attempt + 1) of \(maxAttempts))")
+                log.finish()
+                await persist(log, of: build)
+                storeLog = false
+            }
             do {
                 let finished = try await catalog.finishBuild(
                     buildID: build.id, workerID: workerID, result: .failure(message: message, retryable: error.isTransient))
                 if finished.status == .queued {
                     final = false
-                    log?.system("the failure looks temporary; the build is queued again (attempt \(finished.attempt) of \(catalog.queueSettings.maxAttempts))")
                     result = report(.retrying, error, nil)
                 } else {
                     result = report(.failed, error, nil)
