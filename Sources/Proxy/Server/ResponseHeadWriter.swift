@@ -14,21 +14,43 @@ enum ResponseHeadWriter {
     /// The head's bytes, in a buffer from `allocator`.
     /// - Returns: the buffer, and how many fields were left out.
     static func head(status: HTTPResponseStatus, headers: HTTPHeaders, allocator: ByteBufferAllocator) -> (ByteBuffer, dropped: Int) {
-        var buffer = allocator.buffer(capacity: 512)
+        var fieldBytes = 0
         var dropped = 0
+        for (name, value) in headers {
+            if isToken(name) && isFieldValue(value) {
+                fieldBytes += name.utf8.count + value.utf8.count + 4
+            } else {
+                dropped += 1
+            }
+        }
+        var buffer = allocator.buffer(capacity: 48 + fieldBytes)
         buffer.writeStaticString("HTTP/1.1 ")
         writeStatusLine(status, into: &buffer)
-        for (name, value) in headers {
-            guard isToken(name), isFieldValue(value) else {
-                dropped += 1
-                continue
+        // The fields in one copy into the buffer's memory.
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: fieldBytes + 2) { memory in
+            var offset = 0
+            func put(_ text: String) {
+                var text = text
+                text.withUTF8 { bytes in
+                    guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+                    memory.baseAddress!.advanced(by: offset).copyMemory(from: source, byteCount: bytes.count)
+                    offset += bytes.count
+                }
             }
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
+            func put(_ first: UInt8, _ second: UInt8) {
+                memory[offset] = first
+                memory[offset + 1] = second
+                offset += 2
+            }
+            for (name, value) in headers where dropped == 0 || (isToken(name) && isFieldValue(value)) {
+                put(name)
+                put(UInt8(ascii: ":"), UInt8(ascii: " "))
+                put(value)
+                put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            }
+            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            return offset
         }
-        buffer.writeStaticString("\r\n")
         return (buffer, dropped)
     }
 

@@ -14,20 +14,37 @@ enum ConditionalRequest {
     ///   - etag: the selected representation's entity tag, without quotes.
     ///   - lastModified: its modification time in seconds since the epoch.
     static func isNotModified(_ headers: HTTPHeaders, etag: String, lastModified: Int64) -> Bool {
-        // Raw values: an entity tag may itself contain a comma.
-        let ifNoneMatch = headers["if-none-match"]
-        if !ifNoneMatch.isEmpty {
-            for value in ifNoneMatch {
-                if value.trimmingSpaces() == "*" { return true }
-                guard let tags = EntityTag.parseList(value[...]) else { continue }
-                // Weak comparison: the opaque tags match, whatever the W/ marks.
-                if tags.contains(where: { $0.opaque == etag }) { return true }
+        var sawIfNoneMatch = false
+        var ifModifiedSince: String?
+        var ifModifiedSinceCount = 0
+        for (name, value) in headers {
+            if name.equalsIgnoringASCIICase("if-none-match") {
+                sawIfNoneMatch = true
+                if matches(value, etag: etag) { return true }
+            } else if name.equalsIgnoringASCIICase("if-modified-since") {
+                ifModifiedSinceCount += 1
+                ifModifiedSince = value
             }
-            return false
         }
-        let ifModifiedSince = headers["if-modified-since"]
-        guard ifModifiedSince.count == 1, let since = HTTPDate.parse(ifModifiedSince[0]) else { return false }
+        if sawIfNoneMatch { return false }
+        guard ifModifiedSinceCount == 1, let text = ifModifiedSince, let since = HTTPDate.parse(text) else { return false }
         return lastModified <= since
+    }
+
+    /// Whether one `If-None-Match` value names `etag` (or is `*`).
+    private static func matches(_ value: String, etag: String) -> Bool {
+        // What a browser sends back: exactly the quoted tag it was given.
+        let bytes = value.utf8
+        if bytes.count == etag.utf8.count + 2, bytes.first == UInt8(ascii: "\""), bytes.last == UInt8(ascii: "\""),
+            bytes.dropFirst().dropLast().elementsEqual(etag.utf8)
+        {
+            return true
+        }
+        if value.trimmingSpaces() == "*" { return true }
+        // Raw values: an entity tag may itself contain a comma.
+        guard let tags = EntityTag.parseList(value[...]) else { return false }
+        // Weak comparison: the opaque tags match, whatever the W/ marks.
+        return tags.contains(where: { $0.opaque == etag })
     }
 
     /// Whether `If-Range` (RFC 9110 §13.1.5) allows serving a range: absent,

@@ -101,9 +101,14 @@ enum SlipwayResponseHeaders {
     /// The headers a 304 keeps from the 200 it stands for (RFC 9110 §15.4.5):
     /// no content metadata, the validators and caching headers intact.
     static func notModified(from headers: HTTPHeaders) -> HTTPHeaders {
-        var result = headers
-        for name in ["Content-Type", "Content-Encoding", "Content-Length", "Accept-Ranges", "Content-Language"] {
-            result.remove(name: name)
+        var result = HTTPHeaders()
+        result.reserveCapacity(headers.count)
+        for (name, value) in headers
+        where !(name.equalsIgnoringASCIICase("content-type") || name.equalsIgnoringASCIICase("content-encoding")
+            || name.equalsIgnoringASCIICase("content-length") || name.equalsIgnoringASCIICase("accept-ranges")
+            || name.equalsIgnoringASCIICase("content-language"))
+        {
+            result.add(name: name, value: value)
         }
         return result
     }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A build as Slipway shows it to the outside: in the admin API's answers,
 /// its live log's `status` events and build notifications. Secrets never

@@ -23,11 +23,11 @@
     @inlinable static var none: Int { -1 }
 
     let capacity: Int
-    @usableFromInline internal(set) var index: [Key: Int] = [:]
-    @usableFromInline internal(set) var nodes: [Node] = []
+    @usableFromInline var index: [Key: Int] = [:]
+    @usableFromInline var nodes: [Node] = []
     private var free: [Int] = []
-    @usableFromInline internal(set) var head = LRUShard.none
-    @usableFromInline internal(set) var tail = LRUShard.none
+    @usableFromInline var head = LRUShard.none
+    @usableFromInline var tail = LRUShard.none
     private(set) var bytes = 0
 
     init(capacity: Int) { self.capacity = capacity }
