@@ -133,7 +133,10 @@ public struct BuilderConfiguration: Sendable, Hashable {
         defaultInstall: String = "npm install",
         defaultBuild: String = "npm run build"
     ) {
-        self.dataDirectory = dataDirectory
+        // Workspaces are used from other working directories (git, the
+        // build's processes, Docker bind mounts): relative paths would break.
+        self.dataDirectory =
+            dataDirectory.isEmpty ? "" : URL(fileURLWithPath: dataDirectory, isDirectory: true).standardizedFileURL.path
         self.runner = runner
         self.image = image
         self.concurrency = concurrency

@@ -21,6 +21,8 @@ import Testing
     @Test func embeddedDefaultsNeedNoSettings() async throws {
         let config = try await load()
         #expect(config.dataDirectory.hasSuffix(".slipway"))
+        // Absolute, whatever the working directory: builds use it from others.
+        #expect(config.dataDirectory == FileManager.default.currentDirectoryPath + "/.slipway")
         #expect(config.proxy == .init(host: "0.0.0.0", port: 8080))
         #expect(config.admin == .init(host: "127.0.0.1", port: 8081))
         #expect(config.appsDomain == "localhost")

@@ -51,9 +51,11 @@ import Glibc
         #expect(try await again.terminate() == 0)
     }
 
+    /// The quick start: `slipway serve` on its embedded defaults (data in
+    /// `./.slipway`, relative to where it runs), a deployment, a live site.
     @Test func aDeploymentCreatedThroughTheAdminAPIGoesLive() async throws {
         let repository = try makeRepository(files: ["public/index.html": "<h1>Hello from a fixture</h1>\n"])
-        var (server, data, proxyPort, adminPort) = try await startLocalServe()
+        var (server, data, proxyPort, adminPort) = try await startLocalServe(embeddedDataDirectory: true)
         defer { server.kill() }
         try await waitForPort(proxyPort)
         let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -253,14 +255,32 @@ import Glibc
 /// `slipway serve` on free loopback ports with a fresh data directory, the
 /// local build runner and local repositories allowed, once it has printed
 /// where it listens.
-func startLocalServe(roles: String = "proxy,builder,admin") async throws -> (server: SlipwayProcess, data: String, proxyPort: Int, adminPort: Int) {
-    let data = temporaryDirectory()
+/// - Parameter embeddedDataDirectory: start in a new directory with the
+///   default data directory (`./.slipway`, as the quick start does) instead
+///   of passing an absolute `--data-dir`.
+func startLocalServe(
+    roles: String = "proxy,builder,admin", embeddedDataDirectory: Bool = false
+) async throws -> (server: SlipwayProcess, data: String, proxyPort: Int, adminPort: Int) {
     let proxyPort = try freePort()
     let adminPort = try freePort()
-    var server = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
+    let environment = [
         "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)", "SLIPWAY_ADMIN_PORT": "\(adminPort)",
         "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true", "SLIPWAY_ROLES": roles,
-    ])
+    ]
+    let data: String
+    var server: SlipwayProcess
+    if embeddedDataDirectory {
+        let directory = temporaryDirectory()
+        data = directory + "/.slipway"
+        // Started elsewhere than the repository, so its static files are named.
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        server = try SlipwayProcess.start(
+            ["serve"], environment: environment.merging(["SLIPWAY_STATIC_DIR": repository.appendingPathComponent("static").path]) { $1 },
+            directory: directory)
+    } else {
+        data = temporaryDirectory()
+        server = try SlipwayProcess.start(["serve", "--data-dir", data], environment: environment)
+    }
     do {
         try await server.waitForOutput(containing: "admin API:")
     } catch {

@@ -89,7 +89,9 @@ struct SlipwayConfiguration: Sendable {
     static func parse(_ values: SettingValues) throws(ConfigurationError) -> SlipwayConfiguration {
         let parser = SettingParser(values: values)
         let data = parser.text(.dataDir) ?? "./.slipway"
-        let dataDirectory = (data as NSString).standardizingPath
+        // Absolute from here on: builds run git and containers in other
+        // working directories, and Docker mounts need absolute host paths.
+        let dataDirectory = URL(fileURLWithPath: data, isDirectory: true).standardizedFileURL.path
 
         let storage: StorageKind
         switch parser.text(.storageKind) ?? "disk" {
