@@ -11,16 +11,13 @@ extension ProxyRequestHandler {
     /// the cache when small (concurrent misses share one read), otherwise
     /// streamed from the store with backpressure and never cached.
     func serveFile(_ reply: FileReply, _ exchange: Exchange) {
-        var headers = reply.headers
-        headers.add(name: "Content-Length", value: String(reply.range.count))
         let object = reply.object
         let cache = services.bodyCache
 
         guard reply.sendsBody else {
             // HEAD: the GET's headers, nothing read from the store.
             exchange.cacheHit = object.isCacheable && cache.contains(object.cacheKey)
-            headers.add(name: "X-Cache", value: exchange.cacheHit ? "HIT" : "MISS")
-            writeHead(exchange, status: reply.status, headers: headers)
+            writeHead(exchange, reply: reply)
             finish(exchange)
             return
         }
@@ -28,11 +25,9 @@ extension ProxyRequestHandler {
         if object.isCacheable {
             if let cached = cache.get(object.cacheKey) {
                 exchange.cacheHit = true
-                headers.add(name: "X-Cache", value: "HIT")
-                sendMemory(cached, reply: reply, headers: headers, exchange)
+                sendMemory(cached, reply: reply, exchange)
                 return
             }
-            headers.add(name: "X-Cache", value: "MISS")
             let source = services.bodySource
             let upstream = services.upstream
             runAsync(exchange, {
@@ -41,21 +36,20 @@ extension ProxyRequestHandler {
                     return (bytes, bytes.readableBytes)
                 }
             }) { bytes in
-                self.sendMemory(bytes, reply: reply, headers: headers, exchange)
+                self.sendMemory(bytes, reply: reply, exchange)
             }
             return
         }
 
-        headers.add(name: "X-Cache", value: "MISS")
         switch services.bodySource {
         case .disk(let store):
-            sendFromDisk(store, reply: reply, headers: headers, exchange)
+            sendFromDisk(store, reply: reply, exchange)
         case .presigned(let store, let client):
-            streamFromStore(store, client: client, reply: reply, headers: headers, exchange)
+            streamFromStore(store, client: client, reply: reply, exchange)
         }
     }
 
-    private func sendMemory(_ bytes: ByteBuffer, reply: FileReply, headers: HTTPHeaders, _ exchange: Exchange) {
+    private func sendMemory(_ bytes: ByteBuffer, reply: FileReply, _ exchange: Exchange) {
         guard Int64(bytes.readableBytes) == reply.object.size,
             let slice = bytes.getSlice(at: bytes.readerIndex + Int(reply.range.lowerBound), length: reply.range.count)
         else {
@@ -64,14 +58,14 @@ extension ProxyRequestHandler {
             fail(exchange, ProxyError.objectMismatch("the cached body of \(reply.object.objectKey) does not have its manifest size"))
             return
         }
-        writeHead(exchange, status: reply.status, headers: headers)
+        writeHead(exchange, reply: reply)
         exchange.body = .memory(slice)
         pump(exchange)
     }
 
     /// Opens the disk store's file off the event loop, checks its size
     /// against the manifest, then sends the range with `sendfile` in slices.
-    private func sendFromDisk(_ store: DiskObjectStore, reply: FileReply, headers: HTTPHeaders, _ exchange: Exchange) {
+    private func sendFromDisk(_ store: DiskObjectStore, reply: FileReply, _ exchange: Exchange) {
         let path: String
         do {
             path = try store.filePath(forKey: reply.object.objectKey)
@@ -109,7 +103,7 @@ extension ProxyRequestHandler {
                     return
                 }
                 exchange.file = file
-                writeHead(exchange, status: reply.status, headers: headers)
+                writeHead(exchange, reply: reply)
                 exchange.body = .file(next: reply.range.lowerBound, end: reply.range.upperBound)
                 pump(exchange)
             case .failure(let error):
@@ -123,7 +117,7 @@ extension ProxyRequestHandler {
     /// Starts a presigned GET whose body is written to the client chunk by
     /// chunk, asking the store for more only when the client can take it.
     private func streamFromStore(
-        _ store: any ObjectStore, client: HTTPClient, reply: FileReply, headers: HTTPHeaders, _ exchange: Exchange
+        _ store: any ObjectStore, client: HTTPClient, reply: FileReply, _ exchange: Exchange
     ) {
         let request: HTTPClient.Request
         do {
@@ -143,7 +137,7 @@ extension ProxyRequestHandler {
             expectedLength: Int64(reply.range.count),
             expectedStatus: reply.range.count != Int(reply.object.size) ? .partialContent : .ok,
             now: now())
-        let download = UpstreamDownload(machine: machine, reply: reply, headers: headers)
+        let download = UpstreamDownload(machine: machine, reply: reply)
         exchange.upstream = download
         exchange.body = .upstream
         let delegate = UpstreamResponseDelegate(handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: NIOLoopBound(exchange, eventLoop: context.eventLoop))
@@ -158,7 +152,7 @@ extension ProxyRequestHandler {
         let length = head.headers.first(name: "content-length").flatMap { Int64($0) }
         switch download.machine.headReceived(status: head.status, contentLength: length, now: now()) {
         case .startResponse:
-            writeHead(exchange, status: download.reply.status, headers: download.headers)
+            writeHead(exchange, reply: download.reply)
             context.flush()
             rearmUpstreamTimer(exchange)
             return context.eventLoop.makeSucceededVoidFuture()
@@ -277,16 +271,14 @@ extension ProxyRequestHandler {
 final class UpstreamDownload {
     var machine: UpstreamStreamStateMachine
     let reply: FileReply
-    let headers: HTTPHeaders
     var task: HTTPClient.Task<Void>?
     var heldDemand: EventLoopPromise<Void>?
     var timer: Scheduled<Void>?
     var timerDeadline: NIODeadline?
 
-    init(machine: UpstreamStreamStateMachine, reply: FileReply, headers: HTTPHeaders) {
+    init(machine: UpstreamStreamStateMachine, reply: FileReply) {
         self.machine = machine
         self.reply = reply
-        self.headers = headers
     }
 
     func cancelTimer() {

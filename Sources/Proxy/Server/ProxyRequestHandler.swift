@@ -303,17 +303,29 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
 
     // MARK: Writing
 
+    /// Writes the head of an answer whose `headers` are complete (a page, a redirect, a 304).
     func writeHead(_ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders) {
-        var headers = headers
+        writeHead(exchange, status: status, headers: headers, extra: ResponseHeadWriter.ExtraFields())
+    }
+
+    /// Writes the head of a file answer: its headers, then `Content-Length`
+    /// and `X-Cache` (from `exchange.cacheHit`).
+    func writeHead(_ exchange: Exchange, reply: FileReply) {
+        let extra = ResponseHeadWriter.ExtraFields(contentLength: reply.range.count, cacheHit: exchange.cacheHit)
+        writeHead(exchange, status: reply.status, headers: reply.headers, extra: extra)
+    }
+
+    private func writeHead(_ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders, extra: ResponseHeadWriter.ExtraFields) {
+        var extra = extra
         if exchange.closeAfter || (inputDone && waiting.isEmpty) {
             exchange.closeAfter = true
-            headers.replaceOrAdd(name: "Connection", value: "close")
+            extra.connection = "close"
         } else if exchange.request.version == .http1_0 {
-            headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+            extra.connection = "keep-alive"
         }
         exchange.status = Int(status.code)
         exchange.headSent = true
-        let (head, dropped) = ResponseHeadWriter.head(status: status, headers: headers, allocator: context.channel.allocator)
+        let (head, dropped) = ResponseHeadWriter.head(status: status, headers: headers, extra: extra, allocator: context.channel.allocator)
         if dropped > 0 {
             services.logger.warning(
                 "header fields left out of a response: not valid HTTP",

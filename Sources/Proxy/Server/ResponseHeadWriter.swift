@@ -11,9 +11,35 @@ import NIOHTTP1
 /// rather than sent, so nothing in a header (a `_headers` rule read from the
 /// bucket, a redirect target) can split the response.
 enum ResponseHeadWriter {
+    /// Fields that depend on the connection and the body sent, written
+    /// after the reply's own fields, so those never need copying to add them.
+    struct ExtraFields {
+        /// `Content-Length`.
+        var contentLength: Int?
+        /// `X-Cache: HIT` or `MISS`.
+        var cacheHit: Bool?
+        /// `Connection`.
+        var connection: StaticString?
+
+        init(contentLength: Int? = nil, cacheHit: Bool? = nil, connection: StaticString? = nil) {
+            self.contentLength = contentLength
+            self.cacheHit = cacheHit
+            self.connection = connection
+        }
+
+        /// Calls `body` with each field that is set, in order.
+        func forEach(_ body: (_ name: StaticString, _ value: String) -> Void) {
+            if let contentLength { body("Content-Length", String(contentLength)) }
+            if let cacheHit { body("X-Cache", cacheHit ? "HIT" : "MISS") }
+            if let connection { body("Connection", connection.description) }
+        }
+    }
+
     /// The head's bytes, in a buffer from `allocator`.
     /// - Returns: the buffer, and how many fields were left out.
-    static func head(status: HTTPResponseStatus, headers: HTTPHeaders, allocator: ByteBufferAllocator) -> (ByteBuffer, dropped: Int) {
+    static func head(
+        status: HTTPResponseStatus, headers: HTTPHeaders, extra: ExtraFields = ExtraFields(), allocator: ByteBufferAllocator
+    ) -> (ByteBuffer, dropped: Int) {
         var fieldBytes = 0
         var dropped = 0
         for (name, value) in headers {
@@ -23,6 +49,7 @@ enum ResponseHeadWriter {
                 dropped += 1
             }
         }
+        extra.forEach { name, value in fieldBytes += name.utf8CodeUnitCount + value.utf8.count + 4 }
         var buffer = allocator.buffer(capacity: 48 + fieldBytes)
         buffer.writeStaticString("HTTP/1.1 ")
         writeStatusLine(status, into: &buffer)
@@ -44,6 +71,15 @@ enum ResponseHeadWriter {
             }
             for (name, value) in headers where dropped == 0 || (isToken(name) && isFieldValue(value)) {
                 put(name)
+                put(UInt8(ascii: ":"), UInt8(ascii: " "))
+                put(value)
+                put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            }
+            extra.forEach { name, value in
+                name.withUTF8Buffer { bytes in
+                    memory.baseAddress!.advanced(by: offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                    offset += bytes.count
+                }
                 put(UInt8(ascii: ":"), UInt8(ascii: " "))
                 put(value)
                 put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
