@@ -12,7 +12,7 @@ import Synchronization
 /// site's active build, and `<n>--<slug>.<apps-domain>` from build `n`.
 ///
 /// It runs on raw SwiftNIO channel handlers over NIOPosix (epoll on Linux),
-/// one event loop per core. Each connection's pipeline is:
+/// one event loop per core it may run on. Each connection's pipeline is:
 ///
 /// 1. `ConnectionGuardHandler` — header-read, idle and write-idle timeouts;
 ///    the request-line limit;
