@@ -1,7 +1,7 @@
 public import Hummingbird
 public import Logging
-public import ServiceLifecycle
 import NIOCore
+public import ServiceLifecycle
 
 /// The admin HTTP API on its own listener (default `127.0.0.1:8081`).
 ///

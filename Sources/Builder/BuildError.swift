@@ -80,7 +80,8 @@ public struct BuildError: Error, Sendable, Hashable, CustomStringConvertible {
     static func commandFailed(step: String, command: String, exitCode: Int32) -> BuildError {
         BuildError(
             code: .commandFailed,
-            message: "the \(step) command `\(command.prefix(200))` exited with status \(exitCode); see the build log for its output, fix the command or the project and deploy again",
+            message:
+                "the \(step) command `\(command.prefix(200))` exited with status \(exitCode); see the build log for its output, fix the command or the project and deploy again",
             exitCode: exitCode
         )
     }
@@ -89,14 +90,16 @@ public struct BuildError: Error, Sendable, Hashable, CustomStringConvertible {
         let which = step.map { "the \($0) command" } ?? "the build"
         return BuildError(
             code: .outOfMemory,
-            message: "\(which) ran out of memory: it used the whole \(ByteCount.format(limitBytes)) limit and was killed; reduce the build's memory use or raise SLIPWAY_BUILD_MEMORY"
+            message:
+                "\(which) ran out of memory: it used the whole \(ByteCount.format(limitBytes)) limit and was killed; reduce the build's memory use or raise SLIPWAY_BUILD_MEMORY"
         )
     }
 
     static func timedOut(after limit: Duration) -> BuildError {
         BuildError(
             code: .timedOut,
-            message: "the build ran longer than its \(DurationText.format(limit)) limit and was killed; speed it up or raise SLIPWAY_BUILD_TIMEOUT"
+            message:
+                "the build ran longer than its \(DurationText.format(limit)) limit and was killed; speed it up or raise SLIPWAY_BUILD_TIMEOUT"
         )
     }
 

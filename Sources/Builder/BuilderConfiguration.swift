@@ -202,10 +202,14 @@ public struct BuilderConfiguration: Sendable, Hashable {
         if memoryBytes < 6 << 20 { throw invalid("SLIPWAY_BUILD_MEMORY must be at least 6 MiB (Docker's minimum)") }
         if !(cpus > 0) { throw invalid("SLIPWAY_BUILD_CPUS must be positive") }
         if pidsLimit < 8 { throw invalid("SLIPWAY_BUILD_PIDS is \(pidsLimit); give 8 or more") }
-        if image.isEmpty || image.contains(where: { $0.isWhitespace }) { throw invalid("SLIPWAY_BUILD_IMAGE '\(image)' is not an image name") }
+        if image.isEmpty || image.contains(where: { $0.isWhitespace }) {
+            throw invalid("SLIPWAY_BUILD_IMAGE '\(image)' is not an image name")
+        }
         if maxOutputFiles < 1 || maxOutputBytes < 1 { throw invalid("the output limits must be positive") }
         if maxLogBytes < 1024 { throw invalid("the log limit must be at least 1 KiB") }
-        if uploadConcurrency < 1 || uploadAttempts < 1 { throw invalid("upload concurrency and attempts must be 1 or more") }
+        if uploadConcurrency < 1 || uploadAttempts < 1 {
+            throw invalid("upload concurrency and attempts must be 1 or more")
+        }
         if keepSuccessfulBuilds < 1 { throw invalid("keep at least 1 successful build per site") }
         if runner == .docker { _ = try dockerSocketPath() }
     }

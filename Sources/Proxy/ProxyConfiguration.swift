@@ -72,7 +72,9 @@ public struct ProxyConfiguration: Sendable, Hashable {
         /// written for this long) is closed.
         public var writeIdle: Duration
 
-        public init(headerRead: Duration = .seconds(10), idle: Duration = .seconds(60), writeIdle: Duration = .seconds(30)) {
+        public init(
+            headerRead: Duration = .seconds(10), idle: Duration = .seconds(60), writeIdle: Duration = .seconds(30)
+        ) {
             self.headerRead = headerRead
             self.idle = idle
             self.writeIdle = writeIdle
@@ -122,7 +124,8 @@ public struct ProxyConfiguration: Sendable, Hashable {
         public var caCertificateFile: String?
 
         public init(
-            timeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(15), presignExpiry: Duration = .seconds(300),
+            timeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(15),
+            presignExpiry: Duration = .seconds(300),
             maxConnectionsPerHost: Int = 64, caCertificateFile: String? = nil
         ) {
             self.timeout = timeout

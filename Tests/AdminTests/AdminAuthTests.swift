@@ -31,7 +31,8 @@ import Testing
 
     @Test func aTokenInTheQueryStringIsRefusedEvenWithAGoodHeader() async throws {
         try await AdminTestServer.run { server in
-            let alone = try await server.request(.GET, "/api/deployments?access_token=\(AdminTestServer.token)", token: nil)
+            let alone = try await server.request(
+                .GET, "/api/deployments?access_token=\(AdminTestServer.token)", token: nil)
             #expect(alone.status == 401)
             #expect(alone.headers.first(name: "WWW-Authenticate")?.hasPrefix("Bearer") == true)
             #expect(alone.errorMessage?.contains("query string") == true)

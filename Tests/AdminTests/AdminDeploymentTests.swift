@@ -56,7 +56,11 @@ import Testing
             #expect(updated["buildCommand"] is NSNull)
             #expect(updated["url"] as? String == "http://journal.apps.test:8080/")
             let stored = try await server.catalog.site(slug: "journal")
-            #expect(stored.env == [BuildVariable(name: "TOKEN", value: "s3cr3t-value", secret: true), BuildVariable(name: "MODE", value: "prod")])
+            #expect(
+                stored.env == [
+                    BuildVariable(name: "TOKEN", value: "s3cr3t-value", secret: true),
+                    BuildVariable(name: "MODE", value: "prod"),
+                ])
             #expect(try await server.catalog.builds(siteID: stored.id).builds.count == 2)
 
             let keepUnknownSecret = try await server.request(
@@ -134,12 +138,14 @@ import Testing
             #expect(back.status == 200, "\(back.body)")
             #expect(try back.json["activeBuildId"] as? String == first.id.rawValue)
 
-            let forward = try await server.request(.POST, "/api/deployments/\(slug)/rollback", body: #"{"buildId": "\#(third.id)"}"#)
+            let forward = try await server.request(
+                .POST, "/api/deployments/\(slug)/rollback", body: #"{"buildId": "\#(third.id)"}"#)
             #expect(forward.status == 200)
             #expect(try forward.json["activeBuildId"] as? String == third.id.rawValue)
 
             let (_, otherBuild) = try await server.createDeployment(slug: "other")
-            let foreign = try await server.request(.POST, "/api/deployments/\(slug)/rollback", body: #"{"buildId": "\#(otherBuild)"}"#)
+            let foreign = try await server.request(
+                .POST, "/api/deployments/\(slug)/rollback", body: #"{"buildId": "\#(otherBuild)"}"#)
             #expect(foreign.status == 409)
             #expect(foreign.errorCode == "not_activatable")
         }

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import Foundation
-import NIOHTTP1
 import NIOCore
+import NIOHTTP1
 import Storage
 import Testing
 
@@ -84,7 +84,8 @@ import Testing
             #expect(third.data["text"] as? String == "vite build")
             #expect(third.data["stream"] as? String == "stderr")
 
-            _ = try await server.catalog.finishBuild(buildID: buildID, workerID: "w", result: .success(fileCount: 1, bytes: 10))
+            _ = try await server.catalog.finishBuild(
+                buildID: buildID, workerID: "w", result: .success(fileCount: 1, bytes: 10))
             server.bus.appendLog(line("done"), buildID: buildID)
             server.bus.closeLog(buildID: buildID)
 
@@ -143,10 +144,11 @@ import Testing
                 if event.name == "log" { texts.append(event.data["text"] as? String ?? "") }
                 last = event
             }
-            #expect(texts == [
-                "[slipway] cloning https://github.com/example/site.git", "npm ERR! missing script: build",
-                "build failed: npm run build exited with 1",
-            ])
+            #expect(
+                texts == [
+                    "[slipway] cloning https://github.com/example/site.git", "npm ERR! missing script: build",
+                    "build failed: npm run build exited with 1",
+                ])
             #expect(last?.name == "status")
             #expect(last?.data["status"] as? String == "failed")
             #expect(last?.data["error"] as? String == "npm run build exited with 1")
@@ -158,12 +160,14 @@ import Testing
             let (_, buildID) = try await server.createDeployment(slug: "fresh")
             _ = try #require(try await server.catalog.claimNextBuild(workerID: "w"))
             server.bus.appendLog(line("step one"), buildID: buildID)
-            _ = try await server.catalog.finishBuild(buildID: buildID, workerID: "w", result: .success(fileCount: 1, bytes: 1))
+            _ = try await server.catalog.finishBuild(
+                buildID: buildID, workerID: "w", result: .success(fileCount: 1, bytes: 1))
             server.bus.appendLog(line("step two", .system), buildID: buildID)
             server.bus.closeLog(buildID: buildID)
             let plain = try await server.request(.GET, "/api/builds/\(buildID)/logs")
             #expect(plain.status == 200)
-            #expect(plain.body == "2026-01-01T00:00:00.250Z stdout step one\n2026-01-01T00:00:00.250Z system step two\n")
+            #expect(
+                plain.body == "2026-01-01T00:00:00.250Z stdout step one\n2026-01-01T00:00:00.250Z system step two\n")
         }
     }
 

@@ -46,7 +46,9 @@ import Testing
         try await AdminTestServer.run { server in
             let document = try await Self.document(server)
             let paths = try #require(document["paths"] as? [String: [String: Any]])
-            let methods: [String: HTTPMethod] = ["get": .GET, "post": .POST, "patch": .PATCH, "delete": .DELETE, "put": .PUT]
+            let methods: [String: HTTPMethod] = [
+                "get": .GET, "post": .POST, "patch": .PATCH, "delete": .DELETE, "put": .PUT,
+            ]
             var operations: [String] = []
             for (template, item) in paths {
                 let path = template.replacingOccurrences(of: "{slug}", with: "no-such-site")
@@ -56,12 +58,16 @@ import Testing
                     operations.append("\(name.uppercased()) \(template)")
                     let open = (operation["security"] as? [Any])?.isEmpty == true
                     let anonymous = try await server.request(methods[name]!, path, token: nil)
-                    #expect(anonymous.status != 404 || anonymous.errorCode != "not_found", "\(name) \(template) is not routed")
+                    #expect(
+                        anonymous.status != 404 || anonymous.errorCode != "not_found",
+                        "\(name) \(template) is not routed")
                     #expect(anonymous.status != 405, "\(name) \(template) is not routed")
                     if open {
                         #expect(anonymous.errorCode != "unauthorized", "\(name) \(template) should be open")
                     } else {
-                        #expect(anonymous.status == 401 && anonymous.errorCode == "unauthorized", "\(name) \(template) must need the token")
+                        #expect(
+                            anonymous.status == 401 && anonymous.errorCode == "unauthorized",
+                            "\(name) \(template) must need the token")
                         let responses = try #require(operation["responses"] as? [String: Any])
                         #expect(responses["401"] != nil, "\(name) \(template) does not document 401")
                     }
@@ -70,10 +76,13 @@ import Testing
             // The routes AdminAPI.register adds, so a new route without documentation fails here.
             let registered: Set<String> = [
                 "GET /healthz", "GET /readyz", "GET /metrics", "GET /api/stats", "GET /api/openapi.json",
-                "POST /api/deployments", "GET /api/deployments", "GET /api/deployments/{slug}", "PATCH /api/deployments/{slug}",
-                "DELETE /api/deployments/{slug}", "POST /api/deployments/{slug}/builds", "GET /api/deployments/{slug}/builds",
+                "POST /api/deployments", "GET /api/deployments", "GET /api/deployments/{slug}",
+                "PATCH /api/deployments/{slug}",
+                "DELETE /api/deployments/{slug}", "POST /api/deployments/{slug}/builds",
+                "GET /api/deployments/{slug}/builds",
                 "POST /api/deployments/{slug}/rollback", "POST /api/deployments/{slug}/webhook-secret",
-                "GET /api/builds/{id}", "POST /api/builds/{id}/cancel", "GET /api/builds/{id}/logs", "POST /api/hooks/github/{slug}",
+                "GET /api/builds/{id}", "POST /api/builds/{id}/cancel", "GET /api/builds/{id}/logs",
+                "POST /api/hooks/github/{slug}",
             ]
             #expect(Set(operations) == registered)
         }
@@ -82,10 +91,12 @@ import Testing
     @Test func requestBodySchemasListExactlyTheFieldsTheDecodersAccept() async throws {
         try await AdminTestServer.run { server in
             let document = try await Self.document(server)
-            let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: [String: Any]])
+            let schemas = try #require(
+                (document["components"] as? [String: Any])?["schemas"] as? [String: [String: Any]])
             let expected: [String: [String]] = [
                 "CreateDeployment": CreateDeploymentBody.fields, "UpdateDeployment": UpdateDeploymentBody.fields,
-                "TriggerBuild": TriggerBuildBody.fields, "Rollback": RollbackBody.fields, "EnvInput": EnvEntryInput.fields,
+                "TriggerBuild": TriggerBuildBody.fields, "Rollback": RollbackBody.fields,
+                "EnvInput": EnvEntryInput.fields,
                 "NewEnvInput": EnvEntryInput.fields,
             ]
             for (name, fields) in expected {

@@ -33,7 +33,9 @@ struct AdminTestServer: Sendable {
         cache: CacheFigures? = nil,
         _ body: @Sendable (AdminTestServer) async throws -> Void
     ) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-admin-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "slipway-admin-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let bus = InProcessEventBus()
         let catalog = try SQLiteCatalog(dataDirectory: directory, settings: queue, bus: bus)
@@ -115,7 +117,8 @@ struct AdminTestServer: Sendable {
     /// Creates a deployment and returns its slug and first build id.
     func createDeployment(slug: String, env: String = "[]") async throws -> (slug: String, buildID: BuildID) {
         let reply = try await request(
-            .POST, "/api/deployments", body: #"{"slug": "\#(slug)", "repoUrl": "https://github.com/example/site.git", "env": \#(env)}"#)
+            .POST, "/api/deployments",
+            body: #"{"slug": "\#(slug)", "repoUrl": "https://github.com/example/site.git", "env": \#(env)}"#)
         #expect(reply.status == 201, "\(reply.body)")
         let build = try #require(try reply.json["build"] as? [String: Any])
         let text = try #require(build["id"] as? String)
@@ -127,7 +130,9 @@ struct AdminTestServer: Sendable {
     @discardableResult
     func runNextBuild(succeeding: Bool = true, activate: Bool = true) async throws -> Build {
         let claimed = try #require(try await catalog.claimNextBuild(workerID: "test-worker"))
-        let result: BuildResult = succeeding ? .success(fileCount: 2, bytes: 42) : .failure(message: "npm run build exited with 1", retryable: false)
+        let result: BuildResult =
+            succeeding
+            ? .success(fileCount: 2, bytes: 42) : .failure(message: "npm run build exited with 1", retryable: false)
         let finished = try await catalog.finishBuild(buildID: claimed.id, workerID: "test-worker", result: result)
         if succeeding && activate {
             _ = try await catalog.activate(siteID: finished.siteID, buildID: finished.id, allowOlder: false)

@@ -9,7 +9,8 @@ import Testing
 @Suite struct AdminValidationTests {
     @Test func badJSONIs400AndSaysWhereItBroke() async throws {
         try await AdminTestServer.run { server in
-            let reply = try await server.request(.POST, "/api/deployments", body: #"{"repoUrl": "https://x.test/a.git" "branch": "main"}"#)
+            let reply = try await server.request(
+                .POST, "/api/deployments", body: #"{"repoUrl": "https://x.test/a.git" "branch": "main"}"#)
             #expect(reply.status == 400)
             #expect(reply.errorCode == "bad_json")
             #expect(reply.errorMessage?.contains("not valid JSON") == true, "\(reply.body)")
@@ -25,7 +26,8 @@ import Testing
     @Test func unknownFieldsAndWrongTypesAre422NamingTheField() async throws {
         try await AdminTestServer.run { server in
             let unknown = try await server.request(
-                .POST, "/api/deployments", body: #"{"repoUrl": "https://github.com/a/b.git", "repo": "x", "colour": 1}"#)
+                .POST, "/api/deployments", body: #"{"repoUrl": "https://github.com/a/b.git", "repo": "x", "colour": 1}"#
+            )
             #expect(unknown.status == 422)
             #expect(unknown.errorCode == "unknown_fields")
             #expect(unknown.errorMessage?.contains("'colour'") == true)
@@ -33,13 +35,16 @@ import Testing
 
             let nested = try await server.request(
                 .POST, "/api/deployments",
-                body: #"{"repoUrl": "https://github.com/a/b.git", "env": [{"name": "A", "value": "1", "secrt": true}]}"#)
+                body: #"{"repoUrl": "https://github.com/a/b.git", "env": [{"name": "A", "value": "1", "secrt": true}]}"#
+            )
             #expect(nested.status == 422)
             #expect(nested.errorMessage?.contains("env[0].secrt") == true)
 
             let wrongType = try await server.request(
                 .POST, "/api/deployments",
-                body: #"{"repoUrl": "https://github.com/a/b.git", "env": [{"name": "A", "value": "1", "secret": "yes"}]}"#)
+                body:
+                    #"{"repoUrl": "https://github.com/a/b.git", "env": [{"name": "A", "value": "1", "secret": "yes"}]}"#
+            )
             #expect(wrongType.status == 422)
             #expect(wrongType.errorMessage?.contains("env[0].secret") == true)
 
@@ -47,7 +52,8 @@ import Testing
             #expect(missing.status == 422)
             #expect(missing.errorMessage?.contains("repoUrl") == true)
 
-            let spa = try await server.request(.POST, "/api/deployments", body: #"{"repoUrl": "https://github.com/a/b.git", "spa": "maybe"}"#)
+            let spa = try await server.request(
+                .POST, "/api/deployments", body: #"{"repoUrl": "https://github.com/a/b.git", "spa": "maybe"}"#)
             #expect(spa.status == 422)
             #expect(spa.errorMessage?.contains("'auto'") == true)
 
@@ -61,7 +67,8 @@ import Testing
         try await AdminTestServer.run { server in
             let padding = String(repeating: "x", count: 8000)
             let reply = try await server.request(
-                .POST, "/api/deployments", body: #"{"repoUrl": "https://github.com/a/b.git", "buildCommand": "\#(padding)"}"#)
+                .POST, "/api/deployments",
+                body: #"{"repoUrl": "https://github.com/a/b.git", "buildCommand": "\#(padding)"}"#)
             #expect(reply.status == 413)
             #expect(reply.errorCode == "body_too_large")
             #expect(reply.errorMessage?.contains("4096") == true)
@@ -70,7 +77,8 @@ import Testing
 
     @Test func invalidSlugsAre422AndTakenSlugsAre409() async throws {
         try await AdminTestServer.run { server in
-            let invalid = try await server.request(.POST, "/api/deployments", body: #"{"slug": "Bad_Slug!", "repoUrl": "https://github.com/a/b.git"}"#)
+            let invalid = try await server.request(
+                .POST, "/api/deployments", body: #"{"slug": "Bad_Slug!", "repoUrl": "https://github.com/a/b.git"}"#)
             #expect(invalid.status == 422)
             #expect(invalid.errorCode == "slug_invalid")
             let inPath = try await server.request(.GET, "/api/deployments/Bad_Slug!")
@@ -78,7 +86,8 @@ import Testing
             #expect(inPath.errorCode == "slug_invalid")
 
             _ = try await server.createDeployment(slug: "guides")
-            let taken = try await server.request(.POST, "/api/deployments", body: #"{"slug": "guides", "repoUrl": "https://github.com/a/b.git"}"#)
+            let taken = try await server.request(
+                .POST, "/api/deployments", body: #"{"slug": "guides", "repoUrl": "https://github.com/a/b.git"}"#)
             #expect(taken.status == 409)
             #expect(taken.errorCode == "slug_taken")
 
@@ -99,7 +108,8 @@ import Testing
             let more = try await server.request(.POST, "/api/deployments/\(slug)/builds")
             #expect(more.status == 429)
             #expect(more.errorCode == "queue_full")
-            let second = try await server.request(.POST, "/api/deployments", body: #"{"slug": "second", "repoUrl": "https://github.com/a/b.git"}"#)
+            let second = try await server.request(
+                .POST, "/api/deployments", body: #"{"slug": "second", "repoUrl": "https://github.com/a/b.git"}"#)
             #expect(second.status == 429)
             let gone = try await server.request(.GET, "/api/deployments/second")
             #expect(gone.status == 404)

@@ -25,7 +25,8 @@ import Testing
     /// Creates a deployment and returns the webhook secret of its create response.
     static func create(_ server: AdminTestServer, slug: String, branch: String = "main") async throws -> String {
         let reply = try await server.request(
-            .POST, "/api/deployments", body: #"{"slug": "\#(slug)", "repoUrl": "https://github.com/example/site.git", "branch": "\#(branch)"}"#)
+            .POST, "/api/deployments",
+            body: #"{"slug": "\#(slug)", "repoUrl": "https://github.com/example/site.git", "branch": "\#(branch)"}"#)
         #expect(reply.status == 201, "\(reply.body)")
         let secret = try #require(try reply.json["webhookSecret"] as? String)
         #expect(secret.count == 43)
@@ -50,7 +51,8 @@ import Testing
             _ = try await server.runNextBuild()
             let wakes = server.wakes.count
             let body = Self.push(ref: "refs/heads/trunk")
-            let reply = try await Self.deliver(server, slug: "site", event: "push", body: body, signature: Self.signature(body, secret: secret))
+            let reply = try await Self.deliver(
+                server, slug: "site", event: "push", body: body, signature: Self.signature(body, secret: secret))
             #expect(reply.status == 202, "\(reply.body)")
             let build = try #require(try reply.json["build"] as? [String: Any])
             #expect(build["status"] as? String == "queued")
@@ -73,7 +75,8 @@ import Testing
                 ("refs/tags/main", "ref refs/tags/main is not the deployment's branch main"),
             ] {
                 let body = Self.push(ref: ref)
-                let reply = try await Self.deliver(server, slug: "site", event: "push", body: body, signature: Self.signature(body, secret: secret))
+                let reply = try await Self.deliver(
+                    server, slug: "site", event: "push", body: body, signature: Self.signature(body, secret: secret))
                 #expect(reply.status == 202, "\(reply.body)")
                 #expect(try reply.json["ignored"] as? String == expected)
             }
@@ -86,16 +89,19 @@ import Testing
         try await AdminTestServer.run { server in
             let secret = try await Self.create(server, slug: "site")
             let ping = #"{"zen": "Keep it logically awesome.", "hook_id": 1}"#
-            let pong = try await Self.deliver(server, slug: "site", event: "ping", body: ping, signature: Self.signature(ping, secret: secret))
+            let pong = try await Self.deliver(
+                server, slug: "site", event: "ping", body: ping, signature: Self.signature(ping, secret: secret))
             #expect(pong.status == 200, "\(pong.body)")
             #expect(try pong.json["ok"] as? Bool == true)
 
             let issue = #"{"action": "opened"}"#
-            let ignored = try await Self.deliver(server, slug: "site", event: "issues", body: issue, signature: Self.signature(issue, secret: secret))
+            let ignored = try await Self.deliver(
+                server, slug: "site", event: "issues", body: issue, signature: Self.signature(issue, secret: secret))
             #expect(ignored.status == 202, "\(ignored.body)")
             #expect((try ignored.json["ignored"] as? String)?.contains("'issues'") == true)
 
-            let missing = try await Self.deliver(server, slug: "site", event: nil, body: issue, signature: Self.signature(issue, secret: secret))
+            let missing = try await Self.deliver(
+                server, slug: "site", event: nil, body: issue, signature: Self.signature(issue, secret: secret))
             #expect(missing.status == 400, "\(missing.body)")
         }
     }
@@ -120,7 +126,8 @@ import Testing
                 ("Not_A_Slug", body, good),
             ]
             for item in cases {
-                let reply = try await Self.deliver(server, slug: item.slug, event: "push", body: item.body, signature: item.signature)
+                let reply = try await Self.deliver(
+                    server, slug: item.slug, event: "push", body: item.body, signature: item.signature)
                 #expect(reply.status == 401, "\(item.slug) \(item.signature ?? "none"): \(reply.body)")
                 #expect(reply.errorCode == "bad_signature")
             }
@@ -144,9 +151,11 @@ import Testing
             #expect(try await server.request(.POST, "/api/deployments/nope/webhook-secret").status == 404)
 
             let ping = #"{"zen": "hi"}"#
-            let stale = try await Self.deliver(server, slug: "site", event: "ping", body: ping, signature: Self.signature(ping, secret: old))
+            let stale = try await Self.deliver(
+                server, slug: "site", event: "ping", body: ping, signature: Self.signature(ping, secret: old))
             #expect(stale.status == 401)
-            let fresh = try await Self.deliver(server, slug: "site", event: "ping", body: ping, signature: Self.signature(ping, secret: new))
+            let fresh = try await Self.deliver(
+                server, slug: "site", event: "ping", body: ping, signature: Self.signature(ping, secret: new))
             #expect(fresh.status == 200)
 
             for path in ["/api/deployments", "/api/deployments/site"] {
@@ -161,7 +170,8 @@ import Testing
         try await AdminTestServer.run(queue: QueueSettings(maxQueued: 1)) { server in
             let secret = try await Self.create(server, slug: "site")
             let body = Self.push(ref: "refs/heads/main")
-            let reply = try await Self.deliver(server, slug: "site", event: "push", body: body, signature: Self.signature(body, secret: secret))
+            let reply = try await Self.deliver(
+                server, slug: "site", event: "push", body: body, signature: Self.signature(body, secret: secret))
             #expect(reply.status == 429, "\(reply.body)")
             #expect(reply.errorCode == "queue_full")
         }
@@ -171,18 +181,22 @@ import Testing
         try await AdminTestServer.run { server in
             let secret = try await Self.create(server, slug: "site")
             let big = #"{"ref": "refs/heads/main", "pad": ""# + String(repeating: "x", count: 1 << 20) + #""}"#
-            let tooLarge = try await Self.deliver(server, slug: "site", event: "push", body: big, signature: Self.signature(big, secret: secret))
+            let tooLarge = try await Self.deliver(
+                server, slug: "site", event: "push", body: big, signature: Self.signature(big, secret: secret))
             #expect(tooLarge.status == 413, "\(tooLarge.body.prefix(200))")
             // Just under the limit is read (AdminConfiguration.maxBodyBytes, 4 KiB here, does not apply).
             let padded = #"{"ref": "refs/heads/other", "pad": ""# + String(repeating: "x", count: 512 << 10) + #""}"#
-            let read = try await Self.deliver(server, slug: "site", event: "push", body: padded, signature: Self.signature(padded, secret: secret))
+            let read = try await Self.deliver(
+                server, slug: "site", event: "push", body: padded, signature: Self.signature(padded, secret: secret))
             #expect(read.status == 202, "\(read.body.prefix(200))")
 
             let broken = #"{"ref": "#
-            let bad = try await Self.deliver(server, slug: "site", event: "push", body: broken, signature: Self.signature(broken, secret: secret))
+            let bad = try await Self.deliver(
+                server, slug: "site", event: "push", body: broken, signature: Self.signature(broken, secret: secret))
             #expect(bad.status == 400, "\(bad.body)")
             let noRef = #"{"after": "\#(Self.sha)"}"#
-            let invalid = try await Self.deliver(server, slug: "site", event: "push", body: noRef, signature: Self.signature(noRef, secret: secret))
+            let invalid = try await Self.deliver(
+                server, slug: "site", event: "push", body: noRef, signature: Self.signature(noRef, secret: secret))
             #expect(invalid.status == 422, "\(invalid.body)")
         }
     }

@@ -24,7 +24,9 @@ import Testing
         var dashboard: String { root + "/dashboard" }
 
         init() throws {
-            root = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-dashboard-\(UUID().uuidString)").path
+            root =
+                FileManager.default.temporaryDirectory.appendingPathComponent("slipway-dashboard-\(UUID().uuidString)")
+                .path
             let manager = FileManager.default
             try manager.createDirectory(atPath: root + "/dashboard/icons", withIntermediateDirectories: true)
             try write("<!doctype html><title>Slipway fixture</title>", to: "dashboard/index.html")
@@ -35,7 +37,8 @@ import Testing
             try write(DashboardTests.secret, to: "dashboard/notes.md")
             try write(DashboardTests.secret, to: "outside.txt")
             try write(DashboardTests.secret, to: "outside.js")
-            try manager.createSymbolicLink(atPath: root + "/dashboard/link.js", withDestinationPath: root + "/outside.js")
+            try manager.createSymbolicLink(
+                atPath: root + "/dashboard/link.js", withDestinationPath: root + "/outside.js")
             try manager.createSymbolicLink(atPath: root + "/dashboard/linked", withDestinationPath: root)
         }
 
@@ -50,12 +53,15 @@ import Testing
     static func withRouter(
         dashboardDirectory: String?, _ body: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-dashboard-data-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "slipway-dashboard-data-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let bus = InProcessEventBus()
         let catalog = try SQLiteCatalog(dataDirectory: directory, settings: QueueSettings(), bus: bus)
         let store = try DiskObjectStore(root: directory + "/objects")
-        let services = AdminServices(catalog: catalog, bus: bus, store: store, buildsQueued: {}, runningBuilds: nil, cacheFigures: nil)
+        let services = AdminServices(
+            catalog: catalog, bus: bus, store: store, buildsQueued: {}, runningBuilds: nil, cacheFigures: nil)
         let configuration = AdminConfiguration(
             host: "127.0.0.1", port: 0, token: token, appsDomain: "apps.test", dashboardDirectory: dashboardDirectory)
         var logger = Logger(label: "slipway.admin.dashboard-test")
@@ -173,7 +179,8 @@ import Testing
                 uri: "/dashboard/../api/deployments", method: .get, headers: [.authorization: "Bearer \(Self.token)"])
             #expect(sneaky.status == .notFound)
             #expect(!Self.text(sneaky).contains("deployments\""))
-            let allowed = try await client.execute(uri: "/api/deployments", method: .get, headers: [.authorization: "Bearer \(Self.token)"])
+            let allowed = try await client.execute(
+                uri: "/api/deployments", method: .get, headers: [.authorization: "Bearer \(Self.token)"])
             #expect(allowed.status == .ok)
             #expect(Self.text(allowed).contains("\"deployments\""))
         }
@@ -187,7 +194,8 @@ import Testing
             try await Self.withRouter(dashboardDirectory: directory) { client in
                 for uri in ["/", "/dashboard/app.js"] {
                     let response = try await client.execute(uri: uri, method: .get)
-                    #expect(response.status == .unauthorized, "\(directory ?? "nil"): \(uri) answered \(response.status)")
+                    #expect(
+                        response.status == .unauthorized, "\(directory ?? "nil"): \(uri) answered \(response.status)")
                 }
             }
         }
@@ -196,14 +204,21 @@ import Testing
     /// The dashboard in the repository: its page loads no inline script or
     /// style (the policy forbids them), and every file it references is served.
     @Test func theShippedDashboardServesEveryFileItReferences() async throws {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let directory = repository.appendingPathComponent("static/dashboard").path
         let assets = try DashboardAssets.load(directory: directory)
         let index = try String(contentsOfFile: directory + "/index.html", encoding: .utf8)
-        #expect(index.range(of: #"<script(?![^>]*\bsrc=)[^>]*>"#, options: .regularExpression) == nil, "inline script in index.html")
-        #expect(index.range(of: #"\sstyle\s*="#, options: .regularExpression) == nil, "inline style attribute in index.html")
+        #expect(
+            index.range(of: #"<script(?![^>]*\bsrc=)[^>]*>"#, options: .regularExpression) == nil,
+            "inline script in index.html")
+        #expect(
+            index.range(of: #"\sstyle\s*="#, options: .regularExpression) == nil, "inline style attribute in index.html"
+        )
         #expect(index.range(of: #"<style"#, options: .regularExpression) == nil, "inline stylesheet in index.html")
-        #expect(index.range(of: #"\son[a-z]+\s*="#, options: .regularExpression) == nil, "inline event handler in index.html")
+        #expect(
+            index.range(of: #"\son[a-z]+\s*="#, options: .regularExpression) == nil,
+            "inline event handler in index.html")
 
         var references: Set<String> = []
         let pattern = try NSRegularExpression(pattern: #"["'](/dashboard/[A-Za-z0-9._/-]+)["']"#)
@@ -230,7 +245,9 @@ import Testing
         for name in ["app.js", "favicon.svg", "a-b_c.1.css", "index.html"] {
             #expect(DashboardAssets.isPlainName(name), "\(name)")
         }
-        for name in ["", ".", "..", ".env", ".hidden.js", "a b.js", "a%2e.js", "a/b.js", "a\\b.js", "é.js", "a\u{0}.js"] {
+        for name in [
+            "", ".", "..", ".env", ".hidden.js", "a b.js", "a%2e.js", "a/b.js", "a\\b.js", "é.js", "a\u{0}.js",
+        ] {
             #expect(!DashboardAssets.isPlainName(name), "\(name)")
         }
     }

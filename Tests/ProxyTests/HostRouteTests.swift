@@ -21,23 +21,29 @@ import Testing
     }
 
     @Test func malformedPreviewHostsAreNoSite() {
-        for host in ["--blog.apps.example.com", "x--blog.apps.example.com", "0--blog.apps.example.com",
-                     "1--.apps.example.com", "1---blog.apps.example.com", "9999999999--blog.apps.example.com"] {
+        for host in [
+            "--blog.apps.example.com", "x--blog.apps.example.com", "0--blog.apps.example.com",
+            "1--.apps.example.com", "1---blog.apps.example.com", "9999999999--blog.apps.example.com",
+        ] {
             #expect(HostRoute(host: host, appsDomain: domain) == .noSite, "\(host)")
         }
     }
 
     @Test func apexNestedForeignAndIPHostsAreNoSite() {
-        for host in ["apps.example.com", "a.b.apps.example.com", "blog.example.org", "127.0.0.1", "[::1]:8080",
-                     "xapps.example.com", "admin.apps.example.com", "-blog.apps.example.com"] {
+        for host in [
+            "apps.example.com", "a.b.apps.example.com", "blog.example.org", "127.0.0.1", "[::1]:8080",
+            "xapps.example.com", "admin.apps.example.com", "-blog.apps.example.com",
+        ] {
             #expect(HostRoute(host: host, appsDomain: domain) == .noSite, "\(host)")
         }
     }
 
     @Test func malformedHostsAreInvalid() {
-        for host in ["", "blog/x.apps.example.com", "blog\\x.apps.example.com", "bl og.apps.example.com",
-                     "blög.apps.example.com", "blog.apps.example.com:", "blog.apps.example.com:80x", "[::1",
-                     "blog\u{0}.apps.example.com", String(repeating: "a", count: 300)] {
+        for host in [
+            "", "blog/x.apps.example.com", "blog\\x.apps.example.com", "bl og.apps.example.com",
+            "blög.apps.example.com", "blog.apps.example.com:", "blog.apps.example.com:80x", "[::1",
+            "blog\u{0}.apps.example.com", String(repeating: "a", count: 300),
+        ] {
             #expect(HostRoute(host: host, appsDomain: domain) == .invalid, "\(host)")
         }
     }

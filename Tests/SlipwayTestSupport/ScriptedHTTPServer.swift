@@ -127,13 +127,18 @@ public final class ScriptedHTTPServer: Sendable {
                     return
                 case .partial(let declaredLength, let text, let after):
                     let headers: HTTPHeaders = ["content-length": String(declaredLength), "etag": "\"partial\""]
-                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+                    context.write(
+                        wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))),
+                        promise: nil)
                     context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
                     if case .close = after { context.close(promise: nil) }
                 case .respond(let status, let headers, let text):
                     var responseHeaders = HTTPHeaders(headers)
                     responseHeaders.replaceOrAdd(name: "content-length", value: String(text.utf8.count))
-                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: responseHeaders))), promise: nil)
+                    context.write(
+                        wrapOutboundOut(
+                            .head(HTTPResponseHead(version: head.version, status: status, headers: responseHeaders))),
+                        promise: nil)
                     if head.method != .HEAD {
                         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
                     }

@@ -55,7 +55,8 @@ public enum TestS3 {
     public static func requireEnvironment() throws -> Environment {
         guard let environment else {
             throw MissingStore(
-                description: "S3_ENDPOINT is not set: run the tests through scripts/test (it starts Ceph RADOS Gateway and exports S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)"
+                description:
+                    "S3_ENDPOINT is not set: run the tests through scripts/test (it starts Ceph RADOS Gateway and exports S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)"
             )
         }
         return environment
@@ -104,7 +105,9 @@ public enum TestS3 {
         if tls {
             guard let endpoint = environment.tlsEndpoint, let ca = environment.caBundle else {
                 throw MissingStore(
-                    description: "S3_ENDPOINT_TLS and S3_CA_BUNDLE are not set: scripts/test exports them when the gateway serves HTTPS")
+                    description:
+                        "S3_ENDPOINT_TLS and S3_CA_BUNDLE are not set: scripts/test exports them when the gateway serves HTTPS"
+                )
             }
             configuration.endpoint = endpoint
             configuration.caCertificateFile = ca

@@ -5,7 +5,8 @@ import Testing
 @testable import slipway
 
 @Suite struct BuildStatusLineTests {
-    let line = BuildStatusLine(slug: "my-site", number: "3", status: "building", elapsed: .seconds(42), logLines: 118, frame: 2)
+    let line = BuildStatusLine(
+        slug: "my-site", number: "3", status: "building", elapsed: .seconds(42), logLines: 118, frame: 2)
 
     @Test func showsSpinnerSlugBuildStatusClockAndLineCount() {
         #expect(line.render(width: 80, color: false) == "⠹ my-site  build #3  building  0:42  · 118 log lines")
@@ -51,11 +52,15 @@ import Testing
     }
 
     @Test func finalLinesSayWhatHappenedAndWhatToDo() {
-        let live = BuildStatusLine.live(url: "http://my-site.localhost:8080/", number: "3", elapsed: .seconds(57), color: false)
+        let live = BuildStatusLine.live(
+            url: "http://my-site.localhost:8080/", number: "3", elapsed: .seconds(57), color: false)
         #expect(live == "✓ live at http://my-site.localhost:8080/ (build #3, 0:57)")
-        #expect(stripSGR(BuildStatusLine.live(url: "u", number: "3", elapsed: .zero, color: true)) == "✓ live at u (build #3, 0:00)")
+        #expect(
+            stripSGR(BuildStatusLine.live(url: "u", number: "3", elapsed: .zero, color: true))
+                == "✓ live at u (build #3, 0:00)")
 
-        let failed = BuildStatusLine.notLive(number: "3", status: "failed", error: "the build command exited with status 3", buildID: "b1", color: false)
+        let failed = BuildStatusLine.notLive(
+            number: "3", status: "failed", error: "the build command exited with status 3", buildID: "b1", color: false)
         #expect(failed.hasPrefix("✗ build #3 failed: the build command exited with status 3\n  "))
         #expect(failed.contains("slipway logs b1"))
         #expect(!failed.contains("\u{1B}"))
@@ -74,8 +79,12 @@ import Testing
         #expect(Style.detect(json: false, errorIsTerminal: false, environment: ["TERM": "xterm"]) == .plain)
         #expect(Style.detect(json: false, errorIsTerminal: true, environment: ["TERM": "dumb"]) == .plain)
         #expect(Style.detect(json: false, errorIsTerminal: true, environment: ["TERM": "xterm"]) == .live(color: true))
-        #expect(Style.detect(json: false, errorIsTerminal: true, environment: ["TERM": "xterm", "NO_COLOR": ""]) == .live(color: true))
-        #expect(Style.detect(json: false, errorIsTerminal: true, environment: ["TERM": "xterm", "NO_COLOR": "1"]) == .live(color: false))
+        #expect(
+            Style.detect(json: false, errorIsTerminal: true, environment: ["TERM": "xterm", "NO_COLOR": ""])
+                == .live(color: true))
+        #expect(
+            Style.detect(json: false, errorIsTerminal: true, environment: ["TERM": "xterm", "NO_COLOR": "1"])
+                == .live(color: false))
     }
 }
 
@@ -85,7 +94,9 @@ import Testing
         private let all = Mutex<[(descriptor: Int32, text: String)]>([])
         func append(_ text: String, _ descriptor: Int32) { all.withLock { $0.append((descriptor, text)) } }
         var entries: [(descriptor: Int32, text: String)] { all.withLock { $0 } }
-        func joined(_ descriptor: Int32) -> String { entries.filter { $0.descriptor == descriptor }.map(\.text).joined() }
+        func joined(_ descriptor: Int32) -> String {
+            entries.filter { $0.descriptor == descriptor }.map(\.text).joined()
+        }
     }
 
     func progress(_ style: BuildProgress.Style, _ writes: Writes) -> BuildProgress {
@@ -101,7 +112,9 @@ import Testing
         progress.tick()
         progress.finish(status: "success", error: nil, buildID: "b1", url: "http://s.localhost/")
         let entries = writes.entries
-        #expect(entries.first?.descriptor == Terminal.error && entries.first?.text.hasPrefix("\r\u{1B}[2K⠋ s  build #3  queued") == true)
+        #expect(
+            entries.first?.descriptor == Terminal.error
+                && entries.first?.text.hasPrefix("\r\u{1B}[2K⠋ s  build #3  queued") == true)
         // Erase, log line on stdout, redraw with the count.
         #expect(entries[1].descriptor == Terminal.error && entries[1].text == BuildProgress.eraseLine)
         #expect(entries[2].descriptor == Terminal.output && entries[2].text == "  npm run build\n")
@@ -109,7 +122,9 @@ import Testing
         #expect(entries[4].text.contains("building"))
         #expect(entries[5].text.hasPrefix("\r\u{1B}[2K⠙"))
         #expect(entries[6].text == BuildProgress.eraseLine)
-        #expect(entries[7].descriptor == Terminal.output && entries[7].text.hasPrefix("✓ live at http://s.localhost/ (build #3, 0:0"))
+        #expect(
+            entries[7].descriptor == Terminal.output
+                && entries[7].text.hasPrefix("✓ live at http://s.localhost/ (build #3, 0:0"))
         #expect(entries.count == 8)
         // Once finished, late events draw nothing.
         progress.tick()
@@ -127,7 +142,8 @@ import Testing
         progress.observe(status: "building")
         progress.observe(status: "success")
         #expect(!progress.finish(status: "failed", error: "boom", buildID: "b1", url: "u"))
-        #expect(writes.joined(Terminal.error).hasPrefix("build #3 queued\nbuild #3 building\n✗ build #3 failed: boom\n"))
+        #expect(
+            writes.joined(Terminal.error).hasPrefix("build #3 queued\nbuild #3 building\n✗ build #3 failed: boom\n"))
         #expect(writes.joined(Terminal.output) == "  hello\n")
         #expect(!writes.entries.contains { $0.text.contains("\u{1B}") || $0.text.contains("\r") })
     }

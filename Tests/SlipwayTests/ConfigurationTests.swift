@@ -1,5 +1,5 @@
-import Foundation
 import Builder
+import Foundation
 import Proxy
 import Storage
 import Testing
@@ -7,10 +7,13 @@ import Testing
 @testable import slipway
 
 @Suite struct ConfigurationTests {
-    func load(_ environment: [String: String] = [:], file: (name: String, contents: String)? = nil) async throws(ConfigurationError) -> SlipwayConfiguration {
+    func load(_ environment: [String: String] = [:], file: (name: String, contents: String)? = nil)
+        async throws(ConfigurationError) -> SlipwayConfiguration
+    {
         var path: String?
         if let file {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-config-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "slipway-config-\(UUID().uuidString)")
             try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             path = directory.appendingPathComponent(file.name).path
             _ = FileManager.default.createFile(atPath: path!, contents: Data(file.contents.utf8))
@@ -33,7 +36,8 @@ import Testing
         #expect(config.catalog == .sqlite(path: config.dataDirectory + "/catalog.sqlite"))
         #expect(config.cacheBytes == 256 << 20 && config.cacheMaxEntryBytes == 1 << 20)
         #expect(config.builds.runner == .auto && config.builds.image == "node:20" && config.builds.concurrency == 2)
-        #expect(config.builds.timeout == .seconds(900) && config.builds.memoryBytes == 2 << 30 && config.builds.pids == 512)
+        #expect(
+            config.builds.timeout == .seconds(900) && config.builds.memoryBytes == 2 << 30 && config.builds.pids == 512)
         #expect(config.queue == QueueSettings())
     }
 
@@ -56,8 +60,9 @@ import Testing
             queue:
               lease: 45s
             """
-        let config = try await load(["SLIPWAY_PROXY_PORT": "7070", "SLIPWAY_S3_SECRET_ACCESS_KEY": "from-env"],
-                                    file: ("slipway.yaml", yaml))
+        let config = try await load(
+            ["SLIPWAY_PROXY_PORT": "7070", "SLIPWAY_S3_SECRET_ACCESS_KEY": "from-env"],
+            file: ("slipway.yaml", yaml))
         #expect(config.dataDirectory == "/srv/slipway")
         #expect(config.proxy.port == 7070)
         #expect(config.appsDomain == "apps.example.com")
@@ -82,15 +87,21 @@ import Testing
         #expect(builder.dataDirectory == "/srv/s" && builder.runner == .docker && builder.image == "node:22")
         #expect(builder.concurrency == 4 && builder.timeout == .seconds(1200) && builder.memoryBytes == 1 << 30)
         #expect(builder.cpus == 1.5 && builder.pidsLimit == 256 && builder.networkMode == "none")
-        #expect(builder.keepSuccessfulBuilds == 3 && builder.allowLocalRepositories && builder.leaseDuration == .seconds(60))
-        await #expect(throws: ConfigurationError.self) { _ = try await self.load(["DOCKER_HOST": "tcp://10.0.0.1:2375"]) }
+        #expect(
+            builder.keepSuccessfulBuilds == 3 && builder.allowLocalRepositories && builder.leaseDuration == .seconds(60)
+        )
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await self.load(["DOCKER_HOST": "tcp://10.0.0.1:2375"])
+        }
     }
 
     @Test func notificationSettingsReachTheDispatcher() async throws {
         let urls = SiteURLs(appsDomain: "apps.example.com", port: nil)
         let defaults = try await load().notificationConfiguration(siteURLs: urls, userAgent: "Slipway/9")
         #expect(defaults.concurrency == 4 && defaults.requestTimeout == .seconds(10) && defaults.retry.maxAttempts == 8)
-        #expect(defaults.deliveredRetention == .seconds(7 * 86_400) && defaults.userAgent == "Slipway/9" && defaults.siteURLs == urls)
+        #expect(
+            defaults.deliveredRetention == .seconds(7 * 86_400) && defaults.userAgent == "Slipway/9"
+                && defaults.siteURLs == urls)
         let config = try await load([
             "SLIPWAY_NOTIFY_CONCURRENCY": "8", "SLIPWAY_NOTIFY_TIMEOUT": "30s", "SLIPWAY_NOTIFY_MAX_ATTEMPTS": "3",
             "SLIPWAY_NOTIFY_RETENTION": "24h",
@@ -98,7 +109,10 @@ import Testing
         #expect(config.concurrency == 8 && config.requestTimeout == .seconds(30) && config.retry.maxAttempts == 3)
         #expect(config.deliveredRetention == .seconds(86_400) && config.leaseDuration > config.requestTimeout)
         #expect(throws: Never.self) { try config.validate() }
-        for (name, value) in [("SLIPWAY_NOTIFY_TIMEOUT", "1h"), ("SLIPWAY_NOTIFY_CONCURRENCY", "0"), ("SLIPWAY_NOTIFY_MAX_ATTEMPTS", "many")] {
+        for (name, value) in [
+            ("SLIPWAY_NOTIFY_TIMEOUT", "1h"), ("SLIPWAY_NOTIFY_CONCURRENCY", "0"),
+            ("SLIPWAY_NOTIFY_MAX_ATTEMPTS", "many"),
+        ] {
             do {
                 _ = try await load([name: value])
                 Issue.record("\(name)=\(value) was accepted")
@@ -109,7 +123,8 @@ import Testing
     }
 
     @Test func aDeploymentFileMayNameANotifyURL() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-file-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "slipway-file-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let yaml = directory.appendingPathComponent("slipway.yaml").path
@@ -124,14 +139,17 @@ import Testing
 
     @Test func edgeSettingsReachTheProxy() async throws {
         let config = try await load([
-            "SLIPWAY_PROXY_PORT": "9080", "SLIPWAY_APPS_DOMAIN": "Apps.Example.com", "SLIPWAY_PAGES_DIR": "/etc/slipway/pages",
+            "SLIPWAY_PROXY_PORT": "9080", "SLIPWAY_APPS_DOMAIN": "Apps.Example.com",
+            "SLIPWAY_PAGES_DIR": "/etc/slipway/pages",
             "SLIPWAY_STATIC_DIR": "/usr/share/slipway/static", "SLIPWAY_PROXY_MAX_CONNECTIONS": "500",
             "SLIPWAY_PROXY_HEADER_TIMEOUT": "5s", "SLIPWAY_PROXY_WRITE_TIMEOUT": "1m", "SLIPWAY_ACCESS_LOG": "yes",
             "SLIPWAY_CACHE_BYTES": "64m",
         ])
         let proxy = try config.proxyConfiguration()
         #expect(proxy.port == 9080 && proxy.appsDomain == "apps.example.com")
-        #expect(proxy.pagesDirectory == "/usr/share/slipway/static/pages" && proxy.pagesOverrideDirectory == "/etc/slipway/pages")
+        #expect(
+            proxy.pagesDirectory == "/usr/share/slipway/static/pages"
+                && proxy.pagesOverrideDirectory == "/etc/slipway/pages")
         #expect(proxy.limits.maxConnections == 500 && proxy.timeouts.headerRead == .seconds(5))
         #expect(proxy.timeouts.writeIdle == .seconds(60) && proxy.accessLog && proxy.cache.bodyBytes == 64 << 20)
     }
@@ -143,7 +161,8 @@ import Testing
     }
 
     @Test func jsonFilesWorkToo() async throws {
-        let config = try await load(file: ("slipway.json", #"{"admin": {"port": 9191}, "builder": {"runner": "local"}}"#))
+        let config = try await load(
+            file: ("slipway.json", #"{"admin": {"port": 9191}, "builder": {"runner": "local"}}"#))
         #expect(config.admin.port == 9191 && config.builds.runner == .local)
     }
 
@@ -157,7 +176,10 @@ import Testing
             (["SLIPWAY_STORAGE": "s3"], "SLIPWAY_S3_ENDPOINT (storage.s3.endpoint)"),
             (["SLIPWAY_APPS_DOMAIN": "bad_domain!"], "SLIPWAY_APPS_DOMAIN (proxy.apps_domain)"),
             (["SLIPWAY_DATABASE_URL": "mysql://x"], "SLIPWAY_DATABASE_URL (catalog.url)"),
-            (["SLIPWAY_CACHE_BYTES": "1MiB", "SLIPWAY_CACHE_MAX_ENTRY_BYTES": "2MiB"], "SLIPWAY_CACHE_MAX_ENTRY_BYTES"),
+            (
+                ["SLIPWAY_CACHE_BYTES": "1MiB", "SLIPWAY_CACHE_MAX_ENTRY_BYTES": "2MiB"],
+                "SLIPWAY_CACHE_MAX_ENTRY_BYTES"
+            ),
         ]
         for (environment, expected) in cases {
             do {
@@ -170,9 +192,11 @@ import Testing
     }
 
     @Test func secretsNeverAppearInMessagesOrListings() async throws {
-        let environment = ["SLIPWAY_STORAGE": "s3", "SLIPWAY_S3_ENDPOINT": "http://127.0.0.1:1", "SLIPWAY_S3_BUCKET": "b",
-                           "SLIPWAY_S3_ACCESS_KEY_ID": "id", "SLIPWAY_S3_SECRET_ACCESS_KEY": "hunter2-secret",
-                           "SLIPWAY_ADMIN_TOKEN": "tok-secret"]
+        let environment = [
+            "SLIPWAY_STORAGE": "s3", "SLIPWAY_S3_ENDPOINT": "http://127.0.0.1:1", "SLIPWAY_S3_BUCKET": "b",
+            "SLIPWAY_S3_ACCESS_KEY_ID": "id", "SLIPWAY_S3_SECRET_ACCESS_KEY": "hunter2-secret",
+            "SLIPWAY_ADMIN_TOKEN": "tok-secret",
+        ]
         let values = try await SettingValues.load(file: nil, environment: environment)
         let listing = ConfigCommand.render(values)
         #expect(!listing.contains("hunter2-secret") && !listing.contains("tok-secret"))
@@ -184,7 +208,9 @@ import Testing
 
     @Test func unreadableFilesAreReported() async {
         await #expect(throws: ConfigurationError.self) { _ = try await self.load(file: ("slipway.toml", "x = 1")) }
-        await #expect(throws: ConfigurationError.self) { _ = try await self.load(file: ("slipway.yaml", "proxy: [unclosed")) }
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await self.load(file: ("slipway.yaml", "proxy: [unclosed"))
+        }
         await #expect(throws: ConfigurationError.self) {
             _ = try await SlipwayConfiguration.load(file: "/nonexistent/slipway.yaml", environment: [:])
         }
@@ -194,8 +220,12 @@ import Testing
         #expect(SettingParser.parseSize("512") == 512 && SettingParser.parseSize("2g") == 2 << 30)
         #expect(SettingParser.parseSize("256 MiB") == 256 << 20 && SettingParser.parseSize("1k") == 1024)
         #expect(SettingParser.parseSize("-1") == nil && SettingParser.parseSize("1x") == nil)
-        #expect(SettingParser.parseDuration("15m") == .seconds(900) && SettingParser.parseDuration("1h30m") == .seconds(5400))
-        #expect(SettingParser.parseDuration("90") == .seconds(90) && SettingParser.parseDuration("250ms") == .milliseconds(250))
+        #expect(
+            SettingParser.parseDuration("15m") == .seconds(900)
+                && SettingParser.parseDuration("1h30m") == .seconds(5400))
+        #expect(
+            SettingParser.parseDuration("90") == .seconds(90)
+                && SettingParser.parseDuration("250ms") == .milliseconds(250))
         #expect(SettingParser.parseDuration("m") == nil && SettingParser.parseDuration("5d") == nil)
     }
 }

@@ -1,11 +1,11 @@
 import Foundation
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @testable import slipway
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `slipway deploy` following a build as a user sees it: through a pipe (CI)
 /// and on a terminal (a pseudo-terminal the test reads), against a real
@@ -16,10 +16,15 @@ import Glibc
         var (server, data, proxyPort, adminPort) = try await startLocalServe()
         defer { server.kill() }
         try await AdminClient(port: adminPort, token: "").waitUntilReady()
-        let client = ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data, "TERM": "xterm-256color"]
+        let client = [
+            "SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data, "TERM": "xterm-256color",
+        ]
         func startDeploy(build: String, _ more: String...) throws -> SlipwayProcess {
             try SlipwayProcess.start(
-                ["deploy", "--slug", "piped", "--repo", repository, "--install", "true", "--output", "public", "--build", build] + more,
+                [
+                    "deploy", "--slug", "piped", "--repo", repository, "--install", "true", "--output", "public",
+                    "--build", build,
+                ] + more,
                 environment: client)
         }
 
@@ -67,9 +72,14 @@ import Glibc
 
         let columns = 72
         var terminal = try PseudoTerminalProcess.start(
-            ["deploy", "--slug", "tty-site", "--repo", repository, "--install", "true", "--output", "public",
-             "--build", "echo compiling && sleep 1 && echo done compiling"],
-            environment: ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data, "TERM": "xterm-256color"],
+            [
+                "deploy", "--slug", "tty-site", "--repo", repository, "--install", "true", "--output", "public",
+                "--build", "echo compiling && sleep 1 && echo done compiling",
+            ],
+            environment: [
+                "SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data,
+                "TERM": "xterm-256color",
+            ],
             columns: columns)
         defer { terminal.kill() }
         let (status, screen) = try await terminal.waitForExit()
@@ -81,7 +91,9 @@ import Glibc
         let drawn = screen.components(separatedBy: "\r\u{1B}[2K").dropFirst()
             .map { stripSGR(String($0.prefix { $0 != "\r" && $0 != "\n" })) }
             .filter { !$0.isEmpty }
-        let statusLines = drawn.filter { $0.first.map(BuildStatusLine.spinner.contains) == true && $0.contains("build #") }
+        let statusLines = drawn.filter {
+            $0.first.map(BuildStatusLine.spinner.contains) == true && $0.contains("build #")
+        }
         #expect(statusLines.count >= 3, "\(drawn)")
         #expect(statusLines.contains { $0.contains("tty-site  build #1") })
         #expect(statusLines.allSatisfy { $0.count <= columns - 1 }, "\(statusLines)")
@@ -98,21 +110,28 @@ import Glibc
         let repository = try makeRepository(files: ["public/index.html": "<h1>slow</h1>\n"])
         var (server, data, _, adminPort) = try await startLocalServe()
         defer { server.kill() }
-        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let admin = AdminClient(port: adminPort, token: token)
         try await admin.waitUntilReady()
 
         var terminal = try PseudoTerminalProcess.start(
-            ["deploy", "--slug", "slow-site", "--repo", repository, "--install", "true", "--output", "public",
-             "--build", "echo taking a while && sleep 60"],
-            environment: ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data, "TERM": "xterm-256color"],
+            [
+                "deploy", "--slug", "slow-site", "--repo", repository, "--install", "true", "--output", "public",
+                "--build", "echo taking a while && sleep 60",
+            ],
+            environment: [
+                "SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data,
+                "TERM": "xterm-256color",
+            ],
             columns: 100)
         defer { terminal.kill() }
         try await terminal.waitForScreen(containing: "  taking a while\r\n")
         kill(terminal.process.processIdentifier, SIGINT)
         let (status, screen) = try await terminal.waitForExit()
         #expect(status == 130, "\(screen)")
-        let builds = try await admin.send("GET", "/api/deployments/slow-site/builds").json["builds"] as? [[String: Any]] ?? []
+        let builds =
+            try await admin.send("GET", "/api/deployments/slow-site/builds").json["builds"] as? [[String: Any]] ?? []
         let buildID = try #require(builds.first?["id"] as? String)
         #expect(builds.first?["status"] as? String == "building")
         let tail = screen.components(separatedBy: BuildProgress.eraseLine).last ?? ""
@@ -132,11 +151,15 @@ struct PseudoTerminalProcess {
     let master: Int32
     private var screen = Data()
 
-    static func start(_ arguments: [String], environment: [String: String], columns: Int) throws -> PseudoTerminalProcess {
+    static func start(_ arguments: [String], environment: [String: String], columns: Int) throws
+        -> PseudoTerminalProcess
+    {
         var master: Int32 = -1
         var slave: Int32 = -1
         var size = winsize(ws_row: 24, ws_col: UInt16(columns), ws_xpixel: 0, ws_ypixel: 0)
-        guard openpty(&master, &slave, nil, nil, &size) == 0 else { throw ProcessFailure("openpty failed: errno \(errno)") }
+        guard openpty(&master, &slave, nil, nil, &size) == 0 else {
+            throw ProcessFailure("openpty failed: errno \(errno)")
+        }
         // Only the child keeps the slave; nothing else this test runs inherits either side.
         _ = fcntl(master, F_SETFD, FD_CLOEXEC)
         _ = fcntl(slave, F_SETFD, FD_CLOEXEC)
@@ -198,7 +221,7 @@ struct PseudoTerminalProcess {
             guard ContinuousClock.now < deadline else { throw ProcessFailure("slipway did not exit; screen:\n\(text)") }
             try await Task.sleep(for: .milliseconds(20))
         }
-        try await Task.sleep(for: .milliseconds(50))  // what the child wrote last
+        try await Task.sleep(for: .milliseconds(50)) // what the child wrote last
         _ = drain()
         close(master)
         return (process.terminationStatus, text)

@@ -2,13 +2,14 @@ import Crypto
 import Foundation
 import NIOHTTP1
 import SlipwayTestSupport
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `slipway serve` as a user runs it: a child process on embedded defaults.
@@ -16,10 +17,12 @@ import Glibc
     @Test func serveStartsOnEmbeddedDefaultsAndStopsGracefullyOnSIGTERM() async throws {
         let data = temporaryDirectory()
         let proxyPort = try freePort()
-        var server = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
-            "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)",
-            "SLIPWAY_ADMIN_PORT": "\(try freePort())", "SLIPWAY_BUILD_RUNNER": "local",
-        ])
+        var server = try SlipwayProcess.start(
+            ["serve", "--data-dir", data],
+            environment: [
+                "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)",
+                "SLIPWAY_ADMIN_PORT": "\(try freePort())", "SLIPWAY_BUILD_RUNNER": "local",
+            ])
         defer { server.kill() }
         try await server.waitForOutput(containing: "admin token (shown once")
         try await waitForPort(proxyPort)
@@ -33,17 +36,20 @@ import Glibc
         let tokenPath = data + "/admin-token"
         let attributes = try FileManager.default.attributesOfItem(atPath: tokenPath)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
-        let token = try String(contentsOfFile: tokenPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: tokenPath, encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         #expect(server.output.contains(token))
 
         #expect(try await server.terminate() == 0)
 
         // A second start reuses the token and does not print it again.
         let secondPort = try freePort()
-        var again = try SlipwayProcess.start(["serve", "--data-dir", data], environment: [
-            "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(secondPort)",
-            "SLIPWAY_ADMIN_PORT": "\(try freePort())", "SLIPWAY_BUILD_RUNNER": "local",
-        ])
+        var again = try SlipwayProcess.start(
+            ["serve", "--data-dir", data],
+            environment: [
+                "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(secondPort)",
+                "SLIPWAY_ADMIN_PORT": "\(try freePort())", "SLIPWAY_BUILD_RUNNER": "local",
+            ])
         defer { again.kill() }
         try await again.waitForOutput(containing: "admin API:")
         try await waitForPort(secondPort)
@@ -58,14 +64,18 @@ import Glibc
         var (server, data, proxyPort, adminPort) = try await startLocalServe(embeddedDataDirectory: true)
         defer { server.kill() }
         try await waitForPort(proxyPort)
-        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let admin = AdminClient(port: adminPort, token: token)
         try await admin.waitUntilReady()
 
-        let created = try await admin.send("POST", "/api/deployments", body: [
-            "slug": "hello", "repoUrl": repository, "branch": "main", "installCommand": "true", "buildCommand": "true",
-            "outputDir": "public",
-        ])
+        let created = try await admin.send(
+            "POST", "/api/deployments",
+            body: [
+                "slug": "hello", "repoUrl": repository, "branch": "main", "installCommand": "true",
+                "buildCommand": "true",
+                "outputDir": "public",
+            ])
         #expect(created.status == 201)
         let buildID = try #require(((created.json["build"] as? [String: Any])?["id"]) as? String)
         var status = ""
@@ -107,8 +117,10 @@ import Glibc
             return (status, process.output, process.errorOutput)
         }
 
-        let deploy = ["deploy", "--slug", "cli-site", "--repo", repository, "--install", "true", "--build", "true",
-                      "--output", "public", "--secret", "API_KEY=hunter2"]
+        let deploy = [
+            "deploy", "--slug", "cli-site", "--repo", repository, "--install", "true", "--build", "true",
+            "--output", "public", "--secret", "API_KEY=hunter2",
+        ]
         var first = try SlipwayProcess.start(deploy, environment: client)
         defer { first.kill() }
         #expect(try await first.waitForExit() == 0, "\(first.output)\(first.errorOutput)")
@@ -142,13 +154,13 @@ import Glibc
         // A slipway.yaml in the working directory stands in for the flags.
         let checkout = temporaryDirectory()
         try """
-            slug: from-file
-            repo: \(repository)
-            install: "true"
-            build: "true"
-            output: public
-            env: ["GREETING=hello"]
-            """.write(toFile: checkout + "/slipway.yaml", atomically: true, encoding: .utf8)
+        slug: from-file
+        repo: \(repository)
+        install: "true"
+        build: "true"
+        output: public
+        env: ["GREETING=hello"]
+        """.write(toFile: checkout + "/slipway.yaml", atomically: true, encoding: .utf8)
         var fromFile = try SlipwayProcess.start(["deploy"], environment: client, directory: checkout)
         defer { fromFile.kill() }
         #expect(try await fromFile.waitForExit() == 0, "\(fromFile.output)\(fromFile.errorOutput)")
@@ -168,28 +180,37 @@ import Glibc
         let repository = try makeRepository(files: ["public/index.html": "<h1>Notified</h1>\n"])
         var (server, data, proxyPort, adminPort) = try await startLocalServe()
         defer { server.kill() }
-        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let admin = AdminClient(port: adminPort, token: token)
         try await admin.waitUntilReady()
 
-        let created = try await admin.send("POST", "/api/deployments", body: [
-            "slug": "notified", "repoUrl": repository, "installCommand": "true", "buildCommand": "true", "outputDir": "public",
-            "notifyUrl": "\(receiver.endpoint)/hooks/slipway?token=abc",
-        ])
+        let created = try await admin.send(
+            "POST", "/api/deployments",
+            body: [
+                "slug": "notified", "repoUrl": repository, "installCommand": "true", "buildCommand": "true",
+                "outputDir": "public",
+                "notifyUrl": "\(receiver.endpoint)/hooks/slipway?token=abc",
+            ])
         #expect(created.status == 201)
         let secret = try #require(created.json["webhookSecret"] as? String)
         let buildID = try #require(((created.json["build"] as? [String: Any])?["id"]) as? String)
-        #expect((created.json["deployment"] as? [String: Any])?["notifyUrl"] as? String == "\(receiver.endpoint)/hooks/slipway?token=abc")
+        #expect(
+            (created.json["deployment"] as? [String: Any])?["notifyUrl"] as? String
+                == "\(receiver.endpoint)/hooks/slipway?token=abc")
 
         let requests = try await receiver.requests(atLeast: 1, within: .seconds(90))
-        let request = try #require(requests.first, "no notification arrived; server output:\n\(server.output)\(server.errorOutput)")
+        let request = try #require(
+            requests.first, "no notification arrived; server output:\n\(server.output)\(server.errorOutput)")
         #expect(request.method == .POST && request.uri == "/hooks/slipway?token=abc")
         #expect(request.headers.first(name: "Content-Type") == "application/json")
         #expect(request.headers.first(name: "User-Agent")?.hasPrefix("Slipway/") == true)
         #expect(request.headers.first(name: "X-Slipway-Event") == "build.finished")
         // Verified as a receiver would, with the secret the create response gave.
         let digest = HMAC<SHA256>.authenticationCode(for: request.body, using: SymmetricKey(data: Data(secret.utf8)))
-        #expect(request.headers.first(name: "X-Slipway-Signature-256") == "sha256=" + digest.map { String(format: "%02x", $0) }.joined())
+        #expect(
+            request.headers.first(name: "X-Slipway-Signature-256") == "sha256="
+                + digest.map { String(format: "%02x", $0) }.joined())
         let body = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])
         #expect(body["event"] as? String == "build.finished")
         #expect(body["deliveryId"] as? String == request.headers.first(name: "X-Slipway-Delivery"))
@@ -197,7 +218,9 @@ import Glibc
         #expect(build["id"] as? String == buildID && build["status"] as? String == "success")
         #expect(build["previewUrl"] as? String == "http://1--notified.localhost:\(proxyPort)/")
         let deployment = try #require(body["deployment"] as? [String: Any])
-        #expect(deployment["slug"] as? String == "notified" && deployment["url"] as? String == "http://notified.localhost:\(proxyPort)/")
+        #expect(
+            deployment["slug"] as? String == "notified"
+                && deployment["url"] as? String == "http://notified.localhost:\(proxyPort)/")
         // Sent once the build was live.
         #expect(deployment["activeBuildId"] as? String == buildID)
 
@@ -207,7 +230,9 @@ import Glibc
             environment: ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data])
         defer { deploy.kill() }
         #expect(try await deploy.waitForExit() == 0, "\(deploy.output)\(deploy.errorOutput)")
-        #expect(try await admin.send("GET", "/api/deployments/notified").json["notifyUrl"] as? String == "\(receiver.endpoint)/from-cli")
+        #expect(
+            try await admin.send("GET", "/api/deployments/notified").json["notifyUrl"] as? String
+                == "\(receiver.endpoint)/from-cli")
         let second = try await receiver.requests(atLeast: 2, within: .seconds(60))
         #expect(second.count == 2)
         #expect(second.last?.uri == "/from-cli")
@@ -218,16 +243,20 @@ import Glibc
     @Test func anOpenLogStreamDoesNotHoldUpShutdown() async throws {
         var (server, data, _, adminPort) = try await startLocalServe(roles: "admin")
         defer { server.kill() }
-        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let admin = AdminClient(port: adminPort, token: token)
         try await admin.waitUntilReady()
         // No build workers run, so this build stays queued and its log open.
-        let created = try await admin.send("POST", "/api/deployments", body: ["slug": "waiting", "repoUrl": "https://example.invalid/site.git"])
+        let created = try await admin.send(
+            "POST", "/api/deployments", body: ["slug": "waiting", "repoUrl": "https://example.invalid/site.git"])
         let buildID = try #require(((created.json["build"] as? [String: Any])?["id"]) as? String)
         let follower = Process()
         follower.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        follower.arguments = ["curl", "-sN", "-H", "Authorization: Bearer \(token)", "-H", "Accept: text/event-stream",
-                              "http://127.0.0.1:\(adminPort)/api/builds/\(buildID)/logs"]
+        follower.arguments = [
+            "curl", "-sN", "-H", "Authorization: Bearer \(token)", "-H", "Accept: text/event-stream",
+            "http://127.0.0.1:\(adminPort)/api/builds/\(buildID)/logs",
+        ]
         let output = Pipe()
         follower.standardOutput = output
         try follower.run()
@@ -243,9 +272,11 @@ import Glibc
     }
 
     @Test func aBadSettingStopsTheStartWithItsName() async throws {
-        var server = try SlipwayProcess.start(["serve", "--data-dir", temporaryDirectory()], environment: [
-            "SLIPWAY_PROXY_PORT": "eighty",
-        ])
+        var server = try SlipwayProcess.start(
+            ["serve", "--data-dir", temporaryDirectory()],
+            environment: [
+                "SLIPWAY_PROXY_PORT": "eighty"
+            ])
         defer { server.kill() }
         #expect(try await server.waitForExit() == 1)
         #expect(server.errorOutput.contains("SLIPWAY_PROXY_PORT (proxy.port)"))
@@ -273,9 +304,13 @@ func startLocalServe(
         let directory = temporaryDirectory()
         data = directory + "/.slipway"
         // Started elsewhere than the repository, so its static files are named.
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         server = try SlipwayProcess.start(
-            ["serve"], environment: environment.merging(["SLIPWAY_STATIC_DIR": repository.appendingPathComponent("static").path]) { $1 },
+            ["serve"],
+            environment: environment.merging(["SLIPWAY_STATIC_DIR": repository.appendingPathComponent("static").path]) {
+                $1
+            },
             directory: directory)
     } else {
         data = temporaryDirectory()
@@ -302,7 +337,9 @@ struct SlipwayProcess {
         private let lock = NSLock()
         private var out = Data()
         private var err = Data()
-        func append(_ data: Data, error: Bool) { lock.withLock { if error { err.append(data) } else { out.append(data) } } }
+        func append(_ data: Data, error: Bool) {
+            lock.withLock { if error { err.append(data) } else { out.append(data) } }
+        }
         var output: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
         var errorOutput: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
     }
@@ -311,19 +348,25 @@ struct SlipwayProcess {
         // The test runner sits among the products it was built with
         // (Bundle.main is that directory on Linux, the .xctest bundle on macOS).
         let main = Bundle.main.bundleURL
-        let candidates = [main.appendingPathComponent("slipway"), main.deletingLastPathComponent().appendingPathComponent("slipway")]
+        let candidates = [
+            main.appendingPathComponent("slipway"), main.deletingLastPathComponent().appendingPathComponent("slipway"),
+        ]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
-    static func start(_ arguments: [String], environment: [String: String], directory: String? = nil) throws -> SlipwayProcess {
+    static func start(_ arguments: [String], environment: [String: String], directory: String? = nil) throws
+        -> SlipwayProcess
+    {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLIPWAY_") }
         env.merge(environment) { $1 }
         process.environment = env
-        process.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        process.currentDirectoryURL =
+            directory.map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let server = SlipwayProcess(process: process, stdout: Pipe(), stderr: Pipe())
         process.standardOutput = server.stdout
         process.standardError = server.stderr
@@ -350,10 +393,12 @@ struct SlipwayProcess {
     func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
-            guard ContinuousClock.now < deadline else { throw ProcessFailure("slipway did not exit; output:\n\(output)\n\(errorOutput)") }
+            guard ContinuousClock.now < deadline else {
+                throw ProcessFailure("slipway did not exit; output:\n\(output)\n\(errorOutput)")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
-        try? await Task.sleep(for: .milliseconds(100))  // let the pipes drain
+        try? await Task.sleep(for: .milliseconds(100)) // let the pipes drain
         return process.terminationStatus
     }
 
@@ -390,7 +435,9 @@ func freePort() throws -> Int {
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
     }
     guard bound else { throw ProcessFailure("bind() failed") }
     return Int(UInt16(bigEndian: address.sin_port))
@@ -422,8 +469,10 @@ func makeRepository(files: [String: String]) throws -> String {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try contents.write(to: url, atomically: true, encoding: .utf8)
     }
-    for arguments in [["init", "-q", "-b", "main"], ["add", "-A"],
-                      ["-c", "user.email=tests@slipway.invalid", "-c", "user.name=Slipway tests", "commit", "-q", "-m", "fixture"]] {
+    for arguments in [
+        ["init", "-q", "-b", "main"], ["add", "-A"],
+        ["-c", "user.email=tests@slipway.invalid", "-c", "user.name=Slipway tests", "commit", "-q", "-m", "fixture"],
+    ] {
         let git = Process()
         git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         git.arguments = ["git"] + arguments
@@ -440,7 +489,9 @@ struct AdminClient {
     let port: Int
     let token: String
 
-    func send(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> (status: Int, json: [String: Any]) {
+    func send(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> (
+        status: Int, json: [String: Any]
+    ) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")

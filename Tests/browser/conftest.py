@@ -64,10 +64,13 @@ def site_repo(workdir):
 
 @pytest.fixture(scope="session")
 def slipway(workdir):
-    """`slipway serve` on free loopback ports; yields (admin URL, token)."""
-    binary = REPO / ".build" / "debug" / "slipway"
+    """`slipway serve` on free loopback ports; yields (admin URL, token).
+    The binary is `.build/debug/slipway`, or the one SLIPWAY_BINARY names."""
+    override = os.environ.get("SLIPWAY_BINARY")
+    binary = Path(override) if override else REPO / ".build" / "debug" / "slipway"
     if not binary.exists():
-        pytest.fail(f"{binary} is missing; run `swift build --product slipway` first")
+        hint = "check SLIPWAY_BINARY" if override else "run `swift build --product slipway` first"
+        pytest.fail(f"{binary} is missing; {hint}")
     token = secrets.token_hex(24)
     admin_port, proxy_port = free_port(), free_port()
     env = {

@@ -28,7 +28,9 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Query parameters that look like a credential (RFC 6750 section 2.3 and habit).
     static var credentialParameters: Set<String> { ["access_token", "token", "bearer", "api_key"] }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         if Self.isOpen(request.uri.path) {
             return try await next(request, context)
         }
@@ -53,7 +55,8 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         guard token.accepts(authorization: header) else {
             throw AdminError.unauthorized(
-                "the token is not the admin token; use the one in <data-dir>/admin-token or SLIPWAY_ADMIN_TOKEN", invalidToken: true)
+                "the token is not the admin token; use the one in <data-dir>/admin-token or SLIPWAY_ADMIN_TOKEN",
+                invalidToken: true)
         }
         return try await next(request, context)
     }

@@ -30,7 +30,8 @@ public struct AdminError: Error, Sendable, Hashable, CustomStringConvertible {
         // RFC 6750 section 3: a request without credentials gets a bare
         // challenge; one with bad credentials gets error="invalid_token".
         let challenge = invalidToken ? "Bearer realm=\"slipway\", error=\"invalid_token\"" : "Bearer realm=\"slipway\""
-        return AdminError(status: .unauthorized, code: "unauthorized", message: message, headers: [.wwwAuthenticate: challenge])
+        return AdminError(
+            status: .unauthorized, code: "unauthorized", message: message, headers: [.wwwAuthenticate: challenge])
     }
 
     static func badJSON(_ message: String) -> AdminError {
@@ -45,7 +46,8 @@ public struct AdminError: Error, Sendable, Hashable, CustomStringConvertible {
         let list = names.map { "'\($0)'" }.joined(separator: ", ")
         return AdminError(
             status: .unprocessableContent, code: "unknown_fields",
-            message: "unknown field\(names.count == 1 ? "" : "s") \(list); remove \(names.count == 1 ? "it" : "them") (accepted: \(allowed.joined(separator: ", ")))"
+            message:
+                "unknown field\(names.count == 1 ? "" : "s") \(list); remove \(names.count == 1 ? "it" : "them") (accepted: \(allowed.joined(separator: ", ")))"
         )
     }
 
@@ -72,7 +74,9 @@ public struct AdminError: Error, Sendable, Hashable, CustomStringConvertible {
     static func buildNotFound(_ text: String) -> AdminError {
         AdminError(
             status: .notFound, code: "build_not_found",
-            message: "no build with id '\(text.prefix(80))'; build ids are 26 characters, list a deployment's builds to find one")
+            message:
+                "no build with id '\(text.prefix(80))'; build ids are 26 characters, list a deployment's builds to find one"
+        )
     }
 
     static func storeFailed(_ message: String) -> AdminError {

@@ -12,7 +12,9 @@ import Storage
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch {
@@ -20,7 +22,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if refusal.status.code >= 500 {
                 logger.error(
                     "admin request failed",
-                    metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+                    metadata: [
+                        "method": "\(request.method)", "path": "\(request.uri.path)",
+                        "error": "\(String(reflecting: error))",
+                    ])
             }
             return Self.response(for: refusal)
         }
@@ -44,7 +49,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 status: .badGateway, code: "store_failed",
                 message: "the object store failed; retry shortly, and check the server's log if it persists")
         case is NIOTooManyBytesError:
-            return AdminError(status: .contentTooLarge, code: "body_too_large", message: "the request body is too large; send a smaller body")
+            return AdminError(
+                status: .contentTooLarge, code: "body_too_large",
+                message: "the request body is too large; send a smaller body")
         case let error as HTTPError:
             return AdminError(status: error.status, code: code(for: error.status), message: message(for: error))
         default:
@@ -59,7 +66,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"
         let body = ErrorBody(error: .init(code: error.code, message: error.message))
-        let data = (try? JSONEncoder().encode(body)) ?? Data(#"{"error":{"code":"internal_error","message":"error"}}"#.utf8)
+        let data =
+            (try? JSONEncoder().encode(body)) ?? Data(#"{"error":{"code":"internal_error","message":"error"}}"#.utf8)
         return Response(status: error.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 

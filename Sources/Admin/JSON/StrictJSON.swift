@@ -43,7 +43,8 @@ enum StrictJSON {
             throw error
         } catch let error as DecodingError {
             if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
-                throw AdminError.badJSON("the request body is not valid JSON (\(syntaxProblem(in: data))); send a JSON object")
+                throw AdminError.badJSON(
+                    "the request body is not valid JSON (\(syntaxProblem(in: data))); send a JSON object")
             }
             throw describe(error)
         }
@@ -64,7 +65,8 @@ enum StrictJSON {
     }
 
     static func isJSON(_ contentType: String) -> Bool {
-        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let mediaType =
+            contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }
 

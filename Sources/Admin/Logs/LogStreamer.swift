@@ -1,8 +1,8 @@
 import Foundation
-import ServiceLifecycle
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Storage
 
 /// The body of `GET /api/builds/{id}/logs`, as server-sent events or plain text.
@@ -68,7 +68,9 @@ struct LogStreamer: Sendable {
                         try await writer.write(Self.logEvent(PersistedLog.parse(text[...], fallback: now)))
                     }
                     if read > limit {
-                        let note = LogLine(timestamp: now, stream: .system, text: "[slipway] the stored log is longer than \(limit) bytes; the rest is not replayed")
+                        let note = LogLine(
+                            timestamp: now, stream: .system,
+                            text: "[slipway] the stored log is longer than \(limit) bytes; the rest is not replayed")
                         try await writer.write(Self.logEvent(note))
                         break
                     }
@@ -140,7 +142,9 @@ struct LogStreamer: Sendable {
                     case .line(let line):
                         try await writer.write(Self.encode(line, format: format))
                     case .missed(let count):
-                        let note = LogLine(timestamp: Date(), stream: .system, text: "[slipway] \(count) lines were not delivered here")
+                        let note = LogLine(
+                            timestamp: Date(), stream: .system, text: "[slipway] \(count) lines were not delivered here"
+                        )
                         try await writer.write(Self.encode(note, format: format))
                     case .keepAlive:
                         try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
@@ -164,7 +168,8 @@ struct LogStreamer: Sendable {
 
     /// The build once it is final, following catalog events; the last known
     /// state when its deployment is deleted first.
-    static func waitForEnd(of build: Build, events: BusSubscription<CatalogEvent>, catalog: any Catalog) async -> Build {
+    static func waitForEnd(of build: Build, events: BusSubscription<CatalogEvent>, catalog: any Catalog) async -> Build
+    {
         var current = build
         if current.status.isFinal { return current }
         for await delivery in events {

@@ -31,7 +31,8 @@ struct CreateDeploymentBody: Decodable, Sendable {
     let notifyURL: String?
 
     static let fields = [
-        "slug", "repoUrl", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "spa", "env", "notifyUrl",
+        "slug", "repoUrl", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "spa", "env",
+        "notifyUrl",
     ]
 
     init(from decoder: any Decoder) throws {
@@ -52,7 +53,8 @@ struct CreateDeploymentBody: Decodable, Sendable {
     func draft() throws -> SiteDraft {
         let variables = try env.enumerated().map { index, entry in
             guard let value = entry.value else {
-                throw AdminError.invalidBody("field 'env[\(index)].value' is required: give the value of '\(entry.name)'")
+                throw AdminError.invalidBody(
+                    "field 'env[\(index)].value' is required: give the value of '\(entry.name)'")
             }
             return BuildVariable(name: entry.name, value: value, secret: entry.secret)
         }
@@ -104,7 +106,8 @@ struct UpdateDeploymentBody: Decodable, Sendable {
             }
             guard entry.secret, let stored = current.first(where: { $0.name == entry.name && $0.secret }) else {
                 throw AdminError.invalidBody(
-                    "field 'env[\(index)].value' is required: only a secret that is already stored may leave out its value to keep it")
+                    "field 'env[\(index)].value' is required: only a secret that is already stored may leave out its value to keep it"
+                )
             }
             return stored
         }
@@ -170,7 +173,8 @@ struct SpaModeInput: Decodable, Sendable {
         guard let mode = SpaMode(rawValue: text) else {
             let path = StrictJSON.fieldPath(decoder.codingPath)
             throw AdminError.invalidBody(
-                "field '\(path)' must be one of \(SpaMode.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")), not '\(text.prefix(40))'")
+                "field '\(path)' must be one of \(SpaMode.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")), not '\(text.prefix(40))'"
+            )
         }
         self.mode = mode
     }

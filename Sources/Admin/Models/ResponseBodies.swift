@@ -39,7 +39,9 @@ struct DeploymentJSON: Encodable, Sendable {
     static func status(of site: Site, recentBuilds: [Build]) -> Status {
         if recentBuilds.contains(where: { !$0.status.isFinal }) { return .building }
         if site.activeBuildID != nil { return .live }
-        if let newest = recentBuilds.max(by: { $0.number < $1.number }), newest.status == .failed || newest.status == .canceled {
+        if let newest = recentBuilds.max(by: { $0.number < $1.number }),
+            newest.status == .failed || newest.status == .canceled
+        {
             return .failed
         }
         return .new
@@ -47,7 +49,9 @@ struct DeploymentJSON: Encodable, Sendable {
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: AnyCodingKey.self)
-        func put<T: Encodable>(_ value: T, _ key: String) throws { try container.encode(value, forKey: AnyCodingKey(key)) }
+        func put<T: Encodable>(_ value: T, _ key: String) throws {
+            try container.encode(value, forKey: AnyCodingKey(key))
+        }
         try put(site.id.rawValue, "id")
         try put(site.slug, "slug")
         try put(url, "url")

@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
-import Logging
 import Hummingbird
+import Logging
 import Storage
 
 extension AdminAPI {
@@ -9,9 +9,11 @@ extension AdminAPI {
     /// when the queue is full.
     func triggerBuild(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let site = try await site(context)
-        let body = try await StrictJSON.decode(TriggerBuildBody.self, from: request, limit: configuration.maxBodyBytes, emptyIsObject: true)
+        let body = try await StrictJSON.decode(
+            TriggerBuildBody.self, from: request, limit: configuration.maxBodyBytes, emptyIsObject: true)
         let build = try await catalog.createBuild(
-            siteID: site.id, BuildRequest(trigger: "manual", commitSHA: body.commitSHA, commitMessage: body.commitMessage))
+            siteID: site.id,
+            BuildRequest(trigger: "manual", commitSHA: body.commitSHA, commitMessage: body.commitMessage))
         services.buildsQueued()
         return try json(Envelope(key: "build", value: buildJSON(build, slug: site.slug)), status: .accepted)
     }
@@ -23,7 +25,8 @@ extension AdminAPI {
         let limit = try Self.integer(query["limit"].map(String.init), name: "limit", range: 1...200) ?? 20
         let before = try Self.integer(query["before"].map(String.init), name: "before", range: 1...Int.max)
         let page = try await catalog.builds(siteID: site.id, limit: limit, before: before)
-        return try json(BuildList(builds: page.builds.map { buildJSON($0, slug: site.slug) }, nextBefore: page.nextBefore))
+        return try json(
+            BuildList(builds: page.builds.map { buildJSON($0, slug: site.slug) }, nextBefore: page.nextBefore))
     }
 
     /// `GET /api/builds/{id}`.
@@ -43,7 +46,9 @@ extension AdminAPI {
         guard let text else { return nil }
         guard let value = Int(text), range.contains(value) else {
             let upper = range.upperBound == Int.max ? "" : " to \(range.upperBound)"
-            throw AdminError.invalidQuery("query parameter '\(name)' must be an integer from \(range.lowerBound)\(upper), not '\(text.prefix(40))'")
+            throw AdminError.invalidQuery(
+                "query parameter '\(name)' must be an integer from \(range.lowerBound)\(upper), not '\(text.prefix(40))'"
+            )
         }
         return value
     }

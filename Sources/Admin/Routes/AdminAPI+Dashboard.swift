@@ -19,10 +19,12 @@ extension AdminAPI {
         do {
             assets = try DashboardAssets.load(directory: directory)
         } catch {
-            logger.warning("the dashboard is not served", metadata: ["directory": "\(directory)", "reason": "\(error)"])
+            logger.warning(
+                "the dashboard is not served", metadata: ["directory": "\(directory)", "reason": "\(error)"])
             return
         }
-        logger.debug("serving the dashboard", metadata: ["directory": "\(directory)", "files": "\(assets.files.count)"])
+        logger.debug(
+            "serving the dashboard", metadata: ["directory": "\(directory)", "files": "\(assets.files.count)"])
         router.get("/") { request, _ in try assets.response(named: DashboardAssets.indexName, for: request) }
         router.get("/dashboard/**") { request, _ in
             // The raw path, percent-encoding and all: it is only ever a key of
@@ -151,7 +153,8 @@ struct DashboardAssets: Sendable {
         guard let first = name.utf8.first, first != UInt8(ascii: ".") else { return false }
         return name.utf8.allSatisfy { byte in
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
                 true
             default:
@@ -185,7 +188,9 @@ struct DashboardAssets: Sendable {
         }
         let headers = Self.headers(for: asset)
         let validators = request.headers[values: .ifNoneMatch].flatMap { $0.split(separator: ",") }
-        if validators.contains(where: { $0.trimmingCharacters(in: .whitespaces) == asset.etag || $0.trimmingCharacters(in: .whitespaces) == "*" }) {
+        if validators.contains(where: {
+            $0.trimmingCharacters(in: .whitespaces) == asset.etag || $0.trimmingCharacters(in: .whitespaces) == "*"
+        }) {
             return Response(status: .notModified, headers: headers)
         }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: asset.body))

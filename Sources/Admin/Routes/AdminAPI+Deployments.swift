@@ -1,13 +1,14 @@
 import Foundation
 import HTTPTypes
-import Logging
 import Hummingbird
+import Logging
 import Storage
 
 extension AdminAPI {
     /// `POST /api/deployments`: creates the site and queues its first build.
     func createDeployment(_ request: Request) async throws -> Response {
-        let body = try await StrictJSON.decode(CreateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
+        let body = try await StrictJSON.decode(
+            CreateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
         var draft = try body.draft()
         let webhookSecret = WebhookSecret.generate()
         draft.webhookSecret = webhookSecret
@@ -22,10 +23,12 @@ extension AdminAPI {
             throw error
         }
         services.buildsQueued()
-        logger.info("deployment created", metadata: ["slug": "\(site.slug)", "site": "\(site.id)", "build": "\(build.id)"])
+        logger.info(
+            "deployment created", metadata: ["slug": "\(site.slug)", "site": "\(site.id)", "build": "\(build.id)"])
         let deployment = try await deploymentJSON(site)
         return try json(
-            CreatedDeployment(deployment: deployment, build: buildJSON(build, slug: site.slug), webhookSecret: webhookSecret),
+            CreatedDeployment(
+                deployment: deployment, build: buildJSON(build, slug: site.slug), webhookSecret: webhookSecret),
             status: .created)
     }
 
@@ -47,7 +50,8 @@ extension AdminAPI {
     /// when the body says `"rebuild": true`.
     func updateDeployment(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let current = try await site(context)
-        let body = try await StrictJSON.decode(UpdateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
+        let body = try await StrictJSON.decode(
+            UpdateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
         let variables = try body.variables(current: current.env)
         let updated = try await catalog.updateSite(id: current.id) { settings in
             body.apply(to: &settings, variables: variables)
@@ -70,12 +74,16 @@ extension AdminAPI {
                 try await services.store.deletePrefix(prefix)
             }
         } catch {
-            logger.error("objects of a deleted deployment could not be removed", metadata: ["site": "\(site.id)", "error": "\(error)"])
+            logger.error(
+                "objects of a deleted deployment could not be removed",
+                metadata: ["site": "\(site.id)", "error": "\(error)"])
             throw AdminError.storeFailed(
                 "the deployment '\(site.slug)' was deleted, but some of its objects could not be removed from the object store; they remain under \(prefixes.joined(separator: ", "))"
             )
         }
-        logger.info("deployment deleted", metadata: ["slug": "\(site.slug)", "site": "\(site.id)", "builds": "\(deletion.builds.count)"])
+        logger.info(
+            "deployment deleted",
+            metadata: ["slug": "\(site.slug)", "site": "\(site.id)", "builds": "\(deletion.builds.count)"])
         return Response(status: .noContent)
     }
 
@@ -83,27 +91,32 @@ extension AdminAPI {
     /// the newest successful build older than the active one.
     func rollback(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let site = try await site(context)
-        let body = try await StrictJSON.decode(RollbackBody.self, from: request, limit: configuration.maxBodyBytes, emptyIsObject: true)
+        let body = try await StrictJSON.decode(
+            RollbackBody.self, from: request, limit: configuration.maxBodyBytes, emptyIsObject: true)
         let target: Build
         if let text = body.buildID {
             guard let id = BuildID(text) else { throw AdminError.buildNotFound(text) }
             target = try await catalog.build(id: id)
             guard target.siteID == site.id else {
                 throw AdminError.conflict(
-                    "not_activatable", "build '\(id)' belongs to another deployment; list the builds of '\(site.slug)' to pick one")
+                    "not_activatable",
+                    "build '\(id)' belongs to another deployment; list the builds of '\(site.slug)' to pick one")
             }
         } else {
             target = try await previousSuccessfulBuild(of: site)
         }
         _ = try await catalog.activate(siteID: site.id, buildID: target.id, allowOlder: true)
-        logger.info("deployment rolled back", metadata: ["slug": "\(site.slug)", "build": "\(target.id)", "number": "\(target.number)"])
+        logger.info(
+            "deployment rolled back",
+            metadata: ["slug": "\(site.slug)", "build": "\(target.id)", "number": "\(target.number)"])
         return try json(try await deploymentJSON(try await catalog.site(id: site.id)))
     }
 
     private func previousSuccessfulBuild(of site: Site) async throws -> Build {
         guard let activeID = site.activeBuildID else {
             throw AdminError.conflict(
-                "no_active_build", "'\(site.slug)' has no active build to roll back from; name a successful build with 'buildId'")
+                "no_active_build",
+                "'\(site.slug)' has no active build to roll back from; name a successful build with 'buildId'")
         }
         let active = try await catalog.build(id: activeID)
         var before: Int? = active.number
@@ -114,7 +127,8 @@ extension AdminAPI {
         }
         throw AdminError.conflict(
             "no_previous_build",
-            "'\(site.slug)' has no successful build older than the active build #\(active.number); nothing to roll back to")
+            "'\(site.slug)' has no successful build older than the active build #\(active.number); nothing to roll back to"
+        )
     }
 }
 

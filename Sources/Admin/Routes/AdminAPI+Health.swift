@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
-import Logging
 import Hummingbird
+import Logging
 import Storage
 
 extension AdminAPI {
@@ -33,7 +33,8 @@ extension AdminAPI {
     /// (bearer token required, like the rest of the API).
     func metrics() throws -> Response {
         guard let text = services.metricsText?() else {
-            throw AdminError(status: .notFound, code: "metrics_disabled", message: "this server does not collect metrics")
+            throw AdminError(
+                status: .notFound, code: "metrics_disabled", message: "this server does not collect metrics")
         }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -1,6 +1,6 @@
 import HTTPTypes
-import Logging
 import Hummingbird
+import Logging
 import Storage
 
 extension AdminAPI {
@@ -32,6 +32,7 @@ extension AdminAPI {
         if build.status.isFinal, let stored = try await streamer.storedLogBody(for: build, format: format) {
             return Response(status: .ok, headers: headers, body: stored)
         }
-        return Response(status: .ok, headers: headers, body: streamer.liveLogBody(for: build, format: format, events: events))
+        return Response(
+            status: .ok, headers: headers, body: streamer.liveLogBody(for: build, format: format, events: events))
     }
 }

@@ -36,7 +36,9 @@ enum OpenAPIDocument {
     /// the `bin` directory of an installed executable.
     static func searchPaths() -> [URL] {
         var directories: [URL] = []
-        let executables = [Bundle.main.executableURL, Bundle.main.executableURL?.resolvingSymlinksInPath()].compactMap { $0 }
+        let executables = [Bundle.main.executableURL, Bundle.main.executableURL?.resolvingSymlinksInPath()].compactMap {
+            $0
+        }
         for executable in executables {
             let bin = executable.deletingLastPathComponent()
             directories.append(bin.appendingPathComponent(bundleName))
@@ -60,7 +62,9 @@ extension AdminAPI {
         case .failure:
             throw AdminError(
                 status: .serviceUnavailable, code: "openapi_unavailable",
-                message: "this installation lacks the OpenAPI document (\(OpenAPIDocument.bundleName)/\(OpenAPIDocument.resourceName) next to the executable or in share/slipway); the server's log names the places searched")
+                message:
+                    "this installation lacks the OpenAPI document (\(OpenAPIDocument.bundleName)/\(OpenAPIDocument.resourceName) next to the executable or in share/slipway); the server's log names the places searched"
+            )
         }
     }
 }

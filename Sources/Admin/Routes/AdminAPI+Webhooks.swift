@@ -29,7 +29,8 @@ extension AdminAPI {
         }
         guard let signature = header.first else {
             throw Self.badSignature(
-                "the request has no X-Hub-Signature-256 header; set the webhook's secret in GitHub to this deployment's webhook secret")
+                "the request has no X-Hub-Signature-256 header; set the webhook's secret in GitHub to this deployment's webhook secret"
+            )
         }
         // An unknown slug is checked against a throwaway key, so it costs
         // the same time as a known one and gets the same answer.
@@ -49,21 +50,29 @@ extension AdminAPI {
             if let contentType = request.headers[.contentType], !StrictJSON.isJSON(contentType) {
                 throw AdminError(
                     status: .unsupportedMediaType, code: "unsupported_media_type",
-                    message: "the payload is '\(contentType.prefix(100))'; set the webhook's content type in GitHub to application/json")
+                    message:
+                        "the payload is '\(contentType.prefix(100))'; set the webhook's content type in GitHub to application/json"
+                )
             }
             let push = try PushEvent.decode(body)
             let wanted = "refs/heads/\(site.branch)"
             guard push.ref == wanted else {
-                let pushed = push.ref.hasPrefix("refs/heads/") ? "branch \(push.ref.dropFirst("refs/heads/".count))" : "ref \(push.ref)"
-                return try json(Ignored(ignored: "\(pushed.prefix(300)) is not the deployment's branch \(site.branch)"), status: .accepted)
+                let pushed =
+                    push.ref.hasPrefix("refs/heads/")
+                    ? "branch \(push.ref.dropFirst("refs/heads/".count))" : "ref \(push.ref)"
+                return try json(
+                    Ignored(ignored: "\(pushed.prefix(300)) is not the deployment's branch \(site.branch)"),
+                    status: .accepted)
             }
             if push.deleted {
-                return try json(Ignored(ignored: "the push deleted branch \(site.branch); nothing to build"), status: .accepted)
+                return try json(
+                    Ignored(ignored: "the push deleted branch \(site.branch); nothing to build"), status: .accepted)
             }
             let short = push.after.map { String($0.prefix(7)) }
             let trigger = ["github push", short].compactMap { $0 }.joined(separator: " ")
             let build = try await catalog.createBuild(
-                siteID: site.id, BuildRequest(trigger: trigger, commitSHA: push.after, commitMessage: push.headCommitMessage))
+                siteID: site.id,
+                BuildRequest(trigger: trigger, commitSHA: push.after, commitMessage: push.headCommitMessage))
             services.buildsQueued()
             logger.info(
                 "github push queued a build",
@@ -75,7 +84,8 @@ extension AdminAPI {
                 message: "the request has no X-GitHub-Event header; this endpoint takes GitHub webhook deliveries")
         default:
             return try json(
-                Ignored(ignored: "GitHub event '\(event.prefix(60))' is not handled; only push (and ping) events are"), status: .accepted)
+                Ignored(ignored: "GitHub event '\(event.prefix(60))' is not handled; only push (and ping) events are"),
+                status: .accepted)
         }
     }
 
@@ -166,7 +176,9 @@ struct PushEvent: Sendable {
         do {
             object = try JSONSerialization.jsonObject(with: Data(body))
         } catch {
-            throw AdminError.badJSON("the push payload is not valid JSON (\(StrictJSON.syntaxProblem(in: Data(body)))); set the webhook's content type in GitHub to application/json")
+            throw AdminError.badJSON(
+                "the push payload is not valid JSON (\(StrictJSON.syntaxProblem(in: Data(body)))); set the webhook's content type in GitHub to application/json"
+            )
         }
         guard let payload = object as? [String: Any] else {
             throw AdminError.invalidBody("the push payload must be a JSON object")

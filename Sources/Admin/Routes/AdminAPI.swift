@@ -22,7 +22,9 @@ struct AdminAPI: Sendable {
         router.get("/metrics") { _, _ in try metrics() }
         let document = OpenAPIDocument.load()
         if case .failure(let missing) = document {
-            logger.warning("the OpenAPI document is missing; GET /api/openapi.json answers 503", metadata: ["searched": "\(missing.searched)"])
+            logger.warning(
+                "the OpenAPI document is missing; GET /api/openapi.json answers 503",
+                metadata: ["searched": "\(missing.searched)"])
         }
         router.get("/api/openapi.json") { _, _ in try openAPIDocument(document) }
 

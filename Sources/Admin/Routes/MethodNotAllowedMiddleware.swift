@@ -40,14 +40,17 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
         return matched ? allowed : nil
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         guard let allowed = methods(for: request.uri.path), !allowed.contains(request.method) else {
             return try await next(request, context)
         }
         let list = allowed.map(\.rawValue).joined(separator: ", ")
         throw AdminError(
             status: .methodNotAllowed, code: "method_not_allowed",
-            message: "\(request.uri.path.prefix(200)) does not accept \(request.method.rawValue.prefix(20)); it accepts \(list)",
+            message:
+                "\(request.uri.path.prefix(200)) does not accept \(request.method.rawValue.prefix(20)); it accepts \(list)",
             headers: [.allow: list])
     }
 }

@@ -28,7 +28,9 @@ struct GitCheckout: Sendable {
     /// Clones `source` into `directory` (which must not exist yet) and
     /// returns the commit it checked out. `home` is an empty directory git
     /// may use as `HOME`.
-    func clone(_ source: RepositorySource, into directory: String, home: String, log: BuildLog) async throws -> CheckedOutCommit {
+    func clone(_ source: RepositorySource, into directory: String, home: String, log: BuildLog) async throws
+        -> CheckedOutCommit
+    {
         let url = Self.gitURL(for: source.url)
         let environment = environment(home: home)
         log.system("cloning \(source.redactedURL) (branch \(source.branch))")
@@ -58,10 +60,14 @@ struct GitCheckout: Sendable {
         guard outcome.exitCode == 0 else {
             let output = stderrTail.lines.joined(separator: "\n")
             let transient = Self.looksTransient(output)
-            let detail = stderrTail.lines.last(where: { $0.hasPrefix("fatal:") || $0.hasPrefix("error:") }) ?? stderrTail.lines.last ?? "no output"
+            let detail =
+                stderrTail.lines.last(where: { $0.hasPrefix("fatal:") || $0.hasPrefix("error:") }) ?? stderrTail.lines
+                .last ?? "no output"
             throw BuildError.cloneFailed(
                 "git clone of \(source.redactedURL) (branch \(source.branch)) failed with status \(outcome.exitCode): \(log.sanitize(detail))"
-                    + (transient ? "; this looks like a network problem, the build will be retried" : "; check the repository URL, the branch and the access rights"),
+                    + (transient
+                        ? "; this looks like a network problem, the build will be retried"
+                        : "; check the repository URL, the branch and the access rights"),
                 transient: transient
             )
         }
@@ -69,7 +75,9 @@ struct GitCheckout: Sendable {
     }
 
     /// The SHA and subject of HEAD in `directory`.
-    private func headCommit(of directory: String, environment: [String: String], log: BuildLog) async throws -> CheckedOutCommit {
+    private func headCommit(of directory: String, environment: [String: String], log: BuildLog) async throws
+        -> CheckedOutCommit
+    {
         let collected = LineTail(limit: 4)
         let outcome = try await ChildProcess.run(
             executable: gitExecutable,
@@ -83,7 +91,9 @@ struct GitCheckout: Sendable {
         }
         let lines = collected.lines
         guard outcome.exitCode == 0, let sha = lines.first, sha.count >= 40, sha.allSatisfy(\.isHexDigit) else {
-            throw BuildError.cloneFailed("the clone holds no readable commit (git log exited with \(outcome.exitCode)); check the branch", transient: false)
+            throw BuildError.cloneFailed(
+                "the clone holds no readable commit (git log exited with \(outcome.exitCode)); check the branch",
+                transient: false)
         }
         return CheckedOutCommit(sha: sha.lowercased(), subject: lines.dropFirst().first ?? "")
     }

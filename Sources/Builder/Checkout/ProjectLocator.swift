@@ -25,7 +25,9 @@ struct ProjectLocator: Sendable {
         let relative: String
         if let rootDirectory, let normalized = try Self.normalize(rootDirectory, setting: "root directory") {
             relative = normalized
-        } else if rootDirectory == nil || rootDirectory?.isEmpty == true, let found = try shallowestPackageJSON(in: checkout) {
+        } else if rootDirectory == nil || rootDirectory?.isEmpty == true,
+            let found = try shallowestPackageJSON(in: checkout)
+        {
             relative = found
         } else {
             relative = ""
@@ -33,11 +35,13 @@ struct ProjectLocator: Sendable {
         let candidate = relative.isEmpty ? checkout : checkout + "/" + relative
         guard let real = FileSystem.realPath(candidate), FileSystem.status(real).kind == .directory else {
             throw BuildError.projectInvalid(
-                "the root directory '\(relative)' does not exist in the repository; fix the deployment's root directory")
+                "the root directory '\(relative)' does not exist in the repository; fix the deployment's root directory"
+            )
         }
         guard FileSystem.isInside(real, checkout) else {
             throw BuildError.projectInvalid(
-                "the root directory '\(relative)' leads outside the repository (through a symlink); point it at a directory inside the repository")
+                "the root directory '\(relative)' leads outside the repository (through a symlink); point it at a directory inside the repository"
+            )
         }
         let realRelative = real == checkout ? "" : String(real.dropFirst(checkout.count + 1))
         func isFile(_ name: String) -> Bool { FileSystem.lstatus(real + "/" + name).kind == .regular }
@@ -52,16 +56,19 @@ struct ProjectLocator: Sendable {
         var trimmed = Substring(setting)
         while trimmed.hasPrefix("./") { trimmed = trimmed.dropFirst(2) }
         if trimmed.hasPrefix("/") {
-            throw BuildError.projectInvalid("the \(name) '\(setting)' is absolute; give a path relative to the repository (e.g. 'apps/web')")
+            throw BuildError.projectInvalid(
+                "the \(name) '\(setting)' is absolute; give a path relative to the repository (e.g. 'apps/web')")
         }
         var segments: [Substring] = []
         for segment in trimmed.split(separator: "/", omittingEmptySubsequences: true) {
             if segment == "." { continue }
             if segment == ".." {
-                throw BuildError.projectInvalid("the \(name) '\(setting)' contains '..'; give a path inside the repository")
+                throw BuildError.projectInvalid(
+                    "the \(name) '\(setting)' contains '..'; give a path inside the repository")
             }
             if segment.unicodeScalars.contains(where: { $0.value < 0x20 || $0 == "\\" }) {
-                throw BuildError.projectInvalid("the \(name) '\(setting.prefix(100))' contains control characters or backslashes")
+                throw BuildError.projectInvalid(
+                    "the \(name) '\(setting.prefix(100))' contains control characters or backslashes")
             }
             segments.append(segment)
         }

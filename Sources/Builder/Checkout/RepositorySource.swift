@@ -32,7 +32,9 @@ public struct RepositorySource: Sendable, Hashable, CustomStringConvertible {
         while let scheme = rest.range(of: "://") {
             result += rest[..<scheme.upperBound]
             rest = rest[scheme.upperBound...]
-            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == " " || $0 == "\n" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+            let authorityEnd =
+                rest.firstIndex(where: { $0 == "/" || $0 == " " || $0 == "\n" || $0 == "?" || $0 == "#" })
+                ?? rest.endIndex
             if let at = rest[..<authorityEnd].lastIndex(of: "@") {
                 result += "***@"
                 rest = rest[rest.index(after: at)...]
@@ -55,9 +57,13 @@ public struct RepositorySource: Sendable, Hashable, CustomStringConvertible {
         let lower = url.lowercased()
         if lower.hasPrefix("https://") {
             let rest = lower.dropFirst("https://".count)
-            let host = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map { $0.split(separator: "@").last ?? $0 } ?? ""
+            let host =
+                rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map {
+                    $0.split(separator: "@").last ?? $0
+                } ?? ""
             guard !host.isEmpty, !host.hasPrefix("-"), rest.contains("/") else {
-                throw RepositoryError("the repository URL '\(shown)' has no host or path; expected https://host/owner/repo")
+                throw RepositoryError(
+                    "the repository URL '\(shown)' has no host or path; expected https://host/owner/repo")
             }
             return
         }
@@ -74,12 +80,16 @@ public struct RepositorySource: Sendable, Hashable, CustomStringConvertible {
 
     /// `git check-ref-format --branch` rules, plus no leading `-`.
     static func check(branch: String) throws(RepositoryError) {
-        func fail(_ why: String) -> RepositoryError { RepositoryError("the branch name '\(branch.prefix(100))' is invalid: \(why)") }
+        func fail(_ why: String) -> RepositoryError {
+            RepositoryError("the branch name '\(branch.prefix(100))' is invalid: \(why)")
+        }
         guard !branch.isEmpty, branch.utf8.count <= 255 else { throw fail("it must be 1 to 255 characters") }
         if branch.hasPrefix("-") { throw fail("it may not start with '-'") }
         if branch.hasPrefix("/") || branch.hasSuffix("/") || branch.contains("//") { throw fail("misplaced '/'") }
         if branch.hasSuffix(".") || branch.hasSuffix(".lock") { throw fail("it may not end with '.' or '.lock'") }
-        if branch.contains("..") || branch.contains("@{") || branch == "@" { throw fail("it may not contain '..' or '@{'") }
+        if branch.contains("..") || branch.contains("@{") || branch == "@" {
+            throw fail("it may not contain '..' or '@{'")
+        }
         for scalar in branch.unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7f || " ~^:?*[\\".unicodeScalars.contains(scalar) {
                 throw fail("it may not contain spaces, control characters or any of ~^:?*[\\")

@@ -21,7 +21,8 @@ struct NotificationBody: Encodable {
 
     /// The body's bytes, exactly as sent and signed.
     static func encode(_ claim: ClaimedNotification, sentAt: Date, urls: SiteURLs) throws -> Data {
-        try APIJSON.encoder().encode(NotificationBody(delivery: claim.delivery, site: claim.site, sentAt: sentAt, urls: urls))
+        try APIJSON.encoder().encode(
+            NotificationBody(delivery: claim.delivery, site: claim.site, sentAt: sentAt, urls: urls))
     }
 
     private enum Keys: String, CodingKey {

@@ -59,8 +59,12 @@ public struct NotificationConfiguration: Sendable, Hashable {
         if leaseDuration <= requestTimeout {
             throw invalid("the lease (\(leaseDuration)) must outlast the request timeout (\(requestTimeout))")
         }
-        if pollInterval <= .zero || pruneInterval <= .zero { throw invalid("the poll and prune intervals must be positive") }
-        if deliveredRetention < .zero || gaveUpRetention < .zero { throw invalid("SLIPWAY_NOTIFY_RETENTION must be 0 or more") }
+        if pollInterval <= .zero || pruneInterval <= .zero {
+            throw invalid("the poll and prune intervals must be positive")
+        }
+        if deliveredRetention < .zero || gaveUpRetention < .zero {
+            throw invalid("SLIPWAY_NOTIFY_RETENTION must be 0 or more")
+        }
         if userAgent.isEmpty || userAgent.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value > 0x7e }) {
             throw invalid("the User-Agent must be printable ASCII")
         }

@@ -119,7 +119,9 @@ public final class NotificationDispatcher: Sendable {
         var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(30))
         pool.retryConnectionEstablishment = false
         http.connectionPool = pool
-        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: http, backgroundActivityLogger: logger)
+        return HTTPClient(
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: http, backgroundActivityLogger: logger
+        )
     }
 
     // MARK: Senders
@@ -129,7 +131,8 @@ public final class NotificationDispatcher: Sendable {
             let generation = wakeSignal.generation
             let claimed: ClaimedNotification?
             do {
-                claimed = try await catalog.claimNotification(owner: senderID, leaseDuration: configuration.leaseDuration)
+                claimed = try await catalog.claimNotification(
+                    owner: senderID, leaseDuration: configuration.leaseDuration)
             } catch {
                 if isStopping { break }
                 logger.warning("sender \(senderID) could not claim a notification: \(error)")
@@ -166,7 +169,9 @@ public final class NotificationDispatcher: Sendable {
                 // Senders died mid-attempt until no attempt was left.
                 result = .gaveUp(
                     status: delivery.lastStatus,
-                    error: "gave up after \(maxAttempts) attempts; the last one: \(delivery.lastError ?? "no result was recorded")")
+                    error:
+                        "gave up after \(maxAttempts) attempts; the last one: \(delivery.lastError ?? "no result was recorded")"
+                )
             } else {
                 result = await attempt(claimed, to: url, client: client)
             }
@@ -199,7 +204,9 @@ public final class NotificationDispatcher: Sendable {
     }
 
     /// Signs and sends the body; how it went, as the catalog records it.
-    private func attempt(_ claimed: ClaimedNotification, to url: NotifyURL, client: HTTPClient) async -> NotificationAttemptResult {
+    private func attempt(_ claimed: ClaimedNotification, to url: NotifyURL, client: HTTPClient) async
+        -> NotificationAttemptResult
+    {
         let delivery = claimed.delivery
         let secret: String
         let body: Data
@@ -207,16 +214,22 @@ public final class NotificationDispatcher: Sendable {
             guard let stored = try await catalog.webhookSecret(siteID: delivery.siteID) else {
                 return .gaveUp(
                     status: nil,
-                    error: "the deployment has no webhook secret to sign with; issue one (POST /api/deployments/{slug}/webhook-secret)")
+                    error:
+                        "the deployment has no webhook secret to sign with; issue one (POST /api/deployments/{slug}/webhook-secret)"
+                )
             }
             secret = stored
             body = try NotificationBody.encode(claimed, sentAt: Date(), urls: configuration.siteURLs)
         } catch {
-            return .retry(after: configuration.retry.firstDelay, status: nil, error: "the notification could not be prepared: \(error)")
+            return .retry(
+                after: configuration.retry.firstDelay, status: nil,
+                error: "the notification could not be prepared: \(error)")
         }
-        let sender = NotificationSender(client: client, timeout: configuration.requestTimeout, userAgent: configuration.userAgent)
+        let sender = NotificationSender(
+            client: client, timeout: configuration.requestTimeout, userAgent: configuration.userAgent)
         let started = ContinuousClock.now
-        let attempt = await sender.send(body, to: url, delivery: delivery, signature: WebhookSecret.signature(of: body, secret: secret))
+        let attempt = await sender.send(
+            body, to: url, delivery: delivery, signature: WebhookSecret.signature(of: body, secret: secret))
         metrics.time(ContinuousClock.now - started)
         var generator = SystemRandomNumberGenerator()
         return attempt.result(attempt: delivery.attempts, policy: configuration.retry, now: Date(), using: &generator)

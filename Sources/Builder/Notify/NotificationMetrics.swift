@@ -20,7 +20,8 @@ final class NotificationMetrics: Sendable {
         delivered = counter("delivered")
         retrying = counter("retrying")
         gaveUp = counter("gave_up")
-        duration = Timer(label: "slipway_notification_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        duration = Timer(
+            label: "slipway_notification_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
     }
 
     /// Counts how a notification's attempt ended.
@@ -34,6 +35,7 @@ final class NotificationMetrics: Sendable {
 
     /// Records the time one POST took.
     func time(_ elapsed: Duration) {
-        duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        duration.recordNanoseconds(
+            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 }

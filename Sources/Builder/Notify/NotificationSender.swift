@@ -26,7 +26,8 @@ enum NotificationAttempt: Sendable, Hashable {
             return .delivered(status: code)
         case .answered(let code, let reason, let header, let excerpt):
             status = code
-            problem = "the receiver answered \(code)\(reason.isEmpty ? "" : " \(reason)")\(excerpt.isEmpty ? "" : ": \(excerpt)")"
+            problem =
+                "the receiver answered \(code)\(reason.isEmpty ? "" : " \(reason)")\(excerpt.isEmpty ? "" : ": \(excerpt)")"
             guard code == 408 || code == 429 || (500...599).contains(code) else {
                 let advice =
                     (300...399).contains(code)
@@ -64,7 +65,9 @@ struct NotificationSender: Sendable {
     /// the idle read, the connection).
     private static let timeouts: [HTTPClientError?] = [.deadlineExceeded, .readTimeout, .connectTimeout]
 
-    func send(_ body: Data, to url: NotifyURL, delivery: NotificationDelivery, signature: String) async -> NotificationAttempt {
+    func send(_ body: Data, to url: NotifyURL, delivery: NotificationDelivery, signature: String) async
+        -> NotificationAttempt
+    {
         var request = HTTPClientRequest(url: url.requestURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")

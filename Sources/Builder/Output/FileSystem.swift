@@ -2,9 +2,9 @@ import Foundation
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The few file-system operations the builder needs on untrusted trees
@@ -111,7 +111,9 @@ enum FileSystem {
             try FileManager.default.createDirectory(
                 atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: Int(mode)])
         } catch {
-            throw BuildError.workspaceFailed("cannot create the directory \(path): \(error.localizedDescription); check the data directory's permissions")
+            throw BuildError.workspaceFailed(
+                "cannot create the directory \(path): \(error.localizedDescription); check the data directory's permissions"
+            )
         }
     }
 
@@ -127,7 +129,8 @@ enum FileSystem {
     /// Gives `path` and everything under it (not following symlinks) to `uid:gid`.
     static func changeOwner(_ path: String, uid: UInt32, gid: UInt32) throws(BuildError) {
         guard lchown(path, uid, gid) == 0 else {
-            throw BuildError.workspaceFailed("cannot give \(path) to the build user \(uid):\(gid): \(POSIXErrorText.current())")
+            throw BuildError.workspaceFailed(
+                "cannot give \(path) to the build user \(uid):\(gid): \(POSIXErrorText.current())")
         }
         guard lstatus(path).kind == .directory else { return }
         for name in try entries(of: path) {
@@ -179,7 +182,8 @@ enum FileSystem {
             if count == 0 { break }
             result.append(contentsOf: chunk[0..<count])
             if result.count > limit {
-                throw BuildError.outputRejected("\(path) is larger than \(ByteCount.format(Int64(limit))), the limit for this file")
+                throw BuildError.outputRejected(
+                    "\(path) is larger than \(ByteCount.format(Int64(limit))), the limit for this file")
             }
         }
         return result

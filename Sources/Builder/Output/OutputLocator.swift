@@ -16,11 +16,13 @@ struct OutputLocator: Sendable {
             let candidate = relative.isEmpty ? root : root + "/" + relative
             guard let real = FileSystem.realPath(candidate), FileSystem.status(real).kind == .directory else {
                 throw BuildError.outputMissing(
-                    "the output directory '\(relative)' does not exist after the build; check the build command or fix the deployment's output directory")
+                    "the output directory '\(relative)' does not exist after the build; check the build command or fix the deployment's output directory"
+                )
             }
             guard FileSystem.isInside(real, root) else {
                 throw BuildError.outputRejected(
-                    "the output directory '\(relative)' leads outside the project (through a symlink); point it at a directory inside the project")
+                    "the output directory '\(relative)' leads outside the project (through a symlink); point it at a directory inside the project"
+                )
             }
             return (real, relative.isEmpty ? "." : relative)
         }
@@ -33,7 +35,8 @@ struct OutputLocator: Sendable {
             return (real, name)
         }
         throw BuildError.outputMissing(
-            "no output found: none of \(Self.candidates.joined(separator: ", ")) exists in the project with files in it after the build; check that the build command writes its files, or set the deployment's output directory")
+            "no output found: none of \(Self.candidates.joined(separator: ", ")) exists in the project with files in it after the build; check that the build command writes its files, or set the deployment's output directory"
+        )
     }
 
     /// Whether `directory` holds a regular file anywhere below it.

@@ -59,7 +59,8 @@ struct OutputScanner: Sendable {
                 try Self.checkName(entry, path: path, shown: shown(path))
                 if prefix.isEmpty && entry == Self.reservedDirectory {
                     throw BuildError.outputRejected(
-                        "the output holds \(shown(entry)): the name '.slipway' is reserved for Slipway's compressed variants; rename it")
+                        "the output holds \(shown(entry)): the name '.slipway' is reserved for Slipway's compressed variants; rename it"
+                    )
                 }
                 var status = FileSystem.lstatus(absolute)
                 var source = absolute
@@ -69,11 +70,14 @@ struct OutputScanner: Sendable {
                 }
                 if status.kind == .symlink {
                     guard let target = FileSystem.realPath(absolute) else {
-                        throw BuildError.outputRejected("\(shown(path)) is a symlink that leads nowhere; remove it or make it point at a file in the output")
+                        throw BuildError.outputRejected(
+                            "\(shown(path)) is a symlink that leads nowhere; remove it or make it point at a file in the output"
+                        )
                     }
                     guard FileSystem.isInside(target, root) else {
                         throw BuildError.outputRejected(
-                            "\(shown(path)) is a symlink that leaves the output directory; only symlinks to files inside the output can be published — copy the file instead")
+                            "\(shown(path)) is a symlink that leaves the output directory; only symlinks to files inside the output can be published — copy the file instead"
+                        )
                     }
                     status = FileSystem.status(target)
                     source = target
@@ -88,15 +92,18 @@ struct OutputScanner: Sendable {
                     scan.totalBytes += status.size
                     if scan.files.count > maxFiles {
                         throw BuildError.limitExceeded(
-                            "the output has more than \(maxFiles) files, the limit per build; publish fewer files (or raise the limit)")
+                            "the output has more than \(maxFiles) files, the limit per build; publish fewer files (or raise the limit)"
+                        )
                     }
                     if scan.totalBytes > maxBytes {
                         throw BuildError.limitExceeded(
-                            "the output is larger than \(ByteCount.format(maxBytes)), the limit per build; publish fewer or smaller files (or raise the limit)")
+                            "the output is larger than \(ByteCount.format(maxBytes)), the limit per build; publish fewer or smaller files (or raise the limit)"
+                        )
                     }
                 case .directory:
                     guard depth + 1 < Self.maxDepth else {
-                        throw BuildError.outputRejected("the output nests directories more than \(Self.maxDepth) deep at \(shown(path))")
+                        throw BuildError.outputRejected(
+                            "the output nests directories more than \(Self.maxDepth) deep at \(shown(path))")
                     }
                     let identity: [UInt64] = [status.device, status.inode]
                     guard !ancestors.contains(identity) else {
@@ -111,7 +118,8 @@ struct OutputScanner: Sendable {
                 case .characterDevice, .blockDevice:
                     throw BuildError.outputRejected("\(shown(path)) is a device; builds may publish only regular files")
                 case .symlink, .missing, .other:
-                    throw BuildError.outputRejected("\(shown(path)) is not a regular file; builds may publish only regular files")
+                    throw BuildError.outputRejected(
+                        "\(shown(path)) is not a regular file; builds may publish only regular files")
                 }
             }
         }
@@ -122,10 +130,12 @@ struct OutputScanner: Sendable {
     /// Names that cannot become object keys or URLs are refused with the reason.
     static func checkName(_ name: String, path: String, shown: String) throws(BuildError) {
         if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f || $0 == "\\" }) {
-            throw BuildError.outputRejected("\(shown.debugDescription) has control characters or a backslash in its name; rename it")
+            throw BuildError.outputRejected(
+                "\(shown.debugDescription) has control characters or a backslash in its name; rename it")
         }
         if path.utf8.count > maxPathBytes {
-            throw BuildError.outputRejected("\(shown.prefix(200))… has a path longer than \(maxPathBytes) bytes; shorten it")
+            throw BuildError.outputRejected(
+                "\(shown.prefix(200))… has a path longer than \(maxPathBytes) bytes; shorten it")
         }
     }
 }

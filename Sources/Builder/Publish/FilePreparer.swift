@@ -3,9 +3,9 @@ import NIOPosix
 import Storage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file ready to upload: its manifest entry, and its bytes when small.
@@ -95,13 +95,16 @@ struct FilePreparer: Sendable {
                 let total = spill.written
                 spill.close()
                 if Double(total) <= Double(size) * Self.maximumVariantRatio {
-                    variant = PreparedVariant(path: variantPath, size: total, etag: try Self.etag(ofFile: scratchPath), body: .file(scratchPath))
+                    variant = PreparedVariant(
+                        path: variantPath, size: total, etag: try Self.etag(ofFile: scratchPath),
+                        body: .file(scratchPath))
                 } else {
                     unlink(scratchPath)
                 }
             } else if Double(compressed.count) <= Double(size) * Self.maximumVariantRatio {
                 variant = PreparedVariant(
-                    path: variantPath, size: Int64(compressed.count), etag: Self.etag(of: compressed), body: .bytes(compressed))
+                    path: variantPath, size: Int64(compressed.count), etag: Self.etag(of: compressed),
+                    body: .bytes(compressed))
             }
         }
 
@@ -150,7 +153,9 @@ final class FileReader {
     init(path: String, shownAs: String) throws(BuildError) {
         fd = open(path, O_RDONLY | O_CLOEXEC)
         self.shownAs = shownAs
-        guard fd >= 0 else { throw BuildError.workspaceFailed("cannot open \(shownAs) to publish it: \(POSIXErrorText.current())") }
+        guard fd >= 0 else {
+            throw BuildError.workspaceFailed("cannot open \(shownAs) to publish it: \(POSIXErrorText.current())")
+        }
     }
 
     /// The next chunk, or nil at the end.

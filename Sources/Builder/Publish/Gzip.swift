@@ -16,8 +16,11 @@ final class GzipCompressor {
     /// - Parameter level: zlib's level, 1 (fast) … 9 (small); 6 by default.
     init(level: Int32 = 6) throws(Failure) {
         let status = deflateInit2_(
-            &stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        guard status == Z_OK else { throw Failure(description: "zlib could not start a gzip stream (status \(status))") }
+            &stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, zlibVersion(),
+            Int32(MemoryLayout<z_stream>.size))
+        guard status == Z_OK else {
+            throw Failure(description: "zlib could not start a gzip stream (status \(status))")
+        }
     }
 
     deinit {

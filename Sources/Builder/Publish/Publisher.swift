@@ -54,7 +54,8 @@ struct Publisher: Sendable {
         try await forEachConcurrently(indexed, width: concurrency) { index, file in
             let prepared = try await preparer.prepare(file, index: index)
             let entry = prepared.entry
-            let cacheControl = entry.immutable ? "public, max-age=31536000, immutable" : "public, max-age=0, must-revalidate"
+            let cacheControl =
+                entry.immutable ? "public, max-age=31536000, immutable" : "public, max-age=0, must-revalidate"
             let identityBody: @Sendable () -> ObjectBody =
                 if let bytes = prepared.bytes { { .bytes(bytes) } } else { { .file(atPath: file.source) } }
             try await uploader.put(
@@ -68,11 +69,13 @@ struct Publisher: Sendable {
                     }
                 try await uploader.put(
                     prefix + variant.path,
-                    options: PutOptions(contentType: entry.contentType, cacheControl: cacheControl, contentEncoding: "gzip"),
+                    options: PutOptions(
+                        contentType: entry.contentType, cacheControl: cacheControl, contentEncoding: "gzip"),
                     body: variantBody)
             }
             let warm: WarmEntry? =
-                if entry.contentType.hasPrefix("text/html"), let bytes = prepared.bytes, bytes.count <= warmMaxFileBytes {
+                if entry.contentType.hasPrefix("text/html"), let bytes = prepared.bytes, bytes.count <= warmMaxFileBytes
+                {
                     WarmEntry(
                         path: file.path, identity: bytes,
                         gzip: prepared.gzip.flatMap { if case .bytes(let gzip) = $0.body { gzip } else { nil } })
@@ -106,7 +109,8 @@ struct Publisher: Sendable {
             options: PutOptions(contentType: "application/json", cacheControl: "no-cache")
         ) { .bytes(bytes) }
         return PublishResult(
-            manifest: manifest, fileCount: result.files.count, bytes: manifest.totalBytes, objectCount: result.objects + 1,
+            manifest: manifest, fileCount: result.files.count, bytes: manifest.totalBytes,
+            objectCount: result.objects + 1,
             variantCount: result.variants, warmEntries: result.warm)
     }
 
@@ -128,7 +132,9 @@ struct Publisher: Sendable {
         for problem in problems {
             log.system("warning: \(problem) (line skipped)")
         }
-        log.system("\(name): \(rules.count) rule\(rules.count == 1 ? "" : "s")\(problems.isEmpty ? "" : ", \(problems.count) invalid line\(problems.count == 1 ? "" : "s") skipped")")
+        log.system(
+            "\(name): \(rules.count) rule\(rules.count == 1 ? "" : "s")\(problems.isEmpty ? "" : ", \(problems.count) invalid line\(problems.count == 1 ? "" : "s") skipped")"
+        )
         return rules
     }
 }

@@ -48,7 +48,9 @@ struct Retention: Sendable {
             }
         }
         if removed > 0 {
-            log?.system("retention: deleted \(removed) old build\(removed == 1 ? "" : "s") (keeping the last \(keep) successful)")
+            log?.system(
+                "retention: deleted \(removed) old build\(removed == 1 ? "" : "s") (keeping the last \(keep) successful)"
+            )
         }
     }
 }

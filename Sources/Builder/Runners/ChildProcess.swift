@@ -4,9 +4,9 @@ import Subprocess
 import Synchronization
 
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// Runs a host process for the builder (`git`, the local runner's `sh -c`)
@@ -51,7 +51,9 @@ enum ChildProcess {
         var options = PlatformOptions()
         options.createSession = true
         // On cancellation: the whole group, at once; `run` ends with a final SIGKILL of the leader.
-        options.teardownSequence = [.send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(500))]
+        options.teardownSequence = [
+            .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(500))
+        ]
         if let user {
             options.userID = user.uid
             options.groupID = user.gid
@@ -79,10 +81,12 @@ enum ChildProcess {
             ) { execution in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        try await drain(execution.standardOutput, stream: .stdout, maxLineBytes: maxLineBytes, onLine: onLine)
+                        try await drain(
+                            execution.standardOutput, stream: .stdout, maxLineBytes: maxLineBytes, onLine: onLine)
                     }
                     group.addTask {
-                        try await drain(execution.standardError, stream: .stderr, maxLineBytes: maxLineBytes, onLine: onLine)
+                        try await drain(
+                            execution.standardError, stream: .stderr, maxLineBytes: maxLineBytes, onLine: onLine)
                     }
                     let timer = Task {
                         try await Task.sleep(for: timeout)

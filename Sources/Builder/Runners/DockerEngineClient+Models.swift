@@ -86,7 +86,8 @@ struct HostConfig: Encodable, Sendable {
         try container.encode(["no-new-privileges"], forKey: .securityOpt)
         try container.encode(false, forKey: .privileged)
         try container.encode(false, forKey: .autoRemove)
-        try container.encode(LogConfig(type: "json-file", config: ["max-size": logMaxSize, "max-file": "2"]), forKey: .logConfig)
+        try container.encode(
+            LogConfig(type: "json-file", config: ["max-size": logMaxSize, "max-file": "2"]), forKey: .logConfig)
     }
 }
 

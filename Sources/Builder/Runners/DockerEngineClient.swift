@@ -43,7 +43,9 @@ final class DockerEngineClient: Sendable {
 
         /// The engine's `{"message": "…"}`, or the raw text.
         var message: String {
-            if let decoded = try? JSONDecoder().decode(EngineMessage.self, from: Data(body.readableBytesView)) { return decoded.message }
+            if let decoded = try? JSONDecoder().decode(EngineMessage.self, from: Data(body.readableBytesView)) {
+                return decoded.message
+            }
             return text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
     }
@@ -59,12 +61,17 @@ final class DockerEngineClient: Sendable {
         if !query.isEmpty {
             var allowed = CharacterSet.alphanumerics
             allowed.insert(charactersIn: "-._~")
-            url += "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
+            url +=
+                "?"
+                + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(
+                    separator: "&")
         }
         return url
     }
 
-    private func makeRequest(_ method: HTTPMethod, _ path: String, query: [(String, String)], json: (any Encodable)?) throws -> HTTPClientRequest {
+    private func makeRequest(_ method: HTTPMethod, _ path: String, query: [(String, String)], json: (any Encodable)?)
+        throws -> HTTPClientRequest
+    {
         var request = HTTPClientRequest(url: url(path, query: query))
         request.method = method
         request.headers.add(name: "Host", value: "docker")
@@ -134,7 +141,8 @@ final class DockerEngineClient: Sendable {
 
     func engineFailure(_ reply: Reply, doing what: String) -> BuildError {
         let message = "the Docker engine refused to \(what): HTTP \(reply.status): \(reply.message.prefix(500))"
-        return reply.status >= 500 ? .engineUnavailable(message) : BuildError(code: .engineUnavailable, message: message)
+        return reply.status >= 500
+            ? .engineUnavailable(message) : BuildError(code: .engineUnavailable, message: message)
     }
 
     // MARK: Operations
@@ -159,7 +167,8 @@ final class DockerEngineClient: Sendable {
     func pullImage(_ reference: String, progress: @Sendable (PullProgress) -> Void) async throws {
         var pending = ByteBuffer()
         var failure: String?
-        let reply = try await stream(.POST, "/images/create", query: [("fromImage", Self.withTag(reference))]) { chunk in
+        let reply = try await stream(.POST, "/images/create", query: [("fromImage", Self.withTag(reference))]) {
+            chunk in
             var chunk = chunk
             pending.writeBuffer(&chunk)
             // The engine sends one JSON object per line.
@@ -167,18 +176,22 @@ final class DockerEngineClient: Sendable {
                 let length = newline - pending.readerIndex
                 guard let line = pending.readSlice(length: length) else { break }
                 pending.moveReaderIndex(forwardBy: 1)
-                guard let item = try? JSONDecoder().decode(PullProgress.self, from: Data(line.readableBytesView)) else { continue }
+                guard let item = try? JSONDecoder().decode(PullProgress.self, from: Data(line.readableBytesView)) else {
+                    continue
+                }
                 if let error = item.error { failure = error } else { progress(item) }
             }
             pending.discardReadBytes()
         }
         if reply.status == 404 {
             throw BuildError.imageUnavailable(
-                "the build image \(reference) does not exist in its registry: \(reply.message.prefix(300)); check SLIPWAY_BUILD_IMAGE", transient: false)
+                "the build image \(reference) does not exist in its registry: \(reply.message.prefix(300)); check SLIPWAY_BUILD_IMAGE",
+                transient: false)
         }
         guard (200..<300).contains(reply.status) else {
             throw BuildError.imageUnavailable(
-                "pulling the build image \(reference) failed: HTTP \(reply.status): \(reply.message.prefix(300))", transient: reply.status >= 500)
+                "pulling the build image \(reference) failed: HTTP \(reply.status): \(reply.message.prefix(300))",
+                transient: reply.status >= 500)
         }
         if let failure {
             throw BuildError.imageUnavailable(
@@ -193,12 +206,16 @@ final class DockerEngineClient: Sendable {
         let reply = try await send(.POST, "/containers/create", query: [("name", name)], json: spec)
         switch reply.status {
         case 201:
-            guard let created = try? JSONDecoder().decode(CreatedContainer.self, from: Data(reply.body.readableBytesView)) else {
-                throw BuildError.engineUnavailable("the Docker engine answered the container creation with \(reply.text.prefix(200))")
+            guard
+                let created = try? JSONDecoder().decode(CreatedContainer.self, from: Data(reply.body.readableBytesView))
+            else {
+                throw BuildError.engineUnavailable(
+                    "the Docker engine answered the container creation with \(reply.text.prefix(200))")
             }
             return created.id
         case 404:
-            throw BuildError.imageUnavailable("the build image \(spec.image) is not present: \(reply.message)", transient: true)
+            throw BuildError.imageUnavailable(
+                "the build image \(spec.image) is not present: \(reply.message)", transient: true)
         case 409:
             return nil
         default:
@@ -208,7 +225,9 @@ final class DockerEngineClient: Sendable {
 
     func startContainer(_ id: String) async throws(BuildError) {
         let reply = try await send(.POST, "/containers/\(id)/start")
-        guard reply.status == 204 || reply.status == 304 else { throw engineFailure(reply, doing: "start the build container") }
+        guard reply.status == 204 || reply.status == 304 else {
+            throw engineFailure(reply, doing: "start the build container")
+        }
     }
 
     /// Waits until the container stops; returns its exit status.
@@ -221,7 +240,8 @@ final class DockerEngineClient: Sendable {
         guard (200..<300).contains(reply.status),
             let result = try? JSONDecoder().decode(WaitResult.self, from: Data(body.readableBytesView))
         else {
-            throw engineFailure(reply.status == 200 ? Reply(status: 200, body: body) : reply, doing: "wait for the build container")
+            throw engineFailure(
+                reply.status == 200 ? Reply(status: 200, body: body) : reply, doing: "wait for the build container")
         }
         return result.statusCode
     }
@@ -230,13 +250,16 @@ final class DockerEngineClient: Sendable {
     /// each raw (multiplexed) chunk to `onChunk`.
     func followLogs(_ id: String, onChunk: (ByteBuffer) throws -> Void) async throws {
         let reply = try await stream(
-            .GET, "/containers/\(id)/logs", query: [("follow", "1"), ("stdout", "1"), ("stderr", "1")], onChunk: onChunk)
+            .GET, "/containers/\(id)/logs", query: [("follow", "1"), ("stdout", "1"), ("stderr", "1")], onChunk: onChunk
+        )
         guard (200..<300).contains(reply.status) else { throw engineFailure(reply, doing: "stream the build's output") }
     }
 
     func inspectContainer(_ id: String) async throws(BuildError) -> ContainerState {
         let reply = try await send(.GET, "/containers/\(id)/json")
-        guard reply.status == 200, let info = try? JSONDecoder().decode(ContainerInfo.self, from: Data(reply.body.readableBytesView)) else {
+        guard reply.status == 200,
+            let info = try? JSONDecoder().decode(ContainerInfo.self, from: Data(reply.body.readableBytesView))
+        else {
             throw engineFailure(reply, doing: "inspect the build container")
         }
         return info.state
@@ -253,14 +276,18 @@ final class DockerEngineClient: Sendable {
     /// Removes the container (killing it if needed) and its anonymous volumes; a missing one is fine.
     func removeContainer(_ id: String) async throws(BuildError) {
         let reply = try await send(.DELETE, "/containers/\(id)", query: [("force", "1"), ("v", "1")])
-        guard reply.status == 204 || reply.status == 404 else { throw engineFailure(reply, doing: "remove the build container") }
+        guard reply.status == 204 || reply.status == 404 else {
+            throw engineFailure(reply, doing: "remove the build container")
+        }
     }
 
     /// Containers (running or not) carrying the label `label`.
     func containers(withLabel label: String) async throws(BuildError) -> [ContainerSummary] {
         let filters = "{\"label\":[\"\(label)\"]}"
         let reply = try await send(.GET, "/containers/json", query: [("all", "1"), ("filters", filters)])
-        guard reply.status == 200, let list = try? JSONDecoder().decode([ContainerSummary].self, from: Data(reply.body.readableBytesView)) else {
+        guard reply.status == 200,
+            let list = try? JSONDecoder().decode([ContainerSummary].self, from: Data(reply.body.readableBytesView))
+        else {
             throw engineFailure(reply, doing: "list build containers")
         }
         return list

@@ -65,7 +65,8 @@ struct DockerLogDemuxer: Sendable {
                 }
                 guard let stream = Stream(rawValue: header[0]), header[1] == 0, header[2] == 0, header[3] == 0 else {
                     throw FormatError(
-                        description: "unexpected log frame header \(header.map { String($0, radix: 16) }.joined(separator: " ")); is the container running with a TTY?"
+                        description:
+                            "unexpected log frame header \(header.map { String($0, radix: 16) }.joined(separator: " ")); is the container running with a TTY?"
                     )
                 }
                 let length = Int(header[4]) << 24 | Int(header[5]) << 16 | Int(header[6]) << 8 | Int(header[7])

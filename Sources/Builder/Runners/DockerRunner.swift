@@ -43,12 +43,15 @@ public final class DockerRunner: BuildRunner {
     private let removals = LockedDictionary()
 
     /// - Throws: ``BuildError`` when `DOCKER_HOST` is not a unix socket.
-    public init(configuration: BuilderConfiguration, logger: Logger = Logger(label: "slipway.builder.docker")) throws(BuildError) {
+    public init(configuration: BuilderConfiguration, logger: Logger = Logger(label: "slipway.builder.docker"))
+        throws(BuildError)
+    {
         self.configuration = configuration
         self.client = DockerEngineClient(socketPath: try configuration.dockerSocketPath())
         self.logger = logger
         let directory = URL(fileURLWithPath: configuration.dataDirectory).standardized.path
-        self.installation = SHA256.hash(data: Array(directory.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        self.installation = SHA256.hash(data: Array(directory.utf8)).prefix(8).map { String(format: "%02x", $0) }
+            .joined()
     }
 
     /// Whether the engine answers.
@@ -71,7 +74,9 @@ public final class DockerRunner: BuildRunner {
         let name = "slipway-\(job.buildID)-\(job.attempt)"
         let spec = containerSpec(for: job, driver: driver)
         let id = try await createContainer(name: name, spec: spec)
-        log.system("container \(id.prefix(12)) (\(configuration.image), user \(job.user), memory \(ByteCount.format(configuration.memoryBytes)), \(configuration.cpus) CPUs, \(configuration.pidsLimit) pids, network \(configuration.networkMode))")
+        log.system(
+            "container \(id.prefix(12)) (\(configuration.image), user \(job.user), memory \(ByteCount.format(configuration.memoryBytes)), \(configuration.cpus) CPUs, \(configuration.pidsLimit) pids, network \(configuration.networkMode))"
+        )
         let outcome: Result<[Duration], any Error>
         do {
             outcome = .success(try await runContainer(id, job: job, driver: driver, log: log))
@@ -121,18 +126,23 @@ public final class DockerRunner: BuildRunner {
         log.system("pulling the build image \(image)")
         let lastStatus = Mutex<[String: String]>([:])
         let client = self.client
-        try await withTimeout(Self.pullTimeout, error: BuildError.imageUnavailable(
-            "pulling the build image \(image) took longer than \(DurationText.format(Self.pullTimeout)); check the engine's network access", transient: true)
-        ) { try await client.pullImage(image) { item in
-            guard let status = item.status else { return }
-            // Byte-level progress comes many times a second; log each layer's state changes only.
-            let key = item.id ?? ""
-            let changed = lastStatus.withLock { seen in
-                defer { seen[key] = status }
-                return seen[key] != status
+        try await withTimeout(
+            Self.pullTimeout,
+            error: BuildError.imageUnavailable(
+                "pulling the build image \(image) took longer than \(DurationText.format(Self.pullTimeout)); check the engine's network access",
+                transient: true)
+        ) {
+            try await client.pullImage(image) { item in
+                guard let status = item.status else { return }
+                // Byte-level progress comes many times a second; log each layer's state changes only.
+                let key = item.id ?? ""
+                let changed = lastStatus.withLock { seen in
+                    defer { seen[key] = status }
+                    return seen[key] != status
+                }
+                if changed { log.system("pull: \(item.id.map { "\($0): " } ?? "")\(status)") }
             }
-            if changed { log.system("pull: \(item.id.map { "\($0): " } ?? "")\(status)") }
-        } }
+        }
         log.system("pulled \(image)")
     }
 
@@ -141,7 +151,8 @@ public final class DockerRunner: BuildRunner {
         // Left by a crashed attempt with the same number: it runs nothing anyone owns.
         try await client.removeContainer(name)
         if let id = try await client.createContainer(name: name, spec) { return id }
-        throw BuildError.engineUnavailable("a container named \(name) keeps reappearing; remove it with `docker rm -f \(name)`")
+        throw BuildError.engineUnavailable(
+            "a container named \(name) keeps reappearing; remove it with `docker rm -f \(name)`")
     }
 
     func containerSpec(for job: RunJob, driver: StepDriver) -> ContainerSpec {
@@ -151,7 +162,8 @@ public final class DockerRunner: BuildRunner {
             "XDG_CACHE_HOME": ContainerPaths.cache + "/xdg",
         ]
         for (key, value) in job.environment { environment[key] = value }
-        let workingDirectory = job.projectPath.isEmpty ? ContainerPaths.workspace : ContainerPaths.workspace + "/" + job.projectPath
+        let workingDirectory =
+            job.projectPath.isEmpty ? ContainerPaths.workspace : ContainerPaths.workspace + "/" + job.projectPath
         return ContainerSpec(
             image: configuration.image,
             command: driver.command(for: job.steps),
@@ -197,7 +209,9 @@ public final class DockerRunner: BuildRunner {
         let exitCode: Int32? = try await withThrowingTaskGroup(of: Event.self) { group in
             group.addTask {
                 do {
-                    try await Self.followOutput(id, client: client, driver: driver, tracker: tracker, steps: steps, maxLineBytes: maxLineBytes, log: log)
+                    try await Self.followOutput(
+                        id, client: client, driver: driver, tracker: tracker, steps: steps, maxLineBytes: maxLineBytes,
+                        log: log)
                 } catch is CancellationError {
                 } catch {
                     log.system("warning: the build's output stream broke off: \(error)")
@@ -259,7 +273,9 @@ public final class DockerRunner: BuildRunner {
         let stepIndex = tracker.failedStep ?? tracker.currentStep
         let step = stepIndex.flatMap { $0 >= 1 && $0 <= steps.count ? steps[$0 - 1] : nil }
         if state.oomKilled {
-            log.system("the \(step?.name ?? "build") command ran out of memory (\(ByteCount.format(configuration.memoryBytes)) limit) and was killed")
+            log.system(
+                "the \(step?.name ?? "build") command ran out of memory (\(ByteCount.format(configuration.memoryBytes)) limit) and was killed"
+            )
             throw BuildError.outOfMemory(step: step?.name, limitBytes: configuration.memoryBytes)
         }
         guard exitCode == 0 else {
@@ -330,12 +346,14 @@ public final class DockerRunner: BuildRunner {
             return
         }
         for container in containers {
-            guard let build = container.labels[Self.buildLabel], let attempt = container.labels[Self.attemptLabel].flatMap(Int.init)
+            guard let build = container.labels[Self.buildLabel],
+                let attempt = container.labels[Self.attemptLabel].flatMap(Int.init)
             else { continue }
             if await isCurrent(build, attempt) { continue }
             do {
                 try await client.removeContainer(container.id)
-                logger.notice("removed abandoned build container \(container.id.prefix(12)) (build \(build), attempt \(attempt))")
+                logger.notice(
+                    "removed abandoned build container \(container.id.prefix(12)) (build \(build), attempt \(attempt))")
             } catch {
                 logger.warning("cannot remove abandoned build container \(container.id.prefix(12)): \(error)")
             }

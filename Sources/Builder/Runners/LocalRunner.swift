@@ -67,7 +67,9 @@ public final class LocalRunner: BuildRunner {
                 throw BuildError.timedOut(after: job.timeout)
             }
             guard outcome.exitCode == 0 else {
-                log.system("the \(step.name) command exited with status \(outcome.exitCode) after \(DurationText.format(outcome.duration))")
+                log.system(
+                    "the \(step.name) command exited with status \(outcome.exitCode) after \(DurationText.format(outcome.duration))"
+                )
                 throw BuildError.commandFailed(step: step.name, command: step.command, exitCode: outcome.exitCode)
             }
             log.system("the \(step.name) command finished in \(DurationText.format(outcome.duration))")

@@ -20,7 +20,9 @@ public enum RunnerSelection {
         case .auto:
             if let docker = try? DockerRunner(configuration: configuration, logger: logger) {
                 if await docker.isEngineReachable() {
-                    logger.info("builds run in Docker containers (engine at \(configuration.dockerHost), image \(configuration.image))")
+                    logger.info(
+                        "builds run in Docker containers (engine at \(configuration.dockerHost), image \(configuration.image))"
+                    )
                     return docker
                 }
                 await docker.shutdown()

@@ -3,9 +3,9 @@ public import Storage
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A build's log: every line goes, timestamped, to the event bus (live
@@ -46,7 +46,9 @@ public final class BuildLog: Sendable {
     ) throws(BuildError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw BuildError.workspaceFailed("cannot create the build log \(path): \(POSIXErrorText.current()); check that the data directory is writable")
+            throw BuildError.workspaceFailed(
+                "cannot create the build log \(path): \(POSIXErrorText.current()); check that the data directory is writable"
+            )
         }
         self.buildID = buildID
         self.path = path
@@ -115,7 +117,8 @@ public final class BuildLog: Sendable {
         state.withLock { state in
             guard state.fd >= 0 else { return }
             if state.cut {
-                let note = "\(Self.timestamp(clock())) system [slipway] \(state.linesLeftOut) more lines were left out of the stored log after the cut above\n"
+                let note =
+                    "\(Self.timestamp(clock())) system [slipway] \(state.linesLeftOut) more lines were left out of the stored log after the cut above\n"
                 writeAll(state.fd, Array(note.utf8))
             }
             _ = close(state.fd)
@@ -139,7 +142,8 @@ public final class BuildLog: Sendable {
             if state.bytes + bytes.count > maxBytes {
                 state.cut = true
                 state.linesLeftOut += 1
-                let note = "\(Self.timestamp(now)) system [slipway] the log reached its \(ByteCount.format(Int64(maxBytes))) limit here; later lines are not stored (followers saw them live)\n"
+                let note =
+                    "\(Self.timestamp(now)) system [slipway] the log reached its \(ByteCount.format(Int64(maxBytes))) limit here; later lines are not stored (followers saw them live)\n"
                 writeAll(state.fd, Array(note.utf8))
                 return
             }

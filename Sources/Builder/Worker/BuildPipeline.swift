@@ -4,9 +4,9 @@ import NIOCore
 import Storage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What one successful attempt did and how long each part took.
@@ -66,7 +66,8 @@ struct BuildPipeline: Sendable {
         // 2. Checkout
         let source: RepositorySource
         do {
-            source = try RepositorySource(url: site.repoURL, branch: site.branch, allowLocal: configuration.allowLocalRepositories)
+            source = try RepositorySource(
+                url: site.repoURL, branch: site.branch, allowLocal: configuration.allowLocalRepositories)
         } catch {
             throw BuildError.repositoryRejected(error)
         }
@@ -74,7 +75,8 @@ struct BuildPipeline: Sendable {
             gitExecutable: configuration.gitExecutable, timeout: configuration.cloneTimeout,
             allowLocal: configuration.allowLocalRepositories, maxLineBytes: configuration.maxLogLineBytes)
         let commit = try await checkout.clone(source, into: workspace.checkout, home: workspace.gitHome, log: log)
-        _ = try await catalog.recordCommit(buildID: build.id, workerID: workerID, sha: commit.sha, message: commit.subject)
+        _ = try await catalog.recordCommit(
+            buildID: build.id, workerID: workerID, sha: commit.sha, message: commit.subject)
         log.system("checked out \(commit.sha.prefix(12)) \(log.sanitize(commit.subject))")
         timings.checkout = clock.now - started
 
@@ -83,7 +85,9 @@ struct BuildPipeline: Sendable {
             throw BuildError.workspaceFailed("the checkout at \(workspace.checkout) vanished")
         }
         let rootDirectory = site.rootDir
-        let project = try await FileSystem.offload { try ProjectLocator().locate(checkout: checkoutPath, rootDirectory: rootDirectory) }
+        let project = try await FileSystem.offload {
+            try ProjectLocator().locate(checkout: checkoutPath, rootDirectory: rootDirectory)
+        }
         log.system("project root: \(project.relativePath.isEmpty ? "the repository root" : project.relativePath)")
 
         // 4. Run
@@ -91,7 +95,8 @@ struct BuildPipeline: Sendable {
         if steps.isEmpty {
             log.system("no package.json and no commands configured: publishing the files as they are")
         } else {
-            let job = try await prepareJob(build: build, site: site, commit: commit, project: project, steps: steps, workspace: workspace)
+            let job = try await prepareJob(
+                build: build, site: site, commit: commit, project: project, steps: steps, workspace: workspace)
             let runStarted = clock.now
             let report = try await runner.run(job, log: log)
             timings.run = clock.now - runStarted
@@ -109,16 +114,19 @@ struct BuildPipeline: Sendable {
         for note in scan.notes { log.system(note) }
         guard !scan.files.isEmpty else {
             throw BuildError.outputMissing(
-                "the output directory '\(output.relative)' holds no files to publish; check that the build command writes its files there")
+                "the output directory '\(output.relative)' holds no files to publish; check that the build command writes its files there"
+            )
         }
         log.system("output: \(output.relative) with \(scan.files.count) files (\(ByteCount.format(scan.totalBytes)))")
 
         // 6. Publish
         let publisher = Publisher(
-            uploader: Uploader(store: store, attempts: configuration.uploadAttempts, backoff: configuration.uploadBackoff),
+            uploader: Uploader(
+                store: store, attempts: configuration.uploadAttempts, backoff: configuration.uploadBackoff),
             concurrency: configuration.uploadConcurrency, scratchDirectory: workspace.scratch,
             warmMaxFileBytes: configuration.warmCacheMaxFileBytes, warmMaxBytes: configuration.warmCacheMaxBytes)
-        let published = try await publisher.publish(scan, siteID: build.siteID.rawValue, buildID: build.id.rawValue, log: log)
+        let published = try await publisher.publish(
+            scan, siteID: build.siteID.rawValue, buildID: build.id.rawValue, log: log)
         timings.publish = clock.now - publishStarted
         log.system(
             "published \(published.fileCount) files (\(ByteCount.format(published.bytes)), \(published.variantCount) gzip variants, \(published.objectCount) objects) in \(DurationText.format(timings.publish))"
@@ -127,7 +135,8 @@ struct BuildPipeline: Sendable {
         // 7. Activate: the build succeeds, then the pointer flips in one transaction.
         let activateStarted = clock.now
         let finished = try await catalog.finishBuild(
-            buildID: build.id, workerID: workerID, result: .success(fileCount: published.fileCount, bytes: published.bytes))
+            buildID: build.id, workerID: workerID,
+            result: .success(fileCount: published.fileCount, bytes: published.bytes))
         let outcome = try await activate(finished)
         timings.activate = clock.now - activateStarted
         switch outcome {
@@ -135,7 +144,9 @@ struct BuildPipeline: Sendable {
             log.system("build #\(build.number) is live")
             warmCache(with: published, buildID: build.id.rawValue)
         case .skippedOlder(let active):
-            log.system("build #\(build.number) succeeded but a newer build (\(active)) is already live; it stays available as a preview")
+            log.system(
+                "build #\(build.number) succeeded but a newer build (\(active)) is already live; it stays available as a preview"
+            )
         }
         timings.total = clock.now - started
 
@@ -147,12 +158,15 @@ struct BuildPipeline: Sendable {
 
     /// Install then build; the defaults apply only to npm projects.
     func commands(for site: Site, project: ProjectLocator.Project) -> [RunStep] {
-        let install = site.installCommand ?? (
-            project.hasPackageJSON
+        let install =
+            site.installCommand
+            ?? (project.hasPackageJSON
                 ? (project.hasLockfile ? configuration.defaultInstallWithLockfile : configuration.defaultInstall) : nil)
         let build = site.buildCommand ?? (project.hasPackageJSON ? configuration.defaultBuild : nil)
-        return [install.map { RunStep(name: "install", command: $0) }, build.map { RunStep(name: "build", command: $0) }]
-            .compactMap { $0 }
+        return [
+            install.map { RunStep(name: "install", command: $0) }, build.map { RunStep(name: "build", command: $0) },
+        ]
+        .compactMap { $0 }
     }
 
     /// The runner's job: directories handed to the build user, variables merged.
@@ -196,7 +210,8 @@ struct BuildPipeline: Sendable {
     func buildUser() -> BuilderConfiguration.BuildUser {
         if let configured = configuration.buildUser { return configured }
         let uid = getuid()
-        return uid == 0 ? BuilderConfiguration.defaultRootBuildUser : BuilderConfiguration.BuildUser(uid: uid, gid: getgid())
+        return uid == 0
+            ? BuilderConfiguration.defaultRootBuildUser : BuilderConfiguration.BuildUser(uid: uid, gid: getgid())
     }
 
     /// Activates with a few retries: the build already succeeded, so a
@@ -218,9 +233,13 @@ struct BuildPipeline: Sendable {
     private func warmCache(with published: PublishResult, buildID: String) {
         guard let cache else { return }
         for entry in published.warmEntries {
-            cache.put(BodyCache.key(buildID: buildID, path: entry.path), ByteBuffer(bytes: entry.identity), cost: entry.identity.count)
+            cache.put(
+                BodyCache.key(buildID: buildID, path: entry.path), ByteBuffer(bytes: entry.identity),
+                cost: entry.identity.count)
             if let gzip = entry.gzip {
-                cache.put(BodyCache.key(buildID: buildID, path: entry.path, encoding: "gzip"), ByteBuffer(bytes: gzip), cost: gzip.count)
+                cache.put(
+                    BodyCache.key(buildID: buildID, path: entry.path, encoding: "gzip"), ByteBuffer(bytes: gzip),
+                    cost: gzip.count)
             }
         }
     }

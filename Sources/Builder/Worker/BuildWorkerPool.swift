@@ -118,7 +118,8 @@ public final class BuildWorkerPool: Sendable {
         tasks.append(Task { [self] in await sweeperLoop() })
         tasks.append(Task { [self] in await listenForQueuedBuilds() })
         state.withLock { $0.tasks = tasks }
-        logger.info("build workers started: \(configuration.concurrency) with the \(runner.name) runner (pool \(poolID))")
+        logger.info(
+            "build workers started: \(configuration.concurrency) with the \(runner.name) runner (pool \(poolID))")
     }
 
     /// Stops claiming builds, stops the running ones and gives them back to
@@ -225,9 +226,13 @@ public final class BuildWorkerPool: Sendable {
         }
         let maxAttempts = catalog.queueSettings.maxAttempts
         log.system(
-            "build #\(build.number) of \(site.slug), attempt \(build.attempt) of \(maxAttempts), on worker \(workerID) with the \(runner.name) runner")
-        for variable in site.env where variable.secret && variable.value.count < BuildLog.minimumMaskedLength && !variable.value.isEmpty {
-            log.system("warning: the secret \(variable.name) is shorter than \(BuildLog.minimumMaskedLength) characters and cannot be masked in the log")
+            "build #\(build.number) of \(site.slug), attempt \(build.attempt) of \(maxAttempts), on worker \(workerID) with the \(runner.name) runner"
+        )
+        for variable in site.env
+        where variable.secret && variable.value.count < BuildLog.minimumMaskedLength && !variable.value.isEmpty {
+            log.system(
+                "warning: the secret \(variable.name) is shorter than \(BuildLog.minimumMaskedLength) characters and cannot be masked in the log"
+            )
         }
 
         // 2–8. The pipeline, while the lease is kept.
@@ -240,7 +245,8 @@ public final class BuildWorkerPool: Sendable {
         let (result, reason) = await withTaskGroup(of: ChildResult.self) { group in
             group.addTask {
                 do {
-                    return .pipeline(.success(try await pipeline.run(build, site: site, workspace: workspace, log: log)))
+                    return .pipeline(
+                        .success(try await pipeline.run(build, site: site, workspace: workspace, log: log)))
                 } catch {
                     return .pipeline(.failure(error))
                 }
@@ -290,14 +296,16 @@ public final class BuildWorkerPool: Sendable {
             case .leaseLost, .buildNotFound, .illegalTransition: return .leaseLost(error.message)
             case .closed: return .leaseLost("the catalog was closed")
             case .siteNotFound: return .leaseLost("the deployment was deleted")
-            default: return .failed(.catalogFailed("the catalog failed during the build: \(error.message)", transient: true))
+            default:
+                return .failed(.catalogFailed("the catalog failed during the build: \(error.message)", transient: true))
             }
         case let error as ObjectStoreError:
             return .failed(.storeFailed(error.message, transient: error.isTransient))
         case is CancellationError:
             return .release
         default:
-            return .failed(BuildError(code: .workspaceFailed, message: "the build stopped on an unexpected error: \(error)"))
+            return .failed(
+                BuildError(code: .workspaceFailed, message: "the build stopped on an unexpected error: \(error)"))
         }
     }
 
@@ -346,14 +354,17 @@ public final class BuildWorkerPool: Sendable {
             let maxAttempts = catalog.queueSettings.maxAttempts
             let requeues = error.isTransient && build.attempt < maxAttempts
             if requeues, let log {
-                log.system("the failure looks temporary; the build is queued again (attempt \(build.attempt + 1) of \(maxAttempts))")
+                log.system(
+                    "the failure looks temporary; the build is queued again (attempt \(build.attempt + 1) of \(maxAttempts))"
+                )
                 log.finish()
                 await persist(log, of: build)
                 storeLog = false
             }
             do {
                 let finished = try await catalog.finishBuild(
-                    buildID: build.id, workerID: workerID, result: .failure(message: message, retryable: error.isTransient))
+                    buildID: build.id, workerID: workerID,
+                    result: .failure(message: message, retryable: error.isTransient))
                 if finished.status == .queued {
                     final = false
                     result = report(.retrying, error, nil)
@@ -370,7 +381,8 @@ public final class BuildWorkerPool: Sendable {
                 logger.error("could not record the failure of build \(build.id): \(error)")
                 final = false
                 storeLog = false
-                result = report(.leaseLost, .catalogFailed("the failure could not be recorded: \(error)", transient: true), nil)
+                result = report(
+                    .leaseLost, .catalogFailed("the failure could not be recorded: \(error)", transient: true), nil)
             }
         case .canceled:
             log?.system("build canceled; nothing was activated")
@@ -403,7 +415,8 @@ public final class BuildWorkerPool: Sendable {
 
     /// Stores the log file as `logs/<siteId>/<buildId>.log`.
     private func persist(_ log: BuildLog, of build: Build) async {
-        let uploader = Uploader(store: store, attempts: configuration.uploadAttempts, backoff: configuration.uploadBackoff)
+        let uploader = Uploader(
+            store: store, attempts: configuration.uploadAttempts, backoff: configuration.uploadBackoff)
         let path = log.path
         do {
             try await uploader.put(build.logKey, options: PutOptions(contentType: "text/plain; charset=utf-8")) {
@@ -461,12 +474,16 @@ public final class BuildWorkerPool: Sendable {
             let report = try await catalog.sweepExpiredLeases()
             for build in report.requeued {
                 bus.appendLog(
-                    LogLine(timestamp: Date(), stream: .system, text: "[slipway] \(build.error ?? "the worker stopped"); queued again"),
+                    LogLine(
+                        timestamp: Date(), stream: .system,
+                        text: "[slipway] \(build.error ?? "the worker stopped"); queued again"),
                     buildID: build.id)
                 logger.notice("build \(build.id) requeued after its worker's lease expired")
             }
             for build in report.failed {
-                bus.appendLog(LogLine(timestamp: Date(), stream: .system, text: "[slipway] \(build.error ?? "failed")"), buildID: build.id)
+                bus.appendLog(
+                    LogLine(timestamp: Date(), stream: .system, text: "[slipway] \(build.error ?? "failed")"),
+                    buildID: build.id)
                 bus.closeLog(buildID: build.id)
                 logger.notice("build \(build.id) failed after its last worker's lease expired")
             }

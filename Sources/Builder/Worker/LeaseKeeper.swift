@@ -47,7 +47,9 @@ struct LeaseKeeper: Sendable {
                     if Task.isCancelled { return nil }
                     logger.warning("renewing the lease of build \(buildID) failed: \(error)")
                     if clock.now - lastRenewal >= leaseDuration {
-                        return .leaseLost("the lease could not be renewed for \(DurationText.format(leaseDuration)) (\(error.message))")
+                        return .leaseLost(
+                            "the lease could not be renewed for \(DurationText.format(leaseDuration)) (\(error.message))"
+                        )
                     }
                 }
             } catch {

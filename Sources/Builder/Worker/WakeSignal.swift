@@ -53,7 +53,9 @@ final class WakeSignal: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    if state.generation != generation || Task.isCancelled || state.expired.remove(id) != nil { return true }
+                    if state.generation != generation || Task.isCancelled || state.expired.remove(id) != nil {
+                        return true
+                    }
                     state.waiters[id] = continuation
                     return false
                 }

@@ -10,7 +10,9 @@ struct AccessLog: Sendable {
         method: HTTPMethod, host: String, target: String, status: Int, bodyBytes: Int64, nanoseconds: Int64, cache: Bool
     ) {
         guard let logger else { return }
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
+        let path =
+            target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
+            ?? target
         logger.info(
             "response",
             metadata: [

@@ -1,6 +1,6 @@
 import CoreMetrics
-import NIOHTTP1
 import NIOCore
+import NIOHTTP1
 
 /// The proxy's swift-metrics instruments, created once so counting a
 /// response allocates nothing:
@@ -15,7 +15,7 @@ import NIOCore
 /// - `slipway_proxy_rejected_requests_total{reason}` — requests refused
 ///   before routing (400, 413, 414, 431).
 final class ProxyMetrics: Sendable {
-    private let requests: [Counter]  // index: statusClass * 2 + (hit ? 1 : 0)
+    private let requests: [Counter] // index: statusClass * 2 + (hit ? 1 : 0)
     private let bytes: Counter
     private let duration: Timer
     private let closed: [ConnectionTimeouts.Reason: Counter]
@@ -34,19 +34,23 @@ final class ProxyMetrics: Sendable {
         }
         self.requests = requests
         bytes = Counter(label: "slipway_proxy_response_bytes_total", factory: factory)
-        duration = Timer(label: "slipway_proxy_request_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        duration = Timer(
+            label: "slipway_proxy_request_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
         var closed: [ConnectionTimeouts.Reason: Counter] = [:]
         for reason in [ConnectionTimeouts.Reason.headerTimeout, .idleTimeout, .writeTimeout] {
             closed[reason] = Counter(
-                label: "slipway_proxy_connections_closed_total", dimensions: [("reason", reason.rawValue)], factory: factory)
+                label: "slipway_proxy_connections_closed_total", dimensions: [("reason", reason.rawValue)],
+                factory: factory)
         }
         self.closed = closed
         refused = Counter(
-            label: "slipway_proxy_connections_closed_total", dimensions: [("reason", "connection_limit")], factory: factory)
+            label: "slipway_proxy_connections_closed_total", dimensions: [("reason", "connection_limit")],
+            factory: factory)
         var rejected: [SlipwayPages.Kind: Counter] = [:]
         for kind in [SlipwayPages.Kind.badRequest, .payloadTooLarge, .uriTooLong, .headersTooLarge] {
             rejected[kind] = Counter(
-                label: "slipway_proxy_rejected_requests_total", dimensions: [("reason", "\(kind.status.code)")], factory: factory)
+                label: "slipway_proxy_rejected_requests_total", dimensions: [("reason", "\(kind.status.code)")],
+                factory: factory)
         }
         self.rejected = rejected
     }

@@ -74,7 +74,8 @@ public struct SlipwayPages: Sendable {
             case .uriTooLong: "The address is longer than this server accepts. Shorten it and try again."
             case .headersTooLarge:
                 "The request carries more or larger headers than this server accepts. Clearing this site's cookies may help."
-            case .notDeployed: "This site has no build yet. Its owner can deploy it from the Slipway dashboard or with slipway deploy."
+            case .notDeployed:
+                "This site has no build yet. Its owner can deploy it from the Slipway dashboard or with slipway deploy."
             case .badGateway: "The storage behind this site did not answer correctly. Try again in a moment."
             case .gatewayTimeout: "The storage behind this site took too long to answer. Try again in a moment."
             }
@@ -102,12 +103,15 @@ public struct SlipwayPages: Sendable {
     public init(directory: String, overrideDirectory: String? = nil) throws(ProxyError) {
         var templates: [String: PageTemplate] = [:]
         for name in Self.templateNames {
-            let candidates = [overrideDirectory, directory].compactMap { $0 }.map { ($0 as NSString).appendingPathComponent(name) }
+            let candidates = [overrideDirectory, directory].compactMap { $0 }.map {
+                ($0 as NSString).appendingPathComponent(name)
+            }
             guard let path = candidates.first(where: { FileManager.default.isReadableFile(atPath: $0) }),
                 let data = FileManager.default.contents(atPath: path)
             else {
                 throw ProxyError.pagesUnavailable(
-                    "the page '\(name)' is not in \(candidates.joined(separator: " or ")); point the pages directory at Slipway's static/pages")
+                    "the page '\(name)' is not in \(candidates.joined(separator: " or ")); point the pages directory at Slipway's static/pages"
+                )
             }
             guard let source = String(validating: data, as: UTF8.self) else {
                 throw ProxyError.pagesUnavailable("the page '\(path)' is not UTF-8 text")

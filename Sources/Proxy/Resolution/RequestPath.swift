@@ -96,7 +96,9 @@ public struct RequestPath: Sendable, Hashable {
                 dots = 0
                 continue
             }
-            guard byte > 0x20, byte < 0x7f, byte != UInt8(ascii: "%"), byte != UInt8(ascii: "\\"), byte != UInt8(ascii: "#") else {
+            guard byte > 0x20, byte < 0x7f, byte != UInt8(ascii: "%"), byte != UInt8(ascii: "\\"),
+                byte != UInt8(ascii: "#")
+            else {
                 return nil
             }
             segmentLength += 1

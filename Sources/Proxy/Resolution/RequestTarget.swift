@@ -30,7 +30,8 @@ enum RequestTarget {
         let authority = rest[..<authorityEnd]
         // Userinfo (`user@host`) has no place in a request target.
         guard !authority.isEmpty, !authority.contains("@") else { throw .unsupportedForm }
-        guard let targetHost = HostRoute.normalizedHost(String(authority)), let headerHost = HostRoute.normalizedHost(host),
+        guard let targetHost = HostRoute.normalizedHost(String(authority)),
+            let headerHost = HostRoute.normalizedHost(host),
             targetHost == headerHost
         else { throw .hostMismatch }
         let pathAndQuery = rest[authorityEnd...]

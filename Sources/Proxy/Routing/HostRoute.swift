@@ -41,7 +41,9 @@ public enum HostRoute: Sendable, Hashable {
             self = .noSite
             return
         }
-        if let dash = labelBytes.indices.dropLast().first(where: { labelBytes[$0] == UInt8(ascii: "-") && labelBytes[$0 + 1] == UInt8(ascii: "-") }) {
+        if let dash = labelBytes.indices.dropLast().first(where: {
+            labelBytes[$0] == UInt8(ascii: "-") && labelBytes[$0 + 1] == UInt8(ascii: "-")
+        }) {
             let number = String(decoding: labelBytes[..<dash], as: UTF8.self)
             let slug = String(decoding: labelBytes[(dash + 2)...], as: UTF8.self)
             guard !number.isEmpty, number.utf8.count <= 9, number.utf8.allSatisfy(isDigit),

@@ -24,12 +24,14 @@ extension SiteTable {
                     case .value(let event):
                         self.apply(event)
                     case .missed(let count):
-                        logger.warning("the site table missed catalog events; reloading it", metadata: ["missed": "\(count)"])
+                        logger.warning(
+                            "the site table missed catalog events; reloading it", metadata: ["missed": "\(count)"])
                         trigger.yield()
                     }
                 }
                 if !Task.isCancelled {
-                    logger.error("the catalog event subscription ended; the site table now relies on its periodic reconcile")
+                    logger.error(
+                        "the catalog event subscription ended; the site table now relies on its periodic reconcile")
                 }
             }
             group.addTask {
@@ -44,7 +46,8 @@ extension SiteTable {
                     do {
                         try await self.reload(from: catalog)
                     } catch {
-                        logger.error("cannot reconcile the site table with the catalog", metadata: ["error": "\(error)"])
+                        logger.error(
+                            "cannot reconcile the site table with the catalog", metadata: ["error": "\(error)"])
                     }
                 }
             }

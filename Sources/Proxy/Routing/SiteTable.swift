@@ -182,7 +182,8 @@ public final class SiteTable: Sendable {
             loaded = try await Self.read(catalog)
         } catch {
             state.withLock { $0.recording = nil }
-            throw ProxyError.catalogUnavailable("cannot read the sites from the catalog (\(error)); the proxy keeps its current table")
+            throw ProxyError.catalogUnavailable(
+                "cannot read the sites from the catalog (\(error)); the proxy keeps its current table")
         }
         install(loaded)
     }
@@ -218,7 +219,7 @@ public final class SiteTable: Sendable {
                     before = page.nextBefore
                 } while before != nil
             } catch let error as CatalogError where error.code == .siteNotFound {
-                continue  // deleted while we were reading
+                continue // deleted while we were reading
             }
             table.insert(entry)
         }

@@ -7,10 +7,12 @@ enum CPUAffinity {
     /// scheduled on, or nil where the system does not say.
     static func allowedCoreCount() -> Int? {
         #if os(Linux)
-        guard let status = try? String(contentsOfFile: "/proc/thread-self/status", encoding: .utf8) else { return nil }
-        return allowedCoreCount(status: status)
+            guard let status = try? String(contentsOfFile: "/proc/thread-self/status", encoding: .utf8) else {
+                return nil
+            }
+            return allowedCoreCount(status: status)
         #else
-        return nil
+            return nil
         #endif
     }
 
@@ -21,7 +23,8 @@ enum CPUAffinity {
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
         var count = 0
         for item in line.dropFirst(prefix.count).split(separator: ",") {
-            let bounds = item.trimmingCharacters(in: .whitespaces).split(separator: "-", omittingEmptySubsequences: false)
+            let bounds = item.trimmingCharacters(in: .whitespaces).split(
+                separator: "-", omittingEmptySubsequences: false)
             guard let first = bounds.first.flatMap({ Int($0) }), let last = bounds.last.flatMap({ Int($0) }),
                 bounds.count <= 2, first >= 0, last >= first
             else { return nil }

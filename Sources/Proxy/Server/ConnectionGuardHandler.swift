@@ -35,7 +35,8 @@ final class ConnectionGuardHandler: ChannelInboundHandler {
     ///   - onTimeout: told why a connection is closed (metrics).
     init(
         configuration: ConnectionTimeouts.Configuration, maxRequestLineBytes: Int,
-        now: @escaping () -> NIODeadline = { .now() }, onTimeout: @escaping (ConnectionTimeouts.Reason) -> Void = { _ in }
+        now: @escaping () -> NIODeadline = { .now() },
+        onTimeout: @escaping (ConnectionTimeouts.Reason) -> Void = { _ in }
     ) {
         self.timeouts = ConnectionTimeouts(configuration: configuration, now: now())
         self.maxRequestLineBytes = maxRequestLineBytes
@@ -65,7 +66,7 @@ final class ConnectionGuardHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if rejected { return }  // the connection is being closed; nothing more is parsed
+        if rejected { return } // the connection is being closed; nothing more is parsed
         let buffer = unwrapInboundIn(data)
         if timeouts.bytesReceived(now: now()) { requestLineBytes = 0 }
         if let seen = requestLineBytes {

@@ -30,12 +30,16 @@ extension ProxyRequestHandler {
             }
             let source = services.bodySource
             let upstream = services.upstream
-            runAsync(exchange, {
-                try await cache.value(forKey: object.cacheKey) {
-                    let bytes = try await source.loadWhole(object, timeout: upstream.timeout, presignExpiry: upstream.presignExpiry)
-                    return (bytes, bytes.readableBytes)
+            runAsync(
+                exchange,
+                {
+                    try await cache.value(forKey: object.cacheKey) {
+                        let bytes = try await source.loadWhole(
+                            object, timeout: upstream.timeout, presignExpiry: upstream.presignExpiry)
+                        return (bytes, bytes.readableBytes)
+                    }
                 }
-            }) { bytes in
+            ) { bytes in
                 self.sendMemory(bytes, reply: reply, exchange)
             }
             return
@@ -55,7 +59,10 @@ extension ProxyRequestHandler {
         else {
             // A cached body that does not match the manifest (only a bug in
             // whatever filled the cache could cause it): never serve it.
-            fail(exchange, ProxyError.objectMismatch("the cached body of \(reply.object.objectKey) does not have its manifest size"))
+            fail(
+                exchange,
+                ProxyError.objectMismatch(
+                    "the cached body of \(reply.object.objectKey) does not have its manifest size"))
             return
         }
         writeHead(exchange, reply: reply)
@@ -70,7 +77,9 @@ extension ProxyRequestHandler {
         do {
             path = try store.filePath(forKey: reply.object.objectKey)
         } catch {
-            fail(exchange, ProxyError.upstreamFailed("the object key \(reply.object.objectKey) is not valid for the disk store"))
+            fail(
+                exchange,
+                ProxyError.upstreamFailed("the object key \(reply.object.objectKey) is not valid for the disk store"))
             return
         }
         let expectedSize = reply.object.size
@@ -91,7 +100,8 @@ extension ProxyRequestHandler {
             }
             guard Int64(size) == expectedSize else {
                 try? file.close()
-                throw ProxyError.objectMismatch("\(objectKey) has \(size) bytes but its manifest says \(expectedSize); rebuild the site")
+                throw ProxyError.objectMismatch(
+                    "\(objectKey) has \(size) bytes but its manifest says \(expectedSize); rebuild the site")
             }
             return file
         }
@@ -125,7 +135,8 @@ extension ProxyRequestHandler {
             var upstreamHeaders = HTTPHeaders()
             let isPartial = reply.range.count != Int(reply.object.size)
             if isPartial {
-                upstreamHeaders.add(name: "Range", value: "bytes=\(reply.range.lowerBound)-\(reply.range.upperBound - 1)")
+                upstreamHeaders.add(
+                    name: "Range", value: "bytes=\(reply.range.lowerBound)-\(reply.range.upperBound - 1)")
             }
             request = try HTTPClient.Request(url: url.url, method: .GET, headers: upstreamHeaders)
         } catch {
@@ -133,15 +144,20 @@ extension ProxyRequestHandler {
             return
         }
         let machine = UpstreamStreamStateMachine(
-            configuration: .init(headTimeout: TimeAmount(services.upstream.timeout), idleTimeout: TimeAmount(services.upstream.idleTimeout)),
+            configuration: .init(
+                headTimeout: TimeAmount(services.upstream.timeout),
+                idleTimeout: TimeAmount(services.upstream.idleTimeout)),
             expectedLength: Int64(reply.range.count),
             expectedStatus: reply.range.count != Int(reply.object.size) ? .partialContent : .ok,
             now: now())
         let download = UpstreamDownload(machine: machine, reply: reply)
         exchange.upstream = download
         exchange.body = .upstream
-        let delegate = UpstreamResponseDelegate(handler: NIOLoopBound(self, eventLoop: context.eventLoop), exchange: NIOLoopBound(exchange, eventLoop: context.eventLoop))
-        download.task = client.execute(request: request, delegate: delegate, eventLoop: .delegateAndChannel(on: context.eventLoop))
+        let delegate = UpstreamResponseDelegate(
+            handler: NIOLoopBound(self, eventLoop: context.eventLoop),
+            exchange: NIOLoopBound(exchange, eventLoop: context.eventLoop))
+        download.task = client.execute(
+            request: request, delegate: delegate, eventLoop: .delegateAndChannel(on: context.eventLoop))
         rearmUpstreamTimer(exchange)
     }
 
@@ -212,7 +228,8 @@ extension ProxyRequestHandler {
             fail(exchange, classifyUpstreamError(error, what: download.reply.object.objectKey))
         case .abortConnection:
             services.logger.warning(
-                "the object store failed mid-body", metadata: ["object": "\(download.reply.object.objectKey)", "error": "\(error)"])
+                "the object store failed mid-body",
+                metadata: ["object": "\(download.reply.object.objectKey)", "error": "\(error)"])
             abort(exchange)
         case .finishResponse, .none:
             break

@@ -106,7 +106,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     /// A zero-byte write that carries the completion of a response's last byte.
     private let endMarker = ByteBuffer()
 
-    init(services: ProxyServices, connectionGuard: ConnectionGuardHandler? = nil, now: @escaping () -> NIODeadline = { .now() }) {
+    init(
+        services: ProxyServices, connectionGuard: ConnectionGuardHandler? = nil,
+        now: @escaping () -> NIODeadline = { .now() }
+    ) {
         self.services = services
         self.connectionGuard = connectionGuard
         self.now = now
@@ -247,7 +250,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
                 let request = IncomingRequest(
                     method: receivingMethod, target: "/", host: "", headers: [:], version: .http1_1, isKeepAlive: false)
                 let exchange = begin(request, closeAfter: true)
-                execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: false, date: HTTPDateClock.shared.now()), exchange)
+                execute(
+                    services.pipeline.page(
+                        services.pipeline.pages.page(kind), isPreview: false, date: HTTPDateClock.shared.now()),
+                    exchange)
             }
         }
         if exchange == nil && waiting.isEmpty && readHeld && !inputDone {
@@ -276,12 +282,17 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         case .build(let build):
             exchange.isPreview = build.isPreview
             if let manifest = services.manifests.cached(buildID: build.buildID) {
-                execute(pipeline.plan(exchange.request, build: build, manifest: manifest, date: HTTPDateClock.shared.now()), exchange)
+                execute(
+                    pipeline.plan(exchange.request, build: build, manifest: manifest, date: HTTPDateClock.shared.now()),
+                    exchange)
                 return
             }
             let manifests = services.manifests
-            runAsync(exchange, { try await manifests.load(siteID: build.site.siteID, buildID: build.buildID) }) { manifest in
-                self.execute(pipeline.plan(exchange.request, build: build, manifest: manifest, date: HTTPDateClock.shared.now()), exchange)
+            runAsync(exchange, { try await manifests.load(siteID: build.site.siteID, buildID: build.buildID) }) {
+                manifest in
+                self.execute(
+                    pipeline.plan(exchange.request, build: build, manifest: manifest, date: HTTPDateClock.shared.now()),
+                    exchange)
             }
         }
     }
@@ -315,7 +326,9 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         writeHead(exchange, status: reply.status, headers: reply.headers, extra: extra)
     }
 
-    private func writeHead(_ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders, extra: ResponseHeadWriter.ExtraFields) {
+    private func writeHead(
+        _ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders, extra: ResponseHeadWriter.ExtraFields
+    ) {
         var extra = extra
         if exchange.closeAfter || (inputDone && waiting.isEmpty) {
             exchange.closeAfter = true
@@ -325,7 +338,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         }
         exchange.status = Int(status.code)
         exchange.headSent = true
-        let (head, dropped) = ResponseHeadWriter.head(status: status, headers: headers, extra: extra, allocator: context.channel.allocator)
+        let (head, dropped) = ResponseHeadWriter.head(
+            status: status, headers: headers, extra: extra, allocator: context.channel.allocator)
         if dropped > 0 {
             services.logger.warning(
                 "header fields left out of a response: not valid HTTP",
@@ -418,7 +432,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     /// response rather than a complete-looking wrong one.
     func fail(_ exchange: Exchange, _ error: any Error) {
         guard exchange === self.exchange else { return }
-        if error is CancellationError { return }  // the client went away
+        if error is CancellationError { return } // the client went away
         let kind: SlipwayPages.Kind = (error as? ProxyError)?.httpStatus == 504 ? .gatewayTimeout : .badGateway
         services.logger.warning(
             "cannot serve a request from the store",
@@ -429,7 +443,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         }
         exchange.body = nil
         exchange.closeFile()
-        execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: exchange.isPreview, date: HTTPDateClock.shared.now()), exchange)
+        execute(
+            services.pipeline.page(
+                services.pipeline.pages.page(kind), isPreview: exchange.isPreview, date: HTTPDateClock.shared.now()),
+            exchange)
     }
 
     /// Closes the connection mid-response.

@@ -82,7 +82,8 @@ public final class ProxyServer: Sendable {
         self.store = store
         self.logger = logger
         self.metricsFactory = metricsFactory
-        self.pages = try SlipwayPages(directory: configuration.pagesDirectory, overrideDirectory: configuration.pagesOverrideDirectory)
+        self.pages = try SlipwayPages(
+            directory: configuration.pagesDirectory, overrideDirectory: configuration.pagesOverrideDirectory)
         self.siteTable = SiteTable()
         self.bodyCache =
             bodyCache
@@ -130,7 +131,9 @@ public final class ProxyServer: Sendable {
             let subscription = events.subscribe()
             try await siteTable.reload(from: catalog)
             let (siteTable, catalog, interval, logger) = (siteTable, catalog, configuration.reconcileInterval, logger)
-            let following = Task { await siteTable.follow(subscription, catalog: catalog, reconcileInterval: interval, logger: logger) }
+            let following = Task {
+                await siteTable.follow(subscription, catalog: catalog, reconcileInterval: interval, logger: logger)
+            }
             follow = following
 
             let bodySource: BodySource
@@ -153,7 +156,10 @@ public final class ProxyServer: Sendable {
             }
             logger.info(
                 "proxy listening",
-                metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "apps_domain": "\(configuration.normalizedAppsDomain)"])
+                metadata: [
+                    "address": "\(channel.localAddress.map { "\($0)" } ?? "?")",
+                    "apps_domain": "\(configuration.normalizedAppsDomain)",
+                ])
         } catch {
             follow?.cancel()
             try? await client?.shutdown()
@@ -186,7 +192,9 @@ public final class ProxyServer: Sendable {
             }
             if await !waitForConnectionsToClose(within: gracePeriod) {
                 let remaining = connections.channels
-                logger.warning("closing connections still open at the shutdown deadline", metadata: ["count": "\(remaining.count)"])
+                logger.warning(
+                    "closing connections still open at the shutdown deadline", metadata: ["count": "\(remaining.count)"]
+                )
                 for channel in remaining { channel.close(promise: nil) }
                 _ = await waitForConnectionsToClose(within: .seconds(2))
             }
@@ -208,7 +216,8 @@ public final class ProxyServer: Sendable {
                 guard !certificates.isEmpty else { throw NIOSSLError.failedToLoadCertificate }
                 tls.additionalTrustRoots = [.certificates(certificates)]
             } catch {
-                throw ProxyError.invalidConfiguration("cannot read CA certificates from '\(caFile)' (\(error)); point the upstream CA file at a PEM file")
+                throw ProxyError.invalidConfiguration(
+                    "cannot read CA certificates from '\(caFile)' (\(error)); point the upstream CA file at a PEM file")
             }
             configuration.tlsConfiguration = tls
         }
@@ -217,7 +226,8 @@ public final class ProxyServer: Sendable {
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
         configuration.httpVersion = .http1Only
-        configuration.timeout = HTTPClient.Configuration.Timeout(connect: TimeAmount(self.configuration.upstream.timeout), read: nil)
+        configuration.timeout = HTTPClient.Configuration.Timeout(
+            connect: TimeAmount(self.configuration.upstream.timeout), read: nil)
         var pool = HTTPClient.Configuration.ConnectionPool(
             idleTimeout: .seconds(60),
             concurrentHTTP1ConnectionsPerHostSoftLimit: self.configuration.upstream.maxConnectionsPerHost)
@@ -292,7 +302,9 @@ public final class ProxyServer: Sendable {
                         configuration: timeouts, maxRequestLineBytes: configuration.limits.maxRequestLineBytes,
                         onTimeout: { metrics.connectionClosed($0) })
                     try sync.addHandler(connectionGuard)
-                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
+                    try sync.addHandler(
+                        ByteToMessageHandler(
+                            HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
                     try sync.addHandler(ProxyRequestHandler(services: services, connectionGuard: connectionGuard))
                 }
             }
@@ -300,7 +312,8 @@ public final class ProxyServer: Sendable {
             return try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         } catch {
             throw ProxyError.bindFailed(
-                "cannot listen on \(configuration.host):\(configuration.port): \(error); pick a free port or another address")
+                "cannot listen on \(configuration.host):\(configuration.port): \(error); pick a free port or another address"
+            )
         }
     }
 

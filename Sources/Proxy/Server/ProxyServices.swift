@@ -23,7 +23,8 @@ final class ProxyServices: Sendable {
     let logger: Logger
 
     init(
-        pipeline: ServingPipeline, manifests: ManifestStore, bodyCache: BodyCache, bodySource: BodySource, metrics: ProxyMetrics,
+        pipeline: ServingPipeline, manifests: ManifestStore, bodyCache: BodyCache, bodySource: BodySource,
+        metrics: ProxyMetrics,
         accessLog: AccessLog, intakeLimits: RequestIntake.Limits, upstream: ProxyConfiguration.Upstream, logger: Logger
     ) {
         self.pipeline = pipeline

@@ -118,7 +118,9 @@ struct RequestIntake {
         if contentLengths > 1 || (contentLengths > 0 && transferEncodings > 0) {
             return .rejected(.badRequest)
         }
-        if transferEncodings > 1 || (transferEncodings == 1 && transferEncoding?.trimmingSpaces().lowercased() != "chunked") {
+        if transferEncodings > 1
+            || (transferEncodings == 1 && transferEncoding?.trimmingSpaces().lowercased() != "chunked")
+        {
             return .rejected(.badRequest)
         }
         var declaredLength = 0

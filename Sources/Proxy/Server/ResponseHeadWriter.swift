@@ -38,7 +38,8 @@ enum ResponseHeadWriter {
     /// The head's bytes, in a buffer from `allocator`.
     /// - Returns: the buffer, and how many fields were left out.
     static func head(
-        status: HTTPResponseStatus, headers: HTTPHeaders, extra: ExtraFields = ExtraFields(), allocator: ByteBufferAllocator
+        status: HTTPResponseStatus, headers: HTTPHeaders, extra: ExtraFields = ExtraFields(),
+        allocator: ByteBufferAllocator
     ) -> (ByteBuffer, dropped: Int) {
         var fieldBytes = 0
         var dropped = 0
@@ -49,6 +50,8 @@ enum ResponseHeadWriter {
                 dropped += 1
             }
         }
+        // `extra` is a fixed list of fields, not a Sequence: its own forEach is the only way through it.
+        // swift-format-ignore: ReplaceForEachWithForLoop
         extra.forEach { name, value in fieldBytes += name.utf8CodeUnitCount + value.utf8.count + 4 }
         var buffer = allocator.buffer(capacity: 48 + fieldBytes)
         buffer.writeStaticString("HTTP/1.1 ")
@@ -75,9 +78,11 @@ enum ResponseHeadWriter {
                 put(value)
                 put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             }
+            // swift-format-ignore: ReplaceForEachWithForLoop
             extra.forEach { name, value in
                 name.withUTF8Buffer { bytes in
-                    memory.baseAddress!.advanced(by: offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                    memory.baseAddress!.advanced(by: offset).copyMemory(
+                        from: bytes.baseAddress!, byteCount: bytes.count)
                     offset += bytes.count
                 }
                 put(UInt8(ascii: ":"), UInt8(ascii: " "))

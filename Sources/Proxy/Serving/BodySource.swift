@@ -40,13 +40,15 @@ enum BodySource: Sendable {
                     let request = HTTPClientRequest(url: url.url)
                     let response = try await client.execute(request, timeout: TimeAmount(timeout))
                     guard response.status == .ok else {
-                        throw ProxyError.upstreamFailed("the object store answered \(response.status.code) for \(object.objectKey)")
+                        throw ProxyError.upstreamFailed(
+                            "the object store answered \(response.status.code) for \(object.objectKey)")
                     }
                     bytes = try await response.body.collect(upTo: size)
                 }
                 guard bytes.readableBytes == size else {
                     throw ProxyError.objectMismatch(
-                        "\(object.objectKey) has \(bytes.readableBytes) bytes but its manifest says \(size); rebuild the site")
+                        "\(object.objectKey) has \(bytes.readableBytes) bytes but its manifest says \(size); rebuild the site"
+                    )
                 }
                 return bytes
             }

@@ -27,7 +27,9 @@ enum ConditionalRequest {
             }
         }
         if sawIfNoneMatch { return false }
-        guard ifModifiedSinceCount == 1, let text = ifModifiedSince, let since = HTTPDate.parse(text) else { return false }
+        guard ifModifiedSinceCount == 1, let text = ifModifiedSince, let since = HTTPDate.parse(text) else {
+            return false
+        }
         return lastModified <= since
     }
 

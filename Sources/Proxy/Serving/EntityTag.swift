@@ -11,7 +11,9 @@ struct EntityTag: Sendable, Hashable {
         var tags: [EntityTag] = []
         var rest = text.utf8[...]
         while true {
-            while let first = rest.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") || first == UInt8(ascii: ",") {
+            while let first = rest.first,
+                first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") || first == UInt8(ascii: ",")
+            {
                 rest = rest.dropFirst()
             }
             guard !rest.isEmpty else { return tags }
@@ -25,7 +27,9 @@ struct EntityTag: Sendable, Hashable {
             guard let close = rest.firstIndex(of: UInt8(ascii: "\"")) else { return nil }
             tags.append(EntityTag(opaque: Substring(rest[..<close]), isWeak: isWeak))
             rest = rest[rest.index(after: close)...]
-            while let first = rest.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { rest = rest.dropFirst() }
+            while let first = rest.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
+                rest = rest.dropFirst()
+            }
             guard rest.isEmpty || rest.first == UInt8(ascii: ",") else { return nil }
         }
     }

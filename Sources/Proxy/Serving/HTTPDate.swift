@@ -15,7 +15,7 @@ enum HTTPDate {
         let days = floorDivide(epochSeconds, 86_400)
         let secondsOfDay = epochSeconds - days * 86_400
         let (year, month, day) = civilDate(fromDays: days)
-        let weekday = Int((days % 7 + 11) % 7)  // 1970-01-01 was a Thursday
+        let weekday = Int((days % 7 + 11) % 7) // 1970-01-01 was a Thursday
         func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
         return "\(weekdays[weekday]), \(two(day)) \(months[Int(month) - 1]) \(year) "
             + "\(two(secondsOfDay / 3600)):\(two(secondsOfDay / 60 % 60)):\(two(secondsOfDay % 60)) GMT"
@@ -57,7 +57,8 @@ enum HTTPDate {
 
     private static func epoch(year: Int64, month: Int64, day: Int64, time: String) -> Int64? {
         let parts = time.split(separator: ":")
-        guard parts.count == 3, parts.allSatisfy({ $0.count == 2 }), let hour = Int64(parts[0]), let minute = Int64(parts[1]),
+        guard parts.count == 3, parts.allSatisfy({ $0.count == 2 }), let hour = Int64(parts[0]),
+            let minute = Int64(parts[1]),
             let second = Int64(parts[2]), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second),
             (1...31).contains(day), (1...12).contains(month)
         else { return nil }

@@ -28,12 +28,15 @@ final class ManifestStore: Sendable {
     private let maxBytes: Int
     private let timeout: Duration
 
-    init(store: any ObjectStore, capacityBytes: Int, maxBytes: Int, timeout: Duration, metricsFactory: any MetricsFactory) {
+    init(
+        store: any ObjectStore, capacityBytes: Int, maxBytes: Int, timeout: Duration, metricsFactory: any MetricsFactory
+    ) {
         self.store = store
         self.maxBytes = maxBytes
         self.timeout = timeout
         self.cache = LRUCache(
-            capacityBytes: capacityBytes, maxEntryBytes: max(maxBytes, capacityBytes / 16), shardCount: 4, name: "manifests",
+            capacityBytes: capacityBytes, maxEntryBytes: max(maxBytes, capacityBytes / 16), shardCount: 4,
+            name: "manifests",
             metricsFactory: metricsFactory)
     }
 
@@ -55,7 +58,8 @@ final class ManifestStore: Sendable {
                 do {
                     return try await store.getBytes(key, limit: maxBytes)
                 } catch let error as ObjectStoreError where error.code == .notFound {
-                    throw ProxyError.manifestUnusable("build \(buildID) is active but has no manifest at \(key); roll back or rebuild the site")
+                    throw ProxyError.manifestUnusable(
+                        "build \(buildID) is active but has no manifest at \(key); roll back or rebuild the site")
                 } catch let error as ObjectStoreError where error.code == .tooLarge {
                     throw ProxyError.manifestUnusable("the manifest at \(key) is larger than \(maxBytes) bytes")
                 }

@@ -8,7 +8,9 @@ enum Precompression {
     static let preference = ["br", "gzip"]
 
     /// The coding and variant to serve, or nil for the identity body.
-    static func choose(_ headers: HTTPHeaders, variants: [String: ManifestVariant]) -> (coding: String, variant: ManifestVariant)? {
+    static func choose(_ headers: HTTPHeaders, variants: [String: ManifestVariant]) -> (
+        coding: String, variant: ManifestVariant
+    )? {
         guard !variants.isEmpty else { return nil }
         let accepted = acceptedCodings(headers)
         for coding in preference {

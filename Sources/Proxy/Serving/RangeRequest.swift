@@ -30,13 +30,13 @@ enum RangeRequest {
         let trimmed = value.trimmingSpaces()
         guard let equals = trimmed.firstIndex(of: "="),
             trimmed[..<equals].trimmingSpaces().lowercased() == "bytes"
-        else { return .full }  // another unit: ignored
+        else { return .full } // another unit: ignored
         let specs = trimmed[trimmed.index(after: equals)...].split(separator: ",", omittingEmptySubsequences: false)
             .map { $0.trimmingSpaces() }
         var parsed: [Spec] = []
         for spec in specs {
-            if spec.isEmpty { continue }  // `bytes=0-1,` tolerates empty list elements (RFC 9110 §5.6.1)
-            guard let one = Spec(spec) else { return .full }  // malformed: ignore the header
+            if spec.isEmpty { continue } // `bytes=0-1,` tolerates empty list elements (RFC 9110 §5.6.1)
+            guard let one = Spec(spec) else { return .full } // malformed: ignore the header
             parsed.append(one)
         }
         guard parsed.count == 1 else { return .full }
@@ -77,7 +77,9 @@ enum RangeRequest {
 
         /// Digits only, at most 18 of them (no sign, no overflow).
         static func number(_ text: Substring) -> Int64? {
-            guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                return nil
+            }
             return Int64(text)
         }
 

@@ -51,7 +51,8 @@ enum SlipwayResponseHeaders {
     ///   - etag: the served body's entity tag, without quotes.
     ///   - custom: the `_headers` rules matching the request path.
     static func fileHeaders(
-        _ file: ManifestFile, coding: String?, etag: String, lastModified: String, custom: CustomHeaders, isPreview: Bool,
+        _ file: ManifestFile, coding: String?, etag: String, lastModified: String, custom: CustomHeaders,
+        isPreview: Bool,
         date: String
     ) -> HTTPHeaders {
         var headers = HTTPHeaders()
@@ -104,7 +105,8 @@ enum SlipwayResponseHeaders {
         var result = HTTPHeaders()
         result.reserveCapacity(headers.count)
         for (name, value) in headers
-        where !(name.equalsIgnoringASCIICase("content-type") || name.equalsIgnoringASCIICase("content-encoding")
+        where
+            !(name.equalsIgnoringASCIICase("content-type") || name.equalsIgnoringASCIICase("content-encoding")
             || name.equalsIgnoringASCIICase("content-length") || name.equalsIgnoringASCIICase("accept-ranges")
             || name.equalsIgnoringASCIICase("content-language"))
         {

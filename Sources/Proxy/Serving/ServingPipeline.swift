@@ -107,17 +107,25 @@ struct ServingPipeline: Sendable {
                 case .building: "building"
                 default: "going live"
                 }
-            return .reply(page(pages.building(slug: site.slug, buildNumber: build.number, state: state), isPreview: false, date: date))
+            return .reply(
+                page(
+                    pages.building(slug: site.slug, buildNumber: build.number, state: state), isPreview: false,
+                    date: date))
         case .failed(let build):
             let state = build.status == .canceled ? "was canceled" : "failed"
-            return .reply(page(pages.failure(slug: site.slug, buildNumber: build.number, state: state), isPreview: false, date: date))
+            return .reply(
+                page(
+                    pages.failure(slug: site.slug, buildNumber: build.number, state: state), isPreview: false,
+                    date: date))
         case .notDeployed:
             return .reply(page(pages.page(.notDeployed), isPreview: false, date: date))
         }
     }
 
     /// Steps 4–8, once the build's manifest is at hand.
-    func plan(_ request: IncomingRequest, build: ServedBuild, manifest loaded: LoadedManifest, date: String) -> ResponsePlan {
+    func plan(_ request: IncomingRequest, build: ServedBuild, manifest loaded: LoadedManifest, date: String)
+        -> ResponsePlan
+    {
         let manifest = loaded.manifest
         let spaFallback =
             switch build.site.spa {
@@ -131,7 +139,8 @@ struct ServingPipeline: Sendable {
         let resolvedStatus: Int
         switch PathResolver.resolve(build.path, in: manifest, spaFallback: spaFallback) {
         case .redirect(let location, let status):
-            let headers = SlipwayResponseHeaders.redirectHeaders(location: location, isPreview: build.isPreview, date: date)
+            let headers = SlipwayResponseHeaders.redirectHeaders(
+                location: location, isPreview: build.isPreview, date: date)
             return .immediate(status: HTTPResponseStatus(statusCode: status), headers: headers, body: nil)
         case .notFound:
             return page(pages.page(.notFound), isPreview: build.isPreview, date: date)
@@ -157,7 +166,8 @@ struct ServingPipeline: Sendable {
             custom: HeaderRules.resolve(manifest.headers, for: build.path.path), isPreview: build.isPreview, date: date)
 
         // 6. ETag / 304 (only for what would be a 200).
-        if isSuccess && ConditionalRequest.isNotModified(request.headers, etag: etag, lastModified: loaded.lastModified) {
+        if isSuccess && ConditionalRequest.isNotModified(request.headers, etag: etag, lastModified: loaded.lastModified)
+        {
             var notModified = SlipwayResponseHeaders.notModified(from: headers)
             notModified.add(name: "X-Cache", value: "MISS")
             return .immediate(status: .notModified, headers: notModified, body: nil)
@@ -166,7 +176,9 @@ struct ServingPipeline: Sendable {
         // 7. Range.
         var status = HTTPResponseStatus(statusCode: resolvedStatus)
         var bytes: Range<Int64> = 0..<size
-        if hasRange && ConditionalRequest.ifRangeAllowsPartial(request.headers, etag: etag, lastModified: loaded.lastModified) {
+        if hasRange
+            && ConditionalRequest.ifRangeAllowsPartial(request.headers, etag: etag, lastModified: loaded.lastModified)
+        {
             switch RangeRequest.evaluate(request.headers, size: size) {
             case .full:
                 break
@@ -190,11 +202,15 @@ struct ServingPipeline: Sendable {
             cacheKey: BodyCache.key(buildID: build.buildID.rawValue, path: resolvedPath, encoding: chosen?.coding),
             objectKey: manifest.objectKey(for: storedPath), size: size,
             isCacheable: size <= Int64(maxCachedBodyBytes))
-        return .file(FileReply(status: status, headers: headers, object: object, range: bytes, sendsBody: request.method != .HEAD))
+        return .file(
+            FileReply(
+                status: status, headers: headers, object: object, range: bytes, sendsBody: request.method != .HEAD))
     }
 
     /// One of Slipway's pages, with its headers.
-    func page(_ rendered: SlipwayPages.Rendered, extra: HTTPHeaders = [:], isPreview: Bool, date: String) -> ResponsePlan {
+    func page(_ rendered: SlipwayPages.Rendered, extra: HTTPHeaders = [:], isPreview: Bool, date: String)
+        -> ResponsePlan
+    {
         var headers = HTTPHeaders()
         SlipwayResponseHeaders.addPageHeaders(to: &headers, bodyLength: rendered.body.readableBytes, date: date)
         for (name, value) in rendered.headers { headers.add(name: name, value: value) }

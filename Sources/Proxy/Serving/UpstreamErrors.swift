@@ -40,6 +40,7 @@ func classifyUpstreamError(_ error: any Error, what: String) -> any Error {
             return ProxyError.upstreamFailed("the object store connection failed reading \(what): \(error)")
         }
     default:
-        return ProxyError.upstreamFailed("reading \(what) from the object store failed: \(String(describing: type(of: error)))")
+        return ProxyError.upstreamFailed(
+            "reading \(what) from the object store failed: \(String(describing: type(of: error)))")
     }
 }

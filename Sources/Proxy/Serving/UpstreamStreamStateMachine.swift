@@ -103,7 +103,9 @@ struct UpstreamStreamStateMachine {
         guard contentLength == expectedLength else {
             state = .failed
             return .fail(
-                .badResponse("the object store sent \(contentLength.map(String.init) ?? "no") Content-Length instead of \(expectedLength)"))
+                .badResponse(
+                    "the object store sent \(contentLength.map(String.init) ?? "no") Content-Length instead of \(expectedLength)"
+                ))
         }
         state = .streaming(received: 0, demandHeld: false, waitingSince: now)
         return .startResponse

@@ -19,7 +19,9 @@ public struct BuildJSON: Encodable, Sendable {
 
     /// `build` with its preview URL (only a successful build has one).
     public init(build: Build, slug: String, urls: SiteURLs) {
-        self.init(build: build, previewURL: build.status == .success ? urls.previewURL(slug: slug, number: build.number) : nil)
+        self.init(
+            build: build, previewURL: build.status == .success ? urls.previewURL(slug: slug, number: build.number) : nil
+        )
     }
 
     private enum CodingKeys: String, CodingKey {

@@ -156,7 +156,8 @@ public protocol Catalog: Sendable {
     ///   sender claimed it after the lease lapsed, or it already finished),
     ///   `notification_not_found` when it is gone with its deployment,
     ///   `invalid_input` for a negative delay.
-    func completeNotification(id: String, owner: String, result: NotificationAttemptResult) async throws -> NotificationDelivery
+    func completeNotification(id: String, owner: String, result: NotificationAttemptResult) async throws
+        -> NotificationDelivery
 
     /// The build's notifications (at most one per event), oldest first.
     func notifications(buildID: BuildID) async throws -> [NotificationDelivery]

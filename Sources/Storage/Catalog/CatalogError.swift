@@ -75,7 +75,8 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
     static func slugTaken(_ slug: String) -> CatalogError {
         CatalogError(
             code: .slugTaken,
-            message: "the slug '\(slug)' is already used by another deployment; choose another slug or leave it out to have one derived"
+            message:
+                "the slug '\(slug)' is already used by another deployment; choose another slug or leave it out to have one derived"
         )
     }
 
@@ -84,39 +85,48 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     static func siteNotFound(slug: String) -> CatalogError {
-        CatalogError(code: .siteNotFound, message: "no deployment with slug '\(slug.prefix(80))'; list deployments to find its slug")
+        CatalogError(
+            code: .siteNotFound,
+            message: "no deployment with slug '\(slug.prefix(80))'; list deployments to find its slug")
     }
 
     static func buildNotFound(_ id: BuildID) -> CatalogError {
-        CatalogError(code: .buildNotFound, message: "no build with id '\(id)'; it may have been deleted with its deployment")
+        CatalogError(
+            code: .buildNotFound, message: "no build with id '\(id)'; it may have been deleted with its deployment")
     }
 
     static func illegalTransition(_ build: Build, to action: String, allowedFrom: String) -> CatalogError {
         CatalogError(
             code: .illegalTransition,
-            message: "cannot \(action) build #\(build.number) (\(build.id)): it is \(build.status.rawValue); only \(allowedFrom) builds can"
+            message:
+                "cannot \(action) build #\(build.number) (\(build.id)): it is \(build.status.rawValue); only \(allowedFrom) builds can"
         )
     }
 
     static func queueFull(limit: Int) -> CatalogError {
         CatalogError(
             code: .queueFull,
-            message: "the build queue already holds \(limit) queued builds, its limit; retry once some have started, or cancel queued builds"
+            message:
+                "the build queue already holds \(limit) queued builds, its limit; retry once some have started, or cancel queued builds"
         )
     }
 
     static func leaseLost(_ build: Build, workerID: String) -> CatalogError {
-        let holder = build.leaseOwner.map { "it is leased by worker '\($0)'" } ?? "it is \(build.status.rawValue) and not leased"
+        let holder =
+            build.leaseOwner.map { "it is leased by worker '\($0)'" } ?? "it is \(build.status.rawValue) and not leased"
         return CatalogError(
             code: .leaseLost,
-            message: "worker '\(workerID)' no longer holds the lease of build #\(build.number) (\(build.id)): \(holder); stop working on it"
+            message:
+                "worker '\(workerID)' no longer holds the lease of build #\(build.number) (\(build.id)): \(holder); stop working on it"
         )
     }
 
     static func notificationNotFound(_ id: String) -> CatalogError {
         CatalogError(
             code: .notificationNotFound,
-            message: "no notification with id '\(id.prefix(40))'; it was deleted with its deployment, or pruned once finished")
+            message:
+                "no notification with id '\(id.prefix(40))'; it was deleted with its deployment, or pruned once finished"
+        )
     }
 
     static func notificationLeaseLost(_ delivery: NotificationDelivery, owner: String) -> CatalogError {
@@ -125,11 +135,14 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
             ?? (delivery.state == .pending ? "it is no longer leased" : "it is already \(delivery.state.rawValue)")
         return CatalogError(
             code: .leaseLost,
-            message: "sender '\(owner)' no longer holds notification \(delivery.id) of build \(delivery.buildID): \(holder); drop the result")
+            message:
+                "sender '\(owner)' no longer holds notification \(delivery.id) of build \(delivery.buildID): \(holder); drop the result"
+        )
     }
 
     static func buildCanceled(_ build: Build) -> CatalogError {
-        CatalogError(code: .buildCanceled, message: "build #\(build.number) (\(build.id)) was canceled; stop working on it")
+        CatalogError(
+            code: .buildCanceled, message: "build #\(build.number) (\(build.id)) was canceled; stop working on it")
     }
 
     static func notActivatable(_ message: String) -> CatalogError {
@@ -148,5 +161,6 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
         CatalogError(code: .unavailable, message: message)
     }
 
-    static let closed = CatalogError(code: .closed, message: "the catalog is closed; this Slipway process is shutting down")
+    static let closed = CatalogError(
+        code: .closed, message: "the catalog is closed; this Slipway process is shutting down")
 }

@@ -83,7 +83,8 @@ enum OpaqueIdentifier {
         let bytes = text.utf8
         // The first character holds the top 3 of 50 bits: a 48-bit time
         // leaves it in 0...7.
-        guard bytes.count == length, let first = bytes.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "7") else {
+        guard bytes.count == length, let first = bytes.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "7")
+        else {
             return false
         }
         return bytes.allSatisfy { allowed.contains($0) }
@@ -118,7 +119,8 @@ enum OpaqueIdentifier {
             throw DecodingError.dataCorrupted(
                 DecodingError.Context(
                     codingPath: decoder.codingPath,
-                    debugDescription: "'\(text.prefix(40))' is not a \(kind): expected 26 characters of 0-9 and a-z without i, l, o, u"
+                    debugDescription:
+                        "'\(text.prefix(40))' is not a \(kind): expected 26 characters of 0-9 and a-z without i, l, o, u"
                 )
             )
         }

@@ -36,10 +36,13 @@ public struct NotifyURL: Sendable, Hashable, CustomStringConvertible {
         }
         if !text.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) {
             throw .invalidInput(
-                "notifyUrl contains whitespace, control or non-ASCII characters; percent-encode them (and write the host in its punycode form)")
+                "notifyUrl contains whitespace, control or non-ASCII characters; percent-encode them (and write the host in its punycode form)"
+            )
         }
         guard let parts = Self.split(text), parts.scheme == "http" || parts.scheme == "https" else {
-            throw .invalidInput("notifyUrl \(shown) must be an absolute http:// or https:// URL, like https://hooks.example.com/slipway")
+            throw .invalidInput(
+                "notifyUrl \(shown) must be an absolute http:// or https:// URL, like https://hooks.example.com/slipway"
+            )
         }
         if text.contains("#") {
             throw .invalidInput("notifyUrl \(shown) has a fragment ('#…'); remove it, a fragment is never sent")
@@ -60,7 +63,9 @@ public struct NotifyURL: Sendable, Hashable, CustomStringConvertible {
             host = hostPort[...close]
             let rest = hostPort[hostPort.index(after: close)...]
             if !rest.isEmpty {
-                guard rest.hasPrefix(":") else { throw .invalidInput("notifyUrl \(shown) has text after its IPv6 address; only ':port' may follow") }
+                guard rest.hasPrefix(":") else {
+                    throw .invalidInput("notifyUrl \(shown) has text after its IPv6 address; only ':port' may follow")
+                }
                 portText = rest.dropFirst()
             }
         } else if let colon = hostPort.lastIndex(of: ":") {
@@ -72,16 +77,20 @@ public struct NotifyURL: Sendable, Hashable, CustomStringConvertible {
         }
         var port: Int?
         if let portText {
-            guard !portText.isEmpty, portText.utf8.count <= 5, portText.allSatisfy(\.isASCIIDigit), let number = Int(portText),
+            guard !portText.isEmpty, portText.utf8.count <= 5, portText.allSatisfy(\.isASCIIDigit),
+                let number = Int(portText),
                 (1...65535).contains(number)
             else {
-                throw .invalidInput("notifyUrl \(shown) has the port '\(portText.prefix(10))'; give a number from 1 to 65535 or leave it out")
+                throw .invalidInput(
+                    "notifyUrl \(shown) has the port '\(portText.prefix(10))'; give a number from 1 to 65535 or leave it out"
+                )
             }
             port = number
         }
         guard Self.usesOnlyURLCharacters(text) else {
             throw .invalidInput(
-                "notifyUrl \(shown) is not a valid URL; percent-encode characters such as '{', '}', '^', '|', '\"' and a '%' that starts no escape")
+                "notifyUrl \(shown) is not a valid URL; percent-encode characters such as '{', '}', '^', '|', '\"' and a '%' that starts no escape"
+            )
         }
         self.text = text
         self.isTLS = parts.scheme == "https"
@@ -128,7 +137,9 @@ public struct NotifyURL: Sendable, Hashable, CustomStringConvertible {
         var index = 0
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "%") {
-                guard index + 2 < bytes.count, isHexDigit(bytes[index + 1]), isHexDigit(bytes[index + 2]) else { return false }
+                guard index + 2 < bytes.count, isHexDigit(bytes[index + 1]), isHexDigit(bytes[index + 2]) else {
+                    return false
+                }
                 index += 3
             } else {
                 guard allowed.contains(bytes[index]) else { return false }
@@ -139,12 +150,15 @@ public struct NotifyURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func isHexDigit(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte | 0x20)
     }
 
     /// The lower-cased scheme and where the authority starts and ends; nil
     /// without `scheme://`.
-    private static func split(_ text: String) -> (scheme: String, authority: Substring, authorityStart: String.Index, authorityEnd: String.Index)? {
+    private static func split(_ text: String) -> (
+        scheme: String, authority: Substring, authorityStart: String.Index, authorityEnd: String.Index
+    )? {
         guard let separator = text.range(of: "://") else { return nil }
         let scheme = text[..<separator.lowerBound].lowercased()
         let start = separator.upperBound

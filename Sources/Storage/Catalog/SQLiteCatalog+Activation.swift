@@ -31,11 +31,14 @@ extension SQLiteCatalog {
                 return .skippedOlder(active: activeID)
             }
             try db.execute(
-                sql: "UPDATE site SET active_build_id = ? WHERE id = ?", arguments: [build.id.rawValue, site.id.rawValue]
+                sql: "UPDATE site SET active_build_id = ? WHERE id = ?",
+                arguments: [build.id.rawValue, site.id.rawValue]
             )
             events.publish(
                 .activated(
-                    Activation(siteID: site.id, buildID: build.id, buildNumber: build.number, previousBuildID: site.activeBuildID)
+                    Activation(
+                        siteID: site.id, buildID: build.id, buildNumber: build.number,
+                        previousBuildID: site.activeBuildID)
                 )
             )
             return .activated(previous: site.activeBuildID)

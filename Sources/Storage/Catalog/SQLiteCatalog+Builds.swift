@@ -14,10 +14,13 @@ extension SQLiteCatalog {
             let site = try Self.fetchSite(db, id: siteID)
             let queued = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM build WHERE status = 'queued'") ?? 0
             if queued >= maxQueued { throw CatalogError.queueFull(limit: maxQueued) }
-            let number = try (Int.fetchOne(
-                db, sql: "SELECT build_counter FROM site WHERE id = ?", arguments: [site.id.rawValue]
-            ) ?? 0) + 1
-            try db.execute(sql: "UPDATE site SET build_counter = ? WHERE id = ?", arguments: [number, site.id.rawValue])
+            let number =
+                try
+                (Int.fetchOne(
+                    db, sql: "SELECT build_counter FROM site WHERE id = ?", arguments: [site.id.rawValue]
+                ) ?? 0) + 1
+            try db.execute(
+                sql: "UPDATE site SET build_counter = ? WHERE id = ?", arguments: [number, site.id.rawValue])
             let id = BuildID.generate(at: Millis.date(now))
             try db.execute(
                 sql: """
@@ -25,7 +28,10 @@ extension SQLiteCatalog {
                         attempt, queued_at, not_before)
                     VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, 1, ?, ?)
                     """,
-                arguments: [id.rawValue, site.id.rawValue, number, request.priority, trigger, commitSHA, commitMessage, now, now]
+                arguments: [
+                    id.rawValue, site.id.rawValue, number, request.priority, trigger, commitSHA, commitMessage, now,
+                    now,
+                ]
             )
             let build = try Self.fetchBuild(db, id: id)
             events.publish(.buildChanged(build))
@@ -82,7 +88,8 @@ extension SQLiteCatalog {
             }
             let site = try Self.fetchSite(db, id: build.siteID)
             if site.activeBuildID == build.id {
-                throw CatalogError.buildInUse(build, "it is the active build of '\(site.slug)'; activate another build first")
+                throw CatalogError.buildInUse(
+                    build, "it is the active build of '\(site.slug)'; activate another build first")
             }
             if let owner = build.leaseOwner, let expiry = build.leaseExpiresAt {
                 let wait = max(0, Millis.from(expiry) - now) / 1000 + 1

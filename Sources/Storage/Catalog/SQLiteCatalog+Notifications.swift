@@ -35,7 +35,9 @@ extension SQLiteCatalog {
         }
     }
 
-    public func completeNotification(id: String, owner: String, result: NotificationAttemptResult) async throws -> NotificationDelivery {
+    public func completeNotification(id: String, owner: String, result: NotificationAttemptResult) async throws
+        -> NotificationDelivery
+    {
         if case .retry(let delay, _, _) = result, delay < .zero {
             throw CatalogError.invalidInput("a retry delay must be 0 or more")
         }
@@ -75,7 +77,8 @@ extension SQLiteCatalog {
     public func notifications(buildID: BuildID) async throws -> [NotificationDelivery] {
         try await read { db, _ in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM notification WHERE build_id = ? ORDER BY created_at, rowid", arguments: [buildID.rawValue]
+                db, sql: "SELECT * FROM notification WHERE build_id = ? ORDER BY created_at, rowid",
+                arguments: [buildID.rawValue]
             ).map(Self.notification(from:))
         }
     }

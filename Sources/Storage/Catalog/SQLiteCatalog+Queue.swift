@@ -110,7 +110,8 @@ extension SQLiteCatalog {
                     build.error =
                         retryable
                         ? BuildFields.bounded(
-                            "\(message) (gave up after \(build.attempt) attempts)", maxCharacters: BuildFields.maxErrorLength
+                            "\(message) (gave up after \(build.attempt) attempts)",
+                            maxCharacters: BuildFields.maxErrorLength
                         )
                         : message
                 }
@@ -184,11 +185,14 @@ extension SQLiteCatalog {
         )
         for build in stranded {
             try db.execute(
-                sql: "UPDATE site SET active_build_id = ? WHERE id = ?", arguments: [build.id.rawValue, build.siteID.rawValue]
+                sql: "UPDATE site SET active_build_id = ? WHERE id = ?",
+                arguments: [build.id.rawValue, build.siteID.rawValue]
             )
             try releaseNotification(of: build.id, in: db, now: now)
             events.publish(
-                .activated(Activation(siteID: build.siteID, buildID: build.id, buildNumber: build.number, previousBuildID: nil))
+                .activated(
+                    Activation(siteID: build.siteID, buildID: build.id, buildNumber: build.number, previousBuildID: nil)
+                )
             )
         }
         return stranded

@@ -10,7 +10,8 @@ extension SQLiteCatalog {
         do {
             env = try JSONDecoder().decode([BuildVariable].self, from: Data(envJSON.utf8))
         } catch {
-            throw CatalogError.unavailable("a deployment row holds unreadable env JSON; restore the catalog from a backup")
+            throw CatalogError.unavailable(
+                "a deployment row holds unreadable env JSON; restore the catalog from a backup")
         }
         let spaText: String = try row.decode(forColumn: "spa")
         guard let spa = SpaMode(rawValue: spaText) else {
@@ -76,7 +77,8 @@ extension SQLiteCatalog {
         do {
             build = try snapshotDecoder.decode(Build.self, from: Data(buildJSON.utf8))
         } catch {
-            throw CatalogError.unavailable("a notification row holds an unreadable build; restore the catalog from a backup")
+            throw CatalogError.unavailable(
+                "a notification row holds an unreadable build; restore the catalog from a backup")
         }
         func date(_ column: String) throws -> Date? {
             let milliseconds: Int64? = try row.decode(forColumn: column)
@@ -144,7 +146,9 @@ extension SQLiteCatalog {
         return try build(from: row)
     }
 
-    static func fetchBuilds(_ db: Database, sql: String, arguments: StatementArguments = StatementArguments()) throws -> [Build] {
+    static func fetchBuilds(_ db: Database, sql: String, arguments: StatementArguments = StatementArguments()) throws
+        -> [Build]
+    {
         try Row.fetchAll(db, sql: sql, arguments: arguments).map(build(from:))
     }
 

@@ -3,7 +3,9 @@ import GRDB
 
 extension SQLiteCatalog {
     public func createSite(_ draft: SiteDraft) async throws -> Site {
-        if let slug = draft.slug, let problem = SlugRules.problem(with: slug) { throw CatalogError.slugInvalid(problem) }
+        if let slug = draft.slug, let problem = SlugRules.problem(with: slug) {
+            throw CatalogError.slugInvalid(problem)
+        }
         let webhookSecret = draft.webhookSecret ?? WebhookSecret.generate()
         guard (WebhookSecret.minLength...WebhookSecret.maxLength).contains(webhookSecret.utf8.count) else {
             throw CatalogError.invalidInput(
@@ -87,7 +89,8 @@ extension SQLiteCatalog {
                         """,
                     arguments: [
                         settings.slug, settings.repoURL, settings.branch, settings.rootDir, settings.installCommand,
-                        settings.buildCommand, settings.outputDir, settings.spa.rawValue, try Self.envJSON(settings.env),
+                        settings.buildCommand, settings.outputDir, settings.spa.rawValue,
+                        try Self.envJSON(settings.env),
                         settings.notifyURL, max(now, Millis.from(current.updatedAt)), id.rawValue,
                     ]
                 )
@@ -115,7 +118,9 @@ extension SQLiteCatalog {
 
     public func webhookSecret(siteID: SiteID) async throws -> String? {
         try await read { db, _ in
-            guard let row = try Row.fetchOne(db, sql: "SELECT webhook_secret FROM site WHERE id = ?", arguments: [siteID.rawValue])
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT webhook_secret FROM site WHERE id = ?", arguments: [siteID.rawValue])
             else { throw CatalogError.siteNotFound(id: siteID) }
             return row["webhook_secret"] as String?
         }
@@ -124,7 +129,8 @@ extension SQLiteCatalog {
     public func rotateWebhookSecret(siteID: SiteID) async throws -> String {
         let secret = WebhookSecret.generate()
         try await write { db, _, _ in
-            try db.execute(sql: "UPDATE site SET webhook_secret = ? WHERE id = ?", arguments: [secret, siteID.rawValue])
+            try db.execute(
+                sql: "UPDATE site SET webhook_secret = ? WHERE id = ?", arguments: [secret, siteID.rawValue])
             guard db.changesCount == 1 else { throw CatalogError.siteNotFound(id: siteID) }
         }
         return secret
@@ -132,7 +138,8 @@ extension SQLiteCatalog {
 
     static func slugIsTaken(_ db: Database, _ slug: String, except id: SiteID?) throws -> Bool {
         try Bool.fetchOne(
-            db, sql: "SELECT EXISTS (SELECT 1 FROM site WHERE slug = ? AND id IS NOT ?)", arguments: [slug, id?.rawValue]
+            db, sql: "SELECT EXISTS (SELECT 1 FROM site WHERE slug = ? AND id IS NOT ?)",
+            arguments: [slug, id?.rawValue]
         ) ?? false
     }
 }

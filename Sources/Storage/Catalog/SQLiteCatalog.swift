@@ -41,7 +41,9 @@ public final class SQLiteCatalog: Catalog {
                 "cannot create the data directory '\(dataDirectory)': \(error.localizedDescription); check its parent's permissions"
             )
         }
-        try self.init(path: (dataDirectory as NSString).appendingPathComponent(Self.fileName), settings: settings, clock: clock, bus: bus)
+        try self.init(
+            path: (dataDirectory as NSString).appendingPathComponent(Self.fileName), settings: settings, clock: clock,
+            bus: bus)
     }
 
     /// Opens (creating and migrating if needed) the database at `path`.
@@ -76,7 +78,8 @@ public final class SQLiteCatalog: Catalog {
         } catch let error as CatalogError {
             throw error
         } catch {
-            throw CatalogError.unavailable("cannot open the catalog '\(path)': \(Self.describe(error)); check the path and its permissions")
+            throw CatalogError.unavailable(
+                "cannot open the catalog '\(path)': \(Self.describe(error)); check the path and its permissions")
         }
         self.path = path
         self.queueSettings = settings
@@ -102,7 +105,9 @@ public final class SQLiteCatalog: Catalog {
     /// Runs `body` in one IMMEDIATE write transaction with the current time
     /// in milliseconds. Events queued on the ``EventSink`` are published after
     /// the commit, on the writer's queue, so they come out in commit order.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database, Int64, inout EventSink) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database, Int64, inout EventSink) throws -> T) async throws
+        -> T
+    {
         try checkOpen()
         return try await mapErrors {
             try await pool.write { [clock, bus] db in

@@ -143,8 +143,10 @@ extension SiteDraft: CustomStringConvertible, CustomDebugStringConvertible, Cust
             self,
             children: [
                 "slug": slug as Any, "repoURL": repoURL, "branch": branch, "rootDir": rootDir as Any,
-                "installCommand": installCommand as Any, "buildCommand": buildCommand as Any, "outputDir": outputDir as Any,
-                "spa": spa, "env": env, "notifyURL": redactedNotifyURL, "webhookSecret": webhookSecret == nil ? "nil" : "***",
+                "installCommand": installCommand as Any, "buildCommand": buildCommand as Any,
+                "outputDir": outputDir as Any,
+                "spa": spa, "env": env, "notifyURL": redactedNotifyURL,
+                "webhookSecret": webhookSecret == nil ? "nil" : "***",
             ])
     }
 

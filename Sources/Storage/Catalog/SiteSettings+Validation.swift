@@ -32,12 +32,15 @@ extension SiteSettings {
 
     private static func relativePath(_ value: String?, field: String) throws(CatalogError) -> String? {
         guard let value, !value.isEmpty else { return nil }
-        if value.utf8.count > maxPathLength { throw .invalidInput("\(field) is longer than \(maxPathLength) bytes; shorten it") }
+        if value.utf8.count > maxPathLength {
+            throw .invalidInput("\(field) is longer than \(maxPathLength) bytes; shorten it")
+        }
         if value.unicodeScalars.contains(where: isControl) || value.contains("\\") {
             throw .invalidInput("\(field) contains control characters or backslashes; use '/' between directories")
         }
         if value.hasPrefix("/") {
-            throw .invalidInput("\(field) '\(value)' is absolute; give a path relative to the repository, like 'web' or 'web/dist'")
+            throw .invalidInput(
+                "\(field) '\(value)' is absolute; give a path relative to the repository, like 'web' or 'web/dist'")
         }
         if value.split(separator: "/").contains(where: { $0 == ".." }) {
             throw .invalidInput("\(field) '\(value)' contains '..'; it must stay inside the repository")
@@ -47,7 +50,10 @@ extension SiteSettings {
 
     private static func command(_ value: String?, field: String) throws(CatalogError) -> String? {
         guard let value, !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
-        if value.utf8.count > maxCommandLength { throw .invalidInput("\(field) is longer than \(maxCommandLength) bytes; move it into a script in the repository") }
+        if value.utf8.count > maxCommandLength {
+            throw .invalidInput(
+                "\(field) is longer than \(maxCommandLength) bytes; move it into a script in the repository")
+        }
         if value.unicodeScalars.contains(where: { isControl($0) && $0 != "\n" && $0 != "\t" }) {
             throw .invalidInput("\(field) contains control characters; only tabs and newlines are allowed")
         }
@@ -55,7 +61,9 @@ extension SiteSettings {
     }
 
     private static func check(env: [BuildVariable]) throws(CatalogError) {
-        if env.count > maxVariables { throw .invalidInput("env has \(env.count) variables; at most \(maxVariables) are allowed") }
+        if env.count > maxVariables {
+            throw .invalidInput("env has \(env.count) variables; at most \(maxVariables) are allowed")
+        }
         var seen = Set<String>()
         var total = 0
         for variable in env {
@@ -64,14 +72,21 @@ extension SiteSettings {
                     "env name '\(variable.name.prefix(80))' is not valid; use letters, digits and '_', not starting with a digit, at most \(maxVariableNameLength) characters"
                 )
             }
-            if !seen.insert(variable.name).inserted { throw .invalidInput("env name '\(variable.name)' appears twice; give each variable once") }
-            if variable.value.utf8.count > maxVariableValueLength {
-                throw .invalidInput("env value of '\(variable.name)' is longer than \(maxVariableValueLength) bytes; shorten it")
+            if !seen.insert(variable.name).inserted {
+                throw .invalidInput("env name '\(variable.name)' appears twice; give each variable once")
             }
-            if variable.value.utf8.contains(0) { throw .invalidInput("env value of '\(variable.name)' contains a NUL byte; remove it") }
+            if variable.value.utf8.count > maxVariableValueLength {
+                throw .invalidInput(
+                    "env value of '\(variable.name)' is longer than \(maxVariableValueLength) bytes; shorten it")
+            }
+            if variable.value.utf8.contains(0) {
+                throw .invalidInput("env value of '\(variable.name)' contains a NUL byte; remove it")
+            }
             total += variable.name.utf8.count + variable.value.utf8.count
         }
-        if total > maxEnvironmentBytes { throw .invalidInput("env holds \(total) bytes; at most \(maxEnvironmentBytes) are allowed") }
+        if total > maxEnvironmentBytes {
+            throw .invalidInput("env holds \(total) bytes; at most \(maxEnvironmentBytes) are allowed")
+        }
     }
 
     /// `^[A-Za-z_][A-Za-z0-9_]*$`, bounded.
@@ -79,10 +94,12 @@ extension SiteSettings {
         let bytes = Array(name.utf8)
         guard let first = bytes.first, bytes.count <= maxVariableNameLength else { return false }
         func isLetter(_ byte: UInt8) -> Bool {
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
                 || byte == UInt8(ascii: "_")
         }
-        return isLetter(first) && bytes.allSatisfy { isLetter($0) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) }
+        return isLetter(first)
+            && bytes.allSatisfy { isLetter($0) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) }
     }
 
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {

@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 
 /// The shared secret GitHub signs a deployment's push webhooks with
 /// (`X-Hub-Signature-256`), and Slipway its build notifications

@@ -6,9 +6,9 @@ import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The embedded object store: objects are plain files under a root
@@ -60,7 +60,9 @@ public final class DiskObjectStore: ObjectStore {
                 try? fileManager.removeItem(atPath: tmpRoot + "/" + leftover)
             }
         } catch {
-            throw ObjectStoreError.io("cannot prepare the disk store at \(root): \(error.localizedDescription); check that the data directory is writable")
+            throw ObjectStoreError.io(
+                "cannot prepare the disk store at \(root): \(error.localizedDescription); check that the data directory is writable"
+            )
         }
     }
 
@@ -98,7 +100,9 @@ public final class DiskObjectStore: ObjectStore {
                     throw ObjectStoreError.io("cannot sync \(tmpPath): \(errnoDescription())")
                 }
                 var info = stat()
-                guard fstat(descriptor.fd, &info) == 0 else { throw ObjectStoreError.io("cannot stat \(tmpPath): \(errnoDescription())") }
+                guard fstat(descriptor.fd, &info) == 0 else {
+                    throw ObjectStoreError.io("cannot stat \(tmpPath): \(errnoDescription())")
+                }
                 descriptor.close()
                 return UInt64(info.st_ino)
             }
@@ -113,7 +117,8 @@ public final class DiskObjectStore: ObjectStore {
                     // Keep the entry of the file readers may still hold open.
                     var current = stat()
                     let currentInode = stat(objectPath, &current) == 0 ? UInt64(current.st_ino) : nil
-                    let kept = DiskObjectMetadata.read(from: metaPath)?.versions.filter { $0.inode == currentInode } ?? []
+                    let kept =
+                        DiskObjectMetadata.read(from: metaPath)?.versions.filter { $0.inode == currentInode } ?? []
                     let metadata = DiskObjectMetadata(versions: kept.suffix(1) + [version])
                     try writeAtomically(metadata.encoded(), to: metaPath, tmpDirectory: tmpRoot)
                     try renameIntoPlace(tmpPath, objectPath)
@@ -180,7 +185,7 @@ public final class DiskObjectStore: ObjectStore {
             if let after { keys.removeAll { !after.utf8.lexicographicallyPrecedes($0.utf8) } }
             let page = keys.prefix(limit)
             let objects = page.compactMap { key -> ObjectSummary? in
-                guard let (fd, info) = try? openObject(key) else { return nil }  // deleted meanwhile
+                guard let (fd, info) = try? openObject(key) else { return nil } // deleted meanwhile
                 _ = closeFile(fd)
                 return ObjectSummary(key: key, size: info.size, etag: info.etag, lastModified: info.lastModified)
             }
@@ -225,16 +230,23 @@ public final class DiskObjectStore: ObjectStore {
             let modified = Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))
             let versions = DiskObjectMetadata.read(from: metaRoot + "/" + key + ".json")?.versions ?? []
             if let meta = versions.last(where: { $0.inode == inode }) {
-                return (fd, ObjectInfo(
-                    key: key, size: size, etag: meta.etag, contentType: meta.contentType ?? defaultContentType,
-                    cacheControl: meta.cacheControl, contentEncoding: meta.contentEncoding, lastModified: modified))
+                return (
+                    fd,
+                    ObjectInfo(
+                        key: key, size: size, etag: meta.etag, contentType: meta.contentType ?? defaultContentType,
+                        cacheControl: meta.cacheControl, contentEncoding: meta.contentEncoding, lastModified: modified)
+                )
             }
             if attempt == 3 {
                 // Only a put interrupted between its two renames leaves a file
                 // without an entry: serve its bytes with what the file itself tells.
                 logger.warning("object metadata does not match its file", metadata: ["key": "\(key)"])
-                return (fd, ObjectInfo(key: key, size: size, etag: "\(inode)-\(size)-\(info.st_mtim.tv_sec)",
-                                       contentType: defaultContentType, lastModified: modified))
+                return (
+                    fd,
+                    ObjectInfo(
+                        key: key, size: size, etag: "\(inode)-\(size)-\(info.st_mtim.tv_sec)",
+                        contentType: defaultContentType, lastModified: modified)
+                )
             }
             _ = closeFile(fd)
         }
@@ -377,7 +389,8 @@ private func renameIntoPlace(_ source: String, _ destination: String) throws {
         }
         if rename(source, destination) == 0 { return }
         if errno == ENOENT { continue }
-        let reason = errno == EISDIR || errno == ENOTEMPTY || errno == ENOTDIR
+        let reason =
+            errno == EISDIR || errno == ENOTEMPTY || errno == ENOTDIR
             ? "a key that is a prefix of another key (or the reverse) cannot be stored on disk"
             : errnoDescription()
         throw ObjectStoreError.io("cannot move an upload into \(destination): \(reason)")

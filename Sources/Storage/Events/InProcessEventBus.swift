@@ -126,7 +126,8 @@ public final class InProcessEventBus: EventBus {
             state.nextID += 1
             let id = state.nextID
             var channel = state.logs[buildID] ?? LogChannel(buffer: makeLogBuffer())
-            let queue = SubscriberQueue<LogLine>(capacity: limits.logSubscriberBuffer, initial: channel.buffer.replay()) {
+            let queue = SubscriberQueue<LogLine>(capacity: limits.logSubscriberBuffer, initial: channel.buffer.replay())
+            {
                 [weak self] in
                 self?.removeLogSubscriber(id, buildID: buildID)
             }
@@ -157,7 +158,9 @@ public final class InProcessEventBus: EventBus {
             channel.subscribers[id] = nil
             // A subscription to a log that never got a line (a wrong id, a
             // build that has not started) leaves nothing behind.
-            if !channel.closed && channel.subscribers.isEmpty && channel.buffer.count == 0 && channel.buffer.droppedCount == 0 {
+            if !channel.closed && channel.subscribers.isEmpty && channel.buffer.count == 0
+                && channel.buffer.droppedCount == 0
+            {
                 state.logs[buildID] = nil
             } else {
                 state.logs[buildID] = channel

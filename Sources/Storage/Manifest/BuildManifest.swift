@@ -72,7 +72,9 @@ public struct BuildManifest: Codable, Sendable, Equatable {
             throw ManifestError("the build manifest cannot be read (\(error)); rebuild the site")
         }
         guard manifest.version == currentVersion else {
-            throw ManifestError("build manifest version \(manifest.version) is not supported by this Slipway (expects \(currentVersion))")
+            throw ManifestError(
+                "build manifest version \(manifest.version) is not supported by this Slipway (expects \(currentVersion))"
+            )
         }
         return manifest
     }
@@ -90,7 +92,9 @@ public struct ManifestFile: Codable, Sendable, Equatable {
     /// Precompressed variants by content coding (`gzip`, `br`).
     public var variants: [String: ManifestVariant]
 
-    public init(size: Int64, etag: String, contentType: String, immutable: Bool, variants: [String: ManifestVariant] = [:]) {
+    public init(
+        size: Int64, etag: String, contentType: String, immutable: Bool, variants: [String: ManifestVariant] = [:]
+    ) {
         self.size = size
         self.etag = etag
         self.contentType = contentType

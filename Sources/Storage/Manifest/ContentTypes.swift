@@ -68,7 +68,7 @@ public enum AssetClassifier {
         if path.hasSuffix(".html") || path.hasSuffix(".htm") { return false }
         if bundlerDirectories.contains(where: { path.hasPrefix($0) }) { return true }
         let name = path.split(separator: "/").last ?? Substring(path)
-        let stem = name.split(separator: ".").dropLast()  // the extension is never the hash
+        let stem = name.split(separator: ".").dropLast() // the extension is never the hash
         return stem.contains { part in
             part.split(separator: "-").contains(where: looksLikeHash) || (part != stem.first && looksLikeHash(part))
         }
@@ -78,7 +78,8 @@ public enum AssetClassifier {
     /// (so that words like `settings` or `17000000` are not mistaken for hashes).
     static func looksLikeHash(_ part: Substring) -> Bool {
         guard part.utf8.count >= 8, part.utf8.count <= 64 else { return false }
-        var digits = 0, letters = 0
+        var digits = 0
+        var letters = 0
         for byte in part.utf8 {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1

@@ -36,7 +36,8 @@ public struct CustomHeaders: Sendable, Equatable {
     public var isEmpty: Bool { headers.isEmpty && removed.isEmpty }
 
     public static func == (lhs: CustomHeaders, rhs: CustomHeaders) -> Bool {
-        lhs.removed == rhs.removed && lhs.headers.map { "\($0.name)\u{0}\($0.value)" } == rhs.headers.map { "\($0.name)\u{0}\($0.value)" }
+        lhs.removed == rhs.removed
+            && lhs.headers.map { "\($0.name)\u{0}\($0.value)" } == rhs.headers.map { "\($0.name)\u{0}\($0.value)" }
     }
 }
 
@@ -148,7 +149,8 @@ public enum HeaderRules {
     /// Why `name` cannot be used, or nil when it can.
     static func check(name: String) -> String? {
         if name.isEmpty { return "empty header name" }
-        let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".unicodeScalars)
+        let tokenCharacters = Set(
+            "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".unicodeScalars)
         guard name.unicodeScalars.allSatisfy({ tokenCharacters.contains($0) }) else {
             return "'\(name.prefix(100))' is not a valid header name"
         }

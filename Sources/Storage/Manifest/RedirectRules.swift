@@ -89,9 +89,11 @@ public enum RedirectRules {
                 break
             }
             guard fields.count == 2 || fields.count == 3 else {
-                problem(number, fields.count < 2
-                    ? "expected 'from to [status]', found only '\(fields[0].prefix(100))'"
-                    : "expected 'from to [status]'; query and country conditions are not supported")
+                problem(
+                    number,
+                    fields.count < 2
+                        ? "expected 'from to [status]', found only '\(fields[0].prefix(100))'"
+                        : "expected 'from to [status]'; query and country conditions are not supported")
                 continue
             }
             var status = 301
@@ -103,7 +105,10 @@ public enum RedirectRules {
                     code = code.dropLast()
                 }
                 guard let value = Int(code), allowedStatuses.contains(value) else {
-                    problem(number, "status '\(fields[2].prefix(20))' is not one of 200, 301, 302, 303, 307, 308, 404 (optionally followed by '!')")
+                    problem(
+                        number,
+                        "status '\(fields[2].prefix(20))' is not one of 200, 301, 302, 303, 307, 308, 404 (optionally followed by '!')"
+                    )
                     continue
                 }
                 status = value
@@ -118,7 +123,9 @@ public enum RedirectRules {
                 // A site path.
             } else if to.lowercased().hasPrefix("https://") && to.count > "https://".count {
                 guard redirectStatuses.contains(status) else {
-                    problem(number, "an absolute URL target is only allowed for redirects (301, 302, 303, 307, 308), not \(status)")
+                    problem(
+                        number,
+                        "an absolute URL target is only allowed for redirects (301, 302, 303, 307, 308), not \(status)")
                     continue
                 }
             } else {

@@ -17,7 +17,9 @@ public struct RoutePattern: Codable, Sendable, Hashable, CustomStringConvertible
 
     /// Parses `source`, which must start with `/`.
     public init(_ source: String) throws(ManifestError) {
-        guard source.hasPrefix("/") else { throw ManifestError("a path pattern must start with '/': '\(source.prefix(100))'") }
+        guard source.hasPrefix("/") else {
+            throw ManifestError("a path pattern must start with '/': '\(source.prefix(100))'")
+        }
         var parts = source.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         var splat = false
         if let last = parts.last, last == "*" {
@@ -26,7 +28,9 @@ public struct RoutePattern: Codable, Sendable, Hashable, CustomStringConvertible
         }
         var segments: [Segment] = []
         for part in parts {
-            if part.contains("*") { throw ManifestError("'*' may only stand alone at the end of a pattern: '\(source.prefix(100))'") }
+            if part.contains("*") {
+                throw ManifestError("'*' may only stand alone at the end of a pattern: '\(source.prefix(100))'")
+            }
             if part.hasPrefix(":") && part.count > 1 {
                 segments.append(.placeholder(String(part.dropFirst())))
             } else {

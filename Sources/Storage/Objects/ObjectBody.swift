@@ -1,10 +1,11 @@
-public import NIOCore
 import NIOConcurrencyHelpers
+public import NIOCore
 import NIOPosix
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The bytes to store: a buffer already in memory, or a stream read chunk by

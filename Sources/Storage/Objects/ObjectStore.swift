@@ -127,7 +127,8 @@ public struct ByteRange: Sendable, Hashable, CustomStringConvertible {
     public var last: Int64?
 
     public init(first: Int64, last: Int64? = nil) {
-        precondition(first >= 0 && (last ?? first) >= first, "invalid byte range \(first)-\(last.map(String.init) ?? "")")
+        precondition(
+            first >= 0 && (last ?? first) >= first, "invalid byte range \(first)-\(last.map(String.init) ?? "")")
         self.first = first
         self.last = last
     }

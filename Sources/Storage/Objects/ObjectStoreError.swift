@@ -81,16 +81,19 @@ public struct ObjectStoreError: Error, Sendable, Hashable, CustomStringConvertib
     public static func invalidKey(_ key: String, _ reason: String) -> ObjectStoreError {
         ObjectStoreError(
             code: .invalidKey,
-            message: "object key '\(key.prefix(200))' is not allowed: \(reason); keys are relative '/'-separated paths without empty, '.' or '..' segments"
+            message:
+                "object key '\(key.prefix(200))' is not allowed: \(reason); keys are relative '/'-separated paths without empty, '.' or '..' segments"
         )
     }
 
     public static func invalidRange(_ range: ByteRange, size: Int64) -> ObjectStoreError {
-        ObjectStoreError(code: .invalidRange, message: "range \(range) starts past the end of a \(size)-byte object", status: 416)
+        ObjectStoreError(
+            code: .invalidRange, message: "range \(range) starts past the end of a \(size)-byte object", status: 416)
     }
 
     public static func tooLarge(limit: Int) -> ObjectStoreError {
-        ObjectStoreError(code: .tooLarge, message: "object is larger than the \(limit)-byte limit for reading it into memory")
+        ObjectStoreError(
+            code: .tooLarge, message: "object is larger than the \(limit)-byte limit for reading it into memory")
     }
 
     public static func io(_ message: String) -> ObjectStoreError {
@@ -100,7 +103,8 @@ public struct ObjectStoreError: Error, Sendable, Hashable, CustomStringConvertib
     public static func presignUnsupported(_ store: String) -> ObjectStoreError {
         ObjectStoreError(
             code: .presignUnsupported,
-            message: "the \(store) store does not issue presigned URLs; read its objects with get() or serve its files directly"
+            message:
+                "the \(store) store does not issue presigned URLs; read its objects with get() or serve its files directly"
         )
     }
 }

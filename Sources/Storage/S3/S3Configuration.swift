@@ -177,10 +177,14 @@ extension S3Configuration {
             )
         }
         guard !region.isEmpty, region.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "/") }) else {
-            throw invalid("region '\(region.prefix(40))' is not valid: use 'auto' for R2 or the bucket's region (SLIPWAY_S3_REGION)")
+            throw invalid(
+                "region '\(region.prefix(40))' is not valid: use 'auto' for R2 or the bucket's region (SLIPWAY_S3_REGION)"
+            )
         }
-        guard !accessKeyID.isEmpty, accessKeyID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "/") }) else {
-            throw invalid("the access key id is empty or contains spaces, '/' or non-ASCII characters (SLIPWAY_S3_ACCESS_KEY_ID)")
+        guard !accessKeyID.isEmpty, accessKeyID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "/") })
+        else {
+            throw invalid(
+                "the access key id is empty or contains spaces, '/' or non-ASCII characters (SLIPWAY_S3_ACCESS_KEY_ID)")
         }
         guard !secretAccessKey.isEmpty else {
             throw invalid("the secret access key is empty (SLIPWAY_S3_SECRET_ACCESS_KEY)")
@@ -207,7 +211,8 @@ extension S3Configuration {
             )
         }
         guard retry.maxAttempts >= 1, retry.baseDelay >= .zero, retry.maxDelay >= retry.baseDelay else {
-            throw invalid("retry policy \(retry) is not valid: at least one attempt, and 0 <= base delay <= maximum delay")
+            throw invalid(
+                "retry policy \(retry) is not valid: at least one attempt, and 0 <= base delay <= maximum delay")
         }
         guard timeouts.connect > .zero, timeouts.response > .zero, timeouts.idleRead > .zero else {
             throw invalid("timeouts must be positive")
@@ -223,7 +228,8 @@ extension S3Configuration {
         let bytes = Array(name.utf8)
         guard (3...63).contains(bytes.count) else { return false }
         func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
         }
         guard isLowerAlphanumeric(bytes.first!), isLowerAlphanumeric(bytes.last!) else { return false }
         guard bytes.allSatisfy({ isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }) else {

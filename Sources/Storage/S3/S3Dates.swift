@@ -25,7 +25,9 @@ struct CivilTime: Hashable {
     var year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64
 
     init(year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64) {
-        (self.year, self.month, self.day, self.hour, self.minute, self.second) = (year, month, day, hour, minute, second)
+        (self.year, self.month, self.day, self.hour, self.minute, self.second) = (
+            year, month, day, hour, minute, second
+        )
     }
 
     // Howard Hinnant's days-from-civil / civil-from-days algorithms
@@ -84,7 +86,8 @@ enum S3Dates {
         let clock = parts[4].split(separator: ":")
         guard clock.count == 3, let hour = Int64(clock[0]), let minute = Int64(clock[1]), let second = Int64(clock[2])
         else { return nil }
-        let civil = CivilTime(year: year, month: Int64(monthIndex + 1), day: day, hour: hour, minute: minute, second: second)
+        let civil = CivilTime(
+            year: year, month: Int64(monthIndex + 1), day: day, hour: hour, minute: minute, second: second)
         return civil.secondsSince1970.map { Date(timeIntervalSince1970: TimeInterval($0)) }
     }
 
@@ -92,7 +95,8 @@ enum S3Dates {
     /// `2009-10-12T17:50:30.000Z` (fraction optional).
     static func parseISO8601(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
-        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z"), bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z"), bytes[4] == UInt8(ascii: "-"),
+            bytes[7] == UInt8(ascii: "-"),
             bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
         else { return nil }
         func number(_ range: Range<Int>) -> Int64? {

@@ -14,7 +14,8 @@ struct S3Endpoint: Sendable, Hashable {
 
     /// Whether `host` is an IPv4 or IPv6 literal.
     var isIPAddress: Bool {
-        host.contains(":") || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
+        host.contains(":")
+            || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
     }
 
     /// `scheme://host[:port]`, for messages and logs.
@@ -26,7 +27,8 @@ struct S3Endpoint: Sendable, Hashable {
         func invalid(_ reason: String) -> ObjectStoreError {
             ObjectStoreError(
                 code: .invalidConfiguration,
-                message: "S3 endpoint '\(text.prefix(200))' \(reason): use http(s)://host[:port], e.g. https://<account>.r2.cloudflarestorage.com (SLIPWAY_S3_ENDPOINT)"
+                message:
+                    "S3 endpoint '\(text.prefix(200))' \(reason): use http(s)://host[:port], e.g. https://<account>.r2.cloudflarestorage.com (SLIPWAY_S3_ENDPOINT)"
             )
         }
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
@@ -37,7 +39,8 @@ struct S3Endpoint: Sendable, Hashable {
         guard components.user == nil, components.password == nil else {
             throw invalid("must not carry credentials; set the access key settings instead")
         }
-        guard components.path.isEmpty || components.path == "/", components.query == nil, components.fragment == nil else {
+        guard components.path.isEmpty || components.path == "/", components.query == nil, components.fragment == nil
+        else {
             throw invalid("must not have a path or query; put the bucket in SLIPWAY_S3_BUCKET")
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -79,6 +82,7 @@ struct S3RequestTarget: Sendable, Hashable {
 
     /// The full URL with `canonicalQuery` (already encoded) appended.
     func url(canonicalQuery: String) -> String {
-        canonicalQuery.isEmpty ? "\(scheme)://\(host)\(encodedPath)" : "\(scheme)://\(host)\(encodedPath)?\(canonicalQuery)"
+        canonicalQuery.isEmpty
+            ? "\(scheme)://\(host)\(encodedPath)" : "\(scheme)://\(host)\(encodedPath)?\(canonicalQuery)"
     }
 }

@@ -74,25 +74,29 @@ struct S3ErrorResponse: Sendable, Hashable {
         case "NoSuchBucket", "NotFound":
             return ObjectStoreError(
                 code: .noSuchBucket,
-                message: "bucket '\(context.bucket)' does not exist at \(context.origin) (\(context.operation)): create it or check SLIPWAY_S3_BUCKET and SLIPWAY_S3_ENDPOINT",
+                message:
+                    "bucket '\(context.bucket)' does not exist at \(context.origin) (\(context.operation)): create it or check SLIPWAY_S3_BUCKET and SLIPWAY_S3_ENDPOINT",
                 status: status
             )
         case "InvalidAccessKeyId":
             return ObjectStoreError(
                 code: .invalidAccessKey,
-                message: "the store at \(context.origin) does not know access key id '\(context.accessKeyID)' (\(context.operation) \(context.target)): check SLIPWAY_S3_ACCESS_KEY_ID",
+                message:
+                    "the store at \(context.origin) does not know access key id '\(context.accessKeyID)' (\(context.operation) \(context.target)): check SLIPWAY_S3_ACCESS_KEY_ID",
                 status: status
             )
         case "SignatureDoesNotMatch":
             return ObjectStoreError(
                 code: .signatureMismatch,
-                message: "the store rejected the request signature for \(context.operation) \(context.target): check SLIPWAY_S3_SECRET_ACCESS_KEY (it must belong to access key '\(context.accessKeyID)') and SLIPWAY_S3_REGION\(detail)",
+                message:
+                    "the store rejected the request signature for \(context.operation) \(context.target): check SLIPWAY_S3_SECRET_ACCESS_KEY (it must belong to access key '\(context.accessKeyID)') and SLIPWAY_S3_REGION\(detail)",
                 status: status
             )
         case "RequestTimeTooSkewed":
             return ObjectStoreError(
                 code: .signatureMismatch,
-                message: "the store rejected \(context.operation) \(context.target) because this machine's clock is too far from the store's (more than 15 minutes): synchronise the clock (NTP)",
+                message:
+                    "the store rejected \(context.operation) \(context.target) because this machine's clock is too far from the store's (more than 15 minutes): synchronise the clock (NTP)",
                 status: status
             )
         case "AccessDenied", "AllAccessDisabled", "Forbidden":
@@ -117,20 +121,23 @@ struct S3ErrorResponse: Sendable, Hashable {
         case "SlowDown":
             return ObjectStoreError(
                 code: .slowDown,
-                message: "the store asked to slow down (503 SlowDown) on \(context.operation) \(context.target)\(context.attemptsNote): lower upload concurrency or retry later",
+                message:
+                    "the store asked to slow down (503 SlowDown) on \(context.operation) \(context.target)\(context.attemptsNote): lower upload concurrency or retry later",
                 status: status
             )
         default:
             if status >= 500 || effectiveCode == "InternalError" {
                 return ObjectStoreError(
                     code: .serverError,
-                    message: "the store at \(context.origin) failed \(context.operation) \(context.target) with \(status)\(code.map { " \($0)" } ?? "")\(context.attemptsNote): check the store's health\(detail)",
+                    message:
+                        "the store at \(context.origin) failed \(context.operation) \(context.target) with \(status)\(code.map { " \($0)" } ?? "")\(context.attemptsNote): check the store's health\(detail)",
                     status: status
                 )
             }
             return ObjectStoreError(
                 code: .rejected,
-                message: "the store refused \(context.operation) \(context.target) with \(status)\(code.map { " \($0)" } ?? "")\(detail)",
+                message:
+                    "the store refused \(context.operation) \(context.target) with \(status)\(code.map { " \($0)" } ?? "")\(detail)",
                 status: status
             )
         }

@@ -12,7 +12,8 @@ extension S3ObjectStore {
         // other AWS region must be named or the bucket lands in us-east-1.
         if configuration.region != "us-east-1" && configuration.region != "auto" {
             request.body = ByteBuffer(
-                string: #"<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>"#
+                string:
+                    #"<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>"#
                     + S3XML.escape(configuration.region) + "</LocationConstraint></CreateBucketConfiguration>"
             )
             request.headers = [("content-type", "application/xml")]
@@ -41,7 +42,8 @@ extension S3ObjectStore {
     /// `deletePrefix("")`). A bucket that does not exist is not an error.
     public func deleteBucket() async throws {
         do {
-            _ = try await sendAndCollect(S3Request(operation: "DeleteBucket", method: .DELETE, key: nil), limit: 64 << 10)
+            _ = try await sendAndCollect(
+                S3Request(operation: "DeleteBucket", method: .DELETE, key: nil), limit: 64 << 10)
         } catch let error as ObjectStoreError where error.code == .noSuchBucket {
             return
         }

@@ -25,7 +25,8 @@ extension S3ObjectStore {
         func invalid(_ reason: String) -> ObjectStoreError {
             ObjectStoreError(
                 code: .invalidResponse,
-                message: "the store's ListObjectsV2 answer for prefix '\(prefix)' in bucket '\(configuration.bucket)' \(reason)"
+                message:
+                    "the store's ListObjectsV2 answer for prefix '\(prefix)' in bucket '\(configuration.bucket)' \(reason)"
             )
         }
         guard root.name == "ListBucketResult" else { throw invalid("is a <\(root.name)> document") }
@@ -91,7 +92,8 @@ extension S3ObjectStore {
         var remaining = keys
         var attempt = 1
         while !remaining.isEmpty {
-            var document = #"<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>"#
+            var document =
+                #"<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>"#
             for key in remaining {
                 document += "<Object><Key>\(S3XML.escape(configuration.keyPrefix + key))</Key></Object>"
             }
@@ -128,7 +130,8 @@ extension S3ObjectStore {
             let cause = first.failure.objectStoreError(context)
             throw ObjectStoreError(
                 code: cause.code,
-                message: "could not delete \(failures.count) of \(remaining.count) objects; first failure: \(cause.message)",
+                message:
+                    "could not delete \(failures.count) of \(remaining.count) objects; first failure: \(cause.message)",
                 status: cause.status
             )
         }

@@ -60,7 +60,8 @@ extension S3ObjectStore {
                 // ETag; the object's HEAD has the real one.
                 etag = try await head(key).etag
             }
-            logger.debug("S3 multipart upload complete", metadata: ["s3.parts": "\(parts.count)", "s3.size": "\(size)"])
+            logger.debug(
+                "S3 multipart upload complete", metadata: ["s3.parts": "\(parts.count)", "s3.size": "\(size)"])
             return ObjectInfo(
                 key: key, size: size, etag: etag, contentType: options.contentType ?? Self.defaultContentType,
                 cacheControl: options.cacheControl, contentEncoding: options.contentEncoding
@@ -89,7 +90,8 @@ extension S3ObjectStore {
                 guard number <= S3Configuration.maximumPartCount else {
                     throw ObjectStoreError(
                         code: .tooLarge,
-                        message: "'\(key)' needs more than \(S3Configuration.maximumPartCount) parts of \(configuration.partSize) bytes: raise the part size"
+                        message:
+                            "'\(key)' needs more than \(S3Configuration.maximumPartCount) parts of \(configuration.partSize) bytes: raise the part size"
                     )
                 }
                 size += Int64(part.readableBytes)
@@ -123,7 +125,9 @@ extension S3ObjectStore {
         return uploadID
     }
 
-    private func uploadPart(_ key: String, uploadID: String, number: Int, body: ByteBuffer) async throws -> CompletedPart {
+    private func uploadPart(_ key: String, uploadID: String, number: Int, body: ByteBuffer) async throws
+        -> CompletedPart
+    {
         var request = S3Request(operation: "UploadPart", method: .PUT, key: key)
         request.query = [("partNumber", String(number)), ("uploadId", uploadID)]
         request.body = body
@@ -138,8 +142,10 @@ extension S3ObjectStore {
     }
 
     /// Returns the object's ETag (empty when the store sends none).
-    private func completeMultipartUpload(_ key: String, uploadID: String, parts: [CompletedPart]) async throws -> String {
-        var document = #"<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#
+    private func completeMultipartUpload(_ key: String, uploadID: String, parts: [CompletedPart]) async throws -> String
+    {
+        var document =
+            #"<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#
         for part in parts {
             document += "<Part><PartNumber>\(part.number)</PartNumber><ETag>\(S3XML.escape(part.etag))</ETag></Part>"
         }

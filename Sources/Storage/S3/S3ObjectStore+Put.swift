@@ -71,7 +71,8 @@ extension S3ObjectStore {
         where value.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f }) {
             throw ObjectStoreError(
                 code: .invalidArgument,
-                message: "the \(name) '\(value.prefix(100).debugDescription)' contains control characters, which HTTP headers cannot carry"
+                message:
+                    "the \(name) '\(value.prefix(100).debugDescription)' contains control characters, which HTTP headers cannot carry"
             )
         }
     }

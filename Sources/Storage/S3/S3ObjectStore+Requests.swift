@@ -77,7 +77,9 @@ extension S3ObjectStore {
                 }
                 response = try await client.execute(http, deadline: .now() + responseTimeout)
             } catch {
-                guard let classified = S3TransportError.classify(error, context: context, timeouts: configuration.timeouts)
+                guard
+                    let classified = S3TransportError.classify(
+                        error, context: context, timeouts: configuration.timeouts)
                 else { throw CancellationError() }
                 if classified.isRetryable, attempt < configuration.retry.maxAttempts {
                     try await backOff(beforeRetry: attempt, reason: classified.error.code.rawValue, logger: logger)
@@ -116,7 +118,9 @@ extension S3ObjectStore {
     /// Sends `request` and reads its whole (small) answer, such as an XML
     /// document or the empty body of a PUT; reading it to the end keeps the
     /// connection reusable.
-    func sendAndCollect(_ request: S3Request, limit: Int = 32 << 20) async throws -> (headers: HTTPHeaders, body: ByteBuffer) {
+    func sendAndCollect(_ request: S3Request, limit: Int = 32 << 20) async throws -> (
+        headers: HTTPHeaders, body: ByteBuffer
+    ) {
         let response = try await send(request)
         do {
             return (response.headers, try await response.body.collect(upTo: limit))
@@ -134,7 +138,11 @@ extension S3ObjectStore {
         let delay = configuration.retry.delay(beforeRetry: retry)
         logger.warning(
             "S3 request failed, retrying",
-            metadata: ["s3.reason": "\(reason)", "s3.delay_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"]
+            metadata: [
+                "s3.reason": "\(reason)",
+                "s3.delay_ms":
+                    "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+            ]
         )
         try await Task.sleep(for: delay)
     }

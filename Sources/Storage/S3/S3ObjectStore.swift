@@ -85,7 +85,8 @@ public final class S3ObjectStore: ObjectStore, CustomStringConvertible {
                 } catch {
                     throw ObjectStoreError(
                         code: .invalidConfiguration,
-                        message: "cannot read CA certificates from '\(caFile)' (\(error)): point SLIPWAY_S3_CA_FILE at a PEM file"
+                        message:
+                            "cannot read CA certificates from '\(caFile)' (\(error)): point SLIPWAY_S3_CA_FILE at a PEM file"
                     )
                 }
             }
@@ -140,7 +141,8 @@ public final class S3ObjectStore: ObjectStore, CustomStringConvertible {
         guard let info = objectInfo(key: key, headers: headers, status: Int(response.status.code)) else {
             throw ObjectStoreError(
                 code: .invalidResponse,
-                message: "the store's answer to GetObject \(errorContext(for: request).target) has no usable Content-Length or Content-Range"
+                message:
+                    "the store's answer to GetObject \(errorContext(for: request).target) has no usable Content-Length or Content-Range"
             )
         }
         let bytes: Range<Int64>
@@ -148,7 +150,8 @@ public final class S3ObjectStore: ObjectStore, CustomStringConvertible {
             guard let contentRange = Self.parseContentRange(headers.first(name: "content-range")) else {
                 throw ObjectStoreError(
                     code: .invalidResponse,
-                    message: "the store answered GetObject \(errorContext(for: request).target) with 206 but no valid Content-Range"
+                    message:
+                        "the store answered GetObject \(errorContext(for: request).target) with 206 but no valid Content-Range"
                 )
             }
             bytes = contentRange.range.lowerBound..<(contentRange.range.upperBound + 1)
@@ -215,7 +218,9 @@ public final class S3ObjectStore: ObjectStore, CustomStringConvertible {
             guard let contentRange = Self.parseContentRange(headers.first(name: "content-range")) else { return nil }
             size = contentRange.size
         } else {
-            guard let length = headers.first(name: "content-length").flatMap({ Int64($0) }), length >= 0 else { return nil }
+            guard let length = headers.first(name: "content-length").flatMap({ Int64($0) }), length >= 0 else {
+                return nil
+            }
             size = length
         }
         return ObjectInfo(

@@ -5,9 +5,9 @@ import NIOPosix
 import NIOSSL
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Turns a failure below HTTP (connect, DNS, TLS, timeouts, a dropped
@@ -21,7 +21,8 @@ enum S3TransportError {
 
     /// Classifies `error`; `CancellationError` is not an object-store error
     /// and comes back as nil so the caller can rethrow it unchanged.
-    static func classify(_ error: any Error, context: S3ErrorContext, timeouts: S3Configuration.Timeouts) -> Classified? {
+    static func classify(_ error: any Error, context: S3ErrorContext, timeouts: S3Configuration.Timeouts) -> Classified?
+    {
         let what = "\(context.operation) \(context.target)"
         let origin = context.origin
         let attempts = context.attemptsNote
@@ -29,7 +30,8 @@ enum S3TransportError {
             Classified(
                 error: ObjectStoreError(
                     code: .unreachable,
-                    message: "cannot reach the object store at \(origin) for \(what) (\(reason))\(attempts): \(hint ?? "check SLIPWAY_S3_ENDPOINT and that the store is running")"
+                    message:
+                        "cannot reach the object store at \(origin) for \(what) (\(reason))\(attempts): \(hint ?? "check SLIPWAY_S3_ENDPOINT and that the store is running")"
                 ),
                 isRetryable: retryable
             )
@@ -38,7 +40,8 @@ enum S3TransportError {
             Classified(
                 error: ObjectStoreError(
                     code: .timeout,
-                    message: "the object store at \(origin) did not answer \(what) in time (\(reason))\(attempts): check the store's health and the network"
+                    message:
+                        "the object store at \(origin) did not answer \(what) in time (\(reason))\(attempts): check the store's health and the network"
                 ),
                 isRetryable: true
             )
@@ -64,9 +67,12 @@ enum S3TransportError {
             case .writeTimeout:
                 return timedOut("could not send for \(timeouts.idleRead)")
             case .remoteConnectionClosed:
-                return unreachable("the connection was closed before the response ended", hint: "check the store's health")
+                return unreachable(
+                    "the connection was closed before the response ended", hint: "check the store's health")
             case .alreadyShutdown:
-                return unreachable("the store's HTTP client was shut down", retryable: false, hint: "do not use the store after shutdown()")
+                return unreachable(
+                    "the store's HTTP client was shut down", retryable: false,
+                    hint: "do not use the store after shutdown()")
             default:
                 return Classified(
                     error: ObjectStoreError(
@@ -78,12 +84,14 @@ enum S3TransportError {
             }
         case let error as HTTPParserError:
             if case .invalidEOFState = error {
-                return unreachable("the connection was closed before the response ended", hint: "check the store's health")
+                return unreachable(
+                    "the connection was closed before the response ended", hint: "check the store's health")
             }
             return Classified(
                 error: ObjectStoreError(
                     code: .invalidResponse,
-                    message: "the store at \(origin) sent a malformed HTTP answer to \(what) (\(error)): check that the endpoint is an S3-compatible store"
+                    message:
+                        "the store at \(origin) sent a malformed HTTP answer to \(what) (\(error)): check that the endpoint is an S3-compatible store"
                 ),
                 isRetryable: false
             )
@@ -101,11 +109,13 @@ enum S3TransportError {
         case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
             return unreachable(
                 "TLS handshake failed: \(error)", retryable: false,
-                hint: "if the store uses a private or self-signed certificate, point SLIPWAY_S3_CA_FILE at its CA certificate (PEM)"
+                hint:
+                    "if the store uses a private or self-signed certificate, point SLIPWAY_S3_CA_FILE at its CA certificate (PEM)"
             )
         default:
             return Classified(
-                error: ObjectStoreError(code: .invalidResponse, message: "the request \(what) to \(origin) failed: \(error)"),
+                error: ObjectStoreError(
+                    code: .invalidResponse, message: "the request \(what) to \(origin) failed: \(error)"),
                 isRetryable: false
             )
         }

@@ -1,7 +1,8 @@
 import Foundation
 import NIOCore
+
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// A parsed XML element: enough of a DOM to read S3's small response
@@ -36,7 +37,8 @@ enum S3XML {
             let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "no root element"
             throw ObjectStoreError(
                 code: .invalidResponse,
-                message: "the store's \(what) response is not valid XML (\(reason)); check that the endpoint is an S3-compatible store"
+                message:
+                    "the store's \(what) response is not valid XML (\(reason)); check that the endpoint is an S3-compatible store"
             )
         }
         return root
@@ -65,12 +67,14 @@ enum S3XML {
             stack[stack.count - 1].text += string
         }
 
-        func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) {
+        func parser(_ parser: XMLParser, foundCDATA block: Data) {
             guard !stack.isEmpty else { return }
-            stack[stack.count - 1].text += String(decoding: CDATABlock, as: UTF8.self)
+            stack[stack.count - 1].text += String(decoding: block, as: UTF8.self)
         }
 
-        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
+        func parser(
+            _ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?
+        ) {
             guard let element = stack.popLast() else { return }
             if stack.isEmpty {
                 root = element

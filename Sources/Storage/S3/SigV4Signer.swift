@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 
 /// AWS Signature Version 4 for S3-compatible stores: header signing
 /// (`Authorization`) and query-string presigning.
@@ -142,7 +142,8 @@ public struct SigV4Signer: Sendable, CustomStringConvertible, CustomDebugStringC
         guard (1...Self.maximumPresignedLifetime).contains(expiresIn) else {
             throw ObjectStoreError(
                 code: .invalidArgument,
-                message: "a presigned URL must live between 1 second and 7 days (\(Self.maximumPresignedLifetime) s), not \(expiresIn) s"
+                message:
+                    "a presigned URL must live between 1 second and 7 days (\(Self.maximumPresignedLifetime) s), not \(expiresIn) s"
             )
         }
         let signingDate = date ?? clock()
@@ -156,7 +157,8 @@ public struct SigV4Signer: Sendable, CustomStringConvertible, CustomDebugStringC
         parameters.append(("X-Amz-SignedHeaders", "host"))
         let canonicalQuery = Self.canonicalQuery(parameters)
         let canonicalRequest = [
-            method.uppercased(), encodedPath, canonicalQuery, "host:\(Self.trimAll(host))\n", "host", Self.unsignedPayload,
+            method.uppercased(), encodedPath, canonicalQuery, "host:\(Self.trimAll(host))\n", "host",
+            Self.unsignedPayload,
         ].joined(separator: "\n")
         let signature = sign(canonicalRequest: canonicalRequest, time: time, scope: scope)
         let url = "\(scheme)://\(host)\(encodedPath)?\(canonicalQuery)&X-Amz-Signature=\(signature)"
@@ -175,7 +177,9 @@ public struct SigV4Signer: Sendable, CustomStringConvertible, CustomDebugStringC
     public var customMirror: Mirror {
         Mirror(
             self,
-            children: ["accessKeyID": accessKeyID, "region": region, "service": service, "secretAccessKey": "<redacted>"],
+            children: [
+                "accessKeyID": accessKeyID, "region": region, "service": service, "secretAccessKey": "<redacted>",
+            ],
             displayStyle: .struct
         )
     }
@@ -248,7 +252,9 @@ public struct SigV4Signer: Sendable, CustomStringConvertible, CustomDebugStringC
             .sorted { lhs, rhs in
                 // Byte order, as AWS specifies (Swift's String `<` would
                 // compare by Unicode canonical equivalence instead).
-                lhs.0 == rhs.0 ? lhs.1.utf8.lexicographicallyPrecedes(rhs.1.utf8) : lhs.0.utf8.lexicographicallyPrecedes(rhs.0.utf8)
+                lhs.0 == rhs.0
+                    ? lhs.1.utf8.lexicographicallyPrecedes(rhs.1.utf8)
+                    : lhs.0.utf8.lexicographicallyPrecedes(rhs.0.utf8)
             }
             .map { "\($0.0)=\($0.1)" }
             .joined(separator: "&")
@@ -269,8 +275,10 @@ public struct SigV4Signer: Sendable, CustomStringConvertible, CustomDebugStringC
 
     /// Trims a header value and collapses runs of whitespace to one space.
     static func trimAll(_ value: String) -> String {
-        value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}" })
-            .joined(separator: " ")
+        value.split(whereSeparator: {
+            $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}"
+        })
+        .joined(separator: " ")
     }
 
     static func hex(_ bytes: some Sequence<UInt8>) -> String {

@@ -25,7 +25,9 @@ struct AdminAPIClient: Sendable {
         do {
             response = try await Self.http.execute(request, timeout: .seconds(30))
         } catch {
-            throw ClientError("cannot reach the admin API at \(baseURL) (\(error)); is `slipway serve` running? Set --admin-url or SLIPWAY_ADMIN_URL")
+            throw ClientError(
+                "cannot reach the admin API at \(baseURL) (\(error)); is `slipway serve` running? Set --admin-url or SLIPWAY_ADMIN_URL"
+            )
         }
         let data = Data((try await response.body.collect(upTo: 32 << 20)).readableBytesView)
         let json = data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data)
@@ -54,7 +56,9 @@ struct AdminAPIClient: Sendable {
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "Accept", value: "text/event-stream")
         let response = try await Self.http.execute(request, timeout: .seconds(30))
-        guard response.status == .ok else { throw ClientError("cannot follow the log of build \(buildID) (\(response.status))") }
+        guard response.status == .ok else {
+            throw ClientError("cannot follow the log of build \(buildID) (\(response.status))")
+        }
         var pending = Data()
         var event = ""
         for try await chunk in response.body {
@@ -65,12 +69,15 @@ struct AdminAPIClient: Sendable {
                 if line.hasPrefix("event: ") {
                     event = String(line.dropFirst(7))
                 } else if line.hasPrefix("data: ") {
-                    let payload = (try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))) as? [String: Any] ?? [:]
+                    let payload =
+                        (try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))) as? [String: Any] ?? [:]
                     if event == "status" { return payload }
                     if event == "log" { onLine(payload["stream"] as? String ?? "", payload["text"] as? String ?? "") }
                 }
             }
         }
-        throw ClientError("the log stream of build \(buildID) ended before the build did; run `slipway logs \(buildID) --follow` again")
+        throw ClientError(
+            "the log stream of build \(buildID) ended before the build did; run `slipway logs \(buildID) --follow` again"
+        )
     }
 }

@@ -60,7 +60,8 @@ final class BuildProgress: Sendable {
         self.columns = columns
         self.write = write
         self.logSharesTerminal = logSharesTerminal
-        self.state = Mutex(State(line: BuildStatusLine(slug: slug, number: number, status: status, elapsed: .zero, logLines: 0)))
+        self.state = Mutex(
+            State(line: BuildStatusLine(slug: slug, number: number, status: status, elapsed: .zero, logLines: 0)))
     }
 
     /// Shows the first status: the status line, or its plain line.
@@ -132,10 +133,13 @@ final class BuildProgress: Sendable {
             }
             let elapsed = ContinuousClock.now - started
             if status == "success" {
-                write(BuildStatusLine.live(url: url, number: state.line.number, elapsed: elapsed, color: color) + "\n", Terminal.output)
+                write(
+                    BuildStatusLine.live(url: url, number: state.line.number, elapsed: elapsed, color: color) + "\n",
+                    Terminal.output)
                 return true
             }
-            let text = BuildStatusLine.notLive(number: state.line.number, status: status, error: error, buildID: buildID, color: color)
+            let text = BuildStatusLine.notLive(
+                number: state.line.number, status: status, error: error, buildID: buildID, color: color)
             write(text + "\n", Terminal.error)
             return false
         }

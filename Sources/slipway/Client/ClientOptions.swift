@@ -9,7 +9,9 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: "The admin token (env SLIPWAY_TOKEN; default: the token file in the data directory).")
     var token: String?
 
-    @Option(name: .long, help: "The data directory whose admin-token file to use (env SLIPWAY_DATA_DIR; default ./.slipway).")
+    @Option(
+        name: .long,
+        help: "The data directory whose admin-token file to use (env SLIPWAY_DATA_DIR; default ./.slipway).")
     var dataDir: String?
 
     @Flag(name: .long, help: "Print the API's JSON instead of a human summary.")
@@ -27,10 +29,14 @@ struct ClientOptions: ParsableArguments {
         }
         let data = dataDir ?? environment["SLIPWAY_DATA_DIR"] ?? "./.slipway"
         let path = (data as NSString).standardizingPath + "/admin-token"
-        guard let stored = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+        guard
+            let stored = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines),
             !stored.isEmpty
         else {
-            throw ClientError("no admin token: pass --token, set SLIPWAY_TOKEN, or run where \(path) exists (it is written by `slipway serve`)")
+            throw ClientError(
+                "no admin token: pass --token, set SLIPWAY_TOKEN, or run where \(path) exists (it is written by `slipway serve`)"
+            )
         }
         return AdminAPIClient(baseURL: base, token: stored)
     }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The process's standard output and error as the CLI writes to them:
@@ -38,14 +38,14 @@ enum Terminal {
         while offset < bytes.count {
             let written = bytes.withUnsafeMutableBytes { buffer in
                 #if canImport(Glibc)
-                Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                    Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                 #else
-                Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                    Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                 #endif
             }
             if written < 0, errno == EINTR { continue }
             if written < 0, errno == EAGAIN {
-                usleep(1000)  // a non-blocking descriptor that is full: wait for the reader
+                usleep(1000) // a non-blocking descriptor that is full: wait for the reader
                 continue
             }
             guard written > 0 else { return }

@@ -5,7 +5,9 @@ import NIOHTTP1
 
 /// Prints a result: the API's JSON with `--json`, else `human`.
 func report(_ value: Any?, json: Bool, human: () -> String) {
-    if json, let value, let data = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys]) {
+    if json, let value,
+        let data = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys])
+    {
         print(String(decoding: data, as: UTF8.self))
     } else {
         print(human())
@@ -52,16 +54,19 @@ struct SitesCommand: AsyncParsableCommand {
             report(answer, json: options.json) {
                 deployments.isEmpty
                     ? "No deployments yet: create one with `slipway deploy --repo URL`."
-                    : table(["SLUG", "STATUS", "URL", "ACTIVE BUILD"], deployments.map {
-                        [text($0["slug"]), text($0["status"]), text($0["url"]), text($0["activeBuildId"])]
-                    })
+                    : table(
+                        ["SLUG", "STATUS", "URL", "ACTIVE BUILD"],
+                        deployments.map {
+                            [text($0["slug"]), text($0["status"]), text($0["url"]), text($0["activeBuildId"])]
+                        })
             }
         }
     }
 }
 
 struct BuildsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "builds", abstract: "List a deployment's builds, newest first.")
+    static let configuration = CommandConfiguration(
+        commandName: "builds", abstract: "List a deployment's builds, newest first.")
     @OptionGroup var options: ClientOptions
     @Argument(help: "The deployment's slug.") var slug: String
 
@@ -70,10 +75,15 @@ struct BuildsCommand: AsyncParsableCommand {
             let answer = try await options.client().send(.GET, "/api/deployments/\(slug)/builds")
             let builds = (answer as? [String: Any])?["builds"] as? [[String: Any]] ?? []
             report(answer, json: options.json) {
-                table(["#", "STATUS", "ID", "COMMIT", "FINISHED", "ERROR"], builds.map {
-                    [text($0["number"]), text($0["status"]), text($0["id"]), String(text($0["commitSha"]).prefix(10)),
-                     text($0["finishedAt"]), String(text($0["error"]).prefix(60))]
-                })
+                table(
+                    ["#", "STATUS", "ID", "COMMIT", "FINISHED", "ERROR"],
+                    builds.map {
+                        [
+                            text($0["number"]), text($0["status"]), text($0["id"]),
+                            String(text($0["commitSha"]).prefix(10)),
+                            text($0["finishedAt"]), String(text($0["error"]).prefix(60)),
+                        ]
+                    })
             }
         }
     }
@@ -106,7 +116,8 @@ func finish(_ build: [String: Any]) throws {
     if status == "success" {
         print("build #\(number) succeeded")
     } else {
-        throw ClientError("build #\(number) \(status == "canceled" ? "was canceled" : "failed"): \(text(build["error"]))")
+        throw ClientError(
+            "build #\(number) \(status == "canceled" ? "was canceled" : "failed"): \(text(build["error"]))")
     }
 }
 
@@ -130,7 +141,8 @@ struct RollbackCommand: AsyncParsableCommand {
 }
 
 struct CancelCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a queued or running build.")
+    static let configuration = CommandConfiguration(
+        commandName: "cancel", abstract: "Cancel a queued or running build.")
     @OptionGroup var options: ClientOptions
     @Argument(help: "The build's id.") var buildID: String
 
@@ -143,7 +155,8 @@ struct CancelCommand: AsyncParsableCommand {
 }
 
 struct RemoveCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a deployment, its builds and its files.")
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Delete a deployment, its builds and its files.")
     @OptionGroup var options: ClientOptions
     @Argument(help: "The deployment's slug.") var slug: String
 

@@ -29,7 +29,7 @@ extension DeployCommand {
         // action would have (128 + SIGINT). Trapped before anything is drawn.
         var interrupts: UnixSignalsSequence?
         if case .live = style { interrupts = await UnixSignalsSequence(trapping: .sigint) }
-        fflush(nil)  // what print() buffered comes before what progress writes unbuffered
+        fflush(nil) // what print() buffered comes before what progress writes unbuffered
         progress.start()
 
         let final: [String: Any]

@@ -22,23 +22,30 @@ struct DeployCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var options: ClientOptions
-    @Option(name: .long, help: "The deployment's name in its URL (default: derived from the repository).") var slug: String?
+    @Option(name: .long, help: "The deployment's name in its URL (default: derived from the repository).") var slug:
+        String?
     @Option(name: .long, help: "The git repository (https://…).") var repo: String?
     @Option(name: .long, help: "A deployment file to read instead of ./slipway.yaml, ./slipway.yml or ./slipway.json.")
     var file: String?
     @Option(name: .long, help: "The branch to build (default main).") var branch: String?
     @Option(name: .long, help: "The directory inside the repository to build in.") var root: String?
-    @Option(name: .long, help: "The install command (default: npm ci with a lockfile, else npm install).") var install: String?
+    @Option(name: .long, help: "The install command (default: npm ci with a lockfile, else npm install).") var install:
+        String?
     @Option(name: .long, help: "The build command (default: npm run build).") var build: String?
-    @Option(name: .long, help: "The directory holding the built site (default: dist, build, public or out).") var output: String?
+    @Option(name: .long, help: "The directory holding the built site (default: dist, build, public or out).")
+    var output: String?
     @Option(name: .long, help: "auto, spa or static.") var spa: String?
     @Option(name: .long, help: "A build variable NAME=VALUE (repeatable).") var env: [String] = []
-    @Option(name: .long, help: "A secret build variable NAME=VALUE, masked in logs (repeatable).") var secret: [String] = []
-    @Option(name: .long, help: "A URL that gets a signed JSON POST whenever a build ends (\"\" removes it).") var notifyUrl: String?
+    @Option(name: .long, help: "A secret build variable NAME=VALUE, masked in logs (repeatable).") var secret:
+        [String] = []
+    @Option(name: .long, help: "A URL that gets a signed JSON POST whenever a build ends (\"\" removes it).")
+    var notifyUrl: String?
     @Flag(name: .long, help: "Queue the build and return without following it.") var noFollow = false
 
     func validate() throws {
-        if let spa, !["auto", "spa", "static"].contains(spa) { throw ValidationError("--spa must be auto, spa or static") }
+        if let spa, !["auto", "spa", "static"].contains(spa) {
+            throw ValidationError("--spa must be auto, spa or static")
+        }
         for pair in env + secret where !pair.contains("=") {
             throw ValidationError("'\(pair)' is not NAME=VALUE")
         }
@@ -52,7 +59,8 @@ struct DeployCommand: AsyncParsableCommand {
                 defaults = try await DeploymentFile.load(path)
             }
             guard let repo = repo ?? defaults.repo else {
-                throw ClientError("no repository: pass --repo URL, or run where a slipway.yaml or slipway.json with `repo` is")
+                throw ClientError(
+                    "no repository: pass --repo URL, or run where a slipway.yaml or slipway.json with `repo` is")
             }
             let slug = slug ?? defaults.slug
             var settings: [String: Any] = ["repoUrl": repo]
@@ -64,7 +72,9 @@ struct DeployCommand: AsyncParsableCommand {
             if let spa = spa ?? defaults.spa { settings["spa"] = spa }
             if let notifyUrl = notifyUrl ?? defaults.notifyUrl { settings["notifyUrl"] = notifyUrl }
             let plain = env.isEmpty ? defaults.env : env
-            for pair in plain where !pair.contains("=") { throw ClientError("the variable '\(pair)' is not NAME=VALUE") }
+            for pair in plain where !pair.contains("=") {
+                throw ClientError("the variable '\(pair)' is not NAME=VALUE")
+            }
             let variables = plain.map { variable($0, secret: false) } + secret.map { variable($0, secret: true) }
             if !variables.isEmpty { settings["env"] = variables }
 
@@ -72,7 +82,8 @@ struct DeployCommand: AsyncParsableCommand {
             var deployment: [String: Any]
             if let slug, (try? await client.send(.GET, "/api/deployments/\(slug)")) != nil {
                 settings["rebuild"] = true
-                deployment = try await client.send(.PATCH, "/api/deployments/\(slug)", body: settings) as? [String: Any] ?? [:]
+                deployment =
+                    try await client.send(.PATCH, "/api/deployments/\(slug)", body: settings) as? [String: Any] ?? [:]
                 let builds = try await client.send(.GET, "/api/deployments/\(slug)/builds") as? [String: Any]
                 buildJSON = (builds?["builds"] as? [[String: Any]])?.first ?? [:]
             } else {

@@ -29,12 +29,14 @@ extension Setting {
     static let proxyPort = Setting("proxy.port", "SLIPWAY_PROXY_PORT", default: "8080")
     static let appsDomain = Setting("proxy.apps_domain", "SLIPWAY_APPS_DOMAIN", default: "localhost")
     static let pagesDir = Setting("proxy.pages_dir", "SLIPWAY_PAGES_DIR")
-    static let staticDir = Setting("static_dir", "SLIPWAY_STATIC_DIR", default: "./static, or share/slipway/static beside the binary")
+    static let staticDir = Setting(
+        "static_dir", "SLIPWAY_STATIC_DIR", default: "./static, or share/slipway/static beside the binary")
     static let proxyMaxConnections = Setting("proxy.max_connections", "SLIPWAY_PROXY_MAX_CONNECTIONS", default: "10000")
     static let proxyHeaderTimeout = Setting("proxy.header_timeout", "SLIPWAY_PROXY_HEADER_TIMEOUT", default: "10s")
     static let proxyIdleTimeout = Setting("proxy.idle_timeout", "SLIPWAY_PROXY_IDLE_TIMEOUT", default: "60s")
     static let proxyWriteTimeout = Setting("proxy.write_timeout", "SLIPWAY_PROXY_WRITE_TIMEOUT", default: "30s")
-    static let proxyUpstreamTimeout = Setting("proxy.upstream_timeout", "SLIPWAY_PROXY_UPSTREAM_TIMEOUT", default: "10s")
+    static let proxyUpstreamTimeout = Setting(
+        "proxy.upstream_timeout", "SLIPWAY_PROXY_UPSTREAM_TIMEOUT", default: "10s")
     static let proxyAccessLog = Setting("proxy.access_log", "SLIPWAY_ACCESS_LOG", default: "false")
     static let adminHost = Setting("admin.host", "SLIPWAY_ADMIN_HOST", default: "127.0.0.1")
     static let adminPort = Setting("admin.port", "SLIPWAY_ADMIN_PORT", default: "8081")
@@ -48,7 +50,8 @@ extension Setting {
     static let s3PathStyle = Setting("storage.s3.path_style", "SLIPWAY_S3_PATH_STYLE", default: "true")
     static let s3Prefix = Setting("storage.s3.prefix", "SLIPWAY_S3_PREFIX")
     static let s3CAFile = Setting("storage.s3.ca_file", "SLIPWAY_S3_CA_FILE")
-    static let catalogURL = Setting("catalog.url", "SLIPWAY_DATABASE_URL", default: "sqlite:<data>/catalog.sqlite", secret: true)
+    static let catalogURL = Setting(
+        "catalog.url", "SLIPWAY_DATABASE_URL", default: "sqlite:<data>/catalog.sqlite", secret: true)
     static let cacheBytes = Setting("cache.bytes", "SLIPWAY_CACHE_BYTES", default: "256MiB")
     static let cacheMaxEntryBytes = Setting("cache.max_entry_bytes", "SLIPWAY_CACHE_MAX_ENTRY_BYTES", default: "1MiB")
     static let buildRunner = Setting("builder.runner", "SLIPWAY_BUILD_RUNNER", default: "auto")
@@ -75,10 +78,13 @@ extension Setting {
     /// Every setting, in the order `slipway config` prints them.
     static let all: [Setting] = [
         dataDir, roles, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
-        proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, adminHost, adminPort, adminToken, storageKind,
-        s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL, cacheBytes,
+        proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, adminHost, adminPort, adminToken,
+        storageKind,
+        s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL,
+        cacheBytes,
         cacheMaxEntryBytes, buildRunner, buildImage, buildConcurrency, buildTimeout, buildMemory, buildCPUs,
-        buildPids, buildNetwork, buildKeep, buildMaxFiles, buildMaxOutput, allowLocalRepos, dockerHost, queueMax, queueMaxAttempts, queueLease,
+        buildPids, buildNetwork, buildKeep, buildMaxFiles, buildMaxOutput, allowLocalRepos, dockerHost, queueMax,
+        queueMaxAttempts, queueLease,
         notifyConcurrency, notifyTimeout, notifyMaxAttempts, notifyRetention,
     ]
 }

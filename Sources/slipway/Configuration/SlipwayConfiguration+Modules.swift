@@ -39,7 +39,8 @@ extension SlipwayConfiguration {
     func proxyConfiguration() throws(ConfigurationError) -> ProxyConfiguration {
         guard let staticDirectory else {
             throw ConfigurationError(
-                "\(Setting.staticDir.label): Slipway's static files (pages/error.html, …) were not found in ./static or beside the binary; point it at the static directory of the Slipway release")
+                "\(Setting.staticDir.label): Slipway's static files (pages/error.html, …) were not found in ./static or beside the binary; point it at the static directory of the Slipway release"
+            )
         }
         var caFile: String?
         if case .s3(let s3) = storage { caFile = s3.caCertificateFile }
@@ -48,7 +49,8 @@ extension SlipwayConfiguration {
             pagesDirectory: staticDirectory + "/pages", pagesOverrideDirectory: pagesDirectory,
             accessLog: edge.accessLog,
             limits: ProxyConfiguration.Limits(maxConnections: edge.maxConnections),
-            timeouts: ProxyConfiguration.Timeouts(headerRead: edge.headerTimeout, idle: edge.idleTimeout, writeIdle: edge.writeTimeout),
+            timeouts: ProxyConfiguration.Timeouts(
+                headerRead: edge.headerTimeout, idle: edge.idleTimeout, writeIdle: edge.writeTimeout),
             cache: ProxyConfiguration.Cache(bodyBytes: cacheBytes, maxEntryBytes: cacheMaxEntryBytes),
             upstream: ProxyConfiguration.Upstream(timeout: edge.upstreamTimeout, caCertificateFile: caFile))
     }

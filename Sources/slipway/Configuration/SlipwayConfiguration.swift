@@ -82,7 +82,9 @@ struct SlipwayConfiguration: Sendable {
     var notify: Notify
 
     /// Reads and checks every setting.
-    static func load(file: String?, environment: [String: String]) async throws(ConfigurationError) -> SlipwayConfiguration {
+    static func load(file: String?, environment: [String: String]) async throws(ConfigurationError)
+        -> SlipwayConfiguration
+    {
         try parse(await SettingValues.load(file: file, environment: environment))
     }
 
@@ -100,15 +102,16 @@ struct SlipwayConfiguration: Sendable {
             let pathStyle = try parser.bool(.s3PathStyle) ?? true
             var prefix = parser.text(.s3Prefix) ?? ""
             if !prefix.isEmpty && !prefix.hasSuffix("/") { prefix += "/" }
-            storage = .s3(S3Configuration(
-                endpoint: try parser.url(.s3Endpoint, required: "storage.kind is s3"),
-                bucket: try parser.required(.s3Bucket, because: "storage.kind is s3"),
-                region: parser.text(.s3Region) ?? "auto",
-                accessKeyID: try parser.required(.s3AccessKeyID, because: "storage.kind is s3"),
-                secretAccessKey: try parser.required(.s3SecretAccessKey, because: "storage.kind is s3"),
-                addressing: pathStyle ? .path : .virtualHosted,
-                keyPrefix: prefix,
-                caCertificateFile: parser.text(.s3CAFile)))
+            storage = .s3(
+                S3Configuration(
+                    endpoint: try parser.url(.s3Endpoint, required: "storage.kind is s3"),
+                    bucket: try parser.required(.s3Bucket, because: "storage.kind is s3"),
+                    region: parser.text(.s3Region) ?? "auto",
+                    accessKeyID: try parser.required(.s3AccessKeyID, because: "storage.kind is s3"),
+                    secretAccessKey: try parser.required(.s3SecretAccessKey, because: "storage.kind is s3"),
+                    addressing: pathStyle ? .path : .virtualHosted,
+                    keyPrefix: prefix,
+                    caCertificateFile: parser.text(.s3CAFile)))
         case let other:
             throw ConfigurationError("\(Setting.storageKind.label): '\(other)' is not a storage kind; use disk or s3")
         }
@@ -118,11 +121,15 @@ struct SlipwayConfiguration: Sendable {
             if url.hasPrefix("sqlite:") {
                 let path = String(url.dropFirst("sqlite:".count))
                 guard !path.isEmpty else {
-                    throw ConfigurationError("\(Setting.catalogURL.label): give a file after sqlite:, e.g. sqlite:/var/lib/slipway/catalog.sqlite")
+                    throw ConfigurationError(
+                        "\(Setting.catalogURL.label): give a file after sqlite:, e.g. sqlite:/var/lib/slipway/catalog.sqlite"
+                    )
                 }
                 catalog = .sqlite(path: path)
             } else if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-                throw ConfigurationError("\(Setting.catalogURL.label): this Slipway keeps its catalog in SQLite; PostgreSQL is not available yet, use sqlite:PATH or leave it unset")
+                throw ConfigurationError(
+                    "\(Setting.catalogURL.label): this Slipway keeps its catalog in SQLite; PostgreSQL is not available yet, use sqlite:PATH or leave it unset"
+                )
             } else {
                 throw ConfigurationError("\(Setting.catalogURL.label): expected sqlite:PATH")
             }
@@ -133,12 +140,15 @@ struct SlipwayConfiguration: Sendable {
         let cacheBytes = try parser.size(.cacheBytes) ?? 256 << 20
         let cacheMaxEntryBytes = try parser.size(.cacheMaxEntryBytes) ?? 1 << 20
         guard cacheMaxEntryBytes <= cacheBytes else {
-            throw ConfigurationError("\(Setting.cacheMaxEntryBytes.label) (\(cacheMaxEntryBytes) bytes) is larger than \(Setting.cacheBytes.label) (\(cacheBytes) bytes)")
+            throw ConfigurationError(
+                "\(Setting.cacheMaxEntryBytes.label) (\(cacheMaxEntryBytes) bytes) is larger than \(Setting.cacheBytes.label) (\(cacheBytes) bytes)"
+            )
         }
 
         let runnerText = parser.text(.buildRunner) ?? "auto"
         guard let runner = RunnerChoice(rawValue: runnerText) else {
-            throw ConfigurationError("\(Setting.buildRunner.label): '\(runnerText)' is not a runner; use auto, docker or local")
+            throw ConfigurationError(
+                "\(Setting.buildRunner.label): '\(runnerText)' is not a runner; use auto, docker or local")
         }
         let builds = Builds(
             runner: runner,
@@ -166,12 +176,14 @@ struct SlipwayConfiguration: Sendable {
             maxAttempts: try parser.int(.notifyMaxAttempts, in: 1...100) ?? 8,
             retention: try parser.duration(.notifyRetention) ?? .seconds(168 * 3600))
         guard notify.timeout <= .seconds(300) else {
-            throw ConfigurationError("\(Setting.notifyTimeout.label): at most 5m; a receiver should answer within seconds")
+            throw ConfigurationError(
+                "\(Setting.notifyTimeout.label): at most 5m; a receiver should answer within seconds")
         }
 
         let domain = (parser.text(.appsDomain) ?? "localhost").lowercased()
         guard HostRouteDomain.isValid(domain) else {
-            throw ConfigurationError("\(Setting.appsDomain.label): '\(domain)' is not a domain name; e.g. apps.example.com or localhost")
+            throw ConfigurationError(
+                "\(Setting.appsDomain.label): '\(domain)' is not a domain name; e.g. apps.example.com or localhost")
         }
 
         let edge = Edge(
@@ -186,7 +198,9 @@ struct SlipwayConfiguration: Sendable {
         for name in (parser.text(.roles) ?? "proxy,builder,admin").split(separator: ",") {
             let trimmed = name.trimmingCharacters(in: .whitespaces).lowercased()
             guard let role = Role(rawValue: trimmed) else {
-                throw ConfigurationError("\(Setting.roles.label): '\(trimmed)' is not a role; use a comma-separated list of proxy, builder and admin")
+                throw ConfigurationError(
+                    "\(Setting.roles.label): '\(trimmed)' is not a role; use a comma-separated list of proxy, builder and admin"
+                )
             }
             roles.insert(role)
         }
@@ -212,7 +226,9 @@ struct SlipwayConfiguration: Sendable {
 /// A domain name of lower-case labels (the proxy matches hosts under it).
 enum HostRouteDomain {
     static func isValid(_ domain: String) -> Bool {
-        guard !domain.isEmpty, domain.utf8.count <= 253, !domain.hasPrefix("."), !domain.hasSuffix(".") else { return false }
+        guard !domain.isEmpty, domain.utf8.count <= 253, !domain.hasPrefix("."), !domain.hasSuffix(".") else {
+            return false
+        }
         return domain.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
             !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
                 && label.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }

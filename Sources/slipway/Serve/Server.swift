@@ -7,8 +7,8 @@ import Metrics
 import Prometheus
 import Proxy
 import ServiceLifecycle
-import UnixSignals
 import Storage
+import UnixSignals
 
 /// A start failure that is not a configuration mistake (a data directory
 /// that cannot be written, a catalog that cannot be opened), said plainly.
@@ -34,7 +34,9 @@ struct Server {
             try FileManager.default.createDirectory(
                 atPath: data, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw ServeError("cannot create the data directory \(data): \(error.localizedDescription); set SLIPWAY_DATA_DIR to a writable directory")
+            throw ServeError(
+                "cannot create the data directory \(data): \(error.localizedDescription); set SLIPWAY_DATA_DIR to a writable directory"
+            )
         }
         let token = try AdminTokenFile.resolve(configured: configuration.adminToken, dataDirectory: data)
         let proxyConfiguration: ProxyConfiguration
@@ -68,13 +70,15 @@ struct Server {
             let builderConfiguration = configuration.builderConfiguration
             let selected: any BuildRunner
             do {
-                selected = try await RunnerSelection.makeRunner(configuration: builderConfiguration, logger: Logger(label: "slipway.builder"))
+                selected = try await RunnerSelection.makeRunner(
+                    configuration: builderConfiguration, logger: Logger(label: "slipway.builder"))
             } catch {
                 throw ServeError("the build runner cannot start: \(error)")
             }
             runner = selected
             workers = BuildWorkerPool(
-                configuration: builderConfiguration, catalog: catalog, store: store, bus: bus, cache: cache, runner: selected,
+                configuration: builderConfiguration, catalog: catalog, store: store, bus: bus, cache: cache,
+                runner: selected,
                 logger: Logger(label: "slipway.builder"))
         }
         let proxy = try ProxyServer(
@@ -83,7 +87,8 @@ struct Server {
 
         let adminConfiguration = AdminConfiguration(
             host: configuration.admin.host, port: configuration.admin.port, token: token.token,
-            appsDomain: configuration.appsDomain, publicPort: configuration.proxy.port == 80 ? nil : configuration.proxy.port,
+            appsDomain: configuration.appsDomain,
+            publicPort: configuration.proxy.port == 80 ? nil : configuration.proxy.port,
             dashboardDirectory: (configuration.staticDirectory ?? "static") + "/dashboard")
         // Build notifications go out from the processes that run builds.
         var notifications: NotificationDispatcher?

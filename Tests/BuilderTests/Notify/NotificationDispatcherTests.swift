@@ -11,7 +11,8 @@ import Testing
 @Suite struct NotificationDispatcherTests {
     /// The Build fields of the admin API (INTERFACE.md), and nothing else.
     static let buildFields: Set<String> = [
-        "id", "deploymentId", "number", "status", "commitSha", "commitMessage", "error", "attempt", "queuedAt", "startedAt",
+        "id", "deploymentId", "number", "status", "commitSha", "commitMessage", "error", "attempt", "queuedAt",
+        "startedAt",
         "finishedAt", "fileCount", "bytes", "previewUrl",
     ]
 
@@ -19,7 +20,10 @@ import Testing
         try await NotifyHarness.run { h in
             let site = try await h.makeSite(
                 "blog", notifyURL: h.receiverURL(userinfo: "ci:pa%24s@"),
-                env: [BuildVariable(name: "API_TOKEN", value: "hunter2-secret-value", secret: true), BuildVariable(name: "MODE", value: "prod")])
+                env: [
+                    BuildVariable(name: "API_TOKEN", value: "hunter2-secret-value", secret: true),
+                    BuildVariable(name: "MODE", value: "prod"),
+                ])
             let build = try await h.endBuild(of: site)
             let settled = try await h.deliver(build)
 
@@ -38,7 +42,9 @@ import Testing
             // Verified exactly as a receiver would: HMAC-SHA256 of the raw body with the webhook secret.
             let secret = try #require(try await h.catalog.webhookSecret(siteID: site.id))
             #expect(request.header("X-Slipway-Signature-256") == NotifyHarness.signature(request.body, secret: secret))
-            #expect(request.header("X-Slipway-Signature-256") != NotifyHarness.signature(request.body, secret: WebhookSecret.generate()))
+            #expect(
+                request.header("X-Slipway-Signature-256")
+                    != NotifyHarness.signature(request.body, secret: WebhookSecret.generate()))
 
             let body = try request.json
             #expect(Set(body.keys) == ["event", "deliveryId", "sentAt", "deployment", "build"])
@@ -99,13 +105,17 @@ import Testing
             #expect(requests.count == 3)
             #expect(requests.allSatisfy { $0.header("X-Slipway-Delivery") == settled.id })
             let secret = try #require(try await h.catalog.webhookSecret(siteID: site.id))
-            #expect(requests.allSatisfy { $0.header("X-Slipway-Signature-256") == NotifyHarness.signature($0.body, secret: secret) })
+            #expect(
+                requests.allSatisfy {
+                    $0.header("X-Slipway-Signature-256") == NotifyHarness.signature($0.body, secret: secret)
+                })
             #expect(try h.counter("retrying") == 2 && h.counter("delivered") == 1)
         }
     }
 
     @Test func aFailedAttemptIsRecordedWithItsStatusAndTheRetrySchedule() async throws {
-        try await NotifyHarness.run(replies: [.respond(status: .serviceUnavailable, body: "maintenance\nback soon")]) { h in
+        try await NotifyHarness.run(replies: [.respond(status: .serviceUnavailable, body: "maintenance\nback soon")]) {
+            h in
             let site = try await h.makeSite("blog", notifyURL: h.receiverURL())
             let build = try await h.endBuild(of: site)
             // A first retry an hour away: the attempt's record can be read at leisure.
@@ -180,7 +190,9 @@ import Testing
             let build = try await h.endBuild(of: site)
             let settled = try await h.deliver(build, with: h.configuration(timeout: .milliseconds(300)))
             #expect(settled.state == .gaveUp && settled.attempts == 3 && settled.lastStatus == nil)
-            #expect(settled.lastError?.hasPrefix("gave up after 3 attempts; the last one: no answer from http://127.0.0.1:") == true, "\(settled.lastError ?? "")")
+            #expect(
+                settled.lastError?.hasPrefix("gave up after 3 attempts; the last one: no answer from http://127.0.0.1:")
+                    == true, "\(settled.lastError ?? "")")
             #expect(settled.lastError?.contains("within 300ms") == true)
             // The query string never reaches the record.
             #expect(settled.lastError?.contains("token=abc") == false)

@@ -10,7 +10,10 @@ import Testing
         let policy = NotificationRetryPolicy()
         #expect(policy.maxAttempts == 8)
         let waits = (1...7).map { policy.backoff(afterAttempt: $0) }
-        #expect(waits == [.seconds(10), .seconds(30), .seconds(90), .seconds(270), .seconds(810), .seconds(2430), .seconds(3600)])
+        #expect(
+            waits == [
+                .seconds(10), .seconds(30), .seconds(90), .seconds(270), .seconds(810), .seconds(2430), .seconds(3600),
+            ])
         #expect(policy.backoff(afterAttempt: 500) == .seconds(3600))
     }
 
@@ -40,7 +43,7 @@ import Testing
     }
 
     @Test func retryAfterIsReadAsSecondsOrAnHTTPDate() {
-        let now = Date(timeIntervalSince1970: 1_445_412_480)  // Wed, 21 Oct 2015 07:28:00 GMT
+        let now = Date(timeIntervalSince1970: 1_445_412_480) // Wed, 21 Oct 2015 07:28:00 GMT
         #expect(RetryAfter.delay("120", now: now) == .seconds(120))
         #expect(RetryAfter.delay(" 0 ", now: now) == .zero)
         #expect(RetryAfter.delay("Wed, 21 Oct 2015 07:28:30 GMT", now: now) == .seconds(30))
@@ -63,10 +66,14 @@ import Testing
         #expect(result(answer(200)) == .delivered(status: 200))
         #expect(result(answer(299)) == .delivered(status: 299))
         for status in [408, 429, 500, 502, 503, 599] {
-            #expect(result(answer(status)) == .retry(after: .seconds(10), status: status, error: "the receiver answered \(status)"))
+            #expect(
+                result(answer(status))
+                    == .retry(after: .seconds(10), status: status, error: "the receiver answered \(status)"))
         }
         #expect(result(answer(503), 2) == .retry(after: .seconds(30), status: 503, error: "the receiver answered 503"))
-        #expect(result(answer(429, retryAfter: "7")) == .retry(after: .seconds(7), status: 429, error: "the receiver answered 429"))
+        #expect(
+            result(answer(429, retryAfter: "7"))
+                == .retry(after: .seconds(7), status: 429, error: "the receiver answered 429"))
         for status in [100, 301, 304, 400, 401, 403, 404, 410, 422] {
             guard case .gaveUp(let recorded, _) = result(answer(status)) else {
                 Issue.record("\(status) was not given up")
@@ -74,12 +81,15 @@ import Testing
             }
             #expect(recorded == status)
         }
-        #expect(result(.unreachable("connection refused")) == .retry(after: .seconds(10), status: nil, error: "connection refused"))
+        #expect(
+            result(.unreachable("connection refused"))
+                == .retry(after: .seconds(10), status: nil, error: "connection refused"))
         #expect(
             result(.unreachable("connection refused"), 3)
                 == .gaveUp(status: nil, error: "gave up after 3 attempts; the last one: connection refused"))
         #expect(
-            result(answer(500), 3) == .gaveUp(status: 500, error: "gave up after 3 attempts; the last one: the receiver answered 500"))
+            result(answer(500), 3)
+                == .gaveUp(status: 500, error: "gave up after 3 attempts; the last one: the receiver answered 500"))
     }
 
     @Test func excerptsOfAnswersAreOneBoundedLine() {

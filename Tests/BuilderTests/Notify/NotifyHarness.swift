@@ -32,7 +32,9 @@ final class NotifyHarness: Sendable {
         maxAttempts: 3, firstDelay: .milliseconds(50), multiplier: 2, maxDelay: .milliseconds(200), jitter: 0,
         maxRetryAfter: .seconds(2))
 
-    init(replies: [ScriptedHTTPServer.Reply] = [], fallback: ScriptedHTTPServer.Reply = .respond(status: .ok)) async throws {
+    init(replies: [ScriptedHTTPServer.Reply] = [], fallback: ScriptedHTTPServer.Reply = .respond(status: .ok))
+        async throws
+    {
         root = NSTemporaryDirectory() + "slipway-notify-tests/" + UUID().uuidString
         catalog = try SQLiteCatalog(dataDirectory: root, bus: bus)
         receiver = try await ScriptedHTTPServer.start(replies: replies, fallback: fallback)
@@ -68,12 +70,15 @@ final class NotifyHarness: Sendable {
         concurrency: Int = 2, timeout: Duration = .seconds(5), retry: NotificationRetryPolicy = NotifyHarness.quickRetry
     ) -> NotificationConfiguration {
         NotificationConfiguration(
-            siteURLs: urls, concurrency: concurrency, requestTimeout: timeout, retry: retry, pollInterval: .milliseconds(100),
+            siteURLs: urls, concurrency: concurrency, requestTimeout: timeout, retry: retry,
+            pollInterval: .milliseconds(100),
             leaseDuration: timeout + .seconds(5), userAgent: "Slipway/test")
     }
 
     /// A started dispatcher on `catalog` (this harness's unless given).
-    func dispatcher(_ configuration: NotificationConfiguration? = nil, catalog: (any Catalog)? = nil) throws -> NotificationDispatcher {
+    func dispatcher(_ configuration: NotificationConfiguration? = nil, catalog: (any Catalog)? = nil) throws
+        -> NotificationDispatcher
+    {
         let dispatcher = NotificationDispatcher(
             configuration: configuration ?? self.configuration(), catalog: catalog ?? self.catalog, bus: bus,
             logger: Self.logger, metricsFactory: metrics)
@@ -89,11 +94,14 @@ final class NotifyHarness: Sendable {
     /// Queues a build of `site` and ends it as a worker would: a final failure,
     /// or a success that is then activated.
     func endBuild(of site: Site, succeeding: Bool = false) async throws -> Build {
-        let build = try await catalog.createBuild(siteID: site.id, BuildRequest(commitSHA: "3f9a1b2c", commitMessage: "Fix the header"))
+        let build = try await catalog.createBuild(
+            siteID: site.id, BuildRequest(commitSHA: "3f9a1b2c", commitMessage: "Fix the header"))
         let claimed = try #require(try await catalog.claimNextBuild(workerID: "worker-1"))
         try #require(claimed.id == build.id)
         let result: BuildResult =
-            succeeding ? .success(fileCount: 3, bytes: 1234) : .failure(message: "the build command exited with status 1", retryable: false)
+            succeeding
+            ? .success(fileCount: 3, bytes: 1234)
+            : .failure(message: "the build command exited with status 1", retryable: false)
         let finished = try await catalog.finishBuild(buildID: build.id, workerID: "worker-1", result: result)
         if succeeding { _ = try await catalog.activate(siteID: site.id, buildID: build.id, allowOlder: false) }
         return finished
@@ -112,7 +120,9 @@ final class NotifyHarness: Sendable {
 
     /// Starts a dispatcher, waits until the build's notification is delivered
     /// or given up, and stops the dispatcher.
-    func deliver(_ build: Build, with configuration: NotificationConfiguration? = nil) async throws -> NotificationDelivery {
+    func deliver(_ build: Build, with configuration: NotificationConfiguration? = nil) async throws
+        -> NotificationDelivery
+    {
         let dispatcher = try self.dispatcher(configuration)
         let settled = try await settledNotification(of: build)
         await dispatcher.shutdown()

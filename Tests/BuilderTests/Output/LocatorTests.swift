@@ -18,7 +18,8 @@ import Testing
 
     func write(_ path: String, _ text: String = "x") throws {
         let full = checkout + "/" + path
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try text.write(toFile: full, atomically: false, encoding: .utf8)
     }
 
@@ -57,11 +58,15 @@ import Testing
         try write("apps/web/package-lock.json", "{}")
         let project = try ProjectLocator().locate(checkout: checkout, rootDirectory: "./apps//web/")
         #expect(project.relativePath == "apps/web" && project.hasLockfile)
-        #expect(code { _ = try ProjectLocator().locate(checkout: checkout, rootDirectory: "../outside") } == .projectInvalid)
+        #expect(
+            code { _ = try ProjectLocator().locate(checkout: checkout, rootDirectory: "../outside") } == .projectInvalid
+        )
         #expect(code { _ = try ProjectLocator().locate(checkout: checkout, rootDirectory: "/etc") } == .projectInvalid)
-        #expect(code { _ = try ProjectLocator().locate(checkout: checkout, rootDirectory: "missing") } == .projectInvalid)
+        #expect(
+            code { _ = try ProjectLocator().locate(checkout: checkout, rootDirectory: "missing") } == .projectInvalid)
         try FileManager.default.createSymbolicLink(atPath: checkout + "/escape", withDestinationPath: "/etc")
-        #expect(code { _ = try ProjectLocator().locate(checkout: checkout, rootDirectory: "escape") } == .projectInvalid)
+        #expect(
+            code { _ = try ProjectLocator().locate(checkout: checkout, rootDirectory: "escape") } == .projectInvalid)
     }
 
     @Test func theFirstCandidateHoldingFilesIsTheOutput() throws {
@@ -78,7 +83,9 @@ import Testing
 
     @Test func noOutputSaysWhatToDo() throws {
         try write("src/main.js")
-        let error = #expect(throws: BuildError.self) { try OutputLocator().locate(root: checkout, outputDirectory: nil) }
+        let error = #expect(throws: BuildError.self) {
+            try OutputLocator().locate(root: checkout, outputDirectory: nil)
+        }
         #expect(error?.code == .outputMissing)
         #expect(error?.message.contains("dist, build, public, out") == true)
     }

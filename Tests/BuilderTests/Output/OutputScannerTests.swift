@@ -4,7 +4,7 @@ import Testing
 @testable import Builder
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite final class OutputScannerTests {
@@ -25,7 +25,8 @@ import Glibc
 
     func write(_ path: String, _ text: String) throws {
         let full = root + "/" + path
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try text.write(toFile: full, atomically: false, encoding: .utf8)
     }
 
@@ -67,7 +68,8 @@ import Glibc
         try link("home.html", to: "index.html")
         try link("latest", to: "assets")
         let scan = try scanner.scan(root, shownAs: "dist")
-        #expect(scan.files.map(\.path) == ["assets/app-3f9a1b2c.js", "home.html", "index.html", "latest/app-3f9a1b2c.js"])
+        #expect(
+            scan.files.map(\.path) == ["assets/app-3f9a1b2c.js", "home.html", "index.html", "latest/app-3f9a1b2c.js"])
         #expect(scan.files.first { $0.path == "home.html" }?.source == root + "/index.html")
     }
 
@@ -84,7 +86,8 @@ import Glibc
         try FileManager.default.removeItem(atPath: root + "/gone")
 
         #expect(mkfifo(root + "/pipe", 0o644) == 0)
-        #expect(rejection { _ = try scanner.scan(root, shownAs: "dist") }?.message.contains("dist/pipe is a FIFO") == true)
+        #expect(
+            rejection { _ = try scanner.scan(root, shownAs: "dist") }?.message.contains("dist/pipe is a FIFO") == true)
         try FileManager.default.removeItem(atPath: root + "/pipe")
 
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -96,7 +99,9 @@ import Glibc
             for (index, byte) in path.utf8.enumerated() where index < raw.count - 1 { raw[index] = byte }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         #expect(bound == 0)
         #expect(rejection { _ = try scanner.scan(root, shownAs: "dist") }?.message.contains("is a socket") == true)

@@ -1,5 +1,5 @@
-import SlipwayTestSupport
 import Foundation
+import SlipwayTestSupport
 import Storage
 import Testing
 
@@ -22,7 +22,8 @@ struct S3PublishingTests {
                 let build = try await harness.buildAndWait(site)
                 try #require(build.status == .success, "\(build.error ?? "")")
                 let reference = try await PublishedBuild.referenceOutput(of: "vite-spa", in: harness.root)
-                let manifest = try await PublishedBuild.verify(build, in: store, matches: try PublishedBuild.files(in: reference))
+                let manifest = try await PublishedBuild.verify(
+                    build, in: store, matches: try PublishedBuild.files(in: reference))
                 // What the proxy relies on: the content type stored with each object.
                 for (path, entry) in manifest.files {
                     let info = try await store.head(manifest.objectKey(for: path))

@@ -3,11 +3,11 @@ import NIOCore
 import Storage
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @testable import Builder
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Builds in real containers on the Docker engine `scripts/test` starts,
 /// from real git repositories, published to the disk store.
@@ -34,8 +34,10 @@ struct DockerBuildTests {
             #expect(build.fileCount == 5)
 
             let reference = try await PublishedBuild.referenceOutput(of: "vite-spa", in: harness.root)
-            let manifest = try await PublishedBuild.verify(build, in: harness.store, matches: try PublishedBuild.files(in: reference))
-            let script = try #require(manifest.files.keys.first { $0.hasPrefix("assets/index-") && $0.hasSuffix(".js") })
+            let manifest = try await PublishedBuild.verify(
+                build, in: harness.store, matches: try PublishedBuild.files(in: reference))
+            let script = try #require(
+                manifest.files.keys.first { $0.hasPrefix("assets/index-") && $0.hasSuffix(".js") })
             #expect(manifest.files[script]?.immutable == true)
             #expect(manifest.files[script]?.variants["gzip"] != nil)
             #expect(manifest.files["index.html"]?.immutable == false)
@@ -79,15 +81,20 @@ struct DockerBuildTests {
             let build = try await harness.buildAndWait(site)
             #expect(build.status == .success, "\(build.error ?? "")")
             let manifest = try await harness.manifest(build)
-            let report = try JSONSerialization.jsonObject(
-                with: Data(try await harness.store.getBytes(manifest.objectKey(for: "report.json")).readableBytesView)) as? [String: Any]
+            let report =
+                try JSONSerialization.jsonObject(
+                    with: Data(
+                        try await harness.store.getBytes(manifest.objectKey(for: "report.json")).readableBytesView))
+                as? [String: Any]
             let uid = try #require(report?["uid"] as? Int)
             #expect(uid != 0)
             // Slipway's own user, or the default build user when Slipway runs as root.
             #expect(uid == (getuid() == 0 ? Int(BuilderConfiguration.defaultRootBuildUser.uid) : Int(getuid())))
             #expect(report?["dockerSocket"] as? Bool == false)
             #expect(report?["capEff"] as? String == "0000000000000000")
-            #expect(report?["capBnd"] as? String == "0000000000000000", "every capability is dropped, even from the bounding set")
+            #expect(
+                report?["capBnd"] as? String == "0000000000000000",
+                "every capability is dropped, even from the bounding set")
             #expect(report?["noNewPrivs"] as? String == "1")
             #expect((report?["storeKeysVisible"] as? [Any])?.isEmpty == true)
             #expect(report?["npmCache"] as? String == "/cache/npm")
@@ -143,7 +150,8 @@ struct DockerBuildTests {
     @Test func aBuildPastItsTimeoutIsKilledAndReportedAsATimeout() async throws {
         try await BuilderHarness.with(runner: .docker, configure: { $0.timeout = .seconds(4) }) { harness in
             let site = try await harness.site(
-                repository: try await harness.repository("slow-build"), env: [BuildVariable(name: "SLEEP_SECONDS", value: "600")])
+                repository: try await harness.repository("slow-build"),
+                env: [BuildVariable(name: "SLEEP_SECONDS", value: "600")])
             let clock = ContinuousClock()
             let started = clock.now
             let build = try await harness.buildAndWait(site)
@@ -161,7 +169,8 @@ struct DockerBuildTests {
             let site = try await harness.site(repository: try await harness.repository("memory-hog"))
             let build = try await harness.buildAndWait(site)
             #expect(build.status == .failed)
-            #expect(build.error?.contains("the build command ran out of memory: it used the whole 96 MiB limit") == true)
+            #expect(
+                build.error?.contains("the build command ran out of memory: it used the whole 96 MiB limit") == true)
             let report = try #require(harness.reports(for: build.id).last)
             #expect(report.error?.code == .outOfMemory)
             #expect(try await Self.containers(of: build.id, harness: harness).isEmpty)
@@ -225,7 +234,8 @@ struct DockerBuildTests {
                 for: RunJob(
                     siteID: SiteID.generate().rawValue, buildID: orphanBuild.rawValue, attempt: 1,
                     steps: [RunStep(name: "build", command: "sleep 600")], checkoutDirectory: harness.root,
-                    projectPath: "", homeDirectory: harness.root, temporaryDirectory: harness.root, cacheDirectory: harness.root,
+                    projectPath: "", homeDirectory: harness.root, temporaryDirectory: harness.root,
+                    cacheDirectory: harness.root,
                     environment: [:], user: .init(uid: 10_000, gid: 10_000), timeout: .seconds(600)),
                 driver: StepDriver())
             spec.hostConfig.mounts = []
@@ -242,10 +252,13 @@ extension DockerBuildTests {
     @Test func aMissingImageIsPulledAndAPullFailureIsReported() async throws {
         let image = "slipway-test-missing-\(UUID().uuidString.prefix(8).lowercased()):1"
         try await BuilderHarness.with(runner: .docker, configure: { $0.image = image }) { harness in
-            let build = try await harness.buildAndWait(try await harness.site(repository: try await harness.repository("vite-spa")))
+            let build = try await harness.buildAndWait(
+                try await harness.site(repository: try await harness.repository("vite-spa")))
             #expect(build.status == .failed)
-            #expect(build.error?.contains("the build image \(image)") == true || build.error?.contains("pulling the build image \(image)") == true,
-                    "\(build.error ?? "")")
+            #expect(
+                build.error?.contains("the build image \(image)") == true
+                    || build.error?.contains("pulling the build image \(image)") == true,
+                "\(build.error ?? "")")
             #expect(harness.reports(for: build.id).last?.error?.code == .imageUnavailable)
             #expect(try await harness.storedLog(build).contains("pulling the build image \(image)"))
         }

@@ -7,7 +7,10 @@ import Testing
     static func frame(_ stream: UInt8, _ text: String) -> [UInt8] {
         let payload = Array(text.utf8)
         let length = UInt32(payload.count)
-        return [stream, 0, 0, 0, UInt8(length >> 24), UInt8((length >> 16) & 0xff), UInt8((length >> 8) & 0xff), UInt8(length & 0xff)]
+        return [
+            stream, 0, 0, 0, UInt8(length >> 24), UInt8((length >> 16) & 0xff), UInt8((length >> 8) & 0xff),
+            UInt8(length & 0xff),
+        ]
             + payload
     }
 

@@ -21,7 +21,9 @@ import Testing
     }
 
     @Test func theCommandPassesStepsAsArgumentsNotThroughTheScript() {
-        let command = driver.command(for: [RunStep(name: "install", command: "npm ci"), RunStep(name: "build", command: "echo '$HOME' \"x\"")])
+        let command = driver.command(for: [
+            RunStep(name: "install", command: "npm ci"), RunStep(name: "build", command: "echo '$HOME' \"x\""),
+        ])
         #expect(command.prefix(2) == ["/bin/sh", "-c"])
         #expect(command.suffix(3) == ["0123456789abcdef", "npm ci", "echo '$HOME' \"x\""])
     }

@@ -94,7 +94,8 @@ final class BuilderHarness: Sendable {
     /// Runs `body` with a started harness and tears everything down after,
     /// whether `body` succeeded or not.
     static func with(
-        runner: RunnerChoice, store: (any ObjectStore)? = nil, configure: (inout BuilderConfiguration) -> Void = { _ in },
+        runner: RunnerChoice, store: (any ObjectStore)? = nil,
+        configure: (inout BuilderConfiguration) -> Void = { _ in },
         _ body: (BuilderHarness) async throws -> Void
     ) async throws {
         if runner == .docker { _ = try TestDocker.requireImage() }
@@ -124,7 +125,8 @@ final class BuilderHarness: Sendable {
 
     /// A git repository of fixture `name` inside the harness directory.
     func repository(_ name: String, branch: String = "main") async throws -> String {
-        try await FixtureRepository.make(name, at: root + "/repos/\(name)-\(UUID().uuidString.prefix(8))", branch: branch)
+        try await FixtureRepository.make(
+            name, at: root + "/repos/\(name)-\(UUID().uuidString.prefix(8))", branch: branch)
     }
 
     /// A site building `repository`.
@@ -168,14 +170,18 @@ final class BuilderHarness: Sendable {
             let build = try await catalog.build(id: id)
             if condition(build) { return build }
             if clock.now > deadline {
-                throw HarnessError(description: "build \(id) did not get there within \(timeout): it is \(build.status) (\(build.error ?? "no error"))")
+                throw HarnessError(
+                    description:
+                        "build \(id) did not get there within \(timeout): it is \(build.status) (\(build.error ?? "no error"))"
+                )
             }
             try await Task.sleep(for: .milliseconds(50))
         }
     }
 
     /// Waits until `condition` holds, polling.
-    func eventually(timeout: Duration = .seconds(60), _ what: String, _ condition: () async throws -> Bool) async throws {
+    func eventually(timeout: Duration = .seconds(60), _ what: String, _ condition: () async throws -> Bool) async throws
+    {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while try await !condition() {
@@ -192,7 +198,9 @@ final class BuilderHarness: Sendable {
     /// Waits until the build's live log has a line containing `text`.
     func waitForLogLine(_ id: BuildID, containing text: String, timeout: Duration = .seconds(120)) async throws {
         let bus = self.bus
-        _ = try await withTimeout(timeout, error: HarnessError(description: "no log line with '\(text)' within \(timeout)")) {
+        _ = try await withTimeout(
+            timeout, error: HarnessError(description: "no log line with '\(text)' within \(timeout)")
+        ) {
             for await delivery in bus.subscribeLog(buildID: id) {
                 if case .value(let line) = delivery, line.text.contains(text) { return true }
             }

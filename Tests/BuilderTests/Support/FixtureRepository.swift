@@ -52,13 +52,20 @@ enum FixtureRepository {
         let output = LineTail(limit: 10_000)
         let outcome = try await ChildProcess.run(
             executable: "git",
-            arguments: ["-c", "user.name=Slipway Tests", "-c", "user.email=tests@slipway.invalid", "-c", "commit.gpgsign=false"]
+            arguments: [
+                "-c", "user.name=Slipway Tests", "-c", "user.email=tests@slipway.invalid", "-c", "commit.gpgsign=false",
+            ]
                 + arguments,
-            environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": directory, "GIT_CONFIG_NOSYSTEM": "1", "LANG": "C"],
+            environment: [
+                "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": directory, "GIT_CONFIG_NOSYSTEM": "1", "LANG": "C",
+            ],
             workingDirectory: directory, timeout: .seconds(60), maxLineBytes: 64 << 10
         ) { line, _ in output.append(line) }
         guard outcome.exitCode == 0 else {
-            throw GitFailed(description: "git \(arguments.joined(separator: " ")) failed (\(outcome.exitCode)): \(output.lines.joined(separator: "\n"))")
+            throw GitFailed(
+                description:
+                    "git \(arguments.joined(separator: " ")) failed (\(outcome.exitCode)): \(output.lines.joined(separator: "\n"))"
+            )
         }
         return output.lines.joined(separator: "\n")
     }

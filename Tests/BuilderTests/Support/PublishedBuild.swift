@@ -16,7 +16,9 @@ enum PublishedBuild {
         while let path = enumerator?.nextObject() as? String {
             let full = directory + "/" + path
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                continue
+            }
             if path == "_headers" || path == "_redirects" { continue }
             result[path] = Array(try Data(contentsOf: URL(fileURLWithPath: full)))
         }
@@ -25,12 +27,14 @@ enum PublishedBuild {
 
     /// Runs the fixture's build on the host (the same deterministic script)
     /// and returns its output tree.
-    static func referenceOutput(of fixture: String, in scratch: String, output: String = "dist") async throws -> String {
+    static func referenceOutput(of fixture: String, in scratch: String, output: String = "dist") async throws -> String
+    {
         let directory = scratch + "/reference-\(fixture)-\(UUID().uuidString.prefix(6))"
         try FileManager.default.copyItem(atPath: try FixtureRepository.fixturePath(fixture), toPath: directory)
         let lines = LineTail(limit: 50)
         let outcome = try await ChildProcess.run(
-            executable: "/bin/sh", arguments: ["-c", "node build.mjs"], environment: ["PATH": "/usr/local/bin:/usr/bin:/bin"],
+            executable: "/bin/sh", arguments: ["-c", "node build.mjs"],
+            environment: ["PATH": "/usr/local/bin:/usr/bin:/bin"],
             workingDirectory: directory, timeout: .seconds(60), maxLineBytes: 4096
         ) { line, _ in lines.append(line) }
         guard outcome.exitCode == 0 else {
@@ -44,7 +48,9 @@ enum PublishedBuild {
     }
 
     /// Asserts that the build's manifest and objects match `expected` byte for byte.
-    static func verify(_ build: Build, in store: any ObjectStore, matches expected: [String: [UInt8]]) async throws -> BuildManifest {
+    static func verify(_ build: Build, in store: any ObjectStore, matches expected: [String: [UInt8]]) async throws
+        -> BuildManifest
+    {
         let manifest = try BuildManifest.decode(Data(try await store.getBytes(build.manifestKey).readableBytesView))
         #expect(manifest.siteID == build.siteID.rawValue && manifest.buildID == build.id.rawValue)
         #expect(Set(manifest.files.keys) == Set(expected.keys))
@@ -58,7 +64,8 @@ enum PublishedBuild {
             #expect(Array(stored.readableBytesView) == bytes, "stored bytes of \(path)")
             if let gzip = entry.variants["gzip"] {
                 #expect(gzip.path == ".slipway/gzip/\(path).gz")
-                let variant = Array(try await store.getBytes(manifest.objectKey(for: gzip.path), limit: 64 << 20).readableBytesView)
+                let variant = Array(
+                    try await store.getBytes(manifest.objectKey(for: gzip.path), limit: 64 << 20).readableBytesView)
                 #expect(Int64(variant.count) == gzip.size)
                 #expect(gzip.etag == etag(variant))
                 #expect(Double(variant.count) <= Double(bytes.count) * 0.9, "\(path): a variant must save 10%")

@@ -12,7 +12,8 @@ enum TestDocker {
         var description: String
     }
 
-    static let dockerHost = ProcessInfo.processInfo.environment["DOCKER_HOST"].flatMap { $0.isEmpty ? nil : $0 }
+    static let dockerHost =
+        ProcessInfo.processInfo.environment["DOCKER_HOST"].flatMap { $0.isEmpty ? nil : $0 }
         ?? "unix:///var/run/docker.sock"
 
     static let image = ProcessInfo.processInfo.environment["SLIPWAY_TEST_BUILD_IMAGE"].flatMap { $0.isEmpty ? nil : $0 }
@@ -36,7 +37,8 @@ enum TestDocker {
     static func requireImage() throws -> String {
         guard let image else {
             throw MissingEngine(
-                description: "SLIPWAY_TEST_BUILD_IMAGE is not set: run the tests through scripts/test (it starts dockerd and builds the image with scripts/docker-test-image.sh)"
+                description:
+                    "SLIPWAY_TEST_BUILD_IMAGE is not set: run the tests through scripts/test (it starts dockerd and builds the image with scripts/docker-test-image.sh)"
             )
         }
         return image

@@ -15,9 +15,13 @@ import Testing
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func makeLog(bus: InProcessEventBus, secrets: [String] = [], maxBytes: Int = 10 << 20) throws -> (BuildLog, BuildID) {
+    func makeLog(bus: InProcessEventBus, secrets: [String] = [], maxBytes: Int = 10 << 20) throws -> (BuildLog, BuildID)
+    {
         let id = BuildID.generate()
-        return (try BuildLog(buildID: id, path: directory + "/\(id).log", bus: bus, secrets: secrets, maxBytes: maxBytes), id)
+        return (
+            try BuildLog(buildID: id, path: directory + "/\(id).log", bus: bus, secrets: secrets, maxBytes: maxBytes),
+            id
+        )
     }
 
     func persisted(_ log: BuildLog) throws -> String {
@@ -42,7 +46,9 @@ import Testing
         #expect(lines.count == 3)
         #expect(lines[1].hasSuffix(" stdout compiled"))
         // 2026-01-31T12:34:56.789Z
-        #expect(lines[0].range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z system cloning$"#, options: .regularExpression) != nil)
+        #expect(
+            lines[0].range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z system cloning$"#, options: .regularExpression)
+                != nil)
     }
 
     @Test func secretValuesAndURLCredentialsNeverReachTheBusOrTheFile() async throws {

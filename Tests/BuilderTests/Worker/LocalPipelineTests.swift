@@ -32,7 +32,8 @@ import Testing
             let build = try await harness.buildAndWait(site)
             #expect(build.status == .success, "\(build.error ?? "")")
             let reference = try await PublishedBuild.referenceOutput(of: "vite-spa", in: harness.root)
-            _ = try await PublishedBuild.verify(build, in: harness.store, matches: try PublishedBuild.files(in: reference))
+            _ = try await PublishedBuild.verify(
+                build, in: harness.store, matches: try PublishedBuild.files(in: reference))
             let log = try await harness.storedLog(build)
             #expect(log.contains(LocalRunner.warning))
             #expect(log.contains("running the install command: npm ci"))
@@ -80,7 +81,9 @@ import Testing
             ]
             let leaked = Set(names).subtracting(allowed)
             #expect(leaked.isEmpty, "inherited from Slipway's environment: \(leaked.sorted())")
-            #expect(ProcessInfo.processInfo.environment.keys.contains { !allowed.contains($0) }, "the test needs variables to leak")
+            #expect(
+                ProcessInfo.processInfo.environment.keys.contains { !allowed.contains($0) },
+                "the test needs variables to leak")
             #expect(!log.contains("s3cr3t-value-42"))
             #expect(log.contains("env: DEPLOY_KEY=***"))
         }
@@ -90,7 +93,8 @@ import Testing
         try await BuilderHarness.with(runner: .local) { harness in
             let repository = try await harness.repository("static-site")
             let empty = try await harness.buildAndWait(
-                try await harness.site(repository: repository, outputDir: "site", install: "true", build: "mkdir -p site"))
+                try await harness.site(
+                    repository: repository, outputDir: "site", install: "true", build: "mkdir -p site"))
             #expect(empty.status == .failed)
             #expect(empty.error?.contains("the output directory 'site' holds no files to publish") == true)
             let missing = try await harness.buildAndWait(

@@ -1,5 +1,5 @@
-import SlipwayTestSupport
 import Foundation
+import SlipwayTestSupport
 import Storage
 import Testing
 
@@ -28,7 +28,9 @@ struct PlatformOverheadTests {
             let triggered = clock.now
             let queued = try await harness.catalog.createBuild(siteID: site.id, BuildRequest(trigger: "overhead"))
             while harness.activations(of: queued.id).isEmpty {
-                if clock.now - triggered > .seconds(120) { throw HarnessError(description: "build \(queued.id) never went live") }
+                if clock.now - triggered > .seconds(120) {
+                    throw HarnessError(description: "build \(queued.id) never went live")
+                }
                 try await Task.sleep(for: .milliseconds(2))
             }
             let live = clock.now - triggered
@@ -45,7 +47,9 @@ struct PlatformOverheadTests {
             )
         }
         let sorted = overheads.sorted()
-        print("[overhead] \(label): median \(ms(sorted[sorted.count / 2])), best \(ms(sorted[0])), worst \(ms(sorted[sorted.count - 1]))")
+        print(
+            "[overhead] \(label): median \(ms(sorted[sorted.count / 2])), best \(ms(sorted[0])), worst \(ms(sorted[sorted.count - 1]))"
+        )
         return overheads
     }
 
@@ -63,7 +67,8 @@ struct PlatformOverheadTests {
     @Test(.enabled(if: TestS3.shouldRun, "needs the Ceph gateway (S3_ENDPOINT…): run scripts/test"))
     func twoHundredFilesToTheCephGateway() async throws {
         try await TestS3.withBucket { store in
-            try await BuilderHarness.with(runner: .docker, store: store, configure: { $0.keepSuccessfulBuilds = 10 }) { harness in
+            try await BuilderHarness.with(runner: .docker, store: store, configure: { $0.keepSuccessfulBuilds = 10 }) {
+                harness in
                 let overheads = try await Self.measure("Ceph gateway", harness: harness)
                 #expect(overheads.count == Self.runs)
             }

@@ -13,14 +13,18 @@ import Testing
         let pwned = NSTemporaryDirectory() + "slipway-upload-pack-" + UUID().uuidString
         let wrapper = NSTemporaryDirectory() + "slipway-git-wrapper-" + UUID().uuidString
         // A git that records every invocation before doing the real work.
-        try "#!/bin/sh\necho \"$@\" >> \(marker)\nexec git \"$@\"\n".write(toFile: wrapper, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\necho \"$@\" >> \(marker)\nexec git \"$@\"\n".write(
+            toFile: wrapper, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
         defer { try? FileManager.default.removeItem(atPath: wrapper) }
 
-        try await BuilderHarness.with(runner: .local, configure: {
-            $0.allowLocalRepositories = false
-            $0.gitExecutable = wrapper
-        }) { harness in
+        try await BuilderHarness.with(
+            runner: .local,
+            configure: {
+                $0.allowLocalRepositories = false
+                $0.gitExecutable = wrapper
+            }
+        ) { harness in
             let repository = try await harness.repository("static-site")
             let cases: [(url: String, branch: String, expected: String)] = [
                 ("file:///etc", "main", "local repositories ('file:///etc') are disabled"),
@@ -50,7 +54,8 @@ import Testing
         }
         // The same wrapper does run for an allowed repository: the check above can fail.
         try await BuilderHarness.with(runner: .local, configure: { $0.gitExecutable = wrapper }) { harness in
-            let build = try await harness.buildAndWait(try await harness.site(repository: try await harness.repository("static-site")))
+            let build = try await harness.buildAndWait(
+                try await harness.site(repository: try await harness.repository("static-site")))
             #expect(build.status == .success)
             #expect(FileManager.default.fileExists(atPath: marker))
         }
@@ -68,12 +73,14 @@ import Testing
             #expect(build.error?.contains("https://***@127.0.0.1:9/acme/site.git") == true)
             let log = try await harness.storedLog(build)
             #expect(!log.contains("gh-pat-9f8e7d") && !log.contains("deployer:"))
-            #expect(log.contains("attempt 1 of 3") && log.contains("attempt 3 of 3"), "the stored log covers every attempt")
+            #expect(
+                log.contains("attempt 1 of 3") && log.contains("attempt 3 of 3"), "the stored log covers every attempt")
         }
     }
 
     @Test func anUnreachableEngineIsRetriedThenFailsWithTheReason() async throws {
-        try await BuilderHarness.with(runner: .docker, configure: { $0.dockerHost = "unix:///nonexistent/docker.sock" }) { harness in
+        try await BuilderHarness.with(runner: .docker, configure: { $0.dockerHost = "unix:///nonexistent/docker.sock" })
+        { harness in
             let build = try await harness.buildAndWait(
                 try await harness.site(repository: try await harness.repository("vite-spa")))
             #expect(build.status == .failed)
@@ -89,7 +96,8 @@ import Testing
         let flaky = FlakyStore(base: try DiskObjectStore(root: root, durable: false), failuresPerKey: 2)
         defer { try? FileManager.default.removeItem(atPath: root) }
         try await BuilderHarness.with(runner: .local, store: flaky) { harness in
-            let build = try await harness.buildAndWait(try await harness.site(repository: try await harness.repository("static-site")))
+            let build = try await harness.buildAndWait(
+                try await harness.site(repository: try await harness.repository("static-site")))
             #expect(build.status == .success, "\(build.error ?? "")")
             #expect(build.attempt == 1)
             #expect(flaky.failures > 0)
@@ -144,7 +152,9 @@ import Testing
         let released = try await harness.catalog.build(id: queued.id)
         #expect(released.status == .queued && released.attempt == 1 && released.leaseOwner == nil)
         #expect(harness.reports(for: queued.id).map(\.outcome) == [.released])
-        #expect(try await harness.storedLog(released).contains("Slipway is shutting down: the build was stopped and queued again"))
+        #expect(
+            try await harness.storedLog(released).contains(
+                "Slipway is shutting down: the build was stopped and queued again"))
         try await Task.sleep(for: .seconds(6))
         #expect(!FileManager.default.fileExists(atPath: marker), "the build command outlived the shutdown")
         #expect(try FileSystem.entries(of: harness.configuration.workspacesDirectory).isEmpty)
@@ -179,7 +189,8 @@ import Testing
                 let queued = try await harness.catalog.createBuild(siteID: site.id, BuildRequest())
                 let claimed = try #require(try await harness.catalog.claimNextBuild(workerID: "retention-test"))
                 #expect(claimed.id == queued.id)
-                let build = try await harness.catalog.finishBuild(buildID: claimed.id, workerID: "retention-test", result: result)
+                let build = try await harness.catalog.finishBuild(
+                    buildID: claimed.id, workerID: "retention-test", result: result)
                 try await harness.store.put(build.artifactPrefix + "index.html", body: .string("build \(build.number)"))
                 try await harness.store.put(build.manifestKey, body: .string("{}"))
                 try await harness.store.put(build.logKey, body: .string("log"))
@@ -203,7 +214,8 @@ import Testing
                 await #expect(throws: CatalogError.self) { try await harness.catalog.build(id: gone.id) }
             }
             for kept in [rolledBack, newest, newFailure] {
-                #expect(try await harness.store.listAll(prefix: kept.artifactPrefix).count == 1, "build #\(kept.number)")
+                #expect(
+                    try await harness.store.listAll(prefix: kept.artifactPrefix).count == 1, "build #\(kept.number)")
                 _ = try await harness.store.head(kept.manifestKey)
                 _ = try await harness.catalog.build(id: kept.id)
             }
@@ -249,5 +261,7 @@ final class FlakyStore: ObjectStore {
     func list(prefix: String, after: String?, limit: Int) async throws -> ObjectListPage {
         try await base.list(prefix: prefix, after: after, limit: limit)
     }
-    func presignedGET(key: String, expiresIn: Duration) throws -> PresignedURL { try base.presignedGET(key: key, expiresIn: expiresIn) }
+    func presignedGET(key: String, expiresIn: Duration) throws -> PresignedURL {
+        try base.presignedGET(key: key, expiresIn: expiresIn)
+    }
 }

@@ -28,7 +28,10 @@ struct RecoveryTests {
         do {
             let site = try await crashed.site(
                 repository: try await crashed.repository("slow-build"),
-                env: [BuildVariable(name: "SLOW_ONLY_ONCE", value: "true"), BuildVariable(name: "SLEEP_SECONDS", value: "600")])
+                env: [
+                    BuildVariable(name: "SLOW_ONLY_ONCE", value: "true"),
+                    BuildVariable(name: "SLEEP_SECONDS", value: "600"),
+                ])
             let queued = try await crashed.catalog.createBuild(siteID: site.id, BuildRequest())
             try await crashed.waitForLogLine(queued.id, containing: "working for 600s")
             let running = try await crashed.catalog.build(id: queued.id)

@@ -21,18 +21,24 @@ extension EndToEnd {
                 #expect(exact.header("Cache-Control") == "public, max-age=0, must-revalidate")
                 #expect(exact.header("Content-Type") == nil)
                 for value in ["\"nope\", \(etag)", "*", "W/\(etag)", "\"a,b\", W/\(etag)"] {
-                    #expect(try await proxy.get("/about", slug: "manual", headers: [("If-None-Match", value)]).status == 304, "\(value)")
+                    #expect(
+                        try await proxy.get("/about", slug: "manual", headers: [("If-None-Match", value)]).status
+                            == 304, "\(value)")
                 }
                 // A non-matching If-None-Match wins over a matching If-Modified-Since.
                 let future = "Sun, 06 Nov 2101 08:49:37 GMT"
                 let mismatch = try await proxy.get(
                     "/about", slug: "manual", headers: [("If-None-Match", "\"other\""), ("If-Modified-Since", future)])
                 #expect(mismatch.status == 200)
-                #expect(try await proxy.get("/about", slug: "manual", headers: [("If-Modified-Since", future)]).status == 304)
+                #expect(
+                    try await proxy.get("/about", slug: "manual", headers: [("If-Modified-Since", future)]).status
+                        == 304)
                 let past = "Sun, 06 Nov 1994 08:49:37 GMT"
-                #expect(try await proxy.get("/about", slug: "manual", headers: [("If-Modified-Since", past)]).status == 200)
+                #expect(
+                    try await proxy.get("/about", slug: "manual", headers: [("If-Modified-Since", past)]).status == 200)
                 // A 404 page is never a 304.
-                #expect(try await proxy.get("/missing", slug: "manual", headers: [("If-None-Match", "*")]).status == 404)
+                #expect(
+                    try await proxy.get("/missing", slug: "manual", headers: [("If-None-Match", "*")]).status == 404)
             }
         }
 
@@ -41,25 +47,34 @@ extension EndToEnd {
                 let site = try await proxy.deploy("docs", as: "manual")
                 let script = Array(site.fixture.data("assets/app-3f9a1b2c.js"))
                 let size = script.count
-                let first = try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", "bytes=0-99")])
+                let first = try await proxy.get(
+                    "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", "bytes=0-99")])
                 #expect(first.status == 206)
                 #expect(first.body == Array(script[0..<100]))
                 #expect(first.header("Content-Range") == "bytes 0-99/\(size)")
                 #expect(first.header("Content-Length") == "100")
                 #expect(first.header("Content-Encoding") == nil)
-                let suffix = try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", "bytes=-10")])
+                let suffix = try await proxy.get(
+                    "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", "bytes=-10")])
                 #expect(suffix.status == 206 && suffix.body == Array(script[(size - 10)...]))
-                let open = try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", "bytes=4990-")])
-                #expect(open.status == 206 && open.body == Array(script[4990...]) && open.header("Content-Range") == "bytes 4990-\(size - 1)/\(size)")
-                let beyond = try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", "bytes=\(size)-")])
+                let open = try await proxy.get(
+                    "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", "bytes=4990-")])
+                #expect(
+                    open.status == 206 && open.body == Array(script[4990...])
+                        && open.header("Content-Range") == "bytes 4990-\(size - 1)/\(size)")
+                let beyond = try await proxy.get(
+                    "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", "bytes=\(size)-")])
                 #expect(beyond.status == 416)
                 #expect(beyond.header("Content-Range") == "bytes */\(size)")
                 for many in ["bytes=0-1,5-6", "bytes=0-100,50-150", "bytes=0-0,0-0,0-0"] {
-                    let whole = try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", many)])
+                    let whole = try await proxy.get(
+                        "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", many)])
                     #expect(whole.status == 200 && whole.body == script, "\(many)")
                 }
                 for ignored in ["bytes=5-1", "items=0-1", "bytes=abc"] {
-                    #expect(try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", ignored)]).status == 200)
+                    #expect(
+                        try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", ignored)])
+                            .status == 200)
                 }
             }
         }
@@ -69,11 +84,13 @@ extension EndToEnd {
                 let site = try await proxy.deploy("docs", as: "manual")
                 let file = site.fixture.manifest.files["assets/app-3f9a1b2c.js"]!
                 let matching = try await proxy.get(
-                    "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", "bytes=0-9"), ("If-Range", "\"\(file.etag)\"")])
+                    "/assets/app-3f9a1b2c.js", slug: "manual",
+                    headers: [("Range", "bytes=0-9"), ("If-Range", "\"\(file.etag)\"")])
                 #expect(matching.status == 206)
                 for validator in ["\"stale\"", "W/\"\(file.etag)\"", "Sun, 06 Nov 1994 08:49:37 GMT"] {
                     let other = try await proxy.get(
-                        "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Range", "bytes=0-9"), ("If-Range", validator)])
+                        "/assets/app-3f9a1b2c.js", slug: "manual",
+                        headers: [("Range", "bytes=0-9"), ("If-Range", validator)])
                     #expect(other.status == 200 && other.body.count == Int(file.size), "\(validator)")
                 }
                 let byDate = try await proxy.get(
@@ -105,7 +122,8 @@ extension EndToEnd {
                 let site = try await proxy.deploy("docs", as: "manual")
                 let file = site.fixture.manifest.files["assets/app-3f9a1b2c.js"]!
                 let variant = file.variants["gzip"]!
-                let gzip = try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", "br;q=1, gzip")])
+                let gzip = try await proxy.get(
+                    "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", "br;q=1, gzip")])
                 #expect(gzip.status == 200)
                 #expect(gzip.header("Content-Encoding") == "gzip")
                 #expect(gzip.body == Array(site.fixture.data("assets/app-3f9a1b2c.js.gz")))
@@ -114,15 +132,18 @@ extension EndToEnd {
                 #expect(gzip.header("Content-Type") == "text/javascript; charset=utf-8")
                 // The variant's own ETag validates it.
                 let revalidated = try await proxy.get(
-                    "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", "gzip"), ("If-None-Match", "\"\(variant.etag)\"")])
+                    "/assets/app-3f9a1b2c.js", slug: "manual",
+                    headers: [("Accept-Encoding", "gzip"), ("If-None-Match", "\"\(variant.etag)\"")])
                 #expect(revalidated.status == 304)
                 for refused in ["gzip;q=0", "identity", "br", "*;q=0", "gzip;q=0, *"] {
-                    let identity = try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", refused)])
+                    let identity = try await proxy.get(
+                        "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", refused)])
                     #expect(identity.header("Content-Encoding") == nil, "\(refused)")
                     #expect(identity.body == Array(site.fixture.data("assets/app-3f9a1b2c.js")), "\(refused)")
                     #expect(identity.header("Vary") == "Accept-Encoding")
                 }
-                let wildcard = try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", "*")])
+                let wildcard = try await proxy.get(
+                    "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", "*")])
                 #expect(wildcard.header("Content-Encoding") == "gzip")
             }
         }
@@ -138,9 +159,15 @@ extension EndToEnd {
                 let head = try await proxy.request("/about", host: "manual.apps.test", method: .HEAD)
                 #expect(head.header("X-Cache") == "HIT")
                 // The variant is cached on its own key.
-                #expect(try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", "gzip")]).header("X-Cache") == "MISS")
+                #expect(
+                    try await proxy.get(
+                        "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", "gzip")]
+                    ).header("X-Cache") == "MISS")
                 #expect(try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual").header("X-Cache") == "MISS")
-                #expect(try await proxy.get("/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", "gzip")]).header("X-Cache") == "HIT")
+                #expect(
+                    try await proxy.get(
+                        "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", "gzip")]
+                    ).header("X-Cache") == "HIT")
             }
         }
 
@@ -150,7 +177,9 @@ extension EndToEnd {
                 let site = try await proxy.deploy("docs", as: "manual")
                 // The builder puts small HTML into the cache right after activation.
                 let key = BodyCache.key(buildID: site.build.id.rawValue, path: "index.html")
-                cache.put(key, ByteBuffer(bytes: site.fixture.data("index.html")), cost: site.fixture.data("index.html").count)
+                cache.put(
+                    key, ByteBuffer(bytes: site.fixture.data("index.html")), cost: site.fixture.data("index.html").count
+                )
                 let warmed = try await proxy.get("/", slug: "manual")
                 #expect(warmed.header("X-Cache") == "HIT")
                 #expect(warmed.body == Array(site.fixture.data("index.html")))
@@ -165,7 +194,8 @@ extension EndToEnd {
                 #expect(whole.status == 200 && whole.body == Array(large))
                 #expect(whole.header("X-Cache") == "MISS")
                 #expect(try await proxy.get("/media/film.bin", slug: "manual").header("X-Cache") == "MISS")
-                let middle = try await proxy.get("/media/film.bin", slug: "manual", headers: [("Range", "bytes=1000000-1999999")])
+                let middle = try await proxy.get(
+                    "/media/film.bin", slug: "manual", headers: [("Range", "bytes=1000000-1999999")])
                 #expect(middle.status == 206 && middle.body == Array(large[1_000_000..<2_000_000]))
                 #expect(proxy.server.bodyCache.totalBytes < 256 << 10)
             }

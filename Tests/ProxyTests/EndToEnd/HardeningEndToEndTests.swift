@@ -12,7 +12,9 @@ extension EndToEnd {
         static let host = "manual.apps.test"
 
         /// Sends `request`, reads until the server closes, and returns the responses.
-        func exchange(_ proxy: TestProxy, _ request: String, timeout: Duration = .seconds(10)) async throws -> (responses: [RawResponse], closed: Bool) {
+        func exchange(_ proxy: TestProxy, _ request: String, timeout: Duration = .seconds(10)) async throws -> (
+            responses: [RawResponse], closed: Bool
+        ) {
             let connection = try await RawConnection.connect(port: proxy.port)
             defer { connection.close() }
             try await connection.send(request)
@@ -29,12 +31,27 @@ extension EndToEnd {
                 _ = try await proxy.deploy("docs", as: "manual")
                 let smuggled = "GET /about HTTP/1.1\r\nHost: \(Self.host)\r\n\r\n"
                 let cases: [(String, String)] = [
-                    ("CL and TE", "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
-                    ("duplicate CL", "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n"),
+                    (
+                        "CL and TE",
+                        "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                    ),
+                    (
+                        "duplicate CL",
+                        "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n"
+                    ),
                     ("listed CL", "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nContent-Length: 0, 5\r\n\r\n"),
-                    ("obfuscated TE", "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"),
-                    ("TE list", "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"),
-                    ("space before colon", "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"),
+                    (
+                        "obfuscated TE",
+                        "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"
+                    ),
+                    (
+                        "TE list",
+                        "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"
+                    ),
+                    (
+                        "space before colon",
+                        "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"
+                    ),
                     ("bare CR", "GET / HTTP/1.1\rHost: \(Self.host)\r\n\r\n"),
                     ("bare CR in value", "GET / HTTP/1.1\r\nHost: \(Self.host)\r\nX-A: a\rb\r\n\r\n"),
                     ("obs-fold", "GET / HTTP/1.1\r\nHost: \(Self.host)\r\nX-A: a\r\n b\r\n\r\n"),
@@ -56,20 +73,24 @@ extension EndToEnd {
             try await withTestProxy { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 for length in [8_300, 20_000, 200_000] {
-                    let (responses, closed) = try await exchange(proxy, get("/" + String(repeating: "a", count: length)))
+                    let (responses, closed) = try await exchange(
+                        proxy, get("/" + String(repeating: "a", count: length)))
                     #expect(responses.first?.status == 414, "\(length)")
                     #expect(closed)
                 }
-                let big = try await exchange(proxy, get("/", extra: "Cookie: \(String(repeating: "c", count: 17_000))\r\n"))
+                let big = try await exchange(
+                    proxy, get("/", extra: "Cookie: \(String(repeating: "c", count: 17_000))\r\n"))
                 #expect(big.responses.first?.status == 431 && big.closed)
-                let huge = try await exchange(proxy, get("/", extra: "Cookie: \(String(repeating: "c", count: 100_000))\r\n"))
+                let huge = try await exchange(
+                    proxy, get("/", extra: "Cookie: \(String(repeating: "c", count: 100_000))\r\n"))
                 #expect(huge.responses.first?.status == 431 && huge.closed)
                 let many = (0..<101).map { "X-H\($0): v\r\n" }.joined()
                 let counted = try await exchange(proxy, get("/", extra: many))
                 #expect(counted.responses.first?.status == 431 && counted.closed)
                 // Just under the limits is served.
                 let connection = try await RawConnection.connect(port: proxy.port)
-                try await connection.send(get("/" + String(repeating: "a", count: 8_000), extra: (0..<90).map { "X-H\($0): v\r\n" }.joined()))
+                try await connection.send(
+                    get("/" + String(repeating: "a", count: 8_000), extra: (0..<90).map { "X-H\($0): v\r\n" }.joined()))
                 #expect(try await connection.readResponses(1).first?.status == 404)
                 connection.close()
             }
@@ -109,7 +130,10 @@ extension EndToEnd {
                 var closed = false
                 for index in 0..<100 {
                     // One header byte every 100 ms: never a complete request.
-                    do { try await connection.send("X-\(index): y\r\n".prefix(1).description) } catch { closed = true; break }
+                    do { try await connection.send("X-\(index): y\r\n".prefix(1).description) } catch {
+                        closed = true
+                        break
+                    }
                     if case .closed = try await connection.read(timeout: .milliseconds(100)) {
                         closed = true
                         break
@@ -139,15 +163,20 @@ extension EndToEnd {
         @Test func aClientThatStopsReadingIsClosedAtTheWriteIdleTimeout() async throws {
             let large = patternBytes(count: 32 << 20)
             let metrics = TestMetrics()
-            try await withTestProxy(metricsFactory: metrics, configure: { $0.timeouts.writeIdle = .seconds(1) }) { proxy in
+            try await withTestProxy(metricsFactory: metrics, configure: { $0.timeouts.writeIdle = .seconds(1) }) {
+                proxy in
                 _ = try await proxy.deploy("docs", as: "manual", extraFiles: ["big.bin": large])
                 let connection = try await RawConnection.connect(port: proxy.port, receiveBuffer: 4096)
                 defer { connection.close() }
                 try await connection.send(get("/big.bin"))
                 try await proxy.waitUntil("the request is being answered") { proxy.server.connectionCount == 1 }
                 // The client never reads: the server gives up on it.
-                try await proxy.waitUntil("the stalled connection is closed", timeout: .seconds(15)) { proxy.server.connectionCount == 0 }
-                #expect(try metrics.expectCounter("slipway_proxy_connections_closed_total", [("reason", "write_timeout")]).totalValue == 1)
+                try await proxy.waitUntil("the stalled connection is closed", timeout: .seconds(15)) {
+                    proxy.server.connectionCount == 0
+                }
+                #expect(
+                    try metrics.expectCounter("slipway_proxy_connections_closed_total", [("reason", "write_timeout")])
+                        .totalValue == 1)
             }
         }
 
@@ -184,17 +213,20 @@ extension EndToEnd {
             try await withTestProxy { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 // Refused from the declared length, before the body is sent.
-                let declared = try await exchange(proxy, "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nContent-Length: 100000\r\n\r\n")
+                let declared = try await exchange(
+                    proxy, "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nContent-Length: 100000\r\n\r\n")
                 #expect(declared.responses.first?.status == 413 && declared.closed)
                 let chunk = String(repeating: "x", count: 600)
                 let chunked = try await exchange(
                     proxy,
-                    "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n\(chunk)\r\n258\r\n\(chunk)\r\n0\r\n\r\n")
+                    "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n\(chunk)\r\n258\r\n\(chunk)\r\n0\r\n\r\n"
+                )
                 #expect(chunked.responses.first?.status == 413 && chunked.closed)
                 // A GET with a small body is served; a small POST is 405 and the connection stays usable.
                 let connection = try await RawConnection.connect(port: proxy.port)
                 defer { connection.close() }
-                try await connection.send("POST / HTTP/1.1\r\nHost: \(Self.host)\r\nContent-Length: 5\r\n\r\nhello" + get("/about"))
+                try await connection.send(
+                    "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nContent-Length: 5\r\n\r\nhello" + get("/about"))
                 let responses = try await connection.readResponses(2)
                 #expect(responses.map(\.status) == [405, 200])
                 #expect(responses.first?.header("Allow") == "GET, HEAD")
@@ -220,7 +252,8 @@ extension EndToEnd {
                     #expect(try await connection.readResponses(1).first?.status == 400, "\(request.debugDescription)")
                     connection.close()
                 }
-                let sameHost = try await exchange(proxy, "GET http://\(Self.host)/about HTTP/1.1\r\nHost: \(Self.host)\r\nConnection: close\r\n\r\n")
+                let sameHost = try await exchange(
+                    proxy, "GET http://\(Self.host)/about HTTP/1.1\r\nHost: \(Self.host)\r\nConnection: close\r\n\r\n")
                 #expect(sameHost.responses.first?.status == 200)
             }
         }
@@ -230,13 +263,18 @@ extension EndToEnd {
                 _ = try await proxy.deploy("docs", as: "manual")
                 let connection = try await RawConnection.connect(port: proxy.port)
                 defer { connection.close() }
-                for target in ["/%2e%2e/secret", "/a/..", "/docs/%2f..%2fabout", "/a%2fb", "/a%5cb", "/a\\b", "/%c0%ae%c0%ae/x", "/a%00", "/a%zz", "/%ff"] {
+                for target in [
+                    "/%2e%2e/secret", "/a/..", "/docs/%2f..%2fabout", "/a%2fb", "/a%5cb", "/a\\b", "/%c0%ae%c0%ae/x",
+                    "/a%00", "/a%zz", "/%ff",
+                ] {
                     try await connection.send(get(target))
                     let response = try await connection.readResponses(1).first
                     #expect(response?.status == 400, "\(target)")
                     #expect(response.map { !$0.text.contains(target) } ?? true)
                 }
-                for (target, location) in [("/docs", "/docs/"), ("//docs", "/docs/"), ("///docs?x=//y", "/docs/?x=//y")] {
+                for (target, location) in [
+                    ("/docs", "/docs/"), ("//docs", "/docs/"), ("///docs?x=//y", "/docs/?x=//y"),
+                ] {
                     try await connection.send(get(target))
                     let response = try await connection.readResponses(1).first
                     #expect(response?.status == 301, "\(target)")
@@ -250,13 +288,16 @@ extension EndToEnd {
                 let site = try await proxy.deploy("docs", as: "manual")
                 let connection = try await RawConnection.connect(port: proxy.port)
                 defer { connection.close() }
-                let batch = get("/") + "HEAD /about HTTP/1.1\r\nHost: \(Self.host)\r\n\r\n" + get("/missing") + get("/style.8e1f5c3a.css", extra: "Connection: close\r\n")
+                let batch =
+                    get("/") + "HEAD /about HTTP/1.1\r\nHost: \(Self.host)\r\n\r\n" + get("/missing")
+                    + get("/style.8e1f5c3a.css", extra: "Connection: close\r\n")
                 try await connection.send(batch)
                 let (bytes, closed) = try await connection.readUntilClosed()
                 let responses = RawResponse.parseAll(Array(bytes), headRequests: 0)
                 // HEAD has no body, so parse the second response's framing by hand.
                 #expect(closed)
-                #expect(responses.first?.status == 200 && responses.first?.body == Array(site.fixture.data("index.html")))
+                #expect(
+                    responses.first?.status == 200 && responses.first?.body == Array(site.fixture.data("index.html")))
                 let text = String(decoding: bytes, as: UTF8.self)
                 let statuses = text.matches(of: #/HTTP/1\.1 (\d{3}) /#).map { String($0.output.1) }
                 #expect(statuses == ["200", "200", "404", "200"])

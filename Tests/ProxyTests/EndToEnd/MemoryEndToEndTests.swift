@@ -19,22 +19,29 @@ extension EndToEnd {
         @Test func aSlowClientReadingALargeDiskFileDoesNotGrowMemory() async throws {
             let size = 128 << 20
             try await withTestProxy(configure: { $0.cache.maxEntryBytes = 256 << 10 }) { proxy in
-                _ = try await proxy.deploy("docs", as: "manual", extraFiles: ["huge.bin": patternBytes(count: size, seed: 9)])
+                _ = try await proxy.deploy(
+                    "docs", as: "manual", extraFiles: ["huge.bin": patternBytes(count: size, seed: 9)])
                 let baseline = try residentBytes()
                 let connection = try await RawConnection.connect(port: proxy.port, receiveBuffer: 16 << 10)
                 defer { connection.close() }
                 try await connection.send("GET /huge.bin HTTP/1.1\r\nHost: manual.apps.test\r\n\r\n")
                 var received: [UInt8] = []
                 while received.count < 64 << 10 {
-                    guard case .bytes(let bytes) = try await connection.read() else { throw TestFailure("the response stopped") }
+                    guard case .bytes(let bytes) = try await connection.read() else {
+                        throw TestFailure("the response stopped")
+                    }
                     received += bytes
                 }
                 // The client stops reading for a while.
                 try await Task.sleep(for: .seconds(1))
                 let paused = try residentBytes()
-                #expect(paused - baseline < 32 << 20, "memory grew by \(paused - baseline) bytes for a client that read 64 KiB")
+                #expect(
+                    paused - baseline < 32 << 20,
+                    "memory grew by \(paused - baseline) bytes for a client that read 64 KiB")
                 // Then reads the rest: all of it arrives.
-                guard let headEnd = received.firstRange(of: Array("\r\n\r\n".utf8)) else { throw TestFailure("no head") }
+                guard let headEnd = received.firstRange(of: Array("\r\n\r\n".utf8)) else {
+                    throw TestFailure("no head")
+                }
                 var total = received.count - headEnd.upperBound
                 while total < size {
                     guard case .bytes(let bytes) = try await connection.read(maximum: 1 << 20) else { break }

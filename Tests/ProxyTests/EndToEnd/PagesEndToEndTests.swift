@@ -39,7 +39,8 @@ extension EndToEnd {
                 let site = try await proxy.createSite("broken")
                 let build = try await proxy.startBuild(of: site)
                 _ = try await proxy.catalog.finishBuild(
-                    buildID: build.id, workerID: "test-worker", result: .failure(message: "npm ERR! <script>", retryable: false))
+                    buildID: build.id, workerID: "test-worker",
+                    result: .failure(message: "npm ERR! <script>", retryable: false))
                 try await proxy.waitUntil("the failure is known") {
                     proxy.server.siteTable.lookup(slug: "broken")?.latestFinished?.status == .failed
                 }
@@ -47,18 +48,21 @@ extension EndToEnd {
                 #expect(failed.status == 503)
                 #expect(failed.header("Cache-Control") == "no-store")
                 #expect(failed.text.contains("Build #1 of this site failed"))
-                #expect(!failed.text.contains("<script>"))  // build output never reaches the page
+                #expect(!failed.text.contains("<script>")) // build output never reaches the page
 
                 // A later build that runs shows the building page again; the
                 // failed one never changes what is served once a build is live.
                 let second = try await proxy.startBuild(of: site)
                 try await proxy.waitUntil("build 2 runs") {
-                    proxy.server.siteTable.lookup(slug: "broken")?.availability == .building(.init(number: 2, status: .building))
+                    proxy.server.siteTable.lookup(slug: "broken")?.availability
+                        == .building(.init(number: 2, status: .building))
                 }
                 #expect(try await proxy.get("/", slug: "broken").text.contains("Build #2 · building"))
                 _ = try await proxy.succeed(second, with: try proxy.fixture("docs", site: site, build: second))
                 _ = try await proxy.catalog.activate(siteID: site.id, buildID: second.id, allowOlder: false)
-                try await proxy.waitUntil("build 2 is live") { proxy.server.siteTable.lookup(slug: "broken")?.activeBuildID == second.id }
+                try await proxy.waitUntil("build 2 is live") {
+                    proxy.server.siteTable.lookup(slug: "broken")?.activeBuildID == second.id
+                }
                 #expect(try await proxy.get("/", slug: "broken").status == 200)
             }
         }
@@ -92,7 +96,8 @@ extension EndToEnd {
                 #expect(page.header("Cache-Control") == "no-store")
                 #expect(page.header("X-Content-Type-Options") == "nosniff")
                 #expect(page.text.contains("No site here"))
-                #expect(!page.text.contains("nosuch") && !page.text.contains("script%3E") && !page.text.contains("alert"))
+                #expect(
+                    !page.text.contains("nosuch") && !page.text.contains("script%3E") && !page.text.contains("alert"))
             }
         }
 
@@ -120,7 +125,9 @@ extension EndToEnd {
             try await withTestProxy { proxy in
                 let deployed = try await proxy.deploy("docs", as: "manual")
                 _ = try await proxy.catalog.updateSite(id: deployed.site.id) { $0.slug = "handbook" }
-                try await proxy.waitUntil("the new slug is known") { proxy.server.siteTable.lookup(slug: "handbook") != nil }
+                try await proxy.waitUntil("the new slug is known") {
+                    proxy.server.siteTable.lookup(slug: "handbook") != nil
+                }
                 #expect(try await proxy.get("/", slug: "handbook").status == 200)
                 #expect(try await proxy.get("/", slug: "manual").status == 404)
             }

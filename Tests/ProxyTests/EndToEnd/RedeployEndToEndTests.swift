@@ -58,7 +58,8 @@ extension EndToEnd {
                         _ = try await proxy.succeed(build, with: second)
                         try await Task.sleep(for: .milliseconds(200))
                         timeline.activationStarted.store(true, ordering: .releasing)
-                        _ = try await proxy.catalog.activate(siteID: first.site.id, buildID: build.id, allowOlder: false)
+                        _ = try await proxy.catalog.activate(
+                            siteID: first.site.id, buildID: build.id, allowOlder: false)
                         try await proxy.waitUntil("build 2 is live") {
                             proxy.server.siteTable.lookup(slug: "shop")?.activeBuildID == build.id
                         }
@@ -81,8 +82,12 @@ extension EndToEnd {
                     let isV2 = observation.body == v2[observation.path]
                     // Whole files of one build: never a mix, never anything else.
                     #expect(isV1 != isV2, "\(observation.path) is neither release's file")
-                    if observation.finishedBeforeActivation { #expect(isV1, "\(observation.path) served release 2 before its activation") }
-                    if observation.startedAfterFlip { #expect(isV2, "\(observation.path) served release 1 after the flip") }
+                    if observation.finishedBeforeActivation {
+                        #expect(isV1, "\(observation.path) served release 2 before its activation")
+                    }
+                    if observation.startedAfterFlip {
+                        #expect(isV2, "\(observation.path) served release 1 after the flip")
+                    }
                 }
             }
         }
@@ -95,10 +100,13 @@ extension EndToEnd {
                 let failed = try await proxy.startBuild(of: first.site)
                 try await proxy.publish(try proxy.fixture("release-2", site: first.site, build: failed))
                 _ = try await proxy.catalog.finishBuild(
-                    buildID: failed.id, workerID: "test-worker", result: .failure(message: "tests failed", retryable: false))
+                    buildID: failed.id, workerID: "test-worker",
+                    result: .failure(message: "tests failed", retryable: false))
                 let canceled = try await proxy.catalog.createBuild(siteID: first.site.id, BuildRequest())
                 _ = try await proxy.catalog.cancelBuild(id: canceled.id)
-                try await proxy.waitUntil("both builds ended") { proxy.server.siteTable.lookup(slug: "shop")?.latestFinished?.number == 3 }
+                try await proxy.waitUntil("both builds ended") {
+                    proxy.server.siteTable.lookup(slug: "shop")?.latestFinished?.number == 3
+                }
                 #expect(try await proxy.get("/", slug: "shop").body == v1)
 
                 // Release 2 goes live, then a rollback to release 1 flips back at once.
@@ -106,13 +114,17 @@ extension EndToEnd {
                 let v2Fixture = try proxy.fixture("release-2", site: first.site, build: second)
                 _ = try await proxy.succeed(second, with: v2Fixture)
                 _ = try await proxy.catalog.activate(siteID: first.site.id, buildID: second.id, allowOlder: false)
-                try await proxy.waitUntil("release 2 is live") { proxy.server.siteTable.lookup(slug: "shop")?.activeBuildID == second.id }
+                try await proxy.waitUntil("release 2 is live") {
+                    proxy.server.siteTable.lookup(slug: "shop")?.activeBuildID == second.id
+                }
                 #expect(try await proxy.get("/", slug: "shop").body == Self.body(v2Fixture, "/"))
                 _ = try await proxy.catalog.activate(siteID: first.site.id, buildID: first.build.id, allowOlder: true)
-                try await proxy.waitUntil("rolled back") { proxy.server.siteTable.lookup(slug: "shop")?.activeBuildID == first.build.id }
+                try await proxy.waitUntil("rolled back") {
+                    proxy.server.siteTable.lookup(slug: "shop")?.activeBuildID == first.build.id
+                }
                 let rolledBack = try await proxy.get("/", slug: "shop")
                 #expect(rolledBack.body == v1)
-                #expect(rolledBack.header("X-Cache") == "HIT")  // nothing was rebuilt or refetched
+                #expect(rolledBack.header("X-Cache") == "HIT") // nothing was rebuilt or refetched
             }
         }
 

@@ -73,43 +73,52 @@ extension EndToEnd {
 
         @Test func everyResponseIsCountedByStatusClassAndCache() async throws {
             let metrics = TestMetrics()
-            try await withTestProxy(metricsFactory: metrics, configure: {
-                $0.timeouts.headerRead = .seconds(1)
-                $0.timeouts.idle = .seconds(1)
-                $0.limits.maxConnections = 2
-            }) { proxy in
+            try await withTestProxy(
+                metricsFactory: metrics,
+                configure: {
+                    $0.timeouts.headerRead = .seconds(1)
+                    $0.timeouts.idle = .seconds(1)
+                    $0.limits.maxConnections = 2
+                }
+            ) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
-                _ = try await proxy.get("/about", slug: "manual")  // 2xx miss
-                _ = try await proxy.get("/about", slug: "manual")  // 2xx hit
-                _ = try await proxy.get("/missing", slug: "manual")  // 4xx miss (404.html)
-                _ = try await proxy.request("/", host: "nosuch.apps.test")  // 4xx miss (Slipway's page)
-                _ = try await proxy.get("/docs", slug: "manual")  // 3xx miss
+                _ = try await proxy.get("/about", slug: "manual") // 2xx miss
+                _ = try await proxy.get("/about", slug: "manual") // 2xx hit
+                _ = try await proxy.get("/missing", slug: "manual") // 4xx miss (404.html)
+                _ = try await proxy.request("/", host: "nosuch.apps.test") // 4xx miss (Slipway's page)
+                _ = try await proxy.get("/docs", slug: "manual") // 3xx miss
                 let rejected = try await RawConnection.connect(port: proxy.port)
                 try await rejected.send("POST / HTTP/1.1\r\nHost: manual.apps.test\r\nContent-Length: 99999\r\n\r\n")
                 _ = try await rejected.readUntilClosed()
                 rejected.close()
 
                 @Sendable func requests(_ statusClass: String, _ cache: String) -> Int64 {
-                    (try? metrics.expectCounter("slipway_proxy_requests_total", [("status_class", statusClass), ("cache", cache)]).totalValue) ?? 0
+                    (try? metrics.expectCounter(
+                        "slipway_proxy_requests_total", [("status_class", statusClass), ("cache", cache)]
+                    ).totalValue) ?? 0
                 }
                 try await proxy.waitUntil("the responses are counted") {
                     requests("2xx", "miss") == 1 && requests("2xx", "hit") == 1 && requests("4xx", "miss") == 3
                         && requests("3xx", "miss") == 1
                 }
-                #expect(requests("4xx", "miss") == 3)  // nothing counted twice
+                #expect(requests("4xx", "miss") == 3) // nothing counted twice
                 #expect(requests("5xx", "miss") == 0 && requests("4xx", "hit") == 0)
                 let bytes = try metrics.expectCounter("slipway_proxy_response_bytes_total").totalValue
                 #expect(bytes > 0)
                 let timer = try metrics.expectTimer("slipway_proxy_request_duration_seconds")
                 #expect(timer.values.count == 6)
-                #expect(try metrics.expectCounter("slipway_proxy_rejected_requests_total", [("reason", "413")]).totalValue == 1)
+                #expect(
+                    try metrics.expectCounter("slipway_proxy_rejected_requests_total", [("reason", "413")]).totalValue
+                        == 1)
 
                 // A connection that sends nothing is closed and counted.
                 let silent = try await RawConnection.connect(port: proxy.port)
                 _ = try await silent.readUntilClosed()
                 silent.close()
                 try await proxy.waitUntil("the timeout is counted") {
-                    (try? metrics.expectCounter("slipway_proxy_connections_closed_total", [("reason", "header_timeout")]).totalValue) == 1
+                    (try? metrics.expectCounter(
+                        "slipway_proxy_connections_closed_total", [("reason", "header_timeout")]
+                    ).totalValue) == 1
                 }
                 // One over the connection limit is refused and counted (once
                 // the test client's pooled connections have idled out).
@@ -123,7 +132,9 @@ extension EndToEnd {
                 let third = try await RawConnection.connect(port: proxy.port)
                 _ = try await third.readUntilClosed()
                 try await proxy.waitUntil("the refusal is counted") {
-                    (try? metrics.expectCounter("slipway_proxy_connections_closed_total", [("reason", "connection_limit")]).totalValue) == 1
+                    (try? metrics.expectCounter(
+                        "slipway_proxy_connections_closed_total", [("reason", "connection_limit")]
+                    ).totalValue) == 1
                 }
                 for connection in [first, second, third] { connection.close() }
             }
@@ -181,7 +192,9 @@ struct CapturingLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var record: [String: String] = ["message": "\(event.message)"]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { record[key] = "\(value)" }
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+            record[key] = "\(value)"
+        }
         logs.append(record)
     }
 }

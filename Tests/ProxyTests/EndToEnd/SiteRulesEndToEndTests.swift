@@ -87,7 +87,7 @@ extension EndToEnd {
                 _ = try await proxy.deploy("spa", as: "strict", spa: .static)
                 let route = try await proxy.get("/dashboard", slug: "strict")
                 #expect(route.status == 404)
-                #expect(route.text.contains("Page not found"))  // the built-in 404 page
+                #expect(route.text.contains("Page not found")) // the built-in 404 page
                 _ = try await proxy.deploy("docs", as: "forced", spa: .spa)
                 // `spa` falls back even though the build has a 404.html.
                 #expect(try await proxy.get("/some/route", slug: "forced").status == 200)
@@ -132,11 +132,15 @@ extension EndToEnd {
             try await withTestProxy { proxy in
                 let docs = try await proxy.deploy("docs", as: "manual")
                 let index = Array(docs.fixture.data("index.html"))
-                for host in ["MANUAL.Apps.Test", "manual.apps.test.", "manual.apps.test:8080", "manual.apps.test.:443"] {
+                for host in ["MANUAL.Apps.Test", "manual.apps.test.", "manual.apps.test:8080", "manual.apps.test.:443"]
+                {
                     let response = try await proxy.request("/", host: host)
                     #expect(response.status == 200 && response.body == index, "\(host)")
                 }
-                for host in ["apps.test", "a.manual.apps.test", "manual.example.org", "127.0.0.1", "[::1]:80", "nosuch.apps.test"] {
+                for host in [
+                    "apps.test", "a.manual.apps.test", "manual.example.org", "127.0.0.1", "[::1]:80",
+                    "nosuch.apps.test",
+                ] {
                     let response = try await proxy.request("/", host: host)
                     #expect(response.status == 404, "\(host)")
                     #expect(response.text.contains("No site here"), "\(host)")
@@ -145,7 +149,10 @@ extension EndToEnd {
                 // X-Forwarded-Host and friends never change routing.
                 let forwarded = try await proxy.request(
                     "/", host: "nosuch.apps.test",
-                    headers: [("X-Forwarded-Host", "manual.apps.test"), ("Forwarded", "host=manual.apps.test"), ("X-Host", "manual.apps.test")])
+                    headers: [
+                        ("X-Forwarded-Host", "manual.apps.test"), ("Forwarded", "host=manual.apps.test"),
+                        ("X-Host", "manual.apps.test"),
+                    ])
                 #expect(forwarded.status == 404)
             }
         }
@@ -158,7 +165,9 @@ extension EndToEnd {
                 let spaFiles = try proxy.fixture("spa", site: first.site, build: second)
                 _ = try await proxy.succeed(second, with: spaFiles)
                 _ = try await proxy.catalog.activate(siteID: first.site.id, buildID: second.id, allowOlder: false)
-                try await proxy.waitUntil("build 2 is live") { proxy.server.siteTable.lookup(slug: "manual")?.activeBuildID == second.id }
+                try await proxy.waitUntil("build 2 is live") {
+                    proxy.server.siteTable.lookup(slug: "manual")?.activeBuildID == second.id
+                }
 
                 let live = try await proxy.get("/", slug: "manual")
                 #expect(live.body == Array(spaFiles.data("index.html")))

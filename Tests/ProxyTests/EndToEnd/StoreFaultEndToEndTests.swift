@@ -47,7 +47,9 @@ extension EndToEnd {
                         let response = try await proxy.get(target, slug: "manual")
                         #expect(response.status == 502, "\(target) \(status)")
                         #expect(response.header("Cache-Control") == "no-store")
-                        #expect(!response.text.contains(FaultyStore.secretInErrors) && !response.text.contains("InternalError"))
+                        #expect(
+                            !response.text.contains(FaultyStore.secretInErrors)
+                                && !response.text.contains("InternalError"))
                     }
                 }
                 // An object the manifest lists but the store lacks is a 502 as well.
@@ -63,7 +65,7 @@ extension EndToEnd {
                 $0.upstream.timeout = .seconds(1)
             }) { proxy, store in
                 let site = try await proxy.deploy("docs", as: "manual", extraFiles: ["big.bin": Self.large])
-                _ = try await proxy.get("/style.8e1f5c3a.css", slug: "manual")  // the manifest is in memory now
+                _ = try await proxy.get("/style.8e1f5c3a.css", slug: "manual") // the manifest is in memory now
                 let clock = ContinuousClock()
                 for path in ["about.html", "big.bin"] {
                     store.setBehavior(.stallHead, for: site.fixture.manifest.objectKey(for: path))
@@ -76,10 +78,13 @@ extension EndToEnd {
                 let other = try await proxy.createSite("other")
                 let build = try await proxy.startBuild(of: other)
                 let fixture = try proxy.fixture("docs", site: other, build: build)
-                store.setBehavior(.stallHead, for: BuildManifest.key(siteID: other.id.rawValue, buildID: build.id.rawValue))
+                store.setBehavior(
+                    .stallHead, for: BuildManifest.key(siteID: other.id.rawValue, buildID: build.id.rawValue))
                 _ = try await proxy.succeed(build, with: fixture)
                 _ = try await proxy.catalog.activate(siteID: other.id, buildID: build.id, allowOlder: false)
-                try await proxy.waitUntil("other is live") { proxy.server.siteTable.lookup(slug: "other")?.activeBuildID == build.id }
+                try await proxy.waitUntil("other is live") {
+                    proxy.server.siteTable.lookup(slug: "other")?.activeBuildID == build.id
+                }
                 #expect(try await proxy.get("/", slug: "other").status == 504)
             }
         }
@@ -88,7 +93,7 @@ extension EndToEnd {
             try await withFaultyStore(configure: smallAndLarge) { proxy, store in
                 _ = try await proxy.deploy("docs", as: "manual", extraFiles: ["big.bin": Self.large])
                 #expect(try await proxy.get("/about", slug: "manual").status == 200)
-                await store.stop()  // nothing listens on the store's port any more
+                await store.stop() // nothing listens on the store's port any more
                 let clock = ContinuousClock()
                 let started = clock.now
                 for target in ["/style.8e1f5c3a.css", "/big.bin"] {
@@ -106,15 +111,23 @@ extension EndToEnd {
                     let site = try await proxy.createSite(slug)
                     let build = try await proxy.startBuild(of: site)
                     let fixture = try proxy.fixture("docs", site: site, build: build)
-                    for (path, _) in fixture.manifest.files { store.seed(fixture.manifest.objectKey(for: path), fixture.data(path)) }
-                    if let manifest { store.seed(BuildManifest.key(siteID: site.id.rawValue, buildID: build.id.rawValue), manifest) }
-                    _ = try await proxy.catalog.finishBuild(buildID: build.id, workerID: "test-worker", result: .success(fileCount: 1, bytes: 1))
+                    for (path, _) in fixture.manifest.files {
+                        store.seed(fixture.manifest.objectKey(for: path), fixture.data(path))
+                    }
+                    if let manifest {
+                        store.seed(BuildManifest.key(siteID: site.id.rawValue, buildID: build.id.rawValue), manifest)
+                    }
+                    _ = try await proxy.catalog.finishBuild(
+                        buildID: build.id, workerID: "test-worker", result: .success(fileCount: 1, bytes: 1))
                     _ = try await proxy.catalog.activate(siteID: site.id, buildID: build.id, allowOlder: false)
-                    try await proxy.waitUntil("\(slug) is live") { proxy.server.siteTable.lookup(slug: slug)?.activeBuildID == build.id }
+                    try await proxy.waitUntil("\(slug) is live") {
+                        proxy.server.siteTable.lookup(slug: slug)?.activeBuildID == build.id
+                    }
                 }
                 try await activate("missing", manifest: nil)
                 try await activate("corrupt", manifest: Data("{\"version\": 1, \"files\": ".utf8))
-                let foreign = try FixtureSite("docs", siteID: SiteID.generate().rawValue, buildID: BuildID.generate().rawValue)
+                let foreign = try FixtureSite(
+                    "docs", siteID: SiteID.generate().rawValue, buildID: BuildID.generate().rawValue)
                 try await activate("foreign", manifest: try foreign.manifest.encoded())
                 for slug in ["missing", "corrupt", "foreign"] {
                     let response = try await proxy.get("/", slug: slug)
@@ -132,8 +145,12 @@ extension EndToEnd {
                 let site = try await proxy.deploy("docs", as: "manual")
                 let about = try await proxy.get("/about", slug: "manual")
                 #expect(about.status == 200 && about.header("X-Cache") == "MISS")
-                for path in site.fixture.manifest.files.keys { store.setBehavior(.fail(status: 500), for: site.fixture.manifest.objectKey(for: path)) }
-                store.setBehavior(.fail(status: 500), for: BuildManifest.key(siteID: site.site.id.rawValue, buildID: site.build.id.rawValue))
+                for path in site.fixture.manifest.files.keys {
+                    store.setBehavior(.fail(status: 500), for: site.fixture.manifest.objectKey(for: path))
+                }
+                store.setBehavior(
+                    .fail(status: 500),
+                    for: BuildManifest.key(siteID: site.site.id.rawValue, buildID: site.build.id.rawValue))
                 let cached = try await proxy.get("/about", slug: "manual")
                 #expect(cached.status == 200 && cached.header("X-Cache") == "HIT" && cached.body == about.body)
                 #expect(try await proxy.get("/style.8e1f5c3a.css", slug: "manual").status == 502)
@@ -195,7 +212,7 @@ extension EndToEnd {
         @Test func oneHundredConcurrentMissesOnOneObjectCauseOneUpstreamGET() async throws {
             try await withFaultyStore { proxy, store in
                 let site = try await proxy.deploy("docs", as: "manual")
-                _ = try await proxy.get("/style.8e1f5c3a.css", slug: "manual")  // load the manifest first
+                _ = try await proxy.get("/style.8e1f5c3a.css", slug: "manual") // load the manifest first
                 let key = site.fixture.manifest.objectKey(for: "about.html")
                 let cacheKey = BodyCache.key(buildID: site.build.id.rawValue, path: "about.html")
                 store.setBehavior(.hold, for: key)
@@ -212,7 +229,8 @@ extension EndToEnd {
                     var responses: [TestResponse] = []
                     for try await response in group { responses.append(response) }
                     #expect(responses.count == 100)
-                    #expect(responses.allSatisfy { $0.status == 200 && $0.body == Array(site.fixture.data("about.html")) })
+                    #expect(
+                        responses.allSatisfy { $0.status == 200 && $0.body == Array(site.fixture.data("about.html")) })
                     #expect(responses.allSatisfy { $0.header("X-Cache") == "MISS" })
                 }
                 #expect(store.gets(key) == 1)
@@ -230,7 +248,9 @@ extension EndToEnd {
                 try await connection.send("GET /huge.bin HTTP/1.1\r\nHost: manual.apps.test\r\n\r\n")
                 var received: [UInt8] = []
                 while received.count < 64 << 10 {
-                    guard case .bytes(let bytes) = try await connection.read() else { throw TestFailure("the response stopped") }
+                    guard case .bytes(let bytes) = try await connection.read() else {
+                        throw TestFailure("the response stopped")
+                    }
                     received += bytes
                 }
                 // The client stops reading: the proxy stops reading from the store.
@@ -238,9 +258,12 @@ extension EndToEnd {
                 let sentWhilePaused = store.bytesWritten(key)
                 try await Task.sleep(for: .milliseconds(500))
                 #expect(store.bytesWritten(key) == sentWhilePaused)
-                #expect(sentWhilePaused < 32 << 20, "the store sent \(sentWhilePaused) bytes to a client that read 64 KiB")
+                #expect(
+                    sentWhilePaused < 32 << 20, "the store sent \(sentWhilePaused) bytes to a client that read 64 KiB")
                 // Reading again resumes the transfer, intact.
-                guard let headEnd = received.firstRange(of: Array("\r\n\r\n".utf8)) else { throw TestFailure("no head") }
+                guard let headEnd = received.firstRange(of: Array("\r\n\r\n".utf8)) else {
+                    throw TestFailure("no head")
+                }
                 var offset = received.count - headEnd.upperBound
                 #expect(Array(received[headEnd.upperBound...]) == Array(huge.prefix(offset)))
                 while offset < huge.count {

@@ -7,7 +7,9 @@ import Testing
 
 @Suite struct SlipwayPagesTests {
     func temporaryDirectory(_ files: [String: String]) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-pages-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "slipway-pages-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for (name, text) in files { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
         return directory
@@ -38,9 +40,12 @@ import Testing
         let override = try temporaryDirectory(["error.html": "<p>{{status}} {{title}}: {{message}}</p>"])
         defer { try? FileManager.default.removeItem(atPath: override) }
         let pages = try SlipwayPages(directory: TestProxy.pagesDirectory, overrideDirectory: override)
-        #expect(String(buffer: pages.page(.noSite).body) == "<p>404 No site here: \(SlipwayPages.Kind.noSite.message)</p>")
+        #expect(
+            String(buffer: pages.page(.noSite).body) == "<p>404 No site here: \(SlipwayPages.Kind.noSite.message)</p>")
         // building.html still comes from static/pages.
-        #expect(String(buffer: pages.building(slug: "a", buildNumber: 1, state: "queued").body).contains("http-equiv=\"refresh\""))
+        #expect(
+            String(buffer: pages.building(slug: "a", buildNumber: 1, state: "queued").body).contains(
+                "http-equiv=\"refresh\""))
     }
 
     @Test func missingPagesAndUnknownPlaceholdersAreRefusedAtStart() throws {
@@ -57,6 +62,8 @@ import Testing
         }
         let unclosed = try temporaryDirectory(["failed.html": "{{slug"])
         defer { try? FileManager.default.removeItem(atPath: unclosed) }
-        #expect(throws: ProxyError.self) { try SlipwayPages(directory: TestProxy.pagesDirectory, overrideDirectory: unclosed) }
+        #expect(throws: ProxyError.self) {
+            try SlipwayPages(directory: TestProxy.pagesDirectory, overrideDirectory: unclosed)
+        }
     }
 }

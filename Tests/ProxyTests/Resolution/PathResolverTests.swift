@@ -36,7 +36,8 @@ import Testing
     @Test func redirectRulesApplyInOrderWithPlaceholdersAndSplats() throws {
         #expect(try resolve("/old-about", in: docs) == .redirect(location: "/about", status: 301))
         #expect(try resolve("/blog/hello/amp", in: docs) == .redirect(location: "/blog/hello", status: 302))
-        #expect(try resolve("/news/2024/a%20b?x=1", in: docs) == .redirect(location: "/blog/2024/a%20b?x=1", status: 301))
+        #expect(
+            try resolve("/news/2024/a%20b?x=1", in: docs) == .redirect(location: "/blog/2024/a%20b?x=1", status: 301))
         #expect(try resolve("/external/a/b", in: docs) == .redirect(location: "https://example.org/a/b", status: 308))
     }
 
@@ -72,7 +73,8 @@ import Testing
     }
 
     @Test func spaRedirectRulesStillComeFirst() throws {
-        #expect(try resolve("/api/v1/users", in: spa, spa: true)
-            == .redirect(location: "https://api.example.com/v1/users", status: 302))
+        #expect(
+            try resolve("/api/v1/users", in: spa, spa: true)
+                == .redirect(location: "https://api.example.com/v1/users", status: 302))
     }
 }

@@ -13,7 +13,8 @@ import Testing
         // Escape the byte after the first `/` when there is one that can be escaped harmlessly.
         let bytes = Array(path.utf8)
         var escaped = path
-        if bytes.count > 1, bytes[1] != UInt8(ascii: "/"), bytes[1] != UInt8(ascii: "?"), bytes[1] != UInt8(ascii: "#") {
+        if bytes.count > 1, bytes[1] != UInt8(ascii: "/"), bytes[1] != UInt8(ascii: "?"), bytes[1] != UInt8(ascii: "#")
+        {
             escaped = "/%" + String(bytes[1], radix: 16, uppercase: true) + String(decoding: bytes[2...], as: UTF8.self)
         }
         let plain = Result { () throws(RequestPath.Rejection) in try RequestPath(target: path) }

@@ -10,13 +10,16 @@ import Testing
 
     func site(_ id: SiteID, slug: String, active: BuildID? = nil, spa: SpaMode = .auto) -> Site {
         Site(
-            id: id, slug: slug, repoURL: "https://github.com/example/\(slug)", branch: "main", rootDir: nil, installCommand: nil,
-            buildCommand: nil, outputDir: nil, spa: spa, env: [], activeBuildID: active, createdAt: date, updatedAt: date)
+            id: id, slug: slug, repoURL: "https://github.com/example/\(slug)", branch: "main", rootDir: nil,
+            installCommand: nil,
+            buildCommand: nil, outputDir: nil, spa: spa, env: [], activeBuildID: active, createdAt: date,
+            updatedAt: date)
     }
 
     func build(_ id: BuildID, site: SiteID, number: Int, status: BuildStatus) -> Build {
         Build(
-            id: id, siteID: site, number: number, status: status, priority: 0, trigger: nil, commitSHA: nil, commitMessage: nil,
+            id: id, siteID: site, number: number, status: status, priority: 0, trigger: nil, commitSHA: nil,
+            commitMessage: nil,
             error: nil, attempt: 1, queuedAt: date, startedAt: nil, finishedAt: nil, notBefore: date, leaseOwner: nil,
             leaseExpiresAt: nil, fileCount: nil, bytes: nil)
     }
@@ -58,7 +61,10 @@ import Testing
         #expect(table.lookup(slug: "store") == nil)
         #expect(table.lookup(slug: "shop")?.siteID == otherID)
         // Events about unknown sites change nothing.
-        table.apply(.activated(Activation(siteID: SiteID.generate(), buildID: BuildID.generate(), buildNumber: 1, previousBuildID: nil)))
+        table.apply(
+            .activated(
+                Activation(siteID: SiteID.generate(), buildID: BuildID.generate(), buildNumber: 1, previousBuildID: nil)
+            ))
         #expect(table.entries.count == 1)
     }
 
@@ -86,7 +92,8 @@ import Testing
         let silent: SQLiteCatalog
 
         init() throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-table-\(UUID().uuidString)").path
+            directory =
+                FileManager.default.temporaryDirectory.appendingPathComponent("slipway-table-\(UUID().uuidString)").path
             bus = InProcessEventBus(limits: .init(subscriberBuffer: 2))
             catalog = try SQLiteCatalog(dataDirectory: directory, bus: bus)
             silent = try SQLiteCatalog(path: directory + "/" + SQLiteCatalog.fileName)
@@ -105,7 +112,9 @@ import Testing
         try await table.reload(from: catalogs.catalog)
         var logger = Logger(label: "slipway.tests.table")
         logger.logLevel = .critical
-        let follow = Task { await table.follow(subscription, catalog: catalogs.catalog, reconcileInterval: interval, logger: logger) }
+        let follow = Task {
+            await table.follow(subscription, catalog: catalogs.catalog, reconcileInterval: interval, logger: logger)
+        }
         return (table, follow)
     }
 
@@ -118,7 +127,9 @@ import Testing
         _ = try await catalog.claimNextBuild(workerID: "w", leaseDuration: .seconds(60))
         _ = try await catalog.finishBuild(buildID: build.id, workerID: "w", result: .success(fileCount: 1, bytes: 1))
         _ = try await catalog.activate(siteID: shop.id, buildID: build.id, allowOlder: false)
-        try await TestProxy.waitUntil("the activation is applied") { table.lookup(slug: "shop")?.activeBuildID == build.id }
+        try await TestProxy.waitUntil("the activation is applied") {
+            table.lookup(slug: "shop")?.activeBuildID == build.id
+        }
         #expect(table.reloadCount == 1)
         follow.cancel()
         await follow.value
@@ -131,7 +142,9 @@ import Testing
         // Sites no event announces...
         var quiet: [Site] = []
         for index in 0..<10 {
-            quiet.append(try await catalogs.silent.createSite(SiteDraft(slug: "quiet-\(index)", repoURL: "https://github.com/example/q\(index)")))
+            quiet.append(
+                try await catalogs.silent.createSite(
+                    SiteDraft(slug: "quiet-\(index)", repoURL: "https://github.com/example/q\(index)")))
         }
         // ...and a burst the two-event buffer cannot hold: the subscriber
         // misses events, and only a reload can find the quiet sites.
@@ -149,8 +162,11 @@ import Testing
     @Test func theReconcileTimerFindsChangesNoEventAnnounced() async throws {
         let catalogs = try Catalogs()
         let (table, follow) = try await following(catalogs, every: .milliseconds(200))
-        let quiet = try await catalogs.silent.createSite(SiteDraft(slug: "quiet", repoURL: "https://github.com/example/quiet"))
-        try await TestProxy.waitUntil("the reconcile finds the quiet site") { table.lookup(slug: "quiet")?.siteID == quiet.id }
+        let quiet = try await catalogs.silent.createSite(
+            SiteDraft(slug: "quiet", repoURL: "https://github.com/example/quiet"))
+        try await TestProxy.waitUntil("the reconcile finds the quiet site") {
+            table.lookup(slug: "quiet")?.siteID == quiet.id
+        }
         _ = try await catalogs.silent.deleteSite(id: quiet.id)
         try await TestProxy.waitUntil("the reconcile drops the deleted site") { table.lookup(slug: "quiet") == nil }
         follow.cancel()

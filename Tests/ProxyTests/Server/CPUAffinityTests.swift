@@ -9,7 +9,7 @@ import Testing
         #expect(count >= 1)
         #expect(count <= System.coreCount)
         #if os(Linux)
-        #expect(CPUAffinity.allowedCoreCount() != nil)
+            #expect(CPUAffinity.allowedCoreCount() != nil)
         #endif
     }
 
@@ -22,7 +22,9 @@ import Testing
         #expect(CPUAffinity.allowedCoreCount(status: status) == expected)
     }
 
-    @Test(arguments: ["Name:\tslipway\n", "Cpus_allowed_list:\t3-1\n", "Cpus_allowed_list:\tx\n", "Cpus_allowed_list:\t\n"])
+    @Test(arguments: [
+        "Name:\tslipway\n", "Cpus_allowed_list:\t3-1\n", "Cpus_allowed_list:\tx\n", "Cpus_allowed_list:\t\n",
+    ])
     func anUnreadableListSaysNothing(status: String) {
         #expect(CPUAffinity.allowedCoreCount(status: status) == nil)
     }

@@ -4,7 +4,8 @@ import Testing
 @testable import Proxy
 
 @Suite struct ConnectionTimeoutsStateMachineTests {
-    let configuration = ConnectionTimeouts.Configuration(headerRead: .seconds(10), idle: .seconds(60), writeIdle: .seconds(30))
+    let configuration = ConnectionTimeouts.Configuration(
+        headerRead: .seconds(10), idle: .seconds(60), writeIdle: .seconds(30))
     let start = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
 
     func at(_ seconds: Int64) -> NIODeadline { start + .seconds(seconds) }

@@ -6,7 +6,8 @@ import Testing
 
 @Suite struct ResponseHeadWriterTests {
     func text(_ status: HTTPResponseStatus, _ headers: HTTPHeaders) -> (String, Int) {
-        let (buffer, dropped) = ResponseHeadWriter.head(status: status, headers: headers, allocator: ByteBufferAllocator())
+        let (buffer, dropped) = ResponseHeadWriter.head(
+            status: status, headers: headers, allocator: ByteBufferAllocator())
         return (String(buffer: buffer), dropped)
     }
 
@@ -20,15 +21,20 @@ import Testing
         let extra = ResponseHeadWriter.ExtraFields(contentLength: 2048, cacheHit: true, connection: "close")
         let (buffer, dropped) = ResponseHeadWriter.head(
             status: .ok, headers: ["ETag": "\"a\""], extra: extra, allocator: ByteBufferAllocator())
-        #expect(String(buffer: buffer) == "HTTP/1.1 200 OK\r\nETag: \"a\"\r\nContent-Length: 2048\r\nX-Cache: HIT\r\nConnection: close\r\n\r\n")
+        #expect(
+            String(buffer: buffer)
+                == "HTTP/1.1 200 OK\r\nETag: \"a\"\r\nContent-Length: 2048\r\nX-Cache: HIT\r\nConnection: close\r\n\r\n"
+        )
         #expect(dropped == 0)
         let miss = ResponseHeadWriter.head(
-            status: .ok, headers: [:], extra: .init(contentLength: 0, cacheHit: false), allocator: ByteBufferAllocator()).0
+            status: .ok, headers: [:], extra: .init(contentLength: 0, cacheHit: false), allocator: ByteBufferAllocator()
+        ).0
         #expect(String(buffer: miss) == "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Cache: MISS\r\n\r\n")
     }
 
     @Test(arguments: [
-        (HTTPResponseStatus.notModified, "304 Not Modified"), (.notFound, "404 Not Found"), (.partialContent, "206 Partial Content"),
+        (HTTPResponseStatus.notModified, "304 Not Modified"), (.notFound, "404 Not Found"),
+        (.partialContent, "206 Partial Content"),
         (.movedPermanently, "301 Moved Permanently"), (.rangeNotSatisfiable, "416 Range Not Satisfiable"),
         (.init(statusCode: 599), "599 "),
     ])

@@ -18,7 +18,7 @@ import Testing
         #expect(notModified([("If-None-Match", "*")]))
         #expect(notModified([("If-None-Match", "W/\"abc123\"")]))
         #expect(!notModified([("If-None-Match", "\"abc12\"")]))
-        #expect(!notModified([("If-None-Match", "abc123")]))  // unquoted: malformed
+        #expect(!notModified([("If-None-Match", "abc123")])) // unquoted: malformed
         #expect(!notModified([("If-None-Match", "\"abc123")]))
     }
 
@@ -33,7 +33,8 @@ import Testing
 
     @Test func ifRangeNeedsTheStrongETagOrTheExactDate() {
         func allows(_ value: String) -> Bool {
-            ConditionalRequest.ifRangeAllowsPartial(HTTPHeaders([("If-Range", value)]), etag: etag, lastModified: lastModified)
+            ConditionalRequest.ifRangeAllowsPartial(
+                HTTPHeaders([("If-Range", value)]), etag: etag, lastModified: lastModified)
         }
         #expect(ConditionalRequest.ifRangeAllowsPartial(HTTPHeaders(), etag: etag, lastModified: lastModified))
         #expect(allows("\"abc123\""))
@@ -58,8 +59,10 @@ import Testing
         #expect(HTTPDate.parse("Sun Nov  6 08:49:37 1994") == 784_111_777)
         #expect(HTTPDate.format(epochSeconds: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
         #expect(HTTPDate.format(epochSeconds: 951_782_400) == "Tue, 29 Feb 2000 00:00:00 GMT")
-        for text in ["", "Sun, 06 Nov 1994 08:49:37", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT",
-                     "Sun, 06 Nov 1994 25:49:37 GMT"] {
+        for text in [
+            "", "Sun, 06 Nov 1994 08:49:37", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+        ] {
             #expect(HTTPDate.parse(text) == nil, "\(text)")
         }
         var generator = SystemRandomNumberGenerator()

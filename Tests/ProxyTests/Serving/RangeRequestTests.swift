@@ -32,8 +32,10 @@ import Testing
     }
 
     @Test func malformedOrForeignRangesAreIgnored() {
-        for value in ["bytes=5-1", "items=0-1", "bytes=abc", "bytes=-", "bytes=1-2-3", "bytes=+1-2", "bytes=0x1-2", "bytes",
-                      "bytes=99999999999999999999-", "=0-1"] {
+        for value in [
+            "bytes=5-1", "items=0-1", "bytes=abc", "bytes=-", "bytes=1-2-3", "bytes=+1-2", "bytes=0x1-2", "bytes",
+            "bytes=99999999999999999999-", "=0-1",
+        ] {
             #expect(RangeRequest.evaluate(value, size: 1000) == .full, "\(value)")
         }
     }

@@ -28,10 +28,13 @@ import Testing
             pages: try SlipwayPages(directory: TestProxy.pagesDirectory), maxCachedBodyBytes: 1 << 20)
     }
 
-    func request(_ target: String, host: String = "manual.apps.test", headers: [(String, String)] = []) -> IncomingRequest {
+    func request(_ target: String, host: String = "manual.apps.test", headers: [(String, String)] = [])
+        -> IncomingRequest
+    {
         var all = HTTPHeaders(headers)
         all.add(name: "Host", value: host)
-        return IncomingRequest(method: .GET, target: target, host: host, headers: all, version: .http1_1, isKeepAlive: true)
+        return IncomingRequest(
+            method: .GET, target: target, host: host, headers: all, version: .http1_1, isKeepAlive: true)
     }
 
     func plan(_ target: String, headers: [(String, String)] = []) -> ResponsePlan? {
@@ -47,8 +50,10 @@ import Testing
         // object under sites/<siteId>/<buildId>/ with no empty, `.` or `..`
         // segment, that the manifest lists; a redirect stays on the host.
         let prefix = "sites/\(siteID.rawValue)/\(buildID.rawValue)/"
-        let alphabet = ["/", "/", ".", "..", "%", "2e", "2E", "2f", "5c", "00", "c0", "ae", "a", "docs", "about", "index.html",
-                        "assets", "app-3f9a1b2c.js", "\\", "é", "~", " ", "?", "#", "%25", "404.html", "blog", "first-post"]
+        let alphabet = [
+            "/", "/", ".", "..", "%", "2e", "2E", "2f", "5c", "00", "c0", "ae", "a", "docs", "about", "index.html",
+            "assets", "app-3f9a1b2c.js", "\\", "é", "~", " ", "?", "#", "%25", "404.html", "blog", "first-post",
+        ]
         let known = Set(fixture.manifest.files.flatMap { path, file in [path] + file.variants.values.map(\.path) })
         var generator = SystemRandomNumberGenerator()
         var files = 0
@@ -66,7 +71,8 @@ import Testing
                 for segment in relative.split(separator: "/", omittingEmptySubsequences: false) {
                     #expect(!segment.isEmpty && segment != "." && segment != "..", "\(target) -> \(key)")
                 }
-            case .immediate(let status, let headers, _) where (300..<400).contains(status.code) && status != .notModified:
+            case .immediate(let status, let headers, _)
+            where (300..<400).contains(status.code) && status != .notModified:
                 let location = headers.first(name: "Location") ?? ""
                 let onHost = location.hasPrefix("/") && !location.hasPrefix("//") && !location.hasPrefix("/\\")
                 #expect(onHost || location.hasPrefix("https://example.org/"), "\(target) -> \(location)")
@@ -88,8 +94,10 @@ import Testing
 
     @Test func rulesCannotOverrideWhatTheProxyRelaysOn() throws {
         var custom = CustomHeaders()
-        custom.headers = [("ETag", "\"forged\""), ("X-Content-Type-Options", "off"), ("X-Cache", "HIT"), ("Vary", "Cookie"),
-                          ("Content-Type", "text/plain"), ("X-Extra", "1")]
+        custom.headers = [
+            ("ETag", "\"forged\""), ("X-Content-Type-Options", "off"), ("X-Cache", "HIT"), ("Vary", "Cookie"),
+            ("Content-Type", "text/plain"), ("X-Extra", "1"),
+        ]
         custom.removed = ["x-content-type-options", "etag", "cache-control"]
         let file = fixture.manifest.files["about.html"]!
         let headers = SlipwayResponseHeaders.fileHeaders(
@@ -97,7 +105,7 @@ import Testing
         #expect(headers.first(name: "ETag") == "\"\(file.etag)\"")
         #expect(headers.first(name: "X-Content-Type-Options") == "nosniff")
         #expect(headers.first(name: "X-Cache") == nil)
-        #expect(headers.first(name: "Cache-Control") == nil)  // sites may drop the default
+        #expect(headers.first(name: "Cache-Control") == nil) // sites may drop the default
         #expect(headers.first(name: "Content-Type") == "text/plain")
         #expect(headers.first(name: "X-Extra") == "1")
         #expect(headers.first(name: "X-Robots-Tag") == "noindex")

@@ -39,17 +39,31 @@ import Testing
 
     @Test func aWrongStatusOrLengthIsABadGateway() {
         var wrongStatus = machine()
-        guard case .fail(.badResponse) = wrongStatus.headReceived(status: .internalServerError, contentLength: 10, now: at(0))
-        else { Issue.record("500 must fail"); return }
+        guard
+            case .fail(.badResponse) = wrongStatus.headReceived(
+                status: .internalServerError, contentLength: 10, now: at(0))
+        else {
+            Issue.record("500 must fail")
+            return
+        }
         var wrongLength = machine()
         guard case .fail(.badResponse) = wrongLength.headReceived(status: .ok, contentLength: 99, now: at(0))
-        else { Issue.record("a short length must fail"); return }
+        else {
+            Issue.record("a short length must fail")
+            return
+        }
         var missingLength = machine()
         guard case .fail(.badResponse) = missingLength.headReceived(status: .ok, contentLength: nil, now: at(0))
-        else { Issue.record("a missing length must fail"); return }
+        else {
+            Issue.record("a missing length must fail")
+            return
+        }
         var rangeAnsweredWhole = machine(length: 10, status: .partialContent)
         guard case .fail(.badResponse) = rangeAnsweredWhole.headReceived(status: .ok, contentLength: 10, now: at(0))
-        else { Issue.record("200 to a range request must fail"); return }
+        else {
+            Issue.record("200 to a range request must fail")
+            return
+        }
     }
 
     @Test func aStoreThatDoesNotAnswerInTimeIsAGatewayTimeout() {
@@ -78,7 +92,8 @@ import Testing
     @Test func failuresBeforeTheHeadArePagesAndAfterItAborts() {
         var early = machine()
         guard case .failPage(.upstreamError) = early.upstreamFailed("connection refused") else {
-            Issue.record("a failure before the head is a page"); return
+            Issue.record("a failure before the head is a page")
+            return
         }
         var late = machine()
         _ = late.headReceived(status: .ok, contentLength: 100, now: at(0))

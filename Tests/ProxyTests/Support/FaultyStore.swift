@@ -77,7 +77,9 @@ final class FaultyStore: Sendable {
     }
 
     /// An S3 store of the proxy's kind pointed at this server.
-    func objectStore(timeouts: S3Configuration.Timeouts = .init(connect: .seconds(2), response: .seconds(5), idleRead: .seconds(5)))
+    func objectStore(
+        timeouts: S3Configuration.Timeouts = .init(connect: .seconds(2), response: .seconds(5), idleRead: .seconds(5))
+    )
         throws -> S3ObjectStore
     {
         try S3ObjectStore(
@@ -96,7 +98,9 @@ final class FaultyStore: Sendable {
         for (path, _) in fixture.manifest.files {
             seed(fixture.manifest.objectKey(for: path), fixture.data(path))
         }
-        seed(BuildManifest.key(siteID: fixture.manifest.siteID, buildID: fixture.manifest.buildID), try! fixture.manifest.encoded())
+        seed(
+            BuildManifest.key(siteID: fixture.manifest.siteID, buildID: fixture.manifest.buildID),
+            try! fixture.manifest.encoded())
     }
 
     func setBehavior(_ behavior: Behavior, for key: String) {
@@ -179,7 +183,9 @@ private final class FaultyStoreHandler: ChannelInboundHandler {
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         let prefix = "/\(FaultyStore.bucket)/"
-        guard head.method == .GET, path.hasPrefix(prefix), let key = String(path.dropFirst(prefix.count)).removingPercentEncoding else {
+        guard head.method == .GET, path.hasPrefix(prefix),
+            let key = String(path.dropFirst(prefix.count)).removingPercentEncoding
+        else {
             send(context: context, status: .methodNotAllowed, body: ByteBuffer())
             return
         }
@@ -198,7 +204,8 @@ private final class FaultyStoreHandler: ChannelInboundHandler {
             }
             return
         case .fail(let status):
-            let xml = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>\(FaultyStore.secretInErrors)</Message></Error>"
+            let xml =
+                "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>\(FaultyStore.secretInErrors)</Message></Error>"
             send(context: context, status: HTTPResponseStatus(statusCode: status), body: ByteBuffer(string: xml))
             return
         case .delayHead(let delay):
@@ -211,7 +218,10 @@ private final class FaultyStoreHandler: ChannelInboundHandler {
         }
     }
 
-    private func serve(context: ChannelHandlerContext, head: HTTPRequestHead, key: String, object: Data?, behavior: FaultyStore.Behavior) {
+    private func serve(
+        context: ChannelHandlerContext, head: HTTPRequestHead, key: String, object: Data?,
+        behavior: FaultyStore.Behavior
+    ) {
         guard let object else {
             let xml = "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>no such key</Message></Error>"
             send(context: context, status: .notFound, body: ByteBuffer(string: xml))
@@ -221,7 +231,8 @@ private final class FaultyStoreHandler: ChannelInboundHandler {
         var status = HTTPResponseStatus.ok
         var headers = HTTPHeaders()
         if let range = head.headers.first(name: "range"), range.hasPrefix("bytes="),
-            case let parts = range.dropFirst(6).split(separator: "-", omittingEmptySubsequences: false), parts.count == 2,
+            case let parts = range.dropFirst(6).split(separator: "-", omittingEmptySubsequences: false),
+            parts.count == 2,
             let first = Int(parts[0])
         {
             let last = min(Int(parts[1]) ?? (object.count - 1), object.count - 1)
@@ -231,7 +242,8 @@ private final class FaultyStoreHandler: ChannelInboundHandler {
         }
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         headers.add(name: "ETag", value: "\"fake\"")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         let faultAfter: Int? =
             switch behavior {
             case .resetAfter(let bytes), .stallAfter(let bytes): bytes
@@ -283,7 +295,7 @@ private final class FaultyStoreHandler: ChannelInboundHandler {
                 channel.close(promise: nil)
             }
         default:
-            pending = nil  // fall silent with the connection open
+            pending = nil // fall silent with the connection open
         }
     }
 
@@ -291,7 +303,8 @@ private final class FaultyStoreHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         headers.add(name: "Content-Type", value: "application/xml")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }

@@ -12,13 +12,15 @@ struct FixtureSite: Sendable {
     let manifest: BuildManifest
     let problems: [RuleProblem]
 
-    init(_ name: String, siteID: String = "site1", buildID: String = "build1", extraFiles: [String: Data] = [:]) throws {
+    init(_ name: String, siteID: String = "site1", buildID: String = "build1", extraFiles: [String: Data] = [:]) throws
+    {
         guard let base = Bundle.module.url(forResource: "Fixtures/sites/\(name)", withExtension: nil) else {
             throw CocoaError(.fileNoSuchFile)
         }
         var files: [String: Data] = [:]
         let enumerator = FileManager.default.enumerator(at: base, includingPropertiesForKeys: [.isRegularFileKey])!
-        for case let url as URL in enumerator where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+        for case let url as URL in enumerator
+        where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
             let path = String(url.standardizedFileURL.path.dropFirst(base.standardizedFileURL.path.count + 1))
             files[path] = try Data(contentsOf: url)
         }
@@ -27,7 +29,10 @@ struct FixtureSite: Sendable {
     }
 
     /// A site made of `files`, with the manifest the builder would write.
-    init(files: [String: Data], siteID: String, buildID: String, createdAt: Date = Date(timeIntervalSince1970: 1_750_000_000)) {
+    init(
+        files: [String: Data], siteID: String, buildID: String,
+        createdAt: Date = Date(timeIntervalSince1970: 1_750_000_000)
+    ) {
         var entries: [String: ManifestFile] = [:]
         var redirects: [RedirectRule] = []
         var headers: [HeaderRule] = []
@@ -56,7 +61,8 @@ struct FixtureSite: Sendable {
         }
         self.files = files
         self.manifest = BuildManifest(
-            siteID: siteID, buildID: buildID, createdAt: createdAt, files: entries, redirects: redirects, headers: headers)
+            siteID: siteID, buildID: buildID, createdAt: createdAt, files: entries, redirects: redirects,
+            headers: headers)
         self.problems = problems
     }
 
@@ -72,7 +78,8 @@ struct FixtureSite: Sendable {
     func publish(to store: any ObjectStore) async throws {
         for (path, file) in manifest.files.sorted(by: { $0.key < $1.key }) {
             try await store.put(
-                manifest.objectKey(for: path), body: .bytes(files[path]!), options: PutOptions(contentType: file.contentType))
+                manifest.objectKey(for: path), body: .bytes(files[path]!),
+                options: PutOptions(contentType: file.contentType))
         }
         try await publishManifest(to: store)
     }

@@ -2,7 +2,7 @@ import Foundation
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A plain TCP connection for sending what no HTTP client would: malformed
@@ -57,7 +57,9 @@ final class RawConnection: @unchecked Sendable {
         try await NIOThreadPool.singleton.runIfActive {
             var offset = 0
             while offset < bytes.count {
-                let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let written = bytes[offset...].withUnsafeBytes {
+                    Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 if written < 0 {
                     if errno == EINTR { continue }
                     throw TestFailure("send() failed: \(errno)")
@@ -81,7 +83,8 @@ final class RawConnection: @unchecked Sendable {
         let fd = self.fd
         return try await NIOThreadPool.singleton.runIfActive {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+            let milliseconds = Int32(
+                timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
             let ready = poll(&poller, 1, milliseconds)
             if ready == 0 { return .timedOut }
             guard ready > 0 else { throw TestFailure("poll() failed: \(errno)") }
@@ -146,7 +149,8 @@ struct RawResponse: Equatable {
     var body: [UInt8]
 
     static func == (lhs: RawResponse, rhs: RawResponse) -> Bool {
-        lhs.status == rhs.status && lhs.body == rhs.body && lhs.headers.map { "\($0):\($1)" } == rhs.headers.map { "\($0):\($1)" }
+        lhs.status == rhs.status && lhs.body == rhs.body
+            && lhs.headers.map { "\($0):\($1)" } == rhs.headers.map { "\($0):\($1)" }
     }
 
     func header(_ name: String) -> String? {
@@ -166,7 +170,10 @@ struct RawResponse: Equatable {
             guard statusLine.count >= 2, let status = Int(statusLine[1]) else { break }
             let headers = lines.compactMap { line -> (String, String)? in
                 guard let colon = line.firstIndex(of: ":") else { return nil }
-                return (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+                return (
+                    String(line[..<colon]),
+                    String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+                )
             }
             let length = headers.first { $0.0.lowercased() == "content-length" }.flatMap { Int($0.1) } ?? 0
             let bodyStart = end.upperBound

@@ -69,11 +69,14 @@ final class TestProxy: Sendable {
         logger: Logger = TestProxy.quietLogger,
         configure: (inout ProxyConfiguration) -> Void = { _ in }
     ) async throws -> TestProxy {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-proxy-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "slipway-proxy-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let bus = InProcessEventBus()
         let catalog = try SQLiteCatalog(dataDirectory: directory + "/data", bus: bus)
-        let objectStore = try store ?? DiskObjectStore(root: directory + "/objects", durable: false, logger: quietLogger)
+        let objectStore =
+            try store ?? DiskObjectStore(root: directory + "/objects", durable: false, logger: quietLogger)
         var configuration = Self.configuration()
         configure(&configuration)
         let server = try ProxyServer(
@@ -84,7 +87,8 @@ final class TestProxy: Sendable {
         clientConfiguration.redirectConfiguration = .disallow
         clientConfiguration.decompression = .disabled
         clientConfiguration.httpVersion = .http1Only
-        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 128)
+        clientConfiguration.connectionPool = .init(
+            idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 128)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         return TestProxy(
             directory: directory, catalog: catalog, bus: bus, store: objectStore, server: server, client: client,
@@ -134,13 +138,17 @@ final class TestProxy: Sendable {
     }
 
     /// Creates a site, builds `name` into it, activates it, and waits until the proxy serves it.
-    func deploy(_ name: String, as slug: String, spa: SpaMode = .auto, extraFiles: [String: Data] = [:]) async throws -> Deployment {
+    func deploy(_ name: String, as slug: String, spa: SpaMode = .auto, extraFiles: [String: Data] = [:]) async throws
+        -> Deployment
+    {
         let site = try await createSite(slug, spa: spa)
         let build = try await startBuild(of: site)
         let fixture = try fixture(name, site: site, build: build, extraFiles: extraFiles)
         let finished = try await succeed(build, with: fixture)
         _ = try await catalog.activate(siteID: site.id, buildID: build.id, allowOlder: false)
-        try await waitUntil("\(slug) is live") { [server] in server.siteTable.lookup(slug: slug)?.activeBuildID == build.id }
+        try await waitUntil("\(slug) is live") { [server] in
+            server.siteTable.lookup(slug: slug)?.activeBuildID == build.id
+        }
         return Deployment(site: try await catalog.site(id: site.id), build: finished, fixture: fixture)
     }
 
@@ -149,7 +157,9 @@ final class TestProxy: Sendable {
         try await Self.waitUntil(what, timeout: timeout, condition)
     }
 
-    static func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool) async throws {
+    static func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool)
+        async throws
+    {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while !condition() {
@@ -162,7 +172,8 @@ final class TestProxy: Sendable {
 
     /// Sends one request to the proxy with `Host: <host>`.
     func request(
-        _ target: String, host: String, method: HTTPMethod = .GET, headers: [(String, String)] = [], bodyLimit: Int = 64 << 20
+        _ target: String, host: String, method: HTTPMethod = .GET, headers: [(String, String)] = [],
+        bodyLimit: Int = 64 << 20
     ) async throws -> TestResponse {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(target)")
         request.method = method
@@ -170,7 +181,8 @@ final class TestProxy: Sendable {
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         let response = try await client.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: bodyLimit)
-        return TestResponse(status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
+        return TestResponse(
+            status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
     }
 
     /// `GET <target>` on `<slug>.apps.test`.
@@ -204,7 +216,8 @@ func withTestProxy(
     _ body: (TestProxy) async throws -> Void
 ) async throws {
     let proxy = try await TestProxy.start(
-        store: store, publish: publish, bodyCache: bodyCache, metricsFactory: metricsFactory, logger: logger, configure: configure)
+        store: store, publish: publish, bodyCache: bodyCache, metricsFactory: metricsFactory, logger: logger,
+        configure: configure)
     do {
         try await body(proxy)
     } catch {

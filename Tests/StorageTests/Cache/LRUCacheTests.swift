@@ -12,8 +12,8 @@ import Testing
         cache.put("a", 1, cost: 10)
         cache.put("b", 2, cost: 10)
         cache.put("c", 3, cost: 10)
-        #expect(cache.get("a") == 1)  // a is now the most recent
-        cache.put("d", 4, cost: 10)  // evicts b, the least recent
+        #expect(cache.get("a") == 1) // a is now the most recent
+        cache.put("d", 4, cost: 10) // evicts b, the least recent
         #expect(!cache.contains("b"))
         #expect(cache.contains("a") && cache.contains("c") && cache.contains("d"))
         #expect(cache.shards[0].withLock { $0.keysByRecency() } == ["d", "a", "c"])
@@ -25,7 +25,7 @@ import Testing
         cache.put("big", 99, cost: 55)
         #expect(cache.totalBytes <= 100)
         #expect(cache.contains("big"))
-        #expect(cache.count == 5)  // big + the four most recent small ones
+        #expect(cache.count == 5) // big + the four most recent small ones
         #expect(cache.contains("k9") && !cache.contains("k5"))
     }
 
@@ -103,7 +103,10 @@ import Testing
             for _ in 0..<10 {
                 group.addTask {
                     do {
-                        _ = try await cache.value(forKey: "k") { await gate.wait(); throw Boom() }
+                        _ = try await cache.value(forKey: "k") {
+                            await gate.wait()
+                            throw Boom()
+                        }
                         return false
                     } catch { return error is Boom }
                 }
@@ -119,10 +122,20 @@ import Testing
     @Test func aCancelledCallerDoesNotFailTheOthers() async throws {
         let cache = LRUCache<String, String>(capacityBytes: 1 << 20, maxEntryBytes: 1 << 16)
         let gate = AsyncGate()
-        let quitter = Task { try await cache.value(forKey: "k") { await gate.wait(); return ("v", 1) } }
+        let quitter = Task {
+            try await cache.value(forKey: "k") {
+                await gate.wait()
+                return ("v", 1)
+            }
+        }
         // The quitter leads the load; only then does the second caller join it.
         while cache.waitingCallers(forKey: "k") < 1 { await Task.yield() }
-        let stayer = Task { try await cache.value(forKey: "k") { Issue.record("second load"); return ("x", 1) } }
+        let stayer = Task {
+            try await cache.value(forKey: "k") {
+                Issue.record("second load")
+                return ("x", 1)
+            }
+        }
         while cache.waitingCallers(forKey: "k") < 2 { await Task.yield() }
         quitter.cancel()
         await #expect(throws: CancellationError.self) { try await quitter.value }
@@ -161,7 +174,7 @@ import Testing
         cache.put("b", 2, cost: 10)
         _ = cache.get("a")
         _ = cache.get("zzz")
-        cache.put("c", 3, cost: 10)  // evicts b
+        cache.put("c", 3, cost: 10) // evicts b
         let dimensions = [("cache", "test")]
         #expect(try metrics.expectCounter("slipway_cache_hits_total", dimensions).totalValue == 1)
         #expect(try metrics.expectCounter("slipway_cache_misses_total", dimensions).totalValue == 1)

@@ -13,10 +13,15 @@ import Testing
             let second = try await f.makeSuccessfulBuild(of: site)
             var events = f.bus.subscribe().makeAsyncIterator()
 
-            #expect(try await f.catalog.activate(siteID: site.id, buildID: first.id, allowOlder: false) == .activated(previous: nil))
+            #expect(
+                try await f.catalog.activate(siteID: site.id, buildID: first.id, allowOlder: false)
+                    == .activated(previous: nil))
             #expect(try await f.catalog.site(id: site.id).activeBuildID == first.id)
-            #expect(try await f.catalog.activate(siteID: site.id, buildID: second.id, allowOlder: false) == .activated(previous: first.id))
-            #expect(try await f.catalog.activate(siteID: site.id, buildID: second.id, allowOlder: false) == .alreadyActive)
+            #expect(
+                try await f.catalog.activate(siteID: site.id, buildID: second.id, allowOlder: false)
+                    == .activated(previous: first.id))
+            #expect(
+                try await f.catalog.activate(siteID: site.id, buildID: second.id, allowOlder: false) == .alreadyActive)
             let current = try await f.catalog.site(id: site.id)
             #expect(current.activeBuildID == second.id)
             // Activation is not a settings change.
@@ -26,8 +31,12 @@ import Testing
             f.bus.publish(sentinel)
             #expect(
                 await drain(&events, until: sentinel) == [
-                    .value(.activated(Activation(siteID: site.id, buildID: first.id, buildNumber: 1, previousBuildID: nil))),
-                    .value(.activated(Activation(siteID: site.id, buildID: second.id, buildNumber: 2, previousBuildID: first.id))),
+                    .value(
+                        .activated(Activation(siteID: site.id, buildID: first.id, buildNumber: 1, previousBuildID: nil))
+                    ),
+                    .value(
+                        .activated(
+                            Activation(siteID: site.id, buildID: second.id, buildNumber: 2, previousBuildID: first.id))),
                 ]
             )
         }
@@ -81,15 +90,21 @@ import Testing
             let older = try await f.makeSuccessfulBuild(of: site)
             let newer = try await f.makeSuccessfulBuild(of: site)
             _ = try await f.catalog.activate(siteID: site.id, buildID: newer.id, allowOlder: false)
-            #expect(try await f.catalog.activate(siteID: site.id, buildID: older.id, allowOlder: true) == .activated(previous: newer.id))
+            #expect(
+                try await f.catalog.activate(siteID: site.id, buildID: older.id, allowOlder: true)
+                    == .activated(previous: newer.id))
             #expect(try await f.catalog.site(id: site.id).activeBuildID == older.id)
             // Moving forward again needs no permission.
-            #expect(try await f.catalog.activate(siteID: site.id, buildID: newer.id, allowOlder: false) == .activated(previous: older.id))
+            #expect(
+                try await f.catalog.activate(siteID: site.id, buildID: newer.id, allowOlder: false)
+                    == .activated(previous: older.id))
         }
     }
 
     @Test(arguments: CatalogUnderTest.all)
-    func activatingAFailedRunningOrForeignBuildIsRefusedWithNothingChanged(_ implementation: CatalogUnderTest) async throws {
+    func activatingAFailedRunningOrForeignBuildIsRefusedWithNothingChanged(_ implementation: CatalogUnderTest)
+        async throws
+    {
         try await implementation.withFixture { f in
             let site = try await f.makeSite("blog")
             let other = try await f.makeSite("shop")
@@ -101,12 +116,18 @@ import Testing
             _ = try #require(try await f.catalog.claimNextBuild(workerID: "w1"))
             let queued = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
 
-            for (build, hint) in [(failed, "failed"), (running, "building"), (queued, "queued"), (foreign, "another deployment")] {
-                let error = await catalogError { try await f.catalog.activate(siteID: site.id, buildID: build.id, allowOlder: true) }
+            for (build, hint) in [
+                (failed, "failed"), (running, "building"), (queued, "queued"), (foreign, "another deployment"),
+            ] {
+                let error = await catalogError {
+                    try await f.catalog.activate(siteID: site.id, buildID: build.id, allowOlder: true)
+                }
                 #expect(error?.code == .notActivatable)
                 #expect(error?.message.contains(hint) == true, "\(error?.message ?? "")")
             }
-            let unknownSite = await catalogError { try await f.catalog.activate(siteID: SiteID.generate(), buildID: good.id, allowOlder: false) }
+            let unknownSite = await catalogError {
+                try await f.catalog.activate(siteID: SiteID.generate(), buildID: good.id, allowOlder: false)
+            }
             #expect(unknownSite?.code == .siteNotFound)
             #expect(try await f.catalog.site(id: site.id).activeBuildID == good.id)
             #expect(try await f.catalog.site(id: other.id).activeBuildID == nil)

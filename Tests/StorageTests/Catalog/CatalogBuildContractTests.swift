@@ -12,7 +12,8 @@ import Testing
             let shop = try await f.makeSite("shop")
             let first = try await f.catalog.createBuild(
                 siteID: blog.id,
-                BuildRequest(priority: 2, trigger: "push", commitSHA: "ABCDEF1234567", commitMessage: "Fix header\n\nLong body")
+                BuildRequest(
+                    priority: 2, trigger: "push", commitSHA: "ABCDEF1234567", commitMessage: "Fix header\n\nLong body")
             )
             #expect(first.number == 1)
             #expect(first.status == .queued)
@@ -67,7 +68,9 @@ import Testing
             let exact = try await f.catalog.builds(siteID: site.id, limit: 7, before: nil)
             #expect(exact.builds.count == 7 && exact.nextBefore == nil)
             for limit in [0, -1, 201] {
-                #expect(await catalogError { try await f.catalog.builds(siteID: site.id, limit: limit, before: nil) }?.code == .invalidInput)
+                #expect(
+                    await catalogError { try await f.catalog.builds(siteID: site.id, limit: limit, before: nil) }?.code
+                        == .invalidInput)
             }
         }
     }
@@ -117,18 +120,30 @@ import Testing
             let refusals: [(CatalogError.Code, @Sendable () async throws -> Build)] = [
                 (.illegalTransition, { try await f.catalog.cancelBuild(id: succeeded.id) }),
                 (.illegalTransition, { try await f.catalog.cancelBuild(id: failed.id) }),
-                (.illegalTransition, {
-                    try await f.catalog.finishBuild(buildID: succeeded.id, workerID: "w1", result: .success(fileCount: 1, bytes: 1))
-                }),
-                (.illegalTransition, {
-                    try await f.catalog.finishBuild(buildID: failed.id, workerID: "w1", result: .success(fileCount: 1, bytes: 1))
-                }),
+                (
+                    .illegalTransition,
+                    {
+                        try await f.catalog.finishBuild(
+                            buildID: succeeded.id, workerID: "w1", result: .success(fileCount: 1, bytes: 1))
+                    }
+                ),
+                (
+                    .illegalTransition,
+                    {
+                        try await f.catalog.finishBuild(
+                            buildID: failed.id, workerID: "w1", result: .success(fileCount: 1, bytes: 1))
+                    }
+                ),
                 (.illegalTransition, { try await f.catalog.releaseBuild(buildID: succeeded.id, workerID: "w1") }),
                 (.illegalTransition, { try await f.catalog.renewLease(buildID: failed.id, workerID: "w1") }),
                 // A queued build is nobody's: finishing or renewing it is a lost lease.
-                (.leaseLost, {
-                    try await f.catalog.finishBuild(buildID: queued.id, workerID: "w1", result: .success(fileCount: 1, bytes: 1))
-                }),
+                (
+                    .leaseLost,
+                    {
+                        try await f.catalog.finishBuild(
+                            buildID: queued.id, workerID: "w1", result: .success(fileCount: 1, bytes: 1))
+                    }
+                ),
                 (.leaseLost, { try await f.catalog.renewLease(buildID: queued.id, workerID: "w1") }),
                 (.buildInUse, { try await f.catalog.deleteBuild(id: queued.id) }),
             ]
@@ -153,7 +168,9 @@ import Testing
                 await catalogError { try await f.catalog.cancelBuild(id: unknown) },
                 await catalogError { try await f.catalog.deleteBuild(id: unknown) },
                 await catalogError { try await f.catalog.renewLease(buildID: unknown, workerID: "w1") },
-                await catalogError { try await f.catalog.activate(siteID: site.id, buildID: unknown, allowOlder: false) },
+                await catalogError {
+                    try await f.catalog.activate(siteID: site.id, buildID: unknown, allowOlder: false)
+                },
             ] {
                 #expect(error?.code == .buildNotFound)
                 #expect(error?.message.contains(unknown.rawValue) == true)
@@ -198,7 +215,9 @@ import Testing
             #expect(keepNone.map(\.number) == [2, 3, 4, 5])
             #expect(!keepNone.contains { $0.id == successes[0].id || $0.id == queued.id })
             #expect(keepNone.contains { $0.id == failed.id })
-            #expect(await catalogError { try await f.catalog.deletableBuilds(siteID: site.id, keepSuccesses: -1) }?.code == .invalidInput)
+            #expect(
+                await catalogError { try await f.catalog.deletableBuilds(siteID: site.id, keepSuccesses: -1) }?.code
+                    == .invalidInput)
 
             let active = await catalogError { try await f.catalog.deleteBuild(id: successes[0].id) }
             #expect(active?.code == .buildInUse)

@@ -8,11 +8,14 @@ extension CatalogFixture {
 
     @discardableResult
     func makeNotifiedSite(_ slug: String, url: String = CatalogFixture.receiver) async throws -> Site {
-        try await catalog.createSite(SiteDraft(slug: slug, repoURL: "https://github.com/acme/\(slug).git", notifyURL: url))
+        try await catalog.createSite(
+            SiteDraft(slug: slug, repoURL: "https://github.com/acme/\(slug).git", notifyURL: url))
     }
 
     /// The build's one notification; records an issue when there is not exactly one.
-    func notification(of build: Build, sourceLocation: SourceLocation = #_sourceLocation) async throws -> NotificationDelivery {
+    func notification(of build: Build, sourceLocation: SourceLocation = #_sourceLocation) async throws
+        -> NotificationDelivery
+    {
         let all = try await catalog.notifications(buildID: build.id)
         #expect(all.count == 1, "build #\(build.number) has \(all.count) notifications", sourceLocation: sourceLocation)
         return try #require(all.first, sourceLocation: sourceLocation)
@@ -70,7 +73,11 @@ extension CatalogFixture {
             #expect(failed.status == .failed)
             #expect(try await f.notification(of: build).build == failed)
             // A result the catalog refuses (the build already ended) writes nothing more.
-            #expect(await catalogError { try await f.catalog.finishBuild(buildID: build.id, workerID: "w3", result: .success(fileCount: 1, bytes: 1)) }?.code == .illegalTransition)
+            #expect(
+                await catalogError {
+                    try await f.catalog.finishBuild(
+                        buildID: build.id, workerID: "w3", result: .success(fileCount: 1, bytes: 1))
+                }?.code == .illegalTransition)
             #expect(try await f.catalog.notifications(buildID: build.id).count == 1)
         }
     }
@@ -89,7 +96,9 @@ extension CatalogFixture {
             #expect(try await f.notification(of: running).build.status == .canceled)
             #expect(canceledRunning.leaseOwner == "w1")
             // The worker's acknowledgement, and the sweep releasing a vanished worker's build, add nothing.
-            #expect(await catalogError { try await f.catalog.renewLease(buildID: running.id, workerID: "w1") }?.code == .buildCanceled)
+            #expect(
+                await catalogError { try await f.catalog.renewLease(buildID: running.id, workerID: "w1") }?.code
+                    == .buildCanceled)
             f.clock.advance(by: .seconds(120))
             _ = try await f.catalog.sweepExpiredLeases()
             #expect(try await f.catalog.notifications(buildID: running.id).count == 1)
@@ -98,7 +107,8 @@ extension CatalogFixture {
 
     @Test(arguments: CatalogUnderTest.all)
     func theSweepGivingUpOnABuildNotifiesOfItsFailure(_ implementation: CatalogUnderTest) async throws {
-        try await implementation.withFixture(settings: QueueSettings(maxAttempts: 1, leaseDuration: .seconds(10))) { f in
+        try await implementation.withFixture(settings: QueueSettings(maxAttempts: 1, leaseDuration: .seconds(10))) {
+            f in
             let site = try await f.makeNotifiedSite("blog")
             let build = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
             _ = try #require(try await f.catalog.claimNextBuild(workerID: "w-crashed"))
@@ -126,7 +136,8 @@ extension CatalogFixture {
             f.clock.advance(by: .seconds(2))
             _ = try await f.catalog.activate(siteID: site.id, buildID: first.id, allowOlder: false)
             #expect(try await f.notification(of: first).nextAttemptAt == f.clock.now)
-            let claimed = try #require(try await f.catalog.claimNotification(owner: "sender-1", leaseDuration: .seconds(60)))
+            let claimed = try #require(
+                try await f.catalog.claimNotification(owner: "sender-1", leaseDuration: .seconds(60)))
             #expect(claimed.delivery.buildID == first.id)
             // The deployment comes as it is now: live on this build.
             #expect(claimed.site.activeBuildID == first.id && claimed.site.slug == "blog")
@@ -135,7 +146,9 @@ extension CatalogFixture {
             let older = try await f.makeSuccessfulBuild(of: site)
             let newer = try await f.makeSuccessfulBuild(of: site)
             _ = try await f.catalog.activate(siteID: site.id, buildID: newer.id, allowOlder: false)
-            #expect(try await f.catalog.activate(siteID: site.id, buildID: older.id, allowOlder: false) == .skippedOlder(active: newer.id))
+            #expect(
+                try await f.catalog.activate(siteID: site.id, buildID: older.id, allowOlder: false)
+                    == .skippedOlder(active: newer.id))
             #expect(try await f.notification(of: older).nextAttemptAt == f.clock.now)
             #expect(try await f.notification(of: newer).nextAttemptAt == f.clock.now)
         }
@@ -148,13 +161,15 @@ extension CatalogFixture {
             let live = try await f.makeSuccessfulBuild(of: site)
             _ = try await f.catalog.activate(siteID: site.id, buildID: live.id, allowOlder: false)
             let announced = try await f.claimNotification()
-            _ = try await f.catalog.completeNotification(id: announced.id, owner: "sender-1", result: .delivered(status: 200))
+            _ = try await f.catalog.completeNotification(
+                id: announced.id, owner: "sender-1", result: .delivered(status: 200))
             // The worker dies between recording the success and activating it.
             let stranded = try await f.makeSuccessfulBuild(of: site)
             f.clock.advance(by: .seconds(59))
             #expect(try await f.catalog.claimNotification(owner: "sender-1", leaseDuration: .seconds(60)) == nil)
             f.clock.advance(by: .seconds(1))
-            let claimed = try #require(try await f.catalog.claimNotification(owner: "sender-1", leaseDuration: .seconds(60)))
+            let claimed = try #require(
+                try await f.catalog.claimNotification(owner: "sender-1", leaseDuration: .seconds(60)))
             #expect(claimed.delivery.buildID == stranded.id)
             #expect(claimed.site.activeBuildID == live.id)
         }
@@ -172,7 +187,9 @@ extension CatalogFixture {
     }
 
     @Test(arguments: CatalogUnderTest.all)
-    func sitesWithoutANotifyURLGetNoNotificationsAndRemovingItStopsNewOnes(_ implementation: CatalogUnderTest) async throws {
+    func sitesWithoutANotifyURLGetNoNotificationsAndRemovingItStopsNewOnes(_ implementation: CatalogUnderTest)
+        async throws
+    {
         try await implementation.withFixture { f in
             let quiet = try await f.makeSite("quiet")
             #expect(quiet.notifyURL == nil)
@@ -201,14 +218,19 @@ extension CatalogFixture {
             let claimed = try await f.claimNotification("sender-1")
             #expect(claimed.buildID == first.id)
             #expect(claimed.attempts == 1 && claimed.leaseOwner == "sender-1")
-            #expect(claimed.leaseExpiresAt == f.clock.now.addingTimeInterval(60) && claimed.lastAttemptAt == f.clock.now)
+            #expect(
+                claimed.leaseExpiresAt == f.clock.now.addingTimeInterval(60) && claimed.lastAttemptAt == f.clock.now)
             #expect(try await f.notification(of: first) == claimed)
             #expect(try await f.claimNotification("sender-2").buildID == second.id)
             #expect(try await f.catalog.claimNotification(owner: "sender-3", leaseDuration: .seconds(60)) == nil)
             // Leased ones fall due again when their lease lapses.
             #expect(try await f.catalog.nextNotificationDue() == claimed.leaseExpiresAt)
-            #expect(await catalogError { try await f.catalog.claimNotification(owner: "", leaseDuration: .seconds(1)) }?.code == .invalidInput)
-            #expect(await catalogError { try await f.catalog.claimNotification(owner: "s", leaseDuration: .zero) }?.code == .invalidInput)
+            #expect(
+                await catalogError { try await f.catalog.claimNotification(owner: "", leaseDuration: .seconds(1)) }?
+                    .code == .invalidInput)
+            #expect(
+                await catalogError { try await f.catalog.claimNotification(owner: "s", leaseDuration: .zero) }?.code
+                    == .invalidInput)
         }
     }
 
@@ -226,7 +248,9 @@ extension CatalogFixture {
                     let handle = handles[sender % 2]
                     group.addTask {
                         var mine: [String] = []
-                        while let claim = try await handle.claimNotification(owner: "s\(sender)", leaseDuration: .seconds(60)) {
+                        while let claim = try await handle.claimNotification(
+                            owner: "s\(sender)", leaseDuration: .seconds(60))
+                        {
                             mine.append(claim.delivery.id)
                         }
                         return mine
@@ -242,7 +266,9 @@ extension CatalogFixture {
     }
 
     @Test(arguments: CatalogUnderTest.all)
-    func aLapsedLeaseIsClaimedAgainAndItsFormerSenderCannotRecordAResult(_ implementation: CatalogUnderTest) async throws {
+    func aLapsedLeaseIsClaimedAgainAndItsFormerSenderCannotRecordAResult(_ implementation: CatalogUnderTest)
+        async throws
+    {
         try await implementation.withFixture { f in
             let site = try await f.makeNotifiedSite("blog")
             let build = try await f.makeFailedBuild(of: site)
@@ -255,11 +281,13 @@ extension CatalogFixture {
             #expect(second.lastError?.contains("sender-crashed") == true)
 
             let late = await catalogError {
-                try await f.catalog.completeNotification(id: first.id, owner: "sender-crashed", result: .delivered(status: 200))
+                try await f.catalog.completeNotification(
+                    id: first.id, owner: "sender-crashed", result: .delivered(status: 200))
             }
             #expect(late?.code == .leaseLost)
             #expect(late?.message.contains("sender-2") == true)
-            let delivered = try await f.catalog.completeNotification(id: first.id, owner: "sender-2", result: .delivered(status: 204))
+            let delivered = try await f.catalog.completeNotification(
+                id: first.id, owner: "sender-2", result: .delivered(status: 204))
             #expect(delivered.state == .delivered && delivered.lastStatus == 204)
             #expect(try await f.notification(of: build) == delivered)
         }
@@ -272,7 +300,8 @@ extension CatalogFixture {
             let build = try await f.makeFailedBuild(of: site)
             let claimed = try await f.claimNotification()
             let retrying = try await f.catalog.completeNotification(
-                id: claimed.id, owner: "sender-1", result: .retry(after: .seconds(30), status: 503, error: "the receiver answered 503"))
+                id: claimed.id, owner: "sender-1",
+                result: .retry(after: .seconds(30), status: 503, error: "the receiver answered 503"))
             #expect(retrying.state == .pending && retrying.attempts == 1)
             #expect(retrying.leaseOwner == nil && retrying.leaseExpiresAt == nil)
             #expect(retrying.lastStatus == 503 && retrying.lastError == "the receiver answered 503")
@@ -286,12 +315,16 @@ extension CatalogFixture {
             let again = try await f.claimNotification("sender-2")
             #expect(again.attempts == 2 && again.lastStatus == 503)
             // The lease is over once a result is recorded.
-            #expect(await catalogError {
-                try await f.catalog.completeNotification(id: claimed.id, owner: "sender-1", result: .delivered(status: 200))
-            }?.code == .leaseLost)
-            #expect(await catalogError {
-                try await f.catalog.completeNotification(id: claimed.id, owner: "sender-2", result: .retry(after: .seconds(-1), status: nil, error: "x"))
-            }?.code == .invalidInput)
+            #expect(
+                await catalogError {
+                    try await f.catalog.completeNotification(
+                        id: claimed.id, owner: "sender-1", result: .delivered(status: 200))
+                }?.code == .leaseLost)
+            #expect(
+                await catalogError {
+                    try await f.catalog.completeNotification(
+                        id: claimed.id, owner: "sender-2", result: .retry(after: .seconds(-1), status: nil, error: "x"))
+                }?.code == .invalidInput)
         }
     }
 
@@ -303,19 +336,24 @@ extension CatalogFixture {
             let claimed = try await f.claimNotification()
             f.clock.advance(by: .seconds(1))
             let gaveUp = try await f.catalog.completeNotification(
-                id: claimed.id, owner: "sender-1", result: .gaveUp(status: 410, error: "the receiver answered 410 Gone"))
+                id: claimed.id, owner: "sender-1", result: .gaveUp(status: 410, error: "the receiver answered 410 Gone")
+            )
             #expect(gaveUp.state == .gaveUp && gaveUp.finishedAt == f.clock.now)
             #expect(gaveUp.lastStatus == 410 && gaveUp.lastError == "the receiver answered 410 Gone")
             #expect(try await f.notification(of: build) == gaveUp)
             f.clock.advance(by: .seconds(3600))
             #expect(try await f.catalog.claimNotification(owner: "sender-1", leaseDuration: .seconds(60)) == nil)
             #expect(try await f.catalog.nextNotificationDue() == nil)
-            #expect(await catalogError {
-                try await f.catalog.completeNotification(id: claimed.id, owner: "sender-1", result: .delivered(status: 200))
-            }?.code == .leaseLost)
-            #expect(await catalogError {
-                try await f.catalog.completeNotification(id: "01ja0000000000000000000000", owner: "sender-1", result: .delivered(status: 200))
-            }?.code == .notificationNotFound)
+            #expect(
+                await catalogError {
+                    try await f.catalog.completeNotification(
+                        id: claimed.id, owner: "sender-1", result: .delivered(status: 200))
+                }?.code == .leaseLost)
+            #expect(
+                await catalogError {
+                    try await f.catalog.completeNotification(
+                        id: "01ja0000000000000000000000", owner: "sender-1", result: .delivered(status: 200))
+                }?.code == .notificationNotFound)
         }
     }
 
@@ -326,9 +364,11 @@ extension CatalogFixture {
             var builds: [Build] = []
             for _ in 0..<4 { builds.append(try await f.makeFailedBuild(of: site)) }
             let delivered = try await f.claimNotification()
-            _ = try await f.catalog.completeNotification(id: delivered.id, owner: "sender-1", result: .delivered(status: 200))
+            _ = try await f.catalog.completeNotification(
+                id: delivered.id, owner: "sender-1", result: .delivered(status: 200))
             let gaveUp = try await f.claimNotification()
-            _ = try await f.catalog.completeNotification(id: gaveUp.id, owner: "sender-1", result: .gaveUp(status: 404, error: "gone"))
+            _ = try await f.catalog.completeNotification(
+                id: gaveUp.id, owner: "sender-1", result: .gaveUp(status: 404, error: "gone"))
             let retrying = try await f.claimNotification()
             _ = try await f.catalog.completeNotification(
                 id: retrying.id, owner: "sender-1", result: .retry(after: .seconds(3600), status: 500, error: "down"))
@@ -341,7 +381,8 @@ extension CatalogFixture {
             #expect(try await f.catalog.pruneNotifications(deliveredBefore: f.clock.now, gaveUpBefore: finishedAt) == 1)
             #expect(try await f.catalog.notifications(buildID: delivered.buildID).isEmpty)
             #expect(try await f.catalog.notifications(buildID: gaveUp.buildID).count == 1)
-            #expect(try await f.catalog.pruneNotifications(deliveredBefore: f.clock.now, gaveUpBefore: f.clock.now) == 1)
+            #expect(
+                try await f.catalog.pruneNotifications(deliveredBefore: f.clock.now, gaveUpBefore: f.clock.now) == 1)
             // Pending ones, retrying or never tried, are never pruned.
             #expect(try await f.catalog.notifications(buildID: retrying.buildID).count == 1)
             #expect(try await f.catalog.notifications(buildID: builds[3].id).count == 1)
@@ -349,13 +390,16 @@ extension CatalogFixture {
     }
 
     @Test(arguments: CatalogUnderTest.all)
-    func aDeletedBuildsNotificationKeepsItsBuildAndADeletedSitesGoWithIt(_ implementation: CatalogUnderTest) async throws {
+    func aDeletedBuildsNotificationKeepsItsBuildAndADeletedSitesGoWithIt(_ implementation: CatalogUnderTest)
+        async throws
+    {
         try await implementation.withFixture { f in
             let site = try await f.makeNotifiedSite("blog")
             let failed = try await f.makeFailedBuild(of: site)
             // Retention may delete a build's row before its notification is sent.
             _ = try await f.catalog.deleteBuild(id: failed.id)
-            let claimed = try #require(try await f.catalog.claimNotification(owner: "sender-1", leaseDuration: .seconds(60)))
+            let claimed = try #require(
+                try await f.catalog.claimNotification(owner: "sender-1", leaseDuration: .seconds(60)))
             #expect(claimed.delivery.build == failed)
 
             let other = try await f.makeNotifiedSite("shop")
@@ -363,9 +407,11 @@ extension CatalogFixture {
             let owedID = try await f.notification(of: owed).id
             _ = try await f.catalog.deleteSite(id: other.id)
             #expect(try await f.catalog.notifications(buildID: owed.id).isEmpty)
-            #expect(await catalogError {
-                try await f.catalog.completeNotification(id: owedID, owner: "sender-1", result: .delivered(status: 200))
-            }?.code == .notificationNotFound)
+            #expect(
+                await catalogError {
+                    try await f.catalog.completeNotification(
+                        id: owedID, owner: "sender-1", result: .delivered(status: 200))
+                }?.code == .notificationNotFound)
             let delivered = try await f.catalog.completeNotification(
                 id: claimed.delivery.id, owner: "sender-1", result: .delivered(status: 200))
             #expect(delivered.state == .delivered && delivered.build == failed)

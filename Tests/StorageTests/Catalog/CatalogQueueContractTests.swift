@@ -46,10 +46,13 @@ import Testing
             #expect(try await f.catalog.build(id: build.id).status == .building)
 
             let commit = try await f.catalog.recordCommit(
-                buildID: build.id, workerID: "w1", sha: "0123456789abcdef0123456789abcdef01234567", message: "Add page\nbody"
+                buildID: build.id, workerID: "w1", sha: "0123456789abcdef0123456789abcdef01234567",
+                message: "Add page\nbody"
             )
-            #expect(commit.commitSHA == "0123456789abcdef0123456789abcdef01234567" && commit.commitMessage == "Add page")
-            let done = try await f.catalog.finishBuild(buildID: build.id, workerID: "w1", result: .success(fileCount: 12, bytes: 3456))
+            #expect(
+                commit.commitSHA == "0123456789abcdef0123456789abcdef01234567" && commit.commitMessage == "Add page")
+            let done = try await f.catalog.finishBuild(
+                buildID: build.id, workerID: "w1", result: .success(fileCount: 12, bytes: 3456))
             #expect(done.status == .success)
             #expect(done.finishedAt == f.clock.now)
             #expect(done.fileCount == 12 && done.bytes == 3456)
@@ -95,7 +98,9 @@ import Testing
                     let handle = handles[worker % 2]
                     group.addTask {
                         var mine: [BuildID] = []
-                        while let build = try await handle.claimNextBuild(workerID: "w\(worker)") { mine.append(build.id) }
+                        while let build = try await handle.claimNextBuild(workerID: "w\(worker)") {
+                            mine.append(build.id)
+                        }
                         return mine
                     }
                 }
@@ -124,7 +129,8 @@ import Testing
             #expect(b.id == other.id)
             #expect(try await f.catalog.claimNextBuild(workerID: "w3") == nil)
 
-            _ = try await f.catalog.finishBuild(buildID: a.id, workerID: "w1", result: .failure(message: "exit 1", retryable: false))
+            _ = try await f.catalog.finishBuild(
+                buildID: a.id, workerID: "w1", result: .failure(message: "exit 1", retryable: false))
             let c = try #require(try await f.catalog.claimNextBuild(workerID: "w3"))
             #expect(c.id == first.id)
         }
@@ -162,7 +168,8 @@ import Testing
             #expect(renew?.code == .leaseLost)
             #expect(renew?.message.contains("w2") == true)
             let finish = await catalogError {
-                try await f.catalog.finishBuild(buildID: build.id, workerID: "w1", result: .success(fileCount: 1, bytes: 1))
+                try await f.catalog.finishBuild(
+                    buildID: build.id, workerID: "w1", result: .success(fileCount: 1, bytes: 1))
             }
             #expect(finish?.code == .leaseLost)
             #expect(try await f.catalog.build(id: build.id) == reclaimed)
@@ -171,7 +178,8 @@ import Testing
 
     @Test(arguments: CatalogUnderTest.all)
     func aBuildFailsWithItsReasonOnceEveryAttemptLostItsLease(_ implementation: CatalogUnderTest) async throws {
-        let settings = QueueSettings(maxAttempts: 3, leaseDuration: .seconds(10), backoffBase: .seconds(4), backoffCap: .seconds(6))
+        let settings = QueueSettings(
+            maxAttempts: 3, leaseDuration: .seconds(10), backoffBase: .seconds(4), backoffCap: .seconds(6))
         try await implementation.withFixture(settings: settings) { f in
             let site = try await f.makeSite("blog")
             let build = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
@@ -203,13 +211,16 @@ import Testing
     }
 
     @Test(arguments: CatalogUnderTest.all)
-    func aRetryableFailureIsRetriedAfterBackoffAndAFailingCommandFailsAtOnce(_ implementation: CatalogUnderTest) async throws {
+    func aRetryableFailureIsRetriedAfterBackoffAndAFailingCommandFailsAtOnce(_ implementation: CatalogUnderTest)
+        async throws
+    {
         try await implementation.withFixture(settings: QueueSettings(maxAttempts: 2)) { f in
             let site = try await f.makeSite("blog")
             let build = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
             _ = try #require(try await f.catalog.claimNextBuild(workerID: "w1"))
             let retried = try await f.catalog.finishBuild(
-                buildID: build.id, workerID: "w1", result: .failure(message: "object store answered 503", retryable: true)
+                buildID: build.id, workerID: "w1",
+                result: .failure(message: "object store answered 503", retryable: true)
             )
             #expect(retried.status == .queued && retried.attempt == 2)
             #expect(retried.notBefore == f.clock.now.addingTimeInterval(5))
@@ -217,7 +228,8 @@ import Testing
             f.clock.advance(by: .seconds(5))
             _ = try #require(try await f.catalog.claimNextBuild(workerID: "w1"))
             let exhausted = try await f.catalog.finishBuild(
-                buildID: build.id, workerID: "w1", result: .failure(message: "object store answered 503", retryable: true)
+                buildID: build.id, workerID: "w1",
+                result: .failure(message: "object store answered 503", retryable: true)
             )
             #expect(exhausted.status == .failed && exhausted.attempt == 2)
             #expect(exhausted.error?.contains("gave up after 2 attempts") == true)
@@ -225,7 +237,8 @@ import Testing
             let other = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
             _ = try #require(try await f.catalog.claimNextBuild(workerID: "w1"))
             let failed = try await f.catalog.finishBuild(
-                buildID: other.id, workerID: "w1", result: .failure(message: "npm run build exited with 1", retryable: false)
+                buildID: other.id, workerID: "w1",
+                result: .failure(message: "npm run build exited with 1", retryable: false)
             )
             #expect(failed.status == .failed && failed.attempt == 1)
             #expect(failed.error == "npm run build exited with 1")
@@ -241,7 +254,9 @@ import Testing
             let other = await catalogError { try await f.catalog.releaseBuild(buildID: build.id, workerID: "w2") }
             #expect(other?.code == .leaseLost)
             let released = try await f.catalog.releaseBuild(buildID: build.id, workerID: "w1")
-            #expect(released.status == .queued && released.attempt == 1 && released.leaseOwner == nil && released.startedAt == nil)
+            #expect(
+                released.status == .queued && released.attempt == 1 && released.leaseOwner == nil
+                    && released.startedAt == nil)
             let again = try #require(try await f.catalog.claimNextBuild(workerID: "w2"))
             #expect(again.id == build.id && again.attempt == 1)
         }
@@ -265,7 +280,8 @@ import Testing
             #expect(renew?.message.contains("canceled") == true)
             #expect(try await f.catalog.build(id: build.id).leaseOwner == nil)
             let finish = await catalogError {
-                try await f.catalog.finishBuild(buildID: build.id, workerID: "w1", result: .success(fileCount: 1, bytes: 1))
+                try await f.catalog.finishBuild(
+                    buildID: build.id, workerID: "w1", result: .success(fileCount: 1, bytes: 1))
             }
             #expect(finish?.code == .buildCanceled)
             #expect(try await f.catalog.build(id: build.id).status == .canceled)
@@ -276,7 +292,9 @@ import Testing
     }
 
     @Test(arguments: CatalogUnderTest.all)
-    func aCanceledBuildWhoseWorkerVanishedFreesItsSiteWhenTheLeaseExpires(_ implementation: CatalogUnderTest) async throws {
+    func aCanceledBuildWhoseWorkerVanishedFreesItsSiteWhenTheLeaseExpires(_ implementation: CatalogUnderTest)
+        async throws
+    {
         try await implementation.withFixture { f in
             let site = try await f.makeSite("blog")
             let build = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
@@ -295,7 +313,9 @@ import Testing
     }
 
     @Test(arguments: CatalogUnderTest.all)
-    func closingTheDatabaseMidBuildAndReopeningLeavesNothingStuckAfterTheSweep(_ implementation: CatalogUnderTest) async throws {
+    func closingTheDatabaseMidBuildAndReopeningLeavesNothingStuckAfterTheSweep(_ implementation: CatalogUnderTest)
+        async throws
+    {
         let settings = QueueSettings(maxAttempts: 2, leaseDuration: .seconds(30))
         try await implementation.withFixture(settings: settings) { f in
             let site = try await f.makeSite("blog")
@@ -335,11 +355,17 @@ import Testing
             let site = try await f.makeSite("blog")
             let build = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
             #expect(await catalogError { try await f.catalog.claimNextBuild(workerID: "") }?.code == .invalidInput)
-            #expect(await catalogError { try await f.catalog.claimNextBuild(workerID: "w1", leaseDuration: .zero) }?.code == .invalidInput)
+            #expect(
+                await catalogError { try await f.catalog.claimNextBuild(workerID: "w1", leaseDuration: .zero) }?.code
+                    == .invalidInput)
             _ = try #require(try await f.catalog.claimNextBuild(workerID: "w1"))
-            #expect(await catalogError { try await f.catalog.recordCommit(buildID: build.id, workerID: "w1", sha: "xyz", message: nil) }?.code == .invalidInput)
+            #expect(
+                await catalogError {
+                    try await f.catalog.recordCommit(buildID: build.id, workerID: "w1", sha: "xyz", message: nil)
+                }?.code == .invalidInput)
             let negative = await catalogError {
-                try await f.catalog.finishBuild(buildID: build.id, workerID: "w1", result: .success(fileCount: -1, bytes: 0))
+                try await f.catalog.finishBuild(
+                    buildID: build.id, workerID: "w1", result: .success(fileCount: -1, bytes: 0))
             }
             #expect(negative?.code == .invalidInput)
             #expect(try await f.catalog.build(id: build.id).status == .building)

@@ -10,8 +10,13 @@ import Testing
         try await implementation.withFixture { f in
             let site = try await f.catalog.createSite(
                 SiteDraft(
-                    slug: "blog", repoURL: "https://github.com/acme/blog.git", rootDir: "web", buildCommand: "npm run build",
-                    spa: .spa, env: [BuildVariable(name: "API_URL", value: "https://api"), BuildVariable(name: "TOKEN", value: "s3cr3t", secret: true)]
+                    slug: "blog", repoURL: "https://github.com/acme/blog.git", rootDir: "web",
+                    buildCommand: "npm run build",
+                    spa: .spa,
+                    env: [
+                        BuildVariable(name: "API_URL", value: "https://api"),
+                        BuildVariable(name: "TOKEN", value: "s3cr3t", secret: true),
+                    ]
                 )
             )
             #expect(site.slug == "blog")
@@ -41,9 +46,13 @@ import Testing
     }
 
     @Test(arguments: CatalogUnderTest.all)
-    func invalidReservedAndDoubleHyphenSlugsAreRefusedAndNothingIsWritten(_ implementation: CatalogUnderTest) async throws {
+    func invalidReservedAndDoubleHyphenSlugsAreRefusedAndNothingIsWritten(_ implementation: CatalogUnderTest)
+        async throws
+    {
         try await implementation.withFixture { f async throws in
-            for slug in ["", "Blog", "-blog", "blog-", "my--site", "admin", "www", "a_b", String(repeating: "a", count: 64)] {
+            for slug in [
+                "", "Blog", "-blog", "blog-", "my--site", "admin", "www", "a_b", String(repeating: "a", count: 64),
+            ] {
                 let error = await catalogError { try await f.makeSite(slug) }
                 #expect(error?.code == .slugInvalid, "\(slug)")
                 #expect(error?.httpStatus == 422)
@@ -86,7 +95,9 @@ import Testing
                 settings.env = [BuildVariable(name: "NODE_ENV", value: "production")]
             }
             #expect(updated.id == site.id)
-            #expect(updated.slug == "journal" && updated.branch == "release" && updated.outputDir == "dist" && updated.spa == .static)
+            #expect(
+                updated.slug == "journal" && updated.branch == "release" && updated.outputDir == "dist"
+                    && updated.spa == .static)
             #expect(updated.env == [BuildVariable(name: "NODE_ENV", value: "production")])
             #expect(updated.createdAt == site.createdAt)
             #expect(updated.updatedAt == f.clock.now)
@@ -118,7 +129,16 @@ import Testing
                 ("buildCommand", { $0.buildCommand = "npm run build\u{0}" }),
                 ("env", { $0.env = [BuildVariable(name: "1BAD", value: "x")] }),
                 ("env", { $0.env = [BuildVariable(name: "A", value: "1"), BuildVariable(name: "A", value: "2")] }),
-                ("env", { $0.env = [BuildVariable(name: "BIG", value: String(repeating: "x", count: SiteSettings.maxVariableValueLength + 1))] }),
+                (
+                    "env",
+                    {
+                        $0.env = [
+                            BuildVariable(
+                                name: "BIG",
+                                value: String(repeating: "x", count: SiteSettings.maxVariableValueLength + 1))
+                        ]
+                    }
+                ),
                 ("env", { $0.env = (0...SiteSettings.maxVariables).map { BuildVariable(name: "V\($0)", value: "x") } }),
             ]
             for (field, edit) in edits {
@@ -130,7 +150,8 @@ import Testing
                     }
                 }
                 #expect(error?.code == .invalidInput || error?.code == .slugInvalid, "\(field)")
-                #expect(error?.message.contains(field) == true || error?.code == .slugInvalid, "\(error?.message ?? "")")
+                #expect(
+                    error?.message.contains(field) == true || error?.code == .slugInvalid, "\(error?.message ?? "")")
             }
             #expect(try await f.catalog.site(id: site.id) == site)
         }

@@ -122,7 +122,8 @@ final class CatalogFixture: Sendable {
         let build = try await catalog.createBuild(siteID: site.id, BuildRequest())
         let claimed = try #require(try await catalog.claimNextBuild(workerID: worker))
         try #require(claimed.id == build.id)
-        return try await catalog.finishBuild(buildID: build.id, workerID: worker, result: .success(fileCount: 3, bytes: 300))
+        return try await catalog.finishBuild(
+            buildID: build.id, workerID: worker, result: .success(fileCount: 3, bytes: 300))
     }
 
     /// Creates a build of `site` and runs it to a final failure.
@@ -132,7 +133,8 @@ final class CatalogFixture: Sendable {
         let claimed = try #require(try await catalog.claimNextBuild(workerID: worker))
         try #require(claimed.id == build.id)
         return try await catalog.finishBuild(
-            buildID: build.id, workerID: worker, result: .failure(message: "npm run build exited with 1", retryable: false)
+            buildID: build.id, workerID: worker,
+            result: .failure(message: "npm run build exited with 1", retryable: false)
         )
     }
 }

@@ -16,9 +16,11 @@ import Testing
     }
 
     @Test func malformedIdentifiersAreRejected() {
-        for text in ["", "01J00000000000000000000000", "01j0000000000000000000000", "01j000000000000000000000000", "01i00000000000000000000000",
-            "81j00000000000000000000000", "../../../../../../../../etc"]
-        {
+        for text in [
+            "", "01J00000000000000000000000", "01j0000000000000000000000", "01j000000000000000000000000",
+            "01i00000000000000000000000",
+            "81j00000000000000000000000", "../../../../../../../../etc",
+        ] {
             #expect(SiteID(text) == nil, "\(text)")
             #expect(BuildID(text) == nil, "\(text)")
         }
@@ -34,23 +36,28 @@ import Testing
 
     @Test func backoffDoublesFromItsBaseUpToItsCap() {
         let settings = QueueSettings(backoffBase: .seconds(5), backoffCap: .seconds(300))
-        #expect((1...8).map { settings.backoff(afterAttempt: $0) } == [5, 10, 20, 40, 80, 160, 300, 300].map { .seconds($0) })
+        #expect(
+            (1...8).map { settings.backoff(afterAttempt: $0) }
+                == [5, 10, 20, 40, 80, 160, 300, 300].map { .seconds($0) })
         #expect(settings.backoff(afterAttempt: 1_000) == .seconds(300))
     }
 
     @Test func nonsensicalQueueSettingsAreRefusedOnOpen() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-settings-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "slipway-settings-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        for settings in [QueueSettings(maxQueued: 0), QueueSettings(maxAttempts: 0), QueueSettings(leaseDuration: .zero),
-            QueueSettings(backoffBase: .seconds(10), backoffCap: .seconds(1))]
-        {
+        for settings in [
+            QueueSettings(maxQueued: 0), QueueSettings(maxAttempts: 0), QueueSettings(leaseDuration: .zero),
+            QueueSettings(backoffBase: .seconds(10), backoffCap: .seconds(1)),
+        ] {
             #expect(throws: CatalogError.self) { try SQLiteCatalog(dataDirectory: directory.path, settings: settings) }
         }
     }
 
     @Test func onlyTheDocumentedStatusChangesAreAllowed() {
         let allowed: Set<[BuildStatus]> = [
-            [.queued, .building], [.queued, .canceled], [.building, .success], [.building, .failed], [.building, .canceled],
+            [.queued, .building], [.queued, .canceled], [.building, .success], [.building, .failed],
+            [.building, .canceled],
             [.building, .queued],
         ]
         for from in BuildStatus.allCases {
@@ -71,7 +78,8 @@ import Testing
         #expect(!dumped.contains("hunter2"))
         let site = Site(
             id: .generate(), slug: "blog", repoURL: "https://h/r", branch: "main", rootDir: nil, installCommand: nil,
-            buildCommand: nil, outputDir: nil, spa: .auto, env: [secret, plain], activeBuildID: nil, createdAt: Date(), updatedAt: Date()
+            buildCommand: nil, outputDir: nil, spa: .auto, env: [secret, plain], activeBuildID: nil, createdAt: Date(),
+            updatedAt: Date()
         )
         #expect(!String(describing: site).contains("hunter2"))
         #expect(!String(reflecting: site).contains("hunter2"))
@@ -80,8 +88,10 @@ import Testing
 
     @Test func errorCodesAreStableSnakeCaseWithHTTPStatuses() {
         let build = Build(
-            id: .generate(), siteID: .generate(), number: 4, status: .success, priority: 0, trigger: nil, commitSHA: nil,
-            commitMessage: nil, error: nil, attempt: 1, queuedAt: Date(), startedAt: nil, finishedAt: nil, notBefore: Date(),
+            id: .generate(), siteID: .generate(), number: 4, status: .success, priority: 0, trigger: nil,
+            commitSHA: nil,
+            commitMessage: nil, error: nil, attempt: 1, queuedAt: Date(), startedAt: nil, finishedAt: nil,
+            notBefore: Date(),
             leaseOwner: nil, leaseExpiresAt: nil, fileCount: nil, bytes: nil
         )
         let cases: [(CatalogError, String, Int)] = [
@@ -98,6 +108,8 @@ import Testing
             #expect(error.httpStatus == status)
             #expect(error.description.hasPrefix(code + ": "))
         }
-        #expect(CatalogError.illegalTransition(build, to: "cancel", allowedFrom: "queued or building").message.contains("#4"))
+        #expect(
+            CatalogError.illegalTransition(build, to: "cancel", allowedFrom: "queued or building").message.contains(
+                "#4"))
     }
 }

@@ -16,9 +16,11 @@ import Testing
         #expect(Set(secrets).count == 50)
         for secret in secrets {
             #expect(secret.count == 43)
-            #expect(secret.utf8.allSatisfy { byte in
-                (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || byte == 45 || byte == 95
-            })
+            #expect(
+                secret.utf8.allSatisfy { byte in
+                    (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
+                        || byte == 45 || byte == 95
+                })
         }
     }
 
@@ -27,7 +29,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
         let catalog = try SQLiteCatalog(dataDirectory: directory.path)
         let given = String(repeating: "s", count: 43)
-        let first = try await catalog.createSite(SiteDraft(slug: "one", repoURL: "https://github.com/acme/one", webhookSecret: given))
+        let first = try await catalog.createSite(
+            SiteDraft(slug: "one", repoURL: "https://github.com/acme/one", webhookSecret: given))
         let second = try await catalog.createSite(SiteDraft(slug: "two", repoURL: "https://github.com/acme/two"))
         #expect(try await catalog.webhookSecret(siteID: first.id) == given)
         let generated = try #require(try await catalog.webhookSecret(siteID: second.id))
@@ -41,10 +44,13 @@ import Testing
         #expect(try await catalog.site(id: first.id).updatedAt == first.updatedAt)
 
         await #expect(throws: CatalogError.self) {
-            _ = try await catalog.createSite(SiteDraft(slug: "short", repoURL: "https://github.com/acme/s", webhookSecret: "tiny"))
+            _ = try await catalog.createSite(
+                SiteDraft(slug: "short", repoURL: "https://github.com/acme/s", webhookSecret: "tiny"))
         }
         _ = try await catalog.deleteSite(id: second.id)
-        let missing = await #expect(throws: CatalogError.self) { _ = try await catalog.rotateWebhookSecret(siteID: second.id) }
+        let missing = await #expect(throws: CatalogError.self) {
+            _ = try await catalog.rotateWebhookSecret(siteID: second.id)
+        }
         #expect(missing?.code == .siteNotFound)
         let unread = await #expect(throws: CatalogError.self) { _ = try await catalog.webhookSecret(siteID: second.id) }
         #expect(unread?.code == .siteNotFound)
@@ -52,7 +58,8 @@ import Testing
     }
 
     @Test func theSecretNeverAppearsInADraftsDescription() {
-        let draft = SiteDraft(slug: "one", repoURL: "https://github.com/acme/one", webhookSecret: "very-secret-value-0123456789")
+        let draft = SiteDraft(
+            slug: "one", repoURL: "https://github.com/acme/one", webhookSecret: "very-secret-value-0123456789")
         #expect(!String(describing: draft).contains("very-secret-value"))
         #expect(!String(reflecting: draft).contains("very-secret-value"))
         var dumped = ""

@@ -59,7 +59,8 @@ import Testing
         #expect(error?.message.contains("s3cr3t") == false)
         #expect(NotifyURL.redact("https://me:secret@example.com/a?token=s3cr3t#frag") == "https://example.com/a?…")
         #expect(NotifyURL.redact("not a url?token=1") == "not a url?…")
-        let draft = SiteDraft(slug: "x", repoURL: "https://github.com/a/b", notifyURL: "https://me:pw@example.com/?token=s3cr3t")
+        let draft = SiteDraft(
+            slug: "x", repoURL: "https://github.com/a/b", notifyURL: "https://me:pw@example.com/?token=s3cr3t")
         #expect(!String(describing: draft).contains("s3cr3t") && !String(describing: draft).contains("pw@"))
     }
 }
@@ -78,7 +79,9 @@ import Testing
             #expect(refused?.code == .invalidInput)
             #expect(await catalogError { try await f.catalog.site(slug: "bad") }?.code == .siteNotFound)
 
-            let badUpdate = await catalogError { try await f.catalog.updateSite(id: site.id) { $0.notifyURL = "https://no spaces/" } }
+            let badUpdate = await catalogError {
+                try await f.catalog.updateSite(id: site.id) { $0.notifyURL = "https://no spaces/" }
+            }
             #expect(badUpdate?.code == .invalidInput)
             #expect(try await f.catalog.site(id: site.id).notifyURL == "https://hooks.example.com/a")
 

@@ -27,7 +27,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
         let first = try SQLiteCatalog(dataDirectory: directory.path)
         let site = try await first.createSite(
-            SiteDraft(slug: "blog", repoURL: "https://github.com/acme/blog", env: [BuildVariable(name: "K", value: "v", secret: true)])
+            SiteDraft(
+                slug: "blog", repoURL: "https://github.com/acme/blog",
+                env: [BuildVariable(name: "K", value: "v", secret: true)])
         )
         let build = try await first.createBuild(siteID: site.id, BuildRequest(priority: 3))
         try await first.close()
@@ -41,7 +43,9 @@ import Testing
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
         let catalog = try SQLiteCatalog(dataDirectory: directory.path)
-        try await catalog.pool.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v999-from-the-future')") }
+        try await catalog.pool.write {
+            try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v999-from-the-future')")
+        }
         try await catalog.close()
         let error = await catalogError { try SQLiteCatalog(dataDirectory: directory.path) }
         #expect(error?.code == .unavailable)
@@ -63,7 +67,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // A directory where the database file should be.
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("catalog.sqlite"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("catalog.sqlite"), withIntermediateDirectories: true)
         let error = await catalogError { try SQLiteCatalog(dataDirectory: directory.path) }
         #expect(error?.code == .unavailable)
         #expect(error?.message.contains("catalog.sqlite") == true)
@@ -79,10 +84,14 @@ import Testing
         _ = try #require(try await catalog.claimNextBuild(workerID: "w1"))
         // The outbox refuses every row: the status change that would write one must not happen either.
         try await catalog.pool.write {
-            try $0.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON notification BEGIN SELECT RAISE(ABORT, 'outbox refused'); END")
+            try $0.execute(
+                sql:
+                    "CREATE TRIGGER refuse BEFORE INSERT ON notification BEGIN SELECT RAISE(ABORT, 'outbox refused'); END"
+            )
         }
         let error = await catalogError {
-            try await catalog.finishBuild(buildID: build.id, workerID: "w1", result: .failure(message: "exit 1", retryable: false))
+            try await catalog.finishBuild(
+                buildID: build.id, workerID: "w1", result: .failure(message: "exit 1", retryable: false))
         }
         #expect(error?.code == .unavailable)
         #expect(error?.message.contains("outbox refused") == true)
@@ -92,7 +101,8 @@ import Testing
         #expect(try await catalog.build(id: build.id).status == .building)
 
         try await catalog.pool.write { try $0.execute(sql: "DROP TRIGGER refuse") }
-        let failed = try await catalog.finishBuild(buildID: build.id, workerID: "w1", result: .failure(message: "exit 1", retryable: false))
+        let failed = try await catalog.finishBuild(
+            buildID: build.id, workerID: "w1", result: .failure(message: "exit 1", retryable: false))
         #expect(try await catalog.notifications(buildID: build.id).map(\.build) == [failed])
         try await catalog.close()
     }

@@ -15,7 +15,8 @@ import Testing
     }
 
     @Test func bytesAndHeadersRoundTrip() async throws {
-        let options = PutOptions(contentType: "text/html; charset=utf-8", cacheControl: "no-cache", contentEncoding: "gzip")
+        let options = PutOptions(
+            contentType: "text/html; charset=utf-8", cacheControl: "no-cache", contentEncoding: "gzip")
         let put = try await store.put("sites/s1/b1/index.html", body: .string("<h1>hi</h1>"), options: options)
         #expect(put.size == 11)
         #expect(put.etag == md5Hex("<h1>hi</h1>"))
@@ -62,7 +63,9 @@ import Testing
         let clamped = try await store.get("r.txt", range: ByteRange(first: 8, last: 500))
         #expect(String(buffer: try await clamped.body.collect(upTo: 100)) == "89")
 
-        let error = await #expect(throws: ObjectStoreError.self) { try await store.get("r.txt", range: ByteRange(first: 10)) }
+        let error = await #expect(throws: ObjectStoreError.self) {
+            try await store.get("r.txt", range: ByteRange(first: 10))
+        }
         #expect(error?.code == .invalidRange)
     }
 
@@ -124,8 +127,10 @@ import Testing
     }
 
     @Test func keysThatCouldEscapeTheRootAreRejected() async throws {
-        let hostile = ["../escape", "a/../../escape", "/etc/passwd", "a//b", "a/./b", "./a", "a/..", "a\\..\\b",
-                       "", "a\u{0}b", "a\nb", String(repeating: "x", count: 300)]
+        let hostile = [
+            "../escape", "a/../../escape", "/etc/passwd", "a//b", "a/./b", "./a", "a/..", "a\\..\\b",
+            "", "a\u{0}b", "a\nb", String(repeating: "x", count: 300),
+        ]
         for key in hostile {
             let error = await #expect(throws: ObjectStoreError.self, "\(key)") {
                 try await store.put(key, body: .string("x"))

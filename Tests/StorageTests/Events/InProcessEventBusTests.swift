@@ -6,7 +6,10 @@ import Testing
 @Suite struct InProcessEventBusTests {
     private static func event(_ number: Int) -> CatalogEvent {
         let site = SiteID(unchecked: "01j00000000000000000000000")
-        return .activated(Activation(siteID: site, buildID: BuildID(unchecked: "01j00000000000000000000001"), buildNumber: number, previousBuildID: nil))
+        return .activated(
+            Activation(
+                siteID: site, buildID: BuildID(unchecked: "01j00000000000000000000001"), buildNumber: number,
+                previousBuildID: nil))
     }
 
     private static func number(_ delivery: Delivery<CatalogEvent>) -> Int? {
@@ -206,7 +209,8 @@ import Testing
     }
 
     @Test func theCatalogPublishesWhatItCommitsAndNothingItRefuses() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-bus-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "slipway-bus-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let bus = InProcessEventBus()
         let catalog = try SQLiteCatalog(dataDirectory: directory.path, bus: bus)
@@ -217,7 +221,8 @@ import Testing
         let queued = try await catalog.createBuild(siteID: site.id, BuildRequest())
         let claimed = try #require(try await catalog.claimNextBuild(workerID: "w1"))
         _ = try await catalog.renewLease(buildID: queued.id, workerID: "w1")
-        let done = try await catalog.finishBuild(buildID: queued.id, workerID: "w1", result: .success(fileCount: 1, bytes: 10))
+        let done = try await catalog.finishBuild(
+            buildID: queued.id, workerID: "w1", result: .success(fileCount: 1, bytes: 10))
         _ = try await catalog.activate(siteID: site.id, buildID: done.id, allowOlder: false)
         let deletion = try await catalog.deleteSite(id: site.id)
         try await catalog.close()

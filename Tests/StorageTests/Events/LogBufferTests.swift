@@ -13,7 +13,8 @@ import Testing
         for number in 1...5 { buffer.append(Self.line("\(number)")) }
         #expect(buffer.count == 3)
         #expect(buffer.droppedCount == 2)
-        #expect(buffer.replay() == [.missed(2), .value(Self.line("3")), .value(Self.line("4")), .value(Self.line("5"))])
+        #expect(
+            buffer.replay() == [.missed(2), .value(Self.line("3")), .value(Self.line("4")), .value(Self.line("5"))])
     }
 
     @Test func keepsTheNewestLinesWithinTheByteLimit() {

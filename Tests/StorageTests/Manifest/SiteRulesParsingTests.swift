@@ -5,7 +5,8 @@ import Testing
 
 @Suite struct SiteRulesParsingTests {
     @Test func redirectLinesParseWithDefaultsCommentsAndForce() {
-        let (rules, problems) = RedirectRules.parse("""
+        let (rules, problems) = RedirectRules.parse(
+            """
             # comment
             /a /b
             /c   /d   302  # trailing comment
@@ -20,7 +21,8 @@ import Testing
     }
 
     @Test func invalidRedirectLinesAreReportedWithTheirLineNumbers() {
-        let (rules, problems) = RedirectRules.parse("""
+        let (rules, problems) = RedirectRules.parse(
+            """
             /only-one-field
             /a /b 299
             /a //evil.example 301
@@ -45,7 +47,9 @@ import Testing
     }
 
     @Test func placeholdersAndSplatsFillTheTarget() throws {
-        let rule = RedirectRule(from: try RoutePattern("/blog/:year/:slug/*"), to: "/posts/:year-:slug/:splat", status: 301, force: false, line: 1)
+        let rule = RedirectRule(
+            from: try RoutePattern("/blog/:year/:slug/*"), to: "/posts/:year-:slug/:splat", status: 301, force: false,
+            line: 1)
         #expect(rule.target(for: "/blog/2024/hi/x/y") == "/posts/2024-hi/x/y")
         #expect(rule.target(for: "/blog/2024/hi") == "/posts/2024-hi/")
         #expect(rule.target(for: "/blog/2024") == nil)
@@ -54,7 +58,8 @@ import Testing
     }
 
     @Test func headerBlocksParseAndApplyInOrder() {
-        let (rules, problems) = HeaderRules.parse("""
+        let (rules, problems) = HeaderRules.parse(
+            """
             /*
               X-Frame-Options: DENY
               Link: </a.css>; rel=preload
@@ -76,7 +81,8 @@ import Testing
     }
 
     @Test func framingAndCookieHeadersCanNeverBeSet() {
-        let (rules, problems) = HeaderRules.parse("""
+        let (rules, problems) = HeaderRules.parse(
+            """
             /*
               Content-Length: 1
               Set-Cookie: a=b
@@ -103,12 +109,16 @@ import Testing
     }
 
     @Test func hashedAssetsAreImmutableAndPagesAreNot() {
-        for path in ["index-3f9a1b2c.js", "static/js/main.8e1f5c3a.js", "assets/logo.png", "_astro/page.DxK3pQ9a.css",
-                     "_next/static/chunks/app.js", "img/photo.a1b2c3d4e5.webp"] {
+        for path in [
+            "index-3f9a1b2c.js", "static/js/main.8e1f5c3a.js", "assets/logo.png", "_astro/page.DxK3pQ9a.css",
+            "_next/static/chunks/app.js", "img/photo.a1b2c3d4e5.webp",
+        ] {
             #expect(AssetClassifier.isImmutable(path), "\(path)")
         }
-        for path in ["index.html", "assets/index.html", "settings.js", "static/style.css", "app.js", "2024-report.pdf",
-                     "releases-20240101.txt", "deadbeef.js"] {
+        for path in [
+            "index.html", "assets/index.html", "settings.js", "static/style.css", "app.js", "2024-report.pdf",
+            "releases-20240101.txt", "deadbeef.js",
+        ] {
             #expect(!AssetClassifier.isImmutable(path), "\(path)")
         }
     }
@@ -116,8 +126,11 @@ import Testing
     @Test func manifestsRoundTripAndRefuseUnknownVersions() throws {
         let manifest = BuildManifest(
             siteID: "s1", buildID: "b1", createdAt: Date(timeIntervalSince1970: 1_700_000_000),
-            files: ["index.html": ManifestFile(size: 3, etag: "abc", contentType: "text/html; charset=utf-8", immutable: false,
-                                               variants: ["gzip": ManifestVariant(path: "index.html.gz", size: 2, etag: "def")])],
+            files: [
+                "index.html": ManifestFile(
+                    size: 3, etag: "abc", contentType: "text/html; charset=utf-8", immutable: false,
+                    variants: ["gzip": ManifestVariant(path: "index.html.gz", size: 2, etag: "def")])
+            ],
             redirects: RedirectRules.parse("/a /b").rules, headers: HeaderRules.parse("/*\n  X-A: b").rules)
         let data = try manifest.encoded()
         #expect(try BuildManifest.decode(data) == manifest)
@@ -125,7 +138,9 @@ import Testing
         #expect(BuildManifest.key(siteID: "s1", buildID: "b1") == "manifests/s1/b1.json")
         var future = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         future["version"] = 99
-        #expect(throws: ManifestError.self) { try BuildManifest.decode(try JSONSerialization.data(withJSONObject: future)) }
+        #expect(throws: ManifestError.self) {
+            try BuildManifest.decode(try JSONSerialization.data(withJSONObject: future))
+        }
         #expect(throws: ManifestError.self) { try BuildManifest.decode(Data("not json".utf8)) }
     }
 }

@@ -1,7 +1,7 @@
-import SlipwayTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
+import SlipwayTestSupport
 import Testing
 
 @testable import Storage
@@ -66,7 +66,9 @@ struct S3AccessTests {
     @Test func aPresignedLifetimeOverSevenDaysIsRefused() async throws {
         try await TestS3.withBucket { store in
             for lifetime: Duration in [.seconds(604_801), .zero, .milliseconds(500)] {
-                let error = #expect(throws: ObjectStoreError.self) { try store.presignedGET(key: "a", expiresIn: lifetime) }
+                let error = #expect(throws: ObjectStoreError.self) {
+                    try store.presignedGET(key: "a", expiresIn: lifetime)
+                }
                 #expect(error?.code == .invalidArgument)
             }
             #expect(throws: Never.self) { try store.presignedGET(key: "a", expiresIn: .seconds(604_800)) }
@@ -131,7 +133,8 @@ struct S3AccessTests {
 
     @Test func theHTTPSEndpointWorksWithTheCABundle() async throws {
         let environment = try TestS3.requireEnvironment()
-        let tlsEndpoint = try #require(environment.tlsEndpoint, "S3_ENDPOINT_TLS is not set: run the tests through scripts/test")
+        let tlsEndpoint = try #require(
+            environment.tlsEndpoint, "S3_ENDPOINT_TLS is not set: run the tests through scripts/test")
         let caBundle = try #require(environment.caBundle, "S3_CA_BUNDLE is not set: run the tests through scripts/test")
         try await TestS3.withBucket(configure: {
             $0.endpoint = tlsEndpoint

@@ -1,5 +1,5 @@
-import SlipwayTestSupport
 import Foundation
+import SlipwayTestSupport
 import Testing
 
 @testable import Storage
@@ -74,10 +74,11 @@ import Testing
         #expect(problem { $0.keyPrefix = "no-slash" } != nil)
         #expect(problem { $0.keyPrefix = "a/../" } != nil)
         #expect(problem { $0.retry = RetryPolicy(maxAttempts: 0) } != nil)
-        #expect(problem {
-            $0.endpoint = "http://127.0.0.1:7480"
-            $0.addressing = .virtualHosted
-        }?.message.contains("path-style") == true)
+        #expect(
+            problem {
+                $0.endpoint = "http://127.0.0.1:7480"
+                $0.addressing = .virtualHosted
+            }?.message.contains("path-style") == true)
         for error in [problem { $0.bucket = "x" }, problem { $0.partSize = 0 }] {
             #expect(error.map { !"\($0)".contains(Self.secret) } == true)
         }

@@ -10,11 +10,16 @@ import Testing
         origin: "https://store.example", accessKeyID: "AKID"
     )
 
-    static func error(_ status: Int, code: String?, method: HTTPMethod = .GET, headers: HTTPHeaders = [:]) -> ObjectStoreError {
+    static func error(_ status: Int, code: String?, method: HTTPMethod = .GET, headers: HTTPHeaders = [:])
+        -> ObjectStoreError
+    {
         var context = Self.context
         context.method = method
         let body = code.map {
-            ByteBuffer(string: "<?xml version=\"1.0\"?><Error><Code>\($0)</Code><Message>m</Message><RequestId>r1</RequestId></Error>")
+            ByteBuffer(
+                string:
+                    "<?xml version=\"1.0\"?><Error><Code>\($0)</Code><Message>m</Message><RequestId>r1</RequestId></Error>"
+            )
         }
         return S3ErrorResponse(status: status, headers: headers, body: body).objectStoreError(context)
     }
@@ -53,11 +58,12 @@ import Testing
     }
 
     @Test func echoedSigningDetailsNeverReachTheMessage() {
-        let body = ByteBuffer(string: """
-            <Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match.</Message>
-            <StringToSign>AWS4-HMAC-SHA256 20240101T000000Z scope deadbeef</StringToSign>
-            <SignatureProvided>0123456789abcdef</SignatureProvided><CanonicalRequest>GET /a</CanonicalRequest></Error>
-            """)
+        let body = ByteBuffer(
+            string: """
+                <Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match.</Message>
+                <StringToSign>AWS4-HMAC-SHA256 20240101T000000Z scope deadbeef</StringToSign>
+                <SignatureProvided>0123456789abcdef</SignatureProvided><CanonicalRequest>GET /a</CanonicalRequest></Error>
+                """)
         let error = S3ErrorResponse(status: 403, headers: [:], body: body).objectStoreError(Self.context)
         #expect(error.code == .signatureMismatch)
         #expect(!error.message.contains("0123456789abcdef"))
@@ -66,7 +72,9 @@ import Testing
 
     @Test func retryableAnswersAreServerErrorsAndThrottling() {
         func retryable(_ status: Int, _ code: String?) -> Bool {
-            S3ErrorResponse(status: status, headers: [:], body: code.map { ByteBuffer(string: "<Error><Code>\($0)</Code></Error>") }).isRetryable
+            S3ErrorResponse(
+                status: status, headers: [:], body: code.map { ByteBuffer(string: "<Error><Code>\($0)</Code></Error>") }
+            ).isRetryable
         }
         #expect(retryable(500, "InternalError"))
         #expect(retryable(503, "SlowDown"))

@@ -32,7 +32,8 @@ import Testing
 
     @Test func bytesAlreadyBufferedComeFirst() async throws {
         let (stream, rest) = Self.stream([4])
-        var reader = MultipartPartReader(pending: ByteBuffer(bytes: [9, 9, 9]), chunks: stream.makeAsyncIterator(), partSize: 5)
+        var reader = MultipartPartReader(
+            pending: ByteBuffer(bytes: [9, 9, 9]), chunks: stream.makeAsyncIterator(), partSize: 5)
         let first = try await reader.nextPart()
         let second = try await reader.nextPart()
         #expect(first.map { Array($0.readableBytesView) } == [9, 9, 9] + rest.prefix(2))

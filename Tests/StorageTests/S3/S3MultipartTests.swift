@@ -1,8 +1,8 @@
-import SlipwayTestSupport
 import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SlipwayTestSupport
 import Testing
 
 @testable import Storage
@@ -86,7 +86,8 @@ struct S3MultipartTests {
         let (body, digest) = Self.stream(size: size)
         try await TestS3.withBucket(configure: Self.smallParts) { store in
             let info = try await store.put(
-                "big/archive.bin", body: body, options: PutOptions(contentType: "application/zip", cacheControl: "no-store")
+                "big/archive.bin", body: body,
+                options: PutOptions(contentType: "application/zip", cacheControl: "no-store")
             )
             #expect(info.size == Int64(size))
             // The ETag of a three-part upload ends in "-3", and is the real

@@ -1,7 +1,7 @@
-import SlipwayTestSupport
 import Crypto
 import Foundation
 import NIOCore
+import SlipwayTestSupport
 import Testing
 
 @testable import Storage
@@ -103,7 +103,10 @@ struct S3ObjectStoreTests {
             let first = try await store.list(prefix: "sites/s1/", after: nil, limit: 3)
             #expect(first.objects.map(\.key) == (0..<3).map { "sites/s1/b1/file-\($0).txt" })
             #expect(first.nextMarker == "sites/s1/b1/file-2.txt")
-            #expect(first.objects.allSatisfy { $0.size == Int64($0.key.utf8.count) && !$0.etag.isEmpty && $0.lastModified != nil })
+            #expect(
+                first.objects.allSatisfy {
+                    $0.size == Int64($0.key.utf8.count) && !$0.etag.isEmpty && $0.lastModified != nil
+                })
             let second = try await store.list(prefix: "sites/s1/", after: first.nextMarker, limit: 3)
             #expect(second.objects.map(\.key) == (3..<6).map { "sites/s1/b1/file-\($0).txt" })
             let third = try await store.list(prefix: "sites/s1/", after: second.nextMarker, limit: 3)
@@ -222,7 +225,9 @@ struct S3ObjectStoreTests {
                 try await tenant.put("index.html", body: .string("a"))
                 #expect(try await tenant.listAll(prefix: "").map(\.key) == ["index.html"])
                 #expect(String(buffer: try await tenant.getBytes("index.html")) == "a")
-                #expect(try await TestHTTP.get(try tenant.presignedGET(key: "index.html", expiresIn: .seconds(60)).url).body == "a")
+                #expect(
+                    try await TestHTTP.get(try tenant.presignedGET(key: "index.html", expiresIn: .seconds(60)).url).body
+                        == "a")
             }
             #expect(try await store.listAll(prefix: "").map(\.key) == ["tenant-a/index.html"])
         }

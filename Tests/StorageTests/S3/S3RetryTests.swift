@@ -1,7 +1,7 @@
-import SlipwayTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SlipwayTestSupport
 import Testing
 
 @testable import Storage
@@ -37,8 +37,11 @@ import Testing
 
     @Test func slowDownTwiceThenSuccessIsRetried() async throws {
         try await Self.withFakeStore(
-            replies: [.s3Error(.serviceUnavailable, code: "SlowDown"), .s3Error(.serviceUnavailable, code: "SlowDown")],
-            fallback: .respond(status: .ok, headers: [("etag", "\"abc\""), ("content-type", "text/plain")], body: "hello")
+            replies: [
+                .s3Error(.serviceUnavailable, code: "SlowDown"), .s3Error(.serviceUnavailable, code: "SlowDown"),
+            ],
+            fallback: .respond(
+                status: .ok, headers: [("etag", "\"abc\""), ("content-type", "text/plain")], body: "hello")
         ) { store, server in
             let bytes = try await store.getBytes("site/index.html")
             #expect(String(buffer: bytes) == "hello")
@@ -46,7 +49,8 @@ import Testing
             #expect(requests.count == 3)
             #expect(requests.allSatisfy { $0.method == .GET && $0.uri == "/retry-bucket/site/index.html" })
             // Every attempt is signed afresh.
-            #expect(requests.allSatisfy { $0.headers.first(name: "authorization")?.hasPrefix("AWS4-HMAC-SHA256 ") == true })
+            #expect(
+                requests.allSatisfy { $0.headers.first(name: "authorization")?.hasPrefix("AWS4-HMAC-SHA256 ") == true })
         }
     }
 
@@ -67,7 +71,9 @@ import Testing
         try await Self.withFakeStore(
             replies: [.s3Error(.badRequest, code: "InvalidArgument"), .s3Error(.notFound, code: "NoSuchKey")]
         ) { store, server in
-            let rejected = await #expect(throws: ObjectStoreError.self) { try await store.put("a.txt", body: .string("x")) }
+            let rejected = await #expect(throws: ObjectStoreError.self) {
+                try await store.put("a.txt", body: .string("x"))
+            }
             #expect(rejected?.code == .rejected)
             #expect(rejected?.message.contains("InvalidArgument") == true)
             let missing = await #expect(throws: ObjectStoreError.self) { try await store.get("a.txt") }
@@ -77,7 +83,9 @@ import Testing
     }
 
     @Test func serverErrorsAreRetriedUntilAttemptsRunOut() async throws {
-        try await Self.withFakeStore(replies: [], fallback: .s3Error(.internalServerError, code: "InternalError"), attempts: 3) {
+        try await Self.withFakeStore(
+            replies: [], fallback: .s3Error(.internalServerError, code: "InternalError"), attempts: 3
+        ) {
             store, server in
             let error = await #expect(throws: ObjectStoreError.self) { try await store.get("a.txt") }
             #expect(error?.code == .serverError)
@@ -88,7 +96,9 @@ import Testing
     }
 
     @Test func exhaustedSlowDownIsReportedAsSlowDown() async throws {
-        try await Self.withFakeStore(replies: [], fallback: .s3Error(.serviceUnavailable, code: "SlowDown"), attempts: 2) {
+        try await Self.withFakeStore(
+            replies: [], fallback: .s3Error(.serviceUnavailable, code: "SlowDown"), attempts: 2
+        ) {
             store, server in
             let error = await #expect(throws: ObjectStoreError.self) { try await store.head("a.txt") }
             // HEAD has no body: a 503 is taken for SlowDown by its status.
@@ -103,7 +113,8 @@ import Testing
             replies: [.s3Error(.serviceUnavailable, code: "SlowDown")],
             fallback: .respond(status: .ok, headers: [("etag", "\"e1\"")])
         ) { store, server in
-            let info = try await store.put("a.txt", body: .string("payload"), options: PutOptions(contentType: "text/plain"))
+            let info = try await store.put(
+                "a.txt", body: .string("payload"), options: PutOptions(contentType: "text/plain"))
             #expect(info.etag == "e1")
             let requests = server.requests
             #expect(requests.count == 2)
@@ -162,7 +173,8 @@ import Testing
         ) { store, server in
             let error = await #expect(throws: ObjectStoreError.self) { try await store.get("a.txt") }
             #expect(error?.code == .signatureMismatch)
-            let signature = server.requests[0].headers.first(name: "authorization")?.split(separator: "=").last.map(String.init)
+            let signature = server.requests[0].headers.first(name: "authorization")?.split(separator: "=").last.map(
+                String.init)
             let text = "\(error.map { "\($0)" } ?? "")"
             #expect(!text.contains("test-secret-that-must-not-leak"))
             #expect(signature.map { !text.contains($0) } == true)

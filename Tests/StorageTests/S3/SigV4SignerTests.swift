@@ -16,7 +16,9 @@ import Testing
     static let host = "examplebucket.s3.amazonaws.com"
 
     static func exampleSigner() -> SigV4Signer {
-        SigV4Signer(accessKeyID: accessKey, secretAccessKey: secretKey, region: "us-east-1", service: "s3") { exampleDate }
+        SigV4Signer(accessKeyID: accessKey, secretAccessKey: secretKey, region: "us-east-1", service: "s3") {
+            exampleDate
+        }
     }
 
     static func sha256Hex(_ text: String) -> String {
@@ -28,7 +30,9 @@ import Testing
             method: "GET", host: Self.host, encodedPath: "/test.txt", headers: [("Range", "bytes=0-9")],
             payloadHash: SigV4Signer.emptyPayloadHash
         )
-        #expect(Self.sha256Hex(signature.canonicalRequest) == "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972")
+        #expect(
+            Self.sha256Hex(signature.canonicalRequest)
+                == "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972")
         #expect(
             signature.authorization
                 == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
@@ -46,9 +50,15 @@ import Testing
             payloadHash: payloadHash
         )
         #expect(signature.canonicalRequest.split(separator: "\n")[1] == "/test%24file.text")
-        #expect(Self.sha256Hex(signature.canonicalRequest) == "9e0e90d9c76de8fa5b200d8c849cd5b8dc7a3be3951ddb7f6a76b4158342019d")
-        #expect(signature.authorization.hasSuffix("Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"))
-        #expect(signature.authorization.contains(" SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, "))
+        #expect(
+            Self.sha256Hex(signature.canonicalRequest)
+                == "9e0e90d9c76de8fa5b200d8c849cd5b8dc7a3be3951ddb7f6a76b4158342019d")
+        #expect(
+            signature.authorization.hasSuffix(
+                "Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"))
+        #expect(
+            signature.authorization.contains(
+                " SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, "))
     }
 
     @Test func getBucketLifecycleExampleSignsAParameterWithoutValue() {
@@ -57,7 +67,9 @@ import Testing
             payloadHash: SigV4Signer.emptyPayloadHash
         )
         #expect(signature.canonicalRequest.split(separator: "\n", omittingEmptySubsequences: false)[2] == "lifecycle=")
-        #expect(signature.authorization.hasSuffix("Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"))
+        #expect(
+            signature.authorization.hasSuffix(
+                "Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"))
     }
 
     @Test func listObjectsExampleSortsQueryParameters() {
@@ -65,8 +77,12 @@ import Testing
             method: "GET", host: Self.host, encodedPath: "/", query: [("prefix", "J"), ("max-keys", "2")],
             payloadHash: SigV4Signer.emptyPayloadHash
         )
-        #expect(signature.canonicalRequest.split(separator: "\n", omittingEmptySubsequences: false)[2] == "max-keys=2&prefix=J")
-        #expect(signature.authorization.hasSuffix("Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"))
+        #expect(
+            signature.canonicalRequest.split(separator: "\n", omittingEmptySubsequences: false)[2]
+                == "max-keys=2&prefix=J")
+        #expect(
+            signature.authorization.hasSuffix(
+                "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"))
     }
 
     @Test func presignedURLExampleMatchesPublishedSignature() throws {
@@ -84,11 +100,13 @@ import Testing
         let signer = Self.exampleSigner()
         for seconds in [0, -1, 604_801] {
             let error = #expect(throws: ObjectStoreError.self) {
-                try signer.presignURL(method: "GET", scheme: "https", host: Self.host, encodedPath: "/a", expiresIn: seconds)
+                try signer.presignURL(
+                    method: "GET", scheme: "https", host: Self.host, encodedPath: "/a", expiresIn: seconds)
             }
             #expect(error?.code == .invalidArgument)
         }
-        _ = try signer.presignURL(method: "GET", scheme: "https", host: Self.host, encodedPath: "/a", expiresIn: 604_800)
+        _ = try signer.presignURL(
+            method: "GET", scheme: "https", host: Self.host, encodedPath: "/a", expiresIn: 604_800)
         _ = try signer.presignURL(method: "GET", scheme: "https", host: Self.host, encodedPath: "/a", expiresIn: 1)
     }
 
@@ -103,7 +121,9 @@ import Testing
     }
 
     @Test func canonicalQuerySortsByEncodedBytesNotByUnicodeEquivalence() {
-        let query = SigV4Signer.canonicalQuery([("b", "2"), ("a", "z"), ("a", "y"), ("A", "1"), ("é", ""), ("e\u{301}", "")])
+        let query = SigV4Signer.canonicalQuery([
+            ("b", "2"), ("a", "z"), ("a", "y"), ("A", "1"), ("é", ""), ("e\u{301}", ""),
+        ])
         // '%' (0x25) sorts before letters; NFC and NFD forms are different keys.
         #expect(query == "%C3%A9=&A=1&a=y&a=z&b=2&e%CC%81=")
     }
@@ -118,18 +138,25 @@ import Testing
 
     @Test func signingKeysAreCachedPerDayAndBounded() {
         let clock = TestClock(Self.exampleDate)
-        let signer = SigV4Signer(accessKeyID: Self.accessKey, secretAccessKey: Self.secretKey, region: "auto") { clock.now }
-        let first = signer.signHeaders(method: "GET", host: "h", encodedPath: "/a", payloadHash: SigV4Signer.emptyPayloadHash)
-        let again = signer.signHeaders(method: "GET", host: "h", encodedPath: "/a", payloadHash: SigV4Signer.emptyPayloadHash)
+        let signer = SigV4Signer(accessKeyID: Self.accessKey, secretAccessKey: Self.secretKey, region: "auto") {
+            clock.now
+        }
+        let first = signer.signHeaders(
+            method: "GET", host: "h", encodedPath: "/a", payloadHash: SigV4Signer.emptyPayloadHash)
+        let again = signer.signHeaders(
+            method: "GET", host: "h", encodedPath: "/a", payloadHash: SigV4Signer.emptyPayloadHash)
         #expect(first == again)
         for day in 1...20 {
             clock.now = Self.exampleDate.addingTimeInterval(TimeInterval(day * 86_400))
-            _ = signer.signHeaders(method: "GET", host: "h", encodedPath: "/a", payloadHash: SigV4Signer.emptyPayloadHash)
+            _ = signer.signHeaders(
+                method: "GET", host: "h", encodedPath: "/a", payloadHash: SigV4Signer.emptyPayloadHash)
         }
         #expect(signer.cachedSigningKeyCount <= SigningKeyCache.capacity)
         // A key rebuilt after eviction signs exactly as before.
         clock.now = Self.exampleDate
-        #expect(signer.signHeaders(method: "GET", host: "h", encodedPath: "/a", payloadHash: SigV4Signer.emptyPayloadHash) == first)
+        #expect(
+            signer.signHeaders(method: "GET", host: "h", encodedPath: "/a", payloadHash: SigV4Signer.emptyPayloadHash)
+                == first)
     }
 
     @Test func descriptionsNeverShowTheSecret() {

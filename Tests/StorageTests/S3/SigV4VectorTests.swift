@@ -46,7 +46,8 @@ import Testing
     }
 
     static let vectors: Vectors = {
-        guard let url = Bundle.module.url(forResource: "sigv4-vectors", withExtension: "json", subdirectory: "Fixtures"),
+        guard
+            let url = Bundle.module.url(forResource: "sigv4-vectors", withExtension: "json", subdirectory: "Fixtures"),
             let data = try? Data(contentsOf: url),
             let vectors = try? JSONDecoder().decode(Vectors.self, from: data)
         else {
@@ -81,7 +82,9 @@ import Testing
 
     @Test func presignedURLsFromTheStoreMatchBotocore() async throws {
         let vectors = Self.vectors
-        let groups = Dictionary(grouping: vectors.presigned) { "\($0.endpoint)|\($0.region)|\($0.addressing)|\($0.bucket)" }
+        let groups = Dictionary(grouping: vectors.presigned) {
+            "\($0.endpoint)|\($0.region)|\($0.addressing)|\($0.bucket)"
+        }
         for group in groups.values {
             let first = group[0]
             let configuration = S3Configuration(
@@ -92,7 +95,8 @@ import Testing
             for vector in group {
                 let presigned = try store.presignedGET(key: vector.key, expiresIn: .seconds(vector.expiresIn))
                 #expect(presigned.url == vector.url, "\(vector.name)")
-                #expect(presigned.expires == Self.date.addingTimeInterval(TimeInterval(vector.expiresIn)), "\(vector.name)")
+                #expect(
+                    presigned.expires == Self.date.addingTimeInterval(TimeInterval(vector.expiresIn)), "\(vector.name)")
             }
             try await store.shutdown()
         }
@@ -103,7 +107,8 @@ import Testing
         let signed = Set(["host", "x-amz-date", "x-amz-content-sha256"])
         for vector in vectors.signed {
             let endpoint = try S3Endpoint(parsing: vector.endpoint)
-            let target = endpoint.target(bucket: vector.bucket, key: vector.key, addressing: Self.addressing(vector.addressing))
+            let target = endpoint.target(
+                bucket: vector.bucket, key: vector.key, addressing: Self.addressing(vector.addressing))
             #expect(target.host == vector.headers["host"], "\(vector.name)")
             #expect(target.encodedPath == vector.path, "\(vector.name)")
             let query = vector.query.map { (name: $0[0], value: $0[1]) }

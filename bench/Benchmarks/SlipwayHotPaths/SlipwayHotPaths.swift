@@ -92,13 +92,16 @@ let benchmarks: @Sendable () -> Void = {
 /// A build of `files` files: pages in directories, hashed assets, an index.
 func makeManifest(files: Int) -> BuildManifest {
     var entries: [String: ManifestFile] = [
-        "index.html": ManifestFile(size: 2_048, etag: "\"i\"", contentType: "text/html; charset=utf-8", immutable: false)
+        "index.html": ManifestFile(
+            size: 2_048, etag: "\"i\"", contentType: "text/html; charset=utf-8", immutable: false)
     ]
     for n in 0..<files / 2 {
         let page = "docs/page-\(pad4(n))/index.html"
-        entries[page] = ManifestFile(size: 4_096, etag: "\"p\(n)\"", contentType: "text/html; charset=utf-8", immutable: false)
+        entries[page] = ManifestFile(
+            size: 4_096, etag: "\"p\(n)\"", contentType: "text/html; charset=utf-8", immutable: false)
         let asset = "assets/chunk-\(pad4(n)).8f3a2c1d.js"
-        entries[asset] = ManifestFile(size: 30_000, etag: "\"a\(n)\"", contentType: "text/javascript; charset=utf-8", immutable: true)
+        entries[asset] = ManifestFile(
+            size: 30_000, etag: "\"a\(n)\"", contentType: "text/javascript; charset=utf-8", immutable: true)
     }
     return BuildManifest(siteID: "01hzbench0000000000000000", buildID: "01hzbuild0000000000000000", files: entries)
 }
