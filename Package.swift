@@ -1,13 +1,15 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
-/// One settings array for every target: Swift 6 language mode plus the
-/// upcoming features that keep imports and existentials explicit.
+/// One settings array for every target: Swift 6 language mode, the upcoming
+/// features that keep imports and existentials explicit, and warnings as
+/// errors (for Slipway's own targets only; dependencies build as they are).
 let swiftSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(
