@@ -18,6 +18,7 @@ let package = Package(
     products: [
         .executable(name: "slipway", targets: ["slipway"]),
         // For the micro-benchmarks in bench/ (a separate package that depends on this one by path).
+        .library(name: "SlipwayModel", targets: ["Model"]),
         .library(name: "SlipwayStorage", targets: ["Storage"]),
         .library(name: "SlipwayProxy", targets: ["Proxy"]),
     ],
@@ -37,9 +38,21 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
+        /// What every part of Slipway agrees on, free of I/O: sites, builds and
+        /// their rules, the build manifest and site-rule parsers, how a file
+        /// becomes a manifest entry, and the admin API's JSON.
+        .target(
+            name: "Model",
+            dependencies: [
+                "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Storage",
             dependencies: [
+                "Model",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -52,7 +65,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        /// zlib from the system (Debian `zlib1g-dev`), for the builder's gzip variants.
+        /// zlib from the system (Debian `zlib1g-dev`), for the gzip variants of published files.
         .systemLibrary(
             name: "CZlib",
             path: "Sources/CZlib",
@@ -62,8 +75,8 @@ let package = Package(
         .target(
             name: "Builder",
             dependencies: [
+                "Model",
                 "Storage",
-                "CZlib",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -78,6 +91,7 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
+                "Model",
                 "Storage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -92,8 +106,8 @@ let package = Package(
         .target(
             name: "Admin",
             dependencies: [
+                "Model",
                 "Storage",
-                "Builder",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -106,6 +120,7 @@ let package = Package(
         .executableTarget(
             name: "slipway",
             dependencies: [
+                "Model",
                 "Storage",
                 "Builder",
                 "Proxy",
@@ -123,11 +138,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Helpers the test targets share (the real S3 store's settings and buckets).
+        // Helpers the test targets share: the real S3 store's settings and
+        // buckets, a running `slipway serve`, a scripted HTTP peer, gunzip.
         .target(
             name: "SlipwayTestSupport",
             dependencies: [
+                "Model",
                 "Storage",
+                "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -137,8 +155,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ModelTests",
+            dependencies: [
+                "SlipwayTestSupport",
+                "Model",
+                "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StorageTests",
             dependencies: [
+                "Model",
                 "SlipwayTestSupport",
                 "Storage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -157,10 +186,10 @@ let package = Package(
         .testTarget(
             name: "BuilderTests",
             dependencies: [
+                "Model",
                 "SlipwayTestSupport",
                 "Builder",
                 "Storage",
-                "CZlib",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -176,6 +205,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
+                "Model",
                 "SlipwayTestSupport",
                 "Proxy",
                 "Storage",
@@ -194,8 +224,10 @@ let package = Package(
         .testTarget(
             name: "AdminTests",
             dependencies: [
+                "Model",
                 "Admin",
                 "Storage",
+                "SlipwayTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -209,6 +241,7 @@ let package = Package(
         .testTarget(
             name: "SlipwayTests",
             dependencies: [
+                "Model",
                 "slipway", "Builder", "Proxy", "Storage", "SlipwayTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

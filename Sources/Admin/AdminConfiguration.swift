@@ -1,4 +1,5 @@
-public import Storage
+public import Model
+import Storage
 
 /// How the admin API listens and how it names the sites it reports on.
 ///

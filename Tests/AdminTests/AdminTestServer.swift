@@ -1,8 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Model
 import NIOCore
 import NIOHTTP1
+import SlipwayTestSupport
 import Storage
 import Synchronization
 import Testing
@@ -70,11 +72,6 @@ struct AdminTestServer: Sendable {
             group.cancelAll()
         }
         try await catalog.close()
-    }
-
-    struct TestFailure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
     }
 
     /// One answer, body collected.

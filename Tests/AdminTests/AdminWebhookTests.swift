@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import Hummingbird
+import Model
 import NIOCore
 import NIOHTTP1
 import Storage

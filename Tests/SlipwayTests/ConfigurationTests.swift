@@ -1,5 +1,6 @@
 import Builder
 import Foundation
+import Model
 import Proxy
 import Storage
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayTestSupport
 import Testing
 
 @testable import slipway
@@ -158,7 +159,7 @@ struct PseudoTerminalProcess {
         var slave: Int32 = -1
         var size = winsize(ws_row: 24, ws_col: UInt16(columns), ws_xpixel: 0, ws_ypixel: 0)
         guard openpty(&master, &slave, nil, nil, &size) == 0 else {
-            throw ProcessFailure("openpty failed: errno \(errno)")
+            throw TestFailure("openpty failed: errno \(errno)")
         }
         // Only the child keeps the slave; nothing else this test runs inherits either side.
         _ = fcntl(master, F_SETFD, FD_CLOEXEC)
@@ -207,7 +208,7 @@ struct PseudoTerminalProcess {
         let deadline = ContinuousClock.now + timeout
         while !text.contains(expected) {
             guard drain() || process.isRunning, ContinuousClock.now < deadline else {
-                throw ProcessFailure("'\(expected)' never appeared; screen:\n\(text)")
+                throw TestFailure("'\(expected)' never appeared; screen:\n\(text)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -218,7 +219,7 @@ struct PseudoTerminalProcess {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             _ = drain()
-            guard ContinuousClock.now < deadline else { throw ProcessFailure("slipway did not exit; screen:\n\(text)") }
+            guard ContinuousClock.now < deadline else { throw TestFailure("slipway did not exit; screen:\n\(text)") }
             try await Task.sleep(for: .milliseconds(20))
         }
         try await Task.sleep(for: .milliseconds(50)) // what the child wrote last

@@ -384,7 +384,7 @@ struct SlipwayProcess {
         let deadline = ContinuousClock.now + timeout
         while !output.contains(text) {
             guard process.isRunning, ContinuousClock.now < deadline else {
-                throw ProcessFailure("'\(text)' never appeared; output:\n\(output)\n\(errorOutput)")
+                throw TestFailure("'\(text)' never appeared; output:\n\(output)\n\(errorOutput)")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -394,7 +394,7 @@ struct SlipwayProcess {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
-                throw ProcessFailure("slipway did not exit; output:\n\(output)\n\(errorOutput)")
+                throw TestFailure("slipway did not exit; output:\n\(output)\n\(errorOutput)")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -413,11 +413,6 @@ struct SlipwayProcess {
     }
 }
 
-struct ProcessFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 func temporaryDirectory() -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-serve-\(UUID().uuidString)").path
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -427,7 +422,7 @@ func temporaryDirectory() -> String {
 /// A port nothing listens on right now (bound to port 0, then released).
 func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw ProcessFailure("socket() failed") }
+    guard fd >= 0 else { throw TestFailure("socket() failed") }
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
@@ -439,7 +434,7 @@ func freePort() throws -> Int {
             bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
         }
     }
-    guard bound else { throw ProcessFailure("bind() failed") }
+    guard bound else { throw TestFailure("bind() failed") }
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
@@ -449,7 +444,7 @@ func waitForPort(_ port: Int, timeout: Duration = .seconds(30)) async throws {
         if (try? await httpGet(port: port, host: "probe.localhost")) != nil { return }
         try await Task.sleep(for: .milliseconds(100))
     }
-    throw ProcessFailure("nothing answered on port \(port)")
+    throw TestFailure("nothing answered on port \(port)")
 }
 
 /// A plain HTTP/1.1 GET over a socket, so the Host header is exactly what the test says.
@@ -479,7 +474,7 @@ func makeRepository(files: [String: String]) throws -> String {
         git.currentDirectoryURL = URL(fileURLWithPath: root)
         try git.run()
         git.waitUntilExit()
-        guard git.terminationStatus == 0 else { throw ProcessFailure("git \(arguments.joined(separator: " ")) failed") }
+        guard git.terminationStatus == 0 else { throw TestFailure("git \(arguments.joined(separator: " ")) failed") }
     }
     return root
 }
@@ -522,6 +517,6 @@ struct AdminClient {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw ProcessFailure("the admin API never became ready on port \(port)")
+        throw TestFailure("the admin API never became ready on port \(port)")
     }
 }

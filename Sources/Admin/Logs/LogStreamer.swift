@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Model
 import NIOCore
 import ServiceLifecycle
 import Storage

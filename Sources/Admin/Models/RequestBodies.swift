@@ -1,3 +1,4 @@
+import Model
 import Storage
 
 /// One entry of `env` in a create or update body.

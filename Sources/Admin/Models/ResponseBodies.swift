@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Storage
 
 /// A deployment (a catalog site) as the API returns it. Secret values are

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import Model
 import Storage
 
 extension AdminAPI {

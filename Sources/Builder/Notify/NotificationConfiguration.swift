@@ -1,4 +1,5 @@
-public import Storage
+public import Model
+import Storage
 
 /// How the notification dispatcher sends deployments' `build.finished`
 /// notifications, as a typed value (the `slipway` executable fills it from

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 public import CoreMetrics
 import Foundation
 public import Logging
+import Model
 import NIOCore
 import NIOPosix
 public import Storage

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Model
 import Storage
 
 /// The dispatcher's swift-metrics instruments:

@@ -1,3 +1,5 @@
+import Model
+
 /// One file to publish.
 struct OutputFile: Sendable, Hashable {
     /// The site path, without a leading `/` (`index.html`, `assets/app-3f9a.js`).
@@ -37,7 +39,7 @@ struct OutputScanner: Sendable {
     /// bytes with the `sites/<siteId>/<buildId>/` prefix and variant suffixes).
     static let maxPathBytes = 900
     static let maxDepth = 64
-    static let reservedDirectory = ".slipway"
+    static let reservedDirectory = ManifestEntryBuilder.reservedDirectory
 
     /// - Parameters:
     ///   - root: the canonical output directory.

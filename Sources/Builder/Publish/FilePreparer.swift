@@ -1,4 +1,4 @@
-import Crypto
+import Model
 import NIOPosix
 import Storage
 
@@ -31,9 +31,10 @@ struct PreparedVariant: Sendable {
     var body: Body
 }
 
-/// Reads each output file once: its strong ETag (SHA-256), content type,
-/// immutable flag and, for compressible text, a gzip variant kept only when
-/// it saves at least 10%.
+/// Reads each output file once through ``ManifestEntryBuilder`` (the
+/// model's one definition of a published file: strong ETag, content type,
+/// immutable flag, and a gzip variant for compressible text kept only when it
+/// saves at least 10%).
 ///
 /// The work runs on NIO's blocking thread pool (file reads and compression
 /// must not hold the cooperative pool). Files up to ``inMemoryLimit`` are
@@ -42,14 +43,8 @@ struct PreparedVariant: Sendable {
 struct FilePreparer: Sendable {
     /// Files up to this size are handled in memory.
     static let inMemoryLimit = 256 << 10
-    /// Files smaller than this are not worth a variant (gzip adds ~20 bytes of framing).
-    static let minimumCompressibleSize: Int64 = 256
-    /// A variant must be at most this fraction of the original.
-    static let maximumVariantRatio = 0.9
-    /// Prefix of generated variants inside a build.
-    static let variantPrefix = OutputScanner.reservedDirectory + "/gzip/"
-    /// Hex characters of the SHA-256 kept in an ETag (128 bits).
-    static let etagLength = 32
+    /// Variant bytes held in memory before they spill to the scratch file.
+    static let spillThreshold = 1 << 20
 
     /// Where variants of large files are written.
     var scratchDirectory: String
@@ -59,88 +54,46 @@ struct FilePreparer: Sendable {
     }
 
     func prepareBlocking(_ file: OutputFile, index: Int) throws -> PreparedFile {
-        let contentType = ContentTypes.forPath(file.path)
-        let compress = ContentTypes.isCompressible(contentType) && file.size >= Self.minimumCompressibleSize
+        let builder: ManifestEntryBuilder
+        do {
+            builder = try ManifestEntryBuilder(path: file.path, expectedSize: file.size)
+        } catch {
+            throw BuildError.workspaceFailed("cannot compress \(file.path): \(error)")
+        }
         let source = try FileReader(path: file.source, shownAs: file.path)
         defer { source.close() }
 
-        var hasher = SHA256()
-        var size: Int64 = 0
         var whole: [UInt8]? = file.size <= Int64(Self.inMemoryLimit) ? [] : nil
-        let compressor = compress ? try GzipCompressor() : nil
         var compressed: [UInt8] = []
         var spill: ScratchFile?
         let scratchPath = scratchDirectory + "/\(index).gz"
 
         while let chunk = try source.next() {
-            size += Int64(chunk.count)
-            chunk.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            try chunk.withUnsafeBytes { raw in try builder.update(raw, variantOutput: &compressed) }
             if whole != nil { whole!.append(contentsOf: chunk) }
-            if let compressor {
-                try chunk.withUnsafeBytes { raw in try compressor.update(raw, into: &compressed) }
-                if compressed.count >= 1 << 20 {
-                    if spill == nil { spill = try ScratchFile(path: scratchPath) }
-                    try spill!.write(compressed)
-                    compressed.removeAll(keepingCapacity: true)
-                }
+            if compressed.count >= Self.spillThreshold {
+                if spill == nil { spill = try ScratchFile(path: scratchPath) }
+                try spill!.write(compressed)
+                compressed.removeAll(keepingCapacity: true)
             }
         }
+        let entry = try builder.finish(variantOutput: &compressed)
 
         var variant: PreparedVariant?
-        if let compressor {
-            try compressor.finish(into: &compressed)
-            let variantPath = Self.variantPrefix + file.path + ".gz"
-            if let spill {
-                try spill.write(compressed)
-                let total = spill.written
-                spill.close()
-                if Double(total) <= Double(size) * Self.maximumVariantRatio {
-                    variant = PreparedVariant(
-                        path: variantPath, size: total, etag: try Self.etag(ofFile: scratchPath),
-                        body: .file(scratchPath))
-                } else {
-                    unlink(scratchPath)
-                }
-            } else if Double(compressed.count) <= Double(size) * Self.maximumVariantRatio {
-                variant = PreparedVariant(
-                    path: variantPath, size: Int64(compressed.count), etag: Self.etag(of: compressed),
-                    body: .bytes(compressed))
+        if let spill {
+            try spill.write(compressed)
+            spill.close()
+            if let kept = entry.variants["gzip"] {
+                variant = PreparedVariant(path: kept.path, size: kept.size, etag: kept.etag, body: .file(scratchPath))
+            } else {
+                unlink(scratchPath)
             }
-        }
-
-        var entry = ManifestFile(
-            size: size, etag: Self.hex(hasher.finalize()), contentType: contentType,
-            immutable: AssetClassifier.isImmutable(file.path))
-        if let variant {
-            entry.variants["gzip"] = ManifestVariant(path: variant.path, size: variant.size, etag: variant.etag)
+        } else if let kept = entry.variants["gzip"] {
+            variant = PreparedVariant(path: kept.path, size: kept.size, etag: kept.etag, body: .bytes(compressed))
         }
         var prepared = file
-        prepared.size = size
+        prepared.size = entry.size
         return PreparedFile(file: prepared, entry: entry, bytes: whole, gzip: variant)
-    }
-
-    static func etag(of bytes: [UInt8]) -> String {
-        hex(SHA256.hash(data: bytes))
-    }
-
-    static func etag(ofFile path: String) throws -> String {
-        let reader = try FileReader(path: path, shownAs: path)
-        defer { reader.close() }
-        var hasher = SHA256()
-        while let chunk = try reader.next() { chunk.withUnsafeBytes { hasher.update(bufferPointer: $0) } }
-        return hex(hasher.finalize())
-    }
-
-    static func hex(_ digest: SHA256.Digest) -> String {
-        let table = Array("0123456789abcdef".utf8)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(etagLength)
-        for byte in digest {
-            bytes.append(table[Int(byte >> 4)])
-            bytes.append(table[Int(byte & 0x0f)])
-            if bytes.count >= etagLength { break }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

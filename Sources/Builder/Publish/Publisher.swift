@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import NIOCore
 import Storage
 import Synchronization
@@ -54,8 +55,7 @@ struct Publisher: Sendable {
         try await forEachConcurrently(indexed, width: concurrency) { index, file in
             let prepared = try await preparer.prepare(file, index: index)
             let entry = prepared.entry
-            let cacheControl =
-                entry.immutable ? "public, max-age=31536000, immutable" : "public, max-age=0, must-revalidate"
+            let cacheControl = entry.cacheControl
             let identityBody: @Sendable () -> ObjectBody =
                 if let bytes = prepared.bytes { { .bytes(bytes) } } else { { .file(atPath: file.source) } }
             try await uploader.put(

@@ -1,4 +1,5 @@
 import Logging
+import Model
 import Storage
 
 /// Deletes what builds outside a site's keep-last-N window left in the

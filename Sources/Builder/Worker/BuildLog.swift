@@ -1,4 +1,5 @@
 public import Foundation
+public import Model
 public import Storage
 import Synchronization
 

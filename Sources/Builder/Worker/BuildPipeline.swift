@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Model
 import NIOCore
 import Storage
 

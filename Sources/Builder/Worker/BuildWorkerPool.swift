@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import Metrics
+public import Model
 import NIOCore
 public import Storage
 import Synchronization

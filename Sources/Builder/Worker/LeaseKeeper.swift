@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Model
 import Storage
 
 /// Why a worker must stop a build it holds.

@@ -5,16 +5,16 @@ import CZlib
 /// memory whole.
 ///
 /// Not thread-safe: one compression per instance, driven by one thread.
-final class GzipCompressor {
+public final class GzipCompressor {
     private var stream = z_stream()
     private var finished = false
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// - Parameter level: zlib's level, 1 (fast) … 9 (small); 6 by default.
-    init(level: Int32 = 6) throws(Failure) {
+    public init(level: Int32 = 6) throws(Failure) {
         let status = deflateInit2_(
             &stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, zlibVersion(),
             Int32(MemoryLayout<z_stream>.size))
@@ -28,12 +28,12 @@ final class GzipCompressor {
     }
 
     /// Compresses `input`, appending whatever output is ready to `output`.
-    func update(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws(Failure) {
+    public func update(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) throws(Failure) {
         try run(input, flush: Z_NO_FLUSH, into: &output)
     }
 
     /// Ends the stream, appending the rest of the output and the gzip trailer.
-    func finish(into output: inout [UInt8]) throws(Failure) {
+    public func finish(into output: inout [UInt8]) throws(Failure) {
         guard !finished else { return }
         try run(UnsafeRawBufferPointer(start: nil, count: 0), flush: Z_FINISH, into: &output)
         finished = true
@@ -63,7 +63,7 @@ final class GzipCompressor {
     }
 
     /// `bytes` compressed in one go.
-    static func compress(_ bytes: [UInt8], level: Int32 = 6) throws(Failure) -> [UInt8] {
+    public static func compress(_ bytes: [UInt8], level: Int32 = 6) throws(Failure) -> [UInt8] {
         let compressor = try GzipCompressor(level: level)
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count / 3 + 64)

@@ -44,32 +44,32 @@ public struct Build: Sendable, Hashable, Codable, Identifiable {
     public let siteID: SiteID
     /// 1, 2, 3, … per site, in creation order; never reused, even after deletions.
     public let number: Int
-    public internal(set) var status: BuildStatus
+    public package(set) var status: BuildStatus
     /// Higher runs first; equal priorities run oldest first.
-    public internal(set) var priority: Int
+    public package(set) var priority: Int
     /// What asked for the build (`manual`, `push`, …), if the caller said.
-    public internal(set) var trigger: String?
-    public internal(set) var commitSHA: String?
+    public package(set) var trigger: String?
+    public package(set) var commitSHA: String?
     /// The commit's subject line.
-    public internal(set) var commitMessage: String?
+    public package(set) var commitMessage: String?
     /// Why the build failed, or why its last attempt was retried.
-    public internal(set) var error: String?
+    public package(set) var error: String?
     /// 1 for the first run; each retry (lease expiry, retryable failure) adds one.
-    public internal(set) var attempt: Int
+    public package(set) var attempt: Int
     public let queuedAt: Date
     /// When the current or last attempt was claimed.
-    public internal(set) var startedAt: Date?
-    public internal(set) var finishedAt: Date?
+    public package(set) var startedAt: Date?
+    public package(set) var finishedAt: Date?
     /// A queued build is not claimed before this time (retry backoff).
-    public internal(set) var notBefore: Date
+    public package(set) var notBefore: Date
     /// The worker holding the build, while it runs (and, after a cancel, until
     /// that worker acknowledges it or its lease expires).
-    public internal(set) var leaseOwner: String?
-    public internal(set) var leaseExpiresAt: Date?
+    public package(set) var leaseOwner: String?
+    public package(set) var leaseExpiresAt: Date?
     /// How many files the build published; set on success.
-    public internal(set) var fileCount: Int?
+    public package(set) var fileCount: Int?
     /// How many bytes the build published; set on success.
-    public internal(set) var bytes: Int64?
+    public package(set) var bytes: Int64?
 
     public init(
         id: BuildID, siteID: SiteID, number: Int, status: BuildStatus, priority: Int, trigger: String?,
@@ -150,14 +150,14 @@ public struct BuildPage: Sendable, Hashable {
 }
 
 /// Normalisation and checks of build fields that callers supply.
-enum BuildFields {
+package enum BuildFields {
     /// Most characters kept of a commit subject or an error message.
-    static let maxCommitMessageLength = 1000
-    static let maxErrorLength = 4000
-    static let maxWorkerIDLength = 200
+    package static let maxCommitMessageLength = 1000
+    package static let maxErrorLength = 4000
+    package static let maxWorkerIDLength = 200
 
     /// A lower-cased hex object name of 4 to 64 digits.
-    static func commitSHA(_ value: String?) throws(CatalogError) -> String? {
+    package static func commitSHA(_ value: String?) throws(CatalogError) -> String? {
         guard let value, !value.isEmpty else { return nil }
         let lowered = value.lowercased()
         guard (4...64).contains(lowered.utf8.count), lowered.utf8.allSatisfy({ isHexDigit($0) }) else {
@@ -167,14 +167,14 @@ enum BuildFields {
     }
 
     /// The first line of `value`, trimmed and bounded; nil when empty.
-    static func commitMessage(_ value: String?) -> String? {
+    package static func commitMessage(_ value: String?) -> String? {
         guard let value else { return nil }
         let firstLine = value.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
         let trimmed = firstLine.trimmingCharacters(in: .whitespaces)
         return trimmed.isEmpty ? nil : bounded(trimmed, maxCharacters: maxCommitMessageLength)
     }
 
-    static func trigger(_ value: String?) throws(CatalogError) -> String? {
+    package static func trigger(_ value: String?) throws(CatalogError) -> String? {
         guard let value, !value.isEmpty else { return nil }
         if value.utf8.count > BuildRequest.maxTriggerLength {
             throw .invalidInput("trigger is longer than \(BuildRequest.maxTriggerLength) bytes; shorten it")
@@ -185,18 +185,18 @@ enum BuildFields {
         return value
     }
 
-    static func workerID(_ value: String) throws(CatalogError) {
+    package static func workerID(_ value: String) throws(CatalogError) {
         if value.isEmpty || value.utf8.count > maxWorkerIDLength {
             throw .invalidInput("a worker id must be 1 to \(maxWorkerIDLength) bytes long")
         }
     }
 
-    static func errorMessage(_ value: String) -> String {
+    package static func errorMessage(_ value: String) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         return bounded(trimmed.isEmpty ? "the build failed without a message" : trimmed, maxCharacters: maxErrorLength)
     }
 
-    static func bounded(_ text: String, maxCharacters: Int) -> String {
+    package static func bounded(_ text: String, maxCharacters: Int) -> String {
         text.count <= maxCharacters ? text : String(text.prefix(maxCharacters - 1)) + "…"
     }
 

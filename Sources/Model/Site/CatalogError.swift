@@ -68,11 +68,11 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
 
     // MARK: Constructors
 
-    static func slugInvalid(_ problem: String) -> CatalogError {
+    package static func slugInvalid(_ problem: String) -> CatalogError {
         CatalogError(code: .slugInvalid, message: problem)
     }
 
-    static func slugTaken(_ slug: String) -> CatalogError {
+    package static func slugTaken(_ slug: String) -> CatalogError {
         CatalogError(
             code: .slugTaken,
             message:
@@ -80,22 +80,22 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
         )
     }
 
-    static func siteNotFound(id: SiteID) -> CatalogError {
+    package static func siteNotFound(id: SiteID) -> CatalogError {
         CatalogError(code: .siteNotFound, message: "no deployment with id '\(id)'; list deployments to find its id")
     }
 
-    static func siteNotFound(slug: String) -> CatalogError {
+    package static func siteNotFound(slug: String) -> CatalogError {
         CatalogError(
             code: .siteNotFound,
             message: "no deployment with slug '\(slug.prefix(80))'; list deployments to find its slug")
     }
 
-    static func buildNotFound(_ id: BuildID) -> CatalogError {
+    package static func buildNotFound(_ id: BuildID) -> CatalogError {
         CatalogError(
             code: .buildNotFound, message: "no build with id '\(id)'; it may have been deleted with its deployment")
     }
 
-    static func illegalTransition(_ build: Build, to action: String, allowedFrom: String) -> CatalogError {
+    package static func illegalTransition(_ build: Build, to action: String, allowedFrom: String) -> CatalogError {
         CatalogError(
             code: .illegalTransition,
             message:
@@ -103,7 +103,7 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
         )
     }
 
-    static func queueFull(limit: Int) -> CatalogError {
+    package static func queueFull(limit: Int) -> CatalogError {
         CatalogError(
             code: .queueFull,
             message:
@@ -111,7 +111,7 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
         )
     }
 
-    static func leaseLost(_ build: Build, workerID: String) -> CatalogError {
+    package static func leaseLost(_ build: Build, workerID: String) -> CatalogError {
         let holder =
             build.leaseOwner.map { "it is leased by worker '\($0)'" } ?? "it is \(build.status.rawValue) and not leased"
         return CatalogError(
@@ -121,7 +121,7 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
         )
     }
 
-    static func notificationNotFound(_ id: String) -> CatalogError {
+    package static func notificationNotFound(_ id: String) -> CatalogError {
         CatalogError(
             code: .notificationNotFound,
             message:
@@ -129,7 +129,7 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
         )
     }
 
-    static func notificationLeaseLost(_ delivery: NotificationDelivery, owner: String) -> CatalogError {
+    package static func notificationLeaseLost(_ delivery: NotificationDelivery, owner: String) -> CatalogError {
         let holder =
             delivery.leaseOwner.map { "sender '\($0)' holds it now" }
             ?? (delivery.state == .pending ? "it is no longer leased" : "it is already \(delivery.state.rawValue)")
@@ -140,27 +140,27 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
         )
     }
 
-    static func buildCanceled(_ build: Build) -> CatalogError {
+    package static func buildCanceled(_ build: Build) -> CatalogError {
         CatalogError(
             code: .buildCanceled, message: "build #\(build.number) (\(build.id)) was canceled; stop working on it")
     }
 
-    static func notActivatable(_ message: String) -> CatalogError {
+    package static func notActivatable(_ message: String) -> CatalogError {
         CatalogError(code: .notActivatable, message: message)
     }
 
-    static func buildInUse(_ build: Build, _ reason: String) -> CatalogError {
+    package static func buildInUse(_ build: Build, _ reason: String) -> CatalogError {
         CatalogError(code: .buildInUse, message: "build #\(build.number) (\(build.id)) cannot be deleted: \(reason)")
     }
 
-    static func invalidInput(_ message: String) -> CatalogError {
+    package static func invalidInput(_ message: String) -> CatalogError {
         CatalogError(code: .invalidInput, message: message)
     }
 
-    static func unavailable(_ message: String) -> CatalogError {
+    package static func unavailable(_ message: String) -> CatalogError {
         CatalogError(code: .unavailable, message: message)
     }
 
-    static let closed = CatalogError(
+    package static let closed = CatalogError(
         code: .closed, message: "the catalog is closed; this Slipway process is shutting down")
 }

@@ -17,7 +17,7 @@ public struct SiteID: Hashable, Comparable, Sendable, Codable, CustomStringConve
         self.rawValue = text
     }
 
-    init(unchecked text: String) { self.rawValue = text }
+    package init(unchecked text: String) { self.rawValue = text }
 
     /// A new identifier whose time part is `date`.
     public static func generate(at date: Date = Date()) -> SiteID {
@@ -52,7 +52,7 @@ public struct BuildID: Hashable, Comparable, Sendable, Codable, CustomStringConv
         self.rawValue = text
     }
 
-    init(unchecked text: String) { self.rawValue = text }
+    package init(unchecked text: String) { self.rawValue = text }
 
     /// A new identifier whose time part is `date`.
     public static func generate(at date: Date = Date()) -> BuildID {
@@ -74,12 +74,12 @@ public struct BuildID: Hashable, Comparable, Sendable, Codable, CustomStringConv
 }
 
 /// ULID-like identifiers in lower-case Crockford base32.
-enum OpaqueIdentifier {
-    static let length = 26
+package enum OpaqueIdentifier {
+    package static let length = 26
     private static let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz".utf8)
     private static let allowed: Set<UInt8> = Set(alphabet)
 
-    static func isWellFormed(_ text: String) -> Bool {
+    package static func isWellFormed(_ text: String) -> Bool {
         let bytes = text.utf8
         // The first character holds the top 3 of 50 bits: a 48-bit time
         // leaves it in 0...7.
@@ -90,7 +90,7 @@ enum OpaqueIdentifier {
         return bytes.allSatisfy { allowed.contains($0) }
     }
 
-    static func generate(at date: Date) -> String {
+    package static func generate(at date: Date) -> String {
         let milliseconds = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down))) & 0xFFFF_FFFF_FFFF
         var generator = SystemRandomNumberGenerator()
         let randomHigh = UInt64(generator.next() as UInt16)
@@ -113,7 +113,7 @@ enum OpaqueIdentifier {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func decode(from decoder: any Decoder, kind: String) throws -> String {
+    package static func decode(from decoder: any Decoder, kind: String) throws -> String {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard isWellFormed(text) else {
             throw DecodingError.dataCorrupted(

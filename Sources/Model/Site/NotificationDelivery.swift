@@ -46,22 +46,22 @@ public struct NotificationDelivery: Sendable, Hashable, Identifiable {
     public let url: String
     /// The build as it ended (kept here: retention may delete its row first).
     public let build: Build
-    public internal(set) var state: State
+    public package(set) var state: State
     /// Attempts started so far, the current one included.
-    public internal(set) var attempts: Int
+    public package(set) var attempts: Int
     public let createdAt: Date
     /// Not attempted before this.
-    public internal(set) var nextAttemptAt: Date
+    public package(set) var nextAttemptAt: Date
     /// The sender working on it, until it records a result or its lease lapses.
-    public internal(set) var leaseOwner: String?
-    public internal(set) var leaseExpiresAt: Date?
-    public internal(set) var lastAttemptAt: Date?
+    public package(set) var leaseOwner: String?
+    public package(set) var leaseExpiresAt: Date?
+    public package(set) var lastAttemptAt: Date?
     /// The HTTP status of the last answer, if one came.
-    public internal(set) var lastStatus: Int?
+    public package(set) var lastStatus: Int?
     /// Why the last attempt did not deliver it.
-    public internal(set) var lastError: String?
+    public package(set) var lastError: String?
     /// When it was delivered or given up.
-    public internal(set) var finishedAt: Date?
+    public package(set) var finishedAt: Date?
 
     public init(
         id: String, siteID: SiteID, buildID: BuildID, event: String, url: String, build: Build, state: State,

@@ -7,7 +7,7 @@ extension SiteSettings {
     /// The catalog checks shape and size only. Whether a repository URL or a
     /// branch is safe to hand to git is the builder's check (`RepositorySource`),
     /// which runs again before every clone.
-    func validated() throws(CatalogError) -> SiteSettings {
+    package func validated() throws(CatalogError) -> SiteSettings {
         if let problem = SlugRules.problem(with: slug) { throw .slugInvalid(problem) }
         var result = self
         try Self.checkSingleLine(repoURL, field: "repoUrl", maxBytes: Self.maxRepoURLLength)
@@ -90,7 +90,7 @@ extension SiteSettings {
     }
 
     /// `^[A-Za-z_][A-Za-z0-9_]*$`, bounded.
-    static func isVariableName(_ name: String) -> Bool {
+    package static func isVariableName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard let first = bytes.first, bytes.count <= maxVariableNameLength else { return false }
         func isLetter(_ byte: UInt8) -> Bool {

@@ -24,7 +24,7 @@ public enum WebhookSecret {
     /// `X-Hub-Signature-256` header.
     public static func signature(of body: some DataProtocol, secret: String) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
-        return "sha256=" + SigV4Signer.hex(code)
+        return "sha256=" + Hex.encode(code)
     }
 
     /// Shortest secret accepted in a ``SiteDraft``, in bytes.

@@ -11,8 +11,8 @@ public enum RetryAfter {
             // More digits than an Int64 holds is "a very long time".
             return .seconds(Int64(text) ?? Int64.max)
         }
-        guard let date = S3Dates.parseHTTPDate(text) else { return nil }
-        let seconds = date.timeIntervalSince(now)
+        guard let epochSeconds = HTTPDate.parse(text) else { return nil }
+        let seconds = TimeInterval(epochSeconds) - now.timeIntervalSince1970
         return seconds > 0 ? .milliseconds(Int64((seconds * 1000).rounded(.up))) : .zero
     }
 }

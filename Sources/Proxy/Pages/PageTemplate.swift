@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Storage
 
 /// One of Slipway's own HTML pages with `{{name}}` placeholders.

@@ -1,4 +1,5 @@
-public import Storage
+public import Model
+import Storage
 
 /// What a sanitised path resolves to within one build.
 public enum Resolution: Sendable, Equatable {

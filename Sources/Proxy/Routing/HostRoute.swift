@@ -1,3 +1,4 @@
+import Model
 import Storage
 
 /// Where a request's `Host` header sends it, as `SITE-RULES.md` defines:

@@ -1,3 +1,4 @@
+import Model
 import NIOHTTP1
 
 /// A request as the serving pipeline sees it once it has been received whole.

@@ -1,3 +1,4 @@
+import Model
 import NIOHTTP1
 
 /// Step 6 of the serving pipeline: conditional GET/HEAD (RFC 9110 §13.1.2,

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import Model
 import NIOCore
 import Storage
 

@@ -1,3 +1,4 @@
+import Model
 import NIOHTTP1
 
 /// Step 7 of the serving pipeline: byte ranges (RFC 9110 §14).

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import NIOHTTP1
 import Storage
 import Synchronization
@@ -23,9 +24,6 @@ final class HTTPDateClock: Sendable {
 /// Cache-Control defaults and Always).
 enum SlipwayResponseHeaders {
     static let htmlContentType = "text/html; charset=utf-8"
-    static let revalidate = "public, max-age=0, must-revalidate"
-    static let immutable = "public, max-age=31536000, immutable"
-    static let noStore = "no-store"
 
     /// Headers a site's `_headers` can neither set nor remove: framing, the
     /// validators and `Vary` the proxy's own caching logic depends on, and
@@ -38,7 +36,7 @@ enum SlipwayResponseHeaders {
     static func addPageHeaders(to headers: inout HTTPHeaders, bodyLength: Int, date: String) {
         headers.add(name: "Content-Type", value: htmlContentType)
         headers.add(name: "Content-Length", value: String(bodyLength))
-        headers.add(name: "Cache-Control", value: noStore)
+        headers.add(name: "Cache-Control", value: CacheControl.noStore)
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
         headers.add(name: "Date", value: date)
         headers.add(name: "X-Cache", value: "MISS")
@@ -58,7 +56,7 @@ enum SlipwayResponseHeaders {
         var headers = HTTPHeaders()
         headers.reserveCapacity(12 + custom.headers.count)
         headers.add(name: "Content-Type", value: file.contentType)
-        headers.add(name: "Cache-Control", value: file.immutable ? immutable : revalidate)
+        headers.add(name: "Cache-Control", value: file.cacheControl)
         headers.add(name: "ETag", value: "\"\(etag)\"")
         headers.add(name: "Last-Modified", value: lastModified)
         if let coding { headers.add(name: "Content-Encoding", value: coding) }
@@ -75,7 +73,7 @@ enum SlipwayResponseHeaders {
         var headers = HTTPHeaders()
         headers.add(name: "Location", value: location)
         headers.add(name: "Content-Length", value: "0")
-        headers.add(name: "Cache-Control", value: revalidate)
+        headers.add(name: "Cache-Control", value: CacheControl.revalidate)
         headers.add(name: "Date", value: date)
         headers.add(name: "X-Cache", value: "MISS")
         finish(&headers, isPreview: isPreview)

@@ -1,4 +1,5 @@
 public import Foundation
+public import Model
 
 /// The time source of a catalog. Tests inject a clock they move by hand, so
 /// lease expiry and backoff are tested without sleeping.

@@ -1,3 +1,5 @@
+import Model
+
 /// Limits and timings of the durable build queue.
 public struct QueueSettings: Sendable, Hashable {
     /// Most builds that may wait in `queued` at once; creating one more fails

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+public import Model
 
 extension SQLiteCatalog {
     public func activate(siteID: SiteID, buildID: BuildID, allowOlder: Bool) async throws -> ActivationOutcome {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+public import Model
 
 extension SQLiteCatalog {
     /// Most builds one page may hold.

@@ -1,4 +1,5 @@
 import GRDB
+import Model
 
 extension SQLiteCatalog {
     /// The schema, as an ordered list of migrations. Never edit a migration

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+public import Model
 
 /// The outbox of build notifications (see ``NotificationDelivery``).
 extension SQLiteCatalog {

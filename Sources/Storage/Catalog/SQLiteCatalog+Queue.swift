@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+public import Model
 
 extension SQLiteCatalog {
     public func claimNextBuild(workerID: String, leaseDuration: Duration) async throws -> Build? {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Model
 
 /// Reading and writing catalog rows. Column lists live here, next to each
 /// other, so the schema and the Swift types stay in step.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+public import Model
 
 extension SQLiteCatalog {
     public func createSite(_ draft: SiteDraft) async throws -> Site {

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import Model
 import Synchronization
 
 /// The embedded catalog: one SQLite database in the data directory.

@@ -1,4 +1,5 @@
 public import Foundation
+public import Model
 
 /// Publish/subscribe for what happens to sites and builds, and for build logs.
 ///

@@ -1,3 +1,4 @@
+public import Model
 import Synchronization
 
 /// The event bus of a single Slipway process: fan-out to in-memory queues.

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// The two renderings of a signing time SigV4 uses, in UTC.
 struct SigV4Time {
@@ -19,76 +20,13 @@ struct SigV4Time {
     }
 }
 
-/// A Unix time broken into UTC calendar fields (proleptic Gregorian), without
-/// Foundation's calendars or formatters (which depend on locale and are slow).
-struct CivilTime: Hashable {
-    var year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64
-
-    init(year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64) {
-        (self.year, self.month, self.day, self.hour, self.minute, self.second) = (
-            year, month, day, hour, minute, second
-        )
-    }
-
-    // Howard Hinnant's days-from-civil / civil-from-days algorithms
-    // (https://howardhinnant.github.io/date_algorithms.html).
-    init(secondsSince1970 seconds: Int64) {
-        var days = seconds / 86_400
-        var secondOfDay = seconds % 86_400
-        if secondOfDay < 0 {
-            secondOfDay += 86_400
-            days -= 1
-        }
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        hour = secondOfDay / 3600
-        minute = secondOfDay % 3600 / 60
-        second = secondOfDay % 60
-    }
-
-    /// Seconds since 1970-01-01T00:00:00Z, or nil for fields out of range.
-    var secondsSince1970: Int64? {
-        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute),
-            (0...60).contains(second)
-        else { return nil }
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        return days * 86_400 + hour * 3600 + minute * 60 + second
-    }
-}
-
 /// Parsers for the two date formats S3 answers with. Hand-written because
 /// both formats are fixed, and `DateFormatter` depends on locale and is slow
 /// to create.
 enum S3Dates {
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-    /// Parses an HTTP date (RFC 9110 IMF-fixdate, e.g. `Wed, 12 Oct 2009 17:50:00 GMT`),
-    /// as in `Last-Modified`.
+    /// Parses an HTTP date (RFC 9110), as in `Last-Modified`.
     static func parseHTTPDate(_ text: String) -> Date? {
-        // "Wed, 12 Oct 2009 17:50:00 GMT"
-        let parts = text.split(separator: " ")
-        guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT",
-            let day = Int64(parts[1]), let monthIndex = months.firstIndex(of: String(parts[2])),
-            let year = Int64(parts[3])
-        else { return nil }
-        let clock = parts[4].split(separator: ":")
-        guard clock.count == 3, let hour = Int64(clock[0]), let minute = Int64(clock[1]), let second = Int64(clock[2])
-        else { return nil }
-        let civil = CivilTime(
-            year: year, month: Int64(monthIndex + 1), day: day, hour: hour, minute: minute, second: second)
-        return civil.secondsSince1970.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+        HTTPDate.parse(text).map { Date(timeIntervalSince1970: TimeInterval($0)) }
     }
 
     /// Parses an ISO 8601 UTC timestamp as S3 listings carry it:

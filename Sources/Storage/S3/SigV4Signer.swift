@@ -1,5 +1,6 @@
 import Crypto
 public import Foundation
+import Model
 
 /// AWS Signature Version 4 for S3-compatible stores: header signing
 /// (`Authorization`) and query-string presigning.
@@ -281,13 +282,5 @@ public struct SigV4Signer: Sendable, CustomStringConvertible, CustomDebugStringC
         .joined(separator: " ")
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let hexDigits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(_ bytes: some Sequence<UInt8>) -> String { Hex.encode(bytes) }
 }

@@ -1,4 +1,5 @@
 import Builder
+import Model
 import Proxy
 import Storage
 

@@ -1,5 +1,6 @@
 import Foundation
 import MetricsTestKit
+import Model
 import NIOHTTP1
 import SlipwayTestSupport
 import Storage

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import MetricsTestKit
+import Model
 import NIOHTTP1
 import SlipwayTestSupport
 import Storage

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import SlipwayTestSupport
 import Storage
 import Testing

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import Model
 import NIOCore
+import SlipwayTestSupport
 import Storage
 import Synchronization
 import Testing
@@ -170,9 +172,8 @@ final class BuilderHarness: Sendable {
             let build = try await catalog.build(id: id)
             if condition(build) { return build }
             if clock.now > deadline {
-                throw HarnessError(
-                    description:
-                        "build \(id) did not get there within \(timeout): it is \(build.status) (\(build.error ?? "no error"))"
+                throw TestFailure(
+                    "build \(id) did not get there within \(timeout): it is \(build.status) (\(build.error ?? "no error"))"
                 )
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -185,7 +186,7 @@ final class BuilderHarness: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while try await !condition() {
-            if clock.now > deadline { throw HarnessError(description: "timed out waiting for \(what)") }
+            if clock.now > deadline { throw TestFailure("timed out waiting for \(what)") }
             try await Task.sleep(for: .milliseconds(50))
         }
     }
@@ -199,12 +200,12 @@ final class BuilderHarness: Sendable {
     func waitForLogLine(_ id: BuildID, containing text: String, timeout: Duration = .seconds(120)) async throws {
         let bus = self.bus
         _ = try await withTimeout(
-            timeout, error: HarnessError(description: "no log line with '\(text)' within \(timeout)")
+            timeout, error: TestFailure("no log line with '\(text)' within \(timeout)")
         ) {
             for await delivery in bus.subscribeLog(buildID: id) {
                 if case .value(let line) = delivery, line.text.contains(text) { return true }
             }
-            throw HarnessError(description: "the log of \(id) ended without a line containing '\(text)'")
+            throw TestFailure("the log of \(id) ended without a line containing '\(text)'")
         }
     }
 
@@ -243,10 +244,6 @@ final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
     init(_ value: Value) { mutex = Mutex(value) }
     func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T { try mutex.withLock { try body(&$0) } }
-}
-
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
 }
 
 extension ByteBuffer {

@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
+import Model
 import NIOCore
+import SlipwayTestSupport
 import Storage
 import Testing
 
@@ -38,7 +40,7 @@ enum PublishedBuild {
             workingDirectory: directory, timeout: .seconds(60), maxLineBytes: 4096
         ) { line, _ in lines.append(line) }
         guard outcome.exitCode == 0 else {
-            throw HarnessError(description: "the reference build failed: \(lines.lines.joined(separator: "\n"))")
+            throw TestFailure("the reference build failed: \(lines.lines.joined(separator: "\n"))")
         }
         return directory + "/" + output
     }
@@ -69,7 +71,7 @@ enum PublishedBuild {
                 #expect(Int64(variant.count) == gzip.size)
                 #expect(gzip.etag == etag(variant))
                 #expect(Double(variant.count) <= Double(bytes.count) * 0.9, "\(path): a variant must save 10%")
-                #expect(try GzipTests.gunzip(variant) == bytes, "gzip variant of \(path)")
+                #expect(try gunzip(variant) == bytes, "gzip variant of \(path)")
                 let info = try await store.head(manifest.objectKey(for: gzip.path))
                 #expect(info.contentEncoding == "gzip")
             }

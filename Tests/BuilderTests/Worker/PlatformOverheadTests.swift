@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import SlipwayTestSupport
 import Storage
 import Testing
@@ -29,7 +30,7 @@ struct PlatformOverheadTests {
             let queued = try await harness.catalog.createBuild(siteID: site.id, BuildRequest(trigger: "overhead"))
             while harness.activations(of: queued.id).isEmpty {
                 if clock.now - triggered > .seconds(120) {
-                    throw HarnessError(description: "build \(queued.id) never went live")
+                    throw TestFailure("build \(queued.id) never went live")
                 }
                 try await Task.sleep(for: .milliseconds(2))
             }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Storage
+@testable import Model
 
 @Suite struct SiteRulesParsingTests {
     @Test func redirectLinesParseWithDefaultsCommentsAndForce() {

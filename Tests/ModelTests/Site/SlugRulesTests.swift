@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Storage
+@testable import Model
 
 @Suite struct SlugRulesTests {
     @Test func validSlugsPass() {

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayTestSupport
 import Storage
 import Testing
 

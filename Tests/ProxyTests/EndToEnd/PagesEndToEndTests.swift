@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import NIOHTTP1
 import Storage
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import NIOHTTP1
 import SlipwayTestSupport
 import Storage
@@ -36,7 +37,10 @@ extension EndToEnd {
                         "/assets/app-3f9a1b2c.js", slug: "manual", headers: [("Accept-Encoding", "gzip")])
                     #expect(
                         gzip.header("Content-Encoding") == "gzip"
-                            && gzip.body == Array(files.data("assets/app-3f9a1b2c.js.gz")))
+                            && gzip.body
+                                == Array(
+                                    files.data(files.manifest.files["assets/app-3f9a1b2c.js"]!.variants["gzip"]!.path))
+                    )
 
                     // A large object streams from the store, whole or in part, never cached.
                     let film = try await proxy.get("/media/film.bin", slug: "manual")

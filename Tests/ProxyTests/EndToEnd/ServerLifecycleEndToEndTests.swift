@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MetricsTestKit
+import Model
 import Storage
 import Synchronization
 import Testing

@@ -1,3 +1,4 @@
+import Model
 import NIOHTTP1
 import Testing
 

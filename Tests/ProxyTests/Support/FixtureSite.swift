@@ -1,13 +1,15 @@
-import Crypto
 import Foundation
+import Model
 import Storage
 
-/// A fixture site tree under `Tests/ProxyTests/Fixtures/sites/<name>` and the
-/// manifest a build of it has: every file with its size, content type and
-/// strong ETag, `.gz` sidecars as gzip variants, `_redirects` and `_headers`
-/// parsed.
+/// A fixture site tree under `Tests/ProxyTests/Fixtures/sites/<name>` laid
+/// out exactly as the builder publishes it: every file's manifest entry and
+/// gzip variant come from the model's `ManifestEntryBuilder` (the code the
+/// builder publishes with), and `_redirects` and `_headers` are parsed by the
+/// same parsers.
 struct FixtureSite: Sendable {
-    /// Every file of the tree by site path (`_redirects` and `_headers` included).
+    /// Every stored object by site path: the tree's files (`_redirects` and
+    /// `_headers` included) and the gzip variants under `.slipway/gzip/`.
     let files: [String: Data]
     let manifest: BuildManifest
     let problems: [RuleProblem]
@@ -25,15 +27,16 @@ struct FixtureSite: Sendable {
             files[path] = try Data(contentsOf: url)
         }
         files.merge(extraFiles) { _, extra in extra }
-        self.init(files: files, siteID: siteID, buildID: buildID)
+        try self.init(files: files, siteID: siteID, buildID: buildID)
     }
 
-    /// A site made of `files`, with the manifest the builder would write.
+    /// A site made of `files`, with the manifest and variants the builder would publish.
     init(
         files: [String: Data], siteID: String, buildID: String,
         createdAt: Date = Date(timeIntervalSince1970: 1_750_000_000)
-    ) {
+    ) throws {
         var entries: [String: ManifestFile] = [:]
+        var stored = files
         var redirects: [RedirectRule] = []
         var headers: [HeaderRule] = []
         var problems: [RuleProblem] = []
@@ -48,38 +51,34 @@ struct FixtureSite: Sendable {
                 headers = parsed.rules
                 problems += parsed.problems
             default:
-                entries[path] = ManifestFile(
-                    size: Int64(data.count), etag: Self.etag(data), contentType: ContentTypes.forPath(path),
-                    immutable: AssetClassifier.isImmutable(path))
+                let (entry, gzip) = try ManifestEntryBuilder.entry(path: path, bytes: [UInt8](data))
+                entries[path] = entry
+                if let gzip, let variant = entry.variants["gzip"] { stored[variant.path] = Data(gzip) }
             }
         }
-        for (path, _) in entries where path.hasSuffix(".gz") {
-            let original = String(path.dropLast(3))
-            if let gz = entries[path], entries[original] != nil {
-                entries[original]!.variants["gzip"] = ManifestVariant(path: path, size: gz.size, etag: gz.etag)
-            }
-        }
-        self.files = files
+        self.files = stored
         self.manifest = BuildManifest(
             siteID: siteID, buildID: buildID, createdAt: createdAt, files: entries, redirects: redirects,
             headers: headers)
         self.problems = problems
     }
 
-    static func etag(_ data: Data) -> String {
-        SHA256.hash(data: data).prefix(16).map { String(format: "%02x", $0) }.joined()
-    }
-
     /// The bytes of a site path.
     func data(_ path: String) -> Data { files[path]! }
 
-    /// Stores every file of the manifest, then the manifest itself, as the
-    /// builder publishes a build: the manifest last.
+    /// Stores every file and variant, then the manifest, as the builder
+    /// publishes a build: the manifest last.
     func publish(to store: any ObjectStore) async throws {
         for (path, file) in manifest.files.sorted(by: { $0.key < $1.key }) {
             try await store.put(
                 manifest.objectKey(for: path), body: .bytes(files[path]!),
-                options: PutOptions(contentType: file.contentType))
+                options: PutOptions(contentType: file.contentType, cacheControl: file.cacheControl))
+            if let variant = file.variants["gzip"] {
+                try await store.put(
+                    manifest.objectKey(for: variant.path), body: .bytes(files[variant.path]!),
+                    options: PutOptions(
+                        contentType: file.contentType, cacheControl: file.cacheControl, contentEncoding: "gzip"))
+            }
         }
         try await publishManifest(to: store)
     }

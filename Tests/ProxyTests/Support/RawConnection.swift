@@ -1,5 +1,6 @@
 import Foundation
 import NIOPosix
+import SlipwayTestSupport
 
 #if canImport(Glibc)
     import Glibc

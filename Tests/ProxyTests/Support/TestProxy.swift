@@ -2,8 +2,10 @@ import AsyncHTTPClient
 import CoreMetrics
 import Foundation
 import Logging
+import Model
 import NIOCore
 import NIOHTTP1
+import SlipwayTestSupport
 import Storage
 import Testing
 
@@ -198,11 +200,6 @@ struct TestResponse: Sendable {
 
     var text: String { String(decoding: body, as: UTF8.self) }
     func header(_ name: String) -> String? { headers.first(name: name) }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// Runs `body` with a started proxy and always stops it.
