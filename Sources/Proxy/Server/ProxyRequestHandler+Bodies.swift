@@ -46,8 +46,8 @@ extension ProxyRequestHandler {
         }
 
         switch services.bodySource {
-        case .disk(let store):
-            sendFromDisk(store, reply: reply, exchange)
+        case .localFiles(let files, _):
+            sendLocalFile(files, reply: reply, exchange)
         case .presigned(let store, let client):
             streamFromStore(store, client: client, reply: reply, exchange)
         }
@@ -70,40 +70,28 @@ extension ProxyRequestHandler {
         pump(exchange)
     }
 
-    /// Opens the disk store's file off the event loop, checks its size
-    /// against the manifest, then sends the range with `sendfile` in slices.
-    private func sendFromDisk(_ store: DiskObjectStore, reply: FileReply, _ exchange: Exchange) {
-        let path: String
-        do {
-            path = try store.filePath(forKey: reply.object.objectKey)
-        } catch {
-            fail(
-                exchange,
-                ProxyError.upstreamFailed("the object key \(reply.object.objectKey) is not valid for the disk store"))
-            return
-        }
+    /// Opens the store's file off the event loop, checks its size against
+    /// the manifest, then sends the range with `sendfile` in slices.
+    private func sendLocalFile(_ files: any LocalObjectFiles, reply: FileReply, _ exchange: Exchange) {
         let expectedSize = reply.object.size
         let objectKey = reply.object.objectKey
         let opened = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> NIOFileHandle in
-            let file: NIOFileHandle
+            let file: LocalObjectFile
             do {
-                file = try NIOFileHandle(_deprecatedPath: path)
+                file = try files.openForReading(objectKey)
             } catch {
                 throw ProxyError.upstreamFailed("cannot open \(objectKey) in the disk store: \(error)")
             }
-            let size: Int
-            do {
-                size = try FileRegion(fileHandle: file).endIndex
-            } catch {
-                try? file.close()
-                throw ProxyError.upstreamFailed("cannot read \(objectKey) in the disk store: \(error)")
-            }
-            guard Int64(size) == expectedSize else {
-                try? file.close()
+            // NIO sends files only through a `FileRegion` over an
+            // `NIOFileHandle`; the store opened the file, the handle owns its
+            // descriptor from here on and closes it.
+            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: file.descriptor)
+            guard file.size == expectedSize else {
+                try? handle.close()
                 throw ProxyError.objectMismatch(
-                    "\(objectKey) has \(size) bytes but its manifest says \(expectedSize); rebuild the site")
+                    "\(objectKey) has \(file.size) bytes but its manifest says \(expectedSize); rebuild the site")
             }
-            return file
+            return handle
         }
         opened.assumeIsolated().whenComplete { [self] result in
             switch result {

@@ -250,10 +250,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
                 let request = IncomingRequest(
                     method: receivingMethod, target: "/", host: "", headers: [:], version: .http1_1, isKeepAlive: false)
                 let exchange = begin(request, closeAfter: true)
-                execute(
-                    services.pipeline.page(
-                        services.pipeline.pages.page(kind), isPreview: false, date: HTTPDateClock.shared.now()),
-                    exchange)
+                execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: false), exchange)
             }
         }
         if exchange == nil && waiting.isEmpty && readHeld && !inputDone {
@@ -273,7 +270,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     /// Steps 1–3 of the pipeline, then the plan once the manifest is at hand.
     private func serve(_ exchange: Exchange) {
         let pipeline = services.pipeline
-        switch pipeline.route(exchange.request, date: HTTPDateClock.shared.now()) {
+        switch pipeline.route(exchange.request) {
         case .reply(let plan):
             execute(plan, exchange)
         case .replyAndClose(let plan):
@@ -282,17 +279,13 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         case .build(let build):
             exchange.isPreview = build.isPreview
             if let manifest = services.manifests.cached(buildID: build.buildID) {
-                execute(
-                    pipeline.plan(exchange.request, build: build, manifest: manifest, date: HTTPDateClock.shared.now()),
-                    exchange)
+                execute(pipeline.plan(exchange.request, build: build, manifest: manifest), exchange)
                 return
             }
             let manifests = services.manifests
             runAsync(exchange, { try await manifests.load(siteID: build.site.siteID, buildID: build.buildID) }) {
                 manifest in
-                self.execute(
-                    pipeline.plan(exchange.request, build: build, manifest: manifest, date: HTTPDateClock.shared.now()),
-                    exchange)
+                self.execute(pipeline.plan(exchange.request, build: build, manifest: manifest), exchange)
             }
         }
     }
@@ -314,22 +307,27 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
 
     // MARK: Writing
 
-    /// Writes the head of an answer whose `headers` are complete (a page, a redirect, a 304).
+    /// Writes the head of an answer whose own `headers` are complete (a
+    /// page, a redirect, a 304).
     func writeHead(_ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders) {
-        writeHead(exchange, status: status, headers: headers, extra: ResponseHeadWriter.ExtraFields())
+        writeHead(exchange, status: status, headers: headers, contentLength: nil, cacheHit: false)
     }
 
     /// Writes the head of a file answer: its headers, then `Content-Length`
     /// and `X-Cache` (from `exchange.cacheHit`).
     func writeHead(_ exchange: Exchange, reply: FileReply) {
-        let extra = ResponseHeadWriter.ExtraFields(contentLength: reply.range.count, cacheHit: exchange.cacheHit)
-        writeHead(exchange, status: reply.status, headers: reply.headers, extra: extra)
+        writeHead(
+            exchange, status: reply.status, headers: reply.headers, contentLength: reply.range.count,
+            cacheHit: exchange.cacheHit)
     }
 
+    /// Every head leaves here: the reply's fields, then the fields
+    /// ``ResponseHeadWriter/ExtraFields`` decides for every answer.
     private func writeHead(
-        _ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders, extra: ResponseHeadWriter.ExtraFields
+        _ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders, contentLength: Int?, cacheHit: Bool
     ) {
-        var extra = extra
+        var extra = ResponseHeadWriter.ExtraFields(
+            date: services.dateClock.now(), contentLength: contentLength, cacheHit: cacheHit)
         if exchange.closeAfter || (inputDone && waiting.isEmpty) {
             exchange.closeAfter = true
             extra.connection = "close"
@@ -443,10 +441,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         }
         exchange.body = nil
         exchange.closeFile()
-        execute(
-            services.pipeline.page(
-                services.pipeline.pages.page(kind), isPreview: exchange.isPreview, date: HTTPDateClock.shared.now()),
-            exchange)
+        execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: exchange.isPreview), exchange)
     }
 
     /// Closes the connection mid-response.

@@ -38,6 +38,7 @@ public final class ProxyServer: Sendable {
     private let logger: Logger
     private let metrics: ProxyMetrics
     private let metricsFactory: any MetricsFactory
+    private let dateClock: HTTPDateClock
     private let group: any EventLoopGroup
     private let ownsGroup: Bool
     private let connections: ConnectionTracker
@@ -58,12 +59,14 @@ public final class ProxyServer: Sendable {
 
     /// Builds a server; nothing is loaded or bound before ``start()``.
     /// - Parameters:
-    ///   - store: where builds are read from: the disk store's files are sent
-    ///     with `sendfile`, any other store is read through presigned GETs.
+    ///   - store: where builds are read from: a store with local files (the
+    ///     disk store) has them sent with `sendfile`, any other store is read
+    ///     through presigned GETs.
     ///   - bodyCache: the shared body cache; one is made from
     ///     `configuration.cache` when nil.
     ///   - eventLoopGroup: the loops to run on; by default the server makes
     ///     `configuration.eventLoopThreads` of its own and stops them at shutdown.
+    ///   - dateClock: the time every answer's `Date` field says.
     /// - Throws: `ProxyError` for an invalid configuration or missing pages.
     public init(
         configuration: ProxyConfiguration,
@@ -73,8 +76,10 @@ public final class ProxyServer: Sendable {
         bodyCache: BodyCache? = nil,
         logger: Logger = Logger(label: "slipway.proxy"),
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        eventLoopGroup: (any EventLoopGroup)? = nil
+        eventLoopGroup: (any EventLoopGroup)? = nil,
+        dateClock: HTTPDateClock = .system
     ) throws {
+        self.dateClock = dateClock
         try configuration.validate()
         self.configuration = configuration
         self.catalog = catalog
@@ -137,8 +142,8 @@ public final class ProxyServer: Sendable {
             follow = following
 
             let bodySource: BodySource
-            if let disk = store as? DiskObjectStore {
-                bodySource = .disk(disk)
+            if let files = store.localFiles {
+                bodySource = .localFiles(files, store: store)
             } else {
                 let made = try makeUpstreamClient()
                 client = made
@@ -265,6 +270,7 @@ public final class ProxyServer: Sendable {
                 maxRequestLineBytes: limits.maxRequestLineBytes, maxHeaderBytes: limits.maxHeaderBytes,
                 maxHeaderCount: limits.maxHeaderCount, maxRequestBodyBytes: limits.maxRequestBodyBytes),
             upstream: configuration.upstream,
+            dateClock: dateClock,
             logger: logger)
     }
 

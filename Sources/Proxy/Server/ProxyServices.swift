@@ -20,12 +20,15 @@ final class ProxyServices: Sendable {
     let accessLog: AccessLog
     let intakeLimits: RequestIntake.Limits
     let upstream: ProxyConfiguration.Upstream
+    /// Where every answer's `Date` comes from.
+    let dateClock: HTTPDateClock
     let logger: Logger
 
     init(
         pipeline: ServingPipeline, manifests: ManifestStore, bodyCache: BodyCache, bodySource: BodySource,
         metrics: ProxyMetrics,
-        accessLog: AccessLog, intakeLimits: RequestIntake.Limits, upstream: ProxyConfiguration.Upstream, logger: Logger
+        accessLog: AccessLog, intakeLimits: RequestIntake.Limits, upstream: ProxyConfiguration.Upstream,
+        dateClock: HTTPDateClock, logger: Logger
     ) {
         self.pipeline = pipeline
         self.manifests = manifests
@@ -35,6 +38,7 @@ final class ProxyServices: Sendable {
         self.accessLog = accessLog
         self.intakeLimits = intakeLimits
         self.upstream = upstream
+        self.dateClock = dateClock
         self.logger = logger
     }
 }

@@ -11,17 +11,23 @@ import NIOHTTP1
 /// rather than sent, so nothing in a header (a `_headers` rule read from the
 /// bucket, a redirect target) can split the response.
 enum ResponseHeadWriter {
-    /// Fields that depend on the connection and the body sent, written
-    /// after the reply's own fields, so those never need copying to add them.
+    /// The fields every answer carries, whatever produced it: the one place
+    /// that writes `Date`, `Content-Length` of a file body, `X-Cache` and
+    /// `Connection`. They depend on the moment, the body sent and the
+    /// connection, and are written after the reply's own fields, so those
+    /// never need copying to add them.
     struct ExtraFields {
-        /// `Content-Length`.
+        /// `Date`, from the server's ``HTTPDateClock``.
+        var date: String
+        /// `Content-Length`, when the reply's own fields do not carry it.
         var contentLength: Int?
-        /// `X-Cache: HIT` or `MISS`.
-        var cacheHit: Bool?
+        /// `X-Cache: HIT` when the body came from the body cache, else `MISS`.
+        var cacheHit: Bool
         /// `Connection`.
         var connection: StaticString?
 
-        init(contentLength: Int? = nil, cacheHit: Bool? = nil, connection: StaticString? = nil) {
+        init(date: String, contentLength: Int? = nil, cacheHit: Bool = false, connection: StaticString? = nil) {
+            self.date = date
             self.contentLength = contentLength
             self.cacheHit = cacheHit
             self.connection = connection
@@ -29,8 +35,9 @@ enum ResponseHeadWriter {
 
         /// Calls `body` with each field that is set, in order.
         func forEach(_ body: (_ name: StaticString, _ value: String) -> Void) {
+            body("Date", date)
             if let contentLength { body("Content-Length", String(contentLength)) }
-            if let cacheHit { body("X-Cache", cacheHit ? "HIT" : "MISS") }
+            body("X-Cache", cacheHit ? "HIT" : "MISS")
             if let connection { body("Connection", connection.description) }
         }
     }
@@ -38,7 +45,7 @@ enum ResponseHeadWriter {
     /// The head's bytes, in a buffer from `allocator`.
     /// - Returns: the buffer, and how many fields were left out.
     static func head(
-        status: HTTPResponseStatus, headers: HTTPHeaders, extra: ExtraFields = ExtraFields(),
+        status: HTTPResponseStatus, headers: HTTPHeaders, extra: ExtraFields,
         allocator: ByteBufferAllocator
     ) -> (ByteBuffer, dropped: Int) {
         var fieldBytes = 0

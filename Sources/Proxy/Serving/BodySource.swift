@@ -16,12 +16,13 @@ struct BodyObject: Sendable, Hashable {
     var isCacheable: Bool
 }
 
-/// Where the proxy reads a build's bytes: the disk store's files (sent with
-/// `sendfile`) or presigned GETs to an S3-compatible store (streamed with
-/// backpressure through an `HTTPClient` of the proxy's own, with redirects
-/// and decompression off). Decided once, when the server is built.
+/// Where the proxy reads a build's bytes: the store's local files when it
+/// has them (the disk store; sent with `sendfile`), or presigned GETs to an
+/// S3-compatible store (streamed with backpressure through an `HTTPClient`
+/// of the proxy's own, with redirects and decompression off). Decided once,
+/// when the server is built, from what the store says it can do.
 enum BodySource: Sendable {
-    case disk(DiskObjectStore)
+    case localFiles(any LocalObjectFiles, store: any ObjectStore)
     case presigned(any ObjectStore, HTTPClient)
 
     /// Reads a whole (small) object into memory, checking that it has the
@@ -33,7 +34,7 @@ enum BodySource: Sendable {
             return try await withUpstreamTimeout(timeout, what: "an object") {
                 let bytes: ByteBuffer
                 switch self {
-                case .disk(let store):
+                case .localFiles(_, let store):
                     bytes = try await store.getBytes(object.objectKey, limit: size)
                 case .presigned(let store, let client):
                     let url = try store.presignedGET(key: object.objectKey, expiresIn: presignExpiry)

@@ -1,27 +1,14 @@
-import Foundation
 import Model
 import NIOHTTP1
 import Storage
-import Synchronization
 
-/// The `Date` header value, formatted once per second for all connections.
-final class HTTPDateClock: Sendable {
-    static let shared = HTTPDateClock()
-
-    private let cached = Mutex<(second: Int64, text: String)>((-1, ""))
-
-    /// The current time as an IMF-fixdate.
-    func now() -> String {
-        let second = Int64(Date().timeIntervalSince1970.rounded(.down))
-        return cached.withLock { cached in
-            if cached.second != second { cached = (second, HTTPDate.format(epochSeconds: second)) }
-            return cached.text
-        }
-    }
-}
-
-/// Step 8 of the serving pipeline: the headers of a reply (`SITE-RULES.md`,
-/// Cache-Control defaults and Always).
+/// Step 8 of the serving pipeline: the headers of a reply
+/// (`docs/site-rules.md`, Cache-Control defaults and Always).
+///
+/// What every answer carries whatever produced it — `Date`, `X-Cache`,
+/// `Connection` and a file body's `Content-Length` — is written in one place
+/// by ``ResponseHeadWriter`` from ``ResponseHeadWriter/ExtraFields``, never
+/// here.
 enum SlipwayResponseHeaders {
     static let htmlContentType = "text/html; charset=utf-8"
 
@@ -33,25 +20,22 @@ enum SlipwayResponseHeaders {
     ])
 
     /// Headers of one of Slipway's own pages.
-    static func addPageHeaders(to headers: inout HTTPHeaders, bodyLength: Int, date: String) {
+    static func addPageHeaders(to headers: inout HTTPHeaders, bodyLength: Int) {
         headers.add(name: "Content-Type", value: htmlContentType)
         headers.add(name: "Content-Length", value: String(bodyLength))
         headers.add(name: "Cache-Control", value: CacheControl.noStore)
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
-        headers.add(name: "Date", value: date)
-        headers.add(name: "X-Cache", value: "MISS")
     }
 
     /// The representation headers of a build's file, before the status-specific
-    /// ones (`Content-Length`, `Content-Range`, `X-Cache`) are added.
+    /// ones (`Content-Length`, `Content-Range`) are added.
     /// - Parameters:
     ///   - coding: the content coding of the variant served, nil for identity.
     ///   - etag: the served body's entity tag, without quotes.
     ///   - custom: the `_headers` rules matching the request path.
     static func fileHeaders(
         _ file: ManifestFile, coding: String?, etag: String, lastModified: String, custom: CustomHeaders,
-        isPreview: Bool,
-        date: String
+        isPreview: Bool
     ) -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.reserveCapacity(12 + custom.headers.count)
@@ -62,20 +46,17 @@ enum SlipwayResponseHeaders {
         if let coding { headers.add(name: "Content-Encoding", value: coding) }
         if !file.variants.isEmpty { headers.add(name: "Vary", value: "Accept-Encoding") }
         headers.add(name: "Accept-Ranges", value: "bytes")
-        headers.add(name: "Date", value: date)
         apply(custom, to: &headers)
         finish(&headers, isPreview: isPreview)
         return headers
     }
 
     /// Headers of a redirect from `_redirects` or the directory rule.
-    static func redirectHeaders(location: String, isPreview: Bool, date: String) -> HTTPHeaders {
+    static func redirectHeaders(location: String, isPreview: Bool) -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.add(name: "Location", value: location)
         headers.add(name: "Content-Length", value: "0")
         headers.add(name: "Cache-Control", value: CacheControl.revalidate)
-        headers.add(name: "Date", value: date)
-        headers.add(name: "X-Cache", value: "MISS")
         finish(&headers, isPreview: isPreview)
         return headers
     }

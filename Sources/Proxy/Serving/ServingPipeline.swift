@@ -67,19 +67,19 @@ struct ServingPipeline: Sendable {
     let maxCachedBodyBytes: Int
 
     /// Steps 1–2.
-    func route(_ request: IncomingRequest, date: String) -> Routed {
+    func route(_ request: IncomingRequest) -> Routed {
         // 1. Method.
         guard MethodCheck.isAllowed(request.method) else {
             var extra = HTTPHeaders()
             extra.add(name: "Allow", value: MethodCheck.allowHeader)
-            return .reply(page(pages.page(.methodNotAllowed), extra: extra, isPreview: false, date: date))
+            return .reply(page(pages.page(.methodNotAllowed), extra: extra, isPreview: false))
         }
         // 2. Host, path, site.
         let slug: String
         var previewNumber: Int?
         switch HostRoute(host: request.host, appsDomain: appsDomain) {
-        case .invalid: return .replyAndClose(page(pages.page(.badRequest), isPreview: false, date: date))
-        case .noSite: return .reply(page(pages.page(.noSite), isPreview: false, date: date))
+        case .invalid: return .replyAndClose(page(pages.page(.badRequest), isPreview: false))
+        case .noSite: return .reply(page(pages.page(.noSite), isPreview: false))
         case .site(let name): slug = name
         case .preview(let name, let number):
             slug = name
@@ -87,14 +87,14 @@ struct ServingPipeline: Sendable {
         }
         let isPreview = previewNumber != nil
         guard let path = try? RequestPath(target: request.target) else {
-            return .reply(page(pages.page(.badRequest), isPreview: isPreview, date: date))
+            return .reply(page(pages.page(.badRequest), isPreview: isPreview))
         }
         guard let site = siteTable.lookup(slug: slug) else {
-            return .reply(page(pages.page(.noSite), isPreview: isPreview, date: date))
+            return .reply(page(pages.page(.noSite), isPreview: isPreview))
         }
         if let previewNumber {
             guard let buildID = site.successfulBuilds[previewNumber] else {
-                return .reply(page(pages.page(.previewNotFound), isPreview: true, date: date))
+                return .reply(page(pages.page(.previewNotFound), isPreview: true))
             }
             return .build(ServedBuild(site: site, buildID: buildID, isPreview: true, path: path))
         }
@@ -110,21 +110,19 @@ struct ServingPipeline: Sendable {
                 }
             return .reply(
                 page(
-                    pages.building(slug: site.slug, buildNumber: build.number, state: state), isPreview: false,
-                    date: date))
+                    pages.building(slug: site.slug, buildNumber: build.number, state: state), isPreview: false))
         case .failed(let build):
             let state = build.status == .canceled ? "was canceled" : "failed"
             return .reply(
                 page(
-                    pages.failure(slug: site.slug, buildNumber: build.number, state: state), isPreview: false,
-                    date: date))
+                    pages.failure(slug: site.slug, buildNumber: build.number, state: state), isPreview: false))
         case .notDeployed:
-            return .reply(page(pages.page(.notDeployed), isPreview: false, date: date))
+            return .reply(page(pages.page(.notDeployed), isPreview: false))
         }
     }
 
     /// Steps 4–8, once the build's manifest is at hand.
-    func plan(_ request: IncomingRequest, build: ServedBuild, manifest loaded: LoadedManifest, date: String)
+    func plan(_ request: IncomingRequest, build: ServedBuild, manifest loaded: LoadedManifest)
         -> ResponsePlan
     {
         let manifest = loaded.manifest
@@ -141,17 +139,17 @@ struct ServingPipeline: Sendable {
         switch PathResolver.resolve(build.path, in: manifest, spaFallback: spaFallback) {
         case .redirect(let location, let status):
             let headers = SlipwayResponseHeaders.redirectHeaders(
-                location: location, isPreview: build.isPreview, date: date)
+                location: location, isPreview: build.isPreview)
             return .immediate(status: HTTPResponseStatus(statusCode: status), headers: headers, body: nil)
         case .notFound:
-            return page(pages.page(.notFound), isPreview: build.isPreview, date: date)
+            return page(pages.page(.notFound), isPreview: build.isPreview)
         case .file(let path, let status):
             resolvedPath = path
             resolvedStatus = status
         }
         guard let file = manifest.files[resolvedPath] else {
             // The resolver only returns paths of the manifest; never reached.
-            return page(pages.page(.notFound), isPreview: build.isPreview, date: date)
+            return page(pages.page(.notFound), isPreview: build.isPreview)
         }
         let isSuccess = resolvedStatus == 200
         let hasRange = isSuccess && request.headers.contains(name: "range")
@@ -164,14 +162,13 @@ struct ServingPipeline: Sendable {
         let storedPath = chosen?.variant.path ?? resolvedPath
         var headers = SlipwayResponseHeaders.fileHeaders(
             file, coding: chosen?.coding, etag: etag, lastModified: loaded.lastModifiedText,
-            custom: HeaderRules.resolve(manifest.headers, for: build.path.path), isPreview: build.isPreview, date: date)
+            custom: HeaderRules.resolve(manifest.headers, for: build.path.path), isPreview: build.isPreview)
 
         // 6. ETag / 304 (only for what would be a 200).
         if isSuccess && ConditionalRequest.isNotModified(request.headers, etag: etag, lastModified: loaded.lastModified)
         {
-            var notModified = SlipwayResponseHeaders.notModified(from: headers)
-            notModified.add(name: "X-Cache", value: "MISS")
-            return .immediate(status: .notModified, headers: notModified, body: nil)
+            return .immediate(
+                status: .notModified, headers: SlipwayResponseHeaders.notModified(from: headers), body: nil)
         }
 
         // 7. Range.
@@ -191,8 +188,6 @@ struct ServingPipeline: Sendable {
                 var unsatisfiable = HTTPHeaders()
                 unsatisfiable.add(name: "Content-Range", value: RangeRequest.unsatisfiedContentRange(size: size))
                 unsatisfiable.add(name: "Content-Length", value: "0")
-                unsatisfiable.add(name: "Date", value: date)
-                unsatisfiable.add(name: "X-Cache", value: "MISS")
                 SlipwayResponseHeaders.finish(&unsatisfiable, isPreview: build.isPreview)
                 return .immediate(status: .rangeNotSatisfiable, headers: unsatisfiable, body: nil)
             }
@@ -209,11 +204,11 @@ struct ServingPipeline: Sendable {
     }
 
     /// One of Slipway's pages, with its headers.
-    func page(_ rendered: SlipwayPages.Rendered, extra: HTTPHeaders = [:], isPreview: Bool, date: String)
+    func page(_ rendered: SlipwayPages.Rendered, extra: HTTPHeaders = [:], isPreview: Bool)
         -> ResponsePlan
     {
         var headers = HTTPHeaders()
-        SlipwayResponseHeaders.addPageHeaders(to: &headers, bodyLength: rendered.body.readableBytes, date: date)
+        SlipwayResponseHeaders.addPageHeaders(to: &headers, bodyLength: rendered.body.readableBytes)
         for (name, value) in rendered.headers { headers.add(name: name, value: value) }
         headers.add(contentsOf: extra)
         if isPreview { headers.add(name: "X-Robots-Tag", value: "noindex") }

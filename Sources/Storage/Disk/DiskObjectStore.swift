@@ -66,12 +66,8 @@ public final class DiskObjectStore: ObjectStore {
         }
     }
 
-    /// The file holding the object under `key`, for serving it directly
-    /// (e.g. with `sendfile`). The file may not exist.
-    public func filePath(forKey key: String) throws -> String {
-        try checkKey(key)
-        return objectsRoot + "/" + key
-    }
+    /// Its objects are plain files: a server may send them with `sendfile`.
+    public var localFiles: (any LocalObjectFiles)? { self }
 
     // MARK: - ObjectStore
 
@@ -396,4 +392,24 @@ private func renameIntoPlace(_ source: String, _ destination: String) throws {
         throw ObjectStoreError.io("cannot move an upload into \(destination): \(reason)")
     }
     throw ObjectStoreError.io("cannot move an upload into \(destination): its directory keeps disappearing")
+}
+
+extension DiskObjectStore: LocalObjectFiles {
+    public func openForReading(_ key: String) throws -> LocalObjectFile {
+        try checkKey(key)
+        let path = objectsRoot + "/" + key
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT || code == ENOTDIR { throw ObjectStoreError.notFound(key) }
+            throw ObjectStoreError.io("cannot open \(key) in the disk store: \(errnoDescription(code))")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            let code = errno
+            _ = closeFile(fd)
+            throw ObjectStoreError.io("\(key) in the disk store is not a readable file: \(errnoDescription(code))")
+        }
+        return LocalObjectFile(descriptor: fd, size: Int64(info.st_size))
+    }
 }

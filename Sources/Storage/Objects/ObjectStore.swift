@@ -44,6 +44,10 @@ public protocol ObjectStore: Sendable {
     /// - Throws: `ObjectStoreError.presignUnsupported` for stores without URLs
     ///   (the disk store: its files are read directly).
     func presignedGET(key: String, expiresIn: Duration) throws -> PresignedURL
+
+    /// The store's objects as files on this machine, when it keeps them so
+    /// (the disk store); nil for remote stores. A default returns nil.
+    var localFiles: (any LocalObjectFiles)? { get }
 }
 
 extension ObjectStore {

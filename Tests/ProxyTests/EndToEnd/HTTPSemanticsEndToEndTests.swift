@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import SlipwayTestSupport
 import Storage
+import Synchronization
 import Testing
 
 @testable import Proxy
@@ -12,6 +13,34 @@ extension EndToEnd {
     /// Conditional and range requests, HEAD, gzip negotiation and the cache
     /// marker, over real HTTP.
     @Suite struct HTTPSemanticsEndToEndTests {
+        /// `Date` comes from the clock the server was given, and every kind
+        /// of answer carries `Date` and `X-Cache` exactly once.
+        @Test func everyAnswerCarriesOneDateFromTheServersClockAndOneXCache() async throws {
+            let seconds = SteppedSeconds(784_111_777)
+            let clock = HTTPDateClock { seconds.value.load(ordering: .relaxed) }
+            try await withTestProxy(dateClock: clock) { proxy in
+                let site = try await proxy.deploy("docs", as: "manual")
+                let etag = "\"\(site.fixture.manifest.files["about.html"]!.etag)\""
+                let answers = [
+                    try await proxy.get("/about", slug: "manual"), // a file, from the store
+                    try await proxy.get("/about", slug: "manual"), // the same, from the cache
+                    try await proxy.get("/about", slug: "manual", headers: [("If-None-Match", etag)]), // 304
+                    try await proxy.get("/docs", slug: "manual"), // 301 to /docs/
+                    try await proxy.get("/about", slug: "manual", headers: [("Range", "bytes=99999-")]), // 416
+                    try await proxy.get("/", slug: "nobody"), // Slipway's 404 page
+                ]
+                #expect(answers.map(\.status) == [200, 200, 304, 301, 416, 404])
+                for answer in answers {
+                    #expect(answer.headers["Date"] == ["Sun, 06 Nov 1994 08:49:37 GMT"])
+                    #expect(answer.headers["X-Cache"].count == 1)
+                }
+                #expect(answers.map { $0.header("X-Cache") } == ["MISS", "HIT", "MISS", "MISS", "MISS", "MISS"])
+                seconds.value.add(86_400, ordering: .relaxed)
+                let nextDay = try await proxy.get("/about", slug: "manual")
+                #expect(nextDay.header("Date") == "Mon, 07 Nov 1994 08:49:37 GMT")
+            }
+        }
+
         @Test func ifNoneMatchReturns304WithTheETagAndWinsOverIfModifiedSince() async throws {
             try await withTestProxy { proxy in
                 let site = try await proxy.deploy("docs", as: "manual")
@@ -204,4 +233,10 @@ extension EndToEnd {
             }
         }
     }
+}
+
+/// A clock's seconds that a test moves forward by hand.
+private final class SteppedSeconds: Sendable {
+    let value: Atomic<Int64>
+    init(_ start: Int64) { value = Atomic(start) }
 }

@@ -40,9 +40,9 @@ import Testing
 
     func plan(_ target: String, headers: [(String, String)] = []) -> ResponsePlan? {
         let incoming = request(target, headers: headers)
-        switch pipeline.route(incoming, date: "now") {
+        switch pipeline.route(incoming) {
         case .reply(let plan), .replyAndClose(let plan): return plan
-        case .build(let build): return pipeline.plan(incoming, build: build, manifest: manifest, date: "now")
+        case .build(let build): return pipeline.plan(incoming, build: build, manifest: manifest)
         }
     }
 
@@ -86,7 +86,7 @@ import Testing
 
     @Test func routingNeverDependsOnForwardingHeaders() {
         let forwarded = request("/", host: "nosuch.apps.test", headers: [("X-Forwarded-Host", "manual.apps.test")])
-        guard case .reply(.immediate(let status, _, _)) = pipeline.route(forwarded, date: "now") else {
+        guard case .reply(.immediate(let status, _, _)) = pipeline.route(forwarded) else {
             Issue.record("an unknown host must be answered by Slipway")
             return
         }
@@ -102,7 +102,7 @@ import Testing
         custom.removed = ["x-content-type-options", "etag", "cache-control"]
         let file = fixture.manifest.files["about.html"]!
         let headers = SlipwayResponseHeaders.fileHeaders(
-            file, coding: nil, etag: file.etag, lastModified: "then", custom: custom, isPreview: true, date: "now")
+            file, coding: nil, etag: file.etag, lastModified: "then", custom: custom, isPreview: true)
         #expect(headers.first(name: "ETag") == "\"\(file.etag)\"")
         #expect(headers.first(name: "X-Content-Type-Options") == "nosniff")
         #expect(headers.first(name: "X-Cache") == nil)

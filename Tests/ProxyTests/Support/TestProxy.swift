@@ -69,6 +69,7 @@ final class TestProxy: Sendable {
         bodyCache: BodyCache? = nil,
         metricsFactory: (any MetricsFactory)? = nil,
         logger: Logger = TestProxy.quietLogger,
+        dateClock: HTTPDateClock = .system,
         configure: (inout ProxyConfiguration) -> Void = { _ in }
     ) async throws -> TestProxy {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -83,7 +84,7 @@ final class TestProxy: Sendable {
         configure(&configuration)
         let server = try ProxyServer(
             configuration: configuration, catalog: catalog, events: bus, store: objectStore, bodyCache: bodyCache,
-            logger: logger, metricsFactory: metricsFactory ?? MetricsSystem.factory)
+            logger: logger, metricsFactory: metricsFactory ?? MetricsSystem.factory, dateClock: dateClock)
         try await server.start()
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.redirectConfiguration = .disallow
@@ -209,12 +210,13 @@ func withTestProxy(
     bodyCache: BodyCache? = nil,
     metricsFactory: (any MetricsFactory)? = nil,
     logger: Logger = TestProxy.quietLogger,
+    dateClock: HTTPDateClock = .system,
     configure: (inout ProxyConfiguration) -> Void = { _ in },
     _ body: (TestProxy) async throws -> Void
 ) async throws {
     let proxy = try await TestProxy.start(
         store: store, publish: publish, bodyCache: bodyCache, metricsFactory: metricsFactory, logger: logger,
-        configure: configure)
+        dateClock: dateClock, configure: configure)
     do {
         try await body(proxy)
     } catch {

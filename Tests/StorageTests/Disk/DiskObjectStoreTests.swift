@@ -136,7 +136,7 @@ import Testing
                 try await store.put(key, body: .string("x"))
             }
             #expect(error?.code == .invalidKey)
-            #expect(throws: ObjectStoreError.self) { try store.filePath(forKey: key) }
+            #expect(throws: ObjectStoreError.self) { try store.openForReading(key) }
             await #expect(throws: ObjectStoreError.self) { try await store.get(key) }
             await #expect(throws: ObjectStoreError.self) { try await store.delete([key]) }
         }
@@ -186,11 +186,18 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/tmp").isEmpty)
     }
 
-    @Test func filePathPointsInsideTheRoot() async throws {
-        try await store.put("sites/s/b/app.js", body: .string("js"))
-        let path = try store.filePath(forKey: "sites/s/b/app.js")
-        #expect(path.hasPrefix(root + "/objects/"))
-        #expect(FileManager.default.contents(atPath: path) == Data("js".utf8))
+    @Test func itsObjectsOpenAsLocalFilesWithTheirSize() async throws {
+        try await store.put("sites/s/b/app.js", body: .string("console.log(1)"))
+        let files = try #require((store as any ObjectStore).localFiles)
+        let file = try files.openForReading("sites/s/b/app.js")
+        defer { close(file.descriptor) }
+        #expect(file.size == 14)
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let count = read(file.descriptor, &bytes, bytes.count)
+        #expect(Array(bytes[0..<max(0, count)]) == Array("console.log(1)".utf8))
+        // A missing object is `notFound`, like `get`.
+        let missing = #expect(throws: ObjectStoreError.self) { try files.openForReading("sites/s/b/nope.js") }
+        #expect(missing?.code == .notFound)
     }
 }
 
