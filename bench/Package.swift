@@ -25,6 +25,7 @@ let package = Package(
             name: "SlipwayHotPaths",
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "SlipwayModel", package: root),
                 .product(name: "SlipwayStorage", package: root),
                 .product(name: "SlipwayProxy", package: root),
             ],

@@ -5,7 +5,7 @@ import Foundation
 /// The `slipway` executable fills it from the config file and the
 /// environment (`SLIPWAY_BUILD_*`, `SLIPWAY_ALLOW_LOCAL_REPOS`,
 /// `DOCKER_HOST`); this module never reads the environment itself. Every
-/// field has the default `INTERFACE.md` documents.
+/// field has the default `docs/interface.md` documents.
 public struct BuilderConfiguration: Sendable, Hashable {
     /// Which ``BuildRunner`` runs the install and build commands.
     public enum RunnerKind: String, Sendable, Hashable, CaseIterable {

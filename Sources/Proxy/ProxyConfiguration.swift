@@ -5,7 +5,7 @@ import NIOCore
 /// The proxy never reads the environment: the `slipway` executable maps
 /// `SLIPWAY_PROXY_HOST`, `SLIPWAY_PROXY_PORT`, `SLIPWAY_APPS_DOMAIN`,
 /// `SLIPWAY_CACHE_BYTES`, `SLIPWAY_CACHE_MAX_ENTRY_BYTES`, … onto this value.
-/// Limits and timeouts follow `HARDENING.md` (Proxy sections).
+/// Limits and timeouts follow `docs/hardening.md` (Proxy sections).
 public struct ProxyConfiguration: Sendable, Hashable {
     /// Address to listen on (`SLIPWAY_PROXY_HOST`).
     public var host: String

@@ -55,7 +55,7 @@ public enum ContentTypes {
 }
 
 /// Which files are content-hashed assets, cacheable for a year as `immutable`
-/// (`SITE-RULES.md`, Cache-Control defaults).
+/// (`docs/site-rules.md`, Cache-Control defaults).
 public enum AssetClassifier {
     /// Directories that hashing bundlers own entirely (Vite, Astro, Next.js).
     static let bundlerDirectories = ["assets/", "_astro/", "_next/static/"]

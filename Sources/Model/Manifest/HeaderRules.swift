@@ -41,7 +41,7 @@ public struct CustomHeaders: Sendable, Equatable {
     }
 }
 
-/// Parsing and applying Netlify-style `_headers` files (the subset `SITE-RULES.md` defines).
+/// Parsing and applying Netlify-style `_headers` files (the subset `docs/site-rules.md` defines).
 public enum HeaderRules {
     public static let maxRules = 100
     public static let maxLineLength = 2_000

@@ -61,7 +61,7 @@ public struct RuleProblem: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(file) line \(line): \(message)" }
 }
 
-/// Parsing of Netlify-style `_redirects` files (the subset `SITE-RULES.md` defines).
+/// Parsing of Netlify-style `_redirects` files (the subset `docs/site-rules.md` defines).
 public enum RedirectRules {
     public static let maxRules = 2_000
     public static let maxLineLength = 1_000

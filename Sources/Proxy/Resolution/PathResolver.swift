@@ -13,7 +13,7 @@ public enum Resolution: Sendable, Equatable {
 }
 
 /// Resolves request paths against a build's manifest in exactly the order
-/// `SITE-RULES.md` gives:
+/// `docs/site-rules.md` gives:
 ///
 /// 1. `_redirects` rules, first match wins; a rule with status 200 rewrites;
 ///    a file that exists shadows a rule unless the rule is forced with `!`.

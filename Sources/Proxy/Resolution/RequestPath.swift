@@ -1,4 +1,4 @@
-/// A request target reduced to a safe site path, per `HARDENING.md`:
+/// A request target reduced to a safe site path, per `docs/hardening.md`:
 /// percent-decoded exactly once, `.` segments and repeated slashes dropped,
 /// and anything that could address outside the build — `..`, encoded `/` or
 /// `\`, NUL and other controls, bad escapes, invalid or overlong UTF-8 —

@@ -1,7 +1,7 @@
 import Model
 import Storage
 
-/// Where a request's `Host` header sends it, as `SITE-RULES.md` defines:
+/// Where a request's `Host` header sends it, as `docs/site-rules.md` defines:
 /// `<slug>.<apps-domain>` is a site's active build, `<n>--<slug>.<apps-domain>`
 /// is build `n` of that site (its preview URL), anything else is no site.
 public enum HostRoute: Sendable, Hashable {

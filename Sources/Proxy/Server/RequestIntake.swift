@@ -14,7 +14,7 @@ struct IncomingRequest: Sendable {
 }
 
 /// Receiving one request, as a value-type state machine: the framing and
-/// size checks of `HARDENING.md` applied to a parsed head, then the body
+/// size checks of `docs/hardening.md` applied to a parsed head, then the body
 /// counted against its limit. The request handler acts on what it returns.
 ///
 /// The HTTP parser has already refused what it cannot frame (bare CR,

@@ -35,7 +35,7 @@ struct ServedBuild: Sendable {
 }
 
 /// The request path of a site as one linear function, in the order
-/// static-web-server documents it (`STYLE.md`):
+/// `docs/development.md` (Boundaries) gives:
 ///
 /// 1. method check — GET and HEAD only (405 with `Allow`);
 /// 2. host and site — `Host` -> slug -> the site table (400, 404, building

@@ -6,8 +6,8 @@ import SystemPackage
 /// `slipway.yaml`, so `slipway deploy` needs no flags:
 ///
 /// ```yaml
-/// slug: docs
-/// repo: https://github.com/acme/docs.git
+/// slug: handbook
+/// repo: https://github.com/acme/handbook.git
 /// branch: main
 /// root: website
 /// install: npm ci

@@ -2,7 +2,7 @@ import Configuration
 import Foundation
 import SystemPackage
 
-/// The raw values of every setting, layered the way INTERFACE.md promises:
+/// The raw values of every setting, layered the way docs/interface.md promises:
 /// environment variables first, then the configuration file, then defaults.
 ///
 /// File values may be strings, numbers or booleans; environment values are

@@ -10,7 +10,7 @@ import Testing
 
 /// The dispatcher against a real HTTP receiver on 127.0.0.1.
 @Suite struct NotificationDispatcherTests {
-    /// The Build fields of the admin API (INTERFACE.md), and nothing else.
+    /// The Build fields of the admin API (docs/interface.md), and nothing else.
     static let buildFields: Set<String> = [
         "id", "deploymentId", "number", "status", "commitSha", "commitMessage", "error", "attempt", "queuedAt",
         "startedAt",

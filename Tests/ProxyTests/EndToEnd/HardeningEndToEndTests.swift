@@ -6,7 +6,7 @@ import Testing
 @testable import Proxy
 
 extension EndToEnd {
-    /// `HARDENING.md`, Proxy sections, over raw TCP: what no well-behaved HTTP
+    /// `docs/hardening.md`, Proxy sections, over raw TCP: what no well-behaved HTTP
     /// client would send.
     @Suite struct HardeningEndToEndTests {
         static let host = "manual.apps.test"

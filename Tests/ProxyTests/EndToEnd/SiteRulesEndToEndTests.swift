@@ -6,7 +6,7 @@ import Testing
 @testable import Proxy
 
 extension EndToEnd {
-    /// The whole `SITE-RULES.md` table over real HTTP, against fixture builds
+    /// The whole `docs/site-rules.md` table over real HTTP, against fixture builds
     /// published to the disk store and activated in the catalog.
     @Suite struct SiteRulesEndToEndTests {
         @Test func theLookupOrderOfAStaticSiteHoldsEndToEnd() async throws {

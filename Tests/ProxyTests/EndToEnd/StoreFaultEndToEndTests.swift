@@ -29,7 +29,7 @@ func withFaultyStore(
 }
 
 extension EndToEnd {
-    /// Store faults (`HARDENING.md`, cache and object store), through a small
+    /// Store faults (`docs/hardening.md`, cache and object store), through a small
     /// in-process server that answers 500, stalls, or resets mid-body.
     @Suite struct StoreFaultEndToEndTests {
         static let large = patternBytes(count: 2 << 20, seed: 3)

@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func everyAcceptedPathMapsToAKeyInsideTheBuildsPrefix() throws {
-        // Property (HARDENING.md): whatever the target, a file reply reads an
+        // Property (docs/hardening.md): whatever the target, a file reply reads an
         // object under sites/<siteId>/<buildId>/ with no empty, `.` or `..`
         // segment, that the manifest lists; a redirect stays on the host.
         let prefix = "sites/\(siteID.rawValue)/\(buildID.rawValue)/"

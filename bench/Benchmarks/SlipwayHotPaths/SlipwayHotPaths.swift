@@ -1,4 +1,5 @@
 import Benchmark
+import Model
 import Proxy
 import Storage
 
