@@ -4,14 +4,6 @@ import NIOHTTP1
 import SlipwayTestSupport
 import Testing
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// `slipway serve` as a user runs it: a child process on embedded defaults.
 @Suite(.serialized) struct ServeCommandTests {
     @Test func serveStartsOnEmbeddedDefaultsAndStopsGracefullyOnSIGTERM() async throws {
@@ -64,8 +56,7 @@ import Testing
         var (server, data, proxyPort, adminPort) = try await startLocalServe(embeddedDataDirectory: true)
         defer { server.kill() }
         try await waitForPort(proxyPort)
-        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(
-            in: .whitespacesAndNewlines)
+        let token = try AdminClient.token(in: data)
         let admin = AdminClient(port: adminPort, token: token)
         try await admin.waitUntilReady()
 
@@ -180,8 +171,7 @@ import Testing
         let repository = try makeRepository(files: ["public/index.html": "<h1>Notified</h1>\n"])
         var (server, data, proxyPort, adminPort) = try await startLocalServe()
         defer { server.kill() }
-        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(
-            in: .whitespacesAndNewlines)
+        let token = try AdminClient.token(in: data)
         let admin = AdminClient(port: adminPort, token: token)
         try await admin.waitUntilReady()
 
@@ -243,8 +233,7 @@ import Testing
     @Test func anOpenLogStreamDoesNotHoldUpShutdown() async throws {
         var (server, data, _, adminPort) = try await startLocalServe(roles: "admin")
         defer { server.kill() }
-        let token = try String(contentsOfFile: data + "/admin-token", encoding: .utf8).trimmingCharacters(
-            in: .whitespacesAndNewlines)
+        let token = try AdminClient.token(in: data)
         let admin = AdminClient(port: adminPort, token: token)
         try await admin.waitUntilReady()
         // No build workers run, so this build stays queued and its log open.
@@ -280,243 +269,5 @@ import Testing
         defer { server.kill() }
         #expect(try await server.waitForExit() == 1)
         #expect(server.errorOutput.contains("SLIPWAY_PROXY_PORT (proxy.port)"))
-    }
-}
-
-/// `slipway serve` on free loopback ports with a fresh data directory, the
-/// local build runner and local repositories allowed, once it has printed
-/// where it listens.
-/// - Parameter embeddedDataDirectory: start in a new directory with the
-///   default data directory (`./.slipway`, as the quick start does) instead
-///   of passing an absolute `--data-dir`.
-func startLocalServe(
-    roles: String = "proxy,builder,admin", embeddedDataDirectory: Bool = false
-) async throws -> (server: SlipwayProcess, data: String, proxyPort: Int, adminPort: Int) {
-    let proxyPort = try freePort()
-    let adminPort = try freePort()
-    let environment = [
-        "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)", "SLIPWAY_ADMIN_PORT": "\(adminPort)",
-        "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true", "SLIPWAY_ROLES": roles,
-    ]
-    let data: String
-    var server: SlipwayProcess
-    if embeddedDataDirectory {
-        let directory = temporaryDirectory()
-        data = directory + "/.slipway"
-        // Started elsewhere than the repository, so its static files are named.
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        server = try SlipwayProcess.start(
-            ["serve"],
-            environment: environment.merging(["SLIPWAY_STATIC_DIR": repository.appendingPathComponent("static").path]) {
-                $1
-            },
-            directory: directory)
-    } else {
-        data = temporaryDirectory()
-        server = try SlipwayProcess.start(["serve", "--data-dir", data], environment: environment)
-    }
-    do {
-        try await server.waitForOutput(containing: "admin API:")
-    } catch {
-        server.kill()
-        throw error
-    }
-    return (server, data, proxyPort, adminPort)
-}
-
-/// A `slipway` child process with its output collected.
-struct SlipwayProcess {
-    let process: Process
-    private let stdout: Pipe
-    private let stderr: Pipe
-    private let collected = Collected()
-
-    final class Collected: @unchecked Sendable {
-        // Appended from the pipes' handlers, read by the test; guarded by the lock.
-        private let lock = NSLock()
-        private var out = Data()
-        private var err = Data()
-        func append(_ data: Data, error: Bool) {
-            lock.withLock { if error { err.append(data) } else { out.append(data) } }
-        }
-        var output: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
-        var errorOutput: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
-    }
-
-    static var executable: URL {
-        // The test runner sits among the products it was built with
-        // (Bundle.main is that directory on Linux, the .xctest bundle on macOS).
-        let main = Bundle.main.bundleURL
-        let candidates = [
-            main.appendingPathComponent("slipway"), main.deletingLastPathComponent().appendingPathComponent("slipway"),
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }
-
-    static func start(_ arguments: [String], environment: [String: String], directory: String? = nil) throws
-        -> SlipwayProcess
-    {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLIPWAY_") }
-        env.merge(environment) { $1 }
-        process.environment = env
-        process.currentDirectoryURL =
-            directory.map { URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let server = SlipwayProcess(process: process, stdout: Pipe(), stderr: Pipe())
-        process.standardOutput = server.stdout
-        process.standardError = server.stderr
-        let collected = server.collected
-        server.stdout.fileHandleForReading.readabilityHandler = { collected.append($0.availableData, error: false) }
-        server.stderr.fileHandleForReading.readabilityHandler = { collected.append($0.availableData, error: true) }
-        try process.run()
-        return server
-    }
-
-    var output: String { collected.output }
-    var errorOutput: String { collected.errorOutput }
-
-    func waitForOutput(containing text: String, timeout: Duration = .seconds(60)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while !output.contains(text) {
-            guard process.isRunning, ContinuousClock.now < deadline else {
-                throw TestFailure("'\(text)' never appeared; output:\n\(output)\n\(errorOutput)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
-    func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                throw TestFailure("slipway did not exit; output:\n\(output)\n\(errorOutput)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        try? await Task.sleep(for: .milliseconds(100)) // let the pipes drain
-        return process.terminationStatus
-    }
-
-    /// SIGTERM, then the exit status once the process has shut down.
-    func terminate() async throws -> Int32 {
-        process.terminate()
-        return try await waitForExit(timeout: .seconds(30))
-    }
-
-    mutating func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
-    }
-}
-
-func temporaryDirectory() -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-serve-\(UUID().uuidString)").path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
-/// A port nothing listens on right now (bound to port 0, then released).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestFailure("socket() failed") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-        }
-    }
-    guard bound else { throw TestFailure("bind() failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-func waitForPort(_ port: Int, timeout: Duration = .seconds(30)) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await httpGet(port: port, host: "probe.localhost")) != nil { return }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    throw TestFailure("nothing answered on port \(port)")
-}
-
-/// A plain HTTP/1.1 GET over a socket, so the Host header is exactly what the test says.
-func httpGet(port: Int, host: String, path: String = "/") async throws -> (status: Int, body: String) {
-    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-    request.setValue(host, forHTTPHeaderField: "Host")
-    request.timeoutInterval = 10
-    let (data, response) = try await URLSession.shared.data(for: request)
-    return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
-}
-
-/// A git repository (branch `main`) holding `files`, for local deployments.
-func makeRepository(files: [String: String]) throws -> String {
-    let root = temporaryDirectory()
-    for (path, contents) in files {
-        let url = URL(fileURLWithPath: root).appendingPathComponent(path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try contents.write(to: url, atomically: true, encoding: .utf8)
-    }
-    for arguments in [
-        ["init", "-q", "-b", "main"], ["add", "-A"],
-        ["-c", "user.email=tests@slipway.invalid", "-c", "user.name=Slipway tests", "commit", "-q", "-m", "fixture"],
-    ] {
-        let git = Process()
-        git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        git.arguments = ["git"] + arguments
-        git.currentDirectoryURL = URL(fileURLWithPath: root)
-        try git.run()
-        git.waitUntilExit()
-        guard git.terminationStatus == 0 else { throw TestFailure("git \(arguments.joined(separator: " ")) failed") }
-    }
-    return root
-}
-
-/// The admin API as a script would call it.
-struct AdminClient {
-    let port: Int
-    let token: String
-
-    func send(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> (
-        status: Int, json: [String: Any]
-    ) {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.httpMethod = method
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        if let body {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, json)
-    }
-
-    func text(_ path: String) async throws -> (status: Int, body: String) {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
-    }
-
-    func waitUntilReady() async throws {
-        for _ in 0..<300 {
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/readyz")!)
-            request.timeoutInterval = 2
-            if let (_, response) = try? await URLSession.shared.data(for: request),
-                (response as? HTTPURLResponse)?.statusCode == 200
-            {
-                return
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestFailure("the admin API never became ready on port \(port)")
     }
 }
