@@ -1,5 +1,5 @@
 public import Model
-import Storage
+public import Storage
 
 /// How the admin API listens and how it names the sites it reports on.
 ///
@@ -31,6 +31,11 @@ public struct AdminConfiguration: Sendable {
     /// Directory of the web dashboard's files (`static/dashboard`), served
     /// without the token at `/` and `/dashboard/…`; nil serves no dashboard.
     public var dashboardDirectory: String?
+    /// How long the GitHub webhook remembers a delivery that queued a build:
+    /// a copy with the same `X-GitHub-Delivery` id sent again within this
+    /// time queues nothing. The ids are kept in the catalog, so every admin
+    /// process sharing it recognises them.
+    public var webhookReplayWindow: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -43,7 +48,8 @@ public struct AdminConfiguration: Sendable {
         keepAliveInterval: Duration = .seconds(15),
         logGracePeriod: Duration = .seconds(5),
         maxPersistedLogBytes: Int = 32 << 20,
-        dashboardDirectory: String? = nil
+        dashboardDirectory: String? = nil,
+        webhookReplayWindow: Duration = WebhookDeliveries.defaultWindow
     ) {
         self.host = host
         self.port = port
@@ -56,6 +62,7 @@ public struct AdminConfiguration: Sendable {
         self.logGracePeriod = logGracePeriod
         self.maxPersistedLogBytes = maxPersistedLogBytes
         self.dashboardDirectory = dashboardDirectory
+        self.webhookReplayWindow = webhookReplayWindow
     }
 
     /// Where sites answer, for the URLs in answers.

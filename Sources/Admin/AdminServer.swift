@@ -1,4 +1,5 @@
 public import Hummingbird
+import HummingbirdCore
 public import Logging
 import NIOCore
 public import ServiceLifecycle
@@ -37,6 +38,9 @@ public struct AdminServer: Service {
         let onServerRunning = self.onServerRunning
         return Application(
             router: makeRouter(),
+            // Every request passes the intake (Host, framing) before the router sees it.
+            server: .http1(
+                configuration: HTTP1Channel.Configuration(additionalChannelHandlers: [RequestIntakeHandler()])),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "slipway-admin"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

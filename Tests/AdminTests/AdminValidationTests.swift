@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Model
 import NIOHTTP1
 import Storage
 import Testing
@@ -20,6 +21,56 @@ import Testing
             let array = try await server.request(.POST, "/api/deployments", body: "[]")
             #expect(array.status == 422)
             #expect(array.errorMessage?.contains("JSON object") == true)
+        }
+    }
+
+    /// Where the last `key` (quoted) starts in `body`, as the messages count.
+    static func lastOffset(of key: String, in body: String) throws -> Int {
+        let range = try #require(body.range(of: "\"\(key)\"", options: .backwards))
+        return body.utf8.distance(from: body.startIndex, to: range.lowerBound)
+    }
+
+    @Test func duplicateKeysAre400NamingTheKeyAndWhereTheSecondOneIs() async throws {
+        try await AdminTestServer.run { server in
+            let top = #"{"repoUrl": "https://github.com/a/b.git", "slug": "one", "slug": "two"}"#
+            let reply = try await server.request(.POST, "/api/deployments", body: top)
+            #expect(reply.status == 400, "\(reply.body)")
+            #expect(reply.errorCode == "bad_json")
+            #expect(reply.errorMessage?.contains("'slug'") == true, "\(reply.body)")
+            let at = try Self.lastOffset(of: "slug", in: top)
+            #expect(reply.errorMessage?.contains("around character \(at)") == true, "\(reply.body)")
+            // Nothing was created under either name.
+            #expect(try await server.request(.GET, "/api/deployments/one").status == 404)
+            #expect(try await server.request(.GET, "/api/deployments/two").status == 404)
+
+            let nested =
+                #"{"repoUrl": "https://github.com/a/b.git", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2", "name": "C"}]}"#
+            let inner = try await server.request(.POST, "/api/deployments", body: nested)
+            #expect(inner.status == 400, "\(inner.body)")
+            #expect(inner.errorCode == "bad_json")
+            #expect(inner.errorMessage?.contains("'env[1].name'") == true, "\(inner.body)")
+            let innerAt = try Self.lastOffset(of: "name", in: nested)
+            #expect(inner.errorMessage?.contains("around character \(innerAt)") == true, "\(inner.body)")
+
+            // The same key written with an escape is the same key.
+            let escaped = #"{"repoUrl": "https://github.com/a/b.git", "slug": "one", "sl\u0075g": "two"}"#
+            let sneaky = try await server.request(.POST, "/api/deployments", body: escaped)
+            #expect(sneaky.status == 400, "\(sneaky.body)")
+            #expect(sneaky.errorMessage?.contains("'slug'") == true, "\(sneaky.body)")
+
+            // Every route that reads a body refuses them, PATCH included.
+            _ = try await server.createDeployment(slug: "kept")
+            let patch = try await server.request(
+                .PATCH, "/api/deployments/kept", body: #"{"branch": "a", "branch": "b"}"#)
+            #expect(patch.status == 400, "\(patch.body)")
+            #expect(patch.errorMessage?.contains("'branch'") == true, "\(patch.body)")
+            #expect(try await server.catalog.site(slug: "kept").branch == "main")
+
+            // One key in several objects is no duplicate.
+            let distinct =
+                #"{"slug": "distinct", "repoUrl": "https://github.com/a/b.git", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}"#
+            let created = try await server.request(.POST, "/api/deployments", body: distinct)
+            #expect(created.status == 201, "\(created.body)")
         }
     }
 

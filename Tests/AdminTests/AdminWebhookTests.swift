@@ -36,13 +36,15 @@ import Testing
     }
 
     /// Delivers `body` the way GitHub does: no bearer token.
+    /// A fresh `X-GitHub-Delivery` id unless `delivery` names one; nil sends none.
     static func deliver(
-        _ server: AdminTestServer, slug: String, event: String?, body: String, signature: String?
+        _ server: AdminTestServer, slug: String, event: String?, body: String, signature: String?,
+        delivery: String? = UUID().uuidString
     ) async throws -> AdminTestServer.Reply {
         var headers: [(String, String)] = []
         if let event { headers.append(("X-GitHub-Event", event)) }
         if let signature { headers.append(("X-Hub-Signature-256", signature)) }
-        headers.append(("X-GitHub-Delivery", UUID().uuidString))
+        if let delivery { headers.append(("X-GitHub-Delivery", delivery)) }
         return try await server.request(.POST, "/api/hooks/github/\(slug)", body: body, token: nil, headers: headers)
     }
 
@@ -195,10 +197,131 @@ import Testing
             let bad = try await Self.deliver(
                 server, slug: "site", event: "push", body: broken, signature: Self.signature(broken, secret: secret))
             #expect(bad.status == 400, "\(bad.body)")
+            let twice = #"{"ref": "refs/heads/other", "ref": "refs/heads/main"}"#
+            let duplicate = try await Self.deliver(
+                server, slug: "site", event: "push", body: twice, signature: Self.signature(twice, secret: secret))
+            #expect(duplicate.status == 400, "\(duplicate.body)")
+            #expect(duplicate.errorMessage?.contains("'ref'") == true, "\(duplicate.body)")
             let noRef = #"{"after": "\#(Self.sha)"}"#
             let invalid = try await Self.deliver(
                 server, slug: "site", event: "push", body: noRef, signature: Self.signature(noRef, secret: secret))
             #expect(invalid.status == 422, "\(invalid.body)")
+        }
+    }
+
+    /// How many builds the deployment `slug` has.
+    static func buildCount(_ server: AdminTestServer, slug: String) async throws -> Int {
+        let site = try await server.catalog.site(slug: slug)
+        return try await server.catalog.builds(siteID: site.id, limit: 200).builds.count
+    }
+
+    @Test func aReplayedDeliveryIsAnswered200AndQueuesNothing() async throws {
+        try await AdminTestServer.run { server in
+            let secret = try await Self.create(server, slug: "site")
+            _ = try await server.runNextBuild()
+            let body = Self.push(ref: "refs/heads/main")
+            let signature = Self.signature(body, secret: secret)
+            let delivery = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+            let first = try await Self.deliver(
+                server, slug: "site", event: "push", body: body, signature: signature, delivery: delivery)
+            #expect(first.status == 202, "\(first.body)")
+            #expect(try await Self.buildCount(server, slug: "site") == 2)
+            let wakes = server.wakes.count
+
+            for _ in 0..<3 {
+                let replay = try await Self.deliver(
+                    server, slug: "site", event: "push", body: body, signature: signature, delivery: delivery)
+                #expect(replay.status == 200, "\(replay.body)")
+                #expect(try replay.json["alreadyProcessed"] as? Bool == true, "\(replay.body)")
+                #expect(try replay.json["delivery"] as? String == delivery, "\(replay.body)")
+                #expect((try replay.json["message"] as? String)?.contains("already processed") == true)
+                #expect(try replay.json["build"] == nil)
+            }
+            #expect(try await Self.buildCount(server, slug: "site") == 2)
+            #expect(server.wakes.count == wakes)
+
+            // Another delivery of the same deployment is a new one.
+            let next = try await Self.deliver(server, slug: "site", event: "push", body: body, signature: signature)
+            #expect(next.status == 202, "\(next.body)")
+            #expect(try await Self.buildCount(server, slug: "site") == 3)
+        }
+    }
+
+    @Test func copiesOfOneDeliveryArrivingTogetherQueueOneBuild() async throws {
+        try await AdminTestServer.run { server in
+            let secret = try await Self.create(server, slug: "site")
+            _ = try await server.runNextBuild()
+            let body = Self.push(ref: "refs/heads/main")
+            let signature = Self.signature(body, secret: secret)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<12 {
+                    group.addTask {
+                        try await Self.deliver(
+                            server, slug: "site", event: "push", body: body, signature: signature, delivery: "copy-1"
+                        ).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.sorted() == [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 202])
+            #expect(try await Self.buildCount(server, slug: "site") == 2)
+        }
+    }
+
+    @Test func onlyAVerifiedDeliveryIsRemembered() async throws {
+        try await AdminTestServer.run { server in
+            let secret = try await Self.create(server, slug: "site")
+            _ = try await server.runNextBuild()
+            let body = Self.push(ref: "refs/heads/main")
+            // A forged copy carrying the id of a delivery to come must not use it up.
+            let forged = try await Self.deliver(
+                server, slug: "site", event: "push", body: body,
+                signature: "sha256=" + String(repeating: "0", count: 64),
+                delivery: "next-delivery")
+            #expect(forged.status == 401)
+            let real = try await Self.deliver(
+                server, slug: "site", event: "push", body: body, signature: Self.signature(body, secret: secret),
+                delivery: "next-delivery")
+            #expect(real.status == 202, "\(real.body)")
+            #expect(try await Self.buildCount(server, slug: "site") == 2)
+        }
+    }
+
+    @Test func aDeliveryWithoutAnIDIsStillAcceptedAndAMalformedIDIs400() async throws {
+        try await AdminTestServer.run { server in
+            let secret = try await Self.create(server, slug: "site")
+            _ = try await server.runNextBuild()
+            let body = Self.push(ref: "refs/heads/main")
+            let signature = Self.signature(body, secret: secret)
+            for _ in 0..<2 {
+                let reply = try await Self.deliver(
+                    server, slug: "site", event: "push", body: body, signature: signature, delivery: nil)
+                #expect(reply.status == 202, "\(reply.body)")
+            }
+            #expect(try await Self.buildCount(server, slug: "site") == 3)
+            let long = try await Self.deliver(
+                server, slug: "site", event: "push", body: body, signature: signature,
+                delivery: String(repeating: "a", count: 300))
+            #expect(long.status == 400, "\(long.body)")
+            #expect(long.errorMessage?.contains("X-GitHub-Delivery") == true, "\(long.body)")
+            #expect(try await Self.buildCount(server, slug: "site") == 3)
+        }
+    }
+
+    @Test func aDeliveryThatQueuedNothingCanBeRedelivered() async throws {
+        try await AdminTestServer.run(queue: QueueSettings(maxQueued: 1)) { server in
+            let secret = try await Self.create(server, slug: "site")
+            let body = Self.push(ref: "refs/heads/main")
+            let signature = Self.signature(body, secret: secret)
+            // The queue is full: GitHub shows the failure and the user redelivers it later.
+            let refused = try await Self.deliver(
+                server, slug: "site", event: "push", body: body, signature: signature, delivery: "retry-me")
+            #expect(refused.status == 429, "\(refused.body)")
+            _ = try await server.runNextBuild()
+            let redelivered = try await Self.deliver(
+                server, slug: "site", event: "push", body: body, signature: signature, delivery: "retry-me")
+            #expect(redelivered.status == 202, "\(redelivered.body)")
+            #expect(try await Self.buildCount(server, slug: "site") == 2)
         }
     }
 

@@ -63,13 +63,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func response(for error: AdminError) -> Response {
-        var headers = error.headers
-        headers[.contentType] = "application/json; charset=utf-8"
-        headers[.cacheControl] = "no-store"
-        let body = ErrorBody(error: .init(code: error.code, message: error.message))
-        let data =
-            (try? JSONEncoder().encode(body)) ?? Data(#"{"error":{"code":"internal_error","message":"error"}}"#.utf8)
-        return Response(status: error.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        Response(status: error.status, headers: error.responseHeaders, body: ResponseBody(byteBuffer: error.jsonBody))
     }
 
     private static func code(for status: HTTPResponse.Status) -> String {
@@ -90,12 +84,30 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if error.status.code < 500, let body = error.body, !body.isEmpty { body } else { error.status.reasonPhrase }
         }
     }
+}
 
-    private struct ErrorBody: Encodable {
-        struct Detail: Encodable {
-            let code: String
-            let message: String
-        }
-        let error: Detail
+extension AdminError {
+    /// The error's own headers, with the JSON content type and `no-store`.
+    var responseHeaders: HTTPFields {
+        var headers = self.headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return headers
     }
+
+    /// `{"error": {"code": …, "message": …}}`.
+    var jsonBody: ByteBuffer {
+        let body = ErrorBody(error: .init(code: code, message: message))
+        let data =
+            (try? JSONEncoder().encode(body)) ?? Data(#"{"error":{"code":"internal_error","message":"error"}}"#.utf8)
+        return ByteBuffer(bytes: data)
+    }
+}
+
+private struct ErrorBody: Encodable {
+    struct Detail: Encodable {
+        let code: String
+        let message: String
+    }
+    let error: Detail
 }

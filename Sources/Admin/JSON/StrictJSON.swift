@@ -3,8 +3,8 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// Reading request bodies strictly: bounded, JSON only, no unknown fields,
-/// and every refusal naming what to fix.
+/// Reading request bodies strictly: bounded, JSON only, each key once per
+/// object, no unknown fields, and every refusal naming what to fix.
 enum StrictJSON {
     /// Reads the whole body, refusing more than `limit` bytes with 413.
     /// A `Content-Length` over the limit is refused before anything is read.
@@ -37,6 +37,7 @@ enum StrictJSON {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        try refuseDuplicateKeys(in: data, subject: "the request body")
         do {
             return try JSONDecoder().decode(type, from: data)
         } catch let error as AdminError {
@@ -50,18 +51,39 @@ enum StrictJSON {
         }
     }
 
+    /// Refuses with 400 a JSON text that has a key twice in one object,
+    /// naming the key and where its second copy starts. Decoders disagree on
+    /// which copy counts (Foundation's keeps the first), so such a body
+    /// could mean two things. A text that is not JSON at all is left to the
+    /// decoder, so its syntax error is the one reported.
+    /// - Parameter subject: what the text is, for the message ("the request body").
+    static func refuseDuplicateKeys(in data: Data, subject: String) throws {
+        guard let duplicate = DuplicateKeyScanner.firstDuplicate(in: Array(data)),
+            syntaxError(in: data) == nil
+        else { return }
+        throw AdminError.badJSON(
+            "\(subject) has the key '\(duplicate.path.prefix(200))' twice in one object (the second around character \(duplicate.offset)); send each key once"
+        )
+    }
+
     /// Where the JSON breaks, as Foundation's parser reports it
     /// ("Invalid value around character 10."); JSONDecoder itself does not say.
     static func syntaxProblem(in data: Data) -> String {
+        syntaxError(in: data) ?? "it could not be parsed"
+    }
+
+    /// Foundation's description of the JSON's syntax error; nil when it parses.
+    private static func syntaxError(in data: Data) -> String? {
         do {
             _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            return nil
         } catch {
             if let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String, !detail.isEmpty {
                 let trimmed = detail.hasSuffix(".") ? String(detail.dropLast()) : detail
                 return trimmed.prefix(1).lowercased() + trimmed.dropFirst().prefix(200)
             }
+            return "it could not be parsed"
         }
-        return "it could not be parsed"
     }
 
     static func isJSON(_ contentType: String) -> Bool {

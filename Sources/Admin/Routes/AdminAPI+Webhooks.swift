@@ -16,6 +16,11 @@ extension AdminAPI {
     /// token: the body must carry a valid `X-Hub-Signature-256`, an HMAC-SHA256
     /// of the raw body keyed with the deployment's webhook secret. Unknown
     /// slugs get the same 401 as a bad signature, so slugs cannot be probed.
+    ///
+    /// A push that queues a build is remembered by its `X-GitHub-Delivery`
+    /// id for ``AdminConfiguration/webhookReplayWindow``: the same delivery
+    /// sent again (a replay, or GitHub's "Redeliver") is answered 200 and
+    /// queues nothing.
     func githubHook(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let slug = try context.parameters.require("slug")
         var buffer = try await StrictJSON.collectBody(request, limit: Self.githubHookBodyLimit)
@@ -41,6 +46,10 @@ extension AdminAPI {
                 "the X-Hub-Signature-256 signature does not match; the webhook's secret in GitHub must be this deployment's webhook secret (POST /api/deployments/{slug}/webhook-secret issues a new one)"
             )
         }
+
+        // Read only once the signature verified: an unsigned or forged
+        // request never gets to use up a delivery id.
+        let delivery = try Self.deliveryID(request)
 
         let event = request.headers[Self.eventHeader] ?? ""
         switch event {
@@ -69,11 +78,30 @@ extension AdminAPI {
                 return try json(
                     Ignored(ignored: "the push deleted branch \(site.branch); nothing to build"), status: .accepted)
             }
+            if let delivery {
+                let isNew = try await catalog.recordWebhookDelivery(
+                    id: delivery, siteID: site.id, window: configuration.webhookReplayWindow)
+                guard isNew else {
+                    logger.info(
+                        "github delivery already processed; nothing queued",
+                        metadata: ["slug": "\(site.slug)", "delivery": "\(delivery)"])
+                    return try json(AlreadyProcessed(delivery: delivery))
+                }
+            }
             let short = push.after.map { String($0.prefix(7)) }
             let trigger = ["github push", short].compactMap { $0 }.joined(separator: " ")
-            let build = try await catalog.createBuild(
-                siteID: site.id,
-                BuildRequest(trigger: trigger, commitSHA: push.after, commitMessage: push.headCommitMessage))
+            let build: Build
+            do {
+                build = try await catalog.createBuild(
+                    siteID: site.id,
+                    BuildRequest(trigger: trigger, commitSHA: push.after, commitMessage: push.headCommitMessage))
+            } catch {
+                // Nothing was queued (a full queue, say): GitHub's redelivery
+                // of this delivery carries the same id and must not look
+                // like a replay.
+                if let delivery { await forget(delivery, siteID: site.id, slug: site.slug) }
+                throw error
+            }
             services.buildsQueued()
             logger.info(
                 "github push queued a build",
@@ -87,6 +115,43 @@ extension AdminAPI {
             return try json(
                 Ignored(ignored: "GitHub event '\(event.prefix(60))' is not handled; only push (and ping) events are"),
                 status: .accepted)
+        }
+    }
+
+    /// The `X-GitHub-Delivery` id of a verified delivery; nil when the
+    /// header is absent.
+    ///
+    /// GitHub sends one with every delivery, so a delivery without one is
+    /// accepted (like a request from a script) and only goes unremembered.
+    /// The header is not covered by the signature: the id recognises GitHub
+    /// sending one delivery again, not someone who changes it.
+    /// - Throws: 400 for several headers or an id that cannot be one.
+    static func deliveryID(_ request: Request) throws -> String? {
+        let values = request.headers[values: deliveryHeader]
+        guard values.count <= 1 else {
+            throw AdminError(
+                status: .badRequest, code: "bad_request",
+                message: "send at most one X-GitHub-Delivery header; GitHub sends exactly one")
+        }
+        guard let id = values.first else { return nil }
+        if let problem = WebhookDeliveries.problem(with: id) {
+            throw AdminError(
+                status: .badRequest, code: "bad_request",
+                message: "the X-GitHub-Delivery header is not a delivery id: \(problem); GitHub sends a GUID there")
+        }
+        return id
+    }
+
+    /// Forgets a recorded delivery whose build could not be queued. A
+    /// failure is logged, not thrown: the caller is already answering with
+    /// the error that stopped the build.
+    private func forget(_ delivery: String, siteID: SiteID, slug: String) async {
+        do {
+            try await catalog.forgetWebhookDelivery(id: delivery, siteID: siteID)
+        } catch {
+            logger.warning(
+                "could not forget a github delivery that queued nothing; its redelivery will be taken for a replay",
+                metadata: ["slug": "\(slug)", "delivery": "\(delivery)", "error": "\(error)"])
         }
     }
 
@@ -114,6 +179,7 @@ extension AdminAPI {
 
     static let signatureHeader = HTTPField.Name("X-Hub-Signature-256")!
     static let eventHeader = HTTPField.Name("X-GitHub-Event")!
+    static let deliveryHeader = HTTPField.Name("X-GitHub-Delivery")!
 
     /// Whether `header` (`sha256=<64 hex digits>`) is the HMAC-SHA256 of
     /// `body` keyed with `secret`. The comparison is constant-time.
@@ -162,6 +228,19 @@ struct Ignored: Encodable, Sendable {
     let ignored: String
 }
 
+/// `{"alreadyProcessed": true, "delivery": "<id>", "message": …}`: a copy of
+/// a delivery that already queued a build; nothing more is queued.
+struct AlreadyProcessed: Encodable, Sendable {
+    let alreadyProcessed = true
+    let delivery: String
+    let message: String
+
+    init(delivery: String) {
+        self.delivery = delivery
+        self.message = "delivery \(delivery) was already processed; nothing was queued"
+    }
+}
+
 /// The fields of a GitHub push event Slipway uses.
 struct PushEvent: Sendable {
     /// `refs/heads/<branch>` or `refs/tags/<tag>`.
@@ -181,6 +260,7 @@ struct PushEvent: Sendable {
                 "the push payload is not valid JSON (\(StrictJSON.syntaxProblem(in: Data(body)))); set the webhook's content type in GitHub to application/json"
             )
         }
+        try StrictJSON.refuseDuplicateKeys(in: Data(body), subject: "the push payload")
         guard let payload = object as? [String: Any] else {
             throw AdminError.invalidBody("the push payload must be a JSON object")
         }

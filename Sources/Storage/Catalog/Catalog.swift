@@ -5,7 +5,8 @@ public import Model
 /// lease expiry and backoff are tested without sleeping.
 public typealias CatalogClock = @Sendable () -> Date
 
-/// Sites, builds and the durable build queue.
+/// Sites, builds, the durable build queue, the notification outbox and the
+/// webhook deliveries already acted on.
 ///
 /// Implementations (SQLite embedded, PostgreSQL for scale-out) keep the same
 /// contract, checked by one shared test suite:
@@ -172,6 +173,27 @@ public protocol Catalog: Sendable {
     /// `gaveUpBefore`; pending ones are never deleted. Returns how many went.
     func pruneNotifications(deliveredBefore: Date, gaveUpBefore: Date) async throws -> Int
 
+    // MARK: Webhook deliveries
+
+    /// Records that the site's webhook delivery `id` (GitHub's
+    /// `X-GitHub-Delivery`) is being acted on, atomically: true when it is
+    /// new — never recorded, or recorded `window` or longer ago — and false
+    /// when it is a replay. Of several calls with one id and site, at once
+    /// and on any number of handles, exactly one returns true. Entries of
+    /// every site recorded `window` or longer ago are deleted by the call.
+    /// Deleting a site forgets its deliveries.
+    /// - Throws: `site_not_found`; `invalid_input` for an id that is empty,
+    ///   over ``WebhookDeliveries/maxIDLength`` bytes or not visible ASCII,
+    ///   or a window under 1 ms or over ``WebhookDeliveries/maxWindow``.
+    func recordWebhookDelivery(id: String, siteID: SiteID, window: Duration) async throws -> Bool
+
+    /// Forgets a recorded delivery, so its id counts as new again: for a
+    /// delivery whose work failed after it was recorded (GitHub redelivers a
+    /// delivery with the same id). Forgetting an id that is not recorded
+    /// does nothing.
+    /// - Throws: `invalid_input` for an id ``recordWebhookDelivery(id:siteID:window:)`` refuses.
+    func forgetWebhookDelivery(id: String, siteID: SiteID) async throws
+
     // MARK: Operations
 
     /// Build counts by status, queue depth and the age of the oldest queued build.
@@ -191,6 +213,11 @@ extension Catalog {
     /// Renews the lease for the default duration (``QueueSettings/leaseDuration``).
     public func renewLease(buildID: BuildID, workerID: String) async throws -> Build {
         try await renewLease(buildID: buildID, workerID: workerID, leaseDuration: queueSettings.leaseDuration)
+    }
+
+    /// Records the delivery for ``WebhookDeliveries/defaultWindow`` (24 hours).
+    public func recordWebhookDelivery(id: String, siteID: SiteID) async throws -> Bool {
+        try await recordWebhookDelivery(id: id, siteID: siteID, window: WebhookDeliveries.defaultWindow)
     }
 
     /// The site's newest builds, at most `limit`.

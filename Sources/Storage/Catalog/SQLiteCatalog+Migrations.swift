@@ -119,6 +119,25 @@ extension SQLiteCatalog {
                     """
             )
         }
+        migrator.registerMigration("v4-webhook-deliveries") { db in
+            // GitHub deliveries that queued a build, by their X-GitHub-Delivery
+            // id, so a copy sent again queues nothing. The primary key makes
+            // recording one atomic (INSERT … ON CONFLICT DO NOTHING); rows
+            // older than the replay window are deleted as new ones arrive.
+            try db.execute(
+                sql: """
+                    CREATE TABLE webhook_delivery (
+                        site_id TEXT NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                        delivery_id TEXT NOT NULL,
+                        received_at INTEGER NOT NULL,
+                        PRIMARY KEY (site_id, delivery_id)
+                    ) WITHOUT ROWID;
+
+                    -- Pruning by age.
+                    CREATE INDEX webhook_delivery_received ON webhook_delivery (received_at);
+                    """
+            )
+        }
         return migrator
     }()
 }

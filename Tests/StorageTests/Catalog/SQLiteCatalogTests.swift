@@ -132,4 +132,55 @@ import Testing
         #expect(try await catalog.site(slug: "old") == updated)
         try await catalog.close()
     }
+
+    @Test func deliveriesOutsideTheWindowArePrunedAndGoWithTheirSite() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        let clock = ManualClock()
+        let catalog = try SQLiteCatalog(dataDirectory: directory.path, clock: clock.source)
+        let rows = { @Sendable in
+            try await catalog.pool.read { try String.fetchAll($0, sql: "SELECT delivery_id FROM webhook_delivery") }
+        }
+        let blog = try await catalog.createSite(SiteDraft(slug: "blog", repoURL: "https://github.com/acme/blog"))
+        let docs = try await catalog.createSite(SiteDraft(slug: "handbook", repoURL: "https://github.com/acme/h"))
+        #expect(try await catalog.recordWebhookDelivery(id: "old", siteID: blog.id, window: .seconds(60)))
+        clock.advance(by: .seconds(30))
+        #expect(try await catalog.recordWebhookDelivery(id: "newer", siteID: docs.id, window: .seconds(60)))
+        #expect(Set(try await rows()) == ["old", "newer"])
+        // Recording any id prunes every site's expired ones.
+        clock.advance(by: .seconds(30))
+        #expect(try await catalog.recordWebhookDelivery(id: "newest", siteID: docs.id, window: .seconds(60)))
+        #expect(Set(try await rows()) == ["newer", "newest"])
+        _ = try await catalog.deleteSite(id: docs.id)
+        #expect(try await rows().isEmpty)
+        try await catalog.close()
+    }
+
+    @Test func aCatalogFromBeforeWebhookDeliveriesIsMigratedAndKeepsItsSites() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent(SQLiteCatalog.fileName).path
+        let queue = try DatabaseQueue(path: file)
+        try SQLiteCatalog.migrator.migrate(queue, upTo: "v3-notifications")
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO site (id, slug, repo_url, branch, spa, env, created_at, updated_at, webhook_secret)
+                    VALUES ('01JA0000000000000000000001', 'old', 'https://github.com/acme/old', 'main', 'auto', '[]', 0, 0, ?)
+                    """,
+                arguments: [WebhookSecret.generate()])
+        }
+        try queue.close()
+
+        let catalog = try SQLiteCatalog(dataDirectory: directory.path)
+        let old = try await catalog.site(slug: "old")
+        #expect(try await catalog.recordWebhookDelivery(id: "first", siteID: old.id))
+        #expect(try await !catalog.recordWebhookDelivery(id: "first", siteID: old.id))
+        let applied = try await catalog.pool.read {
+            try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
+        }
+        #expect(applied.last == "v4-webhook-deliveries")
+        try await catalog.close()
+    }
 }
