@@ -18,7 +18,9 @@ public struct CheckedOutCommit: Sendable, Hashable {
 /// protocol allow-list (`GIT_ALLOW_PROTOCOL`: `https`, plus `file` only
 /// when local repositories are allowed), no system or user git
 /// configuration, and a timeout after which git and its helpers are killed.
-/// Credentials inside the URL are redacted from every line it prints.
+/// Credentials inside the URL are masked in every line of the build's log
+/// from the start of the clone on (however git prints the URL), and
+/// redacted from the errors.
 struct GitCheckout: Sendable {
     var gitExecutable: String
     var timeout: Duration
@@ -33,6 +35,7 @@ struct GitCheckout: Sendable {
     {
         let url = Self.gitURL(for: source.url)
         let environment = environment(home: home)
+        log.maskCredentials(of: source)
         log.system("cloning \(source.redactedURL) (branch \(source.branch))")
         let stderrTail = LineTail(limit: 20)
         let outcome = try await ChildProcess.run(
@@ -47,9 +50,8 @@ struct GitCheckout: Sendable {
             timeout: timeout,
             maxLineBytes: maxLineBytes
         ) { line, stream in
-            let safe = log.sanitize(line)
+            let safe = log.output(line, stream: stream)
             if stream == .stderr { stderrTail.append(safe) }
-            log.output(safe, stream: stream)
         }
         if outcome.timedOut {
             throw BuildError.cloneFailed(
@@ -87,7 +89,7 @@ struct GitCheckout: Sendable {
             timeout: .seconds(30),
             maxLineBytes: maxLineBytes
         ) { line, stream in
-            if stream == .stdout { collected.append(line) } else { log.output(log.sanitize(line), stream: stream) }
+            if stream == .stdout { collected.append(line) } else { log.output(line, stream: stream) }
         }
         let lines = collected.lines
         guard outcome.exitCode == 0, let sha = lines.first, sha.count >= 40, sha.allSatisfy(\.isHexDigit) else {

@@ -20,31 +20,171 @@ public struct RepositorySource: Sendable, Hashable, CustomStringConvertible {
         self.branch = branch
     }
 
-    /// The URL with any `user:password@` replaced, safe for logs, errors and API responses.
-    public var redactedURL: String { RepositorySource.redact(url) }
+    /// The URL with its user-info (`user:password@`) replaced by `***@`,
+    /// safe for logs, errors and API responses. The URL is taken whole: its
+    /// user-info runs to its last `@`, whatever characters the password
+    /// holds (see ``redact(url:)``).
+    public var redactedURL: String { RepositorySource.redact(url: url) }
 
     public var description: String { "\(redactedURL)#\(branch)" }
 
-    /// Replaces the user-info part of every URL in `text` with `***`.
+    /// What in ``url`` is a credential, to be masked wherever it shows (git
+    /// prints the URL as it was given when its user-info is ambiguous): the
+    /// user-info, the password, and both percent-decoded.
+    public var credentials: [String] {
+        let bytes = Array(url.utf8)
+        guard let userInfo = Self.userInfoRange(ofURL: bytes[...]) else { return [] }
+        let whole = String(decoding: bytes[userInfo], as: UTF8.self)
+        var values = [whole]
+        if let colon = whole.firstIndex(of: ":") { values.append(String(whole[whole.index(after: colon)...])) }
+        values += values.compactMap { $0.removingPercentEncoding }
+        return Array(Set(values.filter { !$0.isEmpty }))
+    }
+
+    /// Replaces the user-info of every URL in `text` with `***`.
+    ///
+    /// A URL here is `scheme://` and what follows up to white space, a
+    /// control character or one of `"<>` and the backtick. Git treats what
+    /// comes before the first `@` as user-info only when no `/`, `?` or `#`
+    /// comes first, and prints a URL with the part before that first `@`
+    /// dropped — or whole when a `/` comes first. A password holding an
+    /// unencoded `/`, `?`, `#` or `@` therefore reaches its messages. So the
+    /// user-info runs to the **last** `@` of the URL, unless what comes
+    /// before the first `/`, `?` or `#` is a plain `host[:port]` without an
+    /// `@`: then any `@` is in the path or the query
+    /// (`https://registry.npmjs.org/@scope/pkg`) and nothing is replaced.
+    /// Bytes are compared, not characters: an `@` followed by a combining
+    /// mark is still an `@`.
     public static func redact(_ text: String) -> String {
-        var result = ""
-        var rest = Substring(text)
-        while let scheme = rest.range(of: "://") {
-            result += rest[..<scheme.upperBound]
-            rest = rest[scheme.upperBound...]
-            let authorityEnd =
-                rest.firstIndex(where: { $0 == "/" || $0 == " " || $0 == "\n" || $0 == "?" || $0 == "#" })
-                ?? rest.endIndex
-            if let at = rest[..<authorityEnd].lastIndex(of: "@") {
-                result += "***@"
-                rest = rest[rest.index(after: at)...]
+        let bytes = Array(text.utf8)
+        let redacted = redact(bytes, cutAtEnd: false)
+        return redacted == bytes ? text : String(decoding: redacted, as: UTF8.self)
+    }
+
+    /// ``redact(_:)`` on UTF-8 bytes.
+    /// - Parameter cutAtEnd: `text` is the start of a longer line that was
+    ///   cut: a URL cut before its host ends loses its authority to `***`
+    ///   (what was kept may be the start of a password).
+    static func redact(_ text: [UInt8], cutAtEnd: Bool) -> [UInt8] {
+        var result: [UInt8] = []
+        var copied = 0
+        var index = 0
+        while index + 3 <= text.count {
+            guard text[index] == colon, text[index + 1] == slash, text[index + 2] == slash else {
+                index += 1
+                continue
             }
+            let start = index + 3
+            var end = start
+            while end < text.count, !endsURL(text[end]) { end += 1 }
+            index = start
+            guard let userInfoEnd = userInfoEnd(inText: text[start..<end], cut: cutAtEnd && end == text.count) else {
+                continue
+            }
+            result.append(contentsOf: text[copied..<start])
+            result.append(contentsOf: Array("***".utf8))
+            copied = userInfoEnd
+            index = userInfoEnd
         }
-        return result + rest
+        guard copied > 0 else { return text }
+        result.append(contentsOf: text[copied...])
+        return result
+    }
+
+    /// `url` with its user-info replaced by `***`, taking the whole string
+    /// as one URL: the user-info runs from after `://` (or the start, for a
+    /// URL without one) to the last `@`. Git would read
+    /// `https://deploy:12/ab@host/repo` as host `deploy`, port 12; the
+    /// owner meant a password, and it is never shown.
+    public static func redact(url: String) -> String {
+        let bytes = Array(url.utf8)
+        guard let userInfo = userInfoRange(ofURL: bytes[...]) else { return url }
+        return String(
+            decoding: bytes[..<userInfo.lowerBound] + Array("***".utf8) + bytes[userInfo.upperBound...], as: UTF8.self)
+    }
+
+    /// The user-info of a whole URL: after `://` (or from the start) up to its last `@`.
+    private static func userInfoRange(ofURL url: ArraySlice<UInt8>) -> Range<Int>? {
+        var start = url.startIndex
+        if let scheme = url.indices.dropLast(2).first(where: {
+            url[$0] == colon && url[$0 + 1] == slash && url[$0 + 2] == slash
+        }) {
+            start = scheme + 3
+        }
+        guard let at = url[start...].lastIndex(of: UInt8(ascii: "@")) else { return nil }
+        return start..<at
+    }
+
+    /// Where the user-info of the URL whose part after `://` is `rest` ends
+    /// (the index of its last `@`, or the end of `rest` when all of it is
+    /// to go), or nil when it has none.
+    private static func userInfoEnd(inText rest: ArraySlice<UInt8>, cut: Bool) -> Int? {
+        let authorityEnd =
+            rest.firstIndex { $0 == slash || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard let at = rest.lastIndex(of: UInt8(ascii: "@")) else {
+            // No `@` (yet): a line cut inside the authority, or after one
+            // that is no plain host, may have kept the start of a password.
+            if cut, authorityEnd == rest.endIndex || !isPlainHost(authority) { return rest.endIndex }
+            return nil
+        }
+        if !authority.contains(UInt8(ascii: "@")) && isPlainHost(authority) { return nil }
+        return at
+    }
+
+    /// Whether `authority` is `host[:port]` and nothing else: a DNS name or
+    /// IPv4 address (letters, digits, `-`, `.`, `_`, `~`) or a bracketed
+    /// IPv6 address, then an optional `:` and digits.
+    private static func isPlainHost(_ authority: ArraySlice<UInt8>) -> Bool {
+        var host = authority
+        var port = authority[authority.endIndex...]
+        if authority.first == UInt8(ascii: "[") {
+            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            port = authority[authority.index(after: close)...]
+            guard host.allSatisfy({ isHexDigit($0) || $0 == colon || $0 == UInt8(ascii: ".") }) else { return false }
+        } else {
+            if let colonIndex = authority.firstIndex(of: colon) {
+                host = authority[..<colonIndex]
+                port = authority[colonIndex...]
+            }
+            guard !host.isEmpty, host.allSatisfy(isHostByte) else { return false }
+        }
+        guard let first = port.first else { return true }
+        return first == colon && port.dropFirst().allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
+    private static let colon = UInt8(ascii: ":")
+    private static let slash = UInt8(ascii: "/")
+
+    private static func isHostByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"):
+            true
+        default: false
+        }
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default: false
+        }
+    }
+
+    /// Bytes that end a URL in free text: white space and other controls,
+    /// and characters a URL never holds unencoded that often surround one.
+    private static func endsURL(_ byte: UInt8) -> Bool {
+        byte <= 0x20 || byte == 0x7f || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "<")
+            || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "`")
     }
 
     static func check(url: String, allowLocal: Bool) throws(RepositoryError) {
-        let shown = redact(url)
+        let shown = redact(url: url)
         guard !url.isEmpty, url.utf8.count <= 2048 else {
             throw RepositoryError("the repository URL is empty or longer than 2048 characters")
         }

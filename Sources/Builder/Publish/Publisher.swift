@@ -4,6 +4,12 @@ import NIOCore
 import Storage
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A published build: its manifest and what to warm the cache with.
 struct PublishResult: Sendable {
     var manifest: BuildManifest
@@ -41,8 +47,8 @@ struct Publisher: Sendable {
     static let maxRulesFileBytes = 1 << 20
 
     func publish(_ scan: OutputScan, siteID: String, buildID: String, log: BuildLog) async throws -> PublishResult {
-        let redirects = try rules(scan.redirectsFile, name: "_redirects", log: log, parse: RedirectRules.parse)
-        let headers = try rules(scan.headersFile, name: "_headers", log: log, parse: HeaderRules.parse)
+        let redirects = rules(scan.redirectsFile, name: "_redirects", log: log, parse: RedirectRules.parse)
+        let headers = rules(scan.headersFile, name: "_headers", log: log, parse: HeaderRules.parse)
 
         let preparer = FilePreparer(scratchDirectory: scratchDirectory)
         let prefix = BuildManifest.filesPrefix(siteID: siteID, buildID: buildID)
@@ -122,12 +128,29 @@ struct Publisher: Sendable {
         var warmBytes = 0
     }
 
-    /// Parses a rules file, logging each invalid line.
+    /// Parses a rules file, logging each invalid line. Never fails the
+    /// build: a file over ``maxRulesFileBytes``, or one that cannot be read,
+    /// is skipped with a warning naming it by its place in the site
+    /// (`_redirects`), never by its path on the server.
     private func rules<Rule>(
         _ path: String?, name: String, log: BuildLog, parse: (String) -> (rules: [Rule], problems: [RuleProblem])
-    ) throws(BuildError) -> [Rule] {
+    ) -> [Rule] {
         guard let path else { return [] }
-        let bytes = try FileSystem.readSmallFile(path, limit: Self.maxRulesFileBytes)
+        let kind = name == "_redirects" ? "redirect" : "header"
+        let bytes: [UInt8]
+        switch Self.readRulesFile(path, limit: Self.maxRulesFileBytes) {
+        case .read(let read):
+            bytes = read
+        case .tooLarge:
+            log.system(
+                "warning: \(name) is larger than \(ByteCount.format(Int64(Self.maxRulesFileBytes))), the limit for this file; it was skipped: this build has no \(kind) rules"
+            )
+            return []
+        case .unreadable(let reason):
+            log.system(
+                "warning: \(name) could not be read (\(reason)); it was skipped: this build has no \(kind) rules")
+            return []
+        }
         let (rules, problems) = parse(String(decoding: bytes, as: UTF8.self))
         for problem in problems {
             log.system("warning: \(problem) (line skipped)")
@@ -136,5 +159,34 @@ struct Publisher: Sendable {
             "\(name): \(rules.count) rule\(rules.count == 1 ? "" : "s")\(problems.isEmpty ? "" : ", \(problems.count) invalid line\(problems.count == 1 ? "" : "s") skipped")"
         )
         return rules
+    }
+
+    /// What reading a rules file gave.
+    enum RulesFile: Equatable {
+        case read([UInt8])
+        /// Over the limit: nothing past it was read.
+        case tooLarge
+        /// Why it could not be read (`strerror`), without its path.
+        case unreadable(String)
+    }
+
+    /// Reads at most `limit` bytes of the file at `path` (not following a
+    /// symlink: the scanner hands over the file a link leads to).
+    static func readRulesFile(_ path: String, limit: Int) -> RulesFile {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return .unreadable(POSIXErrorText.current()) }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .unreadable(POSIXErrorText.current())
+            }
+            if count == 0 { return .read(result) }
+            if result.count + count > limit { return .tooLarge }
+            result.append(contentsOf: chunk[0..<count])
+        }
     }
 }

@@ -13,7 +13,11 @@ import Synchronization
 /// followers) and to a file that becomes `logs/<siteId>/<buildId>.log`.
 ///
 /// - Secret build-variable values are replaced by `***` and credentials in
-///   URLs by `***@` before a line goes anywhere.
+///   URLs by `***@` before a line goes anywhere (``SecretMasker``,
+///   ``RepositorySource/redact(_:)``). Both work on the line's UTF-8 bytes,
+///   before the line is cut to ``maxLineBytes``; a line that arrives
+///   already cut (a runner's line assembly cuts at the same limit and
+///   drops the rest) has the start of a secret masked at its end.
 /// - The file is capped (``BuilderConfiguration/maxLogBytes``): past the cap
 ///   a note marks the cut and later lines are counted, not kept. Nothing is
 ///   held in memory, so a build that floods its output cannot grow Slipway.
@@ -34,7 +38,7 @@ public final class BuildLog: Sendable {
     }
 
     private let bus: any EventBus
-    private let masks: [String]
+    private let masker: Mutex<SecretMasker>
     private let state: Mutex<State>
     private let clock: @Sendable () -> Date
 
@@ -57,7 +61,7 @@ public final class BuildLog: Sendable {
         self.maxBytes = maxBytes
         self.maxLineBytes = maxLineBytes
         self.clock = clock
-        self.masks = BuildLog.masks(for: secrets)
+        self.masker = Mutex(SecretMasker(secrets: secrets))
         self.state = Mutex(State(fd: fd))
     }
 
@@ -65,35 +69,58 @@ public final class BuildLog: Sendable {
         state.withLock { if $0.fd >= 0 { _ = close($0.fd) } }
     }
 
-    /// Secrets worth masking, longest first (so a secret containing another
-    /// is masked whole). Values under 4 characters would mangle every line
-    /// and say little; they are not masked.
-    static func masks(for secrets: [String]) -> [String] {
-        Array(Set(secrets.filter { $0.count >= minimumMaskedLength })).sorted { $0.count > $1.count }
+    /// Shortest secret value that is masked, in characters: shorter values
+    /// would mangle every line and say little.
+    public static let minimumMaskedLength = SecretMasker.minimumLength
+
+    /// Masks `values` too in every later line and ``sanitize(_:)``.
+    func addSecrets(_ values: [String]) {
+        masker.withLock { $0.add(values) }
     }
 
-    /// Shortest secret value that is masked.
-    public static let minimumMaskedLength = 4
+    /// Masks the credentials in the repository's URL wherever they show,
+    /// however git prints the URL.
+    func maskCredentials(of source: RepositorySource) {
+        addSecrets(source.credentials)
+    }
 
     /// Slipway's own account of a step.
     public func system(_ text: String) {
         append(text, stream: .system)
     }
 
-    /// A line the build printed.
-    public func output(_ text: String, stream: LogLine.Stream) {
+    /// A line the build printed. Returns the line as the log keeps it.
+    @discardableResult
+    public func output(_ text: String, stream: LogLine.Stream) -> String {
         append(text, stream: stream)
     }
 
     /// Text made safe for the log, an error message or an API response:
-    /// secrets masked, URL credentials redacted.
+    /// secrets masked, URL credentials redacted. Not cut.
     public func sanitize(_ text: String) -> String {
-        var result = text
-        for secret in masks where result.contains(secret) {
-            result = result.replacingOccurrences(of: secret, with: "***")
-        }
-        return RepositorySource.redact(result)
+        let bytes = Array(text.utf8)
+        let safe = RepositorySource.redact(masker.withLock { $0 }.mask(bytes), cutAtEnd: false)
+        return safe == bytes ? text : String(decoding: safe, as: UTF8.self)
     }
+
+    /// A line as the log keeps it: masked and redacted on its UTF-8 bytes,
+    /// then cut to ``maxLineBytes`` (marker included) on a scalar boundary.
+    func line(_ raw: String) -> String {
+        var bytes = Array(raw.utf8)
+        // A line that arrives cut ends in the marker: what precedes it may
+        // be the start of a secret whose rest was dropped.
+        let arrivedCut = bytes.count >= Self.marker.count && bytes.suffix(Self.marker.count).elementsEqual(Self.marker)
+        if arrivedCut { bytes.removeLast(Self.marker.count) }
+        let masked = RepositorySource.redact(
+            masker.withLock { $0 }.mask(bytes, cutAtEnd: arrivedCut), cutAtEnd: arrivedCut)
+        if arrivedCut || masked.count > maxLineBytes {
+            return String(decoding: SecretMasker.cut(masked, toBytes: maxLineBytes, marker: Self.marker), as: UTF8.self)
+        }
+        return masked == bytes ? raw : String(decoding: masked, as: UTF8.self)
+    }
+
+    /// What ends a cut line, here and in the runners' line assembly.
+    static let marker = Array(LineAssembler.truncationMarker.utf8)
 
     /// Puts the log an earlier attempt persisted at the start of the file,
     /// so the stored log covers every attempt.
@@ -127,8 +154,9 @@ public final class BuildLog: Sendable {
         }
     }
 
-    private func append(_ raw: String, stream: LogLine.Stream) {
-        let text = LineAssembler.cutLine(sanitize(raw), maxBytes: maxLineBytes)
+    @discardableResult
+    private func append(_ raw: String, stream: LogLine.Stream) -> String {
+        let text = line(raw)
         let now = clock()
         bus.appendLog(LogLine(timestamp: now, stream: stream, text: text), buildID: buildID)
         let record = "\(Self.timestamp(now)) \(stream.rawValue) \(text)\n"
@@ -151,6 +179,7 @@ public final class BuildLog: Sendable {
             writeAll(state.fd, bytes)
             state.bytes += bytes.count
         }
+        return text
     }
 
     private func writeAll(_ fd: CInt, _ bytes: [UInt8]) {
@@ -181,15 +210,6 @@ public final class BuildLog: Sendable {
         }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(milliseconds % 1000), 3))Z"
-    }
-}
-
-extension LineAssembler {
-    /// `text` cut to `maxBytes` bytes on a character boundary, marked when cut.
-    static func cutLine(_ text: String, maxBytes: Int) -> String {
-        guard text.utf8.count > maxBytes else { return text }
-        var assembler = LineAssembler(maxLineBytes: maxBytes)
-        return assembler.append(Array(text.utf8) + [UInt8(ascii: "\n")]).first ?? ""
     }
 }
 

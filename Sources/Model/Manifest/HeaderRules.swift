@@ -41,7 +41,8 @@ public struct CustomHeaders: Sendable, Equatable {
     }
 }
 
-/// Parsing and applying Netlify-style `_headers` files (the subset `docs/site-rules.md` defines).
+/// Parsing and applying Netlify-style `_headers` files (the subset
+/// `docs/site-rules.md` defines), with LF or CRLF line ends.
 public enum HeaderRules {
     public static let maxRules = 100
     public static let maxLineLength = 2_000
@@ -65,7 +66,7 @@ public enum HeaderRules {
             if let rule = current, !rule.operations.isEmpty { rules.append(rule) }
             current = nil
         }
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in RuleProblem.lines(of: text).enumerated() {
             let number = index + 1
             if rawLine.utf8.count > maxLineLength {
                 problem(number, "line is longer than \(maxLineLength) characters")
@@ -127,7 +128,11 @@ public enum HeaderRules {
     /// Applies every rule matching `path`, in order.
     public static func resolve(_ rules: [HeaderRule], for path: String) -> CustomHeaders {
         var result = CustomHeaders()
-        for rule in rules where rule.pattern.match(path) != nil {
+        guard !rules.isEmpty else { return result }
+        // Split once for every rule: the cost stays linear in the path.
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let trailingSlash = path.hasSuffix("/")
+        for rule in rules where rule.pattern.match(segments: segments, trailingSlash: trailingSlash) != nil {
             for operation in rule.operations {
                 let lower = operation.name.lowercased()
                 if let value = operation.value {

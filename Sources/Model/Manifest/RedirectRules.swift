@@ -30,6 +30,11 @@ public struct RedirectRule: Codable, Sendable, Equatable {
     ///   inserted (percent-encoding for a `Location` header).
     public func target(for path: String, encodeValue: (String) -> String = { $0 }) -> String? {
         guard let values = from.match(path) else { return nil }
+        return target(values: values, encodeValue: encodeValue)
+    }
+
+    /// `to` with the placeholder `values` of a match of ``from`` filled in.
+    public func target(values: [String: String], encodeValue: (String) -> String = { $0 }) -> String {
         var target = to
         if !values.isEmpty {
             // Longest names first so `:splat` is not eaten by a shorter `:s…` placeholder.
@@ -59,9 +64,17 @@ public struct RuleProblem: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(file) line \(line): \(message)" }
+
+    /// The lines of a rules file, which end with LF or CRLF. (`"\r\n"` is a
+    /// single `Character`: splitting on `"\n"` alone would leave a CRLF file
+    /// one long line.)
+    static func lines(of text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+    }
 }
 
-/// Parsing of Netlify-style `_redirects` files (the subset `docs/site-rules.md` defines).
+/// Parsing of Netlify-style `_redirects` files (the subset `docs/site-rules.md`
+/// defines), with LF or CRLF line ends.
 public enum RedirectRules {
     public static let maxRules = 2_000
     public static let maxLineLength = 1_000
@@ -75,7 +88,7 @@ public enum RedirectRules {
         func problem(_ line: Int, _ message: String) {
             problems.append(RuleProblem(file: "_redirects", line: line, message: message))
         }
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in RuleProblem.lines(of: text).enumerated() {
             let number = index + 1
             if rawLine.utf8.count > maxLineLength {
                 problem(number, "line is longer than \(maxLineLength) characters")

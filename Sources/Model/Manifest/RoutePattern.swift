@@ -47,7 +47,14 @@ public struct RoutePattern: Codable, Sendable, Hashable, CustomStringConvertible
     /// The placeholder values when `path` matches (`splat` for the `*` part), else nil.
     /// `path` is a sanitised site path starting with `/`.
     public func match(_ path: String) -> [String: String]? {
-        var parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        match(segments: path.split(separator: "/", omittingEmptySubsequences: true), trailingSlash: path.hasSuffix("/"))
+    }
+
+    /// ``match(_:)`` for a path already split into its non-empty segments,
+    /// so that many patterns can be tried against one split. Costs at most
+    /// one comparison per segment of the pattern (plus joining the splat).
+    /// - Parameter trailingSlash: the path ended with `/`.
+    public func match(segments parts: [Substring], trailingSlash: Bool) -> [String: String]? {
         if hasSplat {
             guard parts.count >= segments.count else { return nil }
         } else {
@@ -61,12 +68,36 @@ public struct RoutePattern: Codable, Sendable, Hashable, CustomStringConvertible
             }
         }
         if hasSplat {
-            parts.removeFirst(segments.count)
-            var splat = parts.joined(separator: "/")
-            if path.hasSuffix("/") && !parts.isEmpty { splat += "/" }
+            let rest = parts[segments.count...]
+            var splat = rest.joined(separator: "/")
+            if trailingSlash && !rest.isEmpty { splat += "/" }
             values["splat"] = splat
         }
         return values
+    }
+
+    /// How an index can find this pattern without trying it: the literal
+    /// key of a pattern made only of literal segments (its segments joined
+    /// with `/`; it matches exactly the paths with that key), else the
+    /// literal first segment every match starts with, else nothing (a
+    /// placeholder first, or a `/*` that matches everything).
+    public var indexKey: IndexKey {
+        if !hasSplat, segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
+            return .exact(
+                segments.map { segment -> String in
+                    if case .literal(let literal) = segment { return literal }
+                    return ""
+                }.joined(separator: "/"))
+        }
+        if case .literal(let first)? = segments.first { return .firstSegment(first) }
+        return .any
+    }
+
+    /// See ``indexKey``.
+    public enum IndexKey: Sendable, Hashable {
+        case exact(String)
+        case firstSegment(String)
+        case any
     }
 
     public init(from decoder: any Decoder) throws {

@@ -24,6 +24,8 @@ public protocol EventBus: Sendable {
     func subscribe() -> BusSubscription<CatalogEvent>
 
     /// Adds a line to the build's live log. Lines after ``closeLog(buildID:)`` are ignored.
+    /// Costs the same however many lines the log already has (a build may
+    /// print millions): never a copy of the lines kept for replay.
     func appendLog(_ line: LogLine, buildID: BuildID)
 
     /// Ends the build's live log: its subscriptions finish once they have

@@ -41,10 +41,16 @@ public final class InProcessEventBus: EventBus {
         }
     }
 
-    private struct LogChannel {
+    /// One build's live log. A class on purpose: the bus changes it where it
+    /// lies in `State.logs`. Were it a value, taking it out of the dictionary
+    /// to append a line would leave two references to the buffer's storage,
+    /// and the append would copy every kept line (10,000 of them) — per line.
+    private final class LogChannel {
         var buffer: LogBuffer
         var subscribers: [UInt64: SubscriberQueue<LogLine>] = [:]
         var closed = false
+
+        init(buffer: LogBuffer) { self.buffer = buffer }
     }
 
     private struct State {
@@ -95,26 +101,28 @@ public final class InProcessEventBus: EventBus {
 
     // MARK: Logs
 
+    /// O(1) in the length of the log, under the lock: the line (already cut
+    /// to ``Limits/logLineBytes`` outside it) goes into the build's buffer in
+    /// place, then to each follower's queue.
     public func appendLog(_ line: LogLine, buildID: BuildID) {
+        let cut = LogBuffer.cut(line, toBytes: limits.logLineBytes)
         state.withLock { state in
-            var channel = state.logs[buildID] ?? LogChannel(buffer: makeLogBuffer())
+            let channel = channel(buildID, in: &state)
             guard !channel.closed else { return }
-            let kept = channel.buffer.append(line)
+            let kept = channel.buffer.append(cut)
             for (id, queue) in channel.subscribers where !queue.offer(kept) {
                 channel.subscribers[id] = nil
             }
-            state.logs[buildID] = channel
         }
     }
 
     public func closeLog(buildID: BuildID) {
         state.withLock { state in
-            var channel = state.logs[buildID] ?? LogChannel(buffer: makeLogBuffer())
+            let channel = channel(buildID, in: &state)
             guard !channel.closed else { return }
             channel.closed = true
             for queue in channel.subscribers.values { queue.finish() }
             channel.subscribers = [:]
-            state.logs[buildID] = channel
             state.closedLogs.append(buildID)
             while state.closedLogs.count > max(0, limits.retainedClosedLogs), let oldest = state.closedLogs.popFirst() {
                 state.logs[oldest] = nil
@@ -126,7 +134,7 @@ public final class InProcessEventBus: EventBus {
         let queue: SubscriberQueue<LogLine> = state.withLock { state in
             state.nextID += 1
             let id = state.nextID
-            var channel = state.logs[buildID] ?? LogChannel(buffer: makeLogBuffer())
+            let channel = channel(buildID, in: &state)
             let queue = SubscriberQueue<LogLine>(capacity: limits.logSubscriberBuffer, initial: channel.buffer.replay())
             {
                 [weak self] in
@@ -136,7 +144,6 @@ public final class InProcessEventBus: EventBus {
                 queue.finish()
             } else {
                 channel.subscribers[id] = queue
-                state.logs[buildID] = channel
             }
             return queue
         }
@@ -148,6 +155,14 @@ public final class InProcessEventBus: EventBus {
         state.withLock { $0.logs[buildID]?.subscribers.count ?? 0 }
     }
 
+    /// How the storage of the build's kept lines fared: how many times it
+    /// was copied, and its identity now (see ``LogBuffer/storageCopies``).
+    func logStorage(buildID: BuildID) -> (copies: Int, identity: ObjectIdentifier)? {
+        state.withLock { state in
+            state.logs[buildID].map { ($0.buffer.storageCopies, $0.buffer.storageIdentity) }
+        }
+    }
+
     /// Whether the bus holds anything for the build's log.
     public func holdsLog(buildID: BuildID) -> Bool {
         state.withLock { $0.logs[buildID] != nil }
@@ -155,7 +170,7 @@ public final class InProcessEventBus: EventBus {
 
     private func removeLogSubscriber(_ id: UInt64, buildID: BuildID) {
         state.withLock { state in
-            guard var channel = state.logs[buildID] else { return }
+            guard let channel = state.logs[buildID] else { return }
             channel.subscribers[id] = nil
             // A subscription to a log that never got a line (a wrong id, a
             // build that has not started) leaves nothing behind.
@@ -163,13 +178,16 @@ public final class InProcessEventBus: EventBus {
                 && channel.buffer.droppedCount == 0
             {
                 state.logs[buildID] = nil
-            } else {
-                state.logs[buildID] = channel
             }
         }
     }
 
-    private func makeLogBuffer() -> LogBuffer {
-        LogBuffer(maxLines: limits.logLines, maxBytes: limits.logBytes, maxLineBytes: limits.logLineBytes)
+    /// The build's channel, made (and kept) when it has none yet.
+    private func channel(_ buildID: BuildID, in state: inout State) -> LogChannel {
+        if let channel = state.logs[buildID] { return channel }
+        let channel = LogChannel(
+            buffer: LogBuffer(maxLines: limits.logLines, maxBytes: limits.logBytes, maxLineBytes: limits.logLineBytes))
+        state.logs[buildID] = channel
+        return channel
     }
 }

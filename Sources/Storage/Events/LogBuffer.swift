@@ -26,6 +26,15 @@ public struct LogBuffer: Sendable {
     /// How many lines are kept now.
     public var count: Int { lines.count }
 
+    /// How many times appending found the kept lines shared with a copy of
+    /// this buffer and copied them all (an O(count) append). Appending to
+    /// a buffer nothing else holds never copies.
+    var storageCopies: Int { lines.copyCount }
+
+    /// The identity of the kept lines' storage: once the buffer holds
+    /// `maxLines` lines it changes only when the lines are copied.
+    var storageIdentity: ObjectIdentifier { lines.storageIdentity }
+
     /// Adds `line` (cut to `maxLineBytes`) and drops the oldest lines while
     /// over a bound. Returns the line as kept.
     @discardableResult

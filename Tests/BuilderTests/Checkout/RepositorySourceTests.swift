@@ -58,4 +58,69 @@ import Testing
         }
         #expect(error.map { !$0.message.contains("s3cret") } == true)
     }
+
+    /// Git reads credentials only when the first `@` comes before the first
+    /// `/`, `?` or `#` after `://`, and when it prints a URL it drops what
+    /// comes before that first `@` — or nothing at all when a `/` comes
+    /// first (`transport_anonymize_url`). A password with an unencoded `/`,
+    /// `?`, `#` or `@` therefore shows in git's messages. The redaction ends
+    /// the user-info at the last `@` instead, unless what comes before the
+    /// first `/`, `?` or `#` is a plain `host[:port]`.
+    @Test(arguments: [
+        // A password with an unencoded `/`, `?`, `#`, `@` or all of them.
+        ("https://deploy:pa/ss@git.example.com/acme/site.git", "https://***@git.example.com/acme/site.git"),
+        ("https://deploy:pa?ss@git.example.com/acme/site.git", "https://***@git.example.com/acme/site.git"),
+        ("https://deploy:pa#ss@git.example.com/acme/site.git", "https://***@git.example.com/acme/site.git"),
+        ("https://deploy:p@ss@git.example.com/acme/site.git", "https://***@git.example.com/acme/site.git"),
+        ("https://deploy:p@s/s?w#o@rd@h:8443/a/b", "https://***@h:8443/a/b"),
+        ("https://deploy:p@ss/x@h/a", "https://***@h/a"),
+        ("https://tok@h", "https://***@h"),
+        // As git prints them: quoted, with a trailing slash and a reason.
+        (
+            "fatal: unable to access 'https://deploy:pa/ss@127.0.0.1:9/acme/site.git/': URL using bad/illegal format",
+            "fatal: unable to access 'https://***@127.0.0.1:9/acme/site.git/': URL using bad/illegal format"
+        ),
+        // Two URLs on one line, each redacted up to its own last `@`.
+        ("from https://a:b/c@h/x to https://d:e?f@k/y", "from https://***@h/x to https://***@k/y"),
+        // An `@` followed by a combining mark is still an `@`.
+        ("https://deploy:s3cret@\u{301}h/x", "https://***@\u{301}h/x"),
+    ])
+    func credentialsAreRedactedUpToTheLastAtBeforeTheHost(_ text: String, _ redacted: String) {
+        #expect(RepositorySource.redact(text) == redacted)
+    }
+
+    /// An `@` after a plain host is part of the path or the query, not
+    /// user-info: npm's scoped packages, an e-mail in a query.
+    @Test(arguments: [
+        "https://registry.npmjs.org/@babel%2fcore",
+        "npm error 404 Not Found - GET https://registry.npmjs.org/@acme/widget - Not found",
+        "http://localhost:4873/@scope/pkg",
+        "https://h.example/path?email=a@b.example",
+        "https://h.example/#@x",
+        "https://[::1]:8080/@x",
+        "mail me at dev@example.com, not https://h/x",
+    ])
+    func anAtAfterAPlainHostIsLeftAlone(_ text: String) {
+        #expect(RepositorySource.redact(text) == text)
+    }
+
+    /// The repository URL itself is one URL: its user-info runs to its last
+    /// `@`, even where a plain `host:port` comes first (git would read
+    /// `https://deploy:12/ab@h/r` as host `deploy`, port 12; the owner meant
+    /// a password).
+    @Test func theRepositoryURLIsRedactedUpToItsLastAt() throws {
+        for (url, shown) in [
+            ("https://deploy:12/ab@git.example.com/acme/site", "https://***@git.example.com/acme/site"),
+            ("https://deploy:pa/ss@git.example.com/acme/site", "https://***@git.example.com/acme/site"),
+            ("https://git.example.com/acme/site", "https://git.example.com/acme/site"),
+        ] {
+            let source = try RepositorySource(url: url, branch: "main", allowLocal: false)
+            #expect(source.redactedURL == shown)
+            #expect(source.description == shown + "#main")
+        }
+        let refused = #expect(throws: RepositoryError.self) {
+            try RepositorySource(url: "ext::deploy:12/ab@h/r", branch: "main", allowLocal: false)
+        }
+        #expect(refused.map { !$0.message.contains("12/ab") } == true)
+    }
 }

@@ -97,6 +97,61 @@ import Testing
         #expect(problems.map(\.line) == [2, 3, 4, 5, 6, 7, 9])
     }
 
+    /// The repository's own rule files: the fixture sites the builder and
+    /// the proxy are tested with.
+    static let ruleFixtures: [(file: String, path: String)] = {
+        let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return [
+            ("_redirects", "BuilderTests/Fixtures/vite-spa/public/_redirects"),
+            ("_headers", "BuilderTests/Fixtures/vite-spa/public/_headers"),
+            ("_redirects", "ProxyTests/Fixtures/sites/spa/_redirects"),
+            ("_redirects", "ProxyTests/Fixtures/sites/docs/_redirects"),
+            ("_headers", "ProxyTests/Fixtures/sites/docs/_headers"),
+        ].map { ($0.0, tests.appendingPathComponent($0.1).path) }
+    }()
+
+    /// `"\r\n"` is one `Character`: a file saved with CRLF line ends must
+    /// still be read line by line, with the same rules, problems and line
+    /// numbers as with LF.
+    @Test func ruleFilesWithCRLFLineEndsParseExactlyLikeWithLF() throws {
+        for (file, path) in Self.ruleFixtures {
+            let lf = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(!lf.contains("\r"), "\(path) is the LF original")
+            let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
+            if file == "_redirects" {
+                let (rules, problems) = RedirectRules.parse(lf)
+                #expect(!rules.isEmpty, "\(path)")
+                #expect(RedirectRules.parse(crlf).rules == rules, "\(path)")
+                #expect(RedirectRules.parse(crlf).problems == problems, "\(path)")
+            } else {
+                let (rules, problems) = HeaderRules.parse(lf)
+                #expect(!rules.isEmpty, "\(path)")
+                #expect(HeaderRules.parse(crlf).rules == rules, "\(path)")
+                #expect(HeaderRules.parse(crlf).problems == problems, "\(path)")
+            }
+        }
+    }
+
+    /// A file edited on two systems mixes both line ends.
+    @Test func ruleFilesMixingLFAndCRLFParseLineByLine() {
+        let redirects = RedirectRules.parse("# moved\r\n/a /b 302\n/c /d\r\n\r\n/e   /f   200!\r\n")
+        #expect(redirects.problems.isEmpty)
+        #expect(redirects.rules.map(\.from.source) == ["/a", "/c", "/e"])
+        #expect(redirects.rules.map(\.to) == ["/b", "/d", "/f"])
+        #expect(redirects.rules.map(\.status) == [302, 301, 200])
+        #expect(redirects.rules.map(\.line) == [2, 3, 5])
+        let headers = HeaderRules.parse("/*\r\n  X-Frame-Options: DENY\n  X-A: b\r\n/x/*\r\n  ! X-A\r\n")
+        #expect(headers.problems.isEmpty)
+        #expect(headers.rules.map(\.pattern.source) == ["/*", "/x/*"])
+        #expect(
+            headers.rules.flatMap(\.operations) == [
+                HeaderOperation(name: "X-Frame-Options", value: "DENY"), HeaderOperation(name: "X-A", value: "b"),
+                HeaderOperation(name: "X-A", value: nil),
+            ])
+        #expect(headers.rules.map(\.line) == [1, 4])
+    }
+
     @Test func contentTypesComeFromTheExtensionWithCharsetForText() {
         #expect(ContentTypes.forPath("index.html") == "text/html; charset=utf-8")
         #expect(ContentTypes.forPath("a/b/app.JS") == "text/javascript; charset=utf-8")

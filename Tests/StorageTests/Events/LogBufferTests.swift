@@ -38,4 +38,23 @@ import Testing
         #expect(kept.text.dropLast(LogBuffer.truncationMarker.count).allSatisfy { $0 == "é" })
         #expect(kept.stream == .stderr)
     }
+
+    @Test func appendingToABufferNothingElseHoldsNeverCopiesIt() {
+        var buffer = LogBuffer(maxLines: 100)
+        for number in 1...100 { buffer.append(Self.line("\(number)")) }
+        let storage = buffer.storageIdentity
+        for number in 101...1_000 { buffer.append(Self.line("\(number)")) }
+        #expect(buffer.storageCopies == 0)
+        #expect(buffer.storageIdentity == storage)
+    }
+
+    @Test func aCopyOfABufferKeepsItsOwnLines() {
+        var buffer = LogBuffer(maxLines: 10)
+        buffer.append(Self.line("1"))
+        let copy = buffer
+        buffer.append(Self.line("2"))
+        #expect(copy.replay() == [.value(Self.line("1"))])
+        #expect(buffer.replay() == [.value(Self.line("1")), .value(Self.line("2"))])
+        #expect(buffer.storageCopies == 1, "the change copied the shared lines once")
+    }
 }
