@@ -30,6 +30,8 @@ enum FileSystem {
         var inode: UInt64
         var uid: UInt32 = 0
         var gid: UInt32 = 0
+        /// Hard links to the inode (directory entries naming it).
+        var links: UInt64 = 1
     }
 
     /// Runs blocking file-system work (walking, removing, changing owners of
@@ -74,7 +76,7 @@ enum FileSystem {
         }
         return Status(
             kind: kind, size: Int64(info.st_size), device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
-            uid: UInt32(info.st_uid), gid: UInt32(info.st_gid))
+            uid: UInt32(info.st_uid), gid: UInt32(info.st_gid), links: UInt64(info.st_nlink))
     }
 
     /// The canonical absolute path (`realpath`), or nil when it does not resolve.
@@ -164,28 +166,5 @@ enum FileSystem {
 
     static func writeDescriptor(_ fd: CInt, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
         write(fd, bytes, count)
-    }
-
-    /// Reads a small file whole, refusing more than `limit` bytes.
-    static func readSmallFile(_ path: String, limit: Int) throws(BuildError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw BuildError.workspaceFailed("cannot open \(path): \(POSIXErrorText.current())") }
-        defer { close(fd) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw BuildError.workspaceFailed("cannot read \(path): \(POSIXErrorText.current())")
-            }
-            if count == 0 { break }
-            result.append(contentsOf: chunk[0..<count])
-            if result.count > limit {
-                throw BuildError.outputRejected(
-                    "\(path) is larger than \(ByteCount.format(Int64(limit))), the limit for this file")
-            }
-        }
-        return result
     }
 }

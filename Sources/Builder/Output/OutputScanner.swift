@@ -28,6 +28,10 @@ struct OutputScan: Sendable {
 /// - A symlink is followed only when it resolves inside the output
 ///   directory; one that leaves it (`dist/x -> /etc/passwd`) or dangles
 ///   fails the build. Symlinked directories are walked; loops are cut.
+/// - A regular file with more than one hard link is published only when
+///   every link to it is inside the output: a hard link made to a file
+///   elsewhere (`ln /etc/shadow dist/x`, a secret of the workspace) fails the
+///   build like a symlink that leaves the output.
 /// - FIFOs, sockets and devices fail the build.
 /// - `.git` directories are skipped; a top-level `.slipway` (reserved for
 ///   Slipway's variants) fails the build; top-level `_headers` and
@@ -53,6 +57,10 @@ struct OutputScanner: Sendable {
             (root, "", 0, [[rootStatus.device, rootStatus.inode]])
         ]
         func shown(_ path: String) -> String { "\(name)/\(path)" }
+        // Files with more than one hard link: the entries of the output that
+        // name each (absolute paths, so a directory walked twice through a
+        // symlink counts once), checked against the link count at the end.
+        var linked: [[UInt64]: (links: UInt64, path: String, entries: Set<String>)] = [:]
 
         while let (directory, prefix, depth, ancestors) = stack.popLast() {
             for entry in try FileSystem.entries(of: directory) {
@@ -66,6 +74,9 @@ struct OutputScanner: Sendable {
                 }
                 var status = FileSystem.lstatus(absolute)
                 var source = absolute
+                if status.kind == .regular && status.links > 1 {
+                    linked[[status.device, status.inode], default: (status.links, path, [])].entries.insert(absolute)
+                }
                 if status.kind == .directory && entry == ".git" {
                     scan.notes.append("skipped \(shown(path)) (git metadata is never published)")
                     continue
@@ -124,6 +135,11 @@ struct OutputScanner: Sendable {
                         "\(shown(path)) is not a regular file; builds may publish only regular files")
                 }
             }
+        }
+        for (links, path, entries) in linked.values where entries.count < links {
+            throw BuildError.outputRejected(
+                "\(shown(path)) is a hard link to a file outside the output directory; only files inside the output can be published — copy the file instead"
+            )
         }
         scan.files.sort { $0.path < $1.path }
         return scan

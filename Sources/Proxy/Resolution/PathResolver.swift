@@ -25,29 +25,63 @@ public enum Resolution: Sendable, Equatable {
 ///    whose last segment has no `.` (a missing hashed asset stays a 404).
 /// 7. The nearest `404.html` walking up from the path's directory, with 404.
 /// 8. The built-in 404 page.
+///
+/// Every step costs time linear in the path's length; `_redirects` rules are
+/// found through the build's ``RouteIndex``, so an ordinary path is compared
+/// with the few rules that could match it, not with every rule.
 public enum PathResolver {
     /// - Parameters:
     ///   - request: the sanitised request path and raw query.
+    ///   - routes: the build's rules and `404.html` pages, indexed once per
+    ///     manifest (``RouteIndex``).
     ///   - spaFallback: the site serves `index.html` for unknown routes (SPA
     ///     mode `spa`, or `auto` without a top-level `404.html`).
-    public static func resolve(_ request: RequestPath, in manifest: BuildManifest, spaFallback: Bool) -> Resolution {
+    public static func resolve(
+        _ request: RequestPath, in manifest: BuildManifest, routes: RouteIndex, spaFallback: Bool
+    ) -> Resolution {
+        var cost = ResolutionCost()
+        return resolve(request, in: manifest, routes: routes, spaFallback: spaFallback, cost: &cost)
+    }
+
+    /// ``resolve(_:in:routes:spaFallback:)``, counting its work into `cost`.
+    public static func resolve(
+        _ request: RequestPath, in manifest: BuildManifest, routes: RouteIndex, spaFallback: Bool,
+        cost: inout ResolutionCost
+    ) -> Resolution {
         let path = request.path
         let staticFile = staticLookup(path, in: manifest)
+        // Split once, and only when a rule or the 404 walk needs the segments.
+        var split: [Substring]?
+        func segments() -> [Substring] {
+            if let split { return split }
+            let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+            cost.segmentSteps += parts.count
+            split = parts
+            return parts
+        }
+        let trailingSlash = path.hasSuffix("/")
 
         // 1. Redirect and rewrite rules.
-        for rule in manifest.redirects {
-            if staticFile != nil && !rule.force { continue }
-            guard rule.from.match(path) != nil else { continue }
-            if rule.isRedirect, let location = rule.target(for: path, encodeValue: encodePathForLocation) {
-                return .redirect(location: withQuery(location, request.query), status: rule.status)
+        if routes.hasRedirects {
+            for index in routes.redirectCandidates(segments(), cost: &cost) {
+                let rule = manifest.redirects[index]
+                if staticFile != nil && !rule.force { continue }
+                cost.rulesTried += 1
+                guard let values = rule.from.match(segments: segments(), trailingSlash: trailingSlash) else {
+                    continue
+                }
+                if rule.isRedirect {
+                    let location = rule.target(values: values, encodeValue: encodePathForLocation)
+                    return .redirect(location: withQuery(location, request.query), status: rule.status)
+                }
+                let target = rule.target(values: values)
+                let targetPath = String(target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
+                if let file = staticLookup(targetPath, in: manifest), case .file(let filePath, _) = file {
+                    return .file(path: filePath, status: rule.status)
+                }
+                // A rewrite to something that does not exist is a missing page.
+                return notFound(segments(), trailingSlash: trailingSlash, routes: routes, cost: &cost)
             }
-            guard let target = rule.target(for: path) else { continue }
-            let targetPath = String(target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
-            if let file = staticLookup(targetPath, in: manifest), case .file(let filePath, _) = file {
-                return .file(path: filePath, status: rule.status)
-            }
-            // A rewrite to something that does not exist is a missing page.
-            return notFound(path, in: manifest)
         }
 
         // 2–5. The file itself, its directory index, or `p.html`.
@@ -59,7 +93,7 @@ public enum PathResolver {
         }
 
         // 7–8.
-        return notFound(path, in: manifest)
+        return notFound(segments(), trailingSlash: trailingSlash, routes: routes, cost: &cost)
     }
 
     /// Steps 2–5: a file that answers `path` without rules or fallbacks.
@@ -78,15 +112,12 @@ public enum PathResolver {
     }
 
     /// Steps 7–8: the nearest `404.html` from the path's directory up, or the built-in page.
-    static func notFound(_ path: String, in manifest: BuildManifest) -> Resolution {
-        var directories = path.split(separator: "/", omittingEmptySubsequences: true)
-        if !path.hasSuffix("/") && !directories.isEmpty { directories.removeLast() }
-        while true {
-            let candidate = directories.isEmpty ? "404.html" : directories.joined(separator: "/") + "/404.html"
-            if manifest.files[candidate] != nil { return .file(path: candidate, status: 404) }
-            if directories.isEmpty { return .notFound }
-            directories.removeLast()
-        }
+    static func notFound(
+        _ segments: [Substring], trailingSlash: Bool, routes: RouteIndex, cost: inout ResolutionCost
+    ) -> Resolution {
+        let directories = trailingSlash ? segments[...] : segments.dropLast()
+        guard let page = routes.nearestNotFoundPage(directories, cost: &cost) else { return .notFound }
+        return .file(path: page, status: 404)
     }
 
     static func lastSegmentHasDot(_ path: String) -> Bool {

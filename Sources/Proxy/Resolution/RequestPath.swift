@@ -10,6 +10,11 @@ public struct RequestPath: Sendable, Hashable {
     /// The raw query string (without `?`), passed on to redirects unchanged.
     public let query: String?
 
+    /// Most segments a path may have. Real sites nest a few levels; a path
+    /// of thousands of segments only makes every lookup more expensive, so
+    /// it is refused (414) before anything else looks at it.
+    public static let maxSegments = 256
+
     /// Why a target was refused. The text is fixed (never echoes the request).
     public enum Rejection: Error, Sendable, Hashable {
         case notOriginForm
@@ -17,6 +22,8 @@ public struct RequestPath: Sendable, Hashable {
         case forbiddenByte
         case dotDotSegment
         case invalidUTF8
+        /// More than ``RequestPath/maxSegments`` segments.
+        case tooManySegments
     }
 
     /// Sanitises an origin-form request target (`/path?query`).
@@ -42,6 +49,7 @@ public struct RequestPath: Sendable, Hashable {
             if segment.isEmpty { return }
             if segment == [UInt8(ascii: ".")] { return }
             if segment == [UInt8(ascii: "."), UInt8(ascii: ".")] { throw .dotDotSegment }
+            if segments.count == Self.maxSegments { throw .tooManySegments }
             segments.append(segment)
         }
         var index = bytes.startIndex
@@ -83,15 +91,19 @@ public struct RequestPath: Sendable, Hashable {
 
     /// The path itself when it needs no decoding and no normalising (most
     /// requests): printable ASCII without `%`, `\` or `#`, and no empty,
-    /// `.` or `..` segment except an empty last one (a trailing `/`). Nil
-    /// for anything else, which the general rules above then decide.
+    /// `.` or `..` segment except an empty last one (a trailing `/`), and no
+    /// more than ``maxSegments`` segments. Nil for anything else, which the
+    /// general rules above then decide.
     private static func plainPath(_ bytes: Substring.UTF8View) -> String? {
         var segmentLength = 0
         var dots = 0
+        var separators = 0
         func isDotSegment() -> Bool { segmentLength > 0 && segmentLength <= 2 && dots == segmentLength }
         for byte in bytes.dropFirst() {
             if byte == UInt8(ascii: "/") {
                 if segmentLength == 0 || isDotSegment() { return nil }
+                separators += 1
+                if separators >= maxSegments { return nil }
                 segmentLength = 0
                 dots = 0
                 continue

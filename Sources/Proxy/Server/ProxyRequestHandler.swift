@@ -211,14 +211,22 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
             services.metrics.requestRejected(kind)
             refuse(kind)
         case .serve(let request):
-            connectionGuard?.requestReceived()
-            // `Connection: close` (or HTTP/1.0 without keep-alive): the last request read here.
-            if !request.isKeepAlive { inputDone = true }
-            if exchange == nil && waiting.isEmpty {
-                serve(begin(request, closeAfter: !request.isKeepAlive))
-            } else {
-                waiting.append(.request(request))
-            }
+            accept(request, last: !request.isKeepAlive)
+        case .serveAndClose(let request):
+            accept(request, last: true)
+        }
+    }
+
+    /// Serves `request` now, or after the answers it waits behind.
+    /// - Parameter last: nothing more is read from the connection (`Connection:
+    ///   close`, HTTP/1.0 without keep-alive, or a body left unread).
+    private func accept(_ request: IncomingRequest, last: Bool) {
+        connectionGuard?.requestReceived()
+        if last { inputDone = true }
+        if exchange == nil && waiting.isEmpty {
+            serve(begin(request, closeAfter: last))
+        } else {
+            waiting.append(.request(request))
         }
     }
 

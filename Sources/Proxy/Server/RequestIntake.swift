@@ -36,6 +36,11 @@ struct RequestIntake {
         case reject(SlipwayPages.Kind)
         /// The request is complete: serve it.
         case serve(IncomingRequest)
+        /// Serve this request now, before its body, and close the connection
+        /// after the answer; ignore the rest of the request. For a request
+        /// that waits for `100 Continue` before sending a body the edge does
+        /// not take (RFC 9110 §10.1.1: a final status instead of 100).
+        case serveAndClose(IncomingRequest)
     }
 
     private enum State {
@@ -57,6 +62,9 @@ struct RequestIntake {
         case .accepted(let request):
             state = .receiving(request, bodyBytes: 0)
             return .none
+        case .acceptedBeforeBody(let request):
+            state = .rejected
+            return .serveAndClose(request)
         case .rejected(let kind):
             state = .rejected
             return .reject(kind)
@@ -82,6 +90,8 @@ struct RequestIntake {
 
     enum Checked: Sendable {
         case accepted(IncomingRequest)
+        /// To be answered at once: the client waits for `100 Continue`.
+        case acceptedBeforeBody(IncomingRequest)
         case rejected(SlipwayPages.Kind)
     }
 
@@ -100,6 +110,7 @@ struct RequestIntake {
         var transferEncoding: String?
         var hosts = 0
         var hostValue: String?
+        var expects = false
         for (name, value) in head.headers {
             headerBytes += name.utf8.count + value.utf8.count + 4
             if name.equalsIgnoringASCIICase("host") {
@@ -111,12 +122,19 @@ struct RequestIntake {
             } else if name.equalsIgnoringASCIICase("transfer-encoding") {
                 transferEncodings += 1
                 transferEncoding = value
+            } else if name.equalsIgnoringASCIICase("expect") {
+                expects = true
             }
         }
         if headerBytes > limits.maxHeaderBytes { return .rejected(.headersTooLarge) }
 
-        // Framing: exactly one way to know where the body ends.
+        // Framing: exactly one way to know where the body ends. HTTP/1.0 has
+        // no chunked coding: a Transfer-Encoding there is faulty framing
+        // (RFC 9112 §6.1), and the connection is closed after the 400.
         if contentLengths > 1 || (contentLengths > 0 && transferEncodings > 0) {
+            return .rejected(.badRequest)
+        }
+        if transferEncodings > 0 && head.version.major == 1 && head.version.minor == 0 {
             return .rejected(.badRequest)
         }
         if transferEncodings > 1
@@ -145,10 +163,13 @@ struct RequestIntake {
 
         if declaredLength > limits.maxRequestBodyBytes { return .rejected(.payloadTooLarge) }
 
-        return .accepted(
-            IncomingRequest(
-                method: head.method, target: target, host: host, headers: head.headers, version: head.version,
-                isKeepAlive: head.isKeepAlive))
+        let request = IncomingRequest(
+            method: head.method, target: target, host: host, headers: head.headers, version: head.version,
+            isKeepAlive: head.isKeepAlive)
+        // A client that sent `Expect` waits for `100 Continue` before its
+        // body; the edge takes no bodies, so it gets its final answer now.
+        if expects && (declaredLength > 0 || transferEncodings > 0) { return .acceptedBeforeBody(request) }
+        return .accepted(request)
     }
 }
 

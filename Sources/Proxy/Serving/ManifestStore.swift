@@ -10,6 +10,8 @@ final class LoadedManifest: Sendable {
     /// `Last-Modified` of every file of the build: when the build was published.
     let lastModified: Int64
     let lastModifiedText: String
+    /// Its `_redirects` rules and `404.html` pages, indexed for resolution.
+    let routes: RouteIndex
     /// Whether an `auto` site falls back to `index.html` for unknown routes.
     var isSPAByDefault: Bool { !manifest.hasRootNotFoundPage }
 
@@ -17,6 +19,7 @@ final class LoadedManifest: Sendable {
         self.manifest = manifest
         self.lastModified = Int64(manifest.createdAt.timeIntervalSince1970.rounded(.down))
         self.lastModifiedText = HTTPDate.format(epochSeconds: lastModified)
+        self.routes = RouteIndex(manifest)
     }
 }
 

@@ -86,7 +86,12 @@ struct ServingPipeline: Sendable {
             previewNumber = number
         }
         let isPreview = previewNumber != nil
-        guard let path = try? RequestPath(target: request.target) else {
+        let path: RequestPath
+        do {
+            path = try RequestPath(target: request.target)
+        } catch .tooManySegments {
+            return .reply(page(pages.page(.uriTooLong), isPreview: isPreview))
+        } catch {
             return .reply(page(pages.page(.badRequest), isPreview: isPreview))
         }
         guard let site = siteTable.lookup(slug: slug) else {
@@ -136,7 +141,7 @@ struct ServingPipeline: Sendable {
         // 4. Resolve.
         let resolvedPath: String
         let resolvedStatus: Int
-        switch PathResolver.resolve(build.path, in: manifest, spaFallback: spaFallback) {
+        switch PathResolver.resolve(build.path, in: manifest, routes: loaded.routes, spaFallback: spaFallback) {
         case .redirect(let location, let status):
             let headers = SlipwayResponseHeaders.redirectHeaders(
                 location: location, isPreview: build.isPreview)

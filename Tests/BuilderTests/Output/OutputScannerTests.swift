@@ -51,6 +51,27 @@ import Testing
         #expect(scan.totalBytes == 25)
     }
 
+    @Test func aHardLinkToAFileOutsideTheOutputFailsTheBuild() throws {
+        // A secret of the workspace, next to the output, linked into it.
+        try "TOKEN=s3cr3t".write(toFile: base + "/secret.env", atomically: false, encoding: .utf8)
+        #expect(Glibc.link(base + "/secret.env", root + "/assets/leak.txt") == 0)
+        let error = rejection { _ = try scanner.scan(root, shownAs: "dist") }
+        #expect(error?.code == .outputRejected)
+        #expect(error?.message.contains("dist/assets/leak.txt is a hard link to a file outside the output") == true)
+        #expect(error?.message.contains(base) == false)
+    }
+
+    @Test func hardLinksBetweenFilesOfTheOutputArePublished() throws {
+        #expect(Glibc.link(root + "/index.html", root + "/200.html") == 0)
+        // A directory seen twice through a symlink does not count its files twice.
+        try link("again", to: "assets")
+        #expect(Glibc.link(root + "/assets/app-3f9a1b2c.js", base + "/outside.js") == 0)
+        #expect(rejection { _ = try scanner.scan(root, shownAs: "dist") }?.code == .outputRejected)
+        #expect(unlink(base + "/outside.js") == 0)
+        let scan = try scanner.scan(root, shownAs: "dist")
+        #expect(scan.files.map(\.path).contains("200.html") && scan.files.map(\.path).contains("index.html"))
+    }
+
     @Test func aSymlinkLeavingTheOutputFailsTheBuild() throws {
         try link("x", to: "/etc/passwd")
         let error = rejection { _ = try scanner.scan(root, shownAs: "dist") }

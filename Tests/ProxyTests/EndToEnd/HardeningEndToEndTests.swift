@@ -69,6 +69,67 @@ extension EndToEnd {
             }
         }
 
+        /// RFC 9112 §6.1: HTTP/1.0 has no chunked coding; a Transfer-Encoding
+        /// there is faulty framing, whatever follows is never a request.
+        @Test func http10WithTransferEncodingIs400AndCloseWithNothingSmuggled() async throws {
+            try await withTestProxy { proxy in
+                _ = try await proxy.deploy("docs", as: "manual")
+                let smuggled = "GET /about HTTP/1.1\r\nHost: \(Self.host)\r\n\r\n"
+                for coding in ["chunked", "gzip, chunked", "identity"] {
+                    let request =
+                        "GET /about HTTP/1.0\r\nHost: \(Self.host)\r\nConnection: keep-alive\r\n"
+                        + "Transfer-Encoding: \(coding)\r\n\r\n0\r\n\r\n"
+                    let (responses, closed) = try await exchange(proxy, request + smuggled)
+                    #expect(responses.map(\.status) == [400], "\(coding)")
+                    #expect(closed, "\(coding)")
+                }
+            }
+        }
+
+        /// A client that sends `Expect: 100-continue` waits for `100 Continue`
+        /// before its body; the edge takes no bodies, so it answers with the
+        /// final status at once (RFC 9110 §10.1.1) and closes, instead of
+        /// leaving the client waiting until a timeout.
+        @Test func expectContinueIsAnsweredWithTheFinalStatusAtOnce() async throws {
+            try await withTestProxy(configure: { $0.timeouts.headerRead = .seconds(60) }) { proxy in
+                _ = try await proxy.deploy("docs", as: "manual")
+                let cases: [(String, String, Int)] = [
+                    ("GET with a length", get("/about", extra: "Content-Length: 5\r\nExpect: 100-continue\r\n"), 200),
+                    (
+                        "POST chunked",
+                        "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nTransfer-Encoding: chunked\r\n"
+                            + "Expect: 100-continue\r\n\r\n", 405
+                    ),
+                    ("unknown expectation", get("/about", extra: "Content-Length: 3\r\nExpect: x-later\r\n"), 200),
+                ]
+                for (name, head, status) in cases {
+                    let connection = try await RawConnection.connect(port: proxy.port)
+                    defer { connection.close() }
+                    try await connection.send(head) // the head only: the body waits for 100 Continue
+                    let (bytes, closed) = try await connection.readUntilClosed(timeout: .seconds(5))
+                    #expect(RawResponse.parseAll(bytes).map(\.status) == [status], "\(name)")
+                    #expect(closed, "\(name)")
+                }
+                // Without a body there is nothing to wait for: an ordinary keep-alive answer.
+                let connection = try await RawConnection.connect(port: proxy.port)
+                defer { connection.close() }
+                try await connection.send(get("/about", extra: "Expect: 100-continue\r\n") + get("/"))
+                #expect(try await connection.readResponses(2).map(\.status) == [200, 200])
+            }
+        }
+
+        @Test func aPathOfMoreSegmentsThanTheCapIs414() async throws {
+            try await withTestProxy { proxy in
+                _ = try await proxy.deploy("docs", as: "manual")
+                let connection = try await RawConnection.connect(port: proxy.port)
+                defer { connection.close() }
+                let deep = "/" + Array(repeating: "a", count: RequestPath.maxSegments + 1).joined(separator: "/")
+                let atCap = "/" + Array(repeating: "a", count: RequestPath.maxSegments).joined(separator: "/")
+                try await connection.send(get(deep) + get(atCap))
+                #expect(try await connection.readResponses(2).map(\.status) == [414, 404])
+            }
+        }
+
         @Test func overlongRequestLinesAre414AndOversizedHeadersAre431() async throws {
             try await withTestProxy { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")

@@ -14,7 +14,9 @@ import Testing
     }
 
     func resolve(_ target: String, in site: FixtureSite, spa fallback: Bool = false) throws -> Resolution {
-        PathResolver.resolve(try RequestPath(target: target), in: site.manifest, spaFallback: fallback)
+        PathResolver.resolve(
+            try RequestPath(target: target), in: site.manifest, routes: RouteIndex(site.manifest), spaFallback: fallback
+        )
     }
 
     @Test func exactFilesAndDirectoryIndexesAreServed() throws {

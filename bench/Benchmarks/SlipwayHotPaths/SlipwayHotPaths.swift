@@ -50,9 +50,10 @@ let benchmarks: @Sendable () -> Void = {
         ("redirect rule", "/old/a/b/c", true, withRules),
     ] {
         guard let request = try? RequestPath(target: target) else { fatalError("bad target \(target)") }
+        let routes = RouteIndex(m)
         Benchmark("PathResolver: \(name) (1,000 files)") { benchmark in
             for _ in benchmark.scaledIterations {
-                blackHole(PathResolver.resolve(request, in: m, spaFallback: spa))
+                blackHole(PathResolver.resolve(request, in: m, routes: routes, spaFallback: spa))
             }
         }
     }
