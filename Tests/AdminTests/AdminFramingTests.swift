@@ -12,20 +12,20 @@ import Testing
     /// Sends `requests` on one connection and reads until the server closes
     /// it (or 5 s pass).
     static func exchange(_ server: AdminTestServer, _ requests: String) async throws -> (
-        responses: [RawHTTPResponse], closed: Bool
+        responses: [RawResponse], closed: Bool
     ) {
-        let connection = try await RawTCPConnection.connect(port: server.port)
+        let connection = try await RawConnection.connect(port: server.port)
         defer { connection.close() }
         try await connection.send(requests)
         let (bytes, closed) = try await connection.readUntilClosed(timeout: .seconds(5))
-        return (RawHTTPResponse.parseAll(bytes), closed)
+        return (RawResponse.parseAll(bytes), closed)
     }
 
-    static func errorCode(_ response: RawHTTPResponse) -> String? {
+    static func errorCode(_ response: RawResponse) -> String? {
         (response.json?["error"] as? [String: Any])?["code"] as? String
     }
 
-    static func errorMessage(_ response: RawHTTPResponse) -> String? {
+    static func errorMessage(_ response: RawResponse) -> String? {
         (response.json?["error"] as? [String: Any])?["message"] as? String
     }
 
@@ -110,7 +110,7 @@ import Testing
 
     @Test func wellFormedRequestsKeepTheConnectionAndChunkedBodiesAreRead() async throws {
         try await AdminTestServer.run { server in
-            let connection = try await RawTCPConnection.connect(port: server.port)
+            let connection = try await RawConnection.connect(port: server.port)
             defer { connection.close() }
             let body = #"{"slug": "framed", "repoUrl": "https://github.com/example/site.git"}"#
             let chunk = String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n"

@@ -1,5 +1,6 @@
 import Foundation
 import MetricsTestKit
+import SlipwayTestSupport
 import Storage
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MetricsTestKit
 import Model
+import SlipwayTestSupport
 import Storage
 import Synchronization
 import Testing

@@ -1,6 +1,5 @@
 import Foundation
 import NIOPosix
-import SlipwayTestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -10,7 +9,7 @@ import SlipwayTestSupport
 /// requests, requests trickled byte by byte, pipelined batches, and a reader
 /// that stops reading. Blocking system calls run on NIO's thread pool, never
 /// on the test's cooperative threads.
-final class RawConnection: @unchecked Sendable {
+public final class RawConnection: @unchecked Sendable {
     // The descriptor is only used by one test task at a time, in sequence.
     private var fd: CInt
 
@@ -25,7 +24,7 @@ final class RawConnection: @unchecked Sendable {
     /// Connects to 127.0.0.1:`port`.
     /// - Parameter receiveBuffer: a small receive buffer makes a client that
     ///   stops reading fill up quickly.
-    static func connect(port: Int, receiveBuffer: Int? = nil) async throws -> RawConnection {
+    public static func connect(port: Int, receiveBuffer: Int? = nil) async throws -> RawConnection {
         try await NIOThreadPool.singleton.runIfActive {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw TestFailure("socket() failed: \(errno)") }
@@ -49,11 +48,11 @@ final class RawConnection: @unchecked Sendable {
         }
     }
 
-    func send(_ text: String) async throws {
+    public func send(_ text: String) async throws {
         try await send(Array(text.utf8))
     }
 
-    func send(_ bytes: [UInt8]) async throws {
+    public func send(_ bytes: [UInt8]) async throws {
         let fd = self.fd
         try await NIOThreadPool.singleton.runIfActive {
             var offset = 0
@@ -71,7 +70,7 @@ final class RawConnection: @unchecked Sendable {
     }
 
     /// What a read found.
-    enum ReadResult: Equatable {
+    public enum ReadResult: Equatable, Sendable {
         case bytes([UInt8])
         /// The server closed the connection (orderly or reset).
         case closed
@@ -80,7 +79,7 @@ final class RawConnection: @unchecked Sendable {
     }
 
     /// Waits up to `timeout` for bytes, reading at most `maximum`.
-    func read(maximum: Int = 64 << 10, timeout: Duration = .seconds(10)) async throws -> ReadResult {
+    public func read(maximum: Int = 64 << 10, timeout: Duration = .seconds(10)) async throws -> ReadResult {
         let fd = self.fd
         return try await NIOThreadPool.singleton.runIfActive {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -102,7 +101,7 @@ final class RawConnection: @unchecked Sendable {
 
     /// Reads until the server closes the connection or `timeout` passes;
     /// returns what arrived and whether the connection was closed.
-    func readUntilClosed(timeout: Duration = .seconds(10)) async throws -> (bytes: [UInt8], closed: Bool) {
+    public func readUntilClosed(timeout: Duration = .seconds(10)) async throws -> (bytes: [UInt8], closed: Bool) {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         var received: [UInt8] = []
@@ -118,7 +117,7 @@ final class RawConnection: @unchecked Sendable {
 
     /// Reads until `count` complete responses arrived (by `Content-Length`),
     /// or the connection closes, or `timeout` passes.
-    func readResponses(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [RawResponse] {
+    public func readResponses(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [RawResponse] {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         var received: [UInt8] = []
@@ -134,7 +133,7 @@ final class RawConnection: @unchecked Sendable {
         return RawResponse.parseAll(received)
     }
 
-    func close() {
+    public func close() {
         if fd >= 0 {
             Glibc.close(fd)
             fd = -1
@@ -144,24 +143,29 @@ final class RawConnection: @unchecked Sendable {
 
 /// A response parsed from raw bytes (`Content-Length` framing only, which is
 /// all the proxy sends).
-struct RawResponse: Equatable {
-    var status: Int
-    var headers: [(String, String)]
-    var body: [UInt8]
+public struct RawResponse: Equatable, Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
 
-    static func == (lhs: RawResponse, rhs: RawResponse) -> Bool {
+    public static func == (lhs: RawResponse, rhs: RawResponse) -> Bool {
         lhs.status == rhs.status && lhs.body == rhs.body
             && lhs.headers.map { "\($0):\($1)" } == rhs.headers.map { "\($0):\($1)" }
     }
 
-    func header(_ name: String) -> String? {
+    public func header(_ name: String) -> String? {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 
-    var text: String { String(decoding: body, as: UTF8.self) }
+    public var text: String { String(decoding: body, as: UTF8.self) }
+
+    /// The body as a JSON object, nil when it is not one.
+    public var json: [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+    }
 
     /// Every complete response at the start of `bytes`.
-    static func parseAll(_ bytes: [UInt8], headRequests: Int = 0) -> [RawResponse] {
+    public static func parseAll(_ bytes: [UInt8], headRequests: Int = 0) -> [RawResponse] {
         var responses: [RawResponse] = []
         var rest = bytes[...]
         while let end = rest.firstRange(of: Array("\r\n\r\n".utf8)) {
