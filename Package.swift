@@ -74,11 +74,17 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        /// prctl and the child side of a fork, for the build supervisor (Linux).
+        .systemLibrary(
+            name: "CProcessControl",
+            path: "Sources/CProcessControl"
+        ),
         .target(
             name: "Builder",
             dependencies: [
                 "Model",
                 "Storage",
+                "CProcessControl",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -62,6 +62,10 @@ public struct BuilderConfiguration: Sendable, Hashable {
     /// Slipway's own user, or ``defaultRootBuildUser`` when Slipway runs as
     /// root (builds never run as root).
     public var buildUser: BuildUser?
+    /// The executable whose hidden `supervise` subcommand (``BuildSupervisor``)
+    /// is the parent of every local build command: by default this process's
+    /// own executable (`/proc/self/exe`).
+    public var supervisorExecutable: String
     /// Most files a build may publish.
     public var maxOutputFiles: Int
     /// Most bytes a build may publish (variants not counted).
@@ -115,6 +119,7 @@ public struct BuilderConfiguration: Sendable, Hashable {
         gitExecutable: String = "git",
         cloneTimeout: Duration = .seconds(300),
         buildUser: BuildUser? = nil,
+        supervisorExecutable: String = BuilderConfiguration.runningExecutable,
         maxOutputFiles: Int = 50_000,
         maxOutputBytes: Int64 = 2 << 30,
         maxLogBytes: Int = 10 << 20,
@@ -150,6 +155,7 @@ public struct BuilderConfiguration: Sendable, Hashable {
         self.gitExecutable = gitExecutable
         self.cloneTimeout = cloneTimeout
         self.buildUser = buildUser
+        self.supervisorExecutable = supervisorExecutable
         self.maxOutputFiles = maxOutputFiles
         self.maxOutputBytes = maxOutputBytes
         self.maxLogBytes = maxLogBytes
@@ -167,6 +173,11 @@ public struct BuilderConfiguration: Sendable, Hashable {
         self.defaultInstallWithLockfile = defaultInstallWithLockfile
         self.defaultInstall = defaultInstall
         self.defaultBuild = defaultBuild
+    }
+
+    /// The running executable's path (`/proc/self/exe` resolved).
+    public static var runningExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     /// Where workspaces are created.

@@ -11,7 +11,7 @@ struct Slipway: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ServeCommand.self, DeployCommand.self, SitesCommand.self, BuildsCommand.self, LogsCommand.self,
-            RollbackCommand.self, CancelCommand.self, RemoveCommand.self, ConfigCommand.self,
+            RollbackCommand.self, CancelCommand.self, RemoveCommand.self, ConfigCommand.self, SuperviseCommand.self,
         ]
     )
 

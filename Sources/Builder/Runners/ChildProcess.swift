@@ -34,7 +34,9 @@ enum ChildProcess {
     }
 
     /// Runs `executable` with `arguments` until it exits, `timeout` passes
-    /// (its process group is killed) or the calling task is cancelled (the
+    /// (its process group is killed; a `supervised` process, a
+    /// ``BuildSupervisor``, gets SIGINT first and up to 2 s to kill every
+    /// descendant) or the calling task is cancelled (the
     /// group is killed and `CancellationError` thrown). Each line of its
     /// stdout and stderr goes to `onLine` as it comes.
     /// - Throws: `BuildError` when it cannot be started.
@@ -44,6 +46,7 @@ enum ChildProcess {
         environment: [String: String],
         workingDirectory: String?,
         user: BuilderConfiguration.BuildUser? = nil,
+        supervised: Bool = false,
         timeout: Duration,
         maxLineBytes: Int,
         onLine: @escaping @Sendable (String, LogLine.Stream) -> Void
@@ -51,9 +54,11 @@ enum ChildProcess {
         var options = PlatformOptions()
         options.createSession = true
         // On cancellation: the whole group, at once; `run` ends with a final SIGKILL of the leader.
-        options.teardownSequence = [
-            .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(500))
-        ]
+        // A supervisor first gets SIGINT: it kills every descendant, those that left the group too.
+        options.teardownSequence =
+            (supervised
+                ? [.send(signal: .interrupt, toProcessGroup: false, allowedDurationToNextStep: .seconds(2))] : [])
+            + [.send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(500))]
         if let user {
             options.userID = user.uid
             options.groupID = user.gid
@@ -91,6 +96,10 @@ enum ChildProcess {
                     let timer = Task {
                         try await Task.sleep(for: timeout)
                         timedOut.set()
+                        if supervised {
+                            try? execution.send(signal: .interrupt, toProcessGroup: false)
+                            try await Task.sleep(for: .seconds(2))
+                        }
                         try? execution.send(signal: .kill, toProcessGroup: true)
                     }
                     defer { timer.cancel() }

@@ -9,16 +9,35 @@ import Storage
 /// Each step runs in its own session (one process group) with a scrubbed
 /// environment: `PATH`, a `HOME` and `TMPDIR` inside the workspace, the npm
 /// cache, `CI=true` and the site's variables; nothing of Slipway's own
-/// environment (object-store keys, the admin token) is passed on. The
-/// commands run as Slipway's own user. The build's timeout is shared by its
+/// environment (object-store keys, the admin token) is passed on. When
+/// Slipway runs as root, the commands run as the build user (no
+/// supplementary groups), who owns the workspace and the site's npm cache
+/// but cannot read the data directory's files (catalog, admin token, logs)
+/// nor the server's `/proc` entries; otherwise they run as Slipway's own
+/// user, with a second warning. The build's timeout is shared by its
 /// steps; at the limit, or on cancel, the whole process group is killed.
+///
+/// Each command's parent is a ``BuildSupervisor`` (`slipway supervise`): when
+/// the command ends, ends in error, times out or is cancelled, every process
+/// it started (detached ones too) is killed, and it dies with Slipway.
 public final class LocalRunner: BuildRunner {
     public var name: String { "local" }
-    public var runsAsBuildUser: Bool { false }
+    /// As root, commands run as the build user (``RunJob/user``); otherwise as Slipway's own user.
+    public var runsAsBuildUser: Bool { Self.switchesUser }
+
+    /// Whether commands run as another user than Slipway's: only root can switch.
+    static var switchesUser: Bool { getuid() == 0 }
 
     /// The warning every build using this runner logs.
     public static let warning =
         "WARNING: running the build with the local runner: no container, no memory, CPU or process limits, no isolation from this machine. Use it for development only; install Docker for anything else."
+
+    /// The further warning when Slipway does not run as root.
+    public static let sameUserWarning =
+        "WARNING: Slipway does not run as root, so local builds run as its own user: a build can read the data directory (the catalog with every site's variables, the admin token) and the server's environment. Run Slipway as root (builds then run as an unprivileged build user) or use the Docker runner."
+
+    /// The warnings for this process, one per line.
+    public static var warnings: [String] { switchesUser ? [warning] : [warning, sameUserWarning] }
 
     let configuration: BuilderConfiguration
     /// The `PATH` build commands see.
@@ -31,11 +50,12 @@ public final class LocalRunner: BuildRunner {
 
     public func shutdown() async {}
 
-    /// Host processes die with their session; nothing outlives a build.
+    /// The supervisor kills every process a step leaves; nothing outlives a build.
     public func removeAbandoned(isCurrent: @escaping @Sendable (String, Int) async -> Bool) async {}
 
     public func run(_ job: RunJob, log: BuildLog) async throws -> RunReport {
-        log.system(Self.warning)
+        for warning in Self.warnings { log.system(warning) }
+        if runsAsBuildUser { log.system("the commands run as the build user \(job.user)") }
         let clock = ContinuousClock()
         let start = clock.now
         var environment = [
@@ -55,8 +75,10 @@ public final class LocalRunner: BuildRunner {
             }
             log.system("running the \(step.name) command: \(step.command)")
             let outcome = try await ChildProcess.run(
-                executable: "/bin/sh", arguments: ["-c", step.command], environment: environment,
-                workingDirectory: job.projectDirectory, timeout: remaining,
+                executable: configuration.supervisorExecutable,
+                arguments: BuildSupervisor.arguments(
+                    command: ["/bin/sh", "-c", step.command], user: runsAsBuildUser ? job.user : nil),
+                environment: environment, workingDirectory: job.projectDirectory, supervised: true, timeout: remaining,
                 maxLineBytes: configuration.maxLogLineBytes
             ) { line, stream in
                 log.output(line, stream: stream)

@@ -15,7 +15,7 @@ public enum RunnerSelection {
         case .docker:
             return try DockerRunner(configuration: configuration, logger: logger)
         case .local:
-            logger.warning("\(LocalRunner.warning)")
+            for warning in LocalRunner.warnings { logger.warning("\(warning)") }
             return LocalRunner(configuration: configuration)
         case .auto:
             if let docker = try? DockerRunner(configuration: configuration, logger: logger) {
@@ -28,6 +28,7 @@ public enum RunnerSelection {
                 await docker.shutdown()
             }
             logger.warning("no Docker engine answers at \(configuration.dockerHost). \(LocalRunner.warning)")
+            for warning in LocalRunner.warnings.dropFirst() { logger.warning("\(warning)") }
             return LocalRunner(configuration: configuration)
         }
     }

@@ -184,6 +184,7 @@ struct BuildPipeline: Sendable {
                 // The container runs as the build user: it must own what it writes to.
                 try FileSystem.changeOwner(workspace.checkout, uid: user.uid, gid: user.gid)
                 try FileSystem.changeOwner(workspace.home, uid: user.uid, gid: user.gid)
+                try FileSystem.changeOwner(workspace.temporary, uid: user.uid, gid: user.gid)
                 try FileSystem.changeOwnerUnlessOwned(cacheDirectory, uid: user.uid, gid: user.gid)
             }
         }

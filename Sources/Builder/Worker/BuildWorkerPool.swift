@@ -105,6 +105,17 @@ public final class BuildWorkerPool: Sendable {
     public func start() throws(BuildError) {
         try configuration.validate()
         try FileSystem.makeDirectory(configuration.workspacesDirectory, mode: 0o711)
+        if runner is LocalRunner && runner.runsAsBuildUser {
+            // Local builds run as the build user on host paths inside the data
+            // directory: it may pass through (0711), never list or read what is not its own.
+            let data = configuration.dataDirectory
+            try FileSystem.makeDirectory(data + "/cache/npm", mode: 0o711)
+            for directory in [data, data + "/cache", data + "/cache/npm"] {
+                guard chmod(directory, 0o711) == 0 else {
+                    throw BuildError.workspaceFailed("cannot set the mode of \(directory): \(POSIXErrorText.current())")
+                }
+            }
+        }
         let shouldStart = state.withLock { state -> Bool in
             guard !state.started, !state.stopping else { return false }
             state.started = true

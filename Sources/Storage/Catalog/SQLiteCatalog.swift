@@ -76,6 +76,9 @@ public final class SQLiteCatalog: Catalog {
             }
             try migrator.migrate(pool)
             self.pool = pool
+            // It holds every site's variables: readable by Slipway's user only
+            // (SQLite gives the -wal and -shm files the database's mode).
+            for file in [path, path + "-wal", path + "-shm"] { _ = chmod(file, 0o600) }
         } catch let error as CatalogError {
             throw error
         } catch {

@@ -73,6 +73,8 @@ final class BuilderHarness: Sendable {
         configuration.sweepInterval = .milliseconds(500)
         configuration.leaseRenewInterval = .milliseconds(500)
         configuration.uploadBackoff = .milliseconds(20)
+        // The test runner is not `slipway`: the supervisor is the built executable.
+        configuration.supervisorExecutable = SlipwayProcess.executable.path
         configure(&configuration)
         self.configuration = configuration
 

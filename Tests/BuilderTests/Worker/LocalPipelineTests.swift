@@ -60,6 +60,76 @@ import Testing
         }
     }
 
+    @Test func noProcessABuildStartsOutlivesIt() async throws {
+        let marker = "1000.\(UInt32.random(in: 1...UInt32.max))"
+        try await BuilderHarness.with(runner: .local) { harness in
+            // A background job, a redirected one, one in its own session, one in a
+            // double fork; started by the install step and by the build step.
+            let detach =
+                "sleep \(marker) & nohup sleep \(marker) >/dev/null 2>&1 & setsid sleep \(marker) & (sh -c 'sleep \(marker) &' &)"
+            let site = try await harness.site(
+                repository: try await harness.repository("static-site"), install: detach,
+                build: detach + "; echo started")
+            let build = try await harness.buildAndWait(site)
+            #expect(build.status == .success, "\(build.error ?? "")")
+            #expect(try await harness.storedLog(build).contains("started"))
+            // The supervisor has killed them when its step ended; give the kill a moment to land.
+            var survivors = LocalPipelineTests.processes(withArgument: marker)
+            for _ in 0..<50 where !survivors.isEmpty {
+                try await Task.sleep(for: .milliseconds(100))
+                survivors = LocalPipelineTests.processes(withArgument: marker)
+            }
+            #expect(survivors.isEmpty, "processes outlived the build: \(survivors)")
+            for pid in survivors { kill(pid, SIGKILL) }
+        }
+    }
+
+    @Test func aLocalBuildCannotReadTheServersSecrets() async throws {
+        try #require(getuid() == 0, "Slipway runs as root here and in CI")
+        try await BuilderHarness.with(runner: .local) { harness in
+            let data = harness.configuration.dataDirectory
+            let probe = [
+                "echo \"uid: $(id -u)\"",
+                "cat /proc/$SERVER_PID/environ >/dev/null 2>&1 && echo 'environ: read' || echo 'environ: denied'",
+                "ls \"$DATA_DIR\" >/dev/null 2>&1 && echo 'data listing: read' || echo 'data listing: denied'",
+                "cat \"$DATA_DIR/catalog.sqlite\" >/dev/null 2>&1 && echo 'catalog: read' || echo 'catalog: denied'",
+                "cat \"$DATA_DIR/catalog.sqlite-wal\" >/dev/null 2>&1 && echo 'wal: read' || echo 'wal: denied'",
+            ].joined(separator: "; ")
+            let site = try await harness.site(
+                repository: try await harness.repository("static-site"), install: "true", build: probe,
+                env: [
+                    BuildVariable(name: "SERVER_PID", value: String(getpid()), secret: false),
+                    BuildVariable(name: "DATA_DIR", value: data, secret: false),
+                ])
+            #expect(FileManager.default.isReadableFile(atPath: data + "/catalog.sqlite"), "the probe needs the file")
+            let build = try await harness.buildAndWait(site)
+            #expect(build.status == .success, "\(build.error ?? "")")
+            let log = try await harness.storedLog(build)
+            let uid = log.split(separator: "\n").compactMap { line -> String? in
+                guard let range = line.range(of: " stdout uid: ") else { return nil }
+                return String(line[range.upperBound...])
+            }
+            #expect(uid.count == 1 && uid.first != "0", "the build ran as uid \(uid)")
+            // (The command itself is in the log too: only the output lines count.)
+            for read in ["environ", "data listing", "catalog", "wal"] {
+                #expect(log.contains(" stdout \(read): denied"), "the build could read: \(read)")
+                #expect(!log.contains(" stdout \(read): read"), "the build could read: \(read)")
+            }
+        }
+    }
+
+    /// The live processes with `argument` in their command line.
+    static func processes(withArgument argument: String) -> [pid_t] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap { name -> pid_t? in
+            guard let pid = pid_t(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline")
+            else { return nil }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            // A zombie has an empty command line: it is dead.
+            return arguments.contains(argument) ? pid : nil
+        }
+    }
+
     @Test func theLocalRunnerPassesOnlyAScrubbedEnvironment() async throws {
         try await BuilderHarness.with(runner: .local) { harness in
             let site = try await harness.site(
