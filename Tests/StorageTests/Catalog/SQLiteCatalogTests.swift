@@ -108,12 +108,12 @@ import Testing
         try await catalog.close()
     }
 
-    @Test func sitesFromBeforeNotificationsHaveNoNotifyURLAndCanGetOne() async throws {
-        let directory = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+    /// A catalog as an older Slipway left it: migrated up to `migration`,
+    /// with one site, `old`.
+    static func writeOldCatalog(in directory: URL, upTo migration: String) async throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let queue = try DatabaseQueue(path: directory.appendingPathComponent(SQLiteCatalog.fileName).path)
-        try SQLiteCatalog.migrator.migrate(queue, upTo: "v2-site-webhook-secret")
+        try SQLiteCatalog.migrator.migrate(queue, upTo: migration)
         try await queue.write { db in
             try db.execute(
                 sql: """
@@ -123,6 +123,12 @@ import Testing
                 arguments: [WebhookSecret.generate()])
         }
         try queue.close()
+    }
+
+    @Test func sitesFromBeforeNotificationsHaveNoNotifyURLAndCanGetOne() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        try await Self.writeOldCatalog(in: directory, upTo: "v2-site-webhook-secret")
 
         let catalog = try SQLiteCatalog(dataDirectory: directory.path)
         let old = try await catalog.site(slug: "old")
@@ -159,19 +165,7 @@ import Testing
     @Test func aCatalogFromBeforeWebhookDeliveriesIsMigratedAndKeepsItsSites() async throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let file = directory.appendingPathComponent(SQLiteCatalog.fileName).path
-        let queue = try DatabaseQueue(path: file)
-        try SQLiteCatalog.migrator.migrate(queue, upTo: "v3-notifications")
-        try await queue.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO site (id, slug, repo_url, branch, spa, env, created_at, updated_at, webhook_secret)
-                    VALUES ('01JA0000000000000000000001', 'old', 'https://github.com/acme/old', 'main', 'auto', '[]', 0, 0, ?)
-                    """,
-                arguments: [WebhookSecret.generate()])
-        }
-        try queue.close()
+        try await Self.writeOldCatalog(in: directory, upTo: "v3-notifications")
 
         let catalog = try SQLiteCatalog(dataDirectory: directory.path)
         let old = try await catalog.site(slug: "old")
