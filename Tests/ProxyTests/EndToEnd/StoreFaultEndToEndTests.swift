@@ -222,9 +222,10 @@ extension EndToEnd {
                     for _ in 0..<100 {
                         group.addTask { try await proxy.get("/about", slug: "manual") }
                     }
-                    // Every request is waiting on the one load before the store answers.
+                    // Every request is waiting on the one load, and that load's GET has
+                    // reached the store, before the store answers.
                     try await proxy.waitUntil("100 requests wait on one load", timeout: .seconds(60)) {
-                        proxy.server.bodyCache.waitingCallers(forKey: cacheKey) == 100
+                        proxy.server.bodyCache.waitingCallers(forKey: cacheKey) == 100 && store.heldCount(key) >= 1
                     }
                     #expect(store.heldCount(key) == 1)
                     store.release(key)
