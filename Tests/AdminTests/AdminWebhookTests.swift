@@ -19,8 +19,13 @@ import Testing
         return "sha256=" + code.map { String(format: "%02x", $0) }.joined()
     }
 
-    static func push(ref: String, after: String = sha, message: String = "Fix the header\n\nLonger text") -> String {
-        #"{"ref": "\#(ref)", "before": "\#(String(repeating: "0", count: 40))", "after": "\#(after)", "head_commit": {"id": "\#(after)", "message": "\#(message.replacingOccurrences(of: "\n", with: "\\n"))"}, "repository": {"full_name": "example/site"}}"#
+    /// A push payload; `pushedAt` (seconds since 1970) is GitHub's `repository.pushed_at`, absent when nil.
+    static func push(
+        ref: String, after: String = sha, message: String = "Fix the header\n\nLonger text", pushedAt: Int? = nil
+    ) -> String {
+        let pushed = pushedAt.map { #", "pushed_at": \#($0)"# } ?? ""
+        return
+            #"{"ref": "\#(ref)", "before": "\#(String(repeating: "0", count: 40))", "after": "\#(after)", "head_commit": {"id": "\#(after)", "message": "\#(message.replacingOccurrences(of: "\n", with: "\\n"))"}, "repository": {"full_name": "example/site"\#(pushed)}}"#
     }
 
     /// Creates a deployment and returns the webhook secret of its create response.
@@ -240,8 +245,10 @@ import Testing
             #expect(try await Self.buildCount(server, slug: "site") == 2)
             #expect(server.wakes.count == wakes)
 
-            // Another delivery of the same deployment is a new one.
-            let next = try await Self.deliver(server, slug: "site", event: "push", body: body, signature: signature)
+            // Another push to the same deployment is a new one.
+            let other = Self.push(ref: "refs/heads/main", after: String(repeating: "b", count: 40))
+            let next = try await Self.deliver(
+                server, slug: "site", event: "push", body: other, signature: Self.signature(other, secret: secret))
             #expect(next.status == 202, "\(next.body)")
             #expect(try await Self.buildCount(server, slug: "site") == 3)
         }
@@ -293,18 +300,62 @@ import Testing
             _ = try await server.runNextBuild()
             let body = Self.push(ref: "refs/heads/main")
             let signature = Self.signature(body, secret: secret)
-            for _ in 0..<2 {
-                let reply = try await Self.deliver(
-                    server, slug: "site", event: "push", body: body, signature: signature, delivery: nil)
-                #expect(reply.status == 202, "\(reply.body)")
-            }
-            #expect(try await Self.buildCount(server, slug: "site") == 3)
+            let reply = try await Self.deliver(
+                server, slug: "site", event: "push", body: body, signature: signature, delivery: nil)
+            #expect(reply.status == 202, "\(reply.body)")
+            #expect(try await Self.buildCount(server, slug: "site") == 2)
             let long = try await Self.deliver(
                 server, slug: "site", event: "push", body: body, signature: signature,
                 delivery: String(repeating: "a", count: 300))
             #expect(long.status == 400, "\(long.body)")
             #expect(long.errorMessage?.contains("X-GitHub-Delivery") == true, "\(long.body)")
+            #expect(try await Self.buildCount(server, slug: "site") == 2)
+        }
+    }
+
+    /// GitHub signs the payload, not the `X-GitHub-Delivery` header: a copy
+    /// of a signed push is recognised by its bytes under any id or none.
+    @Test func aCopyOfASignedPushUnderAnotherIDOrNoneQueuesNothing() async throws {
+        try await AdminTestServer.run { server in
+            let secret = try await Self.create(server, slug: "site")
+            _ = try await server.runNextBuild()
+            let body = Self.push(ref: "refs/heads/main", pushedAt: Int(Date().timeIntervalSince1970) - 60)
+            let signature = Self.signature(body, secret: secret)
+            let first = try await Self.deliver(
+                server, slug: "site", event: "push", body: body, signature: signature, delivery: "original")
+            #expect(first.status == 202, "\(first.body)")
+            for delivery in ["changed-id", nil] {
+                let copy = try await Self.deliver(
+                    server, slug: "site", event: "push", body: body, signature: signature, delivery: delivery)
+                #expect(copy.status == 200, "\(copy.body)")
+                #expect(try copy.json["alreadyProcessed"] as? Bool == true, "\(copy.body)")
+                #expect(try copy.json["delivery"] as? String == delivery, "\(copy.body)")
+            }
+            #expect(try await Self.buildCount(server, slug: "site") == 2)
+            // The copy under a changed id did not use that id up.
+            let other = Self.push(ref: "refs/heads/main", after: String(repeating: "c", count: 40))
+            let next = try await Self.deliver(
+                server, slug: "site", event: "push", body: other, signature: Self.signature(other, secret: secret),
+                delivery: "changed-id")
+            #expect(next.status == 202, "\(next.body)")
             #expect(try await Self.buildCount(server, slug: "site") == 3)
+        }
+    }
+
+    /// A captured push sent after the replay window, when nothing remembers
+    /// it any more, is known by GitHub's own timestamp inside the signed bytes.
+    @Test func aSignedPushOlderThanTheReplayWindowQueuesNothing() async throws {
+        try await AdminTestServer.run { server in
+            let secret = try await Self.create(server, slug: "site")
+            _ = try await server.runNextBuild()
+            let twoDaysAgo = Int(Date().timeIntervalSince1970) - 2 * 86_400
+            let body = Self.push(ref: "refs/heads/main", pushedAt: twoDaysAgo)
+            let reply = try await Self.deliver(
+                server, slug: "site", event: "push", body: body, signature: Self.signature(body, secret: secret))
+            #expect(reply.status == 202, "\(reply.body)")
+            #expect((try reply.json["ignored"] as? String)?.contains("replay window") == true, "\(reply.body)")
+            #expect(try reply.json["build"] == nil)
+            #expect(try await Self.buildCount(server, slug: "site") == 1)
         }
     }
 

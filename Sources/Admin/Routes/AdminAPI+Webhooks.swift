@@ -18,9 +18,11 @@ extension AdminAPI {
     /// slugs get the same 401 as a bad signature, so slugs cannot be probed.
     ///
     /// A push that queues a build is remembered by its `X-GitHub-Delivery`
-    /// id for ``AdminConfiguration/webhookReplayWindow``: the same delivery
-    /// sent again (a replay, or GitHub's "Redeliver") is answered 200 and
-    /// queues nothing.
+    /// id and by the SHA-256 of its signed payload for
+    /// ``AdminConfiguration/webhookReplayWindow``: the same delivery sent
+    /// again (a replay, GitHub's "Redeliver", or a copy under another id or
+    /// none) is answered 200 and queues nothing, and a push made longer ago
+    /// than the window (its `repository.pushed_at`) queues nothing either.
     func githubHook(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let slug = try context.parameters.require("slug")
         var buffer = try await StrictJSON.collectBody(request, limit: Self.githubHookBodyLimit)
@@ -78,15 +80,29 @@ extension AdminAPI {
                 return try json(
                     Ignored(ignored: "the push deleted branch \(site.branch); nothing to build"), status: .accepted)
             }
-            if let delivery {
+            // GitHub signs the payload, not the delivery id: a captured
+            // delivery replayed under another id, or none, or after the
+            // window carries the same signed bytes.
+            let window = TimeInterval(configuration.webhookReplayWindow.components.seconds)
+            if let pushedAt = push.pushedAt, Date().timeIntervalSince(pushedAt) > window {
+                return try json(
+                    Ignored(
+                        ignored:
+                            "the push was made at \(Self.timestamp(pushedAt)), longer ago than the webhook replay window; trigger a build through the API instead"
+                    ),
+                    status: .accepted)
+            }
+            var remembered: [String] = []
+            for key in [Self.payloadKey(body), delivery].compactMap({ $0 }) {
                 let isNew = try await catalog.recordWebhookDelivery(
-                    id: delivery, siteID: site.id, window: configuration.webhookReplayWindow)
+                    id: key, siteID: site.id, window: configuration.webhookReplayWindow)
                 guard isNew else {
                     logger.info(
                         "github delivery already processed; nothing queued",
-                        metadata: ["slug": "\(site.slug)", "delivery": "\(delivery)"])
+                        metadata: ["slug": "\(site.slug)", "delivery": "\(delivery ?? "none")"])
                     return try json(AlreadyProcessed(delivery: delivery))
                 }
+                remembered.append(key)
             }
             let short = push.after.map { String($0.prefix(7)) }
             let trigger = ["github push", short].compactMap { $0 }.joined(separator: " ")
@@ -99,7 +115,7 @@ extension AdminAPI {
                 // Nothing was queued (a full queue, say): GitHub's redelivery
                 // of this delivery carries the same id and must not look
                 // like a replay.
-                if let delivery { await forget(delivery, siteID: site.id, slug: site.slug) }
+                for key in remembered { await forget(key, siteID: site.id, slug: site.slug) }
                 throw error
             }
             services.buildsQueued()
@@ -140,6 +156,15 @@ extension AdminAPI {
                 message: "the X-GitHub-Delivery header is not a delivery id: \(problem); GitHub sends a GUID there")
         }
         return id
+    }
+
+    /// The key a signed payload is remembered by: `sha256:<hex digest>`.
+    static func payloadKey(_ body: [UInt8]) -> String {
+        "sha256:" + SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601)
     }
 
     /// Forgets a recorded delivery whose build could not be queued. A
@@ -230,14 +255,17 @@ struct Ignored: Encodable, Sendable {
 
 /// `{"alreadyProcessed": true, "delivery": "<id>", "message": …}`: a copy of
 /// a delivery that already queued a build; nothing more is queued.
+/// `delivery` is absent when the copy came without an id.
 struct AlreadyProcessed: Encodable, Sendable {
     let alreadyProcessed = true
-    let delivery: String
+    let delivery: String?
     let message: String
 
-    init(delivery: String) {
+    init(delivery: String?) {
         self.delivery = delivery
-        self.message = "delivery \(delivery) was already processed; nothing was queued"
+        self.message =
+            delivery.map { "delivery \($0) was already processed; nothing was queued" }
+            ?? "this push payload was already processed; nothing was queued"
     }
 }
 
@@ -250,6 +278,9 @@ struct PushEvent: Sendable {
     /// Whether the push deleted the ref.
     let deleted: Bool
     let headCommitMessage: String?
+    /// When GitHub received the push (`repository.pushed_at`, seconds since
+    /// 1970); nil when the payload has none.
+    let pushedAt: Date?
 
     static func decode(_ body: [UInt8]) throws -> PushEvent {
         let object: Any
@@ -271,8 +302,11 @@ struct PushEvent: Sendable {
         // A deleted ref's "after" is forty zeros; it is no commit.
         if let sha = after, sha.isEmpty || sha.allSatisfy({ $0 == "0" }) { after = nil }
         let headCommit = payload["head_commit"] as? [String: Any]
+        let pushedAt = ((payload["repository"] as? [String: Any])?["pushed_at"] as? NSNumber).map {
+            Date(timeIntervalSince1970: $0.doubleValue)
+        }
         return PushEvent(
             ref: ref, after: after, deleted: payload["deleted"] as? Bool ?? false,
-            headCommitMessage: headCommit?["message"] as? String)
+            headCommitMessage: headCommit?["message"] as? String, pushedAt: pushedAt)
     }
 }
