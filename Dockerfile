@@ -28,10 +28,9 @@ COPY Package.swift ./
 RUN swift package resolve
 COPY Sources ./Sources
 COPY static ./static
-RUN swift build -c release --product slipway --static-swift-stdlib \
- && install -D "$(swift build -c release --show-bin-path)/slipway" /out/bin/slipway \
- && mkdir -p /out/share/slipway && cp -R static /out/share/slipway/static \
- && cp -R "$(swift build -c release --show-bin-path)/slipway_Admin.resources" /out/share/slipway/
+COPY scripts/install ./scripts/install
+# The layout the binary looks for its files in (docs/install.md).
+RUN scripts/install --prefix /out --static-swift-stdlib
 
 FROM debian:bookworm-slim
 RUN apt-get update \

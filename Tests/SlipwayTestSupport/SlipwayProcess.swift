@@ -46,7 +46,8 @@ public struct SlipwayProcess {
     /// `directory`, with this process's environment minus every `SLIPWAY_`
     /// variable (and the names in `removing`), plus `environment`.
     static func configured(
-        _ arguments: [String], environment: [String: String], removing: Set<String> = [], directory: URL
+        _ arguments: [String], environment: [String: String], removing: Set<String> = [], directory: URL,
+        executable: URL = SlipwayProcess.executable
     ) -> Process {
         let process = Process()
         process.executableURL = executable
@@ -62,13 +63,15 @@ public struct SlipwayProcess {
 
     /// Starts `slipway` with `arguments` and `environment` (on top of this
     /// process's, without its `SLIPWAY_` variables) in `directory`, by
-    /// default the repository's root.
-    public static func start(_ arguments: [String], environment: [String: String], directory: String? = nil) throws
-        -> SlipwayProcess
-    {
+    /// default the repository's root; `executable` is the built `slipway`
+    /// unless a test runs another program (an installed copy, `env`).
+    public static func start(
+        _ arguments: [String], environment: [String: String], directory: String? = nil,
+        executable: URL = SlipwayProcess.executable
+    ) throws -> SlipwayProcess {
         let process = configured(
             arguments, environment: environment,
-            directory: directory.map { URL(fileURLWithPath: $0) } ?? repositoryRoot)
+            directory: directory.map { URL(fileURLWithPath: $0) } ?? repositoryRoot, executable: executable)
         let server = SlipwayProcess(process: process, stdout: Pipe(), stderr: Pipe())
         process.standardOutput = server.stdout
         process.standardError = server.stderr

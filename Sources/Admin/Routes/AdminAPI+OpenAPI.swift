@@ -68,3 +68,23 @@ extension AdminAPI {
         }
     }
 }
+
+/// What the admin API reads from beside the executable at start-up.
+public enum AdminInstallation {
+    /// The admin API's installed files that cannot be found, each said with
+    /// where it was looked for; empty when the installation is complete.
+    /// - Parameter dashboardDirectory: the dashboard's directory (its `index.html`).
+    public static func missingFiles(dashboardDirectory: String?) -> [String] {
+        var missing: [String] = []
+        if case .failure(let notFound) = OpenAPIDocument.load() {
+            missing.append(
+                "the OpenAPI document \(OpenAPIDocument.bundleName)/\(OpenAPIDocument.resourceName) (searched \(notFound.searched.joined(separator: ", ")))"
+            )
+        }
+        let index = (dashboardDirectory ?? "static/dashboard") + "/" + DashboardAssets.indexName
+        if !FileManager.default.fileExists(atPath: index) {
+            missing.append("the dashboard's \(index)")
+        }
+        return missing
+    }
+}

@@ -35,12 +35,15 @@ extension SlipwayConfiguration {
 }
 
 extension SlipwayConfiguration {
+    /// The dashboard's files, in the static directory.
+    var dashboardDirectory: String { (staticDirectory ?? "static") + "/dashboard" }
+
     /// The edge proxy's settings.
     /// - Throws: when Slipway's static files (the built-in pages) cannot be found.
     func proxyConfiguration() throws(ConfigurationError) -> ProxyConfiguration {
         guard let staticDirectory else {
             throw ConfigurationError(
-                "\(Setting.staticDir.label): Slipway's static files (pages/error.html, …) were not found in ./static or beside the binary; point it at the static directory of the Slipway release"
+                "\(Setting.staticDir.label): Slipway's static files (pages/error.html, …) were not found in \(StaticFiles.candidates().joined(separator: ", ")); install Slipway with scripts/install, which puts them in share/slipway/static beside bin/slipway, or point this setting at the release's static directory"
             )
         }
         var caFile: String?

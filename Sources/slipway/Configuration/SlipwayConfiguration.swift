@@ -237,16 +237,26 @@ enum HostRouteDomain {
 }
 
 /// Where Slipway's own static files are when `SLIPWAY_STATIC_DIR` is not set:
-/// `./static` in a checkout, or `share/slipway/static` next to an installed binary.
+/// `./static` in a checkout, or `share/slipway/static` next to an installed
+/// binary (the layout `scripts/install` writes, `docs/install.md`).
 enum StaticFiles {
+    /// The directories searched, in order.
+    /// The executable as the kernel knows it (`/proc/self/exe` on Linux), not
+    /// `argv[0]`, which is a bare name when a shell found it on the `PATH`;
+    /// a symbolic link to it is followed to the installed file.
+    static func candidates() -> [String] {
+        var directories = [FileManager.default.currentDirectoryPath + "/static"]
+        let executables = [Bundle.main.executableURL, Bundle.main.executableURL?.resolvingSymlinksInPath()]
+        for executable in executables.compactMap({ $0 }) {
+            let bin = executable.deletingLastPathComponent()
+            directories.append(bin.deletingLastPathComponent().path + "/share/slipway/static")
+            directories.append(bin.path + "/static")
+        }
+        var seen = Set<String>()
+        return directories.filter { seen.insert($0).inserted }
+    }
+
     static func locate() -> String? {
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "slipway").resolvingSymlinksInPath()
-        let prefix = executable.deletingLastPathComponent().deletingLastPathComponent().path
-        let candidates = [
-            FileManager.default.currentDirectoryPath + "/static",
-            prefix + "/share/slipway/static",
-            executable.deletingLastPathComponent().path + "/static",
-        ]
-        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/pages/error.html") }
+        candidates().first { FileManager.default.fileExists(atPath: $0 + "/pages/error.html") }
     }
 }

@@ -29,6 +29,18 @@ struct Server {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
+        // Before anything is written: an incomplete installation stops here.
+        let proxyConfiguration: ProxyConfiguration
+        do { proxyConfiguration = try configuration.proxyConfiguration() } catch { throw ServeError(error.message) }
+        if configuration.roles.contains(.admin) {
+            let missing = AdminInstallation.missingFiles(dashboardDirectory: configuration.dashboardDirectory)
+            guard missing.isEmpty else {
+                throw ServeError(
+                    "this Slipway installation is incomplete: \(missing.joined(separator: "; ")) not found; install Slipway with scripts/install, which puts them in share/slipway beside bin/slipway (docs/install.md)"
+                )
+            }
+        }
+
         let data = configuration.dataDirectory
         do {
             try FileManager.default.createDirectory(
@@ -39,9 +51,6 @@ struct Server {
             )
         }
         let token = try AdminTokenFile.resolve(configured: configuration.adminToken, dataDirectory: data)
-        let proxyConfiguration: ProxyConfiguration
-        do { proxyConfiguration = try configuration.proxyConfiguration() } catch { throw ServeError(error.message) }
-
         let bus = InProcessEventBus()
         let catalog: SQLiteCatalog
         switch configuration.catalog {
@@ -89,7 +98,7 @@ struct Server {
             host: configuration.admin.host, port: configuration.admin.port, token: token.token,
             appsDomain: configuration.appsDomain,
             publicPort: configuration.proxy.port == 80 ? nil : configuration.proxy.port,
-            dashboardDirectory: (configuration.staticDirectory ?? "static") + "/dashboard")
+            dashboardDirectory: configuration.dashboardDirectory)
         // Build notifications go out from the processes that run builds.
         var notifications: NotificationDispatcher?
         if configuration.roles.contains(.builder) {
