@@ -52,6 +52,8 @@ struct BuildPipeline: Sendable {
     var runner: any BuildRunner
     var workerID: String
     var logger: Logger
+    /// What the activation retries wait on.
+    var clock: any Clock<Duration> = ContinuousClock()
 
     struct Success: Sendable {
         var build: Build
@@ -225,7 +227,7 @@ struct BuildPipeline: Sendable {
                 return try await catalog.activate(siteID: build.siteID, buildID: build.id, allowOlder: false)
             } catch let error as CatalogError where error.code == .unavailable && attempt < 5 {
                 logger.warning("activating build \(build.id) failed (\(error)); retrying")
-                try await Task.sleep(for: .milliseconds(100 * attempt))
+                try await clock.sleep(for: .milliseconds(100 * attempt))
                 attempt += 1
             }
         }

@@ -24,14 +24,20 @@ struct LeaseKeeper: Sendable {
     var leaseDuration: Duration
     var renewInterval: Duration
     var logger: Logger
+    /// What renewals are timed on.
+    var clock: any Clock<Duration> = ContinuousClock()
 
     /// Renews until the task is cancelled (returns nil) or the worker must stop.
     func keep() async -> StopReason? {
-        let clock = ContinuousClock()
+        await clock.keepLease(self)
+    }
+
+    /// ``keep()`` on `clock`, whose instants it compares.
+    fileprivate func keep(on clock: some Clock<Duration>) async -> StopReason? {
         var lastRenewal = clock.now
         while true {
             do {
-                try await Task.sleep(for: renewInterval)
+                try await clock.sleep(for: renewInterval)
             } catch {
                 return nil
             }
@@ -47,7 +53,7 @@ struct LeaseKeeper: Sendable {
                 default:
                     if Task.isCancelled { return nil }
                     logger.warning("renewing the lease of build \(buildID) failed: \(error)")
-                    if clock.now - lastRenewal >= leaseDuration {
+                    if lastRenewal.duration(to: clock.now) >= leaseDuration {
                         return .leaseLost(
                             "the lease could not be renewed for \(DurationText.format(leaseDuration)) (\(error.message))"
                         )
@@ -56,10 +62,17 @@ struct LeaseKeeper: Sendable {
             } catch {
                 if Task.isCancelled { return nil }
                 logger.warning("renewing the lease of build \(buildID) failed: \(error)")
-                if clock.now - lastRenewal >= leaseDuration {
+                if lastRenewal.duration(to: clock.now) >= leaseDuration {
                     return .leaseLost("the lease could not be renewed for \(DurationText.format(leaseDuration))")
                 }
             }
         }
+    }
+}
+
+extension Clock where Duration == Swift.Duration {
+    /// Opens the keeper's clock: its instants can only be compared on their own type.
+    fileprivate func keepLease(_ keeper: LeaseKeeper) async -> StopReason? {
+        await keeper.keep(on: self)
     }
 }

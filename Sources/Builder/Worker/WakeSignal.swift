@@ -17,6 +17,12 @@ final class WakeSignal: Sendable {
     }
 
     private let state = Mutex(State())
+    private let clock: any Clock<Duration>
+
+    /// - Parameter clock: what ``wait(after:timeout:)`` times its timeout on.
+    init(clock: any Clock<Duration> = ContinuousClock()) {
+        self.clock = clock
+    }
 
     /// Increases with every ``wake()``.
     var generation: UInt64 { state.withLock { $0.generation } }
@@ -39,8 +45,8 @@ final class WakeSignal: Sendable {
             state.active.insert(state.nextWaiter)
             return state.nextWaiter
         }
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+        let timer = Task { [weak self, clock] in
+            try? await clock.sleep(for: timeout)
             self?.resume(id)
         }
         defer {

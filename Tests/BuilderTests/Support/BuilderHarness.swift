@@ -46,9 +46,10 @@ final class BuilderHarness: Sendable {
     ///   - root: the data directory (created); reuse one to "restart".
     ///   - store: the object store; a disk store under `root` when nil.
     ///   - catalog: an already open catalog; one on `root` when nil.
+    ///   - clock: what the pool's waits sleep on.
     init(
         runner choice: RunnerChoice, root: String? = nil, store: (any ObjectStore)? = nil,
-        queueSettings: QueueSettings = BuilderHarness.queueSettings,
+        queueSettings: QueueSettings = BuilderHarness.queueSettings, clock: any Clock<Duration> = ContinuousClock(),
         configure: (inout BuilderConfiguration) -> Void = { _ in }
     ) throws {
         let root = root ?? NSTemporaryDirectory() + "slipway-builder-tests/" + UUID().uuidString
@@ -85,7 +86,7 @@ final class BuilderHarness: Sendable {
         let reports = self.reports
         self.pool = BuildWorkerPool(
             configuration: configuration, catalog: catalog, store: self.store, bus: bus, cache: cache, runner: runner,
-            logger: Self.logger, observer: { report in reports.withLock { $0.append(report) } })
+            logger: Self.logger, observer: { report in reports.withLock { $0.append(report) } }, clock: clock)
         let events = self.events
         let subscription = bus.subscribe()
         self.eventTask = Task {
@@ -98,12 +99,12 @@ final class BuilderHarness: Sendable {
     /// Runs `body` with a started harness and tears everything down after,
     /// whether `body` succeeded or not.
     static func with(
-        runner: RunnerChoice, store: (any ObjectStore)? = nil,
+        runner: RunnerChoice, store: (any ObjectStore)? = nil, clock: any Clock<Duration> = ContinuousClock(),
         configure: (inout BuilderConfiguration) -> Void = { _ in },
         _ body: (BuilderHarness) async throws -> Void
     ) async throws {
         if runner == .docker { _ = try TestDocker.requireImage() }
-        let harness = try BuilderHarness(runner: runner, store: store, configure: configure)
+        let harness = try BuilderHarness(runner: runner, store: store, clock: clock, configure: configure)
         try harness.pool.start()
         var failure: (any Error)?
         do {

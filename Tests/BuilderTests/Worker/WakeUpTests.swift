@@ -1,0 +1,58 @@
+import Foundation
+import Model
+import Storage
+import Testing
+
+@testable import Builder
+
+/// Idle workers start a queued build because something woke them, not
+/// because their poll interval ran out: the interval here is an hour.
+@Suite(.serialized) struct WakeUpTests {
+    @Test func aQueuedBuildStartsThroughAWakeUpWhileTheWorkerWaitsAnHour() async throws {
+        let clock = WatchedClock()
+        let hour = Duration.seconds(3600)
+        try await BuilderHarness.with(
+            runner: .local, clock: clock,
+            configure: {
+                $0.concurrency = 1
+                $0.pollInterval = hour
+            }
+        ) { harness in
+            let site = try await harness.site(repository: try await harness.repository("static-site"))
+            // The only worker found nothing to claim and waits out its hour.
+            try await harness.eventually("the worker to wait for its poll interval") {
+                clock.pendingSleeps(atLeast: hour) == 1
+            }
+            let build = try await harness.buildAndWait(site, timeout: .seconds(120))
+            #expect(build.status == .success, "\(build.error ?? "")")
+            #expect(harness.reports(for: build.id).map(\.outcome) == [.succeeded])
+        }
+    }
+}
+
+/// The continuous clock, telling a test which sleeps on it are under way.
+struct WatchedClock: Clock {
+    typealias Instant = ContinuousClock.Instant
+
+    private let base = ContinuousClock()
+    /// Each pending sleep's length, by a number of its own.
+    private let pending = Locked<(next: Int, lengths: [Int: Duration])>((0, [:]))
+
+    var now: Instant { base.now }
+    var minimumResolution: Duration { base.minimumResolution }
+
+    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        let id = pending.withLock { pending in
+            pending.next += 1
+            pending.lengths[pending.next] = deadline - base.now
+            return pending.next
+        }
+        defer { pending.withLock { _ = $0.lengths.removeValue(forKey: id) } }
+        try await base.sleep(until: deadline, tolerance: tolerance)
+    }
+
+    /// How many sleeps under way were asked for about `length` or longer.
+    func pendingSleeps(atLeast length: Duration) -> Int {
+        pending.withLock { $0.lengths.values.filter { $0 >= length * 0.9 }.count }
+    }
+}
