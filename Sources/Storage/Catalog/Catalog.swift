@@ -117,9 +117,19 @@ public protocol Catalog: Sendable {
     /// Ends the worker's attempt: `success` (final), or a failure that is
     /// final or, when retryable with attempts left, queues the build again
     /// with `attempt + 1` after ``QueueSettings/backoff(afterAttempt:)``.
+    ///
+    /// With `activate`, a success is also activated as by
+    /// ``activate(siteID:buildID:allowOlder:)`` with `allowOlder` false, in
+    /// the same transaction: a worker that stops at any point leaves either
+    /// the build running (its lease lapses and it is retried) or the build
+    /// successful and live, never a newer success that is not served. The
+    /// `buildChanged` event comes before the `activated` one.
+    /// - Returns: the build as it ended, and what the activation did (nil
+    ///   unless `activate` and the build succeeded).
     /// - Throws: like ``renewLease(buildID:workerID:leaseDuration:)``, and
     ///   `illegal_transition` for a build that already ended.
-    func finishBuild(buildID: BuildID, workerID: String, result: BuildResult) async throws -> Build
+    func finishBuild(buildID: BuildID, workerID: String, result: BuildResult, activate: Bool) async throws
+        -> (build: Build, activation: ActivationOutcome?)
 
     /// Takes back every lease that expired: such a build is queued again with
     /// `attempt + 1` after the backoff delay, or fails once it used
@@ -213,6 +223,12 @@ extension Catalog {
     /// Renews the lease for the default duration (``QueueSettings/leaseDuration``).
     public func renewLease(buildID: BuildID, workerID: String) async throws -> Build {
         try await renewLease(buildID: buildID, workerID: workerID, leaseDuration: queueSettings.leaseDuration)
+    }
+
+    /// Ends the worker's attempt without activating a success (see
+    /// ``finishBuild(buildID:workerID:result:activate:)``).
+    public func finishBuild(buildID: BuildID, workerID: String, result: BuildResult) async throws -> Build {
+        try await finishBuild(buildID: buildID, workerID: workerID, result: result, activate: false).build
     }
 
     /// Records the delivery for ``WebhookDeliveries/defaultWindow`` (24 hours).

@@ -1,4 +1,4 @@
-import Model
+package import Model
 
 /// Limits and timings of the durable build queue.
 public struct QueueSettings: Sendable, Hashable {
@@ -41,7 +41,7 @@ public struct QueueSettings: Sendable, Hashable {
     }
 
     /// Throws when a setting makes no sense, naming it.
-    func validate() throws(CatalogError) {
+    package func validate() throws(CatalogError) {
         if maxQueued < 1 { throw .invalidInput("queue setting maxQueued is \(maxQueued); it must be at least 1") }
         if maxAttempts < 1 { throw .invalidInput("queue setting maxAttempts is \(maxAttempts); it must be at least 1") }
         if leaseDuration <= .zero { throw .invalidInput("queue setting leaseDuration must be positive") }
@@ -53,7 +53,7 @@ public struct QueueSettings: Sendable, Hashable {
 
 extension Duration {
     /// Whole milliseconds, rounded down.
-    var wholeMilliseconds: Int64 {
+    package var wholeMilliseconds: Int64 {
         let parts = components
         return parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
     }

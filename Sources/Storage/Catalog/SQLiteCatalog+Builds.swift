@@ -117,17 +117,7 @@ extension SQLiteCatalog {
                     """,
                 arguments: [siteID.rawValue]
             )
-            var successesKept = 0
-            var deletable: [Build] = []
-            for build in finished {
-                if build.status == .success && successesKept < keepSuccesses {
-                    successesKept += 1
-                    continue
-                }
-                if build.id == site.activeBuildID || build.leaseOwner != nil { continue }
-                deletable.append(build)
-            }
-            return deletable.reversed()
+            return CatalogRetention.deletable(finished, keepSuccesses: keepSuccesses, active: site.activeBuildID)
         }
     }
 

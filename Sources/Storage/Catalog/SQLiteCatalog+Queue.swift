@@ -80,47 +80,23 @@ extension SQLiteCatalog {
         }.get()
     }
 
-    public func finishBuild(buildID: BuildID, workerID: String, result: BuildResult) async throws -> Build {
-        if case .success(let fileCount, let bytes) = result, fileCount < 0 || bytes < 0 {
-            throw CatalogError.invalidInput("a successful build needs a file count and a byte count of 0 or more")
-        }
+    public func finishBuild(buildID: BuildID, workerID: String, result: BuildResult, activate: Bool) async throws
+        -> (build: Build, activation: ActivationOutcome?)
+    {
+        try Self.validate(result)
         let settings = queueSettings
         return try await holdingLease(buildID: buildID, workerID: workerID) { db, build, now, events in
             var build = build
-            build.leaseOwner = nil
-            build.leaseExpiresAt = nil
-            switch result {
-            case .success(let fileCount, let bytes):
-                build.status = .success
-                build.finishedAt = Millis.date(now)
-                build.error = nil
-                build.fileCount = fileCount
-                build.bytes = bytes
-            case .failure(let message, let retryable):
-                let message = BuildFields.errorMessage(message)
-                if retryable && build.attempt < settings.maxAttempts {
-                    let delay = settings.backoff(afterAttempt: build.attempt)
-                    build.error = BuildFields.bounded(
-                        "attempt \(build.attempt) of \(settings.maxAttempts) failed: \(message); retrying after \(delay)",
-                        maxCharacters: BuildFields.maxErrorLength
-                    )
-                    Self.requeue(&build, now: now, delay: delay)
-                } else {
-                    build.status = .failed
-                    build.finishedAt = Millis.date(now)
-                    build.error =
-                        retryable
-                        ? BuildFields.bounded(
-                            "\(message) (gave up after \(build.attempt) attempts)",
-                            maxCharacters: BuildFields.maxErrorLength
-                        )
-                        : message
-                }
-            }
+            Self.apply(result, to: &build, now: now, settings: settings)
             try Self.store(build, in: db)
             try Self.enqueueNotification(for: build, in: db, now: now)
             events.publish(.buildChanged(build))
-            return build
+            guard activate, build.status == .success else { return (build, nil) }
+            // The success and its activation commit together: a worker that
+            // dies now leaves either both or neither.
+            let site = try Self.fetchSite(db, id: build.siteID)
+            let outcome = try Self.activate(build, of: site, allowOlder: false, in: db, now: now, events: &events)
+            return (build, outcome)
         }.get()
     }
 
@@ -139,26 +115,10 @@ extension SQLiteCatalog {
                 arguments: [now]
             )
             for var build in expired {
-                let owner = build.leaseOwner ?? "?"
-                let expiry = build.leaseExpiresAt.map { $0.formatted(.iso8601) } ?? "?"
-                build.leaseOwner = nil
-                build.leaseExpiresAt = nil
-                switch build.status {
-                case .building where build.attempt < settings.maxAttempts:
-                    let delay = settings.backoff(afterAttempt: build.attempt)
-                    build.error =
-                        "attempt \(build.attempt) of \(settings.maxAttempts) stopped: the lease of worker '\(owner)' expired at \(expiry); retrying after \(delay)"
-                    Self.requeue(&build, now: now, delay: delay)
-                    requeued.append(build)
-                case .building:
-                    build.status = .failed
-                    build.finishedAt = Millis.date(now)
-                    build.error =
-                        "gave up after \(build.attempt) attempts: the lease of the last worker, '\(owner)', expired at \(expiry) before the build finished (the worker crashed, was stopped or lost the database); check that worker's log"
-                    failed.append(build)
-                default:
-                    // A canceled build whose worker never acknowledged: the site is free again.
-                    released.append(build)
+                switch Self.expireLease(of: &build, now: now, settings: settings) {
+                case .requeued: requeued.append(build)
+                case .failed: failed.append(build)
+                case .releasedCanceled: released.append(build)
                 }
                 try Self.store(build, in: db)
                 // Only a build this sweep ended: a canceled one was notified of when it was canceled.
@@ -201,21 +161,6 @@ extension SQLiteCatalog {
 
     // MARK: Leases
 
-    /// What a worker's lease check found.
-    enum LeaseOutcome<T: Sendable>: Sendable {
-        /// The worker holds the lease and `body` ran.
-        case held(T)
-        /// The build was canceled; the worker's lease (if any) is now released.
-        case canceled(Build)
-
-        func get() throws -> T {
-            switch self {
-            case .held(let value): return value
-            case .canceled(let build): throw CatalogError.buildCanceled(build)
-            }
-        }
-    }
-
     /// Runs `body` when `workerID` holds the lease of a building build. A
     /// canceled build is released instead (the worker's acknowledgement is
     /// committed) and reported as `.canceled`; anything else throws.
@@ -223,7 +168,7 @@ extension SQLiteCatalog {
         buildID: BuildID,
         workerID: String,
         _ body: @escaping @Sendable (Database, Build, Int64, inout EventSink) throws -> T
-    ) async throws -> LeaseOutcome<T> {
+    ) async throws -> CatalogLeaseOutcome<T> {
         try BuildFields.workerID(workerID)
         return try await write { db, now, events in
             var build = try Self.fetchBuild(db, id: buildID)
@@ -248,8 +193,88 @@ extension SQLiteCatalog {
         }
     }
 
+    /// Checks a worker's result before any transaction starts.
+    package static func validate(_ result: BuildResult) throws(CatalogError) {
+        if case .success(let fileCount, let bytes) = result, fileCount < 0 || bytes < 0 {
+            throw .invalidInput("a successful build needs a file count and a byte count of 0 or more")
+        }
+    }
+
+    /// Ends the attempt of `build`, whose lease the worker held, with
+    /// `result`: a success or a final failure ends the build, a retryable
+    /// failure with attempts left queues it again after the backoff. Shared
+    /// with `PostgresCatalog` (Sources/Postgres), so both catalogs write the
+    /// same values and messages.
+    package static func apply(_ result: BuildResult, to build: inout Build, now: Int64, settings: QueueSettings) {
+        build.leaseOwner = nil
+        build.leaseExpiresAt = nil
+        switch result {
+        case .success(let fileCount, let bytes):
+            build.status = .success
+            build.finishedAt = Millis.date(now)
+            build.error = nil
+            build.fileCount = fileCount
+            build.bytes = bytes
+        case .failure(let message, let retryable):
+            let message = BuildFields.errorMessage(message)
+            if retryable && build.attempt < settings.maxAttempts {
+                let delay = settings.backoff(afterAttempt: build.attempt)
+                build.error = BuildFields.bounded(
+                    "attempt \(build.attempt) of \(settings.maxAttempts) failed: \(message); retrying after \(delay)",
+                    maxCharacters: BuildFields.maxErrorLength
+                )
+                requeue(&build, now: now, delay: delay)
+            } else {
+                build.status = .failed
+                build.finishedAt = Millis.date(now)
+                build.error =
+                    retryable
+                    ? BuildFields.bounded(
+                        "\(message) (gave up after \(build.attempt) attempts)",
+                        maxCharacters: BuildFields.maxErrorLength
+                    )
+                    : message
+            }
+        }
+    }
+
+    /// What the sweep did with a build whose lease expired.
+    package enum LeaseExpiry: Sendable {
+        /// Queued again with one more attempt, after the backoff.
+        case requeued
+        /// Failed: it had used every attempt.
+        case failed
+        /// A canceled build whose worker never acknowledged: its site is free again.
+        case releasedCanceled
+    }
+
+    /// Takes back the expired lease of `build` (building or canceled), with
+    /// the reason recorded in `error`. Shared with `PostgresCatalog`.
+    package static func expireLease(of build: inout Build, now: Int64, settings: QueueSettings) -> LeaseExpiry {
+        let owner = build.leaseOwner ?? "?"
+        let expiry = build.leaseExpiresAt.map { $0.formatted(.iso8601) } ?? "?"
+        build.leaseOwner = nil
+        build.leaseExpiresAt = nil
+        switch build.status {
+        case .building where build.attempt < settings.maxAttempts:
+            let delay = settings.backoff(afterAttempt: build.attempt)
+            build.error =
+                "attempt \(build.attempt) of \(settings.maxAttempts) stopped: the lease of worker '\(owner)' expired at \(expiry); retrying after \(delay)"
+            requeue(&build, now: now, delay: delay)
+            return .requeued
+        case .building:
+            build.status = .failed
+            build.finishedAt = Millis.date(now)
+            build.error =
+                "gave up after \(build.attempt) attempts: the lease of the last worker, '\(owner)', expired at \(expiry) before the build finished (the worker crashed, was stopped or lost the database); check that worker's log"
+            return .failed
+        default:
+            return .releasedCanceled
+        }
+    }
+
     /// Puts `build` back in the queue with one more attempt, not claimable before `now + delay`.
-    static func requeue(_ build: inout Build, now: Int64, delay: Duration) {
+    package static func requeue(_ build: inout Build, now: Int64, delay: Duration) {
         build.status = .queued
         build.attempt += 1
         build.startedAt = nil
@@ -259,7 +284,7 @@ extension SQLiteCatalog {
         build.leaseExpiresAt = nil
     }
 
-    static func leaseMilliseconds(_ duration: Duration) throws -> Int64 {
+    package static func leaseMilliseconds(_ duration: Duration) throws -> Int64 {
         let milliseconds = Millis.from(duration)
         guard milliseconds >= 1 else {
             throw CatalogError.invalidInput("a lease must last at least 1 ms; give a positive duration")

@@ -1,6 +1,6 @@
-import Foundation
+package import Foundation
 import GRDB
-import Model
+package import Model
 
 /// Reading and writing catalog rows. Column lists live here, next to each
 /// other, so the schema and the Swift types stay in step.
@@ -106,8 +106,9 @@ extension SQLiteCatalog {
     }
 
     /// A build as a notification keeps it: JSON with times in whole milliseconds,
-    /// so it reads back equal to what the build table holds.
-    static func snapshot(_ build: Build) throws -> String {
+    /// so it reads back equal to what the build table holds. (`PostgresCatalog`
+    /// keeps its notifications in the same form.)
+    package static func snapshot(_ build: Build) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -117,7 +118,7 @@ extension SQLiteCatalog {
         return String(decoding: try encoder.encode(build), as: UTF8.self)
     }
 
-    private static var snapshotDecoder: JSONDecoder {
+    package static var snapshotDecoder: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             Millis.date(try decoder.singleValueContainer().decode(Int64.self))
@@ -125,7 +126,7 @@ extension SQLiteCatalog {
         return decoder
     }
 
-    static func envJSON(_ env: [BuildVariable]) throws -> String {
+    package static func envJSON(_ env: [BuildVariable]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(env), as: UTF8.self)

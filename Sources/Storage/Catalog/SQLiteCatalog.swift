@@ -169,9 +169,12 @@ struct EventSink {
     mutating func publish(_ event: CatalogEvent) { events.append(event) }
 }
 
-/// Conversions between dates and the integer milliseconds stored in the database.
-enum Millis {
-    static func from(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-    static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
-    static func from(_ duration: Duration) -> Int64 { duration.wholeMilliseconds }
+/// Conversions between dates and the integer milliseconds stored in the
+/// database (every catalog implementation keeps times this way).
+package enum Millis {
+    package static func from(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    package static func date(_ milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+    package static func from(_ duration: Duration) -> Int64 { duration.wholeMilliseconds }
 }

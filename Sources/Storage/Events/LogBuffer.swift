@@ -64,7 +64,7 @@ public struct LogBuffer: Sendable {
 
     /// `line` with its text cut on a character boundary so that it, plus the
     /// truncation marker, fits in `limit` bytes.
-    static func cut(_ line: LogLine, toBytes limit: Int) -> LogLine {
+    package static func cut(_ line: LogLine, toBytes limit: Int) -> LogLine {
         guard line.text.utf8.count > limit else { return line }
         let budget = max(0, limit - truncationMarker.utf8.count)
         var used = 0

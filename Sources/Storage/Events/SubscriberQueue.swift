@@ -8,7 +8,7 @@ import Synchronization
 /// Missed markers do not take capacity; consecutive drops merge into one
 /// marker, so the queue never holds more than `capacity` values plus markers
 /// between them.
-final class SubscriberQueue<Value: Sendable>: Sendable {
+package final class SubscriberQueue<Value: Sendable>: Sendable {
     private struct State {
         var entries = RingBuffer<Delivery<Value>>()
         var bufferedValues = 0
@@ -27,7 +27,7 @@ final class SubscriberQueue<Value: Sendable>: Sendable {
     ///   - initial: delivered first (a log replay); counts against `capacity`,
     ///     which grows to hold it.
     ///   - onTerminate: called once when the consumer goes away.
-    init(capacity: Int, initial: [Delivery<Value>] = [], onTerminate: @escaping @Sendable () -> Void) {
+    package init(capacity: Int, initial: [Delivery<Value>] = [], onTerminate: @escaping @Sendable () -> Void) {
         var state = State()
         for entry in initial {
             state.entries.append(entry)
@@ -41,7 +41,7 @@ final class SubscriberQueue<Value: Sendable>: Sendable {
     /// Queues `value` or counts it as missed. Returns false when the consumer
     /// has gone, so the publisher can forget this queue.
     @discardableResult
-    func offer(_ value: Value) -> Bool {
+    package func offer(_ value: Value) -> Bool {
         let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Delivery<Value>?, Never>?) in
             if state.terminated || state.finished { return (false, nil) }
             if let waiter = state.waiter {
@@ -63,8 +63,28 @@ final class SubscriberQueue<Value: Sendable>: Sendable {
         return accepted
     }
 
+    /// Tells the consumer that `count` values went missing here (a bus that
+    /// lost its connection cannot say which): merged into a marker already
+    /// last in the queue, handed straight to a waiting consumer.
+    package func offerMissed(_ count: Int) {
+        let waiter = state.withLock { state -> CheckedContinuation<Delivery<Value>?, Never>? in
+            if state.terminated || state.finished { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            if case .missed(let earlier) = state.entries.last {
+                state.entries.replaceLast(with: .missed(earlier + count))
+            } else {
+                state.entries.append(.missed(count))
+            }
+            return nil
+        }
+        waiter?.resume(returning: .missed(count))
+    }
+
     /// Ends the queue after what it holds has been delivered.
-    func finish() {
+    package func finish() {
         let waiter = state.withLock { state -> CheckedContinuation<Delivery<Value>?, Never>? in
             state.finished = true
             defer { state.waiter = nil }
@@ -74,7 +94,7 @@ final class SubscriberQueue<Value: Sendable>: Sendable {
     }
 
     /// Ends the queue at once and tells the publisher (the consumer went away).
-    func terminate() {
+    package func terminate() {
         let (first, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Delivery<Value>?, Never>?) in
             let first = !state.terminated
             state.terminated = true
@@ -89,7 +109,7 @@ final class SubscriberQueue<Value: Sendable>: Sendable {
 
     /// The next element, waiting for one; nil once finished and drained,
     /// terminated, or when the calling task is cancelled.
-    func next() async -> Delivery<Value>? {
+    package func next() async -> Delivery<Value>? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Delivery<Value>?, Never>) in
                 let immediate: Delivery<Value>?? = state.withLock { state in
@@ -111,5 +131,5 @@ final class SubscriberQueue<Value: Sendable>: Sendable {
     }
 
     /// How many values wait to be delivered.
-    var bufferedCount: Int { state.withLock { $0.bufferedValues } }
+    package var bufferedCount: Int { state.withLock { $0.bufferedValues } }
 }

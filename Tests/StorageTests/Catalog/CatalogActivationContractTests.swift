@@ -12,7 +12,7 @@ import Testing
             let site = try await f.makeSite("blog")
             let first = try await f.makeSuccessfulBuild(of: site)
             let second = try await f.makeSuccessfulBuild(of: site)
-            var events = f.bus.subscribe().makeAsyncIterator()
+            var events = await f.subscribe()
 
             #expect(
                 try await f.catalog.activate(siteID: site.id, buildID: first.id, allowOlder: false)
@@ -40,6 +40,77 @@ import Testing
                             Activation(siteID: site.id, buildID: second.id, buildNumber: 2, previousBuildID: first.id))),
                 ]
             )
+        }
+    }
+
+    @Test(arguments: CatalogUnderTest.all)
+    func aSuccessFinishedWithActivationIsLiveInTheSameCommit(_ implementation: CatalogUnderTest) async throws {
+        try await implementation.withFixture { f in
+            let site = try await f.catalog.createSite(
+                SiteDraft(slug: "blog", repoURL: "https://github.com/acme/blog.git", notifyURL: CatalogFixture.receiver)
+            )
+            let build = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
+            _ = try #require(try await f.catalog.claimNextBuild(workerID: "w1"))
+            let other = try await f.openAnother()
+            var events = await f.subscribe()
+
+            let (finished, activation) = try await f.catalog.finishBuild(
+                buildID: build.id, workerID: "w1", result: .success(fileCount: 3, bytes: 300), activate: true)
+            #expect(finished.status == .success && finished.leaseOwner == nil)
+            #expect(activation == .activated(previous: nil))
+            // Another process sees both at once: there is no moment when the
+            // success is recorded and not live.
+            #expect(try await other.build(id: build.id) == finished)
+            #expect(try await other.site(id: site.id).activeBuildID == build.id)
+            // The notification did not wait for a separate activation.
+            #expect(try await f.notification(of: finished).nextAttemptAt == f.clock.now)
+            // Nothing was left for the sweep to rescue.
+            #expect(try await f.catalog.sweepExpiredLeases().isEmpty)
+
+            let sentinel = CatalogEvent.siteDeleted(site)
+            f.bus.publish(sentinel)
+            #expect(
+                await drain(&events, until: sentinel) == [
+                    .value(.buildChanged(finished)),
+                    .value(
+                        .activated(Activation(siteID: site.id, buildID: build.id, buildNumber: 1, previousBuildID: nil))
+                    ),
+                ]
+            )
+        }
+    }
+
+    @Test(arguments: CatalogUnderTest.all)
+    func finishingWithActivationActivatesNoFailureAndNeverMovesBack(_ implementation: CatalogUnderTest) async throws {
+        try await implementation.withFixture { f in
+            let site = try await f.makeSite("blog")
+            let broken = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
+            _ = try #require(try await f.catalog.claimNextBuild(workerID: "w1"))
+            let failed = try await f.catalog.finishBuild(
+                buildID: broken.id, workerID: "w1", result: .failure(message: "exit 1", retryable: false),
+                activate: true)
+            #expect(failed.build.status == .failed && failed.activation == nil)
+            #expect(try await f.catalog.site(id: site.id).activeBuildID == nil)
+
+            // Build #2 loses its worker and is retried; #3 goes live meanwhile.
+            let older = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
+            _ = try #require(try await f.catalog.claimNextBuild(workerID: "w2"))
+            f.clock.advance(by: f.settings.leaseDuration)
+            #expect(try await f.catalog.sweepExpiredLeases().requeued.map(\.id) == [older.id])
+            let newer = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
+            #expect(try await f.catalog.claimNextBuild(workerID: "w3")?.id == newer.id)
+            let live = try await f.catalog.finishBuild(
+                buildID: newer.id, workerID: "w3", result: .success(fileCount: 1, bytes: 1), activate: true)
+            #expect(live.activation == .activated(previous: nil))
+
+            // The retried older build succeeds late: it stays a success and is not served.
+            f.clock.advance(by: f.settings.backoffCap)
+            #expect(try await f.catalog.claimNextBuild(workerID: "w4")?.id == older.id)
+            let late = try await f.catalog.finishBuild(
+                buildID: older.id, workerID: "w4", result: .success(fileCount: 1, bytes: 1), activate: true)
+            #expect(late.build.status == .success)
+            #expect(late.activation == .skippedOlder(active: newer.id))
+            #expect(try await f.catalog.site(id: site.id).activeBuildID == newer.id)
         }
     }
 
@@ -141,8 +212,8 @@ import Testing
             let site = try await f.makeSite("blog")
             var builds: [Build] = []
             for _ in 1...12 { builds.append(try await f.makeSuccessfulBuild(of: site)) }
-            var events = f.bus.subscribe().makeAsyncIterator()
-            let handles = [f.catalog, try f.openAnother()]
+            var events = await f.subscribe()
+            let handles = [f.catalog, try await f.openAnother()]
 
             let outcomes = try await withThrowingTaskGroup(of: ActivationOutcome.self) { group in
                 for (index, build) in builds.shuffled().enumerated() {

@@ -243,7 +243,7 @@ extension CatalogFixture {
                 let site = try await f.makeNotifiedSite("site-\(index)")
                 owed.insert(try await f.notification(of: try await f.makeFailedBuild(of: site)).id)
             }
-            let handles = [f.catalog, try f.openAnother()]
+            let handles = [f.catalog, try await f.openAnother()]
             let claimed = try await withThrowingTaskGroup(of: [String].self) { group in
                 for sender in 0..<8 {
                     let handle = handles[sender % 2]

@@ -68,7 +68,7 @@ import Testing
             let site = try await f.makeSite("blog")
             let build = try await f.catalog.createBuild(siteID: site.id, BuildRequest())
             // Two handles on one database, as two processes would have.
-            let handles = [f.catalog, try f.openAnother()]
+            let handles = [f.catalog, try await f.openAnother()]
             let winners = try await withThrowingTaskGroup(of: Build?.self) { group in
                 for index in 0..<16 {
                     let handle = handles[index % 2]
@@ -93,7 +93,7 @@ import Testing
                 let site = try await f.makeSite("site-\(index)")
                 created.insert(try await f.catalog.createBuild(siteID: site.id, BuildRequest()).id)
             }
-            let handles = [f.catalog, try f.openAnother()]
+            let handles = [f.catalog, try await f.openAnother()]
             let claimed = try await withThrowingTaskGroup(of: [BuildID].self) { group in
                 for worker in 0..<6 {
                     let handle = handles[worker % 2]
@@ -326,7 +326,7 @@ import Testing
             try await f.catalog.close()
             #expect(await catalogError { try await f.catalog.build(id: build.id) }?.code == .closed)
 
-            let restarted = try f.openAnother()
+            let restarted = try await f.openAnother()
             #expect(try await restarted.build(id: build.id).status == .building)
             #expect(try await restarted.sweepExpiredLeases().isEmpty)
             f.clock.advance(by: .seconds(31))
@@ -337,7 +337,7 @@ import Testing
             #expect(second.attempt == 2)
             try await restarted.close()
 
-            let again = try f.openAnother()
+            let again = try await f.openAnother()
             f.clock.advance(by: .seconds(31))
             let last = try await again.sweepExpiredLeases()
             #expect(last.failed.map(\.id) == [build.id])

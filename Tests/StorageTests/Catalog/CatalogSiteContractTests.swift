@@ -86,7 +86,7 @@ import Testing
     func updateChangesSettingsKeepsIdentityAndPublishesTheSite(_ implementation: CatalogUnderTest) async throws {
         try await implementation.withFixture { f in
             let site = try await f.makeSite("blog")
-            var events = f.bus.subscribe().makeAsyncIterator()
+            var events = await f.subscribe()
             f.clock.advance(by: .seconds(60))
             let updated = try await f.catalog.updateSite(id: site.id) { settings in
                 settings.slug = "journal"

@@ -1,5 +1,7 @@
 import Foundation
 import Model
+import Postgres
+import SlipwayTestSupport
 import Synchronization
 import Testing
 
@@ -27,22 +29,36 @@ final class ManualClock: Sendable {
 /// Where one test's catalog lives: a fresh database that can be opened
 /// more than once (a second process, a restart) and is destroyed afterwards.
 protocol CatalogStore: Sendable {
-    func open(settings: QueueSettings, clock: ManualClock, bus: InProcessEventBus) throws -> any Catalog
-    func destroy() throws
+    /// The bus that hears what this store's catalogs commit, started, and how to stop it.
+    func makeBus() async throws -> StoreBus
+    /// A catalog on the store's database; an embedded one publishes to `bus`.
+    func open(settings: QueueSettings, clock: ManualClock, bus: any EventBus) async throws -> any Catalog
+    func destroy() async throws
+}
+
+/// A store's event bus and how to stop it.
+struct StoreBus: Sendable {
+    let bus: any EventBus
+    let shutdown: @Sendable () async -> Void
 }
 
 /// One catalog implementation the contract suite runs against.
 struct CatalogUnderTest: Sendable, CustomTestStringConvertible {
     let name: String
-    let makeStore: @Sendable () throws -> any CatalogStore
+    let makeStore: @Sendable () async throws -> any CatalogStore
 
     var testDescription: String { name }
 
     /// SQLite in a fresh temporary data directory.
     static let sqlite = CatalogUnderTest(name: "SQLite") { try SQLiteStore() }
 
-    /// Every implementation the contract suite covers.
-    static let all: [CatalogUnderTest] = [.sqlite]
+    /// PostgreSQL in a fresh schema of the test database (`TestPostgres`).
+    static let postgres = CatalogUnderTest(name: "PostgreSQL") { try await PostgresStore() }
+
+    /// Every implementation the contract suite covers: PostgreSQL when a
+    /// test database is configured (and always in CI, where a missing one
+    /// fails), see `TestPostgres.shouldRun`.
+    static let all: [CatalogUnderTest] = TestPostgres.shouldRun ? [.sqlite, .postgres] : [.sqlite]
 
     /// Runs `body` with a fresh catalog, then closes every handle opened and
     /// destroys the store, whether `body` succeeded or not.
@@ -50,7 +66,7 @@ struct CatalogUnderTest: Sendable, CustomTestStringConvertible {
         settings: QueueSettings = QueueSettings(),
         _ body: (CatalogFixture) async throws -> T
     ) async throws -> T {
-        let fixture = try CatalogFixture(store: makeStore(), settings: settings)
+        let fixture = try await CatalogFixture(store: makeStore(), settings: settings)
         do {
             let result = try await body(fixture)
             try await fixture.tearDown()
@@ -71,12 +87,42 @@ struct SQLiteStore: CatalogStore {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
-    func open(settings: QueueSettings, clock: ManualClock, bus: InProcessEventBus) throws -> any Catalog {
+    func makeBus() async throws -> StoreBus {
+        StoreBus(bus: InProcessEventBus(), shutdown: {})
+    }
+
+    func open(settings: QueueSettings, clock: ManualClock, bus: any EventBus) async throws -> any Catalog {
         try SQLiteCatalog(dataDirectory: directory.path, settings: settings, clock: clock.source, bus: bus)
     }
 
-    func destroy() throws {
+    func destroy() async throws {
         try FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// A schema of its own in the test database. Every handle is a separate
+/// `PostgresCatalog` with its own connection pool, as separate processes
+/// would have; events reach the fixture's bus through the database.
+struct PostgresStore: CatalogStore {
+    let database: PostgresSettings
+
+    init() async throws {
+        database = try await TestPostgres.makeSchema()
+    }
+
+    func makeBus() async throws -> StoreBus {
+        let bus = try await PostgresEventBus.start(settings: database, logger: TestPostgres.logger)
+        return StoreBus(bus: bus, shutdown: { await bus.shutdown() })
+    }
+
+    func open(settings: QueueSettings, clock: ManualClock, bus: any EventBus) async throws -> any Catalog {
+        try await PostgresCatalog.open(
+            settings: database, queue: settings, clock: clock.source, maximumConnections: 4,
+            logger: TestPostgres.logger)
+    }
+
+    func destroy() async throws {
+        try await TestPostgres.dropSchema(database)
     }
 }
 
@@ -85,32 +131,68 @@ final class CatalogFixture: Sendable {
     let store: any CatalogStore
     let settings: QueueSettings
     let clock = ManualClock()
-    let bus = InProcessEventBus()
+    /// Hears every event the fixture's catalogs commit.
+    let bus: any EventBus
     let catalog: any Catalog
+    private let stopBus: @Sendable () async -> Void
     private let opened: Mutex<[any Catalog]>
 
-    init(store: any CatalogStore, settings: QueueSettings) throws {
+    init(store: any CatalogStore, settings: QueueSettings) async throws {
         self.store = store
         self.settings = settings
-        let catalog = try store.open(settings: settings, clock: clock, bus: bus)
+        let bus: StoreBus
+        do {
+            bus = try await store.makeBus()
+        } catch {
+            try? await store.destroy()
+            throw error
+        }
+        let catalog: any Catalog
+        do {
+            catalog = try await store.open(settings: settings, clock: clock, bus: bus.bus)
+        } catch {
+            await bus.shutdown()
+            try? await store.destroy()
+            throw error
+        }
+        self.bus = bus.bus
+        self.stopBus = bus.shutdown
         self.catalog = catalog
         self.opened = Mutex([catalog])
     }
 
     /// Another handle on the same database (another process, or a restart),
     /// sharing the clock and the bus; closed at tear-down.
-    func openAnother() throws -> any Catalog {
-        let catalog = try store.open(settings: settings, clock: clock, bus: bus)
+    func openAnother() async throws -> any Catalog {
+        let catalog = try await store.open(settings: settings, clock: clock, bus: bus)
         opened.withLock { $0.append(catalog) }
         return catalog
     }
 
     func tearDown() async throws {
         for catalog in opened.withLock({ $0 }) { try await catalog.close() }
-        try store.destroy()
+        await stopBus()
+        try await store.destroy()
     }
 
     // MARK: Helpers
+
+    /// A subscription to the fixture's bus that starts after every event
+    /// committed so far. (A bus shared through a database hears a commit a
+    /// little after it, so a plain `subscribe()` right after a commit may
+    /// still receive that commit's events; a marker published now arrives
+    /// after all of them.)
+    func subscribe() async -> BusSubscription<CatalogEvent>.AsyncIterator {
+        var iterator = bus.subscribe().makeAsyncIterator()
+        let marker = CatalogEvent.siteDeleted(
+            Site(
+                id: SiteID.generate(), slug: "marker", repoURL: "https://example.com/marker.git", branch: "main",
+                rootDir: nil, installCommand: nil, buildCommand: nil, outputDir: nil, spa: .auto, env: [],
+                activeBuildID: nil, createdAt: clock.now, updatedAt: clock.now))
+        bus.publish(marker)
+        _ = await drain(&iterator, until: marker)
+        return iterator
+    }
 
     @discardableResult
     func makeSite(_ slug: String? = nil, repo: String = "https://github.com/acme/site.git") async throws -> Site {

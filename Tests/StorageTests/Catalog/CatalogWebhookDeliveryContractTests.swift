@@ -16,7 +16,7 @@ import Testing
             #expect(try await f.catalog.recordWebhookDelivery(id: Self.delivery, siteID: site.id))
             #expect(try await !f.catalog.recordWebhookDelivery(id: Self.delivery, siteID: site.id))
             // Another process sharing the catalog sees it too.
-            let other = try f.openAnother()
+            let other = try await f.openAnother()
             #expect(try await !other.recordWebhookDelivery(id: Self.delivery, siteID: site.id))
             // Other ids are new, and ids are compared exactly.
             #expect(try await other.recordWebhookDelivery(id: "delivery-2", siteID: site.id))
@@ -39,7 +39,7 @@ import Testing
     func copiesRecordedAtOnceOnSeveralHandlesHaveExactlyOneWinner(_ implementation: CatalogUnderTest) async throws {
         try await implementation.withFixture { f in
             let site = try await f.makeSite("blog")
-            let handles = [f.catalog, try f.openAnother(), try f.openAnother()]
+            let handles = [f.catalog, try await f.openAnother(), try await f.openAnother()]
             for round in 0..<5 {
                 let id = "concurrent-\(round)"
                 let results = try await withThrowingTaskGroup(of: Bool.self) { group in

@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+import Model
+import PostgresNIO
+import Storage
+
+extension PostgresCatalog {
+    /// One step of the schema: its id and its statements, run in order.
+    struct Migration: Sendable {
+        let id: String
+        let statements: [String]
+    }
+
+    /// The schema, as an ordered list of migrations. Never edit a migration
+    /// that has shipped: append a new one. The applied ones are recorded in
+    /// `schema_migration`; a database holding an id this list does not know
+    /// was migrated by a newer Slipway and is refused.
+    static let migrations: [Migration] = [
+        Migration(
+            id: "v1-catalog",
+            statements: [
+                // The columns, checks and indexes of SQLiteCatalog's schema
+                // (Sources/Storage/Catalog/SQLiteCatalog+Migrations.swift), with
+                // times as bigint milliseconds since 1970 (UTC), plus what
+                // concurrent writers need: the site's claim mutex
+                // (`claimed_build_id`, the build whose lease holds the site) and
+                // an insertion order (`seq`) for ties.
+                """
+                CREATE TABLE site (
+                    id text PRIMARY KEY,
+                    slug text NOT NULL UNIQUE,
+                    repo_url text NOT NULL,
+                    branch text NOT NULL,
+                    root_dir text,
+                    install_command text,
+                    build_command text,
+                    output_dir text,
+                    spa text NOT NULL CHECK (spa IN ('auto', 'spa', 'static')),
+                    env text NOT NULL DEFAULT '[]',
+                    active_build_id text,
+                    build_counter integer NOT NULL DEFAULT 0,
+                    claimed_build_id text,
+                    webhook_secret text,
+                    notify_url text,
+                    created_at bigint NOT NULL,
+                    updated_at bigint NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE build (
+                    seq bigint GENERATED ALWAYS AS IDENTITY,
+                    id text PRIMARY KEY,
+                    site_id text NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                    number integer NOT NULL,
+                    status text NOT NULL
+                        CHECK (status IN ('queued', 'building', 'success', 'failed', 'canceled')),
+                    priority integer NOT NULL DEFAULT 0,
+                    trigger text,
+                    commit_sha text,
+                    commit_message text,
+                    error text,
+                    attempt integer NOT NULL DEFAULT 1 CHECK (attempt >= 1),
+                    queued_at bigint NOT NULL,
+                    started_at bigint,
+                    finished_at bigint,
+                    not_before bigint NOT NULL,
+                    lease_owner text,
+                    lease_expires_at bigint,
+                    file_count integer,
+                    bytes bigint,
+                    UNIQUE (site_id, number),
+                    CHECK (status <> 'building' OR (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL)),
+                    CHECK (lease_owner IS NULL OR status IN ('building', 'canceled')),
+                    CHECK ((lease_owner IS NULL) = (lease_expires_at IS NULL))
+                )
+                """,
+                "CREATE INDEX build_queue ON build (priority DESC, queued_at, seq) WHERE status = 'queued'",
+                "CREATE INDEX build_lease ON build (lease_expires_at) WHERE lease_owner IS NOT NULL",
+                "CREATE INDEX build_site_status ON build (site_id, status)",
+                "CREATE INDEX build_status ON build (status)",
+                // Belt and braces for the claim's site mutex: one running build per site.
+                "CREATE UNIQUE INDEX build_one_running_per_site ON build (site_id) WHERE status = 'building'",
+                """
+                CREATE TABLE notification (
+                    seq bigint GENERATED ALWAYS AS IDENTITY,
+                    id text PRIMARY KEY,
+                    site_id text NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                    build_id text NOT NULL,
+                    event text NOT NULL,
+                    url text NOT NULL,
+                    build text NOT NULL,
+                    state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'gave_up')),
+                    attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                    created_at bigint NOT NULL,
+                    next_attempt_at bigint NOT NULL,
+                    lease_owner text,
+                    lease_expires_at bigint,
+                    last_attempt_at bigint,
+                    last_status integer,
+                    last_error text,
+                    finished_at bigint,
+                    UNIQUE (build_id, event),
+                    CHECK ((lease_owner IS NULL) = (lease_expires_at IS NULL)),
+                    CHECK (lease_owner IS NULL OR state = 'pending'),
+                    CHECK ((finished_at IS NULL) = (state = 'pending'))
+                )
+                """,
+                "CREATE INDEX notification_due ON notification (next_attempt_at) WHERE state = 'pending'",
+                "CREATE INDEX notification_finished ON notification (state, finished_at) WHERE state <> 'pending'",
+                """
+                CREATE TABLE webhook_delivery (
+                    site_id text NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                    delivery_id text NOT NULL,
+                    received_at bigint NOT NULL,
+                    PRIMARY KEY (site_id, delivery_id)
+                )
+                """,
+                "CREATE INDEX webhook_delivery_received ON webhook_delivery (received_at)",
+            ] + EventOutbox.tables
+        )
+    ]
+
+    /// This version's schema version: the number of migrations it knows.
+    public static var schemaVersion: Int { migrations.count }
+
+    /// The oldest schema version whose Slipway may still use a database
+    /// this version migrated. It is recorded in `schema_compat` (one row,
+    /// only ever raised), and a node whose ``schemaVersion`` is below it is
+    /// refused. Today every migration id a node does not know refuses it
+    /// anyway; a later version that allows rolling upgrades over additive
+    /// migrations can drop that check and raise this number instead when a
+    /// migration breaks older nodes.
+    static let minimumCompatibleVersion = 1
+
+    /// Keys of the transaction-level advisory locks (the first half of
+    /// `pg_advisory_xact_lock(int, int)`; the second is the schema's hash, so
+    /// installations in other schemas of the database never wait on each other).
+    enum LockKey {
+        /// Serialises schema migrations.
+        static let migration: Int32 = 0x534C_0001
+        /// Serialises counting the queue and adding a build to it.
+        static let queue: Int32 = 0x534C_0002
+    }
+
+    /// Brings the schema up to date in one transaction, under an advisory
+    /// lock, so processes starting together migrate once and the others
+    /// find it done.
+    func migrate() async throws {
+        let schema = settings.schema
+        let known = Set(Self.migrations.map(\.id))
+        try await client.withTransaction(logger: logger) { connection in
+            func run(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+                try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+            }
+            _ = try await run("SELECT pg_advisory_xact_lock(\(LockKey.migration), hashtext(\(schema)))")
+            let exists = try await run("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = \(schema))")
+            if try exists.first?[0].decode(Bool.self) != true {
+                // `schema` is a checked identifier (PostgresSettings.isIdentifier).
+                _ = try await run("CREATE SCHEMA \(unescaped: schema)")
+            }
+            _ = try await run(
+                "CREATE TABLE IF NOT EXISTS schema_migration (id text PRIMARY KEY, applied_at bigint NOT NULL)")
+            _ = try await run("CREATE TABLE IF NOT EXISTS schema_compat (min_version integer NOT NULL)")
+
+            let applied = try await run("SELECT id FROM schema_migration").map { try $0[0].decode(String.self) }
+            let unknown = applied.filter { !known.contains($0) }.sorted()
+            let minimum = try await run("SELECT max(min_version) FROM schema_compat").first?[0].decode(Int?.self)
+            if !unknown.isEmpty || (minimum ?? 0) > Self.schemaVersion {
+                let what =
+                    unknown.isEmpty
+                    ? "needs schema version \(minimum ?? 0) or later (this Slipway has \(Self.schemaVersion))"
+                    : "holds migrations this Slipway does not know (\(unknown.joined(separator: ", ")))"
+                throw CatalogError.unavailable(
+                    "the catalog in PostgreSQL schema '\(schema)' was written by a newer Slipway: it \(what); run that version or restore a backup"
+                )
+            }
+
+            let now = try await Self.migrationTime(clock: clock, run: run)
+            for migration in Self.migrations where !applied.contains(migration.id) {
+                for statement in migration.statements { _ = try await run(PostgresQuery(unsafeSQL: statement)) }
+                _ = try await run("INSERT INTO schema_migration (id, applied_at) VALUES (\(migration.id), \(now))")
+                logger.info(
+                    "catalog schema migrated", metadata: ["migration": "\(migration.id)", "schema": "\(schema)"])
+            }
+            if minimum == nil {
+                _ = try await run("INSERT INTO schema_compat (min_version) VALUES (\(Self.minimumCompatibleVersion))")
+            } else if let minimum, minimum < Self.minimumCompatibleVersion {
+                _ = try await run("UPDATE schema_compat SET min_version = \(Self.minimumCompatibleVersion)")
+            }
+        }
+    }
+
+    private static func migrationTime(
+        clock: CatalogClock?, run: (PostgresQuery) async throws -> [PostgresRandomAccessRow]
+    ) async throws -> Int64 {
+        if let clock { return Millis.from(clock()) }
+        return try await run("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").first?[0].decode(
+            Int64.self) ?? 0
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+public import Model
+import PostgresNIO
+public import Storage
+
+extension PostgresCatalog {
+    /// How many times a derived slug is derived again when another process
+    /// took it between the look-up and the insert.
+    static let slugAttempts = 5
+
+    public func createSite(_ draft: SiteDraft) async throws -> Site {
+        if let slug = draft.slug, let problem = SlugRules.problem(with: slug) {
+            throw CatalogError.slugInvalid(problem)
+        }
+        let webhookSecret = draft.webhookSecret ?? WebhookSecret.generate()
+        guard (WebhookSecret.minLength...WebhookSecret.maxLength).contains(webhookSecret.utf8.count) else {
+            throw CatalogError.invalidInput(
+                "the webhook secret must be \(WebhookSecret.minLength) to \(WebhookSecret.maxLength) bytes long")
+        }
+        var attempt = 1
+        while true {
+            do {
+                return try await insertSite(draft, webhookSecret: webhookSecret)
+            } catch let error as CatalogError where error.code == .slugTaken && draft.slug == nil {
+                // The UNIQUE constraint refused a derived slug another process
+                // took meanwhile: derive it again from what is taken now.
+                guard attempt < Self.slugAttempts else { throw error }
+                attempt += 1
+            }
+        }
+    }
+
+    private func insertSite(_ draft: SiteDraft, webhookSecret: String) async throws -> Site {
+        try await write { tx in
+            let slug: String
+            if let given = draft.slug {
+                if try await tx.slugIsTaken(given, except: nil) { throw CatalogError.slugTaken(given) }
+                slug = given
+            } else {
+                let base = SlugRules.derive(fromRepository: draft.repoURL)
+                let taken = try await tx.rows(
+                    "SELECT slug FROM site WHERE slug = \(base) OR slug LIKE \(base + "-%")"
+                ).map { try $0[0].decode(String.self) }
+                slug = SlugRules.unique(base, avoiding: Set(taken))
+            }
+            let settings = try SiteSettings(
+                slug: slug, repoURL: draft.repoURL, branch: draft.branch, rootDir: draft.rootDir,
+                installCommand: draft.installCommand, buildCommand: draft.buildCommand, outputDir: draft.outputDir,
+                spa: draft.spa, env: draft.env, notifyURL: draft.notifyURL
+            ).validated()
+            let id = SiteID.generate(at: Millis.date(tx.now))
+            let env = try SQLiteCatalog.envJSON(settings.env)
+            do {
+                try await tx.rows(
+                    """
+                    INSERT INTO site (id, slug, repo_url, branch, root_dir, install_command, build_command, output_dir,
+                        spa, env, active_build_id, build_counter, created_at, updated_at, webhook_secret, notify_url)
+                    VALUES (\(id.rawValue), \(settings.slug), \(settings.repoURL), \(settings.branch),
+                        \(settings.rootDir), \(settings.installCommand), \(settings.buildCommand),
+                        \(settings.outputDir), \(settings.spa.rawValue), \(env), NULL, 0, \(tx.now), \(tx.now),
+                        \(webhookSecret), \(settings.notifyURL))
+                    """)
+            } catch let error where Self.isUniqueViolation(error) {
+                throw CatalogError.slugTaken(settings.slug)
+            }
+            let site = try await tx.site(id: id)
+            try await tx.publish(.siteCreated(site))
+            return site
+        }
+    }
+
+    public func site(id: SiteID) async throws -> Site {
+        try await read { tx in try await tx.site(id: id) }
+    }
+
+    public func site(slug: String) async throws -> Site {
+        try await read { tx in
+            guard let row = try await tx.rows("SELECT * FROM site WHERE slug = \(slug)").first else {
+                throw CatalogError.siteNotFound(slug: slug)
+            }
+            return try Self.site(from: row)
+        }
+    }
+
+    public func sites() async throws -> [Site] {
+        // COLLATE "C": byte order, as SQLite sorts text.
+        try await read { tx in
+            try await tx.rows("SELECT * FROM site ORDER BY slug COLLATE \"C\"").map(Self.site(from:))
+        }
+    }
+
+    public func updateSite(id: SiteID, _ edit: @escaping @Sendable (inout SiteSettings) -> Void) async throws -> Site {
+        try await write { tx in
+            // The row lock makes concurrent edits take turns: each edits what
+            // the previous one stored.
+            let current = try await tx.site(id: id, lock: true)
+            var settings = current.settings
+            edit(&settings)
+            settings = try settings.validated()
+            guard settings != current.settings else { return current }
+            if settings.slug != current.slug, try await tx.slugIsTaken(settings.slug, except: id) {
+                throw CatalogError.slugTaken(settings.slug)
+            }
+            let env = try SQLiteCatalog.envJSON(settings.env)
+            let updatedAt = max(tx.now, Millis.from(current.updatedAt))
+            do {
+                try await tx.rows(
+                    """
+                    UPDATE site SET slug = \(settings.slug), repo_url = \(settings.repoURL),
+                        branch = \(settings.branch), root_dir = \(settings.rootDir),
+                        install_command = \(settings.installCommand), build_command = \(settings.buildCommand),
+                        output_dir = \(settings.outputDir), spa = \(settings.spa.rawValue), env = \(env),
+                        notify_url = \(settings.notifyURL), updated_at = \(updatedAt)
+                    WHERE id = \(id.rawValue)
+                    """)
+            } catch let error where Self.isUniqueViolation(error) {
+                throw CatalogError.slugTaken(settings.slug)
+            }
+            let site = try await tx.site(id: id)
+            try await tx.publish(.siteUpdated(site))
+            return site
+        }
+    }
+
+    public func deleteSite(id: SiteID) async throws -> SiteDeletion {
+        try await write { tx in
+            guard let row = try await tx.rows("SELECT * FROM site WHERE id = \(id.rawValue) FOR UPDATE").first else {
+                throw CatalogError.siteNotFound(id: id)
+            }
+            let site = try Self.site(from: row)
+            let builds = try await tx.builds("SELECT * FROM build WHERE site_id = \(id.rawValue) ORDER BY number")
+            try await tx.rows("DELETE FROM build WHERE site_id = \(id.rawValue)")
+            try await tx.rows("DELETE FROM site WHERE id = \(id.rawValue)")
+            try await tx.publish(.siteDeleted(site))
+            return SiteDeletion(site: site, builds: builds)
+        }
+    }
+
+    public func webhookSecret(siteID: SiteID) async throws -> String? {
+        try await read { tx in
+            guard let row = try await tx.rows("SELECT webhook_secret FROM site WHERE id = \(siteID.rawValue)").first
+            else { throw CatalogError.siteNotFound(id: siteID) }
+            return try row[0].decode(String?.self)
+        }
+    }
+
+    public func rotateWebhookSecret(siteID: SiteID) async throws -> String {
+        let secret = WebhookSecret.generate()
+        try await write { tx in
+            let changed = try await tx.rows(
+                "UPDATE site SET webhook_secret = \(secret) WHERE id = \(siteID.rawValue) RETURNING id")
+            guard changed.count == 1 else { throw CatalogError.siteNotFound(id: siteID) }
+        }
+        return secret
+    }
+}
+
+extension PostgresCatalog.Transaction {
+    func slugIsTaken(_ slug: String, except id: SiteID?) async throws -> Bool {
+        let rows = try await rows(
+            "SELECT EXISTS (SELECT 1 FROM site WHERE slug = \(slug) AND id IS DISTINCT FROM \(id?.rawValue))")
+        return try rows.first?[0].decode(Bool.self) ?? false
+    }
+}
