@@ -1,6 +1,7 @@
 import Builder
 import Foundation
 import Model
+import Postgres
 import Proxy
 import Storage
 import Testing
@@ -34,7 +35,11 @@ import Testing
             Issue.record("expected the disk store by default")
             return
         }
-        #expect(config.catalog == .sqlite(path: config.dataDirectory + "/catalog.sqlite"))
+        guard case .sqlite(let path) = config.catalog else {
+            Issue.record("expected the SQLite catalog by default")
+            return
+        }
+        #expect(path == config.dataDirectory + "/catalog.sqlite")
         #expect(config.cacheBytes == 256 << 20 && config.cacheMaxEntryBytes == 1 << 20)
         #expect(config.builds.runner == .auto && config.builds.image == "node:20" && config.builds.concurrency == 2)
         #expect(
@@ -159,6 +164,57 @@ import Testing
         #expect(try await load().roles == [.proxy, .builder, .admin])
         #expect(try await load(["SLIPWAY_ROLES": "admin, proxy"]).roles == [.admin, .proxy])
         await #expect(throws: ConfigurationError.self) { _ = try await self.load(["SLIPWAY_ROLES": "admin,web"]) }
+    }
+
+    /// A fleet's settings: PostgreSQL URLs as libpq reads them, and the
+    /// combinations that cannot work across machines refused by name.
+    @Test func aPostgreSQLURLSelectsTheSharedCatalogAndUnworkableFleetsAreRefused() async throws {
+        let fleet = [
+            "SLIPWAY_DATABASE_URL":
+                "postgresql://slipway:p%40ss@db.internal:6432/slipway?sslmode=verify-full&search_path=edge&application_name=edge-1",
+            "SLIPWAY_ADMIN_TOKEN": String(repeating: "t", count: 40),
+            "SLIPWAY_STORAGE": "s3", "SLIPWAY_S3_ENDPOINT": "https://s3.example.com", "SLIPWAY_S3_BUCKET": "sites",
+            "SLIPWAY_S3_ACCESS_KEY_ID": "id", "SLIPWAY_S3_SECRET_ACCESS_KEY": "secret",
+            "SLIPWAY_DATABASE_LISTEN_URL": "postgres://slipway@db-direct.internal/slipway?search_path=edge",
+            "SLIPWAY_DATABASE_POOL_SIZE": "24",
+        ]
+        let config = try await load(fleet)
+        guard case .postgres(let settings, let listen, let poolSize) = config.catalog else {
+            Issue.record("expected the PostgreSQL catalog")
+            return
+        }
+        #expect(settings.host == "db.internal" && settings.port == 6432 && settings.database == "slipway")
+        #expect(settings.username == "slipway" && settings.password == "p@ss")
+        #expect(settings.tlsMode == .verifyFull && settings.schema == "edge" && settings.applicationName == "edge-1")
+        #expect(listen.host == "db-direct.internal" && listen.port == 5432 && listen.tlsMode == .prefer)
+        #expect(poolSize == 24)
+        #expect(!"\(settings)".contains("p@ss") && !"\(settings)".contains("p%40ss"))
+
+        for (change, expected) in [
+            (["SLIPWAY_DATABASE_URL": "postgres://slipway@db/slipway?sslmode=strict"], "sslmode=strict"),
+            (["SLIPWAY_DATABASE_URL": "postgres://slipway@db/slipway?sslmod=require"], "'sslmod'"),
+            (["SLIPWAY_DATABASE_URL": "postgres://db/slipway"], "names no user"),
+            (["SLIPWAY_DATABASE_URL": "postgres://slipway@db/"], "names no database"),
+            (["SLIPWAY_DATABASE_URL": "mysql://slipway@db/slipway"], "sqlite:PATH or postgres://"),
+            (
+                ["SLIPWAY_DATABASE_LISTEN_URL": "postgres://slipway@db/slipway?search_path=other"],
+                "SLIPWAY_DATABASE_LISTEN_URL"
+            ),
+            (["SLIPWAY_STORAGE": "disk", "SLIPWAY_ROLES": "proxy"], "SLIPWAY_STORAGE"),
+            (["SLIPWAY_ADMIN_TOKEN": "", "SLIPWAY_ROLES": "admin"], "SLIPWAY_ADMIN_TOKEN"),
+        ] {
+            let environment = fleet.merging(change) { $1 }.filter { !$0.value.isEmpty }
+            do {
+                _ = try await load(environment)
+                Issue.record("\(change) was accepted")
+            } catch {
+                #expect(error.message.contains(expected), "\(change): \(error.message)")
+                #expect(!error.message.contains("p@ss") && !error.message.contains("p%40ss"))
+            }
+        }
+        // Disk storage with every role in one process still works over PostgreSQL.
+        let single = try await load(fleet.merging(["SLIPWAY_STORAGE": "disk"]) { $1 })
+        #expect(single.catalog.isShared)
     }
 
     @Test func jsonFilesWorkToo() async throws {

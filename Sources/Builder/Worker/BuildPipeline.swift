@@ -135,12 +135,13 @@ struct BuildPipeline: Sendable {
             "published \(published.fileCount) files (\(ByteCount.format(published.bytes)), \(published.variantCount) gzip variants, \(published.objectCount) objects) in \(DurationText.format(timings.publish))"
         )
 
-        // 7. Activate: the build succeeds, then the pointer flips in one transaction.
+        // 7. Activate: the build succeeds and the pointer flips in one
+        // transaction, so a builder killed now leaves nothing half-done.
         let activateStarted = clock.now
-        let finished = try await catalog.finishBuild(
+        let (finished, activation) = try await catalog.finishBuild(
             buildID: build.id, workerID: workerID,
-            result: .success(fileCount: published.fileCount, bytes: published.bytes))
-        let outcome = try await activate(finished)
+            result: .success(fileCount: published.fileCount, bytes: published.bytes), activate: true)
+        let outcome = activation ?? .alreadyActive
         timings.activate = clock.now - activateStarted
         switch outcome {
         case .activated, .alreadyActive:
@@ -216,21 +217,6 @@ struct BuildPipeline: Sendable {
         let uid = getuid()
         return uid == 0
             ? BuilderConfiguration.defaultRootBuildUser : BuilderConfiguration.BuildUser(uid: uid, gid: getgid())
-    }
-
-    /// Activates with a few retries: the build already succeeded, so a
-    /// catalog hiccup here must not leave it unserved.
-    private func activate(_ build: Build) async throws -> ActivationOutcome {
-        var attempt = 1
-        while true {
-            do {
-                return try await catalog.activate(siteID: build.siteID, buildID: build.id, allowOlder: false)
-            } catch let error as CatalogError where error.code == .unavailable && attempt < 5 {
-                logger.warning("activating build \(build.id) failed (\(error)); retrying")
-                try await clock.sleep(for: .milliseconds(100 * attempt))
-                attempt += 1
-            }
-        }
     }
 
     /// Puts the build's small HTML files into the body cache.

@@ -52,6 +52,9 @@ extension Setting {
     static let s3CAFile = Setting("storage.s3.ca_file", "SLIPWAY_S3_CA_FILE")
     static let catalogURL = Setting(
         "catalog.url", "SLIPWAY_DATABASE_URL", default: "sqlite:<data>/catalog.sqlite", secret: true)
+    static let catalogListenURL = Setting(
+        "catalog.listen_url", "SLIPWAY_DATABASE_LISTEN_URL", default: "SLIPWAY_DATABASE_URL", secret: true)
+    static let catalogPoolSize = Setting("catalog.pool_size", "SLIPWAY_DATABASE_POOL_SIZE", default: "10")
     static let cacheBytes = Setting("cache.bytes", "SLIPWAY_CACHE_BYTES", default: "256MiB")
     static let cacheMaxEntryBytes = Setting("cache.max_entry_bytes", "SLIPWAY_CACHE_MAX_ENTRY_BYTES", default: "1MiB")
     static let buildRunner = Setting("builder.runner", "SLIPWAY_BUILD_RUNNER", default: "auto")
@@ -81,7 +84,7 @@ extension Setting {
         proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, adminHost, adminPort, adminToken,
         storageKind,
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL,
-        cacheBytes,
+        catalogListenURL, catalogPoolSize, cacheBytes,
         cacheMaxEntryBytes, buildRunner, buildImage, buildConcurrency, buildTimeout, buildMemory, buildCPUs,
         buildPids, buildNetwork, buildKeep, buildMaxFiles, buildMaxOutput, allowLocalRepos, dockerHost, queueMax,
         queueMaxAttempts, queueLease,

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import Storage
 
 /// Everything `slipway serve` needs, read from the configuration file and the
@@ -10,8 +11,17 @@ struct SlipwayConfiguration: Sendable {
         case s3(S3Configuration)
     }
 
-    enum CatalogLocation: Sendable, Equatable {
+    enum CatalogLocation: Sendable {
         case sqlite(path: String)
+        /// A fleet's shared catalog and event bus; `listen` is where the
+        /// event listener connects (the same server unless the pool goes
+        /// through a pooler that cannot `LISTEN`).
+        case postgres(PostgresSettings, listen: PostgresSettings, poolSize: Int)
+
+        var isShared: Bool {
+            if case .postgres = self { return true }
+            return false
+        }
     }
 
     enum RunnerChoice: String, Sendable, Equatable, CaseIterable {
@@ -127,11 +137,26 @@ struct SlipwayConfiguration: Sendable {
                 }
                 catalog = .sqlite(path: path)
             } else if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-                throw ConfigurationError(
-                    "\(Setting.catalogURL.label): this Slipway keeps its catalog in SQLite; PostgreSQL is not available yet, use sqlite:PATH or leave it unset"
-                )
+                let settings: PostgresSettings
+                do { settings = try PostgresSettings(url: url) } catch {
+                    throw ConfigurationError("\(Setting.catalogURL.label) \(error.description)")
+                }
+                var listen = settings
+                if let listenURL = parser.text(.catalogListenURL) {
+                    do { listen = try PostgresSettings(url: listenURL) } catch {
+                        throw ConfigurationError("\(Setting.catalogListenURL.label) \(error.description)")
+                    }
+                    guard listen.schema == settings.schema else {
+                        throw ConfigurationError(
+                            "\(Setting.catalogListenURL.label): its search_path (\(listen.schema)) must be the catalog's (\(settings.schema)), or the listener hears another installation"
+                        )
+                    }
+                }
+                let poolSize = try parser.int(.catalogPoolSize, in: 2...500) ?? 10
+                catalog = .postgres(settings, listen: listen, poolSize: poolSize)
             } else {
-                throw ConfigurationError("\(Setting.catalogURL.label): expected sqlite:PATH")
+                throw ConfigurationError(
+                    "\(Setting.catalogURL.label): expected sqlite:PATH or postgres://user:password@host:5432/database")
             }
         } else {
             catalog = .sqlite(path: dataDirectory + "/catalog.sqlite")
@@ -206,6 +231,19 @@ struct SlipwayConfiguration: Sendable {
         }
         guard !roles.isEmpty else {
             throw ConfigurationError("\(Setting.roles.label) is empty; name at least one of proxy, builder and admin")
+        }
+        if catalog.isShared {
+            // A fleet: what one process writes, the others must be able to read.
+            if case .disk = storage, roles != Set(Role.allCases) {
+                throw ConfigurationError(
+                    "\(Setting.storageKind.label) is disk, which only this machine can read, while \(Setting.catalogURL.label) shares the catalog with other processes and \(Setting.roles.label) runs only \(roles.map(\.rawValue).sorted().joined(separator: ",")); use s3 storage for a fleet"
+                )
+            }
+            if roles.contains(.admin), parser.text(.adminToken) == nil {
+                throw ConfigurationError(
+                    "\(Setting.adminToken.label) is not set, while \(Setting.catalogURL.label) is shared: every admin node of a fleet must accept the same token, so give each the same value (at least 32 random characters)"
+                )
+            }
         }
 
         return SlipwayConfiguration(

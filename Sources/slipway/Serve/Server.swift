@@ -4,6 +4,7 @@ import Builder
 import Foundation
 import Logging
 import Metrics
+import Postgres
 import Prometheus
 import Proxy
 import ServiceLifecycle
@@ -51,14 +52,34 @@ struct Server {
             )
         }
         let token = try AdminTokenFile.resolve(configured: configuration.adminToken, dataDirectory: data)
-        let bus = InProcessEventBus()
-        let catalog: SQLiteCatalog
+        let bus: any EventBus
+        let catalog: any Catalog
+        var fleetBus: PostgresEventBus?
         switch configuration.catalog {
         case .sqlite(let path):
+            let local = InProcessEventBus()
+            bus = local
             do {
-                catalog = try SQLiteCatalog(path: path, settings: configuration.queue, bus: bus)
+                catalog = try SQLiteCatalog(path: path, settings: configuration.queue, bus: local)
             } catch {
                 throw ServeError("cannot open the catalog at \(path): \(error)")
+            }
+        case .postgres(let settings, let listen, let poolSize):
+            // The catalog first: it migrates the schema the bus reads.
+            do {
+                catalog = try await PostgresCatalog.open(
+                    settings: settings, queue: configuration.queue, maximumConnections: poolSize,
+                    logger: Logger(label: "slipway.catalog"))
+            } catch {
+                throw ServeError("cannot open the catalog at \(settings): \(error)")
+            }
+            do {
+                let shared = try await PostgresEventBus.start(settings: listen, logger: Logger(label: "slipway.events"))
+                fleetBus = shared
+                bus = shared
+            } catch {
+                try? await catalog.close()
+                throw ServeError("cannot listen for events at \(listen): \(error)")
             }
         }
         let store: any ObjectStore
@@ -109,8 +130,10 @@ struct Server {
         }
 
         let pool = workers
+        // One process's own count, unless the catalog is shared: then the
+        // catalog's count covers every builder of the fleet.
         var runningBuilds: (@Sendable () -> Int)?
-        if let pool { runningBuilds = { pool.runningBuilds.count } }
+        if let pool, !configuration.catalog.isShared { runningBuilds = { pool.runningBuilds.count } }
         let admin = AdminServer(
             configuration: adminConfiguration,
             services: AdminServices(
@@ -172,10 +195,13 @@ struct Server {
         } catch {
             logger.error("Slipway stopped because a part failed", metadata: ["error": "\(error)"])
             try? await s3Store?.shutdown()
+            await fleetBus?.shutdown()
             try? await catalog.close()
             throw ServeError("stopped: \(error)")
         }
         try? await s3Store?.shutdown()
+        // The bus writes the lines it still holds through the database: before the catalog closes.
+        await fleetBus?.shutdown()
         try? await catalog.close()
     }
 
