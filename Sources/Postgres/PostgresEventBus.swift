@@ -64,6 +64,15 @@ public final class PostgresEventBus: EventBus {
         public var reconnectDelay: (first: Duration, longest: Duration) = (.milliseconds(100), .seconds(30))
         /// Connections for writing events and lines.
         public var writeConnections = 4
+        /// How long events stay in `catalog_event` (a listener behind by
+        /// more than this reloads the catalog instead).
+        public var eventRetention: Duration = .seconds(3600)
+        /// How long live log lines stay in the database; the log stored in
+        /// the bucket at the end of a build is the complete record.
+        public var logRetention: Duration = .seconds(24 * 3600)
+        /// How often old events and lines are deleted (by one process of
+        /// the fleet at a time).
+        public var pruneInterval: Duration = .seconds(600)
 
         public init() {}
     }
@@ -140,6 +149,59 @@ public final class PostgresEventBus: EventBus {
                         continuation.yield(.flush)
                     }
                 })
+            let pruneEvery = options.pruneInterval
+            $0.append(
+                Task { [weak self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: pruneEvery)
+                        guard let self, !Task.isCancelled else { return }
+                        do {
+                            _ = try await self.prune()
+                        } catch {
+                            self.logger.warning(
+                                "could not delete old events and log lines",
+                                metadata: ["error": "\(String(describing: error).prefix(300))"])
+                        }
+                    }
+                })
+        }
+    }
+
+    /// Deletes events older than ``Options/eventRetention`` and live log
+    /// lines older than ``Options/logRetention``, unless another process of
+    /// the fleet is doing it right now.
+    /// - Parameter now: milliseconds since 1970; the database's clock when nil.
+    /// - Returns: the events and log rows deleted; nil when another process held the prune.
+    @discardableResult
+    public func prune(now: Int64? = nil) async throws -> (events: Int, logRows: Int)? {
+        let eventAge = options.eventRetention.components.seconds * 1000
+        let logAge = options.logRetention.components.seconds * 1000
+        let logger = logger
+        return try await client.withTransaction(logger: logger) { connection in
+            let locked = try await connection.query(
+                "SELECT pg_try_advisory_xact_lock(hashtext('slipway.prune.' || current_schema()))", logger: logger)
+            var held = false
+            for try await value in locked.decode(Bool.self) { held = value }
+            guard held else { return nil }
+            var current = now ?? 0
+            if now == nil {
+                let rows = try await connection.query(
+                    "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint", logger: logger)
+                for try await value in rows.decode(Int64.self) { current = value }
+            }
+            func deleted(_ query: PostgresQuery) async throws -> Int {
+                let rows = try await connection.query(query, logger: logger)
+                var count = 0
+                for try await _ in rows { count += 1 }
+                return count
+            }
+            let events = try await deleted(
+                "DELETE FROM catalog_event WHERE at < \(current - eventAge) RETURNING seq")
+            var logRows = try await deleted(
+                "DELETE FROM build_log_chunk WHERE at < \(current - logAge) RETURNING seq")
+            logRows += try await deleted(
+                "DELETE FROM build_log_end WHERE at < \(current - logAge) RETURNING at")
+            return (events, logRows)
         }
     }
 

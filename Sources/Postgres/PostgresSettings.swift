@@ -170,7 +170,6 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
         configuration.options.maximumConnections = max(1, maximumConnections)
         configuration.options.minimumConnections = 0
         configuration.options.additionalStartupParameters = startupParameters
-        if tlsMode == .verifyFull { configuration.options.tlsServerName = host }
         return configuration
     }
 
@@ -191,7 +190,6 @@ public struct PostgresSettings: Sendable, CustomStringConvertible {
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.additionalStartupParameters = startupParameters
-        if tlsMode == .verifyFull { configuration.options.tlsServerName = host }
         return configuration
     }
 

@@ -86,6 +86,40 @@ struct PostgresEventBusTests {
         }
     }
 
+    @Test func pruningDeletesOnlyEventsAndLinesPastTheirRetention() async throws {
+        try await Self.withTwoBuses { a, _, settings in
+            let now: Int64 = 1_800_000_000_000
+            let hour: Int64 = 3_600_000
+            for (table, at) in [("old", now - 2 * hour), ("new", now - hour / 2)] {
+                _ = try await TestPostgres.strings(
+                    "INSERT INTO catalog_event (at, payload) VALUES (\(at), '{}') RETURNING '\(table)'",
+                    settings: settings)
+            }
+            for (build, at) in [
+                ("01j0000000000000000000old0", now - 25 * hour), ("01j0000000000000000000new0", now - hour),
+            ] {
+                _ = try await TestPostgres.strings(
+                    """
+                    INSERT INTO build_log_chunk (build_id, at, line_count, bytes, lines)
+                    VALUES ('\(build)', \(at), 1, 1, '[]') RETURNING build_id
+                    """, settings: settings)
+                _ = try await TestPostgres.strings(
+                    "INSERT INTO build_log_end (build_id, at) VALUES ('\(build)', \(at)) RETURNING build_id",
+                    settings: settings)
+            }
+            let pruned = try #require(try await a.prune(now: now))
+            #expect(pruned.events == 1 && pruned.logRows == 2)
+            #expect(
+                try await TestPostgres.strings("SELECT at::text FROM catalog_event", settings: settings) == [
+                    "\(now - hour / 2)"
+                ])
+            #expect(
+                try await TestPostgres.strings("SELECT build_id FROM build_log_chunk", settings: settings) == [
+                    "01j0000000000000000000new0"
+                ])
+        }
+    }
+
     /// The listening connection killed on the server: subscribers learn that
     /// they may have missed events, then hear new ones again.
     @Test func aKilledListenerReconnectsAndTellsSubscribersTheyMissedEvents() async throws {
