@@ -33,6 +33,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var timeouts: Timeouts
     public var cache: Cache
     public var upstream: Upstream
+    public var prefetch: Prefetch
 
     /// Request-size and connection limits.
     public struct Limits: Sendable, Hashable {
@@ -136,6 +137,34 @@ public struct ProxyConfiguration: Sendable, Hashable {
         }
     }
 
+    /// Warming the body cache when a build is activated: the proxy loads the
+    /// new build's manifest and its small HTML files (with their
+    /// precompressed variants) in the background, so the first visitors after
+    /// a deploy are served from memory (`Serving/CachePrefetcher.swift`).
+    public struct Prefetch: Sendable, Hashable {
+        /// HTML files up to this size (their identity body) are prefetched; 0
+        /// turns prefetching off. Files over the body cache's entry limit
+        /// never are.
+        public var maxFileBytes: Int
+        /// The most bytes (bodies and variants together) prefetched for one
+        /// activation; 0 turns prefetching off.
+        public var maxBytes: Int
+        /// Objects one activation loads from the store at once.
+        public var concurrency: Int
+
+        public init(maxFileBytes: Int = 64 << 10, maxBytes: Int = 4 << 20, concurrency: Int = 4) {
+            self.maxFileBytes = maxFileBytes
+            self.maxBytes = maxBytes
+            self.concurrency = concurrency
+        }
+
+        /// Prefetching off: nothing is loaded when a build is activated.
+        public static let disabled = Prefetch(maxFileBytes: 0, maxBytes: 0)
+
+        /// Whether an activation prefetches anything.
+        public var isEnabled: Bool { maxFileBytes > 0 && maxBytes > 0 }
+    }
+
     public init(
         host: String = "0.0.0.0",
         port: Int = 8080,
@@ -148,7 +177,8 @@ public struct ProxyConfiguration: Sendable, Hashable {
         limits: Limits = Limits(),
         timeouts: Timeouts = Timeouts(),
         cache: Cache = Cache(),
-        upstream: Upstream = Upstream()
+        upstream: Upstream = Upstream(),
+        prefetch: Prefetch = Prefetch()
     ) {
         self.host = host
         self.port = port
@@ -162,6 +192,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.timeouts = timeouts
         self.cache = cache
         self.upstream = upstream
+        self.prefetch = prefetch
     }
 
     /// One event loop per core this process may run on: the cores of its
@@ -212,5 +243,9 @@ public struct ProxyConfiguration: Sendable, Hashable {
         try require(cache.bodyBytes >= 0 && cache.maxEntryBytes >= 0, "cache sizes must not be negative")
         try require(cache.manifestBytes > 0 && cache.maxManifestBytes > 0, "manifest cache sizes must be positive")
         try require(upstream.maxConnectionsPerHost >= 1, "upstream connections per host must be at least 1")
+        try require(
+            prefetch.maxFileBytes >= 0 && prefetch.maxBytes >= 0, "prefetch sizes must not be negative (0 turns it off)"
+        )
+        try require(prefetch.concurrency >= 1, "prefetch concurrency must be at least 1")
     }
 }

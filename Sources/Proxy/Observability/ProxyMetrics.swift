@@ -13,14 +13,30 @@ import NIOHTTP1
 /// - `slipway_proxy_connections_closed_total{reason}` — connections closed
 ///   by a timeout or refused at the connection limit;
 /// - `slipway_proxy_rejected_requests_total{reason}` — requests refused
-///   before routing (400, 413, 414, 431).
+///   before routing (400, 413, 414, 431);
+/// - `slipway_proxy_prefetched_objects_total` and
+///   `slipway_proxy_prefetched_bytes_total` — bodies (and their bytes) the
+///   prefetcher put into the body cache after an activation;
+/// - `slipway_proxy_prefetches_total{result}` — prefetches of an activated
+///   build that ended `completed`, `failed` (the manifest or an object could
+///   not be loaded) or `canceled` (a newer activation of the site, or shutdown).
 final class ProxyMetrics: Sendable {
+    /// How one activation's prefetch ended.
+    enum PrefetchResult: String, Sendable, CaseIterable {
+        case completed
+        case failed
+        case canceled
+    }
+
     private let requests: [Counter] // index: statusClass * 2 + (hit ? 1 : 0)
     private let bytes: Counter
     private let duration: Timer
     private let closed: [ConnectionTimeouts.Reason: Counter]
     private let refused: Counter
     private let rejected: [SlipwayPages.Kind: Counter]
+    private let prefetchedObjects: Counter
+    private let prefetchedBytes: Counter
+    private let prefetches: [PrefetchResult: Counter]
 
     init(factory: any MetricsFactory) {
         var requests: [Counter] = []
@@ -53,6 +69,14 @@ final class ProxyMetrics: Sendable {
                 factory: factory)
         }
         self.rejected = rejected
+        prefetchedObjects = Counter(label: "slipway_proxy_prefetched_objects_total", factory: factory)
+        prefetchedBytes = Counter(label: "slipway_proxy_prefetched_bytes_total", factory: factory)
+        var prefetches: [PrefetchResult: Counter] = [:]
+        for result in PrefetchResult.allCases {
+            prefetches[result] = Counter(
+                label: "slipway_proxy_prefetches_total", dimensions: [("result", result.rawValue)], factory: factory)
+        }
+        self.prefetches = prefetches
     }
 
     /// Counts one response.
@@ -73,5 +97,16 @@ final class ProxyMetrics: Sendable {
 
     func requestRejected(_ kind: SlipwayPages.Kind) {
         rejected[kind]?.increment()
+    }
+
+    /// Counts one body the prefetcher put into the body cache.
+    func prefetched(bytes: Int) {
+        prefetchedObjects.increment()
+        prefetchedBytes.increment(by: Int64(bytes))
+    }
+
+    /// Counts one activation's prefetch by how it ended.
+    func prefetchEnded(_ result: PrefetchResult) {
+        prefetches[result]?.increment()
     }
 }

@@ -11,10 +11,16 @@ extension SiteTable {
     /// that fails is logged and retried at the next tick; the table keeps
     /// serving what it knew.
     ///
-    /// - Parameter subscription: subscribe before the first ``reload(from:)``
-    ///   so that no event falls between the two.
+    /// - Parameters:
+    ///   - subscription: subscribe before the first ``reload(from:)`` so that
+    ///     no event falls between the two.
+    ///   - onActivated: told of each `activated` event once the table has
+    ///     applied it (the proxy starts its cache prefetch there); it must
+    ///     return at once, as the next event waits for it. Activations a
+    ///     reload discovers are not reported.
     public func follow(
-        _ subscription: BusSubscription<CatalogEvent>, catalog: any Catalog, reconcileInterval: Duration, logger: Logger
+        _ subscription: BusSubscription<CatalogEvent>, catalog: any Catalog, reconcileInterval: Duration,
+        logger: Logger, onActivated: @escaping @Sendable (Activation) -> Void = { _ in }
     ) async {
         let (triggers, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { group in
@@ -23,6 +29,7 @@ extension SiteTable {
                     switch delivery {
                     case .value(let event):
                         self.apply(event)
+                        if case .activated(let activation) = event { onActivated(activation) }
                     case .missed(let count):
                         logger.warning(
                             "the site table missed catalog events; reloading it", metadata: ["missed": "\(count)"])

@@ -30,16 +30,7 @@ extension ProxyRequestHandler {
             }
             let source = services.bodySource
             let upstream = services.upstream
-            runAsync(
-                exchange,
-                {
-                    try await cache.value(forKey: object.cacheKey) {
-                        let bytes = try await source.loadWhole(
-                            object, timeout: upstream.timeout, presignExpiry: upstream.presignExpiry)
-                        return (bytes, bytes.readableBytes)
-                    }
-                }
-            ) { bytes in
+            runAsync(exchange, { try await source.loadCached(object, into: cache, upstream: upstream) }) { bytes in
                 self.sendMemory(bytes, reply: reply, exchange)
             }
             return

@@ -23,12 +23,16 @@ import Synchronization
 ///    `ResponseHeadWriter` and the body, with no per-part handler after it.
 ///
 /// The site table is loaded at ``start()`` and kept current by catalog events
-/// and a periodic reconcile; no request waits on the catalog.
+/// and a periodic reconcile; no request waits on the catalog. Each
+/// activation it hears of starts a background prefetch of the build's small
+/// HTML files into the body cache (`CachePrefetcher`, `configuration.prefetch`).
 public final class ProxyServer: Sendable {
     public let configuration: ProxyConfiguration
     /// The routing table, current as of the last event or reconcile.
     public let siteTable: SiteTable
-    /// The body cache the proxy serves from (shared with the builder, which warms it).
+    /// The body cache the proxy serves from; the proxy warms it with an
+    /// activated build's small HTML files (`CachePrefetcher`), and a builder
+    /// in the same process may share it.
     public let bodyCache: BodyCache
 
     private let catalog: any Catalog
@@ -55,6 +59,7 @@ public final class ProxyServer: Sendable {
         var channel: any Channel
         var follow: Task<Void, Never>
         var client: HTTPClient?
+        var prefetcher: CachePrefetcher
     }
 
     /// Builds a server; nothing is loaded or bound before ``start()``.
@@ -131,16 +136,8 @@ public final class ProxyServer: Sendable {
         }
         var client: HTTPClient?
         var follow: Task<Void, Never>?
+        var prefetcher: CachePrefetcher?
         do {
-            // Subscribe before loading, so no event falls between the two.
-            let subscription = events.subscribe()
-            try await siteTable.reload(from: catalog)
-            let (siteTable, catalog, interval, logger) = (siteTable, catalog, configuration.reconcileInterval, logger)
-            let following = Task {
-                await siteTable.follow(subscription, catalog: catalog, reconcileInterval: interval, logger: logger)
-            }
-            follow = following
-
             let bodySource: BodySource
             if let files = store.localFiles {
                 bodySource = .localFiles(files, store: store)
@@ -149,10 +146,28 @@ public final class ProxyServer: Sendable {
                 client = made
                 bodySource = .presigned(store, made)
             }
-            let channel = try await bind(services: makeServices(bodySource: bodySource))
+            let services = makeServices(bodySource: bodySource)
+            // The same manifests, body cache and loading path as requests.
+            let warming = CachePrefetcher(
+                configuration: configuration.prefetch, manifests: services.manifests, bodyCache: bodyCache,
+                bodySource: bodySource, upstream: configuration.upstream, metrics: metrics, logger: logger)
+            prefetcher = warming
+
+            // Subscribe before loading, so no event falls between the two.
+            let subscription = events.subscribe()
+            try await siteTable.reload(from: catalog)
+            let (siteTable, catalog, interval, logger) = (siteTable, catalog, configuration.reconcileInterval, logger)
+            let following = Task {
+                await siteTable.follow(
+                    subscription, catalog: catalog, reconcileInterval: interval, logger: logger,
+                    onActivated: { warming.activated($0) })
+            }
+            follow = following
+
+            let channel = try await bind(services: services)
             let stillStarting = state.withLock { state in
                 guard case .starting = state else { return false }
-                state = .running(Running(channel: channel, follow: following, client: client))
+                state = .running(Running(channel: channel, follow: following, client: client, prefetcher: warming))
                 return true
             }
             guard stillStarting else {
@@ -167,6 +182,8 @@ public final class ProxyServer: Sendable {
                 ])
         } catch {
             follow?.cancel()
+            await follow?.value
+            await prefetcher?.stop()
             try? await client?.shutdown()
             if ownsGroup { try? await group.shutdownGracefully() }
             state.withLock { $0 = .stopped }
@@ -205,6 +222,7 @@ public final class ProxyServer: Sendable {
             }
             running.follow.cancel()
             await running.follow.value
+            await running.prefetcher.stop()
             try? await running.client?.shutdown()
         }
         if ownsGroup { try? await group.shutdownGracefully() }

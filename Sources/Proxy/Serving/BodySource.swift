@@ -25,6 +25,21 @@ enum BodySource: Sendable {
     case localFiles(any LocalObjectFiles, store: any ObjectStore)
     case presigned(any ObjectStore, HTTPClient)
 
+    /// A small object's bytes through the body cache: the cached bytes, or
+    /// one ``loadWhole(_:timeout:presignExpiry:)`` shared by every caller
+    /// waiting for the same key (requests and the prefetcher alike), whose
+    /// result the cache keeps.
+    /// - Throws: what `loadWhole` throws, or `CancellationError`.
+    func loadCached(_ object: BodyObject, into cache: BodyCache, upstream: ProxyConfiguration.Upstream) async throws
+        -> ByteBuffer
+    {
+        try await cache.value(forKey: object.cacheKey) {
+            let bytes = try await self.loadWhole(
+                object, timeout: upstream.timeout, presignExpiry: upstream.presignExpiry)
+            return (bytes, bytes.readableBytes)
+        }
+    }
+
     /// Reads a whole (small) object into memory, checking that it has the
     /// size the manifest promised, so a truncated object is never cached.
     /// - Throws: `ProxyError` (502 or 504), or `CancellationError`.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Model
 import NIOCore
@@ -10,13 +11,16 @@ import Testing
 /// Runs `body` with a proxy reading through `S3ObjectStore` (presigned GETs)
 /// from a `FaultyStore`, and builds published straight into that store.
 func withFaultyStore(
+    metricsFactory: (any MetricsFactory)? = nil,
     configure: (inout ProxyConfiguration) -> Void = { _ in },
     _ body: (TestProxy, FaultyStore) async throws -> Void
 ) async throws {
     let faulty = try await FaultyStore.start()
     let s3 = try faulty.objectStore()
     do {
-        try await withTestProxy(store: s3, publish: { faulty.seed($0) }, configure: configure) { proxy in
+        try await withTestProxy(
+            store: s3, publish: { faulty.seed($0) }, metricsFactory: metricsFactory, configure: configure
+        ) { proxy in
             try await body(proxy, faulty)
         }
     } catch {

@@ -94,10 +94,14 @@ final class FaultyStore: Sendable {
         state.withLock { $0.objects[key] = data }
     }
 
-    /// Publishes a fixture's files and manifest straight into the store.
+    /// Publishes a fixture's files, their gzip variants and its manifest
+    /// straight into the store.
     func seed(_ fixture: FixtureSite) {
-        for (path, _) in fixture.manifest.files {
+        for (path, file) in fixture.manifest.files {
             seed(fixture.manifest.objectKey(for: path), fixture.data(path))
+            if let variant = file.variants["gzip"] {
+                seed(fixture.manifest.objectKey(for: variant.path), fixture.data(variant.path))
+            }
         }
         seed(
             BuildManifest.key(siteID: fixture.manifest.siteID, buildID: fixture.manifest.buildID),

@@ -53,11 +53,14 @@ final class TestProxy: Sendable {
         return logger
     }
 
-    /// The configuration tests start from: loopback, port 0, `apps.test`.
+    /// The configuration tests start from: loopback, port 0, `apps.test`,
+    /// and no prefetch after an activation, so that what a test's requests
+    /// read from the store and the cache is theirs alone (the prefetch's own
+    /// tests turn it on: `EndToEnd/PrefetchEndToEndTests.swift`).
     static func configuration() -> ProxyConfiguration {
         var configuration = ProxyConfiguration(
             host: "127.0.0.1", port: 0, appsDomain: domain, pagesDirectory: pagesDirectory, eventLoopThreads: 2,
-            reconcileInterval: .seconds(30))
+            reconcileInterval: .seconds(30), prefetch: .disabled)
         configuration.upstream.timeout = .seconds(5)
         return configuration
     }
