@@ -76,6 +76,8 @@ let package = Package(
                 "Model",
                 "Storage",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // Only to read a SQLite catalog for `slipway catalog import`.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
