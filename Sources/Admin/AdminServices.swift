@@ -18,6 +18,9 @@ public struct AdminServices: Sendable {
     /// Every metric of the process in the Prometheus text format, for
     /// `GET /metrics`; nil when metrics are not collected.
     public var metricsText: (@Sendable () -> String)?
+    /// What else `GET /readyz` asks besides the catalog and the object store
+    /// (the event listener, the proxy's site table).
+    public var readinessChecks: [ReadinessCheck]
 
     public init(
         catalog: any Catalog,
@@ -26,7 +29,8 @@ public struct AdminServices: Sendable {
         buildsQueued: @escaping @Sendable () -> Void = {},
         runningBuilds: (@Sendable () -> Int)? = nil,
         cacheFigures: (@Sendable () -> CacheFigures)? = nil,
-        metricsText: (@Sendable () -> String)? = nil
+        metricsText: (@Sendable () -> String)? = nil,
+        readinessChecks: [ReadinessCheck] = []
     ) {
         self.catalog = catalog
         self.bus = bus
@@ -35,6 +39,17 @@ public struct AdminServices: Sendable {
         self.runningBuilds = runningBuilds
         self.cacheFigures = cacheFigures
         self.metricsText = metricsText
+        self.readinessChecks = readinessChecks
+    }
+}
+
+/// One thing a process needs to serve, asked by `GET /readyz`.
+public struct ReadinessCheck: Sendable {
+    /// Nil when ready; otherwise what is wrong, for the answer and the log.
+    public var problem: @Sendable () async -> String?
+
+    public init(problem: @escaping @Sendable () async -> String?) {
+        self.problem = problem
     }
 }
 

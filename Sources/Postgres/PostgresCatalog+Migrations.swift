@@ -13,8 +13,15 @@ extension PostgresCatalog {
 
     /// The schema, as an ordered list of migrations. Never edit a migration
     /// that has shipped: append a new one. The applied ones are recorded in
-    /// `schema_migration`; a database holding an id this list does not know
-    /// was migrated by a newer Slipway and is refused.
+    /// `schema_migration`.
+    ///
+    /// Rolling upgrades: migrations expand the schema (new tables, new
+    /// nullable columns) so that the previous release keeps working on it
+    /// while the fleet upgrades node by node; removing what the previous
+    /// release still reads (contract) waits for a later release. A migration
+    /// that older nodes cannot live with raises ``minimumCompatibleVersion``:
+    /// nodes below it are then refused with a message that names the version
+    /// they need.
     static let migrations: [Migration] = [
         Migration(
             id: "v1-catalog",
@@ -126,10 +133,8 @@ extension PostgresCatalog {
     /// The oldest schema version whose Slipway may still use a database
     /// this version migrated. It is recorded in `schema_compat` (one row,
     /// only ever raised), and a node whose ``schemaVersion`` is below it is
-    /// refused. Today every migration id a node does not know refuses it
-    /// anyway; a later version that allows rolling upgrades over additive
-    /// migrations can drop that check and raise this number instead when a
-    /// migration breaks older nodes.
+    /// refused. Migrations a node does not know are otherwise fine: they came
+    /// from a newer release that declared them compatible.
     static let minimumCompatibleVersion = 1
 
     /// Keys of the transaction-level advisory locks (the first half of
@@ -165,14 +170,15 @@ extension PostgresCatalog {
             let applied = try await run("SELECT id FROM schema_migration").map { try $0[0].decode(String.self) }
             let unknown = applied.filter { !known.contains($0) }.sorted()
             let minimum = try await run("SELECT max(min_version) FROM schema_compat").first?[0].decode(Int?.self)
-            if !unknown.isEmpty || (minimum ?? 0) > Self.schemaVersion {
-                let what =
-                    unknown.isEmpty
-                    ? "needs schema version \(minimum ?? 0) or later (this Slipway has \(Self.schemaVersion))"
-                    : "holds migrations this Slipway does not know (\(unknown.joined(separator: ", ")))"
+            if let minimum, minimum > Self.schemaVersion {
                 throw CatalogError.unavailable(
-                    "the catalog in PostgreSQL schema '\(schema)' was written by a newer Slipway: it \(what); run that version or restore a backup"
+                    "the catalog in PostgreSQL schema '\(schema)' was written by a newer Slipway: it needs schema version \(minimum) or later (this Slipway has \(Self.schemaVersion)); upgrade this node to the fleet's release"
                 )
+            }
+            if !unknown.isEmpty {
+                logger.notice(
+                    "the catalog holds migrations of a newer Slipway that keep this version compatible; upgrade this node soon",
+                    metadata: ["migrations": "\(unknown.joined(separator: ", "))", "schema": "\(schema)"])
             }
 
             let now = try await Self.migrationTime(clock: clock, run: run)

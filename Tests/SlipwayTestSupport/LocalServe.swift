@@ -17,6 +17,7 @@ public func startLocalServe(
     let environment = [
         "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)", "SLIPWAY_ADMIN_PORT": "\(adminPort)",
         "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true", "SLIPWAY_ROLES": roles,
+        "SLIPWAY_OPERATIONS_PORT": "\(try freePort())",
     ]
     let data: String
     var server: SlipwayProcess

@@ -18,6 +18,7 @@ struct FleetTests {
         // Touched from the test's task only.
         var processes: [String: SlipwayProcess] = [:]
         var ports: [String: Int] = [:]
+        var operationsPorts: [String: Int] = [:]
         let environment: [String: String]
         let settings: PostgresSettings
 
@@ -36,9 +37,14 @@ struct FleetTests {
                 for: settings, applicationName: "fleet-\(name)-\(settings.schema)")
             environment["SLIPWAY_PROXY_PORT"] = "\(roles == "proxy" ? port : try freePort())"
             environment["SLIPWAY_ADMIN_PORT"] = "\(roles == "admin" ? port : try freePort())"
+            let operations = try operationsPorts[name] ?? freePort()
+            operationsPorts[name] = operations
+            environment["SLIPWAY_OPERATIONS_PORT"] = "\(operations)"
             let data = temporaryDirectory()
             processes[name] = try SlipwayProcess.start(["serve", "--data-dir", data], environment: environment)
             if roles == "proxy" {
+                // Its load balancer's check: ready once its site table is loaded and it listens for events.
+                try await AdminClient(port: operations, token: "").waitUntilReady()
                 try await waitForPort(port)
             } else if roles == "admin" {
                 try await AdminClient(port: port, token: FleetTests.token).waitUntilReady()
@@ -120,6 +126,12 @@ struct FleetTests {
             try await fleet.start("builder-2", roles: "builder")
             try await fleet.start("proxy-1", roles: "proxy")
             try await fleet.start("proxy-2", roles: "proxy")
+
+            // A proxy-only node answers its operations endpoints without a token.
+            let metrics = try await AdminClient(port: fleet.operationsPorts["proxy-1"]!, token: "").text("/metrics")
+            #expect(metrics.status == 200 && metrics.body.contains("slipway_"), "\(metrics.body.prefix(200))")
+            let health = try await AdminClient(port: fleet.operationsPorts["builder-1"]!, token: "").text("/healthz")
+            #expect(health.status == 200)
 
             // A build that waits for the gate, so that its builder can be killed mid-build.
             let repository = try makeRepository(files: ["README": "fleet\n"])

@@ -22,12 +22,25 @@ extension AdminAPI {
             logger.warning("readiness: the object store does not answer", metadata: ["error": "\(error)"])
             failures.append("the object store does not answer")
         }
+        for check in services.readinessChecks {
+            if let problem = await check.problem() {
+                logger.warning("readiness: \(problem)")
+                failures.append(problem)
+            }
+        }
         guard failures.isEmpty else {
             throw AdminError(
                 status: .serviceUnavailable, code: "not_ready",
                 message: failures.joined(separator: "; ") + "; the server's log has the details")
         }
         return try json(["status": "ready"])
+    }
+
+    /// The operations routes: `/healthz`, `/readyz` and `/metrics`.
+    func registerOperations(on router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in try json(["status": "ok"]) }
+        router.get("/readyz") { _, _ in try await readiness() }
+        router.get("/metrics") { _, _ in try metrics() }
     }
 
     /// `GET /metrics`: the process's metrics in the Prometheus text format

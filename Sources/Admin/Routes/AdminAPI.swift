@@ -17,10 +17,8 @@ struct AdminAPI: Sendable {
     var catalog: any Catalog { services.catalog }
 
     func register(on router: Router<BasicRequestContext>) {
-        router.get("/healthz") { _, _ in try json(["status": "ok"]) }
-        router.get("/readyz") { _, _ in try await readiness() }
+        registerOperations(on: router)
         router.get("/api/stats") { _, _ in try await stats() }
-        router.get("/metrics") { _, _ in try metrics() }
         let document = OpenAPIDocument.load()
         if case .failure(let missing) = document {
             logger.warning(

@@ -41,6 +41,8 @@ extension Setting {
     static let adminHost = Setting("admin.host", "SLIPWAY_ADMIN_HOST", default: "127.0.0.1")
     static let adminPort = Setting("admin.port", "SLIPWAY_ADMIN_PORT", default: "8081")
     static let adminToken = Setting("admin.token", "SLIPWAY_ADMIN_TOKEN", default: "<data>/admin-token", secret: true)
+    static let operationsHost = Setting("operations.host", "SLIPWAY_OPERATIONS_HOST", default: "127.0.0.1")
+    static let operationsPort = Setting("operations.port", "SLIPWAY_OPERATIONS_PORT", default: "8082")
     static let storageKind = Setting("storage.kind", "SLIPWAY_STORAGE", default: "disk")
     static let s3Endpoint = Setting("storage.s3.endpoint", "SLIPWAY_S3_ENDPOINT")
     static let s3Bucket = Setting("storage.s3.bucket", "SLIPWAY_S3_BUCKET")
@@ -82,6 +84,7 @@ extension Setting {
     static let all: [Setting] = [
         dataDir, roles, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
         proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, adminHost, adminPort, adminToken,
+        operationsHost, operationsPort,
         storageKind,
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL,
         catalogListenURL, catalogPoolSize, cacheBytes,

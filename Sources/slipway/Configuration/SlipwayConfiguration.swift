@@ -81,6 +81,8 @@ struct SlipwayConfiguration: Sendable {
     var appsDomain: String
     var pagesDirectory: String?
     var admin: Listener
+    /// `/healthz`, `/readyz` and `/metrics` of a process without the admin role.
+    var operations: Listener
     /// Nil: the token generated into `<data>/admin-token`.
     var adminToken: String?
     var storage: StorageKind
@@ -255,6 +257,8 @@ struct SlipwayConfiguration: Sendable {
             appsDomain: domain,
             pagesDirectory: parser.text(.pagesDir),
             admin: Listener(host: parser.text(.adminHost) ?? "127.0.0.1", port: try parser.port(.adminPort) ?? 8081),
+            operations: Listener(
+                host: parser.text(.operationsHost) ?? "127.0.0.1", port: try parser.port(.operationsPort) ?? 8082),
             adminToken: parser.text(.adminToken),
             storage: storage, catalog: catalog, cacheBytes: cacheBytes, cacheMaxEntryBytes: cacheMaxEntryBytes,
             builds: builds, queue: queue, notify: notify)

@@ -9,6 +9,7 @@ import Prometheus
 import Proxy
 import ServiceLifecycle
 import Storage
+import Synchronization
 import UnixSignals
 
 /// A start failure that is not a configuration mistake (a data directory
@@ -129,6 +130,18 @@ struct Server {
                 catalog: catalog, bus: bus, logger: Logger(label: "slipway.notify"))
         }
 
+        // What /readyz asks besides the catalog and the store.
+        var readiness: [ReadinessCheck] = []
+        if let fleetBus {
+            readiness.append(
+                ReadinessCheck { fleetBus.isListening ? nil : "the event listener is not connected to PostgreSQL" })
+        }
+        let proxyStarted = ProxyStarted()
+        if configuration.roles.contains(.proxy) {
+            readiness.append(
+                ReadinessCheck { proxyStarted.value ? nil : "the proxy has not loaded its site table yet" })
+        }
+
         let pool = workers
         // One process's own count, unless the catalog is shared: then the
         // catalog's count covers every builder of the fleet.
@@ -145,7 +158,7 @@ struct Server {
                         hits: figures.hits, misses: figures.misses, bytes: figures.bytes, entries: figures.entries,
                         capacityBytes: figures.capacityBytes)
                 },
-                metricsText: { registry.emitToString() }),
+                metricsText: { registry.emitToString() }, readinessChecks: readiness),
             logger: Logger(label: "slipway.admin"))
 
         // Every role by default; `SLIPWAY_ROLES` picks a subset (several
@@ -157,6 +170,7 @@ struct Server {
                     description: "proxy",
                     start: {
                         try await proxy.start()
+                        proxyStarted.value = true
                         // Printed once the group runs (its signal handlers are
                         // in place) and the edge listener is bound.
                         printBanner(token: token)
@@ -180,7 +194,15 @@ struct Server {
                     start: { try notifications.start() },
                     stop: { await notifications.shutdown() }))
         }
-        if configuration.roles.contains(.admin) { services.append(admin) }
+        if configuration.roles.contains(.admin) {
+            services.append(admin)
+        } else {
+            // A proxy or builder of a fleet answers its load balancer and scraper here.
+            services.append(
+                OperationsServer(
+                    host: configuration.operations.host, port: configuration.operations.port,
+                    services: admin.services, logger: Logger(label: "slipway.operations")))
+        }
         if !configuration.roles.contains(.proxy) {
             services.append(LifecycleService(description: "banner", start: { printBanner(token: token) }, stop: {}))
         }
@@ -225,5 +247,14 @@ struct Server {
         // Written straight to the descriptor so that it shows before the log
         // lines even when stdout is a pipe.
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}
+
+/// Whether the proxy has started (its site table is loaded), for `/readyz`.
+final class ProxyStarted: Sendable {
+    private let started = Mutex(false)
+    var value: Bool {
+        get { started.withLock { $0 } }
+        set { started.withLock { $0 = newValue } }
     }
 }
