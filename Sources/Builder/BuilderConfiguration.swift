@@ -90,6 +90,14 @@ public struct BuilderConfiguration: Sendable, Hashable {
     public var leaseDuration: Duration?
     /// How often a lease is renewed (nil: a third of the lease).
     public var leaseRenewInterval: Duration?
+    /// `SLIPWAY_BUILD_DRAIN_TIMEOUT`: how long ``BuildWorkerPool/shutdown()`` lets running builds finish
+    /// (claiming nothing new) before it stops the rest and gives them back to
+    /// the queue; zero gives them back at once.
+    public var drainTimeout: Duration
+    /// How long past ``timeout`` a build container stops itself, from inside,
+    /// when no builder is left to stop it; also the slack of its
+    /// `slipway.deadline` label, past which any builder removes it.
+    public var containerDeadlineMargin: Duration
     /// HTML files up to this size are put into the body cache after activation.
     public var warmCacheMaxFileBytes: Int
     /// Most bytes put into the body cache per activation.
@@ -132,6 +140,8 @@ public struct BuilderConfiguration: Sendable, Hashable {
         sweepInterval: Duration = .seconds(10),
         leaseDuration: Duration? = nil,
         leaseRenewInterval: Duration? = nil,
+        drainTimeout: Duration = .seconds(5 * 60),
+        containerDeadlineMargin: Duration = .seconds(60),
         warmCacheMaxFileBytes: Int = 64 << 10,
         warmCacheMaxBytes: Int = 4 << 20,
         defaultInstallWithLockfile: String = "npm ci",
@@ -168,6 +178,8 @@ public struct BuilderConfiguration: Sendable, Hashable {
         self.sweepInterval = sweepInterval
         self.leaseDuration = leaseDuration
         self.leaseRenewInterval = leaseRenewInterval
+        self.drainTimeout = drainTimeout
+        self.containerDeadlineMargin = containerDeadlineMargin
         self.warmCacheMaxFileBytes = warmCacheMaxFileBytes
         self.warmCacheMaxBytes = warmCacheMaxBytes
         self.defaultInstallWithLockfile = defaultInstallWithLockfile
@@ -221,6 +233,8 @@ public struct BuilderConfiguration: Sendable, Hashable {
         if uploadConcurrency < 1 || uploadAttempts < 1 {
             throw invalid("upload concurrency and attempts must be 1 or more")
         }
+        if drainTimeout < .zero { throw invalid("SLIPWAY_BUILD_DRAIN_TIMEOUT may not be negative") }
+        if containerDeadlineMargin < .zero { throw invalid("the container deadline margin may not be negative") }
         if keepSuccessfulBuilds < 1 { throw invalid("keep at least 1 successful build per site") }
         if runner == .docker { _ = try dockerSocketPath() }
     }

@@ -29,9 +29,13 @@ public protocol BuildRunner: Sendable {
     func run(_ job: RunJob, log: BuildLog) async throws -> RunReport
 
     /// Removes what earlier builds left behind when their worker died
-    /// (containers of a killed Slipway process). `isCurrent` says whether
-    /// attempt `attempt` of build `buildID` is still running somewhere.
-    func removeAbandoned(isCurrent: @escaping @Sendable (_ buildID: String, _ attempt: Int) async -> Bool) async
+    /// (containers of a killed Slipway process, of any installation on the
+    /// same engine). `lookup` says what is known of attempt `attempt` of
+    /// build `buildID`; `leaseGrace` is how long past its expiry a lease
+    /// still counts (``ContainerReaper/decide(_:ownInstallation:attempt:now:leaseGrace:)``).
+    func removeAbandoned(
+        leaseGrace: Duration, lookup: @escaping @Sendable (_ buildID: String, _ attempt: Int) async -> AttemptLookup
+    ) async
 
     /// Releases the runner's resources (HTTP connections).
     func shutdown() async

@@ -17,20 +17,25 @@ import Synchronization
 /// cache at `/cache`. The engine's socket is never mounted.
 ///
 /// A timeout or a cancel kills the container; the container is removed
-/// whatever happens. Containers carry `slipway.build`/`slipway.attempt`
-/// labels so that ``removeAbandoned(isCurrent:)`` can clean up after a
-/// crashed process, and a `slipway.installation` label (derived from the
-/// data directory) so that it never touches the containers of another
-/// Slipway installation sharing the engine.
+/// whatever happens. A container also stops itself at its deadline, the
+/// timeout plus ``BuilderConfiguration/containerDeadlineMargin`` after its
+/// start, when no builder is left to stop it (``StepDriver``). Containers
+/// carry labels (``BuildContainerLabels``): the build, the attempt, the site,
+/// the installation that started them (derived from the data directory) and
+/// the absolute deadline, so that ``removeAbandoned(leaseGrace:lookup:)``, run
+/// by every builder's sweep, removes the containers of any installation on
+/// the engine whose deadline passed or whose build's lease lapsed
+/// (``ContainerReaper``).
 public final class DockerRunner: BuildRunner {
     public var name: String { "docker" }
     public var runsAsBuildUser: Bool { true }
 
-    static let managedLabel = "slipway.managed"
-    static let buildLabel = "slipway.build"
-    static let attemptLabel = "slipway.attempt"
-    static let siteLabel = "slipway.site"
-    static let installationLabel = "slipway.installation"
+    static let managedLabel = BuildContainerLabels.managed
+    static let buildLabel = BuildContainerLabels.build
+    static let attemptLabel = BuildContainerLabels.attempt
+    static let siteLabel = BuildContainerLabels.site
+    static let installationLabel = BuildContainerLabels.installation
+    static let deadlineLabel = BuildContainerLabels.deadline
     /// Longest an image pull may take.
     static let pullTimeout: Duration = .seconds(600)
 
@@ -155,7 +160,8 @@ public final class DockerRunner: BuildRunner {
             "a container named \(name) keeps reappearing; remove it with `docker rm -f \(name)`")
     }
 
-    func containerSpec(for job: RunJob, driver: StepDriver) -> ContainerSpec {
+    /// The container of `job`, created at `created` (its deadline counts from then).
+    func containerSpec(for job: RunJob, driver: StepDriver, created: Date = Date()) -> ContainerSpec {
         var environment = [
             "HOME": ContainerPaths.home,
             "npm_config_cache": ContainerPaths.cache + "/npm",
@@ -164,16 +170,19 @@ public final class DockerRunner: BuildRunner {
         for (key, value) in job.environment { environment[key] = value }
         let workingDirectory =
             job.projectPath.isEmpty ? ContainerPaths.workspace : ContainerPaths.workspace + "/" + job.projectPath
+        let margin = configuration.containerDeadlineMargin
+        let labels = BuildContainerLabels(
+            buildID: job.buildID, attempt: job.attempt, siteID: job.siteID, installation: installation,
+            deadline: BuildContainerLabels.deadline(created: created, timeout: job.timeout, margin: margin))
         return ContainerSpec(
             image: configuration.image,
-            command: driver.command(for: job.steps),
+            command: driver.command(
+                for: job.steps,
+                lifetimeSeconds: BuildContainerLabels.lifetimeSeconds(timeout: job.timeout, margin: margin)),
             environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
             workingDirectory: workingDirectory,
             user: "\(job.user.uid):\(job.user.gid)",
-            labels: [
-                Self.managedLabel: "true", Self.buildLabel: job.buildID, Self.attemptLabel: String(job.attempt),
-                Self.siteLabel: job.siteID, Self.installationLabel: installation,
-            ],
+            labels: labels.labels,
             hostConfig: HostConfig(
                 mounts: [
                     Mount(source: job.checkoutDirectory, target: ContainerPaths.workspace, readOnly: false),
@@ -337,25 +346,34 @@ public final class DockerRunner: BuildRunner {
 
     // MARK: Clean-up
 
-    public func removeAbandoned(isCurrent: @escaping @Sendable (String, Int) async -> Bool) async {
+    public func removeAbandoned(
+        leaseGrace: Duration, lookup: @escaping @Sendable (String, Int) async -> AttemptLookup
+    ) async {
         let containers: [ContainerSummary]
         do {
-            containers = try await client.containers(withLabel: "\(Self.installationLabel)=\(installation)")
+            // Every installation's: a builder that died for good leaves its containers to the others.
+            containers = try await client.containers(withLabel: "\(Self.managedLabel)=true")
         } catch {
             logger.debug("cannot list build containers: \(error)")
             return
         }
         for container in containers {
-            guard let build = container.labels[Self.buildLabel],
-                let attempt = container.labels[Self.attemptLabel].flatMap(Int.init)
-            else { continue }
-            if await isCurrent(build, attempt) { continue }
+            guard let labels = BuildContainerLabels(container.labels) else { continue }
+            let attempt = await lookup(labels.buildID, labels.attempt)
+            let decision = ContainerReaper.decide(
+                labels, ownInstallation: installation, attempt: attempt, now: Date(), leaseGrace: leaseGrace)
+            guard case .remove(let why) = decision else { continue }
+            let metadata: Logger.Metadata = [
+                "container": "\(container.id.prefix(12))", "build": "\(labels.buildID)",
+                "attempt": "\(labels.attempt)", "installation": "\(labels.installation)", "reason": "\(why)",
+            ]
             do {
                 try await client.removeContainer(container.id)
-                logger.notice(
-                    "removed abandoned build container \(container.id.prefix(12)) (build \(build), attempt \(attempt))")
+                logger.notice("removed an abandoned build container", metadata: metadata)
             } catch {
-                logger.warning("cannot remove abandoned build container \(container.id.prefix(12)): \(error)")
+                logger.warning(
+                    "cannot remove an abandoned build container",
+                    metadata: metadata.merging(["error": "\(error)"]) { $1 })
             }
         }
     }

@@ -51,7 +51,9 @@ public final class LocalRunner: BuildRunner {
     public func shutdown() async {}
 
     /// The supervisor kills every process a step leaves; nothing outlives a build.
-    public func removeAbandoned(isCurrent: @escaping @Sendable (String, Int) async -> Bool) async {}
+    public func removeAbandoned(
+        leaseGrace: Duration, lookup: @escaping @Sendable (String, Int) async -> AttemptLookup
+    ) async {}
 
     public func run(_ job: RunJob, log: BuildLog) async throws -> RunReport {
         for warning in Self.warnings { log.system(warning) }

@@ -12,6 +12,17 @@ import Synchronization
 /// Slipway turns markers into its own log lines and never shows them. The
 /// exit status and the OOM flag come from the engine, never from markers,
 /// so a build that forges one can only mislabel its own failure.
+///
+/// The driver also carries the container's own deadline, so that a build
+/// whose builder died (`kill -9`, a lost machine) does not run forever: a
+/// background `sleep` of the container's lifetime, then `kill -9 0`, which
+/// kills every process of the driver's process group but the driver itself
+/// (the container's PID 1 receives no signal it has no handler for). The
+/// step it waited for then ends, the driver exits, and when PID 1 exits the
+/// kernel kills whatever else is left in the container's PID namespace
+/// (processes that left the group with `setsid` too). It needs only the
+/// image's `sh`, `sleep` and `kill`, as busybox has them: Docker itself has
+/// no run-time limit (`StopTimeout` only applies to a `docker stop`).
 struct StepDriver: Sendable {
     let nonce: String
 
@@ -25,7 +36,8 @@ struct StepDriver: Sendable {
     }
 
     static let script = """
-        nonce=$1; shift; i=0
+        lifetime=$1; nonce=$2; shift 2; i=0
+        (sleep "$lifetime"; echo "[slipway] ${lifetime}s limit reached" >&2; kill -9 0) &
         for step in "$@"; do
           i=$((i+1))
           echo "::slipway-$nonce:start:$i" >&2
@@ -37,9 +49,11 @@ struct StepDriver: Sendable {
         exit 0
         """
 
-    /// The container's command: `sh -c <script> slipway-driver <nonce> <step>…`.
-    func command(for steps: [RunStep]) -> [String] {
-        ["/bin/sh", "-c", Self.script, "slipway-driver", nonce] + steps.map(\.command)
+    /// The container's command: `sh -c <script> slipway-driver <lifetime> <nonce> <step>…`.
+    /// - Parameter lifetimeSeconds: when, after its start, the container
+    ///   kills its build (``BuildContainerLabels/lifetimeSeconds(timeout:margin:)``).
+    func command(for steps: [RunStep], lifetimeSeconds: Int64) -> [String] {
+        ["/bin/sh", "-c", Self.script, "slipway-driver", String(lifetimeSeconds), nonce] + steps.map(\.command)
     }
 
     enum Marker: Sendable, Hashable {

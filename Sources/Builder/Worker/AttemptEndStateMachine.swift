@@ -39,7 +39,7 @@ struct AttemptEndStateMachine {
         case failed(BuildError, message: String)
         /// The build was canceled; nothing may be activated.
         case canceled
-        /// This pool stops: the build goes back to the queue.
+        /// This pool stops the build (a shutdown, past any drain): it goes back to the queue.
         case release
         /// The catalog took the build back; this worker must not touch it again.
         case leaseLost(String)
@@ -204,19 +204,21 @@ struct AttemptEndStateMachine {
     /// Maps whatever stopped the pipeline to the attempt's cause.
     /// - Parameters:
     ///   - stop: why the lease keeper stopped the build, if it did.
-    ///   - isStopping: whether the pool is shutting down.
+    ///   - isReleasing: whether the pool is stopping its running builds (a
+    ///     shutdown without a drain, or past the drain's deadline). A build
+    ///     that fails while the pool only drains fails as it would otherwise.
     ///   - shown: makes a message safe to show (masks secrets, redacts URL credentials).
     static func cause(
-        of error: any Error, stop: StopReason?, isStopping: Bool, shown: (String) -> String
+        of error: any Error, stop: StopReason?, isReleasing: Bool, shown: (String) -> String
     ) -> Cause {
         switch stop {
         case .canceled: return .canceled
         case .leaseLost(let why): return .leaseLost(why)
         case nil: break
         }
-        // Whatever broke while this pool stops was most likely the stop
-        // itself; the build runs again later rather than failing for it.
-        if isStopping { return .release }
+        // Whatever broke while this pool stops its builds was most likely
+        // the stop itself; the build runs again later rather than failing for it.
+        if isReleasing { return .release }
         func failed(_ error: BuildError) -> Cause { .failed(error, message: shown(error.message)) }
         switch error {
         case let error as BuildError:

@@ -7,7 +7,9 @@ import Synchronization
 
 /// The workers' loop: claim the next queued build (or wait for a wake-up or
 /// the poll interval), run it through ``BuildPipeline`` while its lease is
-/// kept, then end the attempt (`BuildWorkerPool+Ending.swift`).
+/// kept, then end the attempt (`BuildWorkerPool+Ending.swift`). Once the pool
+/// stops, a worker claims nothing more: it finishes the build it runs (the
+/// drain, `BuildWorkerPool+Draining.swift`) and ends.
 extension BuildWorkerPool {
     func workerLoop(workerID: String) async {
         while !isStopping && !Task.isCancelled {
@@ -22,11 +24,20 @@ extension BuildWorkerPool {
                 continue
             }
             guard let build = claimed else {
+                // A shutdown that began during the claim woke nobody waiting yet.
+                if isStopping { break }
                 await wakeSignal.wait(after: generation, timeout: configuration.pollInterval)
                 continue
             }
             state.withLock { $0.running[build.id] = build.attempt }
-            let report = await process(build, workerID: workerID)
+            let report: BuildReport
+            if isStopping {
+                // Claimed while the pool began to stop: a drain starts nothing new.
+                let attempt = Attempt(build: build, workerID: workerID, started: ContinuousClock.now)
+                report = await concludeShielded(attempt, cause: .release, log: nil)
+            } else {
+                report = await process(build, workerID: workerID)
+            }
             state.withLock { _ = $0.running.removeValue(forKey: build.id) }
             record(report)
         }

@@ -8,13 +8,13 @@ import Storage
 extension BuildWorkerPool {
     /// The cause of an attempt's end that the pipeline (or its setup) threw.
     func cause(of error: any Error, stop: StopReason?, log: BuildLog?) -> AttemptEndStateMachine.Cause {
-        AttemptEndStateMachine.cause(of: error, stop: stop, isStopping: isStopping) { message in
+        AttemptEndStateMachine.cause(of: error, stop: stop, isReleasing: isReleasing) { message in
             log?.sanitize(message) ?? RepositorySource.redact(message)
         }
     }
 
     /// ``conclude(_:cause:log:)`` outside the calling task's cancellation:
-    /// when the pool stops, the build must still be released, its log
+    /// when the pool stops the build, it must still be released, its log
     /// stored, its failure recorded.
     func concludeShielded(_ attempt: Attempt, cause: AttemptEndStateMachine.Cause, log: BuildLog?) async
         -> BuildReport

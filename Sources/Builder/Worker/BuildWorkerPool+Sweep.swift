@@ -6,8 +6,10 @@ import Synchronization
 
 /// The lease sweep: every ``BuilderConfiguration/sweepInterval`` (on the
 /// pool's clock) expired leases are taken back — the builds of workers that
-/// died are requeued or failed, never left `building` — and containers and
-/// workspaces that no running attempt owns are removed.
+/// died are requeued or failed, never left `building` — and workspaces that
+/// no running attempt owns are removed, with the build containers on the
+/// engine, of any installation, that passed their deadline or whose build's
+/// lease lapsed (``ContainerReaper``).
 extension BuildWorkerPool {
     func sweeperLoop() async {
         while !isStopping && !Task.isCancelled {
@@ -17,7 +19,7 @@ extension BuildWorkerPool {
     }
 
     /// Takes back expired leases, then removes containers and workspaces
-    /// that belong to no running attempt.
+    /// that belong to no running attempt, and containers past their deadline.
     func sweepOnce() async {
         do {
             let report = try await catalog.sweepExpiredLeases()
@@ -40,25 +42,32 @@ extension BuildWorkerPool {
         } catch {
             if !isStopping { logger.warning("sweeping expired leases failed: \(error)") }
         }
-        let isCurrent: @Sendable (String, Int) async -> Bool = { [self] buildID, attempt in
-            await isAttemptCurrent(buildID: buildID, attempt: attempt)
+        let lookup: @Sendable (String, Int) async -> AttemptLookup = { [self] buildID, attempt in
+            await lookUpAttempt(buildID: buildID, attempt: attempt)
         }
-        await runner.removeAbandoned(isCurrent: isCurrent)
-        await removeAbandonedWorkspaces(isCurrent: isCurrent)
+        // A lease is given up by its holder after renewals failed for a whole
+        // lease; a container is only removed for its lease once that passed too.
+        await runner.removeAbandoned(leaseGrace: leaseDuration, lookup: lookup)
+        await removeAbandonedWorkspaces { buildID, attempt in
+            switch await lookup(buildID, attempt) {
+            case .runningHere, .unknown: return true
+            case .notFound: return false
+            case .build(let build): return build.status == .building && build.attempt == attempt
+            }
+        }
     }
 
-    /// Whether attempt `attempt` of `buildID` may still be running somewhere.
-    /// When in doubt (the catalog is unreachable), yes.
-    private func isAttemptCurrent(buildID: String, attempt: Int) async -> Bool {
-        guard let id = BuildID(buildID) else { return false }
-        if state.withLock({ $0.running[id] == attempt }) { return true }
+    /// What is known of attempt `attempt` of `buildID`: whether this pool
+    /// runs it, else the catalog's row.
+    private func lookUpAttempt(buildID: String, attempt: Int) async -> AttemptLookup {
+        guard let id = BuildID(buildID) else { return .notFound }
+        if state.withLock({ $0.running[id] == attempt }) { return .runningHere }
         do {
-            let build = try await catalog.build(id: id)
-            return build.status == .building && build.attempt == attempt
+            return .build(try await catalog.build(id: id))
         } catch let error as CatalogError where error.code == .buildNotFound {
-            return false
+            return .notFound
         } catch {
-            return true
+            return .unknown
         }
     }
 

@@ -19,15 +19,18 @@ import Synchronization
 ///   nobody runs any more, every ``BuilderConfiguration/sweepInterval``.
 /// - Transient failures go back to the queue with backoff (the catalog's
 ///   ``QueueSettings``); a failing build command fails at once.
-/// - ``shutdown()`` stops claiming, stops running builds and gives them back
-///   to the queue.
+/// - ``shutdown()`` drains: it stops claiming, lets running builds finish
+///   (their leases still renewed) until ``BuilderConfiguration/drainTimeout``
+///   on the pool's clock, then stops the ones still running and gives them
+///   back to the queue.
 ///
 /// The pool is split by concern:
 /// - `BuildWorkerPool+Claims.swift`: the workers' claim loop and one attempt's run;
 /// - `AttemptEndStateMachine.swift` and `BuildWorkerPool+Ending.swift`: how
 ///   an attempt ends, decided, then carried out;
 /// - `BuildWorkerPool+Reporting.swift`: the stored log, metrics and the observer;
-/// - `BuildWorkerPool+Sweep.swift`: the lease sweep;
+/// - `BuildWorkerPool+Sweep.swift`: the lease sweep and the reaping of build containers;
+/// - `BuildWorkerPool+Draining.swift`: the drain at shutdown;
 /// - `BuildWorkerPool+WakeUps.swift`: what wakes idle workers.
 public final class BuildWorkerPool: Sendable {
     public let configuration: BuilderConfiguration
@@ -48,8 +51,15 @@ public final class BuildWorkerPool: Sendable {
 
     struct State {
         var started = false
+        /// Set by ``shutdown()``: no worker claims a build any more.
         var stopping = false
-        var tasks: [Task<Void, Never>] = []
+        /// Set when the drain is over (or skipped): builds still running are
+        /// stopped and given back to the queue.
+        var releasing = false
+        /// The workers' tasks.
+        var workers: [Task<Void, Never>] = []
+        /// The sweeper's and the wake-up listener's tasks.
+        var background: [Task<Void, Never>] = []
         /// Builds this pool runs now, with their attempt.
         var running: [BuildID: Int] = [:]
     }
@@ -107,34 +117,48 @@ public final class BuildWorkerPool: Sendable {
         guard shouldStart else { return }
         // Subscribed before any worker claims: a build queued from now on wakes them.
         let events = bus.subscribe()
-        var tasks: [Task<Void, Never>] = []
+        var workers: [Task<Void, Never>] = []
         for index in 1...configuration.concurrency {
             let workerID = "\(poolID)-w\(index)"
-            tasks.append(Task { [self] in await workerLoop(workerID: workerID) })
+            workers.append(Task { [self] in await workerLoop(workerID: workerID) })
         }
-        tasks.append(Task { [self] in await sweeperLoop() })
-        tasks.append(Task { [self] in await listenForQueuedBuilds(events) })
-        state.withLock { $0.tasks = tasks }
+        let background = [
+            Task { [self] in await sweeperLoop() }, Task { [self] in await listenForQueuedBuilds(events) },
+        ]
+        state.withLock {
+            $0.workers = workers
+            $0.background = background
+        }
         logger.info(
             "build workers started: \(configuration.concurrency) with the \(runner.name) runner (pool \(poolID))")
     }
 
-    /// Stops claiming builds, stops the running ones and gives them back to
-    /// the queue (they run again elsewhere or after a restart), then waits
-    /// for every worker to end.
+    /// Stops claiming builds and drains: running builds may finish (their
+    /// leases still renewed) until ``BuilderConfiguration/drainTimeout`` has
+    /// passed on the pool's clock; the ones still running then are stopped
+    /// and given back to the queue at once (another builder takes them, or
+    /// this one after a restart; the attempt is not counted). Returns when
+    /// every worker has ended.
     public func shutdown() async {
-        let tasks = state.withLock { state -> [Task<Void, Never>] in
+        let (workers, background) = state.withLock { state in
             state.stopping = true
-            return state.tasks
+            return (state.workers, state.background)
         }
-        for task in tasks { task.cancel() }
+        // Idle workers wake up, see the pool stopping and end; the sweep and
+        // the wake-ups are of no use any more.
         wakeSignal.wake()
-        for task in tasks { await task.value }
-        logger.info("build workers stopped (pool \(poolID))")
+        for task in background { task.cancel() }
+        await drain(workers)
+        releaseRunningBuilds(workers)
+        for task in workers + background { await task.value }
+        logger.info("build workers stopped", metadata: ["pool": "\(poolID)"])
     }
 
     /// Builds this pool is running now.
     public var runningBuilds: [BuildID] { state.withLock { Array($0.running.keys) } }
 
     var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// Whether builds still running are being stopped and given back to the queue.
+    var isReleasing: Bool { state.withLock { $0.releasing } }
 }

@@ -67,6 +67,8 @@ extension Setting {
     static let buildCPUs = Setting("builder.cpus", "SLIPWAY_BUILD_CPUS", default: "2")
     static let buildPids = Setting("builder.pids", "SLIPWAY_BUILD_PIDS", default: "512")
     static let buildNetwork = Setting("builder.network", "SLIPWAY_BUILD_NETWORK", default: "bridge")
+    static let buildDrainTimeout = Setting(
+        "builder.drain_timeout", "SLIPWAY_BUILD_DRAIN_TIMEOUT", default: "0s with SQLite, 5m with PostgreSQL")
     static let buildKeep = Setting("builder.keep_builds", "SLIPWAY_BUILD_KEEP", default: "10")
     static let buildMaxFiles = Setting("builder.max_files", "SLIPWAY_BUILD_MAX_FILES", default: "50000")
     static let buildMaxOutput = Setting("builder.max_output", "SLIPWAY_BUILD_MAX_OUTPUT", default: "2g")
@@ -89,7 +91,8 @@ extension Setting {
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL,
         catalogListenURL, catalogPoolSize, cacheBytes,
         cacheMaxEntryBytes, buildRunner, buildImage, buildConcurrency, buildTimeout, buildMemory, buildCPUs,
-        buildPids, buildNetwork, buildKeep, buildMaxFiles, buildMaxOutput, allowLocalRepos, dockerHost, queueMax,
+        buildPids, buildNetwork, buildDrainTimeout, buildKeep, buildMaxFiles, buildMaxOutput, allowLocalRepos,
+        dockerHost, queueMax,
         queueMaxAttempts, queueLease,
         notifyConcurrency, notifyTimeout, notifyMaxAttempts, notifyRetention,
     ]

@@ -20,7 +20,8 @@ extension SlipwayConfiguration {
             keepSuccessfulBuilds: builds.keepBuilds,
             // A lapsed lease is found within a third of a lease: a killed
             // builder's build is taken over after about 1.3 leases.
-            sweepInterval: min(.seconds(10), queue.leaseDuration / 3), leaseDuration: queue.leaseDuration)
+            sweepInterval: min(.seconds(10), queue.leaseDuration / 3), leaseDuration: queue.leaseDuration,
+            drainTimeout: builds.drainTimeout)
     }
 }
 

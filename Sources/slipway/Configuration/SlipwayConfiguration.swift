@@ -47,6 +47,8 @@ struct SlipwayConfiguration: Sendable {
         var maxOutputBytes: Int64
         var allowLocalRepos: Bool
         var dockerHost: String
+        /// How long a stopping builder lets running builds finish before it gives them back.
+        var drainTimeout: Duration
     }
 
     struct Edge: Sendable, Equatable {
@@ -190,7 +192,10 @@ struct SlipwayConfiguration: Sendable {
             maxFiles: try parser.int(.buildMaxFiles, in: 1...10_000_000) ?? 50_000,
             maxOutputBytes: Int64(try parser.size(.buildMaxOutput) ?? 2 << 30),
             allowLocalRepos: try parser.bool(.allowLocalRepos) ?? false,
-            dockerHost: try parser.unixSocket(.dockerHost) ?? "unix:///var/run/docker.sock")
+            dockerHost: try parser.unixSocket(.dockerHost) ?? "unix:///var/run/docker.sock",
+            // A fleet drains (another builder is not waiting for this one's
+            // machine); one machine gives its builds back at once.
+            drainTimeout: try parser.duration(.buildDrainTimeout) ?? (catalog.isShared ? .seconds(300) : .zero))
 
         let queue = QueueSettings(
             maxQueued: try parser.int(.queueMax, in: 1...1_000_000) ?? 100,

@@ -112,9 +112,12 @@ struct Server {
                 runner: selected,
                 logger: Logger(label: "slipway.builder"))
         }
-        let proxy = try ProxyServer(
-            configuration: proxyConfiguration, catalog: catalog, events: bus, store: store, bodyCache: cache,
-            logger: Logger(label: "slipway.proxy"))
+        // Only a process with the proxy role has the edge's event loops.
+        let proxy: ProxyServer? =
+            configuration.roles.contains(.proxy)
+            ? try ProxyServer(
+                configuration: proxyConfiguration, catalog: catalog, events: bus, store: store, bodyCache: cache,
+                logger: Logger(label: "slipway.proxy")) : nil
 
         let adminConfiguration = AdminConfiguration(
             host: configuration.admin.host, port: configuration.admin.port, token: token.token,
@@ -164,7 +167,7 @@ struct Server {
         // Every role by default; `SLIPWAY_ROLES` picks a subset (several
         // processes over one catalog, or an API without build workers).
         var services: [any Service] = []
-        if configuration.roles.contains(.proxy) {
+        if let proxy {
             services.append(
                 LifecycleService(
                     description: "proxy",

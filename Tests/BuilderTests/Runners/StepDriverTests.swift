@@ -21,10 +21,18 @@ import Testing
     }
 
     @Test func theCommandPassesStepsAsArgumentsNotThroughTheScript() {
-        let command = driver.command(for: [
-            RunStep(name: "install", command: "npm ci"), RunStep(name: "build", command: "echo '$HOME' \"x\""),
-        ])
+        let command = driver.command(
+            for: [
+                RunStep(name: "install", command: "npm ci"), RunStep(name: "build", command: "echo '$HOME' \"x\""),
+            ], lifetimeSeconds: 960)
         #expect(command.prefix(2) == ["/bin/sh", "-c"])
-        #expect(command.suffix(3) == ["0123456789abcdef", "npm ci", "echo '$HOME' \"x\""])
+        #expect(command.suffix(4) == ["960", "0123456789abcdef", "npm ci", "echo '$HOME' \"x\""])
+    }
+
+    @Test func theDriverKillsItsBuildAtTheContainersLifetime() {
+        let command = driver.command(for: [RunStep(name: "build", command: "true")], lifetimeSeconds: 61)
+        #expect(command[2].hasPrefix("lifetime=$1; nonce=$2; shift 2"))
+        #expect(command[2].contains("(sleep \"$lifetime\";"))
+        #expect(command[2].contains("kill -9 0) &"))
     }
 }

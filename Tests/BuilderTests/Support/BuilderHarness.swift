@@ -16,6 +16,13 @@ final class BuilderHarness: Sendable {
     enum RunnerChoice: Sendable {
         case docker
         case local
+        /// A runner of the test's own (the configuration's runner kind is local).
+        case custom(any BuildRunner)
+
+        var isDocker: Bool {
+            if case .docker = self { return true }
+            return false
+        }
     }
 
     let root: String
@@ -62,7 +69,7 @@ final class BuilderHarness: Sendable {
         self.cache = BodyCache(capacityBytes: 16 << 20, maxEntryBytes: 1 << 20)
 
         var configuration = BuilderConfiguration(dataDirectory: root + "/data")
-        configuration.runner = choice == .docker ? .docker : .local
+        configuration.runner = choice.isDocker ? .docker : .local
         configuration.image = TestDocker.image ?? "slipway-test-node:20"
         configuration.dockerHost = TestDocker.dockerHost
         configuration.allowLocalRepositories = true
@@ -74,6 +81,8 @@ final class BuilderHarness: Sendable {
         configuration.sweepInterval = .milliseconds(500)
         configuration.leaseRenewInterval = .milliseconds(500)
         configuration.uploadBackoff = .milliseconds(20)
+        // Shutting down releases running builds at once unless a test drains.
+        configuration.drainTimeout = .zero
         // The test runner is not `slipway`: the supervisor is the built executable.
         configuration.supervisorExecutable = SlipwayProcess.executable.path
         configure(&configuration)
@@ -82,6 +91,7 @@ final class BuilderHarness: Sendable {
         switch choice {
         case .docker: self.runner = try DockerRunner(configuration: configuration, logger: Self.logger)
         case .local: self.runner = LocalRunner(configuration: configuration)
+        case .custom(let runner): self.runner = runner
         }
         let reports = self.reports
         self.pool = BuildWorkerPool(
@@ -103,7 +113,7 @@ final class BuilderHarness: Sendable {
         configure: (inout BuilderConfiguration) -> Void = { _ in },
         _ body: (BuilderHarness) async throws -> Void
     ) async throws {
-        if runner == .docker { _ = try TestDocker.requireImage() }
+        if runner.isDocker { _ = try TestDocker.requireImage() }
         let harness = try BuilderHarness(runner: runner, store: store, clock: clock, configure: configure)
         try harness.pool.start()
         var failure: (any Error)?

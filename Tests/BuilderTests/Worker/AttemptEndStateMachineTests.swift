@@ -108,7 +108,7 @@ struct AttemptEndStateMachineTests {
 
     @Test func aTimeoutIsAFinalFailure() {
         let timeout = BuildError.timedOut(after: .seconds(120))
-        let cause = Machine.cause(of: timeout, stop: nil, isStopping: false) { $0 }
+        let cause = Machine.cause(of: timeout, stop: nil, isReleasing: false) { $0 }
         #expect(cause == .failed(timeout, message: timeout.message))
         var machine = Self.machine()
         #expect(
@@ -239,19 +239,19 @@ struct AttemptEndStateMachineTests {
 
     @Test func theLeaseKeepersReasonWinsOverWhateverThePipelineThrew() {
         let error = CancellationError()
-        #expect(Machine.cause(of: error, stop: .canceled, isStopping: true) { $0 } == .canceled)
-        #expect(Machine.cause(of: error, stop: .leaseLost("swept"), isStopping: true) { $0 } == .leaseLost("swept"))
+        #expect(Machine.cause(of: error, stop: .canceled, isReleasing: true) { $0 } == .canceled)
+        #expect(Machine.cause(of: error, stop: .leaseLost("swept"), isReleasing: true) { $0 } == .leaseLost("swept"))
     }
 
     @Test func anythingThatBreaksWhileThePoolStopsReleasesTheBuild() {
-        #expect(Machine.cause(of: Self.permanent, stop: nil, isStopping: true) { $0 } == .release)
-        #expect(Machine.cause(of: BuildError.canceled, stop: nil, isStopping: true) { $0 } == .release)
-        #expect(Machine.cause(of: CancellationError(), stop: nil, isStopping: false) { $0 } == .release)
+        #expect(Machine.cause(of: Self.permanent, stop: nil, isReleasing: true) { $0 } == .release)
+        #expect(Machine.cause(of: BuildError.canceled, stop: nil, isReleasing: true) { $0 } == .release)
+        #expect(Machine.cause(of: CancellationError(), stop: nil, isReleasing: false) { $0 } == .release)
     }
 
     @Test func catalogRefusalsMapToCancelOrLostLease() {
         func cause(_ code: CatalogError.Code) -> Machine.Cause {
-            Machine.cause(of: CatalogError(code: code, message: "refused"), stop: nil, isStopping: false) { $0 }
+            Machine.cause(of: CatalogError(code: code, message: "refused"), stop: nil, isReleasing: false) { $0 }
         }
         #expect(cause(.buildCanceled) == .canceled)
         #expect(cause(.leaseLost) == .leaseLost("refused"))
@@ -261,7 +261,7 @@ struct AttemptEndStateMachineTests {
         #expect(cause(.siteNotFound) == .leaseLost("the deployment was deleted"))
         let unavailable = BuildError.catalogFailed("the catalog failed during the build: refused", transient: true)
         #expect(cause(.unavailable) == .failed(unavailable, message: unavailable.message))
-        #expect(Machine.cause(of: BuildError.canceled, stop: nil, isStopping: false) { $0 } == .canceled)
+        #expect(Machine.cause(of: BuildError.canceled, stop: nil, isReleasing: false) { $0 } == .canceled)
     }
 
     @Test func storeAndUnexpectedErrorsFailWithAShownMessage() {
@@ -269,12 +269,12 @@ struct AttemptEndStateMachineTests {
         let store = ObjectStoreError(code: .serverError, message: "503 for hunter2-secret", status: 503)
         let storeFailure = BuildError.storeFailed("503 for hunter2-secret", transient: store.isTransient)
         #expect(
-            Machine.cause(of: store, stop: nil, isStopping: false, shown: shown)
+            Machine.cause(of: store, stop: nil, isReleasing: false, shown: shown)
                 == .failed(storeFailure, message: "503 for ***"))
         #expect(storeFailure.isTransient)
 
         struct Odd: Error {}
-        let cause = Machine.cause(of: Odd(), stop: nil, isStopping: false) { $0 }
+        let cause = Machine.cause(of: Odd(), stop: nil, isReleasing: false) { $0 }
         guard case .failed(let error, _) = cause else {
             Issue.record("expected a failure, got \(cause)")
             return
