@@ -126,7 +126,8 @@ import Testing
     @Test func aStalledStoreTimesOutAndIsRetried() async throws {
         try await Self.withFakeStore(
             replies: [.stall], fallback: .respond(status: .ok, headers: [("content-length", "2")], body: "ok"),
-            timeouts: .init(connect: .seconds(2), response: .milliseconds(300), idleRead: .seconds(2))
+            // Long enough that the answering retry never times out on a busy machine.
+            timeouts: .init(connect: .seconds(5), response: .seconds(2), idleRead: .seconds(5))
         ) { store, server in
             let info = try await store.head("a.txt")
             #expect(info.size == 2)
@@ -159,11 +160,14 @@ import Testing
     @Test func aBodyThatStallsIsAbortedAtTheIdleTimeout() async throws {
         try await Self.withFakeStore(
             replies: [.partial(declaredLength: 100, body: "some bytes", then: .stall)],
-            timeouts: .init(connect: .seconds(2), response: .seconds(2), idleRead: .milliseconds(300))
-        ) { store, _ in
+            // The headers come at once: a generous response timeout never
+            // fires first on a busy machine, so the idle timeout is what stops the body.
+            timeouts: .init(connect: .seconds(10), response: .seconds(10), idleRead: .seconds(1))
+        ) { store, server in
             let download = try await store.get("a.txt")
             let error = await #expect(throws: ObjectStoreError.self) { try await download.body.collect(upTo: 1000) }
             #expect(error?.code == .timeout)
+            #expect(server.requests.count == 1)
         }
     }
 
