@@ -108,7 +108,9 @@ public final class PostgresCatalog: Catalog {
                 )
             }
         } catch {
-            try? await catalog.close()
+            // Stop the pool without waiting for it: while it still retries a
+            // connection (a refused certificate, say) it may take long to wind down.
+            catalog.abandon()
             throw catalog.translate(error, whileClosed: false)
         }
         logger.info(
@@ -119,6 +121,15 @@ public final class PostgresCatalog: Catalog {
 
     /// Stops the connection pool. Calls afterwards throw `closed`; calling
     /// it again does nothing.
+    /// Marks the catalog closed and stops its pool without waiting.
+    private func abandon() {
+        isClosed.withLock { $0 = true }
+        runner.withLock { runner in
+            runner?.cancel()
+            runner = nil
+        }
+    }
+
     public func close() async throws {
         isClosed.withLock { $0 = true }
         guard

@@ -301,6 +301,7 @@ public final class PostgresEventBus: EventBus {
             connectionID += 1
             var connected = false
             do {
+                // postgres-nio gives up connecting after its own connect timeout (10 s).
                 let connection = try await PostgresConnection.connect(
                     configuration: try settings.connectionConfiguration(), id: connectionID, logger: logger)
                 connected = true
@@ -386,6 +387,12 @@ public final class PostgresEventBus: EventBus {
                     throw error
                 }
             }
+            // LISTEN must be confirmed in time: a request lost on a dying
+            // connection would otherwise wait forever.
+            let deadline = Task { [continuation = started.continuation, limit = options.heartbeatTimeout * 2] in
+                try? await Task.sleep(for: limit)
+                continuation.finish()
+            }
             for await _ in started.stream {
                 let count = listeners.withLock { count in
                     count += 1
@@ -393,8 +400,9 @@ public final class PostgresEventBus: EventBus {
                 }
                 if count == 3 { break }
             }
+            deadline.cancel()
             guard listeners.withLock({ $0 }) == 3 else {
-                try await group.next()
+                group.cancelAll()
                 throw ListenerEnded()
             }
             let reconnected = state.withLock { state in

@@ -7,7 +7,7 @@ import Testing
 /// The catalog over TLS, as `sslmode` asks: the test server (started by
 /// `scripts/test` with a self-signed certificate for `localhost` and
 /// 127.0.0.1) accepts both plain and TLS connections.
-@Suite(.enabled(if: TestPostgres.shouldRun, Comment(rawValue: TestPostgres.skipReason)))
+@Suite(.enabled(if: TestPostgres.shouldRun, Comment(rawValue: TestPostgres.skipReason)), .timeLimit(.minutes(2)))
 struct PostgresTLSTests {
     /// Opens a catalog with `query` added to the test URL and `host` in
     /// place of its host; true when it opened and answered.

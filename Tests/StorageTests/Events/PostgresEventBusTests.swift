@@ -8,7 +8,7 @@ import Testing
 
 /// What only a bus shared through PostgreSQL does: events and logs crossing
 /// processes (two buses on one schema), and recovery from a lost listener.
-@Suite(.enabled(if: TestPostgres.shouldRun, Comment(rawValue: TestPostgres.skipReason)))
+@Suite(.enabled(if: TestPostgres.shouldRun, Comment(rawValue: TestPostgres.skipReason)), .timeLimit(.minutes(2)))
 struct PostgresEventBusTests {
     static func activation(_ number: Int) -> CatalogEvent {
         .activated(
