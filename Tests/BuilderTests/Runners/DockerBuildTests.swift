@@ -242,9 +242,11 @@ struct DockerBuildTests {
                 driver: StepDriver())
             spec.hostConfig.mounts = []
             let id = try #require(try await runner.client.createContainer(name: "slipway-orphan-\(orphanBuild)", spec))
-            try await runner.client.startContainer(id)
-            #expect(try await Self.containers(of: orphanBuild, harness: harness).count == 1)
-            await harness.pool.sweepOnce()
+            // The pool's background sweep may find the orphan between its creation and its start,
+            // and remove it first: the engine then refuses the start, and the orphan is gone as wanted.
+            if (try? await runner.client.startContainer(id)) != nil {
+                await harness.pool.sweepOnce()
+            }
             // The pool's own sweep may be removing it at the same moment (the engine then refuses the second removal).
             try await harness.eventually("the orphan container to be removed") {
                 try await Self.containers(of: orphanBuild, harness: harness).isEmpty
