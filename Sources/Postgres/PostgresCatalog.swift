@@ -87,20 +87,24 @@ public final class PostgresCatalog: Catalog {
         let catalog = PostgresCatalog(
             settings: settings, queue: queue, clock: clock, client: client, runner: runner, logger: logger)
         do {
-            let migrated = try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    try await catalog.migrate()
-                    return true
+            // A race without a task group: a group would wait for the
+            // migration, and a connection lease that the stopped pool never
+            // answers could make it wait forever.
+            let outcome = FirstOutcome()
+            let migrated: Bool = try await withCheckedThrowingContinuation { continuation in
+                outcome.install(continuation)
+                Task {
+                    do {
+                        try await catalog.migrate()
+                        outcome.finish(.success(true))
+                    } catch {
+                        outcome.finish(.failure(error))
+                    }
                 }
-                group.addTask {
-                    try await Task.sleep(for: connectTimeout)
-                    return false
+                Task {
+                    try? await Task.sleep(for: connectTimeout)
+                    outcome.finish(.success(false))
                 }
-                let first = try await group.next() ?? false
-                // Stopping the pool fails a connection attempt still waiting.
-                if !first { runner.cancel() }
-                group.cancelAll()
-                return first
             }
             guard migrated else {
                 throw CatalogError.unavailable(
@@ -281,5 +285,24 @@ public final class PostgresCatalog: Catalog {
     /// Whether `error` is PostgreSQL's unique violation (SQLSTATE 23505).
     static func isUniqueViolation(_ error: any Error) -> Bool {
         (error as? PSQLError)?.serverInfo?[.sqlState] == "23505"
+    }
+}
+
+/// The first of several results, handed to one continuation; later ones are dropped.
+private final class FirstOutcome: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<Bool, any Error>?, done: Bool)>((nil, false))
+
+    func install(_ continuation: CheckedContinuation<Bool, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    func finish(_ result: Result<Bool, any Error>) {
+        let continuation = state.withLock { state -> CheckedContinuation<Bool, any Error>? in
+            guard !state.done else { return nil }
+            state.done = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(with: result)
     }
 }
