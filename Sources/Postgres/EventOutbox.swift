@@ -127,21 +127,24 @@ public struct StoredEvent: Codable, Sendable {
     }
 
     public func encoded() throws -> String {
-        String(decoding: try Self.encoder.encode(self), as: UTF8.self)
+        String(decoding: try OutboxJSON.encoder.encode(self), as: UTF8.self)
     }
 
     public static func decode(_ json: String) throws -> StoredEvent {
-        try decoder.decode(StoredEvent.self, from: Data(json.utf8))
+        try OutboxJSON.decoder.decode(StoredEvent.self, from: Data(json.utf8))
     }
+}
 
-    // Times to the millisecond, as the catalog keeps them.
-    private static let encoder: JSONEncoder = {
+/// The JSON of events and log lines kept in PostgreSQL: times to the
+/// millisecond, as the catalog keeps them.
+enum OutboxJSON {
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .millisecondsSince1970
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }()
-    private static let decoder: JSONDecoder = {
+    static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .millisecondsSince1970
         return decoder

@@ -4,13 +4,8 @@ import PostgresNIO
 public import Storage
 
 extension PostgresCatalog {
-    /// Most builds one page may hold.
-    static let maxPageSize = 200
-
     public func createBuild(siteID: SiteID, _ request: BuildRequest) async throws -> Build {
-        let trigger = try BuildFields.trigger(request.trigger)
-        let commitSHA = try BuildFields.commitSHA(request.commitSHA)
-        let commitMessage = BuildFields.commitMessage(request.commitMessage)
+        let (trigger, commitSHA, commitMessage) = try CatalogRules.fields(of: request)
         let maxQueued = queueSettings.maxQueued
         let schema = settings.schema
         return try await write { tx in
@@ -51,9 +46,7 @@ extension PostgresCatalog {
     }
 
     public func builds(siteID: SiteID, limit: Int, before: Int?) async throws -> BuildPage {
-        guard (1...Self.maxPageSize).contains(limit) else {
-            throw CatalogError.invalidInput("limit is \(limit); ask for 1 to \(Self.maxPageSize) builds per page")
-        }
+        try CatalogRules.pageSize(limit)
         return try await read { tx in
             _ = try await tx.site(id: siteID)
             let rows = try await tx.builds(

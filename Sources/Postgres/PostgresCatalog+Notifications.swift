@@ -41,9 +41,7 @@ extension PostgresCatalog {
     public func completeNotification(id: String, owner: String, result: NotificationAttemptResult) async throws
         -> NotificationDelivery
     {
-        if case .retry(let delay, _, _) = result, delay < .zero {
-            throw CatalogError.invalidInput("a retry delay must be 0 or more")
-        }
+        try CatalogRules.check(result)
         return try await write { tx in
             guard let row = try await tx.rows("SELECT * FROM notification WHERE id = \(id) FOR UPDATE").first else {
                 throw CatalogError.notificationNotFound(id)
@@ -54,24 +52,7 @@ extension PostgresCatalog {
             guard delivery.state == .pending, delivery.leaseOwner == owner else {
                 throw CatalogError.notificationLeaseLost(delivery, owner: owner)
             }
-            delivery.leaseOwner = nil
-            delivery.leaseExpiresAt = nil
-            switch result {
-            case .delivered(let status):
-                delivery.state = .delivered
-                delivery.finishedAt = Millis.date(tx.now)
-                delivery.lastStatus = status
-                delivery.lastError = nil
-            case .retry(let delay, let status, let error):
-                delivery.nextAttemptAt = Millis.date(tx.now + Millis.from(delay))
-                delivery.lastStatus = status
-                delivery.lastError = BuildFields.bounded(error, maxCharacters: BuildFields.maxErrorLength)
-            case .gaveUp(let status, let error):
-                delivery.state = .gaveUp
-                delivery.finishedAt = Millis.date(tx.now)
-                delivery.lastStatus = status
-                delivery.lastError = BuildFields.bounded(error, maxCharacters: BuildFields.maxErrorLength)
-            }
+            CatalogRules.complete(&delivery, with: result, now: tx.now)
             try await tx.store(delivery)
             return delivery
         }

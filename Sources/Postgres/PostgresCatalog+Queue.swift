@@ -88,10 +88,7 @@ extension PostgresCatalog {
     }
 
     public func recordCommit(buildID: BuildID, workerID: String, sha: String, message: String?) async throws -> Build {
-        guard let sha = try BuildFields.commitSHA(sha) else {
-            throw CatalogError.invalidInput("commitSha is empty; give the hash of the checked-out commit")
-        }
-        let message = BuildFields.commitMessage(message)
+        let (sha, message) = try CatalogRules.commit(sha: sha, message: message)
         return try await holdingLease(buildID: buildID, workerID: workerID) { tx, build in
             var build = build
             build.commitSHA = sha

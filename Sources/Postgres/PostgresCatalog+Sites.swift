@@ -9,14 +9,7 @@ extension PostgresCatalog {
     static let slugAttempts = 5
 
     public func createSite(_ draft: SiteDraft) async throws -> Site {
-        if let slug = draft.slug, let problem = SlugRules.problem(with: slug) {
-            throw CatalogError.slugInvalid(problem)
-        }
-        let webhookSecret = draft.webhookSecret ?? WebhookSecret.generate()
-        guard (WebhookSecret.minLength...WebhookSecret.maxLength).contains(webhookSecret.utf8.count) else {
-            throw CatalogError.invalidInput(
-                "the webhook secret must be \(WebhookSecret.minLength) to \(WebhookSecret.maxLength) bytes long")
-        }
+        let webhookSecret = try CatalogRules.webhookSecret(of: draft)
         var attempt = 1
         while true {
             do {

@@ -115,7 +115,14 @@ public final class PostgresEventBus: EventBus {
     private let state = Mutex(State())
     private let commands: AsyncStream<Command>.Continuation
     private let commandStream: AsyncStream<Command>
-    private let tasks = Mutex<[Task<Void, Never>]>([])
+    /// What runs until ``shutdown()``: the write pool, the writer (which
+    /// drains its queue at shutdown), and loops that simply stop.
+    private struct Running {
+        var pool: Task<Void, Never>?
+        var writer: Task<Void, Never>?
+        var loops: [Task<Void, Never>] = []
+    }
+    private let running = Mutex(Running())
     private let reconnects: Counter
 
     private init(settings: PostgresSettings, options: Options, logger: Logger) throws {
@@ -138,11 +145,11 @@ public final class PostgresEventBus: EventBus {
         let stream = commandStream
         let continuation = commands
         let flushEvery = options.logFlushInterval
-        tasks.withLock {
-            $0.append(Task { await client.run() })
+        running.withLock {
+            $0.pool = Task { await client.run() }
             let wake: @Sendable (BuildID) -> Void = { [weak self] buildID in self?.wakeLog(buildID) }
-            $0.append(Task { await writer.run(stream, wake: wake) })
-            $0.append(
+            $0.writer = Task { await writer.run(stream, wake: wake) }
+            $0.loops.append(
                 Task {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: flushEvery)
@@ -150,7 +157,7 @@ public final class PostgresEventBus: EventBus {
                     }
                 })
             let pruneEvery = options.pruneInterval
-            $0.append(
+            $0.loops.append(
                 Task { [weak self] in
                     while !Task.isCancelled {
                         try? await Task.sleep(for: pruneEvery)
@@ -214,8 +221,8 @@ public final class PostgresEventBus: EventBus {
         let bus = try PostgresEventBus(settings: settings, options: options, logger: logger)
         bus.launch()
         let ready = AsyncStream.makeStream(of: Result<Void, any Error>.self)
-        bus.tasks.withLock {
-            $0.append(Task { [weak bus] in await bus?.listenLoop(ready: ready.continuation) })
+        bus.running.withLock {
+            $0.loops.append(Task { [weak bus] in await bus?.listenLoop(ready: ready.continuation) })
         }
         for await result in ready.stream {
             if case .failure(let error) = result {
@@ -231,15 +238,16 @@ public final class PostgresEventBus: EventBus {
     public func shutdown() async {
         commands.yield(.flush)
         commands.finish()
-        let running = tasks.withLock { tasks in
-            defer { tasks = [] }
-            return tasks
+        let stopping = running.withLock { running in
+            defer { running = Running() }
+            return running
         }
-        // The writer (second) drains what is queued; the others stop at once.
-        for (index, task) in running.enumerated() where index != 1 && index != 0 { task.cancel() }
-        if running.count > 1 { await running[1].value }
-        running.first?.cancel()
-        for task in running { await task.value }
+        for loop in stopping.loops { loop.cancel() }
+        // The writer drains what is queued through the pool, which stops last.
+        await stopping.writer?.value
+        stopping.pool?.cancel()
+        for loop in stopping.loops { await loop.value }
+        await stopping.pool?.value
         let subscribers = state.withLock { state in
             defer { state.subscribers = [:] }
             return state.subscribers.values.map(\.queue)
@@ -716,23 +724,12 @@ public final class PostgresEventBus: EventBus {
 
 /// Log lines as stored in one `build_log_chunk` row: a JSON array.
 enum LogChunk {
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        return encoder
-    }()
-    private static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .millisecondsSince1970
-        return decoder
-    }()
-
     static func encode(_ lines: [LogLine]) throws -> String {
-        String(decoding: try encoder.encode(lines), as: UTF8.self)
+        String(decoding: try OutboxJSON.encoder.encode(lines), as: UTF8.self)
     }
 
     static func decode(_ json: String) throws -> [LogLine] {
-        try decoder.decode([LogLine].self, from: Data(json.utf8))
+        try OutboxJSON.decoder.decode([LogLine].self, from: Data(json.utf8))
     }
 }
 

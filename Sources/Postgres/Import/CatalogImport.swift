@@ -180,18 +180,18 @@ public enum CatalogImport {
             let end = min(start + batchSize, rows.rows.count)
             var sql = "INSERT INTO \(table.name) (\(names))\(overriding) VALUES "
             var binds = PostgresBindings(capacity: (end - start) * width)
-            var placeholder = 0
+            var parameterNumber = 0
             for index in start..<end {
                 var cells: [String] = []
                 cells.reserveCapacity(width)
                 if table.identity != nil {
-                    placeholder += 1
-                    cells.append("$\(placeholder)::bigint")
+                    parameterNumber += 1
+                    cells.append("$\(parameterNumber)::bigint")
                     binds.append(rows.rowIDs[index])
                 }
                 for (column, value) in zip(table.columns, rows.rows[index]) {
-                    placeholder += 1
-                    cells.append("$\(placeholder)::\(column.kind.rawValue)")
+                    parameterNumber += 1
+                    cells.append("$\(parameterNumber)::\(column.kind.rawValue)")
                     switch value {
                     case .null: binds.appendNull()
                     case .integer(let number): binds.append(number)

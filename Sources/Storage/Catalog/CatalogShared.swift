@@ -33,3 +33,81 @@ package enum CatalogRetention {
         return deletable.reversed()
     }
 }
+
+/// The checks and transitions every catalog applies the same way, so that
+/// SQLite and PostgreSQL answer bad input with the same error.
+package enum CatalogRules {
+    /// Most builds one page may hold.
+    package static let maxPageSize = 200
+
+    /// The draft's webhook secret (a new one when it has none), after
+    /// checking the draft's slug and the secret's length.
+    package static func webhookSecret(of draft: SiteDraft) throws -> String {
+        if let slug = draft.slug, let problem = SlugRules.problem(with: slug) {
+            throw CatalogError.slugInvalid(problem)
+        }
+        let webhookSecret = draft.webhookSecret ?? WebhookSecret.generate()
+        guard (WebhookSecret.minLength...WebhookSecret.maxLength).contains(webhookSecret.utf8.count) else {
+            throw CatalogError.invalidInput(
+                "the webhook secret must be \(WebhookSecret.minLength) to \(WebhookSecret.maxLength) bytes long")
+        }
+        return webhookSecret
+    }
+
+    /// A build request's fields, checked and bounded.
+    package static func fields(of request: BuildRequest) throws -> (
+        trigger: String?, commitSHA: String?, commitMessage: String?
+    ) {
+        (
+            try BuildFields.trigger(request.trigger), try BuildFields.commitSHA(request.commitSHA),
+            BuildFields.commitMessage(request.commitMessage)
+        )
+    }
+
+    /// A checked-out commit, checked and bounded.
+    package static func commit(sha: String, message: String?) throws -> (sha: String, message: String?) {
+        guard let sha = try BuildFields.commitSHA(sha) else {
+            throw CatalogError.invalidInput("commitSha is empty; give the hash of the checked-out commit")
+        }
+        return (sha, BuildFields.commitMessage(message))
+    }
+
+    /// A page size, checked.
+    package static func pageSize(_ limit: Int) throws {
+        guard (1...maxPageSize).contains(limit) else {
+            throw CatalogError.invalidInput("limit is \(limit); ask for 1 to \(maxPageSize) builds per page")
+        }
+    }
+
+    /// Refuses a negative retry delay.
+    package static func check(_ result: NotificationAttemptResult) throws {
+        if case .retry(let delay, _, _) = result, delay < .zero {
+            throw CatalogError.invalidInput("a retry delay must be 0 or more")
+        }
+    }
+
+    /// `delivery` after its sender reported `result` at `now` (milliseconds):
+    /// the lease ends; it is delivered, due again later, or given up.
+    package static func complete(
+        _ delivery: inout NotificationDelivery, with result: NotificationAttemptResult, now: Int64
+    ) {
+        delivery.leaseOwner = nil
+        delivery.leaseExpiresAt = nil
+        switch result {
+        case .delivered(let status):
+            delivery.state = .delivered
+            delivery.finishedAt = Millis.date(now)
+            delivery.lastStatus = status
+            delivery.lastError = nil
+        case .retry(let delay, let status, let error):
+            delivery.nextAttemptAt = Millis.date(now + Millis.from(delay))
+            delivery.lastStatus = status
+            delivery.lastError = BuildFields.bounded(error, maxCharacters: BuildFields.maxErrorLength)
+        case .gaveUp(let status, let error):
+            delivery.state = .gaveUp
+            delivery.finishedAt = Millis.date(now)
+            delivery.lastStatus = status
+            delivery.lastError = BuildFields.bounded(error, maxCharacters: BuildFields.maxErrorLength)
+        }
+    }
+}

@@ -3,13 +3,8 @@ import GRDB
 public import Model
 
 extension SQLiteCatalog {
-    /// Most builds one page may hold.
-    static let maxPageSize = 200
-
     public func createBuild(siteID: SiteID, _ request: BuildRequest) async throws -> Build {
-        let trigger = try BuildFields.trigger(request.trigger)
-        let commitSHA = try BuildFields.commitSHA(request.commitSHA)
-        let commitMessage = BuildFields.commitMessage(request.commitMessage)
+        let (trigger, commitSHA, commitMessage) = try CatalogRules.fields(of: request)
         let maxQueued = queueSettings.maxQueued
         return try await write { db, now, events in
             let site = try Self.fetchSite(db, id: siteID)
@@ -45,9 +40,7 @@ extension SQLiteCatalog {
     }
 
     public func builds(siteID: SiteID, limit: Int, before: Int?) async throws -> BuildPage {
-        guard (1...Self.maxPageSize).contains(limit) else {
-            throw CatalogError.invalidInput("limit is \(limit); ask for 1 to \(Self.maxPageSize) builds per page")
-        }
+        try CatalogRules.pageSize(limit)
         return try await read { db, _ in
             _ = try Self.fetchSite(db, id: siteID)
             let rows = try Self.fetchBuilds(

@@ -39,9 +39,7 @@ extension SQLiteCatalog {
     public func completeNotification(id: String, owner: String, result: NotificationAttemptResult) async throws
         -> NotificationDelivery
     {
-        if case .retry(let delay, _, _) = result, delay < .zero {
-            throw CatalogError.invalidInput("a retry delay must be 0 or more")
-        }
+        try CatalogRules.check(result)
         return try await write { db, now, _ in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM notification WHERE id = ?", arguments: [id]) else {
                 throw CatalogError.notificationNotFound(id)
@@ -52,24 +50,7 @@ extension SQLiteCatalog {
             guard delivery.state == .pending, delivery.leaseOwner == owner else {
                 throw CatalogError.notificationLeaseLost(delivery, owner: owner)
             }
-            delivery.leaseOwner = nil
-            delivery.leaseExpiresAt = nil
-            switch result {
-            case .delivered(let status):
-                delivery.state = .delivered
-                delivery.finishedAt = Millis.date(now)
-                delivery.lastStatus = status
-                delivery.lastError = nil
-            case .retry(let delay, let status, let error):
-                delivery.nextAttemptAt = Millis.date(now + Millis.from(delay))
-                delivery.lastStatus = status
-                delivery.lastError = BuildFields.bounded(error, maxCharacters: BuildFields.maxErrorLength)
-            case .gaveUp(let status, let error):
-                delivery.state = .gaveUp
-                delivery.finishedAt = Millis.date(now)
-                delivery.lastStatus = status
-                delivery.lastError = BuildFields.bounded(error, maxCharacters: BuildFields.maxErrorLength)
-            }
+            CatalogRules.complete(&delivery, with: result, now: now)
             try Self.store(delivery, in: db)
             return delivery
         }

@@ -66,10 +66,7 @@ extension SQLiteCatalog {
     }
 
     public func recordCommit(buildID: BuildID, workerID: String, sha: String, message: String?) async throws -> Build {
-        guard let sha = try BuildFields.commitSHA(sha) else {
-            throw CatalogError.invalidInput("commitSha is empty; give the hash of the checked-out commit")
-        }
-        let message = BuildFields.commitMessage(message)
+        let (sha, message) = try CatalogRules.commit(sha: sha, message: message)
         return try await holdingLease(buildID: buildID, workerID: workerID) { db, build, _, events in
             var build = build
             build.commitSHA = sha

@@ -4,14 +4,7 @@ public import Model
 
 extension SQLiteCatalog {
     public func createSite(_ draft: SiteDraft) async throws -> Site {
-        if let slug = draft.slug, let problem = SlugRules.problem(with: slug) {
-            throw CatalogError.slugInvalid(problem)
-        }
-        let webhookSecret = draft.webhookSecret ?? WebhookSecret.generate()
-        guard (WebhookSecret.minLength...WebhookSecret.maxLength).contains(webhookSecret.utf8.count) else {
-            throw CatalogError.invalidInput(
-                "the webhook secret must be \(WebhookSecret.minLength) to \(WebhookSecret.maxLength) bytes long")
-        }
+        let webhookSecret = try CatalogRules.webhookSecret(of: draft)
         return try await write { db, now, events in
             let slug: String
             if let given = draft.slug {
