@@ -63,6 +63,19 @@ running_pid() {
   kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
+# Runs pg_ctl with only stdin, stdout and stderr: the server it starts must
+# not keep descriptors its caller inherited to this script (a test runner's
+# pipe or socket would then never see its end while the server runs).
+pg_ctl_detached() {
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec runuser -u postgres -- "$(pg_bin)/pg_ctl" "$@"
+  )
+}
+
 do_start() {
   do_install
   local bin
@@ -92,7 +105,7 @@ do_start() {
   fi
   echo "$options" >"$PG_DIR/options"
   log "starting PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT ($PG_DIR)"
-  runuser -u postgres -- "$bin/pg_ctl" -D "$DATA" -l "$PG_DIR/server.log" -w -t 60 -o "$options" start >/dev/null \
+  pg_ctl_detached -D "$DATA" -l "$PG_DIR/server.log" -w -t 60 -o "$options" start >/dev/null \
     || { log "the server did not start:"; tail -20 "$PG_DIR/server.log" >&2; exit 1; }
   "$bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U "$USER_NAME" "$DATABASE"
   print_env
@@ -102,7 +115,7 @@ do_restart() {
   local bin
   bin=$(pg_bin)
   running_pid >/dev/null || { log "not running"; exit 1; }
-  runuser -u postgres -- "$bin/pg_ctl" -D "$DATA" -l "$PG_DIR/server.log" -w -t 60 -m fast \
+  pg_ctl_detached -D "$DATA" -l "$PG_DIR/server.log" -w -t 60 -m fast \
     -o "$(cat "$PG_DIR/options")" restart >/dev/null
 }
 

@@ -4,6 +4,15 @@ import PostgresNIO
 public import Storage
 
 extension PostgresCatalog {
+    public func nextQueuedBuildDelay() async throws -> Duration? {
+        try await read(needsTime: true) { tx in
+            let now = tx.now
+            return try await tx.rows(
+                "SELECT min(not_before) FROM build WHERE status = 'queued' AND not_before > \(now)"
+            ).first?[0].decode(Int64?.self).map { .milliseconds($0 - now) }
+        }
+    }
+
     public func claimNextBuild(workerID: String, leaseDuration: Duration) async throws -> Build? {
         try BuildFields.workerID(workerID)
         let lease = try SQLiteCatalog.leaseMilliseconds(leaseDuration)

@@ -124,6 +124,13 @@ public final class PostgresEventBus: EventBus {
     }
     private let running = Mutex(Running())
     private let reconnects: Counter
+    /// How long the listener's own heartbeat took to come back: how late
+    /// notifications reach this process.
+    private let lag: Timer
+    /// Whether the listening connection is up (1) or reconnecting (0).
+    private let listeningGauge: Gauge
+    /// Times subscribers were told to reload because events may have been lost.
+    private let missed: Counter
 
     private init(settings: PostgresSettings, options: Options, logger: Logger) throws {
         self.settings = settings
@@ -136,6 +143,9 @@ public final class PostgresEventBus: EventBus {
         self.commands = continuation
         self.commandStream = stream
         self.reconnects = Counter(label: "slipway_event_bus_reconnects_total")
+        self.lag = Timer(label: "slipway_event_bus_lag_seconds")
+        self.listeningGauge = Gauge(label: "slipway_event_bus_listening")
+        self.missed = Counter(label: "slipway_event_bus_missed_total")
     }
 
     /// Starts the pool, the writer and the flush ticker.
@@ -296,6 +306,7 @@ public final class PostgresEventBus: EventBus {
     }
 
     private func deliverMissed() {
+        missed.increment()
         let queues = state.withLock { $0.subscribers.values.map(\.queue) }
         for queue in queues { queue.offerMissed(1) }
     }
@@ -334,6 +345,7 @@ public final class PostgresEventBus: EventBus {
                     metadata: ["error": "\(String(describing: error).prefix(300))", "retryIn": "\(delay)"])
             }
             state.withLock { $0.listening = false }
+            listeningGauge.record(0)
             if Task.isCancelled { break }
             reconnects.increment()
             let jitter = Double.random(in: 0.8...1.2)
@@ -420,6 +432,7 @@ public final class PostgresEventBus: EventBus {
                 }
                 return state.connectedOnce
             }
+            listeningGauge.record(1)
             if reconnected {
                 logger.info("the event listener is listening again; subscribers reload")
                 deliverMissed()
@@ -476,6 +489,7 @@ public final class PostgresEventBus: EventBus {
                 state.heartbeat.number += 1
                 return state.heartbeat.number
             }
+            let sent = ContinuousClock.now
             try await connection.query("SELECT pg_notify(\(channel), \(String(number)))", logger: logger)
             let heard = await withTaskGroup(of: Bool.self) { group in
                 group.addTask {
@@ -492,6 +506,8 @@ public final class PostgresEventBus: EventBus {
             }
             try Task.checkCancellation()
             guard heard else { throw HeartbeatMissed(after: options.heartbeatTimeout) }
+            let (seconds, attoseconds) = (ContinuousClock.now - sent).components
+            lag.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         }
     }
 

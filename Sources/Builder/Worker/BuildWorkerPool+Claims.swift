@@ -26,7 +26,7 @@ extension BuildWorkerPool {
             guard let build = claimed else {
                 // A shutdown that began during the claim woke nobody waiting yet.
                 if isStopping { break }
-                await wakeSignal.wait(after: generation, timeout: configuration.pollInterval)
+                await wakeSignal.wait(after: generation, timeout: await idleWait())
                 continue
             }
             state.withLock { $0.running[build.id] = build.attempt }
@@ -41,6 +41,14 @@ extension BuildWorkerPool {
             state.withLock { _ = $0.running.removeValue(forKey: build.id) }
             record(report)
         }
+    }
+
+    /// How long an idle worker sleeps unless woken: the poll interval, or
+    /// less when a queued build's retry backoff ends sooner (no event
+    /// announces that).
+    private func idleWait() async -> Duration {
+        guard let delay = try? await catalog.nextQueuedBuildDelay() else { return configuration.pollInterval }
+        return min(configuration.pollInterval, max(.milliseconds(20), delay))
     }
 
     /// One claimed attempt at a build.

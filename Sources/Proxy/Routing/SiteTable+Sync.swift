@@ -15,9 +15,9 @@ extension SiteTable {
     ///   - subscription: subscribe before the first ``reload(from:)`` so that
     ///     no event falls between the two.
     ///   - onActivated: told of each `activated` event once the table has
-    ///     applied it (the proxy starts its cache prefetch there); it must
-    ///     return at once, as the next event waits for it. Activations a
-    ///     reload discovers are not reported.
+    ///     applied it, and of each change of a site's active build a reload
+    ///     discovers (the proxy starts its cache prefetch there); it must
+    ///     return at once, as the next event waits for it.
     public func follow(
         _ subscription: BusSubscription<CatalogEvent>, catalog: any Catalog, reconcileInterval: Duration,
         logger: Logger, onActivated: @escaping @Sendable (Activation) -> Void = { _ in }
@@ -51,7 +51,7 @@ extension SiteTable {
             group.addTask {
                 for await _ in triggers {
                     do {
-                        try await self.reload(from: catalog)
+                        for activation in try await self.reload(from: catalog) { onActivated(activation) }
                     } catch {
                         logger.error(
                             "cannot reconcile the site table with the catalog", metadata: ["error": "\(error)"])

@@ -174,9 +174,12 @@ public final class SiteTable: Sendable {
     /// Replaces the table with what the catalog holds now. Events applied
     /// while the catalog is read are replayed on the new table, so a reload
     /// never undoes a newer event.
+    /// - Returns: the sites whose active build the reload changed (what
+    ///   events this table did not hear about would have said).
     /// - Throws: `ProxyError.catalogUnavailable` when the catalog cannot be
     ///   read; the table is left as it was.
-    public func reload(from catalog: any Catalog) async throws {
+    @discardableResult
+    public func reload(from catalog: any Catalog) async throws -> [Activation] {
         startRecording()
         let loaded: Table
         do {
@@ -186,7 +189,7 @@ public final class SiteTable: Sendable {
             throw ProxyError.catalogUnavailable(
                 "cannot read the sites from the catalog (\(error)); the proxy keeps its current table")
         }
-        install(loaded)
+        return install(loaded)
     }
 
     /// Starts keeping the events applied from now on (a reload begins).
@@ -196,13 +199,24 @@ public final class SiteTable: Sendable {
 
     /// Replaces the table with `loaded` plus the events recorded since
     /// `startRecording()` (a reload ends).
-    func install(_ loaded: Table) {
+    /// - Returns: the sites whose active build changed.
+    @discardableResult
+    func install(_ loaded: Table) -> [Activation] {
         state.withLock { state in
             var table = loaded
             for event in state.recording ?? [] { table.apply(event) }
+            let before = state.table
             state.table = table
             state.recording = nil
             state.generation += 1
+            return table.bySlug.values.compactMap { entry -> Activation? in
+                guard let active = entry.activeBuildID,
+                    let number = entry.successfulBuilds.first(where: { $0.value == active })?.key
+                else { return nil }
+                let previous = before.slugByID[entry.siteID].flatMap { before.bySlug[$0] }?.activeBuildID
+                guard previous != active else { return nil }
+                return Activation(siteID: entry.siteID, buildID: active, buildNumber: number, previousBuildID: previous)
+            }
         }
     }
 

@@ -30,10 +30,10 @@ enum BodySource: Sendable {
     /// waiting for the same key (requests and the prefetcher alike), whose
     /// result the cache keeps.
     /// - Throws: what `loadWhole` throws, or `CancellationError`.
-    func loadCached(_ object: BodyObject, into cache: BodyCache, upstream: ProxyConfiguration.Upstream) async throws
-        -> ByteBuffer
-    {
-        try await cache.value(forKey: object.cacheKey) {
+    func loadCached(
+        _ object: BodyObject, into cache: BodyCache, upstream: ProxyConfiguration.Upstream, counted: Bool = true
+    ) async throws -> ByteBuffer {
+        try await cache.value(forKey: object.cacheKey, counted: counted) {
             let bytes = try await self.loadWhole(
                 object, timeout: upstream.timeout, presignExpiry: upstream.presignExpiry)
             return (bytes, bytes.readableBytes)

@@ -128,7 +128,8 @@ final class CachePrefetcher: Sendable {
                 guard !Task.isCancelled, let object = pending.next() else { return false }
                 group.addTask { [self] in
                     do {
-                        let bytes = try await bodySource.loadCached(object, into: bodyCache, upstream: upstream)
+                        let bytes = try await bodySource.loadCached(
+                            object, into: bodyCache, upstream: upstream, counted: false)
                         metrics.prefetched(bytes: bytes.readableBytes)
                         return (object, nil)
                     } catch {

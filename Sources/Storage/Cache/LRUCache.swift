@@ -116,10 +116,18 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     /// itself is cancelled only when no caller is left. A loaded value is
     /// stored when its cost is within the entry limit; a failed load stores
     /// nothing and every waiter sees the error.
+    ///
+    /// - Parameter counted: whether the lookup counts as a hit or a miss;
+    ///   false for loads no request asked for (a prefetch), which would
+    ///   otherwise read as misses in the cache's figures.
     public func value(
-        forKey key: Key, load: @escaping @Sendable () async throws -> (value: Value, cost: Int)
+        forKey key: Key, counted: Bool = true, load: @escaping @Sendable () async throws -> (value: Value, cost: Int)
     ) async throws -> Value {
-        if let hit = get(key) { return hit }
+        if counted {
+            if let hit = get(key) { return hit }
+        } else if let cached = shards[shardIndex(key)].withLock({ $0.get(key) }) {
+            return cached
+        }
         let shard = shardIndex(key)
         let (flight, isLeader) = flights[shard].withLock { table -> (LoadFlight<Value>, Bool) in
             if let existing = table[key] { return (existing, false) }

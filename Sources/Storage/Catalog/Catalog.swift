@@ -98,6 +98,13 @@ public protocol Catalog: Sendable {
     /// `workerID` until now + `leaseDuration`. Nil when nothing is runnable.
     func claimNextBuild(workerID: String, leaseDuration: Duration) async throws -> Build?
 
+    /// How long until the soonest queued build still inside its retry
+    /// backoff (`notBefore` in the future, by the catalog's clock) may be
+    /// claimed; nil when no queued build waits for its backoff. Idle workers
+    /// sleep until then rather than until their next poll: nothing else
+    /// announces that a backoff ended.
+    func nextQueuedBuildDelay() async throws -> Duration?
+
     /// Extends the worker's lease to now + `leaseDuration`. A worker calls it
     /// well within its lease; a lease stays the worker's until the sweep takes
     /// it, even past its expiry.

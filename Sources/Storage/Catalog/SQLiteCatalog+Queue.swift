@@ -3,6 +3,15 @@ import GRDB
 public import Model
 
 extension SQLiteCatalog {
+    public func nextQueuedBuildDelay() async throws -> Duration? {
+        try await read { db, now in
+            try Int64.fetchOne(
+                db, sql: "SELECT MIN(not_before) FROM build WHERE status = 'queued' AND not_before > ?",
+                arguments: [now]
+            ).map { .milliseconds($0 - now) }
+        }
+    }
+
     public func claimNextBuild(workerID: String, leaseDuration: Duration) async throws -> Build? {
         try BuildFields.workerID(workerID)
         let lease = try Self.leaseMilliseconds(leaseDuration)

@@ -69,6 +69,8 @@ extension Setting {
     static let buildNetwork = Setting("builder.network", "SLIPWAY_BUILD_NETWORK", default: "bridge")
     static let buildDrainTimeout = Setting(
         "builder.drain_timeout", "SLIPWAY_BUILD_DRAIN_TIMEOUT", default: "0s with SQLite, 5m with PostgreSQL")
+    static let buildPollInterval = Setting(
+        "builder.poll_interval", "SLIPWAY_BUILD_POLL_INTERVAL", default: "2s with SQLite, 30s with PostgreSQL")
     static let buildKeep = Setting("builder.keep_builds", "SLIPWAY_BUILD_KEEP", default: "10")
     static let buildMaxFiles = Setting("builder.max_files", "SLIPWAY_BUILD_MAX_FILES", default: "50000")
     static let buildMaxOutput = Setting("builder.max_output", "SLIPWAY_BUILD_MAX_OUTPUT", default: "2g")
@@ -91,7 +93,8 @@ extension Setting {
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL,
         catalogListenURL, catalogPoolSize, cacheBytes,
         cacheMaxEntryBytes, buildRunner, buildImage, buildConcurrency, buildTimeout, buildMemory, buildCPUs,
-        buildPids, buildNetwork, buildDrainTimeout, buildKeep, buildMaxFiles, buildMaxOutput, allowLocalRepos,
+        buildPids, buildNetwork, buildDrainTimeout, buildPollInterval, buildKeep, buildMaxFiles, buildMaxOutput,
+        allowLocalRepos,
         dockerHost, queueMax,
         queueMaxAttempts, queueLease,
         notifyConcurrency, notifyTimeout, notifyMaxAttempts, notifyRetention,

@@ -17,7 +17,7 @@ extension SlipwayConfiguration {
             timeout: builds.timeout, memoryBytes: builds.memoryBytes, cpus: builds.cpus, pidsLimit: builds.pids,
             networkMode: builds.network, dockerHost: builds.dockerHost, allowLocalRepositories: builds.allowLocalRepos,
             maxOutputFiles: builds.maxFiles, maxOutputBytes: builds.maxOutputBytes,
-            keepSuccessfulBuilds: builds.keepBuilds,
+            keepSuccessfulBuilds: builds.keepBuilds, pollInterval: builds.pollInterval,
             // A lapsed lease is found within a third of a lease: a killed
             // builder's build is taken over after about 1.3 leases.
             sweepInterval: min(.seconds(10), queue.leaseDuration / 3), leaseDuration: queue.leaseDuration,

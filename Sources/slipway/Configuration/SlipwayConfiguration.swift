@@ -49,6 +49,8 @@ struct SlipwayConfiguration: Sendable {
         var dockerHost: String
         /// How long a stopping builder lets running builds finish before it gives them back.
         var drainTimeout: Duration
+        /// How often idle workers look for queued builds when nothing woke them.
+        var pollInterval: Duration
     }
 
     struct Edge: Sendable, Equatable {
@@ -195,7 +197,10 @@ struct SlipwayConfiguration: Sendable {
             dockerHost: try parser.unixSocket(.dockerHost) ?? "unix:///var/run/docker.sock",
             // A fleet drains (another builder is not waiting for this one's
             // machine); one machine gives its builds back at once.
-            drainTimeout: try parser.duration(.buildDrainTimeout) ?? (catalog.isShared ? .seconds(300) : .zero))
+            drainTimeout: try parser.duration(.buildDrainTimeout) ?? (catalog.isShared ? .seconds(300) : .zero),
+            // Queued builds wake workers through the event bus; the poll is a
+            // backstop, which a fleet of builders need not run often.
+            pollInterval: try parser.duration(.buildPollInterval) ?? (catalog.isShared ? .seconds(30) : .seconds(2)))
 
         let queue = QueueSettings(
             maxQueued: try parser.int(.queueMax, in: 1...1_000_000) ?? 100,

@@ -8,7 +8,9 @@ import Testing
 /// Idle workers start a queued build because something woke them, not
 /// because their poll interval ran out: the interval here is an hour.
 @Suite(.serialized) struct WakeUpTests {
-    @Test func aQueuedBuildStartsThroughAWakeUpWhileTheWorkerWaitsAnHour() async throws {
+    /// Runs `body` once the pool's only worker found nothing to claim and
+    /// waits out its poll interval of an hour.
+    private func withTheWorkerWaitingAnHour(_ body: (BuilderHarness, Site) async throws -> Void) async throws {
         let clock = WatchedClock()
         let hour = Duration.seconds(3600)
         try await BuilderHarness.with(
@@ -19,13 +21,38 @@ import Testing
             }
         ) { harness in
             let site = try await harness.site(repository: try await harness.repository("static-site"))
-            // The only worker found nothing to claim and waits out its hour.
             try await harness.eventually("the worker to wait for its poll interval") {
                 clock.pendingSleeps(atLeast: hour) == 1
             }
+            try await body(harness, site)
+        }
+    }
+
+    @Test func aQueuedBuildStartsThroughAWakeUpWhileTheWorkerWaitsAnHour() async throws {
+        try await withTheWorkerWaitingAnHour { harness, site in
             let build = try await harness.buildAndWait(site, timeout: .seconds(120))
             #expect(build.status == .success, "\(build.error ?? "")")
             #expect(harness.reports(for: build.id).map(\.outcome) == [.succeeded])
+        }
+    }
+
+    /// A build put back in the queue with a retry backoff is claimed when
+    /// the backoff ends, not at the next poll an hour later: nothing else
+    /// announces the end of a backoff.
+    @Test func aBuildRequeuedWithABackoffStartsWhenTheBackoffEndsWhileTheWorkerWaitsAnHour() async throws {
+        try await withTheWorkerWaitingAnHour { harness, site in
+            // A worker of another process (a catalog handle that tells this
+            // pool nothing) claims a build and dies: its lease lapses, this
+            // pool's sweep puts the build back with a backoff.
+            let other = try SQLiteCatalog(
+                path: harness.root + "/data/" + SQLiteCatalog.fileName, settings: BuilderHarness.queueSettings)
+            let queued = try await other.createBuild(siteID: site.id, BuildRequest(trigger: "test"))
+            let claimed = try await other.claimNextBuild(workerID: "gone-w1", leaseDuration: .seconds(1))
+            #expect(claimed?.id == queued.id)
+            try await other.close()
+            let build = try await harness.waitUntilFinal(queued.id, timeout: .seconds(120))
+            #expect(build.status == .success, "\(build.error ?? "")")
+            #expect(build.attempt == 2)
         }
     }
 }

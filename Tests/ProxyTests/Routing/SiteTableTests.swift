@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Model
 import Storage
+import Synchronization
 import Testing
 
 @testable import Proxy
@@ -170,6 +171,52 @@ import Testing
         }
         _ = try await catalogs.silent.deleteSite(id: quiet.id)
         try await TestProxy.waitUntil("the reconcile drops the deleted site") { table.lookup(slug: "quiet") == nil }
+        follow.cancel()
+        await follow.value
+        try await catalogs.close()
+    }
+
+    /// A proxy that missed an activation (its listener reconnected) still
+    /// warms its cache for it: the reload reports what changed.
+    @Test func aReloadReportsTheActivationsItDiscovered() async throws {
+        let catalogs = try Catalogs()
+        let silent = catalogs.silent
+        let shop = try await silent.createSite(SiteDraft(slug: "shop", repoURL: "https://github.com/example/shop"))
+        let idle = try await silent.createSite(SiteDraft(slug: "idle", repoURL: "https://github.com/example/idle"))
+        func deploy(_ site: Site) async throws -> Build {
+            let build = try await silent.createBuild(siteID: site.id, BuildRequest())
+            _ = try await silent.claimNextBuild(workerID: "w", leaseDuration: .seconds(60))
+            return try await silent.finishBuild(
+                buildID: build.id, workerID: "w", result: .success(fileCount: 1, bytes: 1), activate: true
+            ).build
+        }
+        let first = try await deploy(shop)
+        _ = try await deploy(idle)
+        let table = SiteTable()
+        #expect(try await table.reload(from: silent).count == 2)
+        #expect(try await table.reload(from: silent).isEmpty, "nothing changed")
+
+        let second = try await deploy(shop)
+        let found = try await table.reload(from: silent)
+        #expect(
+            found == [
+                Activation(siteID: shop.id, buildID: second.id, buildNumber: 2, previousBuildID: first.id)
+            ])
+
+        // Following: the activation a reload found reaches `onActivated`.
+        let subscription = catalogs.bus.subscribe()
+        let heard = Mutex<[Activation]>([])
+        var logger = Logger(label: "slipway.tests.table")
+        logger.logLevel = .critical
+        let follow = Task {
+            await table.follow(
+                subscription, catalog: silent, reconcileInterval: .milliseconds(100), logger: logger,
+                onActivated: { activation in heard.withLock { $0.append(activation) } })
+        }
+        _ = try await silent.activate(siteID: shop.id, buildID: first.id, allowOlder: true)
+        try await TestProxy.waitUntil("the reconcile reports the rollback") {
+            heard.withLock { $0.contains { $0.buildID == first.id && $0.previousBuildID == second.id } }
+        }
         follow.cancel()
         await follow.value
         try await catalogs.close()

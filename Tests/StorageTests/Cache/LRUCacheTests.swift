@@ -183,6 +183,18 @@ import Testing
         #expect(try metrics.expectGauge("slipway_cache_bytes", dimensions).lastValue == 20)
         #expect(cache.statistics == LRUCacheStatistics(hits: 1, misses: 1, entries: 2, bytes: 20, capacityBytes: 20))
     }
+
+    /// A prefetch loads without asking on a request's behalf: the cache's
+    /// hit and miss figures stay those of requests.
+    @Test func uncountedLoadsAreNeitherHitsNorMisses() async throws {
+        let cache = LRUCache<String, Int>(capacityBytes: 20, maxEntryBytes: 20, shardCount: 1, name: "test")
+        #expect(try await cache.value(forKey: "a", counted: false) { (1, 10) } == 1)
+        #expect(try await cache.value(forKey: "a", counted: false) { (2, 10) } == 1)
+        #expect(cache.statistics.hits == 0 && cache.statistics.misses == 0)
+        #expect(try await cache.value(forKey: "a") { (3, 10) } == 1)
+        #expect(try await cache.value(forKey: "b") { (4, 10) } == 4)
+        #expect(cache.statistics.hits == 1 && cache.statistics.misses == 1)
+    }
 }
 
 /// Lets tests hold a load open until every caller has joined it.

@@ -158,9 +158,13 @@ import Testing
             #expect(requeued.error?.contains("w1") == true)
             #expect(try await f.catalog.build(id: build.id) == requeued)
 
-            // Not before the backoff delay.
+            // Not before the backoff delay, which idle workers can ask for.
             #expect(try await f.catalog.claimNextBuild(workerID: "w2") == nil)
-            f.clock.advance(by: .seconds(5))
+            #expect(try await f.catalog.nextQueuedBuildDelay() == .seconds(5))
+            f.clock.advance(by: .seconds(2))
+            #expect(try await f.catalog.nextQueuedBuildDelay() == .seconds(3))
+            f.clock.advance(by: .seconds(3))
+            #expect(try await f.catalog.nextQueuedBuildDelay() == nil, "claimable now: no delay left to wait for")
             let reclaimed = try #require(try await f.catalog.claimNextBuild(workerID: "w2"))
             #expect(reclaimed.id == build.id && reclaimed.attempt == 2 && reclaimed.leaseOwner == "w2")
 
