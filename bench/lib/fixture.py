@@ -60,6 +60,62 @@ def _js() -> bytes:
     return data
 
 
+# What real sites carry: a dozen header rules and a dozen redirect rules, so
+# rule matching is on the measured path. Two header blocks match every page
+# (`/*`) and one every asset; nginx's configuration adds the same fields
+# (bench.py), so both servers send the same answer.
+HEADERS_RULES = """# Security headers for every page
+/*
+  X-Frame-Options: DENY
+  Referrer-Policy: strict-origin-when-cross-origin
+/*
+  Permissions-Policy: camera=(), microphone=(), geolocation=()
+/assets/*
+  Cache-Control: public, max-age=31536000, immutable
+/fonts/*
+  Cache-Control: public, max-age=31536000, immutable
+  Access-Control-Allow-Origin: *
+/images/*
+  Cache-Control: public, max-age=86400
+/api-docs/*
+  X-Robots-Tag: noindex
+/embed/*
+  ! X-Frame-Options
+/blog/:year/:slug
+  Cache-Control: public, max-age=300
+/docs/*
+  Cache-Control: public, max-age=600
+/feed.xml
+  Content-Type: application/rss+xml; charset=utf-8
+/sitemap.xml
+  Cache-Control: public, max-age=3600
+/.well-known/*
+  Access-Control-Allow-Origin: *
+"""
+
+REDIRECTS_RULES = """# Moved pages
+/home              /                     301
+/index.php         /                     301
+/about-us          /about                301
+/blog/:year/:month/:slug  /blog/:year/:slug  301
+/docs/v1/*         /docs/:splat          302
+/old-docs/*        /docs/:splat          301
+/news/*            /blog/:splat          301
+/careers           https://jobs.example.com/  302
+/twitter           https://twitter.com/example  302
+/feed              /feed.xml             301
+/api/*             /api-docs/:splat      200
+/legal/*           /terms                301
+"""
+
+# The fields HEADERS_RULES adds to every page and to every asset, for nginx.
+PAGE_FIELDS = {
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
 def _git_repo(path: Path) -> None:
     env = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@localhost",
                GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@localhost")
@@ -79,6 +135,8 @@ def make(workdir: Path, sites: int) -> dict:
     (repo / "public" / "assets").mkdir(parents=True)
     (repo / "public" / "index.html").write_bytes(html)
     (repo / "public" / "assets" / JS_NAME).write_bytes(js)
+    (repo / "public" / "_headers").write_text(HEADERS_RULES)
+    (repo / "public" / "_redirects").write_text(REDIRECTS_RULES)
     _git_repo(repo)
     # The 1 GiB object is made by the build command rather than committed.
     big_repo.mkdir(parents=True)
