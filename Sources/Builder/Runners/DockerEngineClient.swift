@@ -273,12 +273,17 @@ final class DockerEngineClient: Sendable {
         }
     }
 
-    /// Removes the container (killing it if needed) and its anonymous volumes; a missing one is fine.
+    /// Removes the container (killing it if needed) and its anonymous volumes; a missing one is fine,
+    /// and so is one whose removal another caller (a builder's reaper, the runner) already started.
     func removeContainer(_ id: String) async throws(BuildError) {
         let reply = try await send(.DELETE, "/containers/\(id)", query: [("force", "1"), ("v", "1")])
-        guard reply.status == 204 || reply.status == 404 else {
-            throw engineFailure(reply, doing: "remove the build container")
+        if reply.status == 204 || reply.status == 404 { return }
+        if reply.status == 409,
+            String(decoding: reply.body.readableBytesView, as: UTF8.self).contains("already in progress")
+        {
+            return
         }
+        throw engineFailure(reply, doing: "remove the build container")
     }
 
     /// Containers (running or not) carrying the label `label`.

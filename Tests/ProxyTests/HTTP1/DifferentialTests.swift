@@ -5,7 +5,7 @@ import Testing
 /// The new parser against today's edge (NIO's `HTTPRequestDecoder` and the
 /// copied `RequestIntake` checks) on the corpus: whole, split in two at every
 /// byte boundary, and one byte at a time.
-@Suite struct DifferentialTests {
+@Suite(.serialized) struct DifferentialTests {
     /// Past this size an entry is split at a sample of boundaries (the ends,
     /// every CR and LF, and an even spread) rather than at every one.
     static let everySplitUpTo = 4096

@@ -20,7 +20,7 @@ struct SplitMix64: RandomNumberGenerator {
 /// accepts (or reads differently) what today's edge refuses, but for the
 /// intended differences. The seed is printed with any failure; set
 /// `HTTP1_FUZZ_SEED` to replay a run.
-@Suite struct GeneratedTests {
+@Suite(.serialized) struct GeneratedTests {
     static let seed: UInt64 = {
         if let text = ProcessInfo.processInfo.environment["HTTP1_FUZZ_SEED"], let seed = UInt64(text) { return seed }
         return UInt64(Date().timeIntervalSince1970 * 1000)
