@@ -123,12 +123,12 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     public func value(
         forKey key: Key, counted: Bool = true, load: @escaping @Sendable () async throws -> (value: Value, cost: Int)
     ) async throws -> Value {
-        if counted {
-            if let hit = get(key) { return hit }
-        } else if let cached = shards[shardIndex(key)].withLock({ $0.get(key) }) {
-            return cached
-        }
         let shard = shardIndex(key)
+        let cached = shards[shard].withLock { $0.get(key) }
+        if counted {
+            if cached != nil { metrics.recordHit() } else { metrics.recordMiss() }
+        }
+        if let cached { return cached }
         let (flight, isLeader) = flights[shard].withLock { table -> (LoadFlight<Value>, Bool) in
             if let existing = table[key] { return (existing, false) }
             let flight = LoadFlight<Value>()
