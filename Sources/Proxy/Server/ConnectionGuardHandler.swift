@@ -1,45 +1,31 @@
 import NIOCore
-import NIOHTTP1
 
 /// The first handler of every connection, on raw bytes: it enforces the
-/// connection timeouts (`ConnectionTimeouts`) and the request-line limit
-/// before the HTTP parser has to buffer an overlong line.
+/// connection timeouts (`ConnectionTimeouts`).
 ///
 /// The request handler, on the same event loop, calls ``requestReceived()``
 /// when a request has been fully received and ``responseCompleted()`` when
-/// a response has been completely written. An overlong request line is
-/// reported as `RequestLineTooLong` followed by
-/// `HTTPParserError.headerOverflow`, so that the request handler answers 414
-/// in order with any pipelined responses, then closes.
+/// a response has been completely written.
 final class ConnectionGuardHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    /// Fired inbound when the request line is over the limit, just before the error.
-    struct RequestLineTooLong: Sendable {}
-
     private var timeouts: ConnectionTimeouts
-    private let maxRequestLineBytes: Int
     private let now: () -> NIODeadline
     private let onTimeout: (ConnectionTimeouts.Reason) -> Void
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
-    /// Bytes of the current request line seen so far; nil when not watching
-    /// (the line ended, or the request started while another was answered).
-    private var requestLineBytes: Int? = 0
-    private var rejected = false
     private var context: ChannelHandlerContext?
 
     /// - Parameters:
     ///   - now: the clock (tests inject one).
     ///   - onTimeout: told why a connection is closed (metrics).
     init(
-        configuration: ConnectionTimeouts.Configuration, maxRequestLineBytes: Int,
+        configuration: ConnectionTimeouts.Configuration,
         now: @escaping () -> NIODeadline = { .now() },
         onTimeout: @escaping (ConnectionTimeouts.Reason) -> Void = { _ in }
     ) {
         self.timeouts = ConnectionTimeouts(configuration: configuration, now: now())
-        self.maxRequestLineBytes = maxRequestLineBytes
         self.now = now
         self.onTimeout = onTimeout
     }
@@ -66,27 +52,7 @@ final class ConnectionGuardHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if rejected { return } // the connection is being closed; nothing more is parsed
-        let buffer = unwrapInboundIn(data)
-        if timeouts.bytesReceived(now: now()) { requestLineBytes = 0 }
-        if let seen = requestLineBytes {
-            let view = buffer.readableBytesView
-            let length: Int
-            if let lineFeed = view.firstIndex(of: UInt8(ascii: "\n")) {
-                length = seen + (lineFeed - view.startIndex)
-                requestLineBytes = nil
-            } else {
-                length = seen + view.count
-                requestLineBytes = length
-            }
-            // One byte of slack for the CR before the LF.
-            if length > maxRequestLineBytes + 1 {
-                rejected = true
-                context.fireUserInboundEventTriggered(RequestLineTooLong())
-                context.fireErrorCaught(HTTPParserError.headerOverflow)
-                return
-            }
-        }
+        timeouts.bytesReceived(now: now())
         rearm(context: context)
         context.fireChannelRead(data)
     }
@@ -106,8 +72,6 @@ final class ConnectionGuardHandler: ChannelInboundHandler {
     /// A response has been written to the end.
     func responseCompleted() {
         timeouts.responseCompleted(now: now())
-        // A new request starting on a clean boundary: watch its first line.
-        if case .idle = timeouts.phase { requestLineBytes = 0 } else { requestLineBytes = nil }
         if let context { rearm(context: context) }
     }
 

@@ -59,10 +59,11 @@ enum PendingAnswer {
     case refusal(SlipwayPages.Kind)
 }
 
-/// The last handler of a connection: receives whole requests, runs them
-/// through the `ServingPipeline` and writes the answers as raw bytes (the
-/// head from `ResponseHeadWriter`, then the body), from memory on the event
-/// loop for cached bodies, or streamed with backpressure from the store.
+/// The last handler of a connection: parses the connection's bytes into
+/// requests (``HTTP1RequestParser``), runs them through the
+/// `ServingPipeline` and writes the answers as raw bytes (the head from
+/// `ResponseHeadWriter`, then the body), from memory on the event loop for
+/// cached bodies, or streamed with backpressure from the store.
 ///
 /// It keeps HTTP/1.1 order itself: a request that arrives (pipelined) while
 /// another is being answered waits in `waiting`, and no more bytes are read
@@ -76,7 +77,7 @@ enum PendingAnswer {
 /// the result is dropped, and whatever was still running for it is cancelled
 /// when it goes (`channelInactive`).
 final class ProxyRequestHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
@@ -84,6 +85,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     let now: () -> NIODeadline
     /// The connection's timeouts, told when a request is in and an answer out.
     private let connectionGuard: ConnectionGuardHandler?
+    private var parser: HTTP1RequestParser
     private var intake: RequestIntake
     var context: ChannelHandlerContext!
     /// The response in progress.
@@ -101,8 +103,6 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     private var draining = false
     /// The method of the request being received (a HEAD refused early gets no body).
     private var receivingMethod: HTTPMethod = .GET
-    /// The connection guard found the request line too long: the parser's overflow is a 414.
-    private var requestLineTooLong = false
     /// A zero-byte write that carries the completion of a response's last byte.
     private let endMarker = ByteBuffer()
 
@@ -113,6 +113,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         self.services = services
         self.connectionGuard = connectionGuard
         self.now = now
+        self.parser = HTTP1RequestParser(limits: services.intakeLimits.parser)
         self.intake = RequestIntake(limits: services.intakeLimits)
     }
 
@@ -131,32 +132,11 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard error is HTTPParserError || error is ByteToMessageDecoderError else {
-            // A reset, a failed write: the connection is over.
-            context.close(promise: nil)
-            return
-        }
-        // The parser stops at the first error, and once the connection is
-        // gone (a request cut short by the close) nobody is left to answer.
-        guard !inputDone, context.channel.isActive else { return }
-        let kind: SlipwayPages.Kind =
-            if requestLineTooLong {
-                .uriTooLong
-            } else if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
-                .headersTooLarge
-            } else {
-                .badRequest
-            }
-        services.metrics.requestRejected(kind)
-        receivingMethod = .GET
-        refuse(kind)
+        // A reset, a failed write: the connection is over.
+        context.close(promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ConnectionGuardHandler.RequestLineTooLong {
-            requestLineTooLong = true
-            return
-        }
         // The client half-closed its side (connections allow it, so that a
         // client which sends a request and shuts down writing still gets its
         // answer), or the server is shutting down: answer what was
@@ -193,14 +173,34 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !inputDone else { return }
-        let action: RequestIntake.Action
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            receivingMethod = head.method
-            action = intake.headReceived(head)
-        case .body(let body): action = intake.bodyReceived(bytes: body.readableBytes)
-        case .end: action = intake.endReceived()
+        parser.feed(unwrapInboundIn(data))
+        while !inputDone {
+            let action: RequestIntake.Action
+            switch parser.next() {
+            case .needMore:
+                return
+            case .head(let head):
+                receivingMethod = head.httpMethod
+                action = intake.headReceived(head)
+            case .body(let body):
+                action = intake.bodyReceived(bytes: body.readableBytes)
+            case .end:
+                action = intake.endReceived()
+                receivingMethod = .GET
+            case .error(let error):
+                // The parser stops at the first error: the bytes after it
+                // are never read as another request. An error in a body
+                // keeps its head's method (a HEAD gets no page body).
+                let kind = SlipwayPages.Kind(error)
+                services.metrics.requestRejected(kind)
+                refuse(kind)
+                return
+            }
+            act(on: action)
         }
+    }
+
+    private func act(on action: RequestIntake.Action) {
         switch action {
         case .none:
             break

@@ -297,14 +297,6 @@ public final class ProxyServer: Sendable {
         let timeouts = ConnectionTimeouts.Configuration(
             headerRead: TimeAmount(configuration.timeouts.headerRead), idle: TimeAmount(configuration.timeouts.idle),
             writeIdle: TimeAmount(configuration.timeouts.writeIdle))
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        // The parser's own limits bound memory; the exact 414/431 decisions
-        // are RequestIntake's and ConnectionGuardHandler's, below these.
-        let headLimit = configuration.limits.maxRequestLineBytes + configuration.limits.maxHeaderBytes
-        decoderLimits.maxHeaderFieldSize = headLimit
-        decoderLimits.maxHeaderListSize = headLimit
-        decoderLimits.maxHeaderFieldCount = configuration.limits.maxHeaderCount
-        let limits = decoderLimits
         let (connections, metrics) = (self.connections, self.metrics)
 
         let bootstrap = ServerBootstrap(group: group)
@@ -323,12 +315,8 @@ public final class ProxyServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     let connectionGuard = ConnectionGuardHandler(
-                        configuration: timeouts, maxRequestLineBytes: configuration.limits.maxRequestLineBytes,
-                        onTimeout: { metrics.connectionClosed($0) })
+                        configuration: timeouts, onTimeout: { metrics.connectionClosed($0) })
                     try sync.addHandler(connectionGuard)
-                    try sync.addHandler(
-                        ByteToMessageHandler(
-                            HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
                     try sync.addHandler(ProxyRequestHandler(services: services, connectionGuard: connectionGuard))
                 }
             }

@@ -13,19 +13,23 @@ struct IncomingRequest: Sendable {
     var isKeepAlive: Bool
 }
 
-/// Receiving one request, as a value-type state machine: the framing and
-/// size checks of `docs/hardening.md` applied to a parsed head, then the body
-/// counted against its limit. The request handler acts on what it returns.
-///
-/// The HTTP parser has already refused what it cannot frame (bare CR,
-/// obs-fold, NUL, invalid `Content-Length`); the checks here are the ones it
-/// leaves to the server, and a defence in depth for the others.
+/// Receiving one request, as a value-type state machine: a head the
+/// parser accepted (``HTTP1RequestParser`` already applied the framing,
+/// size and Host checks of `docs/hardening.md`), then its body counted
+/// against the limit. The request handler acts on what it returns.
 struct RequestIntake {
     struct Limits: Sendable, Hashable {
         var maxRequestLineBytes: Int
         var maxHeaderBytes: Int
         var maxHeaderCount: Int
         var maxRequestBodyBytes: Int
+
+        /// The parser's limits for these.
+        var parser: HTTP1RequestParser.Limits {
+            HTTP1RequestParser.Limits(
+                maxRequestLineBytes: maxRequestLineBytes, maxHeaderBytes: maxHeaderBytes,
+                maxHeaderCount: maxHeaderCount, maxBodyBytes: maxRequestBodyBytes)
+        }
     }
 
     enum Action: Sendable {
@@ -57,18 +61,16 @@ struct RequestIntake {
         self.limits = limits
     }
 
-    mutating func headReceived(_ head: HTTPRequestHead) -> Action {
-        switch Self.check(head, limits: limits) {
-        case .accepted(let request):
-            state = .receiving(request, bodyBytes: 0)
-            return .none
-        case .acceptedBeforeBody(let request):
+    mutating func headReceived(_ head: HTTP1RequestHead) -> Action {
+        let request = Self.request(head)
+        // A client that sent `Expect` waits for `100 Continue` before its
+        // body; the edge takes no bodies, so it gets its final answer now.
+        if head.expectation != .none && head.hasBody {
             state = .rejected
             return .serveAndClose(request)
-        case .rejected(let kind):
-            state = .rejected
-            return .reject(kind)
         }
+        state = .receiving(request, bodyBytes: 0)
+        return .none
     }
 
     mutating func bodyReceived(bytes: Int) -> Action {
@@ -88,88 +90,58 @@ struct RequestIntake {
         return .serve(request)
     }
 
-    enum Checked: Sendable {
-        case accepted(IncomingRequest)
-        /// To be answered at once: the client waits for `100 Continue`.
-        case acceptedBeforeBody(IncomingRequest)
-        case rejected(SlipwayPages.Kind)
-    }
-
-    /// The head's checks, in order: sizes (414, 431), framing (400), Host
-    /// (400), target form (400), declared body size (413).
-    static func check(_ head: HTTPRequestHead, limits: Limits) -> Checked {
-        // "GET /x HTTP/1.1": method, spaces and version around the target.
-        let requestLine = head.method.rawValue.utf8.count + head.uri.utf8.count + 10
-        if requestLine > limits.maxRequestLineBytes { return .rejected(.uriTooLong) }
-        if head.headers.count > limits.maxHeaderCount { return .rejected(.headersTooLarge) }
-        // One pass over the fields: their size, and the framing and Host fields.
-        var headerBytes = 0
-        var contentLengths = 0
-        var contentLength: String?
-        var transferEncodings = 0
-        var transferEncoding: String?
-        var hosts = 0
-        var hostValue: String?
-        var expects = false
-        for (name, value) in head.headers {
-            headerBytes += name.utf8.count + value.utf8.count + 4
-            if name.equalsIgnoringASCIICase("host") {
-                hosts += 1
-                hostValue = value
-            } else if name.equalsIgnoringASCIICase("content-length") {
-                contentLengths += 1
-                contentLength = value
-            } else if name.equalsIgnoringASCIICase("transfer-encoding") {
-                transferEncodings += 1
-                transferEncoding = value
-            } else if name.equalsIgnoringASCIICase("expect") {
-                expects = true
+    /// The request the serving pipeline sees for a parsed head: its
+    /// origin-form target and Host as text, and the fields the pipeline
+    /// reads (validators, ranges, codings); the head's other fields do not
+    /// change an answer.
+    static func request(_ head: HTTP1RequestHead) -> IncomingRequest {
+        var headers = HTTPHeaders()
+        func copy(_ slot: HTTP1FieldSlot, _ name: String) {
+            guard slot.isPresent else { return }
+            if slot.count == 1 {
+                headers.add(name: name, value: head.string(slot.value))
+            } else {
+                for value in head.values(named: name) { headers.add(name: name, value: value) }
             }
         }
-        if headerBytes > limits.maxHeaderBytes { return .rejected(.headersTooLarge) }
+        copy(head.ifNoneMatch, "if-none-match")
+        copy(head.ifModifiedSince, "if-modified-since")
+        copy(head.range, "range")
+        copy(head.ifRange, "if-range")
+        copy(head.acceptEncoding, "accept-encoding")
+        return IncomingRequest(
+            method: head.httpMethod, target: head.originTarget, host: head.hostString, headers: headers,
+            version: head.version == .http10 ? .http1_0 : .http1_1, isKeepAlive: head.isKeepAlive)
+    }
+}
 
-        // Framing: exactly one way to know where the body ends. HTTP/1.0 has
-        // no chunked coding: a Transfer-Encoding there is faulty framing
-        // (RFC 9112 §6.1), and the connection is closed after the 400.
-        if contentLengths > 1 || (contentLengths > 0 && transferEncodings > 0) {
-            return .rejected(.badRequest)
+extension HTTP1RequestHead {
+    /// The method as the serving pipeline names it.
+    var httpMethod: HTTPMethod {
+        switch method {
+        case .get: .GET
+        case .head: .HEAD
+        case .post: .POST
+        case .options: .OPTIONS
+        case .put: .PUT
+        case .delete: .DELETE
+        case .patch: .PATCH
+        case .connect: .CONNECT
+        case .trace: .TRACE
+        case .other: .RAW(value: methodString)
         }
-        if transferEncodings > 0 && head.version.major == 1 && head.version.minor == 0 {
-            return .rejected(.badRequest)
-        }
-        if transferEncodings > 1
-            || (transferEncodings == 1 && transferEncoding?.trimmingSpaces().lowercased() != "chunked")
-        {
-            return .rejected(.badRequest)
-        }
-        var declaredLength = 0
-        if let text = contentLength {
-            guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                let length = Int(text)
-            else { return .rejected(.badRequest) }
-            declaredLength = length
-        }
+    }
+}
 
-        // Host: exactly one, not empty (HTTP/1.0 requests must send one too:
-        // without it there is no site to answer for).
-        guard hosts == 1, let host = hostValue, !host.isEmpty else { return .rejected(.badRequest) }
-
-        let target: String
-        do {
-            target = try RequestTarget.originForm(head.uri, host: host)
-        } catch {
-            return .rejected(.badRequest)
+extension SlipwayPages.Kind {
+    /// The page that answers a request the parser refused.
+    init(_ error: HTTP1ParseError) {
+        switch error {
+        case .badRequest: self = .badRequest
+        case .uriTooLong: self = .uriTooLong
+        case .headersTooLarge: self = .headersTooLarge
+        case .payloadTooLarge: self = .payloadTooLarge
         }
-
-        if declaredLength > limits.maxRequestBodyBytes { return .rejected(.payloadTooLarge) }
-
-        let request = IncomingRequest(
-            method: head.method, target: target, host: host, headers: head.headers, version: head.version,
-            isKeepAlive: head.isKeepAlive)
-        // A client that sent `Expect` waits for `100 Continue` before its
-        // body; the edge takes no bodies, so it gets its final answer now.
-        if expects && (declaredLength > 0 || transferEncodings > 0) { return .acceptedBeforeBody(request) }
-        return .accepted(request)
     }
 }
 
