@@ -117,20 +117,24 @@ public final class RawConnection: @unchecked Sendable {
 
     /// Reads until `count` complete responses arrived (by `Content-Length`),
     /// or the connection closes, or `timeout` passes.
-    public func readResponses(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [RawResponse] {
+    /// - Parameter headRequests: how many of the first answers are to HEAD
+    ///   requests (a head without a body, whatever its `Content-Length`).
+    public func readResponses(_ count: Int, headRequests: Int = 0, timeout: Duration = .seconds(10)) async throws
+        -> [RawResponse]
+    {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         var received: [UInt8] = []
         while clock.now < deadline {
-            let parsed = RawResponse.parseAll(received)
+            let parsed = RawResponse.parseAll(received, headRequests: headRequests)
             if parsed.count >= count { return parsed }
             switch try await read(timeout: min(.milliseconds(500), deadline - clock.now)) {
             case .bytes(let bytes): received += bytes
-            case .closed: return RawResponse.parseAll(received)
+            case .closed: return RawResponse.parseAll(received, headRequests: headRequests)
             case .timedOut: continue
             }
         }
-        return RawResponse.parseAll(received)
+        return RawResponse.parseAll(received, headRequests: headRequests)
     }
 
     public func close() {

@@ -37,6 +37,7 @@ final class ProxyMetrics: Sendable {
     private let prefetchedObjects: Counter
     private let prefetchedBytes: Counter
     private let prefetches: [PrefetchResult: Counter]
+    private let prepared: Counter
 
     init(factory: any MetricsFactory) {
         var requests: [Counter] = []
@@ -77,6 +78,7 @@ final class ProxyMetrics: Sendable {
                 label: "slipway_proxy_prefetches_total", dimensions: [("result", result.rawValue)], factory: factory)
         }
         self.prefetches = prefetches
+        prepared = Counter(label: "slipway_proxy_prepared_answers_total", factory: factory)
     }
 
     /// Counts one response.
@@ -85,6 +87,12 @@ final class ProxyMetrics: Sendable {
         requests[(statusClass - 1) * 2 + (cacheHit ? 1 : 0)].increment()
         if bodyBytes > 0 { bytes.increment(by: bodyBytes) }
         duration.recordNanoseconds(nanoseconds)
+    }
+
+    /// Counts one answer sent from its prepared form (``PreparedAnswers``),
+    /// besides ``response(status:cacheHit:bodyBytes:duration:)``.
+    func preparedAnswerSent() {
+        prepared.increment()
     }
 
     func connectionClosed(_ reason: ConnectionTimeouts.Reason) {

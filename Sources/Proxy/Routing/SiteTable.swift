@@ -148,6 +148,8 @@ public final class SiteTable: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Counts changes; see ``version``.
+    private let changes = Atomic<UInt64>(0)
 
     /// An empty table; fill it with ``reload(from:)``.
     public init() {}
@@ -160,6 +162,12 @@ public final class SiteTable: Sendable {
     /// Every site, by slug (diagnostics and tests).
     public var entries: [String: Entry] { state.withLock { $0.table.bySlug } }
 
+    /// Grows after every change to the table (an event applied, a reload).
+    /// An answer worked out from the table is still right while the version
+    /// is the one read before the table was: a prepared answer
+    /// (``PreparedAnswers``) is dropped when it is not.
+    public var version: UInt64 { changes.load(ordering: .acquiring) }
+
     /// How many times the table was replaced by a reload.
     public var reloadCount: Int { state.withLock { $0.generation } }
 
@@ -169,6 +177,7 @@ public final class SiteTable: Sendable {
             state.table.apply(event)
             state.recording?.append(event)
         }
+        changes.add(1, ordering: .releasing)
     }
 
     /// Replaces the table with what the catalog holds now. Events applied
@@ -202,7 +211,8 @@ public final class SiteTable: Sendable {
     /// - Returns: the sites whose active build changed.
     @discardableResult
     func install(_ loaded: Table) -> [Activation] {
-        state.withLock { state in
+        defer { changes.add(1, ordering: .releasing) }
+        return state.withLock { state in
             var table = loaded
             for event in state.recording ?? [] { table.apply(event) }
             let before = state.table

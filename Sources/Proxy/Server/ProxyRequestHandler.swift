@@ -105,6 +105,13 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     private var receivingMethod: HTTPMethod = .GET
     /// A zero-byte write that carries the completion of a response's last byte.
     private let endMarker = ByteBuffer()
+    /// This event loop's prepared answers and head endings.
+    private var loop: EdgeLoopState!
+    /// A prepared answer chosen for the request whose head was just parsed,
+    /// sent when its end is (a request it answers has no body).
+    private var preparedAnswer: (answer: PreparedAnswer, notModified: Bool, head: HTTP1RequestHead)?
+    /// Answers were written and not flushed yet (flushed once the bytes read are parsed).
+    private var needsFlush = false
 
     init(
         services: ProxyServices, connectionGuard: ConnectionGuardHandler? = nil,
@@ -119,6 +126,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.loop = services.loopStates.current
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -174,17 +182,32 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !inputDone else { return }
         parser.feed(unwrapInboundIn(data))
+        defer {
+            if needsFlush {
+                needsFlush = false
+                context.flush()
+            }
+        }
         while !inputDone {
             let action: RequestIntake.Action
             switch parser.next() {
             case .needMore:
                 return
             case .head(let head):
+                if let prepared = prepared(for: head) {
+                    preparedAnswer = prepared
+                    continue
+                }
                 receivingMethod = head.httpMethod
                 action = intake.headReceived(head)
             case .body(let body):
                 action = intake.bodyReceived(bytes: body.readableBytes)
             case .end:
+                if let (answer, notModified, head) = preparedAnswer {
+                    preparedAnswer = nil
+                    send(answer, notModified: notModified, for: head)
+                    continue
+                }
                 action = intake.endReceived()
                 receivingMethod = .GET
             case .error(let error):
@@ -278,6 +301,9 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     /// Steps 1–3 of the pipeline, then the plan once the manifest is at hand.
     private func serve(_ exchange: Exchange) {
         let pipeline = services.pipeline
+        // Read before routing: an answer prepared from what routing sees is
+        // dropped if the table changed since (``PreparedAnswers``).
+        let version = pipeline.siteTable.version
         switch pipeline.route(exchange.request) {
         case .reply(let plan):
             execute(plan, exchange)
@@ -288,6 +314,9 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
             exchange.isPreview = build.isPreview
             if let manifest = services.manifests.cached(buildID: build.buildID) {
                 execute(pipeline.plan(exchange.request, build: build, manifest: manifest), exchange)
+                if exchange.request.answerKey != nil && (exchange.cacheHit || exchange.status == 304) {
+                    prepareAnswer(exchange.request, build: build, manifest: manifest, version: version)
+                }
                 return
             }
             let manifests = services.manifests
@@ -329,29 +358,129 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
             cacheHit: exchange.cacheHit)
     }
 
-    /// Every head leaves here: the reply's fields, then the fields
-    /// ``ResponseHeadWriter/ExtraFields`` decides for every answer.
+    /// Every head of the whole pipeline leaves here: its start (the reply's
+    /// fields, `Content-Length` of a file body, `X-Cache`), then the ending
+    /// (`Connection`, `Date`) this connection needs now.
     private func writeHead(
         _ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders, contentLength: Int?, cacheHit: Bool
     ) {
-        var extra = ResponseHeadWriter.ExtraFields(
-            date: services.dateClock.now(), contentLength: contentLength, cacheHit: cacheHit)
-        if exchange.closeAfter || (inputDone && waiting.isEmpty) {
-            exchange.closeAfter = true
-            extra.connection = "close"
-        } else if exchange.request.version == .http1_0 {
-            extra.connection = "keep-alive"
-        }
         exchange.status = Int(status.code)
         exchange.headSent = true
-        let (head, dropped) = ResponseHeadWriter.head(
-            status: status, headers: headers, extra: extra, allocator: context.channel.allocator)
+        let (start, dropped) = ResponseHeadWriter.start(
+            status: status, headers: headers, contentLength: contentLength, cacheHit: cacheHit,
+            allocator: context.channel.allocator)
         if dropped > 0 {
             services.logger.warning(
                 "header fields left out of a response: not valid HTTP",
                 metadata: ["host": "\(exchange.request.host.prefix(255))", "count": "\(dropped)"])
         }
-        context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        writeHead(start: start, exchange)
+    }
+
+    /// Writes a head's `start` and the ending the connection needs.
+    private func writeHead(start: ByteBuffer, _ exchange: Exchange) {
+        let ending: HeadEnding
+        if exchange.closeAfter || (inputDone && waiting.isEmpty) {
+            exchange.closeAfter = true
+            ending = .close
+        } else {
+            ending = exchange.request.version == .http1_0 ? .keepAliveHTTP10 : .keepAlive
+        }
+        context.write(wrapOutboundOut(.byteBuffer(start)), promise: nil)
+        context.write(wrapOutboundOut(.byteBuffer(loop.endings.ending(ending))), promise: nil)
+    }
+
+    // MARK: Prepared answers
+
+    /// The prepared answer for a request whose head was just parsed, when
+    /// nothing is waiting before it and one was prepared for its key at the
+    /// site table's current version: 304 when its one `If-None-Match` is
+    /// exactly the answer's tag, 200 when it has none. Anything else takes
+    /// the whole pipeline.
+    private func prepared(for head: HTTP1RequestHead) -> (PreparedAnswer, notModified: Bool, head: HTTP1RequestHead)? {
+        guard exchange == nil, waiting.isEmpty, let key = PreparedAnswerKey(head),
+            let answer = loop.answers.answer(for: key, version: services.pipeline.siteTable.version)
+        else { return nil }
+        guard head.ifNoneMatch.isPresent else { return (answer, false, head) }
+        return answer.isExactMatch(head.view(head.ifNoneMatch.value)) ? (answer, true, head) : nil
+    }
+
+    /// Sends a prepared answer: its start, the ending, and for a 200 the
+    /// body, flushed with whatever else this read answered. A body larger
+    /// than a slice, or a client that is not taking bytes, goes through an
+    /// ``Exchange`` like any other, written as the client takes it.
+    private func send(_ answer: PreparedAnswer, notModified: Bool, for head: HTTP1RequestHead) {
+        let startedAt = now()
+        connectionGuard?.requestReceived()
+        let last = !head.isKeepAlive
+        if last { inputDone = true }
+        if !notModified && (answer.body.readableBytes > ProxyServices.chunkSize || !context.channel.isWritable) {
+            let exchange = begin(RequestIntake.request(head), closeAfter: last)
+            exchange.cacheHit = true
+            exchange.status = 200
+            exchange.headSent = true
+            writeHead(start: answer.start200, exchange)
+            exchange.body = .memory(answer.body)
+            services.metrics.preparedAnswerSent()
+            pump(exchange)
+            return
+        }
+        let ending: HeadEnding = last ? .close : (head.version == .http10 ? .keepAliveHTTP10 : .keepAlive)
+        context.write(wrapOutboundOut(.byteBuffer(notModified ? answer.start304 : answer.start200)), promise: nil)
+        context.write(wrapOutboundOut(.byteBuffer(loop.endings.ending(ending))), promise: nil)
+        let bodyBytes = notModified ? 0 : answer.body.readableBytes
+        if bodyBytes > 0 { context.write(wrapOutboundOut(.byteBuffer(answer.body)), promise: nil) }
+        connectionGuard?.responseCompleted()
+        let status = notModified ? 304 : 200
+        let nanoseconds = (now() - startedAt).nanoseconds
+        services.metrics.response(
+            status: status, cacheHit: !notModified, bodyBytes: Int64(bodyBytes), duration: nanoseconds)
+        services.metrics.preparedAnswerSent()
+        if services.accessLog.logger != nil {
+            services.accessLog.record(
+                method: .GET, host: head.hostString, target: head.originTarget, status: status,
+                bodyBytes: Int64(bodyBytes), nanoseconds: nanoseconds, cache: !notModified)
+        }
+        guard last else {
+            needsFlush = true
+            return
+        }
+        let channel = context.channel
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(endMarker)), promise: promise)
+        needsFlush = false
+    }
+
+    /// Prepares the answer to a plain GET the whole pipeline just served
+    /// from `manifest`, when its body is in the body cache: the answer a
+    /// request without validators gets (a 200 with the whole body), and
+    /// the 304 it stands for. `version` is the site table's, read before
+    /// the request was routed.
+    private func prepareAnswer(
+        _ request: IncomingRequest, build: ServedBuild, manifest: LoadedManifest, version: UInt64
+    ) {
+        guard let key = request.answerKey else { return }
+        var plain = request
+        plain.headers = HTTPHeaders()
+        for value in request.headers["accept-encoding"] { plain.headers.add(name: "accept-encoding", value: value) }
+        guard case .file(let reply) = services.pipeline.plan(plain, build: build, manifest: manifest),
+            reply.status == .ok, reply.sendsBody, reply.object.isCacheable, reply.range == 0..<reply.object.size,
+            let body = services.bodyCache.peek(reply.object.cacheKey), Int64(body.readableBytes) == reply.object.size,
+            let etag = reply.headers.first(name: "etag")
+        else { return }
+        let allocator = context.channel.allocator
+        let (start200, dropped200) = ResponseHeadWriter.start(
+            status: .ok, headers: reply.headers, contentLength: body.readableBytes, cacheHit: true,
+            allocator: allocator)
+        let (start304, dropped304) = ResponseHeadWriter.start(
+            status: .notModified, headers: SlipwayResponseHeaders.notModified(from: reply.headers),
+            contentLength: nil, cacheHit: false, allocator: allocator)
+        // A field left out is warned about on every answer: such answers are not prepared.
+        guard dropped200 == 0, dropped304 == 0 else { return }
+        let answer = PreparedAnswer(
+            start200: start200, start304: start304, body: body, quotedETag: ByteBuffer(string: etag))
+        loop.answers.insert(answer, for: key, version: version)
     }
 
     /// Writes slices of an in-memory or file body while the client can take

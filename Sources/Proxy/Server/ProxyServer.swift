@@ -289,7 +289,15 @@ public final class ProxyServer: Sendable {
                 maxHeaderCount: limits.maxHeaderCount, maxRequestBodyBytes: limits.maxRequestBodyBytes),
             upstream: configuration.upstream,
             dateClock: dateClock,
+            preparedAnswers: Self.preparedAnswerLimits(bodyCacheBytes: bodyCache.capacityBytes),
             logger: logger)
+    }
+
+    /// Each event loop keeps up to 8,192 prepared answers, holding at most an
+    /// eighth of the body cache's size (64 MiB at most) in bodies the body
+    /// cache has itself evicted since.
+    static func preparedAnswerLimits(bodyCacheBytes: Int) -> PreparedAnswers.Limits {
+        PreparedAnswers.Limits(maxEntries: 8192, maxBytes: min(bodyCacheBytes / 8, 64 << 20))
     }
 
     private func bind(services: ProxyServices) async throws -> any Channel {

@@ -22,13 +22,15 @@ final class ProxyServices: Sendable {
     let upstream: ProxyConfiguration.Upstream
     /// Where every answer's `Date` comes from.
     let dateClock: HTTPDateClock
+    /// Each event loop's prepared answers and head endings.
+    let loopStates: EdgeLoopStates
     let logger: Logger
 
     init(
         pipeline: ServingPipeline, manifests: ManifestStore, bodyCache: BodyCache, bodySource: BodySource,
         metrics: ProxyMetrics,
         accessLog: AccessLog, intakeLimits: RequestIntake.Limits, upstream: ProxyConfiguration.Upstream,
-        dateClock: HTTPDateClock, logger: Logger
+        dateClock: HTTPDateClock, preparedAnswers: PreparedAnswers.Limits, logger: Logger
     ) {
         self.pipeline = pipeline
         self.manifests = manifests
@@ -39,6 +41,7 @@ final class ProxyServices: Sendable {
         self.intakeLimits = intakeLimits
         self.upstream = upstream
         self.dateClock = dateClock
+        self.loopStates = EdgeLoopStates(limits: preparedAnswers, clock: dateClock)
         self.logger = logger
     }
 }

@@ -11,6 +11,9 @@ struct IncomingRequest: Sendable {
     var headers: HTTPHeaders
     var version: HTTPVersion
     var isKeepAlive: Bool
+    /// The key its answer is kept under once prepared (``PreparedAnswers``),
+    /// when a prepared answer may answer such a request.
+    var answerKey: PreparedAnswerKey? = nil
 }
 
 /// Receiving one request, as a value-type state machine: a head the
@@ -111,7 +114,8 @@ struct RequestIntake {
         copy(head.acceptEncoding, "accept-encoding")
         return IncomingRequest(
             method: head.httpMethod, target: head.originTarget, host: head.hostString, headers: headers,
-            version: head.version == .http10 ? .http1_0 : .http1_1, isKeepAlive: head.isKeepAlive)
+            version: head.version == .http10 ? .http1_0 : .http1_1, isKeepAlive: head.isKeepAlive,
+            answerKey: PreparedAnswerKey(head))
     }
 }
 

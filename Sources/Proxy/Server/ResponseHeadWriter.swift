@@ -1,51 +1,35 @@
 import NIOCore
 import NIOHTTP1
 
-/// Writes an HTTP/1.1 response head (status line, header fields, blank
-/// line) into one buffer, so that a response leaves the request handler as
-/// raw bytes: one write for the head, then the body, with no HTTP encoder or
-/// per-part handlers in between.
+/// Writes HTTP/1.1 response heads as raw bytes, so that a response leaves
+/// the request handler as buffers: the head, then the body, with no HTTP
+/// encoder or per-part handlers in between.
+///
+/// A head is two buffers written one after the other:
+///
+/// - its **start** (``start(status:headers:contentLength:cacheHit:allocator:)``):
+///   the status line, the reply's own fields, then `Content-Length` of a file
+///   body and `X-Cache`, which together depend only on what is answered, so
+///   a prepared answer (``PreparedAnswers``) keeps it and sends it again;
+/// - its **ending** (``HeadEndings``): `Connection` when the connection needs
+///   saying, `Date` and the blank line, which depend on the moment and the
+///   connection and are shared by every answer within a second.
+///
+/// This is the one place that writes `Date`, `Content-Length` of a file body,
+/// `X-Cache` and `Connection`.
 ///
 /// Every field is checked as it is copied: a name that is not an RFC 9110
 /// token, or a value with a control character other than tab, is left out
 /// rather than sent, so nothing in a header (a `_headers` rule read from the
 /// bucket, a redirect target) can split the response.
 enum ResponseHeadWriter {
-    /// The fields every answer carries, whatever produced it: the one place
-    /// that writes `Date`, `Content-Length` of a file body, `X-Cache` and
-    /// `Connection`. They depend on the moment, the body sent and the
-    /// connection, and are written after the reply's own fields, so those
-    /// never need copying to add them.
-    struct ExtraFields {
-        /// `Date`, from the server's ``HTTPDateClock``.
-        var date: String
-        /// `Content-Length`, when the reply's own fields do not carry it.
-        var contentLength: Int?
-        /// `X-Cache: HIT` when the body came from the body cache, else `MISS`.
-        var cacheHit: Bool
-        /// `Connection`.
-        var connection: StaticString?
-
-        init(date: String, contentLength: Int? = nil, cacheHit: Bool = false, connection: StaticString? = nil) {
-            self.date = date
-            self.contentLength = contentLength
-            self.cacheHit = cacheHit
-            self.connection = connection
-        }
-
-        /// Calls `body` with each field that is set, in order.
-        func forEach(_ body: (_ name: StaticString, _ value: String) -> Void) {
-            body("Date", date)
-            if let contentLength { body("Content-Length", String(contentLength)) }
-            body("X-Cache", cacheHit ? "HIT" : "MISS")
-            if let connection { body("Connection", connection.description) }
-        }
-    }
-
-    /// The head's bytes, in a buffer from `allocator`.
+    /// The start of a head, in a buffer from `allocator`.
+    /// - Parameters:
+    ///   - contentLength: `Content-Length` of a file body, when the reply's own fields do not carry it.
+    ///   - cacheHit: `X-Cache: HIT` when the body came from the body cache, else `MISS`.
     /// - Returns: the buffer, and how many fields were left out.
-    static func head(
-        status: HTTPResponseStatus, headers: HTTPHeaders, extra: ExtraFields,
+    static func start(
+        status: HTTPResponseStatus, headers: HTTPHeaders, contentLength: Int?, cacheHit: Bool,
         allocator: ByteBufferAllocator
     ) -> (ByteBuffer, dropped: Int) {
         var fieldBytes = 0
@@ -57,14 +41,14 @@ enum ResponseHeadWriter {
                 dropped += 1
             }
         }
-        // `extra` is a fixed list of fields, not a Sequence: its own forEach is the only way through it.
-        // swift-format-ignore: ReplaceForEachWithForLoop
-        extra.forEach { name, value in fieldBytes += name.utf8CodeUnitCount + value.utf8.count + 4 }
+        let length = contentLength.map(String.init)
+        if let length { fieldBytes += "Content-Length: \r\n".utf8.count + length.utf8.count }
+        fieldBytes += "X-Cache: MISS\r\n".utf8.count
         var buffer = allocator.buffer(capacity: 48 + fieldBytes)
         buffer.writeStaticString("HTTP/1.1 ")
         writeStatusLine(status, into: &buffer)
         // The fields in one copy into the buffer's memory.
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: fieldBytes + 2) { memory in
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: fieldBytes) { memory in
             var offset = 0
             func put(_ text: String) {
                 var text = text
@@ -74,29 +58,25 @@ enum ResponseHeadWriter {
                     offset += bytes.count
                 }
             }
-            func put(_ first: UInt8, _ second: UInt8) {
-                memory[offset] = first
-                memory[offset + 1] = second
-                offset += 2
-            }
-            for (name, value) in headers where dropped == 0 || (isToken(name) && isFieldValue(value)) {
-                put(name)
-                put(UInt8(ascii: ":"), UInt8(ascii: " "))
-                put(value)
-                put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
-            }
-            // swift-format-ignore: ReplaceForEachWithForLoop
-            extra.forEach { name, value in
-                name.withUTF8Buffer { bytes in
+            func put(_ text: StaticString) {
+                text.withUTF8Buffer { bytes in
                     memory.baseAddress!.advanced(by: offset).copyMemory(
                         from: bytes.baseAddress!, byteCount: bytes.count)
                     offset += bytes.count
                 }
-                put(UInt8(ascii: ":"), UInt8(ascii: " "))
-                put(value)
-                put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
             }
-            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            for (name, value) in headers where dropped == 0 || (isToken(name) && isFieldValue(value)) {
+                put(name)
+                put(": ")
+                put(value)
+                put("\r\n")
+            }
+            if let length {
+                put("Content-Length: ")
+                put(length)
+                put("\r\n")
+            }
+            put(cacheHit ? "X-Cache: HIT\r\n" : "X-Cache: MISS\r\n")
             return offset
         }
         return (buffer, dropped)
@@ -147,5 +127,57 @@ enum ResponseHeadWriter {
             return true
         }
         return value.utf8.withContiguousStorageIfAvailable(check) ?? check(value.utf8)
+    }
+}
+
+/// How a head ends: the `Connection` field the connection needs, if any.
+enum HeadEnding: Int, CaseIterable {
+    /// An HTTP/1.1 connection that stays open: nothing to say.
+    case keepAlive
+    /// The connection closes after this answer.
+    case close
+    /// An HTTP/1.0 connection that stays open: `Connection: keep-alive`.
+    case keepAliveHTTP10
+
+    fileprivate var field: StaticString? {
+        switch self {
+        case .keepAlive: nil
+        case .close: "Connection: close\r\n"
+        case .keepAliveHTTP10: "Connection: keep-alive\r\n"
+        }
+    }
+}
+
+/// The endings of heads (``HeadEnding``: `Connection`, `Date`, the blank
+/// line), made once per second and shared by every answer written in that
+/// second. One per event loop (``EdgeLoopState``); not thread-safe.
+final class HeadEndings {
+    private let clock: HTTPDateClock
+    private var second = Int64.min
+    private var endings: [ByteBuffer] = []
+
+    init(clock: HTTPDateClock) {
+        self.clock = clock
+    }
+
+    /// The ending of a head written now.
+    func ending(_ kind: HeadEnding) -> ByteBuffer {
+        let now = clock.currentSecond()
+        if now != second { make(second: now) }
+        return endings[kind.rawValue]
+    }
+
+    private func make(second: Int64) {
+        self.second = second
+        let date = clock.text(second: second)
+        endings = HeadEnding.allCases.map { kind in
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(64)
+            if let field = kind.field { buffer.writeStaticString(field) }
+            buffer.writeStaticString("Date: ")
+            buffer.writeString(date)
+            buffer.writeStaticString("\r\n\r\n")
+            return buffer
+        }
     }
 }

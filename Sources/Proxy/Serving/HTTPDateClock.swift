@@ -17,9 +17,17 @@ public final class HTTPDateClock: Sendable {
         self.epochSeconds = epochSeconds
     }
 
+    /// The current time in whole seconds since 1970.
+    func currentSecond() -> Int64 { epochSeconds() }
+
     /// The current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
     func now() -> String {
-        let second = epochSeconds()
+        text(second: epochSeconds())
+    }
+
+    /// `second` as an IMF-fixdate, formatted once for every caller asking
+    /// within that second.
+    func text(second: Int64) -> String {
         return cached.withLock { cached in
             if cached.second != second { cached = (second, HTTPDate.format(epochSeconds: second)) }
             return cached.text

@@ -58,6 +58,12 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
         return value
     }
 
+    /// The value under `key`, marking it most recently used, without
+    /// counting a hit or a miss (the caller is not answering a request with it).
+    @inlinable public func peek(_ key: Key) -> Value? {
+        shards[shardIndex(key)].withLock { $0.get(key) }
+    }
+
     /// Whether `key` is cached, without touching recency or counters.
     @inlinable public func contains(_ key: Key) -> Bool {
         shards[shardIndex(key)].withLock { $0.index[key] != nil }

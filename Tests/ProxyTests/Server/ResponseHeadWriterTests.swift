@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 
 @testable import Proxy
@@ -7,12 +8,13 @@ import Testing
 @Suite struct ResponseHeadWriterTests {
     static let date = "Sun, 06 Nov 1994 08:49:37 GMT"
     /// What every head ends with when nothing else is set.
-    static let tail = "Date: \(date)\r\nX-Cache: MISS\r\n\r\n"
+    static let tail = "X-Cache: MISS\r\nDate: \(date)\r\n\r\n"
+    static let clock = HTTPDateClock { 784_111_777 }
 
     func text(_ status: HTTPResponseStatus, _ headers: HTTPHeaders) -> (String, Int) {
-        let (buffer, dropped) = ResponseHeadWriter.head(
-            status: status, headers: headers, extra: .init(date: Self.date), allocator: ByteBufferAllocator())
-        return (String(buffer: buffer), dropped)
+        let (buffer, dropped) = ResponseHeadWriter.start(
+            status: status, headers: headers, contentLength: nil, cacheHit: false, allocator: ByteBufferAllocator())
+        return (String(buffer: buffer) + String(buffer: HeadEndings(clock: Self.clock).ending(.keepAlive)), dropped)
     }
 
     @Test func theHeadIsAStatusLineFieldsAndABlankLine() {
@@ -22,23 +24,27 @@ import Testing
         #expect(dropped == 0)
     }
 
-    @Test func extraFieldsFollowTheReplysOwn() {
-        let extra = ResponseHeadWriter.ExtraFields(
-            date: Self.date, contentLength: 2048, cacheHit: true, connection: "close")
-        let (buffer, dropped) = ResponseHeadWriter.head(
-            status: .ok, headers: ["ETag": "\"a\""], extra: extra, allocator: ByteBufferAllocator())
-        #expect(
-            String(buffer: buffer)
-                == "HTTP/1.1 200 OK\r\nETag: \"a\"\r\nDate: \(Self.date)\r\nContent-Length: 2048\r\nX-Cache: HIT\r\n"
-                + "Connection: close\r\n\r\n"
-        )
+    @Test func theStartEndsWithTheFileFieldsAndTheEndingSaysTheConnection() {
+        let (start, dropped) = ResponseHeadWriter.start(
+            status: .ok, headers: ["ETag": "\"a\""], contentLength: 2048, cacheHit: true,
+            allocator: ByteBufferAllocator())
+        #expect(String(buffer: start) == "HTTP/1.1 200 OK\r\nETag: \"a\"\r\nContent-Length: 2048\r\nX-Cache: HIT\r\n")
         #expect(dropped == 0)
-        let miss = ResponseHeadWriter.head(
-            status: .ok, headers: [:], extra: .init(date: Self.date, contentLength: 0), allocator: ByteBufferAllocator()
-        ).0
+        let endings = HeadEndings(clock: Self.clock)
+        #expect(String(buffer: endings.ending(.keepAlive)) == "Date: \(Self.date)\r\n\r\n")
+        #expect(String(buffer: endings.ending(.close)) == "Connection: close\r\nDate: \(Self.date)\r\n\r\n")
         #expect(
-            String(buffer: miss)
-                == "HTTP/1.1 200 OK\r\nDate: \(Self.date)\r\nContent-Length: 0\r\nX-Cache: MISS\r\n\r\n")
+            String(buffer: endings.ending(.keepAliveHTTP10)) == "Connection: keep-alive\r\nDate: \(Self.date)\r\n\r\n")
+    }
+
+    /// The endings follow the clock, made again when its second changes.
+    @Test func theEndingsFollowTheClock() {
+        let second = Mutex<Int64>(784_111_777)
+        let endings = HeadEndings(clock: HTTPDateClock { second.withLock { $0 } })
+        let first = endings.ending(.keepAlive)
+        #expect(endings.ending(.keepAlive) == first)
+        second.withLock { $0 += 1 }
+        #expect(String(buffer: endings.ending(.keepAlive)) == "Date: Sun, 06 Nov 1994 08:49:38 GMT\r\n\r\n")
     }
 
     @Test(arguments: [
