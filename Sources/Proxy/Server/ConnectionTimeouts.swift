@@ -2,7 +2,7 @@ import NIOCore
 
 /// When a connection must be closed for taking too long, as a value-type
 /// state machine with the time passed in, so it is tested without a channel
-/// and without sleeping. `ConnectionGuardHandler` drives it.
+/// and without sleeping. `ConnectionStateMachine` holds it.
 ///
 /// ```
 ///            bytes arrive              request fully received

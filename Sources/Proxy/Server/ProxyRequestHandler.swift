@@ -57,19 +57,24 @@ enum PendingAnswer {
     /// A request refused by `RequestIntake` (400, 413, 414, 431), or bytes the
     /// parser could not read: answered with this page, then the connection closes.
     case refusal(SlipwayPages.Kind)
+    /// A request a prepared answer answers; only ever answered at once
+    /// (it is chosen only when nothing is pending), never queued.
+    case prepared
 }
 
-/// The last handler of a connection: parses the connection's bytes into
-/// requests (``HTTP1RequestParser``), runs them through the
+/// The one handler of an edge connection: it parses the connection's bytes
+/// into requests (``HTTP1RequestParser``), runs them through the
 /// `ServingPipeline` and writes the answers as raw bytes (the head from
 /// `ResponseHeadWriter`, then the body), from memory on the event loop for
-/// cached bodies, or streamed with backpressure from the store.
+/// cached bodies, or streamed with backpressure from the store. A plain GET
+/// of a cached file is answered from its prepared form (``PreparedAnswers``).
 ///
-/// It keeps HTTP/1.1 order itself: a request that arrives (pipelined) while
-/// another is being answered waits in `waiting`, and no more bytes are read
-/// from the socket until the answers are out. Requests the parser cannot
-/// read are answered with 400/414/431 in their place in that order, and
-/// the connection then closes, so nothing after bad bytes is ever parsed.
+/// What happens to the connection — order of answers, held reads, when it
+/// closes, its timeouts — is decided by ``ConnectionStateMachine``; this
+/// handler carries out its actions and owns the one timer it asks for.
+/// Requests the parser cannot read are answered with 400/414/431 in their
+/// place in the order, and the connection then closes, so nothing after
+/// bad bytes is ever parsed.
 ///
 /// Everything here runs on the connection's event loop. Work that has to
 /// wait (loading a manifest, a body into the cache, opening a file) runs
@@ -83,24 +88,20 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
 
     let services: ProxyServices
     let now: () -> NIODeadline
-    /// The connection's timeouts, told when a request is in and an answer out.
-    private let connectionGuard: ConnectionGuardHandler?
     private var parser: HTTP1RequestParser
     private var intake: RequestIntake
     var context: ChannelHandlerContext!
     /// The response in progress.
     var exchange: Exchange?
-    /// Received while another was being answered, in order.
-    private var waiting: [PendingAnswer] = []
-    /// No further request is read on this connection (the client half-closed
-    /// it, a request was refused, or the server is shutting down); it closes
-    /// once what was received has been answered.
-    private var inputDone = false
-    /// A `read` held back while an answer is pending (the socket's
-    /// backpressure on a pipelining client).
-    private var readHeld = false
-    /// `serveWaiting` is on the stack (answers that finish at once return to its loop).
-    private var draining = false
+    private var machine: ConnectionStateMachine<PendingAnswer>
+    /// Told why a connection is closed for taking too long (metrics).
+    private let onTimeout: (ConnectionTimeouts.Reason) -> Void
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    /// `answerNext` is on the stack: answers that finish at once return to
+    /// its loop instead of recursing (a pipelined batch can be long).
+    private var answering = false
+    private var nextAnswer: PendingAnswer?
     /// The method of the request being received (a HEAD refused early gets no body).
     private var receivingMethod: HTTPMethod = .GET
     /// A zero-byte write that carries the completion of a response's last byte.
@@ -113,13 +114,18 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     /// Answers were written and not flushed yet (flushed once the bytes read are parsed).
     private var needsFlush = false
 
+    /// - Parameters:
+    ///   - now: the clock of the timeouts and durations (tests inject one).
+    ///   - onTimeout: told why a connection is closed for taking too long.
     init(
-        services: ProxyServices, connectionGuard: ConnectionGuardHandler? = nil,
-        now: @escaping () -> NIODeadline = { .now() }
+        services: ProxyServices, timeouts: ConnectionTimeouts.Configuration,
+        now: @escaping () -> NIODeadline = { .now() },
+        onTimeout: @escaping (ConnectionTimeouts.Reason) -> Void = { _ in }
     ) {
         self.services = services
-        self.connectionGuard = connectionGuard
         self.now = now
+        self.onTimeout = onTimeout
+        self.machine = ConnectionStateMachine(timeouts: timeouts, now: now())
         self.parser = HTTP1RequestParser(limits: services.intakeLimits.parser)
         self.intake = RequestIntake(limits: services.intakeLimits)
     }
@@ -127,11 +133,21 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.loop = services.loopStates.current
+        if context.channel.isActive {
+            machine.activated(now: now())
+            rearm()
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         abandon()
         self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        machine.activated(now: now())
+        rearm()
+        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -150,17 +166,19 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         // answer), or the server is shutting down: answer what was
         // received, then close.
         if let event = event as? ChannelEvent, event == .inputClosed {
-            stopInput()
+            if machine.inputClosed() == .close { context.close(promise: nil) }
             return
         }
         if event is ChannelShouldQuiesceEvent {
-            stopInput()
+            if machine.quiesce() == .close { context.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        machine.writabilityChanged(isWritable: context.channel.isWritable, now: now())
+        rearm()
         if let exchange {
             if exchange.upstream != nil {
                 upstreamWritabilityChanged(exchange)
@@ -172,15 +190,12 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if exchange != nil || !waiting.isEmpty {
-            readHeld = true
-        } else if !inputDone {
-            context.read()
-        }
+        if machine.read() == .read { context.read() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !inputDone else { return }
+        guard machine.bytesReceived(now: now()) else { return }
+        rearm()
         parser.feed(unwrapInboundIn(data))
         defer {
             if needsFlush {
@@ -188,7 +203,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
                 context.flush()
             }
         }
-        while !inputDone {
+        while machine.isReadingInput {
             let action: RequestIntake.Action
             switch parser.next() {
             case .needMore:
@@ -216,7 +231,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
                 // keeps its head's method (a HEAD gets no page body).
                 let kind = SlipwayPages.Kind(error)
                 services.metrics.requestRejected(kind)
-                refuse(kind)
+                received(.refusal(kind), closesConnection: true)
                 return
             }
             act(on: action)
@@ -232,61 +247,49 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
             // connection closes: the remaining bytes of this request are
             // never parsed as another.
             services.metrics.requestRejected(kind)
-            refuse(kind)
+            received(.refusal(kind), closesConnection: true)
         case .serve(let request):
-            accept(request, last: !request.isKeepAlive)
+            received(.request(request), closesConnection: !request.isKeepAlive)
         case .serveAndClose(let request):
-            accept(request, last: true)
+            received(.request(request), closesConnection: true)
         }
     }
 
-    /// Serves `request` now, or after the answers it waits behind.
-    /// - Parameter last: nothing more is read from the connection (`Connection:
-    ///   close`, HTTP/1.0 without keep-alive, or a body left unread).
-    private func accept(_ request: IncomingRequest, last: Bool) {
-        connectionGuard?.requestReceived()
-        if last { inputDone = true }
-        if exchange == nil && waiting.isEmpty {
-            serve(begin(request, closeAfter: last))
-        } else {
-            waiting.append(.request(request))
+    /// A request received whole: answered now, or after those before it.
+    private func received(_ pending: PendingAnswer, closesConnection: Bool) {
+        if case .answer(let pending) = machine.requestReceived(pending, closesConnection: closesConnection) {
+            answerNext(pending)
         }
     }
 
-    /// Queues the refusal page and stops reading.
-    private func refuse(_ kind: SlipwayPages.Kind) {
-        connectionGuard?.requestReceived()
-        inputDone = true
-        waiting.append(.refusal(kind))
-        serveWaiting()
-    }
-
-    /// Nothing more will be read: close now when nothing is pending,
-    /// otherwise once the last pending answer is written.
-    private func stopInput() {
-        inputDone = true
-        if exchange == nil && waiting.isEmpty { context.close(promise: nil) }
-    }
-
-    /// Answers what waits, in order, until one answer has to wait itself.
-    private func serveWaiting() {
-        guard !draining else { return }
-        draining = true
-        defer { draining = false }
-        while exchange == nil, !waiting.isEmpty {
-            switch waiting.removeFirst() {
-            case .request(let request):
-                serve(begin(request, closeAfter: !request.isKeepAlive))
-            case .refusal(let kind):
-                let request = IncomingRequest(
-                    method: receivingMethod, target: "/", host: "", headers: [:], version: .http1_1, isKeepAlive: false)
-                let exchange = begin(request, closeAfter: true)
-                execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: false), exchange)
-            }
+    /// Answers `pending`, and whatever the machine hands out next while
+    /// answers finish at once, in a loop rather than recursion.
+    private func answerNext(_ pending: PendingAnswer) {
+        guard !answering else {
+            nextAnswer = pending
+            return
         }
-        if exchange == nil && waiting.isEmpty && readHeld && !inputDone {
-            readHeld = false
-            context.read()
+        answering = true
+        defer { answering = false }
+        var next: PendingAnswer? = pending
+        while let pending = next {
+            nextAnswer = nil
+            answer(pending)
+            next = nextAnswer
+        }
+    }
+
+    private func answer(_ pending: PendingAnswer) {
+        switch pending {
+        case .request(let request):
+            serve(begin(request, closeAfter: false))
+        case .refusal(let kind):
+            let request = IncomingRequest(
+                method: receivingMethod, target: "/", host: "", headers: [:], version: .http1_1, isKeepAlive: false)
+            let exchange = begin(request, closeAfter: true)
+            execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: false), exchange)
+        case .prepared:
+            break // sent by `send(_:notModified:for:)` itself
         }
     }
 
@@ -309,6 +312,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
             execute(plan, exchange)
         case .replyAndClose(let plan):
             exchange.closeAfter = true
+            machine.endAfterAnswer()
             execute(plan, exchange)
         case .build(let build):
             exchange.isPreview = build.isPreview
@@ -380,7 +384,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     /// Writes a head's `start` and the ending the connection needs.
     private func writeHead(start: ByteBuffer, _ exchange: Exchange) {
         let ending: HeadEnding
-        if exchange.closeAfter || (inputDone && waiting.isEmpty) {
+        if exchange.closeAfter || machine.closesAfterAnswer {
             exchange.closeAfter = true
             ending = .close
         } else {
@@ -398,23 +402,31 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     /// exactly the answer's tag, 200 when it has none. Anything else takes
     /// the whole pipeline.
     private func prepared(for head: HTTP1RequestHead) -> (PreparedAnswer, notModified: Bool, head: HTTP1RequestHead)? {
-        guard exchange == nil, waiting.isEmpty, let key = PreparedAnswerKey(head),
+        guard machine.isIdle, let key = PreparedAnswerKey(head),
             let answer = loop.answers.answer(for: key, version: services.pipeline.siteTable.version)
         else { return nil }
         guard head.ifNoneMatch.isPresent else { return (answer, false, head) }
         return answer.isExactMatch(head.view(head.ifNoneMatch.value)) ? (answer, true, head) : nil
     }
 
+    /// The largest body a prepared answer writes in one go. A client taking
+    /// bytes gets it at once; the channel then turns unwritable, so the next
+    /// request waits for the client like any other. A connection so holds at
+    /// most this much beyond the channel's high watermark.
+    static let preparedWriteLimit = 4 * ProxyServices.chunkSize
+
     /// Sends a prepared answer: its start, the ending, and for a 200 the
     /// body, flushed with whatever else this read answered. A body larger
-    /// than a slice, or a client that is not taking bytes, goes through an
-    /// ``Exchange`` like any other, written as the client takes it.
+    /// than ``preparedWriteLimit``, or a client that is not taking bytes,
+    /// goes through an ``Exchange`` like any other, written as the client
+    /// takes it.
     private func send(_ answer: PreparedAnswer, notModified: Bool, for head: HTTP1RequestHead) {
         let startedAt = now()
-        connectionGuard?.requestReceived()
         let last = !head.isKeepAlive
-        if last { inputDone = true }
-        if !notModified && (answer.body.readableBytes > ProxyServices.chunkSize || !context.channel.isWritable) {
+        guard case .answer = machine.requestReceived(.prepared, closesConnection: last) else {
+            preconditionFailure("a prepared answer is chosen only when nothing is pending")
+        }
+        if !notModified && (answer.body.readableBytes > Self.preparedWriteLimit || !context.channel.isWritable) {
             let exchange = begin(RequestIntake.request(head), closeAfter: last)
             exchange.cacheHit = true
             exchange.status = 200
@@ -430,7 +442,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         context.write(wrapOutboundOut(.byteBuffer(loop.endings.ending(ending))), promise: nil)
         let bodyBytes = notModified ? 0 : answer.body.readableBytes
         if bodyBytes > 0 { context.write(wrapOutboundOut(.byteBuffer(answer.body)), promise: nil) }
-        connectionGuard?.responseCompleted()
+        let next = machine.answerEnded(now: now())
         let status = notModified ? 304 : 200
         let nanoseconds = (now() - startedAt).nanoseconds
         services.metrics.response(
@@ -441,7 +453,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
                 method: .GET, host: head.hostString, target: head.originTarget, status: status,
                 bodyBytes: Int64(bodyBytes), nanoseconds: nanoseconds, cache: !notModified)
         }
-        guard last else {
+        guard case .close = next else {
             needsFlush = true
             return
         }
@@ -527,14 +539,13 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         guard exchange === self.exchange else { return }
         self.exchange = nil
         exchange.body = nil
-        connectionGuard?.responseCompleted()
-        let closeAfter = exchange.closeAfter || (inputDone && waiting.isEmpty)
+        if exchange.closeAfter { machine.endAfterAnswer() }
+        let next = machine.answerEnded(now: now())
+        rearm()
+        var closeAfter = false
+        if case .close = next { closeAfter = true }
         if exchange.file != nil || closeAfter {
             // Wait for the last byte to leave before closing the file or the connection.
-            if closeAfter {
-                inputDone = true
-                waiting.removeAll()
-            }
             let promise = context.eventLoop.makePromise(of: Void.self)
             let channel = context.channel
             promise.futureResult.assumeIsolated().whenComplete { [services, now] _ in
@@ -543,13 +554,16 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
                 if closeAfter { channel.close(promise: nil) }
             }
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(endMarker)), promise: promise)
-            // Writes stay in order: the next answer may start before this one's last byte has left.
-            if !closeAfter { serveWaiting() }
-            return
+        } else {
+            context.flush()
+            Self.record(exchange, services: services, now: now)
         }
-        context.flush()
-        Self.record(exchange, services: services, now: now)
-        serveWaiting()
+        // Writes stay in order: the next answer may start before this one's last byte has left.
+        switch next {
+        case .answer(let pending): answerNext(pending)
+        case .read: context.read()
+        case .close, .none: break
+        }
     }
 
     /// Counts a finished response and writes its access-log line.
@@ -591,14 +605,43 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
 
     /// The connection is gone: stop everything still running for it.
     private func abandon() {
-        inputDone = true
-        waiting.removeAll()
+        machine.closed()
+        cancelTimer()
         guard let exchange else { return }
         self.exchange = nil
         exchange.task?.cancel()
         exchange.task = nil
         exchange.upstream?.cancel()
         exchange.closeFile()
+    }
+
+    // MARK: Timer
+
+    /// Makes sure the timer fires no later than the machine's next deadline.
+    /// A timer that fires early just asks again and re-arms, so a deadline
+    /// moving later never needs a new timer.
+    private func rearm() {
+        guard let context, let next = machine.nextDeadline else { return }
+        if let timerDeadline, timerDeadline <= next { return }
+        timer?.cancel()
+        timerDeadline = next
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: next) { [self] in
+            timer = nil
+            timerDeadline = nil
+            switch machine.timerFired(now: now()) {
+            case .wait:
+                rearm()
+            case .close(let reason):
+                onTimeout(reason)
+                self.context?.close(promise: nil)
+            }
+        }
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
     }
 
     /// Runs `work` off the event loop, then `then` back on it, unless the

@@ -12,15 +12,14 @@ import Synchronization
 /// site's active build, and `<n>--<slug>.<apps-domain>` from build `n`.
 ///
 /// It runs on raw SwiftNIO channel handlers over NIOPosix (epoll on Linux),
-/// one event loop per core it may run on. Each connection's pipeline is:
-///
-/// 1. `ConnectionGuardHandler` — header-read, idle and write-idle timeouts;
-///    the request-line limit;
-/// 2. NIO's HTTP/1.1 request decoder (header size and count limits);
-/// 3. `ProxyRequestHandler` — keep-alive and pipelining (one request at a
-///    time, answers in order, 400/414/431 for what cannot be parsed), the
-///    `ServingPipeline`, then the response as raw bytes: a head written by
-///    `ResponseHeadWriter` and the body, with no per-part handler after it.
+/// one event loop per core it may run on. Each connection has one handler,
+/// `ProxyRequestHandler`, on the socket's bytes: Slipway's own HTTP/1.1
+/// parser (`HTTP1RequestParser`: framing, the request-line, header size and
+/// count limits), the connection's state machine (`ConnectionStateMachine`:
+/// keep-alive, pipelining in order, held reads, half-close, shutdown, the
+/// header-read, idle and write-idle timeouts), prepared answers
+/// (`PreparedAnswers`) and the `ServingPipeline`, then the response as raw
+/// bytes: a head written by `ResponseHeadWriter` and the body.
 ///
 /// The site table is loaded at ``start()`` and kept current by catalog events
 /// and a periodic reconcile; no request waits on the catalog. Each
@@ -60,6 +59,7 @@ public final class ProxyServer: Sendable {
         var follow: Task<Void, Never>
         var client: HTTPClient?
         var prefetcher: CachePrefetcher
+        var services: ProxyServices
     }
 
     /// Builds a server; nothing is loaded or bound before ``start()``.
@@ -167,7 +167,9 @@ public final class ProxyServer: Sendable {
             let channel = try await bind(services: services)
             let stillStarting = state.withLock { state in
                 guard case .starting = state else { return false }
-                state = .running(Running(channel: channel, follow: following, client: client, prefetcher: warming))
+                state = .running(
+                    Running(
+                        channel: channel, follow: following, client: client, prefetcher: warming, services: services))
                 return true
             }
             guard stillStarting else {
@@ -300,11 +302,30 @@ public final class ProxyServer: Sendable {
         PreparedAnswers.Limits(maxEntries: 8192, maxBytes: min(bodyCacheBytes / 8, 64 << 20))
     }
 
-    private func bind(services: ProxyServices) async throws -> any Channel {
-        let configuration = self.configuration
-        let timeouts = ConnectionTimeouts.Configuration(
+    /// The connections' timeouts.
+    private var connectionTimeouts: ConnectionTimeouts.Configuration {
+        ConnectionTimeouts.Configuration(
             headerRead: TimeAmount(configuration.timeouts.headerRead), idle: TimeAmount(configuration.timeouts.idle),
             writeIdle: TimeAmount(configuration.timeouts.writeIdle))
+    }
+
+    /// A handler for one connection of this running server on a channel the
+    /// caller made, with the caller's clock: what every accepted connection
+    /// gets, for tests that drive a connection without a socket.
+    func makeConnectionHandler(
+        now: @escaping () -> NIODeadline, onTimeout: @escaping (ConnectionTimeouts.Reason) -> Void
+    ) -> ProxyRequestHandler? {
+        let services: ProxyServices? = state.withLock { state in
+            if case .running(let running) = state { return running.services }
+            return nil
+        }
+        guard let services else { return nil }
+        return ProxyRequestHandler(services: services, timeouts: connectionTimeouts, now: now, onTimeout: onTimeout)
+    }
+
+    private func bind(services: ProxyServices) async throws -> any Channel {
+        let configuration = self.configuration
+        let timeouts = connectionTimeouts
         let (connections, metrics) = (self.connections, self.metrics)
 
         let bootstrap = ServerBootstrap(group: group)
@@ -321,11 +342,9 @@ public final class ProxyServer: Sendable {
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    let connectionGuard = ConnectionGuardHandler(
-                        configuration: timeouts, onTimeout: { metrics.connectionClosed($0) })
-                    try sync.addHandler(connectionGuard)
-                    try sync.addHandler(ProxyRequestHandler(services: services, connectionGuard: connectionGuard))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ProxyRequestHandler(
+                            services: services, timeouts: timeouts, onTimeout: { metrics.connectionClosed($0) }))
                 }
             }
         do {

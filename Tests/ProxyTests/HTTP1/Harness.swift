@@ -104,7 +104,7 @@ enum ReferenceEdge {
                 maxHeaderCount: limits.maxHeaderCount, maxRequestBodyBytes: limits.maxBodyBytes))
         var outcome = Outcome()
         var processed = 0
-        // ConnectionGuardHandler: the first request line's length, before the parser sees a read.
+        // The previous edge's connection guard: the first request line's length, before the parser sees a read.
         var lineSeen: Int? = 0
         var currentBody: [UInt8] = []
         var currentHead: HTTPRequestHead?
