@@ -12,6 +12,13 @@ let swiftSettings: [SwiftSetting] = [
     .treatAllWarnings(as: .error),
 ]
 
+/// The edge's settings: besides the shared ones, release builds leave out
+/// the run-time exclusivity checks, which the per-request state kept in the
+/// connection's handler paid for on every request. Debug builds (every test
+/// run) keep them, so a violation still fails the tests.
+let proxySwiftSettings: [SwiftSetting] =
+    swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "slipway",
     platforms: [.macOS(.v15)],
@@ -129,7 +136,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: proxySwiftSettings
         ),
         .target(
             name: "Admin",

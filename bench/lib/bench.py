@@ -34,6 +34,9 @@ def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+# The run's time stamp, in the names of everything it writes under bench/results.
+STAMP = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%MZ")
+
 CFG = {
     "rounds": env_int("BENCH_ROUNDS", 3),
     "duration_s": env_int("BENCH_DURATION", 10),
@@ -352,12 +355,70 @@ def wrk(url: str, headers: dict, duration: int, connections: int, script: str = 
 
 
 def median_of(runs: list[dict]) -> dict:
-    return {
+    median = {
         "rps": statistics.median(r["rps"] for r in runs),
         "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
         "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
         "errors": sum(r["errors"] for r in runs),
     }
+    if all("user_us" in r for r in runs):
+        median["user_us"] = statistics.median(r["user_us"] for r in runs)
+        median["sys_us"] = statistics.median(r["sys_us"] for r in runs)
+    return median
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a server process and its child
+    processes (nginx's worker), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user = system = 0.0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        user += int(fields[11]) / tick
+        system += int(fields[12]) / tick
+    return user, system
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (nginx's master and worker)."""
+    found, pending = [], [pid]
+    while pending:
+        p = pending.pop()
+        found.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def profile(pid: int, seconds: int, name: str) -> subprocess.Popen | None:
+    """Starts `perf record` on a server for `seconds` (BENCH_PROFILE=1)."""
+    if os.environ.get("BENCH_PROFILE") != "1" or not shutil.which("perf"):
+        return None
+    data = WORK / f"perf-{name}.data"
+    pids = ",".join(str(p) for p in process_tree(pid))
+    return subprocess.Popen(["perf", "record", "-F", "2999", "-p", pids, "-o", str(data), "--",
+                             "sleep", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def profile_report(recorder: subprocess.Popen | None, name: str) -> None:
+    """Writes the profile's flat report next to the results."""
+    if recorder is None:
+        return
+    recorder.wait(timeout=120)
+    report = ""
+    for sort, limit in (("dso", "0.1"), ("dso,symbol", "0.4")):
+        report += subprocess.run(["perf", "report", "--stdio", "--no-children", "--percent-limit", limit,
+                                  "--sort", sort, "-i", str(WORK / f"perf-{name}.data")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    out = RESULTS / f"profile-{STAMP}-{name}.txt"
+    out.write_text(report)
+    log(f"  profile written to {out}")
 
 
 # ---------------------------------------------------------------- scenarios
@@ -365,6 +426,7 @@ def median_of(runs: list[dict]) -> dict:
 class Bench:
     def __init__(self, store: dict, s3, sites: dict, fixture: dict, slipway: subprocess.Popen):
         self.store, self.s3, self.sites, self.fixture, self.slipway = store, s3, sites, fixture, slipway
+        self.nginx: subprocess.Popen | None = None
         self.results: dict = {"scenarios": [], "streaming": {}, "notes": []}
         self.dom = CFG["domain"]
 
@@ -421,11 +483,29 @@ class Bench:
             for side in order:
                 port = ports[side][1]
                 h = dict(per_side_headers[side], Host=host)
+                server = self.slipway if side == "slipway" else self.nginx
+                before = cpu_seconds(server.pid) if server else None
                 res = wrk(f"http://127.0.0.1:{port}{path}", h, CFG["duration_s"],
                           connections or CFG["connections"], script, args)
+                if before and res["requests"]:
+                    after = cpu_seconds(server.pid)
+                    res["user_us"] = (after[0] - before[0]) * 1e6 / res["requests"]
+                    res["sys_us"] = (after[1] - before[1]) * 1e6 / res["requests"]
                 runs[side].append(res)
+                cpu = f"  cpu/req user {res['user_us']:.2f} µs sys {res['sys_us']:.2f} µs" if "user_us" in res else ""
                 log(f"  round {r + 1} {side:18s} {res['rps']:10.0f} req/s  p50 {res['p50_us'] / 1000:.3f} ms"
-                    f"  p99 {res['p99_us'] / 1000:.3f} ms  errors {res['errors']}")
+                    f"  p99 {res['p99_us'] / 1000:.3f} ms  errors {res['errors']}{cpu}")
+        # A profile slows the server it samples: taken in an extra run that no median counts.
+        for side in sides:
+            server = self.slipway if side == "slipway" else self.nginx
+            if side == "nginx-proxy_cache" or server is None:
+                continue
+            recorder = profile(server.pid, CFG["duration_s"], f"{name}-{side}")
+            if recorder is None:
+                break
+            wrk(f"http://127.0.0.1:{ports[side][1]}{path}", dict(per_side_headers[side], Host=host),
+                CFG["duration_s"], connections or CFG["connections"], script, args)
+            profile_report(recorder, f"{name}-{side}")
         self.results["scenarios"].append({
             "name": name, "title": title, "path": path, "host": host, "headers": headers,
             "connections": connections or CFG["connections"],
@@ -595,6 +675,17 @@ def markdown(results: dict) -> str:
         text += (f"\nSlow client ({slow['rate']}B/s, {slow['download']['seconds']:.1f} s for 1 GiB): Slipway RSS "
                  f"{slow['rss_baseline_mib']:.1f} MiB before, peak {slow['rss_peak_mib']:.1f} MiB "
                  f"(+{slow['rss_growth_mib']:.1f} MiB).\n")
+    cpu_rows = []
+    for s in results["scenarios"]:
+        cells = []
+        for side in ("slipway", "nginx-static"):
+            m = s["sides"].get(side, {}).get("median", {})
+            cells.append(f"{m['user_us']:.2f} | {m['sys_us']:.2f}" if "user_us" in m else " | ")
+        cpu_rows.append(f"| {s['name']} | {cells[0]} | {cells[1]} |")
+    if cpu_rows:
+        text += ("\nCPU time per request (µs, the server process's user and system time over a run, "
+                 "divided by its requests; medians):\n\n| scenario | Slipway user | Slipway system | "
+                 "nginx-static user | nginx-static system |\n|---|---:|---:|---:|---:|\n" + "\n".join(cpu_rows) + "\n")
     text += "\n| goal | measured | met |\n|---|---|---|\n"
     for g in results.get("goals", []):
         text += f"| {g['goal']} | {g['value']} | {'yes' if g['met'] else 'no'} |\n"
@@ -701,6 +792,7 @@ def main() -> int:
 
     nginx = start_nginx(nginx_conf(Path(fx["www"]), state))
     bench = Bench(store, s3, state, fx, proc)
+    bench.nginx = nginx
     bench.results["notes"].append(f"Fixture published through Slipway's build engine: {method}; "
                                   f"{len(items)} deployments in {publish_s:.0f} s.")
     dom = CFG["domain"]
@@ -746,7 +838,7 @@ def main() -> int:
     results["fixture"] = {k: v for k, v in fx.items() if k.endswith("bytes")}
     results["goals"] = goals(results)
     table = markdown(results)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%MZ")
+    stamp = STAMP
     (RESULTS / f"results-{stamp}.json").write_text(json.dumps(results, indent=2) + "\n")
     head = (f"# Slipway bench — {info['date']}\n\nMachine: {info['cpu']}, {info['cores']} cores, "
             f"{info['memory_gib']} GiB, kernel {info['kernel']}; load average at start "

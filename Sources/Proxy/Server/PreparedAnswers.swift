@@ -1,6 +1,12 @@
 import NIOCore
 import NIOPosix
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// What decides a prepared answer: the `Host` and target bytes exactly as the
 /// request sent them, and the precompressed codings it accepts. Everything
 /// else the serving pipeline reads to answer a plain GET (the site, its
@@ -54,9 +60,12 @@ struct PreparedAnswerKey: Hashable, Sendable {
         lhs.encodings == rhs.encodings && equal(lhs.host, rhs.host) && equal(lhs.target, rhs.target)
     }
 
-    private static func equal(_ lhs: ByteBufferView, _ rhs: ByteBufferView) -> Bool {
+    static func equal(_ lhs: ByteBufferView, _ rhs: ByteBufferView) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        return withBytes(lhs) { left in withBytes(rhs) { right in left.elementsEqual(right) } }
+        guard lhs.count > 0 else { return true }
+        return withBytes(lhs) { left in
+            withBytes(rhs) { right in memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+        }
     }
 
     /// A view's bytes in place (a `ByteBufferView` is always contiguous).
@@ -88,7 +97,7 @@ final class PreparedAnswer {
     /// a browser sends back). Anything else, a list or a weak tag, is
     /// decided by the whole pipeline.
     func isExactMatch(_ value: ByteBufferView) -> Bool {
-        value.elementsEqual(quotedETag.readableBytesView)
+        PreparedAnswerKey.equal(value, quotedETag.readableBytesView)
     }
 
     /// What the answer holds on to, for the table's byte bound.

@@ -1,6 +1,6 @@
 import Benchmark
 import Model
-import Proxy
+@_spi(Benchmarks) import Proxy
 import Storage
 
 /// The per-request hot paths of the edge proxy, measured in isolation:
@@ -14,6 +14,22 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(2),
         maxIterations: 1_000
     )
+
+    // MARK: a prepared answer
+
+    // What the edge itself does for a cache hit answered from its prepared
+    // form (parse, key, lookup, connection state, head ending): the
+    // allocation count here is the hit's.
+    let probe = PreparedHitProbe(
+        request: "GET /assets/app.3f9a1c2b.js HTTP/1.1\r\nHost: shop.apps.example.com\r\n"
+            + "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36\r\n"
+            + "Accept: */*\r\nAccept-Encoding: gzip, deflate, br\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n",
+        bodyBytes: 2048)
+    Benchmark("Prepared answer: a browser's GET, parsed and answered") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(probe.answer())
+        }
+    }
 
     // MARK: path sanitising
 
