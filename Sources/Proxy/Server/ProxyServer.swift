@@ -331,9 +331,6 @@ public final class ProxyServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 guard connections.admit(channel) else {
                     // Over the limit: accepted and closed at once, so the
@@ -342,6 +339,14 @@ public final class ProxyServer: Sendable {
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
+                    // Set here, synchronously, rather than as the bootstrap's
+                    // child options, which chain a future per option on
+                    // every accepted connection.
+                    if let options = channel.syncOptions {
+                        try options.setOption(.tcpOption(.tcp_nodelay), value: 1)
+                        try options.setOption(.allowRemoteHalfClosure, value: true)
+                        try options.setOption(.maxMessagesPerRead, value: 16)
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ProxyRequestHandler(
                             services: services, timeouts: timeouts, onTimeout: { metrics.connectionClosed($0) }))
