@@ -52,6 +52,8 @@ CFG = {
     "admin_port": env_int("BENCH_ADMIN_PORT", 28081),
     "nginx_static_port": env_int("BENCH_NGINX_STATIC_PORT", 28090),
     "nginx_proxy_port": env_int("BENCH_NGINX_PROXY_PORT", 28091),
+    "disk_proxy_port": env_int("BENCH_DISK_SLIPWAY_PORT", 28082),
+    "disk_admin_port": env_int("BENCH_DISK_ADMIN_PORT", 28083),
     "rgw_port": env_int("BENCH_RGW_PORT", 27480),
     "mon_port": env_int("BENCH_MON_PORT", 26789),
 }
@@ -197,8 +199,30 @@ def start_slipway(env: dict, label: str) -> subprocess.Popen:
     proc = subprocess.Popen(pinned(CFG["server_cpu"], [SLIPWAY_BIN, "serve"]), env=env,
                             stdout=logf, stderr=subprocess.STDOUT, cwd=str(WORK))
     started.append(("slipway", proc))
-    wait_port(CFG["proxy_port"], 60, proc)
+    wait_port(int(env["SLIPWAY_PROXY_PORT"]), 60, proc)
     return proc
+
+
+def disk_slipway_env() -> dict:
+    """A second Slipway on the disk store (its own data directory and ports),
+    for the stream-disk scenario."""
+    env = dict(os.environ)
+    for key in [k for k in env if k.startswith("SLIPWAY_S3_")]:
+        del env[key]
+    env.update({
+        "SLIPWAY_DATA_DIR": str(WORK / "slipway-disk"),
+        "SLIPWAY_PROXY_HOST": "127.0.0.1",
+        "SLIPWAY_PROXY_PORT": str(CFG["disk_proxy_port"]),
+        "SLIPWAY_ADMIN_HOST": "127.0.0.1",
+        "SLIPWAY_ADMIN_PORT": str(CFG["disk_admin_port"]),
+        "SLIPWAY_APPS_DOMAIN": CFG["domain"],
+        "SLIPWAY_STORAGE": "disk",
+        "SLIPWAY_ALLOW_LOCAL_REPOS": "true",
+        "SLIPWAY_BUILD_RUNNER": "local",
+        "SLIPWAY_STATIC_DIR": str(ROOT / "static"),
+        "SLIPWAY_ACCESS_LOG": "false",
+    })
+    return env
 
 
 # ---------------------------------------------------------------- nginx
@@ -564,6 +588,40 @@ class Bench:
         code, size, secs = int(out[0]), int(out[1]), float(out[2])
         return {"status": code, "bytes": size, "seconds": secs, "mib_per_s": size / secs / (1 << 20)}
 
+    def run_disk_streaming(self) -> None:
+        """stream-disk: the 1 GiB object from a Slipway on the disk store,
+        sent with sendfile, against nginx static's sendfile rate."""
+        log("scenario stream-disk: 1 GiB object from the disk store (sendfile) to a fast client")
+        big = fixture_mod.BIG_BYTES
+        proc = start_slipway(disk_slipway_env(), "disk")
+        try:
+            wait_port(CFG["disk_admin_port"], 30, proc)
+            token = (WORK / "slipway-disk" / "admin-token").read_text().strip()
+            api = publish.AdminAPI(f"http://127.0.0.1:{CFG['disk_admin_port']}", token)
+            item = [d for d in publish.deployments(self.fixture, 0) if d["slug"] == "big"]
+            builds = publish.publish_api(api, item, log)
+            state = publish.wait_live(api, builds, timeout=600, log=log)
+            if state["big"]["status"] != "success":
+                raise RuntimeError(f"stream-disk: the build failed: {state['big']}")
+            time.sleep(1)
+            host = f"big.{self.dom}"
+            sides = {"slipway (disk)": f"http://127.0.0.1:{CFG['disk_proxy_port']}/big.bin",
+                     "nginx-static": f"http://127.0.0.1:{CFG['nginx_static_port']}/big.bin"}
+            runs: dict[str, list] = {s: [] for s in sides}
+            # A transfer takes a third of a second here: more rounds than
+            # stream-fast, alternating, so that both sides share the moment.
+            for r in range(max(5, CFG["stream_rounds"])):
+                for side, url in sides.items():
+                    res = self.curl_download(url, host)
+                    if res["status"] != 200 or res["bytes"] != big:
+                        raise RuntimeError(f"stream-disk on {side}: HTTP {res['status']}, {res['bytes']} bytes")
+                    runs[side].append(res)
+                    log(f"  round {r + 1} {side:15s} {res['mib_per_s']:8.0f} MiB/s ({res['seconds']:.2f} s)")
+        finally:
+            stop("slipway-disk", proc)
+        self.results["streaming"]["disk"] = {
+            s: {"median_mib_per_s": statistics.median(x["mib_per_s"] for x in v), "runs": v} for s, v in runs.items()}
+
     def run_streaming(self) -> None:
         log("scenario stream-fast: 1 GiB object to a fast client")
         big = fixture_mod.BIG_BYTES
@@ -584,6 +642,8 @@ class Bench:
         self.results["streaming"]["fast"] = {
             s: {"median_mib_per_s": statistics.median(x["mib_per_s"] for x in v), "runs": v}
             for s, v in runs.items()}
+
+        self.run_disk_streaming()
 
         log(f"scenario stream-slow: 1 GiB object to a client reading {CFG['slow_rate']}B/s; Slipway's RSS sampled")
         pid = self.slipway.pid
@@ -645,6 +705,11 @@ def goals(results: dict) -> list[dict]:
         added = s["slipway (cache off)"]["median"]["p50_ms"] - s["gateway direct"]["median"]["p50_ms"]
         out.append({"goal": "cold miss adds ≤ 1 ms median over the direct fetch", "value": f"{added:+.3f} ms",
                     "met": added <= 1.0})
+    disk = results["streaming"].get("disk")
+    if disk:
+        ratio = disk["slipway (disk)"]["median_mib_per_s"] / disk["nginx-static"]["median_mib_per_s"]
+        out.append({"goal": "1 GiB from the disk store ≥ 0.9× nginx static's sendfile rate",
+                    "value": f"{ratio:.2f}×", "met": ratio >= 0.9})
     slow = results["streaming"].get("slow")
     if slow:
         out.append({"goal": "RSS grows ≤ 64 MiB while 1 GiB streams to a slow client",
@@ -670,6 +735,12 @@ def markdown(results: dict) -> str:
         for other in [k for k in fast if k != "slipway"]:
             o = fast[other]["median_mib_per_s"]
             lines.append(f"| stream-fast 1 GiB (MiB/s) | {sw:,.0f} | | | {other} | {o:,.0f} | | | {sw / o:.2f}× |")
+    disk = results["streaming"].get("disk")
+    if disk:
+        sw = disk["slipway (disk)"]["median_mib_per_s"]
+        o = disk["nginx-static"]["median_mib_per_s"]
+        lines.append(f"| stream-disk 1 GiB, disk store (MiB/s) | {sw:,.0f} | | | nginx-static | {o:,.0f} | | | "
+                     f"{sw / o:.2f}× |")
     text = "\n".join(lines) + "\n"
     slow = results["streaming"].get("slow")
     if slow:
@@ -756,7 +827,8 @@ def main() -> int:
     if not Path(SLIPWAY_BIN).exists():
         log(f"no Slipway binary at {SLIPWAY_BIN}; bench/run builds it")
         return 1
-    for p in (CFG["proxy_port"], CFG["admin_port"], CFG["nginx_static_port"], CFG["nginx_proxy_port"]):
+    for p in (CFG["proxy_port"], CFG["admin_port"], CFG["nginx_static_port"], CFG["nginx_proxy_port"],
+              CFG["disk_proxy_port"], CFG["disk_admin_port"]):
         if not port_free(p):
             log(f"port {p} is taken; set the BENCH_*_PORT variables")
             return 1
