@@ -205,8 +205,17 @@ final class BuilderHarness: Sendable {
     }
 
     /// The persisted log of a build, from the store.
+    /// The build's stored log. The worker stores it after it reported the
+    /// attempt's end (`AttemptEndStateMachine`: the report, then the log),
+    /// so a busy machine may need a moment between the two.
     func storedLog(_ build: Build) async throws -> String {
-        String(buffer: try await store.getBytes(build.logKey, limit: 64 << 20))
+        var log: String?
+        try await eventually(timeout: .seconds(30), "the stored log of \(build.id)") {
+            guard let bytes = try? await store.getBytes(build.logKey, limit: 64 << 20) else { return false }
+            log = String(buffer: bytes)
+            return true
+        }
+        return log ?? ""
     }
 
     /// Waits until the build's live log has a line containing `text`.
