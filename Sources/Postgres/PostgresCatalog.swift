@@ -288,20 +288,41 @@ public final class PostgresCatalog: Catalog {
     }
 }
 
-/// The first of several results, handed to one continuation; later ones are dropped.
-private final class FirstOutcome: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<Bool, any Error>?, done: Bool)>((nil, false))
+/// The first of several results, handed to one continuation; later ones are
+/// dropped. A result that comes before the continuation is installed is
+/// handed over as it is installed.
+final class FirstOutcome: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Bool, any Error>?
+        var done = false
+        /// The first result, while no continuation is installed yet.
+        var early: Result<Bool, any Error>?
+    }
+
+    private let state = Mutex(State())
 
     func install(_ continuation: CheckedContinuation<Bool, any Error>) {
-        state.withLock { $0.continuation = continuation }
+        let early = state.withLock { state -> Result<Bool, any Error>? in
+            guard let early = state.early else {
+                state.continuation = continuation
+                return nil
+            }
+            state.early = nil
+            return early
+        }
+        if let early { continuation.resume(with: early) }
     }
 
     func finish(_ result: Result<Bool, any Error>) {
         let continuation = state.withLock { state -> CheckedContinuation<Bool, any Error>? in
             guard !state.done else { return nil }
             state.done = true
-            defer { state.continuation = nil }
-            return state.continuation
+            guard let continuation = state.continuation else {
+                state.early = result
+                return nil
+            }
+            state.continuation = nil
+            return continuation
         }
         continuation?.resume(with: result)
     }

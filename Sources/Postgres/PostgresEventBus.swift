@@ -481,7 +481,9 @@ public final class PostgresEventBus: EventBus {
     }
 
     /// Sends itself a notification every ``Options/heartbeatInterval`` and
-    /// throws when one does not come back within ``Options/heartbeatTimeout``.
+    /// throws when one does not come back within ``Options/heartbeatTimeout``,
+    /// counted from before it is sent: a connection the server closed can
+    /// leave the sending query itself unanswered.
     private func heartbeat(on connection: PostgresConnection, channel: String) async throws {
         while true {
             try await Task.sleep(for: options.heartbeatInterval)
@@ -490,20 +492,30 @@ public final class PostgresEventBus: EventBus {
                 return state.heartbeat.number
             }
             let sent = ContinuousClock.now
-            try await connection.query("SELECT pg_notify(\(channel), \(String(number)))", logger: logger)
-            let heard = await withTaskGroup(of: Bool.self) { group in
-                group.addTask {
+            // A race without a task group: a group would wait for a query
+            // that may never be answered.
+            let outcome = FirstOutcome()
+            let roundTrip = Task { [logger] in
+                do {
+                    try await connection.query("SELECT pg_notify(\(channel), \(String(number)))", logger: logger)
                     await self.waitForHeartbeat(number)
-                    return true
+                    outcome.finish(.success(!Task.isCancelled))
+                } catch {
+                    outcome.finish(.failure(error))
                 }
-                group.addTask {
-                    try? await Task.sleep(for: self.options.heartbeatTimeout)
-                    return false
-                }
-                let first = await group.next() ?? false
-                group.cancelAll()
-                return first
             }
+            let timer = Task { [timeout = options.heartbeatTimeout] in
+                try? await Task.sleep(for: timeout)
+                outcome.finish(.success(false))
+            }
+            let heard = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { outcome.install($0) }
+            } onCancel: {
+                outcome.finish(.failure(CancellationError()))
+            }
+            // The loser stops: a waiting heartbeat is let go, a pending query cancelled.
+            roundTrip.cancel()
+            timer.cancel()
             try Task.checkCancellation()
             guard heard else { throw HeartbeatMissed(after: options.heartbeatTimeout) }
             let (seconds, attoseconds) = (ContinuousClock.now - sent).components
