@@ -20,9 +20,7 @@ final class ProxyServices: Sendable {
     let accessLog: AccessLog
     let intakeLimits: RequestIntake.Limits
     let upstream: ProxyConfiguration.Upstream
-    /// Where every answer's `Date` comes from.
-    let dateClock: HTTPDateClock
-    /// Each event loop's prepared answers and head endings.
+    /// Each event loop's prepared answers and head endings (whose `Date` comes from the server's clock).
     let loopStates: EdgeLoopStates
     let logger: Logger
 
@@ -40,7 +38,6 @@ final class ProxyServices: Sendable {
         self.accessLog = accessLog
         self.intakeLimits = intakeLimits
         self.upstream = upstream
-        self.dateClock = dateClock
         self.loopStates = EdgeLoopStates(limits: preparedAnswers, clock: dateClock)
         self.logger = logger
     }

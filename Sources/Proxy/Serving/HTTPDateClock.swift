@@ -20,12 +20,7 @@ public final class HTTPDateClock: Sendable {
     /// The current time in whole seconds since 1970.
     func currentSecond() -> Int64 { epochSeconds() }
 
-    /// The current time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-    func now() -> String {
-        text(second: epochSeconds())
-    }
-
-    /// `second` as an IMF-fixdate, formatted once for every caller asking
+    /// `second` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), formatted once for every caller asking
     /// within that second.
     func text(second: Int64) -> String {
         return cached.withLock { cached in
