@@ -29,6 +29,11 @@ public struct ProxyConfiguration: Sendable, Hashable {
     /// Logs one structured line per response (method, host, path without
     /// query, status, bytes, duration, cache) at `info` level.
     public var accessLog: Bool
+    /// Files of the disk store are sent with `sendfile`, straight from the
+    /// page cache to the socket. Off, they are read into buffers a slice
+    /// ahead of the client (for file systems where `sendfile` is unreliable,
+    /// and the way every body leaves a connection that encrypts).
+    public var sendfile: Bool
     public var limits: Limits
     public var timeouts: Timeouts
     public var cache: Cache
@@ -174,6 +179,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
         eventLoopThreads: Int = ProxyConfiguration.defaultEventLoopThreads,
         reconcileInterval: Duration = .seconds(60),
         accessLog: Bool = false,
+        sendfile: Bool = true,
         limits: Limits = Limits(),
         timeouts: Timeouts = Timeouts(),
         cache: Cache = Cache(),
@@ -188,6 +194,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.eventLoopThreads = eventLoopThreads
         self.reconcileInterval = reconcileInterval
         self.accessLog = accessLog
+        self.sendfile = sendfile
         self.limits = limits
         self.timeouts = timeouts
         self.cache = cache

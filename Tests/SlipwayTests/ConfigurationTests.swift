@@ -149,9 +149,11 @@ import Testing
             "SLIPWAY_PAGES_DIR": "/etc/slipway/pages",
             "SLIPWAY_STATIC_DIR": "/usr/share/slipway/static", "SLIPWAY_PROXY_MAX_CONNECTIONS": "500",
             "SLIPWAY_PROXY_HEADER_TIMEOUT": "5s", "SLIPWAY_PROXY_WRITE_TIMEOUT": "1m", "SLIPWAY_ACCESS_LOG": "yes",
-            "SLIPWAY_CACHE_BYTES": "64m",
+            "SLIPWAY_CACHE_BYTES": "64m", "SLIPWAY_SENDFILE": "false",
         ])
         let proxy = try config.proxyConfiguration()
+        let defaults = try await load().proxyConfiguration()
+        #expect(!proxy.sendfile && defaults.sendfile)
         #expect(proxy.port == 9080 && proxy.appsDomain == "apps.example.com")
         #expect(
             proxy.pagesDirectory == "/usr/share/slipway/static/pages"

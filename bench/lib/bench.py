@@ -421,11 +421,18 @@ def process_tree(pid: int) -> list[int]:
 
 
 def profile(pid: int, seconds: int, name: str) -> subprocess.Popen | None:
-    """Starts `perf record` on a server for `seconds` (BENCH_PROFILE=1)."""
-    if os.environ.get("BENCH_PROFILE") != "1" or not shutil.which("perf"):
+    """Starts `perf record` on a server for `seconds` (BENCH_PROFILE=1), or
+    counts its system calls with `strace -c` (BENCH_PROFILE=syscalls)."""
+    mode = os.environ.get("BENCH_PROFILE")
+    pids = ",".join(str(p) for p in process_tree(pid))
+    if mode == "syscalls" and shutil.which("strace"):
+        attach = [a for p in pids.split(",") for a in ("-p", p)]
+        return subprocess.Popen(["timeout", "-s", "INT", str(seconds), "strace", "-c", "-f", *attach,
+                                 "-o", str(WORK / f"strace-{name}.txt")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if mode != "1" or not shutil.which("perf"):
         return None
     data = WORK / f"perf-{name}.data"
-    pids = ",".join(str(p) for p in process_tree(pid))
     graph = ["-g"] if os.environ.get("BENCH_PROFILE_GRAPH") == "1" else []
     return subprocess.Popen(["perf", "record", "-F", "2999", *graph, "-p", pids, "-o", str(data), "--",
                              "sleep", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -436,6 +443,11 @@ def profile_report(recorder: subprocess.Popen | None, name: str) -> None:
     if recorder is None:
         return
     recorder.wait(timeout=120)
+    if os.environ.get("BENCH_PROFILE") == "syscalls":
+        out = RESULTS / f"syscalls-{STAMP}-{name}.txt"
+        out.write_text((WORK / f"strace-{name}.txt").read_text())
+        log(f"  system calls written to {out}")
+        return
     report = ""
     for sort, limit in (("dso", "0.1"), ("dso,symbol", "0.4")):
         report += subprocess.run(["perf", "report", "--stdio", "--no-children", "--percent-limit", limit,

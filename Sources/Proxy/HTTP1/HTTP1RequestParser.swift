@@ -164,6 +164,10 @@ struct HTTP1RequestParser: Sendable {
         let step = buffer.withUnsafeReadableBytes { scanner.scan($0, limits: limits) }
         switch step {
         case .needMore:
+            // Everything received was handed out: let the read's buffer go,
+            // so the channel reuses it for the next read instead of
+            // allocating another (and an idle connection holds none).
+            if buffer.readableBytes == 0 { buffer = ByteBuffer() }
             return .needMore
         case .failed(let error):
             return fail(error)

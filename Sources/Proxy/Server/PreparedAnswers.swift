@@ -79,18 +79,60 @@ struct PreparedAnswerKey: Hashable, Sendable {
 /// ending with `Date` is added as it is sent), its body, and the entity tag
 /// a client sends back. Sending it is one lookup and a gathered write of
 /// buffers that already exist.
+///
+/// For the usual ending (an HTTP/1.1 connection that stays open) the answer
+/// also keeps, for the current second, its whole head in one buffer, and
+/// with a small body the body too: most answers are then one buffer,
+/// joined once per second rather than gathered on every write.
 final class PreparedAnswer {
+    /// Bodies up to this size are joined to the head.
+    static let joinedBodyLimit = 16 << 10
+
     let start200: ByteBuffer
     let start304: ByteBuffer
     let body: ByteBuffer
     /// The entity tag in quotes, as `If-None-Match` carries it back.
     let quotedETag: ByteBuffer
+    /// ``joined200`` holds the body as well.
+    let joinsBody: Bool
+    private var joined200 = ByteBuffer()
+    private var joined304 = ByteBuffer()
+    private var second200 = Int64.min
+    private var second304 = Int64.min
 
     init(start200: ByteBuffer, start304: ByteBuffer, body: ByteBuffer, quotedETag: ByteBuffer) {
         self.start200 = start200
         self.start304 = start304
         self.body = body
         self.quotedETag = quotedETag
+        self.joinsBody = body.readableBytes <= Self.joinedBodyLimit
+    }
+
+    /// The start, `ending` (which names `second`) and, for a 200 when
+    /// ``joinsBody``, the body, in one buffer: made on the first answer of
+    /// each second, then shared by every answer in it.
+    func joined(notModified: Bool, ending: ByteBuffer, second: Int64) -> ByteBuffer {
+        if notModified {
+            if second304 != second {
+                joined304 = Self.join(start304, ending, nil)
+                second304 = second
+            }
+            return joined304
+        }
+        if second200 != second {
+            joined200 = Self.join(start200, ending, joinsBody ? body : nil)
+            second200 = second
+        }
+        return joined200
+    }
+
+    private static func join(_ start: ByteBuffer, _ ending: ByteBuffer, _ body: ByteBuffer?) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(start.readableBytes + ending.readableBytes + (body?.readableBytes ?? 0))
+        buffer.writeImmutableBuffer(start)
+        buffer.writeImmutableBuffer(ending)
+        if let body { buffer.writeImmutableBuffer(body) }
+        return buffer
     }
 
     /// Whether one `If-None-Match` value is exactly this answer's tag (what
@@ -100,8 +142,12 @@ final class PreparedAnswer {
         PreparedAnswerKey.equal(value, quotedETag.readableBytesView)
     }
 
-    /// What the answer holds on to, for the table's byte bound.
-    var cost: Int { start200.readableBytes + start304.readableBytes + body.readableBytes + 128 }
+    /// What the answer holds on to, for the table's byte bound: the starts
+    /// twice (alone and joined), the body, and its joined copy when it has one.
+    var cost: Int {
+        2 * (start200.readableBytes + start304.readableBytes + 64) + body.readableBytes
+            + (joinsBody ? body.readableBytes : 0)
+    }
 }
 
 /// Prepared answers of one event loop, so that reading them takes no lock.

@@ -325,3 +325,45 @@ final class UpstreamResponseDelegate: HTTPClientResponseDelegate {
         handler.value.upstreamFinished(exchange.value)
     }
 }
+
+extension ProxyRequestHandler {
+    /// Reads the slice `offset..<offset+length` of the exchange's file off
+    /// the event loop, then writes it and asks `pump` for the next one
+    /// (``FileDelivery/buffers``): one slice in flight, read only while the
+    /// client is taking bytes.
+    func readFileSlice(_ file: NIOFileHandle, at offset: Int64, length: Int, end: Int64, _ exchange: Exchange) {
+        guard !exchange.readingFile else { return }
+        exchange.readingFile = true
+        let allocator = context.channel.allocator
+        let read = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> ByteBuffer in
+            var buffer = allocator.buffer(capacity: length)
+            try file.withUnsafeFileDescriptor { descriptor in
+                _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { raw in
+                    try LocalObjectFile.read(
+                        descriptor: descriptor, at: offset,
+                        into: UnsafeMutableRawBufferPointer(rebasing: raw[..<length]))
+                }
+            }
+            return buffer
+        }
+        read.assumeIsolated().whenComplete { [self] result in
+            exchange.readingFile = false
+            if exchange.closeFileAfterRead { exchange.closeFile() }
+            guard exchange === self.exchange else { return }
+            switch result {
+            case .success(let buffer) where buffer.readableBytes == length:
+                exchange.body = .file(next: offset + Int64(length), end: end)
+                exchange.bodyBytes += Int64(length)
+                context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+                context.flush()
+                pump(exchange)
+            case .success:
+                // The file is shorter than the size it was opened with: the
+                // head is sent, so the client must see a truncated answer.
+                fail(exchange, ProxyError.objectMismatch("a stored file shrank while it was being sent"))
+            case .failure(let error):
+                fail(exchange, ProxyError.upstreamFailed("cannot read a stored file: \(error)"))
+            }
+        }
+    }
+}

@@ -21,8 +21,13 @@ final class Exchange {
     var task: Task<Void, Never>?
     /// Where the rest of the body comes from.
     var body: BodyPump?
-    /// An open file to `sendfile` from; closed when the response is done.
+    /// An open file to send from; closed when the response is done.
     var file: NIOFileHandle?
+    /// A slice of `file` is being read into a buffer (``FileDelivery/buffers``).
+    var readingFile = false
+    /// The response ended while a slice was being read: the file is closed
+    /// when the read returns, never under it.
+    var closeFileAfterRead = false
     /// The store download, for a body streamed from the S3-compatible store.
     var upstream: UpstreamDownload?
 
@@ -32,11 +37,16 @@ final class Exchange {
         self.closeAfter = closeAfter
     }
 
-    /// Closes the file, once.
+    /// Closes the file, once, and not while a slice of it is being read.
     func closeFile() {
-        guard let file else { return }
+        guard file != nil else { return }
+        guard !readingFile else {
+            closeFileAfterRead = true
+            return
+        }
+        let file = self.file
         self.file = nil
-        try? file.close()
+        try? file?.close()
     }
 }
 
@@ -44,7 +54,7 @@ final class Exchange {
 enum BodyPump {
     /// Bytes in memory (a cached body or a slice of one).
     case memory(ByteBuffer)
-    /// Bytes `next..<end` of `Exchange.file`, sent with `sendfile`.
+    /// Bytes `next..<end` of `Exchange.file`, sent as ``FileDelivery`` says.
     case file(next: Int64, end: Int64)
     /// Chunks streamed from the store as they come (`UpstreamDownload`).
     case upstream
@@ -438,13 +448,24 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
             return
         }
         let ending: HeadEnding = last ? .close : (head.version == .http10 ? .keepAliveHTTP10 : .keepAlive)
-        context.write(wrapOutboundOut(.byteBuffer(notModified ? answer.start304 : answer.start200)), promise: nil)
-        context.write(wrapOutboundOut(.byteBuffer(loop.endings.ending(ending))), promise: nil)
         let bodyBytes = notModified ? 0 : answer.body.readableBytes
-        if bodyBytes > 0 { context.write(wrapOutboundOut(.byteBuffer(answer.body)), promise: nil) }
-        let next = machine.answerEnded(now: now())
+        if ending == .keepAlive {
+            // The usual case: the head in one buffer, with a small body joined to it.
+            let (endingBytes, second) = loop.endings.current(.keepAlive)
+            let joined = answer.joined(notModified: notModified, ending: endingBytes, second: second)
+            context.write(wrapOutboundOut(.byteBuffer(joined)), promise: nil)
+            if bodyBytes > 0 && !answer.joinsBody {
+                context.write(wrapOutboundOut(.byteBuffer(answer.body)), promise: nil)
+            }
+        } else {
+            context.write(wrapOutboundOut(.byteBuffer(notModified ? answer.start304 : answer.start200)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(loop.endings.ending(ending))), promise: nil)
+            if bodyBytes > 0 { context.write(wrapOutboundOut(.byteBuffer(answer.body)), promise: nil) }
+        }
+        let endedAt = now()
+        let next = machine.answerEnded(now: endedAt)
         let status = notModified ? 304 : 200
-        let nanoseconds = (now() - startedAt).nanoseconds
+        let nanoseconds = (endedAt - startedAt).nanoseconds
         services.metrics.response(
             status: status, cacheHit: !notModified, bodyBytes: Int64(bodyBytes), duration: nanoseconds)
         services.metrics.preparedAnswerSent()
@@ -519,6 +540,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
                 }
                 guard let file = exchange.file else { break writing }
                 let length = min(Int64(ProxyServices.chunkSize), end - next)
+                guard services.fileDelivery == .sendfile else {
+                    readFileSlice(file, at: next, length: Int(length), end: end, exchange)
+                    break writing
+                }
                 let region = FileRegion(fileHandle: file, readerIndex: Int(next), endIndex: Int(next + length))
                 exchange.body = .file(next: next + length, end: end)
                 exchange.bodyBytes += length

@@ -283,7 +283,7 @@ public final class ProxyServer: Sendable {
                 store: store, capacityBytes: cache.manifestBytes, maxBytes: cache.maxManifestBytes,
                 timeout: configuration.upstream.timeout, metricsFactory: metricsFactory),
             bodyCache: bodyCache,
-            bodySource: bodySource,
+            bodySource: bodySource, fileDelivery: configuration.sendfile ? .sendfile : .buffers,
             metrics: metrics,
             accessLog: AccessLog(logger: accessLogger),
             intakeLimits: RequestIntake.Limits(

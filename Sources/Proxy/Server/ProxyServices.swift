@@ -16,6 +16,8 @@ final class ProxyServices: Sendable {
     let manifests: ManifestStore
     let bodyCache: BodyCache
     let bodySource: BodySource
+    /// How a file of the disk store leaves the connection.
+    let fileDelivery: FileDelivery
     let metrics: ProxyMetrics
     let accessLog: AccessLog
     let intakeLimits: RequestIntake.Limits
@@ -26,7 +28,7 @@ final class ProxyServices: Sendable {
 
     init(
         pipeline: ServingPipeline, manifests: ManifestStore, bodyCache: BodyCache, bodySource: BodySource,
-        metrics: ProxyMetrics,
+        fileDelivery: FileDelivery, metrics: ProxyMetrics,
         accessLog: AccessLog, intakeLimits: RequestIntake.Limits, upstream: ProxyConfiguration.Upstream,
         dateClock: HTTPDateClock, preparedAnswers: PreparedAnswers.Limits, logger: Logger
     ) {
@@ -34,6 +36,7 @@ final class ProxyServices: Sendable {
         self.manifests = manifests
         self.bodyCache = bodyCache
         self.bodySource = bodySource
+        self.fileDelivery = fileDelivery
         self.metrics = metrics
         self.accessLog = accessLog
         self.intakeLimits = intakeLimits
@@ -41,4 +44,17 @@ final class ProxyServices: Sendable {
         self.loopStates = EdgeLoopStates(limits: preparedAnswers, clock: dateClock)
         self.logger = logger
     }
+}
+
+/// How the body of a file of the disk store is written to a connection.
+enum FileDelivery: Sendable, Hashable {
+    /// Straight from the page cache to the socket with `sendfile` (NIO's
+    /// `FileRegion`), a slice at a time: only on a connection whose bytes
+    /// go to the socket as they are.
+    case sendfile
+    /// Read into a buffer a slice at a time, off the event loop, at most one
+    /// slice ahead of what the client has taken: for a connection whose
+    /// bytes are transformed on the way out (encrypted, framed), where a
+    /// `FileRegion` cannot go, and where `sendfile` is turned off.
+    case buffers
 }

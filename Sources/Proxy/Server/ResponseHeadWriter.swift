@@ -162,9 +162,15 @@ final class HeadEndings {
 
     /// The ending of a head written now.
     func ending(_ kind: HeadEnding) -> ByteBuffer {
+        current(kind).ending
+    }
+
+    /// The ending of a head written now, and the second it names: an
+    /// ending for the same second is the same bytes.
+    func current(_ kind: HeadEnding) -> (ending: ByteBuffer, second: Int64) {
         let now = clock.currentSecond()
         if now != second { make(second: now) }
-        return endings[kind.rawValue]
+        return (endings[kind.rawValue], now)
     }
 
     private func make(second: Int64) {

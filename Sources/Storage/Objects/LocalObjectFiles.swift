@@ -38,3 +38,25 @@ extension ObjectStore {
     /// Stores without local files (S3, R2): nil.
     public var localFiles: (any LocalObjectFiles)? { nil }
 }
+
+extension LocalObjectFile {
+    /// Reads bytes of an open file at `offset` into `buffer`, until it is
+    /// full or the file ends. Blocking: call it off the event loop.
+    /// - Returns: the bytes read; fewer than `buffer.count` only at the end of the file.
+    /// - Throws: `ObjectStoreError.io` when the system refuses the read.
+    public static func read(
+        descriptor: CInt, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer
+    ) throws(ObjectStoreError) -> Int {
+        var total = 0
+        while total < buffer.count {
+            let count = preadFile(
+                descriptor, buffer.baseAddress.map { $0 + total }, buffer.count - total, offset + Int64(total))
+            guard count >= 0 else {
+                throw .io("cannot read at byte \(offset + Int64(total)) of a stored file: \(errnoDescription())")
+            }
+            guard count > 0 else { break }
+            total += count
+        }
+        return total
+    }
+}

@@ -38,6 +38,7 @@ extension Setting {
     static let proxyUpstreamTimeout = Setting(
         "proxy.upstream_timeout", "SLIPWAY_PROXY_UPSTREAM_TIMEOUT", default: "10s")
     static let proxyAccessLog = Setting("proxy.access_log", "SLIPWAY_ACCESS_LOG", default: "false")
+    static let proxySendfile = Setting("proxy.sendfile", "SLIPWAY_SENDFILE", default: "true")
     static let adminHost = Setting("admin.host", "SLIPWAY_ADMIN_HOST", default: "127.0.0.1")
     static let adminPort = Setting("admin.port", "SLIPWAY_ADMIN_PORT", default: "8081")
     static let adminToken = Setting("admin.token", "SLIPWAY_ADMIN_TOKEN", default: "<data>/admin-token", secret: true)
@@ -87,7 +88,8 @@ extension Setting {
     /// Every setting, in the order `slipway config` prints them.
     static let all: [Setting] = [
         dataDir, roles, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
-        proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, adminHost, adminPort, adminToken,
+        proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, proxySendfile, adminHost, adminPort,
+        adminToken,
         operationsHost, operationsPort,
         storageKind,
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL,

@@ -55,7 +55,7 @@ extension SlipwayConfiguration {
         return ProxyConfiguration(
             host: proxy.host, port: proxy.port, appsDomain: appsDomain,
             pagesDirectory: staticDirectory + "/pages", pagesOverrideDirectory: pagesDirectory,
-            accessLog: edge.accessLog,
+            accessLog: edge.accessLog, sendfile: edge.sendfile,
             limits: ProxyConfiguration.Limits(maxConnections: edge.maxConnections),
             timeouts: ProxyConfiguration.Timeouts(
                 headerRead: edge.headerTimeout, idle: edge.idleTimeout, writeIdle: edge.writeTimeout),

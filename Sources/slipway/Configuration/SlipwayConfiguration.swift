@@ -60,6 +60,8 @@ struct SlipwayConfiguration: Sendable {
         var writeTimeout: Duration
         var upstreamTimeout: Duration
         var accessLog: Bool
+        /// Files of the disk store go out with `sendfile`; off: read into buffers.
+        var sendfile: Bool
     }
 
     /// How build notifications are sent.
@@ -229,7 +231,8 @@ struct SlipwayConfiguration: Sendable {
             idleTimeout: try parser.duration(.proxyIdleTimeout) ?? .seconds(60),
             writeTimeout: try parser.duration(.proxyWriteTimeout) ?? .seconds(30),
             upstreamTimeout: try parser.duration(.proxyUpstreamTimeout) ?? .seconds(10),
-            accessLog: try parser.bool(.proxyAccessLog) ?? false)
+            accessLog: try parser.bool(.proxyAccessLog) ?? false,
+            sendfile: try parser.bool(.proxySendfile) ?? true)
 
         var roles: Set<Role> = []
         for name in (parser.text(.roles) ?? "proxy,builder,admin").split(separator: ",") {

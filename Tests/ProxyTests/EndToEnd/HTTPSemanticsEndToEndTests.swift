@@ -218,9 +218,15 @@ extension EndToEnd {
             }
         }
 
-        @Test func largeFilesStreamFromTheDiskStoreUncachedWithRanges() async throws {
+        /// With `sendfile` (the default) and with files read into buffers
+        /// (`SLIPWAY_SENDFILE=false`, and how a connection that encrypts sends them).
+        @Test(arguments: [true, false])
+        func largeFilesStreamFromTheDiskStoreUncachedWithRanges(sendfile: Bool) async throws {
             let large = patternBytes(count: 3 << 20)
-            try await withTestProxy(configure: { $0.cache.maxEntryBytes = 256 << 10 }) { proxy in
+            try await withTestProxy(configure: {
+                $0.cache.maxEntryBytes = 256 << 10
+                $0.sendfile = sendfile
+            }) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual", extraFiles: ["media/film.bin": large])
                 let whole = try await proxy.get("/media/film.bin", slug: "manual")
                 #expect(whole.status == 200 && whole.body == Array(large))

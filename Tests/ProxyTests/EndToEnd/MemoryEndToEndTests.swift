@@ -17,9 +17,14 @@ func residentBytes() throws -> Int {
 extension EndToEnd {
     /// A slow client reading a large object does not grow memory.
     @Suite struct MemoryEndToEndTests {
-        @Test func aSlowClientReadingALargeDiskFileDoesNotGrowMemory() async throws {
+        /// With `sendfile`, and with the file read into buffers a slice ahead of the client.
+        @Test(arguments: [true, false])
+        func aSlowClientReadingALargeDiskFileDoesNotGrowMemory(sendfile: Bool) async throws {
             let size = 128 << 20
-            try await withTestProxy(configure: { $0.cache.maxEntryBytes = 256 << 10 }) { proxy in
+            try await withTestProxy(configure: {
+                $0.cache.maxEntryBytes = 256 << 10
+                $0.sendfile = sendfile
+            }) { proxy in
                 _ = try await proxy.deploy(
                     "docs", as: "manual", extraFiles: ["huge.bin": patternBytes(count: size, seed: 9)])
                 let baseline = try residentBytes()

@@ -57,7 +57,8 @@ import Testing
             #expect(answers.count <= 4)
         }
         #expect(answers.answer(for: Self.key("a.apps.test", "/9"), version: 1) != nil)
-        // Bytes: each answer costs its buffers plus a little; no more than three of 3,000 fit in 10,000.
+        // Bytes: each answer costs its buffers plus a little, a small body
+        // twice (alone and joined to its head): one of 3,000 fits in 10,000.
         for index in 0..<10 {
             answers.insert(Self.answer(bodyBytes: 3_000), for: Self.key("b.apps.test", "/\(index)"), version: 1)
             #expect(answers.count <= 4)
@@ -67,6 +68,29 @@ import Testing
         answers.insert(Self.answer(bodyBytes: 20_000), for: Self.key("c.apps.test", "/"), version: 1)
         #expect(answers.answer(for: Self.key("c.apps.test", "/"), version: 1) == nil)
         #expect(answers.answer(for: Self.key("b.apps.test", "/9"), version: 1) != nil)
+    }
+
+    /// The whole head, and a small body, in one buffer for each second.
+    @Test func anAnswerJoinsItsHeadOncePerSecond() {
+        let small = Self.answer(bodyBytes: 5)
+        let ending = ByteBuffer(string: "Date: one\r\n\r\n")
+        let first = small.joined(notModified: false, ending: ending, second: 1)
+        #expect(String(buffer: first) == "HTTP/1.1 200 OK\r\nDate: one\r\n\r\naaaaa")
+        #expect(
+            String(buffer: small.joined(notModified: true, ending: ending, second: 1))
+                == "HTTP/1.1 304 x\r\nDate: one\r\n\r\n")
+        // The same second: the same buffer, not made again.
+        let again = small.joined(notModified: false, ending: ByteBuffer(string: "Date: other\r\n\r\n"), second: 1)
+        #expect(again == first)
+        // The next second: made with that second's ending.
+        let later = small.joined(notModified: false, ending: ByteBuffer(string: "Date: two\r\n\r\n"), second: 2)
+        #expect(String(buffer: later) == "HTTP/1.1 200 OK\r\nDate: two\r\n\r\naaaaa")
+        // A large body is written from its own buffer, after the head.
+        let large = Self.answer(bodyBytes: PreparedAnswer.joinedBodyLimit + 1)
+        #expect(!large.joinsBody && small.joinsBody)
+        #expect(
+            String(buffer: large.joined(notModified: false, ending: ending, second: 1))
+                == "HTTP/1.1 200 OK\r\nDate: one\r\n\r\n")
     }
 
     @Test func onlyTheTagAsSentMatchesExactly() {
