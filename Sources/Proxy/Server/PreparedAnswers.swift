@@ -86,7 +86,7 @@ struct PreparedAnswerKey: Hashable, Sendable {
 /// joined once per second rather than gathered on every write.
 final class PreparedAnswer {
     /// Bodies up to this size are joined to the head.
-    static let joinedBodyLimit = 16 << 10
+    static let joinedBodyLimit = 64 << 10
 
     let start200: ByteBuffer
     let start304: ByteBuffer

@@ -4,7 +4,7 @@ import NIOCore
 /// without a socket or a channel, for the micro-benchmarks in `bench/`
 /// (which count its allocations): parsing the request's bytes, the prepared
 /// answer's key and lookup, the connection's state machine, and the head's
-/// ending. What the event loop and the kernel add around it is measured by
+/// ending joined to it. What the event loop and the kernel add around it is measured by
 /// `bench/run`.
 @_spi(Benchmarks) public final class PreparedHitProbe {
     private var parser = HTTP1RequestParser(limits: .init())
@@ -44,8 +44,9 @@ import NIOCore
             let answer = answers.answer(for: key, version: 0), case .end = parser.next(),
             case .answer = machine.requestReceived(.prepared, closesConnection: !head.isKeepAlive)
         else { return -1 }
-        let ending = endings.ending(head.version == .http10 ? .keepAliveHTTP10 : .keepAlive)
+        let (ending, second) = endings.current(.keepAlive)
+        let joined = answer.joined(notModified: false, ending: ending, second: second)
         _ = machine.answerEnded(now: now)
-        return answer.start200.readableBytes + ending.readableBytes + answer.body.readableBytes
+        return joined.readableBytes + (answer.joinsBody ? 0 : answer.body.readableBytes)
     }
 }
