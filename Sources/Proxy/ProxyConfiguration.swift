@@ -34,6 +34,8 @@ public struct ProxyConfiguration: Sendable, Hashable {
     /// ahead of the client (for file systems where `sendfile` is unreliable,
     /// and the way every body leaves a connection that encrypts).
     public var sendfile: Bool
+    /// The HTTPS listener; nil: none.
+    public var tls: TLS?
     public var limits: Limits
     public var timeouts: Timeouts
     public var cache: Cache
@@ -84,6 +86,37 @@ public struct ProxyConfiguration: Sendable, Hashable {
             self.headerRead = headerRead
             self.idle = idle
             self.writeIdle = writeIdle
+        }
+    }
+
+    /// The HTTPS listener, beside the plain one: TLS 1.2 and 1.3, the
+    /// certificate chosen by the name the client asks for (SNI).
+    public struct TLS: Sendable, Hashable {
+        /// Address to listen on (the plain listener's host).
+        public var host: String?
+        /// Port to listen on (`SLIPWAY_TLS_PORT`); 0 picks a free port.
+        public var port: Int
+        /// The operator's PEM certificate chain, leaf first (`SLIPWAY_TLS_CERT_FILE`),
+        /// typically a wildcard for the apps domain; nil when certificates come
+        /// only from elsewhere.
+        public var certificateFile: String?
+        /// Its PEM private key (`SLIPWAY_TLS_KEY_FILE`).
+        public var keyFile: String?
+        /// A client that has not finished its handshake in this time is closed.
+        public var handshakeTimeout: Duration
+        /// How often the certificate files are checked for a change.
+        public var reloadInterval: Duration
+
+        public init(
+            host: String? = nil, port: Int = 8443, certificateFile: String? = nil, keyFile: String? = nil,
+            handshakeTimeout: Duration = .seconds(10), reloadInterval: Duration = .seconds(30)
+        ) {
+            self.host = host
+            self.port = port
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.handshakeTimeout = handshakeTimeout
+            self.reloadInterval = reloadInterval
         }
     }
 
@@ -180,6 +213,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
         reconcileInterval: Duration = .seconds(60),
         accessLog: Bool = false,
         sendfile: Bool = true,
+        tls: TLS? = nil,
         limits: Limits = Limits(),
         timeouts: Timeouts = Timeouts(),
         cache: Cache = Cache(),
@@ -195,6 +229,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.reconcileInterval = reconcileInterval
         self.accessLog = accessLog
         self.sendfile = sendfile
+        self.tls = tls
         self.limits = limits
         self.timeouts = timeouts
         self.cache = cache
@@ -254,5 +289,14 @@ public struct ProxyConfiguration: Sendable, Hashable {
             prefetch.maxFileBytes >= 0 && prefetch.maxBytes >= 0, "prefetch sizes must not be negative (0 turns it off)"
         )
         try require(prefetch.concurrency >= 1, "prefetch concurrency must be at least 1")
+        if let tls {
+            try require((0...65_535).contains(tls.port), "TLS port \(tls.port) is not between 0 and 65535")
+            try require(
+                (tls.certificateFile == nil) == (tls.keyFile == nil),
+                "a TLS certificate file needs its key file and a key file its certificate file; set both")
+            try require(
+                tls.handshakeTimeout > .zero && tls.reloadInterval > .zero,
+                "the TLS handshake timeout and reload interval must be positive")
+        }
     }
 }

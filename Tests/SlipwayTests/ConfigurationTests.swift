@@ -162,6 +162,29 @@ import Testing
         #expect(proxy.timeouts.writeIdle == .seconds(60) && proxy.accessLog && proxy.cache.bodyBytes == 64 << 20)
     }
 
+    /// A port turns HTTPS on and needs both files; files without a port are a mistake.
+    @Test func theHTTPSListenerNeedsAPortAndBothFiles() async throws {
+        #expect(try await load().tls == nil)
+        let files = ["SLIPWAY_TLS_CERT_FILE": "/etc/tls/edge.pem", "SLIPWAY_TLS_KEY_FILE": "/etc/tls/edge.key"]
+        let config = try await load(
+            files.merging(["SLIPWAY_TLS_PORT": "8443", "SLIPWAY_TLS_HANDSHAKE_TIMEOUT": "3s"]) { $1 })
+        let tls = try #require(try config.proxyConfiguration().tls)
+        #expect(tls.port == 8443 && tls.certificateFile == "/etc/tls/edge.pem" && tls.keyFile == "/etc/tls/edge.key")
+        #expect(tls.handshakeTimeout == .seconds(3))
+        // Sites' URLs say https, on the HTTPS port.
+        #expect(config.publicSiteAddress == ("https", 8443))
+        #expect(try await load(files.merging(["SLIPWAY_TLS_PORT": "443"]) { $1 }).publicSiteAddress == ("https", nil))
+        #expect(try await load(["SLIPWAY_PROXY_PORT": "80"]).publicSiteAddress == ("http", nil))
+        await #expect(throws: ConfigurationError.self) { _ = try await self.load(files) }
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await self.load(["SLIPWAY_TLS_PORT": "443", "SLIPWAY_TLS_CERT_FILE": "/etc/tls/edge.pem"])
+        }
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await self.load(files.merging(["SLIPWAY_TLS_PORT": "99999"]) { $1 })
+        }
+        #expect(try await load(["SLIPWAY_TLS_PORT": "off"]).tls == nil)
+    }
+
     @Test func rolesPickThePartsThisProcessRuns() async throws {
         #expect(try await load().roles == [.proxy, .builder, .admin])
         #expect(try await load(["SLIPWAY_ROLES": "admin, proxy"]).roles == [.admin, .proxy])

@@ -19,8 +19,19 @@ import NIOHTTP1
 ///   prefetcher put into the body cache after an activation;
 /// - `slipway_proxy_prefetches_total{result}` — prefetches of an activated
 ///   build that ended `completed`, `failed` (the manifest or an object could
-///   not be loaded) or `canceled` (a newer activation of the site, or shutdown).
+///   not be loaded) or `canceled` (a newer activation of the site, or shutdown);
+/// - `slipway_proxy_connections_total{protocol}` — connections accepted, by
+///   protocol: `h1` (plain HTTP/1.1) or `h1+tls` (HTTP/1.1 over TLS);
+/// - `slipway_proxy_tls_handshake_failures_total{reason}` — TLS handshakes
+///   that did not complete (``TLSHandshakeFailure``: `unknown_name`,
+///   `protocol_version`, `not_tls`, `timeout`, `closed`, `handshake`).
 final class ProxyMetrics: Sendable {
+    /// How a connection speaks.
+    enum ConnectionProtocol: String, Sendable, CaseIterable {
+        case h1
+        case h1TLS = "h1+tls"
+    }
+
     /// How one activation's prefetch ended.
     enum PrefetchResult: String, Sendable, CaseIterable {
         case completed
@@ -38,6 +49,8 @@ final class ProxyMetrics: Sendable {
     private let prefetchedBytes: Counter
     private let prefetches: [PrefetchResult: Counter]
     private let prepared: Counter
+    private let connectionsByProtocol: [ConnectionProtocol: Counter]
+    private let handshakeFailures: [TLSHandshakeFailure: Counter]
 
     init(factory: any MetricsFactory) {
         var requests: [Counter] = []
@@ -79,6 +92,19 @@ final class ProxyMetrics: Sendable {
         }
         self.prefetches = prefetches
         prepared = Counter(label: "slipway_proxy_prepared_answers_total", factory: factory)
+        var connectionsByProtocol: [ConnectionProtocol: Counter] = [:]
+        for kind in ConnectionProtocol.allCases {
+            connectionsByProtocol[kind] = Counter(
+                label: "slipway_proxy_connections_total", dimensions: [("protocol", kind.rawValue)], factory: factory)
+        }
+        self.connectionsByProtocol = connectionsByProtocol
+        var handshakeFailures: [TLSHandshakeFailure: Counter] = [:]
+        for reason in TLSHandshakeFailure.allCases {
+            handshakeFailures[reason] = Counter(
+                label: "slipway_proxy_tls_handshake_failures_total", dimensions: [("reason", reason.rawValue)],
+                factory: factory)
+        }
+        self.handshakeFailures = handshakeFailures
     }
 
     /// Counts one response.
@@ -97,6 +123,14 @@ final class ProxyMetrics: Sendable {
 
     func connectionClosed(_ reason: ConnectionTimeouts.Reason) {
         closed[reason]?.increment()
+    }
+
+    func connectionAccepted(_ kind: ConnectionProtocol) {
+        connectionsByProtocol[kind]?.increment()
+    }
+
+    func tlsHandshakeFailed(_ reason: TLSHandshakeFailure) {
+        handshakeFailures[reason]?.increment()
     }
 
     func connectionRefused() {

@@ -98,6 +98,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
 
     let services: ProxyServices
     let now: () -> NIODeadline
+    /// How this connection sends files of the disk store.
+    let fileDelivery: FileDelivery
     private var parser: HTTP1RequestParser
     private var intake: RequestIntake
     var context: ChannelHandlerContext!
@@ -125,14 +127,17 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     private var needsFlush = false
 
     /// - Parameters:
+    ///   - fileDelivery: how files go out; the server's setting when nil
+    ///     (``FileDelivery/buffers`` always behind TLS).
     ///   - now: the clock of the timeouts and durations (tests inject one).
     ///   - onTimeout: told why a connection is closed for taking too long.
     init(
-        services: ProxyServices, timeouts: ConnectionTimeouts.Configuration,
+        services: ProxyServices, timeouts: ConnectionTimeouts.Configuration, fileDelivery: FileDelivery? = nil,
         now: @escaping () -> NIODeadline = { .now() },
         onTimeout: @escaping (ConnectionTimeouts.Reason) -> Void = { _ in }
     ) {
         self.services = services
+        self.fileDelivery = fileDelivery ?? services.fileDelivery
         self.now = now
         self.onTimeout = onTimeout
         self.machine = ConnectionStateMachine(timeouts: timeouts, now: now())
@@ -540,7 +545,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
                 }
                 guard let file = exchange.file else { break writing }
                 let length = min(Int64(ProxyServices.chunkSize), end - next)
-                guard services.fileDelivery == .sendfile else {
+                guard fileDelivery == .sendfile else {
                     readFileSlice(file, at: next, length: Int(length), end: end, exchange)
                     break writing
                 }

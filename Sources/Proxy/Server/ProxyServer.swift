@@ -46,6 +46,10 @@ public final class ProxyServer: Sendable {
     private let ownsGroup: Bool
     private let connections: ConnectionTracker
     private let state = Mutex(State.idle)
+    /// The certificates the HTTPS listener presents, by name; what other
+    /// parts of Slipway put here is used from the next handshake on.
+    public let certificates = EdgeCertificates()
+    private let certificateFiles: CertificateFiles?
 
     private enum State {
         case idle
@@ -56,6 +60,10 @@ public final class ProxyServer: Sendable {
 
     private struct Running {
         var channel: any Channel
+        /// The HTTPS listener, when configured.
+        var tlsChannel: (any Channel)?
+        /// Checks the operator's certificate files for changes.
+        var certificateWatch: Task<Void, Never>?
         var follow: Task<Void, Never>
         var client: HTTPClient?
         var prefetcher: CachePrefetcher
@@ -102,6 +110,12 @@ public final class ProxyServer: Sendable {
                 name: "objects", metricsFactory: metricsFactory)
         self.metrics = ProxyMetrics(factory: metricsFactory)
         self.connections = ConnectionTracker(limit: configuration.limits.maxConnections)
+        if let tls = configuration.tls, let certificateFile = tls.certificateFile, let keyFile = tls.keyFile {
+            self.certificateFiles = CertificateFiles(
+                certificateFile: certificateFile, keyFile: keyFile, certificates: certificates, logger: logger)
+        } else {
+            self.certificateFiles = nil
+        }
         if let eventLoopGroup {
             self.group = eventLoopGroup
             self.ownsGroup = false
@@ -121,6 +135,22 @@ public final class ProxyServer: Sendable {
 
     /// The port the server listens on, once started (useful with port 0).
     public var port: Int? { localAddress?.port }
+
+    /// The port of the HTTPS listener, once started, when there is one.
+    public var tlsPort: Int? {
+        state.withLock { state in
+            if case .running(let running) = state { return running.tlsChannel?.localAddress?.port }
+            return nil
+        }
+    }
+
+    /// Reads the operator's certificate files again if either changed
+    /// (what the server does every `tls.reloadInterval`).
+    /// - Returns: whether a new certificate is in use.
+    @discardableResult
+    public func reloadCertificateFiles() -> Bool {
+        certificateFiles?.reloadIfChanged() ?? false
+    }
 
     /// Connections open now.
     public var connectionCount: Int { connections.count }
@@ -164,15 +194,45 @@ public final class ProxyServer: Sendable {
             }
             follow = following
 
-            let channel = try await bind(services: services)
+            var tlsContext: NIOSSLContext?
+            if configuration.tls != nil {
+                do {
+                    try certificateFiles?.load()
+                } catch {
+                    throw ProxyError.invalidConfiguration(
+                        "cannot use the TLS certificate: \(error); give the PEM chain (leaf first) in SLIPWAY_TLS_CERT_FILE and its key in SLIPWAY_TLS_KEY_FILE"
+                    )
+                }
+                tlsContext = try NIOSSLContext(configuration: EdgeTLS.serverConfiguration(certificates: certificates))
+            }
+            let channel = try await bind(
+                services: services, host: configuration.host, port: configuration.port, tls: nil)
+            var tlsChannel: (any Channel)?
+            if let tls = configuration.tls, let tlsContext {
+                do {
+                    tlsChannel = try await bind(
+                        services: services, host: tls.host ?? configuration.host, port: tls.port,
+                        tls: (tlsContext, TimeAmount(tls.handshakeTimeout)))
+                } catch {
+                    try? await channel.close()
+                    throw error
+                }
+            }
+            let watch = certificateFiles.map { files in
+                let interval = configuration.tls?.reloadInterval ?? .seconds(30)
+                return Task { await files.watch(every: interval) }
+            }
             let stillStarting = state.withLock { state in
                 guard case .starting = state else { return false }
                 state = .running(
                     Running(
-                        channel: channel, follow: following, client: client, prefetcher: warming, services: services))
+                        channel: channel, tlsChannel: tlsChannel, certificateWatch: watch, follow: following,
+                        client: client, prefetcher: warming, services: services))
                 return true
             }
             guard stillStarting else {
+                watch?.cancel()
+                try? await tlsChannel?.close()
                 try? await channel.close()
                 throw ProxyError.notRunning("the proxy server was shut down while it was starting")
             }
@@ -180,6 +240,7 @@ public final class ProxyServer: Sendable {
                 "proxy listening",
                 metadata: [
                     "address": "\(channel.localAddress.map { "\($0)" } ?? "?")",
+                    "tls_address": "\(tlsChannel?.localAddress.map { "\($0)" } ?? "none")",
                     "apps_domain": "\(configuration.normalizedAppsDomain)",
                 ])
         } catch {
@@ -209,7 +270,9 @@ public final class ProxyServer: Sendable {
         // A second call, or one after a failed start, has nothing left to stop.
         guard !alreadyStopped else { return }
         if let running {
+            running.certificateWatch?.cancel()
             try? await running.channel.close()
+            try? await running.tlsChannel?.close()
             let open = connections.stopAccepting()
             for channel in open {
                 channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
@@ -323,8 +386,12 @@ public final class ProxyServer: Sendable {
         return ProxyRequestHandler(services: services, timeouts: connectionTimeouts, now: now, onTimeout: onTimeout)
     }
 
-    private func bind(services: ProxyServices) async throws -> any Channel {
-        let configuration = self.configuration
+    /// Binds a listener: plain HTTP/1.1, or with `tls` HTTP/1.1 over TLS
+    /// (its handshake watched by `TLSHandshakeGuard`, and file bodies sent
+    /// as buffers: a `FileRegion` cannot pass through the TLS handler).
+    private func bind(
+        services: ProxyServices, host: String, port: Int, tls: (context: NIOSSLContext, handshakeTimeout: TimeAmount)?
+    ) async throws -> any Channel {
         let timeouts = connectionTimeouts
         let (connections, metrics) = (self.connections, self.metrics)
 
@@ -347,16 +414,29 @@ public final class ProxyServer: Sendable {
                         try options.setOption(.allowRemoteHalfClosure, value: true)
                         try options.setOption(.maxMessagesPerRead, value: 16)
                     }
-                    try channel.pipeline.syncOperations.addHandler(
+                    let pipeline = channel.pipeline.syncOperations
+                    guard let tls else {
+                        metrics.connectionAccepted(.h1)
+                        try pipeline.addHandler(
+                            ProxyRequestHandler(
+                                services: services, timeouts: timeouts, onTimeout: { metrics.connectionClosed($0) }))
+                        return
+                    }
+                    metrics.connectionAccepted(.h1TLS)
+                    try pipeline.addHandler(NIOSSLServerHandler(context: tls.context))
+                    try pipeline.addHandler(
+                        TLSHandshakeGuard(timeout: tls.handshakeTimeout) { metrics.tlsHandshakeFailed($0) })
+                    try pipeline.addHandler(
                         ProxyRequestHandler(
-                            services: services, timeouts: timeouts, onTimeout: { metrics.connectionClosed($0) }))
+                            services: services, timeouts: timeouts, fileDelivery: .buffers,
+                            onTimeout: { metrics.connectionClosed($0) }))
                 }
             }
         do {
-            return try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+            return try await bootstrap.bind(host: host, port: port).get()
         } catch {
             throw ProxyError.bindFailed(
-                "cannot listen on \(configuration.host):\(configuration.port): \(error); pick a free port or another address"
+                "cannot listen on \(host):\(port)\(tls == nil ? "" : " (TLS)"): \(error); pick a free port or another address"
             )
         }
     }

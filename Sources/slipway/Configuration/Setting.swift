@@ -39,6 +39,11 @@ extension Setting {
         "proxy.upstream_timeout", "SLIPWAY_PROXY_UPSTREAM_TIMEOUT", default: "10s")
     static let proxyAccessLog = Setting("proxy.access_log", "SLIPWAY_ACCESS_LOG", default: "false")
     static let proxySendfile = Setting("proxy.sendfile", "SLIPWAY_SENDFILE", default: "true")
+    static let tlsPort = Setting("proxy.tls_port", "SLIPWAY_TLS_PORT", default: "off")
+    static let tlsCertFile = Setting("proxy.tls_cert_file", "SLIPWAY_TLS_CERT_FILE")
+    static let tlsKeyFile = Setting("proxy.tls_key_file", "SLIPWAY_TLS_KEY_FILE")
+    static let tlsHandshakeTimeout = Setting(
+        "proxy.tls_handshake_timeout", "SLIPWAY_TLS_HANDSHAKE_TIMEOUT", default: "10s")
     static let adminHost = Setting("admin.host", "SLIPWAY_ADMIN_HOST", default: "127.0.0.1")
     static let adminPort = Setting("admin.port", "SLIPWAY_ADMIN_PORT", default: "8081")
     static let adminToken = Setting("admin.token", "SLIPWAY_ADMIN_TOKEN", default: "<data>/admin-token", secret: true)
@@ -88,7 +93,8 @@ extension Setting {
     /// Every setting, in the order `slipway config` prints them.
     static let all: [Setting] = [
         dataDir, roles, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
-        proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, proxySendfile, adminHost, adminPort,
+        proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, proxySendfile, tlsPort, tlsCertFile,
+        tlsKeyFile, tlsHandshakeTimeout, adminHost, adminPort,
         adminToken,
         operationsHost, operationsPort,
         storageKind,

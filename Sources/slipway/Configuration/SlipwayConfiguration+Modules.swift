@@ -56,6 +56,11 @@ extension SlipwayConfiguration {
             host: proxy.host, port: proxy.port, appsDomain: appsDomain,
             pagesDirectory: staticDirectory + "/pages", pagesOverrideDirectory: pagesDirectory,
             accessLog: edge.accessLog, sendfile: edge.sendfile,
+            tls: tls.map {
+                ProxyConfiguration.TLS(
+                    port: $0.port, certificateFile: $0.certificateFile, keyFile: $0.keyFile,
+                    handshakeTimeout: $0.handshakeTimeout)
+            },
             limits: ProxyConfiguration.Limits(maxConnections: edge.maxConnections),
             timeouts: ProxyConfiguration.Timeouts(
                 headerRead: edge.headerTimeout, idle: edge.idleTimeout, writeIdle: edge.writeTimeout),

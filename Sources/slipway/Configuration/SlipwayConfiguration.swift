@@ -33,6 +33,14 @@ struct SlipwayConfiguration: Sendable {
         var port: Int
     }
 
+    /// The edge's HTTPS listener.
+    struct TLS: Sendable, Equatable {
+        var port: Int
+        var certificateFile: String
+        var keyFile: String
+        var handshakeTimeout: Duration
+    }
+
     struct Builds: Sendable, Equatable {
         var runner: RunnerChoice
         var image: String
@@ -83,6 +91,8 @@ struct SlipwayConfiguration: Sendable {
     /// Slipway's own static files (`pages/`, the dashboard); nil when none was found.
     var staticDirectory: String?
     var proxy: Listener
+    /// Nil: no HTTPS listener.
+    var tls: TLS?
     var edge: Edge
     var appsDomain: String
     var pagesDirectory: String?
@@ -266,6 +276,7 @@ struct SlipwayConfiguration: Sendable {
             dataDirectory: dataDirectory,
             staticDirectory: parser.text(.staticDir) ?? StaticFiles.locate(),
             proxy: Listener(host: parser.text(.proxyHost) ?? "0.0.0.0", port: try parser.port(.proxyPort) ?? 8080),
+            tls: try Self.tls(parser),
             edge: edge,
             appsDomain: domain,
             pagesDirectory: parser.text(.pagesDir),
@@ -275,6 +286,39 @@ struct SlipwayConfiguration: Sendable {
             adminToken: parser.text(.adminToken),
             storage: storage, catalog: catalog, cacheBytes: cacheBytes, cacheMaxEntryBytes: cacheMaxEntryBytes,
             builds: builds, queue: queue, notify: notify)
+    }
+}
+
+extension SlipwayConfiguration {
+    /// How sites' URLs start: `https` and the HTTPS port when the edge has
+    /// HTTPS, else `http` and the plain port; nil for the scheme's default port.
+    var publicSiteAddress: (scheme: String, port: Int?) {
+        if let tls { return ("https", tls.port == 443 ? nil : tls.port) }
+        return ("http", proxy.port == 80 ? nil : proxy.port)
+    }
+
+    /// The HTTPS listener's settings: a port turns it on, and it needs the
+    /// certificate and key files; files without a port are a mistake.
+    fileprivate static func tls(_ parser: SettingParser) throws(ConfigurationError) -> TLS? {
+        let port = parser.text(.tlsPort).flatMap { $0.lowercased() == "off" ? nil : $0 }
+        let certificateFile = parser.text(.tlsCertFile)
+        let keyFile = parser.text(.tlsKeyFile)
+        guard port != nil else {
+            if certificateFile != nil || keyFile != nil {
+                throw ConfigurationError(
+                    "\(Setting.tlsCertFile.label) and \(Setting.tlsKeyFile.label) are set but \(Setting.tlsPort.label) is not; set the HTTPS port (443 in production)"
+                )
+            }
+            return nil
+        }
+        guard let certificateFile, let keyFile else {
+            throw ConfigurationError(
+                "\(Setting.tlsPort.label) turns HTTPS on, which needs \(Setting.tlsCertFile.label) (the PEM chain, leaf first, e.g. for *.apps.example.com) and \(Setting.tlsKeyFile.label) (its key)"
+            )
+        }
+        return TLS(
+            port: try parser.port(.tlsPort) ?? 443, certificateFile: certificateFile, keyFile: keyFile,
+            handshakeTimeout: try parser.duration(.tlsHandshakeTimeout) ?? .seconds(10))
     }
 }
 

@@ -119,10 +119,10 @@ struct Server {
                 configuration: proxyConfiguration, catalog: catalog, events: bus, store: store, bodyCache: cache,
                 logger: Logger(label: "slipway.proxy")) : nil
 
+        let (scheme, publicPort) = configuration.publicSiteAddress
         let adminConfiguration = AdminConfiguration(
             host: configuration.admin.host, port: configuration.admin.port, token: token.token,
-            appsDomain: configuration.appsDomain,
-            publicPort: configuration.proxy.port == 80 ? nil : configuration.proxy.port,
+            publicScheme: scheme, appsDomain: configuration.appsDomain, publicPort: publicPort,
             dashboardDirectory: configuration.dashboardDirectory)
         // Build notifications go out from the processes that run builds.
         var notifications: NotificationDispatcher?
@@ -239,6 +239,14 @@ struct Server {
         var lines = [
             "Slipway is starting",
             "  sites:      http://<slug>.\(configuration.appsDomain)\(sitePort)/   (listening on \(proxy.host):\(proxy.port))",
+        ]
+        if let tls = configuration.tls {
+            let port = tls.port == 443 ? "" : ":\(tls.port)"
+            lines.append(
+                "  HTTPS:      https://<slug>.\(configuration.appsDomain)\(port)/   (listening on \(proxy.host):\(tls.port))"
+            )
+        }
+        lines += [
             "  admin API:  http://\(admin.host):\(admin.port)/api",
             "  dashboard:  http://\(admin.host):\(admin.port)/",
             "  data:       \(configuration.dataDirectory)",
