@@ -172,9 +172,11 @@ import Testing
         #expect(tls.port == 8443 && tls.certificateFile == "/etc/tls/edge.pem" && tls.keyFile == "/etc/tls/edge.key")
         #expect(tls.handshakeTimeout == .seconds(3))
         // Sites' URLs say https, on the HTTPS port.
-        #expect(config.publicSiteAddress == ("https", 8443))
-        #expect(try await load(files.merging(["SLIPWAY_TLS_PORT": "443"]) { $1 }).publicSiteAddress == ("https", nil))
-        #expect(try await load(["SLIPWAY_PROXY_PORT": "80"]).publicSiteAddress == ("http", nil))
+        #expect(config.publicSiteAddress == .init(scheme: "https", port: 8443))
+        let standard = try await load(files.merging(["SLIPWAY_TLS_PORT": "443"]) { $1 })
+        #expect(standard.publicSiteAddress == .init(scheme: "https", port: nil))
+        #expect(try await load(["SLIPWAY_PROXY_PORT": "80"]).publicSiteAddress == .init(scheme: "http", port: nil))
+        #expect(try await load().publicSiteAddress == .init(scheme: "http", port: 8080))
         await #expect(throws: ConfigurationError.self) { _ = try await self.load(files) }
         await #expect(throws: ConfigurationError.self) {
             _ = try await self.load(["SLIPWAY_TLS_PORT": "443", "SLIPWAY_TLS_CERT_FILE": "/etc/tls/edge.pem"])
@@ -183,6 +185,23 @@ import Testing
             _ = try await self.load(files.merging(["SLIPWAY_TLS_PORT": "99999"]) { $1 })
         }
         #expect(try await load(["SLIPWAY_TLS_PORT": "off"]).tls == nil)
+    }
+
+    /// Behind a load balancer that terminates TLS, sites' URLs say what it serves.
+    @Test func thePublicURLDecidesHowSitesURLsStart() async throws {
+        let domain = ["SLIPWAY_APPS_DOMAIN": "apps.example.com"]
+        func address(_ url: String) async throws -> SlipwayConfiguration.PublicAddress {
+            try await load(domain.merging(["SLIPWAY_PUBLIC_URL": url]) { $1 }).publicSiteAddress
+        }
+        #expect(try await address("https://apps.example.com") == .init(scheme: "https", port: nil))
+        #expect(try await address("https://Apps.Example.com:443/") == .init(scheme: "https", port: nil))
+        #expect(try await address("https://apps.example.com:8443") == .init(scheme: "https", port: 8443))
+        #expect(try await address("http://apps.example.com") == .init(scheme: "http", port: nil))
+        for bad in [
+            "ftp://apps.example.com", "https://other.example.com", "https://apps.example.com/sites", "nonsense",
+        ] {
+            await #expect(throws: ConfigurationError.self) { _ = try await address(bad) }
+        }
     }
 
     @Test func rolesPickThePartsThisProcessRuns() async throws {

@@ -7,7 +7,7 @@ local count = 0
 
 function init(args)
   count = tonumber(args[1] or "1")
-  local domain = args[2] or "bench.test"
+  local domain = args[2] or "bench.localhost"
   for i = 1, count do
     hosts[i] = string.format("site-%04d.%s", i, domain)
   end

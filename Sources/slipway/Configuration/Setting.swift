@@ -42,6 +42,8 @@ extension Setting {
     static let tlsPort = Setting("proxy.tls_port", "SLIPWAY_TLS_PORT", default: "off")
     static let tlsCertFile = Setting("proxy.tls_cert_file", "SLIPWAY_TLS_CERT_FILE")
     static let tlsKeyFile = Setting("proxy.tls_key_file", "SLIPWAY_TLS_KEY_FILE")
+    static let publicURL = Setting(
+        "proxy.public_url", "SLIPWAY_PUBLIC_URL", default: "https on SLIPWAY_TLS_PORT when set, else http")
     static let tlsHandshakeTimeout = Setting(
         "proxy.tls_handshake_timeout", "SLIPWAY_TLS_HANDSHAKE_TIMEOUT", default: "10s")
     static let adminHost = Setting("admin.host", "SLIPWAY_ADMIN_HOST", default: "127.0.0.1")
@@ -94,7 +96,7 @@ extension Setting {
     static let all: [Setting] = [
         dataDir, roles, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
         proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, proxySendfile, tlsPort, tlsCertFile,
-        tlsKeyFile, tlsHandshakeTimeout, adminHost, adminPort,
+        tlsKeyFile, tlsHandshakeTimeout, publicURL, adminHost, adminPort,
         adminToken,
         operationsHost, operationsPort,
         storageKind,

@@ -33,6 +33,12 @@ struct SlipwayConfiguration: Sendable {
         var port: Int
     }
 
+    /// How sites' URLs start: scheme and port (nil: the scheme's default).
+    struct PublicAddress: Sendable, Equatable {
+        var scheme: String
+        var port: Int?
+    }
+
     /// The edge's HTTPS listener.
     struct TLS: Sendable, Equatable {
         var port: Int
@@ -93,6 +99,9 @@ struct SlipwayConfiguration: Sendable {
     var proxy: Listener
     /// Nil: no HTTPS listener.
     var tls: TLS?
+    /// `SLIPWAY_PUBLIC_URL`: how sites are reached from outside when it is
+    /// not what the listeners say (a load balancer terminating TLS).
+    var publicURL: PublicAddress?
     var edge: Edge
     var appsDomain: String
     var pagesDirectory: String?
@@ -277,6 +286,7 @@ struct SlipwayConfiguration: Sendable {
             staticDirectory: parser.text(.staticDir) ?? StaticFiles.locate(),
             proxy: Listener(host: parser.text(.proxyHost) ?? "0.0.0.0", port: try parser.port(.proxyPort) ?? 8080),
             tls: try Self.tls(parser),
+            publicURL: try Self.publicURL(parser, appsDomain: domain),
             edge: edge,
             appsDomain: domain,
             pagesDirectory: parser.text(.pagesDir),
@@ -290,11 +300,35 @@ struct SlipwayConfiguration: Sendable {
 }
 
 extension SlipwayConfiguration {
-    /// How sites' URLs start: `https` and the HTTPS port when the edge has
-    /// HTTPS, else `http` and the plain port; nil for the scheme's default port.
-    var publicSiteAddress: (scheme: String, port: Int?) {
-        if let tls { return ("https", tls.port == 443 ? nil : tls.port) }
-        return ("http", proxy.port == 80 ? nil : proxy.port)
+    /// How sites' URLs start: what `SLIPWAY_PUBLIC_URL` says, else `https`
+    /// and the HTTPS port when the edge has HTTPS, else `http` and the plain
+    /// port; no port for the scheme's default one.
+    var publicSiteAddress: PublicAddress {
+        if let publicURL { return publicURL }
+        if let tls { return PublicAddress(scheme: "https", port: tls.port == 443 ? nil : tls.port) }
+        return PublicAddress(scheme: "http", port: proxy.port == 80 ? nil : proxy.port)
+    }
+
+    /// `SLIPWAY_PUBLIC_URL`: an http or https URL of the apps domain itself,
+    /// with a port only when it is not the scheme's default.
+    fileprivate static func publicURL(_ parser: SettingParser, appsDomain: String) throws(ConfigurationError)
+        -> PublicAddress?
+    {
+        guard let value = parser.text(.publicURL) else { return nil }
+        let example = "e.g. https://\(appsDomain) behind a load balancer that terminates TLS"
+        guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            let host = url.host?.lowercased()
+        else {
+            throw ConfigurationError(
+                "\(Setting.publicURL.label): '\(value)' is not an http:// or https:// URL; \(example)")
+        }
+        guard host == appsDomain, url.path.isEmpty || url.path == "/", url.query == nil, url.user == nil else {
+            throw ConfigurationError(
+                "\(Setting.publicURL.label): '\(value)' must be the apps domain (\(appsDomain)) with no path, as sites' URLs are https://<slug>.\(appsDomain); \(example)"
+            )
+        }
+        let defaultPort = scheme == "https" ? 443 : 80
+        return PublicAddress(scheme: scheme, port: url.port.flatMap { $0 == defaultPort ? nil : $0 })
     }
 
     /// The HTTPS listener's settings: a port turns it on, and it needs the

@@ -119,10 +119,10 @@ struct Server {
                 configuration: proxyConfiguration, catalog: catalog, events: bus, store: store, bodyCache: cache,
                 logger: Logger(label: "slipway.proxy")) : nil
 
-        let (scheme, publicPort) = configuration.publicSiteAddress
+        let address = configuration.publicSiteAddress
         let adminConfiguration = AdminConfiguration(
             host: configuration.admin.host, port: configuration.admin.port, token: token.token,
-            publicScheme: scheme, appsDomain: configuration.appsDomain, publicPort: publicPort,
+            publicScheme: address.scheme, appsDomain: configuration.appsDomain, publicPort: address.port,
             dashboardDirectory: configuration.dashboardDirectory)
         // Build notifications go out from the processes that run builds.
         var notifications: NotificationDispatcher?
