@@ -196,14 +196,19 @@ public final class ProxyServer: Sendable {
 
             var tlsContext: NIOSSLContext?
             if configuration.tls != nil {
+                let base: EdgeCertificate
                 do {
-                    try certificateFiles?.load()
+                    guard let files = certificateFiles else {
+                        throw EdgeTLSError("no certificate file is configured")
+                    }
+                    base = try files.load()
                 } catch {
                     throw ProxyError.invalidConfiguration(
                         "cannot use the TLS certificate: \(error); give the PEM chain (leaf first) in SLIPWAY_TLS_CERT_FILE and its key in SLIPWAY_TLS_KEY_FILE"
                     )
                 }
-                tlsContext = try NIOSSLContext(configuration: EdgeTLS.serverConfiguration(certificates: certificates))
+                tlsContext = try NIOSSLContext(
+                    configuration: EdgeTLS.serverConfiguration(certificates: certificates, base: base))
             }
             let channel = try await bind(
                 services: services, host: configuration.host, port: configuration.port, tls: nil)

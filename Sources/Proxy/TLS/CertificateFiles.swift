@@ -32,8 +32,10 @@ final class CertificateFiles: Sendable {
     }
 
     /// Loads the files and puts their certificate in use.
+    /// - Returns: the certificate.
     /// - Throws: ``EdgeTLSError`` when they cannot be used.
-    func load() throws(EdgeTLSError) {
+    @discardableResult
+    func load() throws(EdgeTLSError) -> EdgeCertificate {
         let stamp = self.stamp()
         let certificate = try EdgeCertificate(certificateFile: certificateFile, keyFile: keyFile)
         certificates.replace(source: Self.source, with: certificate)
@@ -44,6 +46,7 @@ final class CertificateFiles: Sendable {
                 "file": "\(certificateFile)", "names": "\(certificate.names.joined(separator: ","))",
                 "serial": "\(certificate.serial)", "not_after": "\(certificate.notValidAfter)",
             ])
+        return certificate
     }
 
     /// Loads the files again if either changed since they were last read.

@@ -1,10 +1,6 @@
-import Crypto
-import Foundation
 import NIOCore
 import NIOSSL
 import NIOTLS
-import SwiftASN1
-import X509
 
 /// How the edge's TLS listener is set up.
 enum EdgeTLS {
@@ -15,12 +11,13 @@ enum EdgeTLS {
     /// there is used from the next handshake on. A client that names
     /// nothing a certificate covers, or no name at all, fails its
     /// handshake: the edge has no default certificate.
-    static func serverConfiguration(certificates: EdgeCertificates) throws -> TLSConfiguration {
-        // The handshake always replaces the certificate, or fails: this one
-        // is never sent, but the configuration needs one to start from.
-        let placeholder = try Self.placeholder()
+    ///
+    /// - Parameter base: the certificate the configuration is made with
+    ///   (swift-nio-ssl needs one); the per-name choice replaces it at
+    ///   every handshake.
+    static func serverConfiguration(certificates: EdgeCertificates, base: EdgeCertificate) -> TLSConfiguration {
         var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: [.certificate(placeholder.certificate)], privateKey: .privateKey(placeholder.key))
+            certificateChain: base.chain.map { .certificate($0) }, privateKey: .privateKey(base.key))
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuiteValues = [
             .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
@@ -41,22 +38,6 @@ enum EdgeTLS {
 
     /// The handshake asked for a name no certificate covers.
     struct UnknownServerName: Error {}
-
-    /// A throwaway self-signed certificate the configuration starts from.
-    private static func placeholder() throws -> (certificate: NIOSSLCertificate, key: NIOSSLPrivateKey) {
-        let key = P256.Signing.PrivateKey()
-        let name = try DistinguishedName { CommonName("Slipway edge (no certificate for this name)") }
-        let now = Date()
-        let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
-            notValidBefore: now - 60, notValidAfter: now + 86_400, issuer: name, subject: name,
-            signatureAlgorithm: .ecdsaWithSHA256, extensions: Certificate.Extensions(),
-            issuerPrivateKey: .init(key))
-        return (
-            try NIOSSLCertificate(bytes: Array(try certificate.serializeAsPEM().pemString.utf8), format: .pem),
-            try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem)
-        )
-    }
 }
 
 /// Why a TLS handshake did not complete, as the metrics name it.
