@@ -14,6 +14,10 @@ extension BuildWorkerPool {
     func workerLoop(workerID: String) async {
         while !isStopping && !Task.isCancelled {
             let generation = wakeSignal.generation
+            // Asked before the claim: a backoff that ends between an empty
+            // claim and this question would otherwise be missed until the
+            // next poll. One that ends before the claim is claimed by it.
+            let idle = await idleWait()
             let claimed: Build?
             do {
                 claimed = try await catalog.claimNextBuild(workerID: workerID, leaseDuration: leaseDuration)
@@ -26,7 +30,7 @@ extension BuildWorkerPool {
             guard let build = claimed else {
                 // A shutdown that began during the claim woke nobody waiting yet.
                 if isStopping { break }
-                await wakeSignal.wait(after: generation, timeout: await idleWait())
+                await wakeSignal.wait(after: generation, timeout: idle)
                 continue
             }
             state.withLock { $0.running[build.id] = build.attempt }
