@@ -106,17 +106,69 @@ public struct ProxyConfiguration: Sendable, Hashable {
         public var handshakeTimeout: Duration
         /// How often the certificate files are checked for a change.
         public var reloadInterval: Duration
+        /// HTTP/2 on this listener, offered by ALPN beside HTTP/1.1; nil
+        /// offers HTTP/1.1 only (`SLIPWAY_HTTP2=false`).
+        public var http2: HTTP2?
+        /// The plain listener answers requests for a host a certificate
+        /// covers with a 308 to https (`SLIPWAY_HTTPS_REDIRECT`).
+        public var redirectsPlainHTTP: Bool
+        /// `Strict-Transport-Security: max-age=<seconds>` on every answer
+        /// over HTTPS (`SLIPWAY_HSTS_MAX_AGE`); nil sends none.
+        public var hstsMaxAge: Int?
 
         public init(
             host: String? = nil, port: Int = 8443, certificateFile: String? = nil, keyFile: String? = nil,
-            handshakeTimeout: Duration = .seconds(10), reloadInterval: Duration = .seconds(30)
+            handshakeTimeout: Duration = .seconds(10), reloadInterval: Duration = .seconds(30),
+            http2: HTTP2? = HTTP2(), redirectsPlainHTTP: Bool = true, hstsMaxAge: Int? = nil
         ) {
+            self.redirectsPlainHTTP = redirectsPlainHTTP
+            self.hstsMaxAge = hstsMaxAge
             self.host = host
             self.port = port
             self.certificateFile = certificateFile
             self.keyFile = keyFile
             self.handshakeTimeout = handshakeTimeout
             self.reloadInterval = reloadInterval
+            self.http2 = http2
+        }
+    }
+
+    /// The limits of an HTTP/2 connection. A client over them gets a reset
+    /// stream or, for the connection's limits, a GOAWAY and a closed
+    /// connection; never more memory or work than they allow.
+    public struct HTTP2: Sendable, Hashable {
+        /// Streams a client may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`).
+        public var maxConcurrentStreams: Int
+        /// The window each stream and the connection grant the client for
+        /// request bodies (`SETTINGS_INITIAL_WINDOW_SIZE`).
+        public var initialWindowSize: Int
+        /// The HPACK table the client may use (`SETTINGS_HEADER_TABLE_SIZE`).
+        public var headerTableSize: Int
+        /// Streams a client may reset, and stream errors it may cause, per
+        /// ``rateWindow`` (rapid reset, CVE-2023-44487).
+        public var maxResetsPerWindow: Int
+        /// PING, SETTINGS and PRIORITY frames a client may send per ``rateWindow``.
+        public var maxControlFramesPerWindow: Int
+        public var rateWindow: Duration
+        /// Control frames (PING and SETTINGS acknowledgements) queued for a
+        /// client that does not read them before the connection is closed.
+        public var maxBufferedControlFrames: Int
+        /// CONTINUATION frames one header block may take.
+        public var maxContinuationFrames: Int
+
+        public init(
+            maxConcurrentStreams: Int = 100, initialWindowSize: Int = 65_535, headerTableSize: Int = 4_096,
+            maxResetsPerWindow: Int = 200, maxControlFramesPerWindow: Int = 200, rateWindow: Duration = .seconds(30),
+            maxBufferedControlFrames: Int = 1_000, maxContinuationFrames: Int = 5
+        ) {
+            self.maxConcurrentStreams = maxConcurrentStreams
+            self.initialWindowSize = initialWindowSize
+            self.headerTableSize = headerTableSize
+            self.maxResetsPerWindow = maxResetsPerWindow
+            self.maxControlFramesPerWindow = maxControlFramesPerWindow
+            self.rateWindow = rateWindow
+            self.maxBufferedControlFrames = maxBufferedControlFrames
+            self.maxContinuationFrames = maxContinuationFrames
         }
     }
 
@@ -297,6 +349,22 @@ public struct ProxyConfiguration: Sendable, Hashable {
             try require(
                 tls.handshakeTimeout > .zero && tls.reloadInterval > .zero,
                 "the TLS handshake timeout and reload interval must be positive")
+            if let age = tls.hstsMaxAge {
+                try require(age >= 0, "the HSTS max-age must not be negative")
+            }
+            if let http2 = tls.http2 {
+                try require(
+                    (1...10_000).contains(http2.maxConcurrentStreams),
+                    "HTTP/2 concurrent streams must be between 1 and 10000")
+                try require(
+                    (65_535...(1 << 31) - 1).contains(http2.initialWindowSize),
+                    "the HTTP/2 window must be between 65535 and 2147483647 bytes")
+                try require(
+                    http2.headerTableSize >= 0 && http2.maxResetsPerWindow >= 1 && http2.maxControlFramesPerWindow >= 1
+                        && http2.maxBufferedControlFrames >= 1 && http2.maxContinuationFrames >= 1
+                        && http2.rateWindow > .zero,
+                    "HTTP/2 limits must be positive")
+            }
         }
     }
 }

@@ -187,6 +187,35 @@ import Testing
         #expect(try await load(["SLIPWAY_TLS_PORT": "off"]).tls == nil)
     }
 
+    /// HTTP/2, the redirect of plain requests and HSTS: on, on and off by default.
+    @Test func http2RedirectsAndHSTSAreSettingsOfTheHTTPSListener() async throws {
+        let files = [
+            "SLIPWAY_TLS_PORT": "443", "SLIPWAY_TLS_CERT_FILE": "/etc/tls/edge.pem",
+            "SLIPWAY_TLS_KEY_FILE": "/etc/tls/edge.key",
+        ]
+        let defaults = try #require(try await load(files).proxyConfiguration().tls)
+        #expect(defaults.http2?.maxConcurrentStreams == 100)
+        #expect(defaults.redirectsPlainHTTP && defaults.hstsMaxAge == nil)
+        let set = try #require(
+            try await load(
+                files.merging([
+                    "SLIPWAY_HTTP2_MAX_CONCURRENT_STREAMS": "32", "SLIPWAY_HTTPS_REDIRECT": "false",
+                    "SLIPWAY_HSTS_MAX_AGE": "31536000",
+                ]) { $1 }
+            ).proxyConfiguration().tls)
+        #expect(set.http2?.maxConcurrentStreams == 32)
+        #expect(!set.redirectsPlainHTTP && set.hstsMaxAge == 31_536_000)
+        #expect(try await load(files.merging(["SLIPWAY_HTTP2": "false"]) { $1 }).proxyConfiguration().tls?.http2 == nil)
+        for bad in [
+            ["SLIPWAY_HSTS_MAX_AGE": "-1"], ["SLIPWAY_HSTS_MAX_AGE": "a year"],
+            ["SLIPWAY_HTTP2_MAX_CONCURRENT_STREAMS": "0"], ["SLIPWAY_HTTP2": "maybe"],
+        ] {
+            await #expect(throws: ConfigurationError.self, "\(bad)") {
+                _ = try await self.load(files.merging(bad) { $1 })
+            }
+        }
+    }
+
     /// Behind a load balancer that terminates TLS, sites' URLs say what it serves.
     @Test func thePublicURLDecidesHowSitesURLsStart() async throws {
         let domain = ["SLIPWAY_APPS_DOMAIN": "apps.example.com"]

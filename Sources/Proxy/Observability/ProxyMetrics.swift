@@ -30,6 +30,7 @@ final class ProxyMetrics: Sendable {
     enum ConnectionProtocol: String, Sendable, CaseIterable {
         case h1
         case h1TLS = "h1+tls"
+        case h2
     }
 
     /// How one activation's prefetch ended.

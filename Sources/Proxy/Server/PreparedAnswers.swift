@@ -218,11 +218,16 @@ final class PreparedAnswers {
 /// prepared answers and the heads' endings. Each loop has its own (a thread
 /// variable); only that loop's thread ever touches it.
 final class EdgeLoopState: @unchecked Sendable {
+    /// Answers of plain connections.
     let answers: PreparedAnswers
+    /// Answers of HTTP/1.1 connections over TLS, kept apart: their heads
+    /// may carry `Strict-Transport-Security`, which plain answers never do.
+    let secureAnswers: PreparedAnswers
     let endings: HeadEndings
 
     init(answers: PreparedAnswers.Limits, clock: HTTPDateClock) {
         self.answers = PreparedAnswers(limits: answers)
+        self.secureAnswers = PreparedAnswers(limits: answers)
         self.endings = HeadEndings(clock: clock)
     }
 }

@@ -91,7 +91,7 @@ enum PendingAnswer {
 /// elsewhere and comes back to the loop; if the client has gone by then,
 /// the result is dropped, and whatever was still running for it is cancelled
 /// when it goes (`channelInactive`).
-final class ProxyRequestHandler: ChannelDuplexHandler {
+final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
@@ -126,18 +126,28 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     /// Answers were written and not flushed yet (flushed once the bytes read are parsed).
     private var needsFlush = false
 
+    /// The connection is over TLS: files go out as buffers, answers carry
+    /// `Strict-Transport-Security` when configured, and prepared answers
+    /// are kept apart from plain connections'.
+    let isSecure: Bool
+    /// Plain requests for hosts with a certificate are redirected to https:
+    /// prepared answers, which skip routing, are not used.
+    private let redirectsToHTTPS: Bool
+
     /// - Parameters:
-    ///   - fileDelivery: how files go out; the server's setting when nil
-    ///     (``FileDelivery/buffers`` always behind TLS).
+    ///   - isSecure: the connection is over TLS.
     ///   - now: the clock of the timeouts and durations (tests inject one).
     ///   - onTimeout: told why a connection is closed for taking too long.
     init(
-        services: ProxyServices, timeouts: ConnectionTimeouts.Configuration, fileDelivery: FileDelivery? = nil,
+        services: ProxyServices, timeouts: ConnectionTimeouts.Configuration, isSecure: Bool = false,
         now: @escaping () -> NIODeadline = { .now() },
         onTimeout: @escaping (ConnectionTimeouts.Reason) -> Void = { _ in }
     ) {
         self.services = services
-        self.fileDelivery = fileDelivery ?? services.fileDelivery
+        self.isSecure = isSecure
+        self.redirectsToHTTPS = !isSecure && services.httpsRedirect != nil
+        // A `FileRegion` cannot pass through the TLS handler.
+        self.fileDelivery = isSecure ? .buffers : services.fileDelivery
         self.now = now
         self.onTimeout = onTimeout
         self.machine = ConnectionStateMachine(timeouts: timeouts, now: now())
@@ -194,13 +204,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         machine.writabilityChanged(isWritable: context.channel.isWritable, now: now())
         rearm()
-        if let exchange {
-            if exchange.upstream != nil {
-                upstreamWritabilityChanged(exchange)
-            } else {
-                pump(exchange)
-            }
-        }
+        resumeBody()
         context.fireChannelWritabilityChanged()
     }
 
@@ -297,7 +301,14 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     private func answer(_ pending: PendingAnswer) {
         switch pending {
         case .request(let request):
-            serve(begin(request, closeAfter: false))
+            let exchange = begin(request, closeAfter: false)
+            if redirectsToHTTPS,
+                let location = services.httpsRedirect?.location(host: request.host, target: request.target)
+            {
+                execute(services.pipeline.httpsRedirect(to: location), exchange)
+                return
+            }
+            serve(exchange)
         case .refusal(let kind):
             let request = IncomingRequest(
                 method: receivingMethod, target: "/", host: "", headers: [:], version: .http1_1, isKeepAlive: false)
@@ -316,84 +327,45 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
 
     // MARK: Serving
 
-    /// Steps 1–3 of the pipeline, then the plan once the manifest is at hand.
-    private func serve(_ exchange: Exchange) {
-        let pipeline = services.pipeline
-        // Read before routing: an answer prepared from what routing sees is
-        // dropped if the table changed since (``PreparedAnswers``).
-        let version = pipeline.siteTable.version
-        switch pipeline.route(exchange.request) {
-        case .reply(let plan):
-            execute(plan, exchange)
-        case .replyAndClose(let plan):
-            exchange.closeAfter = true
-            machine.endAfterAnswer()
-            execute(plan, exchange)
-        case .build(let build):
-            exchange.isPreview = build.isPreview
-            if let manifest = services.manifests.cached(buildID: build.buildID) {
-                execute(pipeline.plan(exchange.request, build: build, manifest: manifest), exchange)
-                if exchange.request.answerKey != nil && (exchange.cacheHit || exchange.status == 304) {
-                    prepareAnswer(exchange.request, build: build, manifest: manifest, version: version)
-                }
-                return
-            }
-            let manifests = services.manifests
-            runAsync(exchange, { try await manifests.load(siteID: build.site.siteID, buildID: build.buildID) }) {
-                manifest in
-                self.execute(pipeline.plan(exchange.request, build: build, manifest: manifest), exchange)
-            }
-        }
-    }
-
-    func execute(_ plan: ResponsePlan, _ exchange: Exchange) {
-        switch plan {
-        case .immediate(let status, let headers, let body):
-            writeHead(exchange, status: status, headers: headers)
-            if let body, exchange.request.method != .HEAD, body.readableBytes > 0 {
-                exchange.body = .memory(body)
-                pump(exchange)
-            } else {
-                finish(exchange)
-            }
-        case .file(let reply):
-            serveFile(reply, exchange)
-        }
-    }
-
     // MARK: Writing
-
-    /// Writes the head of an answer whose own `headers` are complete (a
-    /// page, a redirect, a 304).
-    func writeHead(_ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders) {
-        writeHead(exchange, status: status, headers: headers, contentLength: nil, cacheHit: false)
-    }
-
-    /// Writes the head of a file answer: its headers, then `Content-Length`
-    /// and `X-Cache` (from `exchange.cacheHit`).
-    func writeHead(_ exchange: Exchange, reply: FileReply) {
-        writeHead(
-            exchange, status: reply.status, headers: reply.headers, contentLength: reply.range.count,
-            cacheHit: exchange.cacheHit)
-    }
 
     /// Every head of the whole pipeline leaves here: its start (the reply's
     /// fields, `Content-Length` of a file body, `X-Cache`), then the ending
     /// (`Connection`, `Date`) this connection needs now.
-    private func writeHead(
+    func writeHead(
         _ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders, contentLength: Int?, cacheHit: Bool
     ) {
         exchange.status = Int(status.code)
         exchange.headSent = true
         let (start, dropped) = ResponseHeadWriter.start(
-            status: status, headers: headers, contentLength: contentLength, cacheHit: cacheHit,
+            status: status, headers: withTransportFields(headers), contentLength: contentLength, cacheHit: cacheHit,
             allocator: context.channel.allocator)
-        if dropped > 0 {
-            services.logger.warning(
-                "header fields left out of a response: not valid HTTP",
-                metadata: ["host": "\(exchange.request.host.prefix(255))", "count": "\(dropped)"])
-        }
+        warnDropped(dropped, exchange)
         writeHead(start: start, exchange)
+    }
+
+    func writeBody(_ bytes: IOData) {
+        context.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    /// `headers` and what this connection adds: `Strict-Transport-Security` over TLS when configured.
+    private func withTransportFields(_ headers: HTTPHeaders) -> HTTPHeaders {
+        guard isSecure, let hsts = services.strictTransportSecurity else { return headers }
+        var headers = headers
+        headers.replaceOrAdd(name: "Strict-Transport-Security", value: hsts)
+        return headers
+    }
+
+    /// This connection's prepared answers (plain and TLS ones are kept apart).
+    private var answers: PreparedAnswers { isSecure ? loop.secureAnswers : loop.answers }
+
+    func endsConnection(_ exchange: Exchange) {
+        exchange.closeAfter = true
+        machine.endAfterAnswer()
+    }
+
+    func answered(_ exchange: Exchange, build: ServedBuild, manifest: LoadedManifest, siteTableVersion: UInt64) {
+        prepareAnswer(exchange.request, build: build, manifest: manifest, version: siteTableVersion)
     }
 
     /// Writes a head's `start` and the ending the connection needs.
@@ -417,8 +389,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
     /// exactly the answer's tag, 200 when it has none. Anything else takes
     /// the whole pipeline.
     private func prepared(for head: HTTP1RequestHead) -> (PreparedAnswer, notModified: Bool, head: HTTP1RequestHead)? {
-        guard machine.isIdle, let key = PreparedAnswerKey(head),
-            let answer = loop.answers.answer(for: key, version: services.pipeline.siteTable.version)
+        guard machine.isIdle, !redirectsToHTTPS, let key = PreparedAnswerKey(head),
+            let answer = answers.answer(for: key, version: services.pipeline.siteTable.version)
         else { return nil }
         guard head.ifNoneMatch.isPresent else { return (answer, false, head) }
         return answer.isExactMatch(head.view(head.ifNoneMatch.value)) ? (answer, true, head) : nil
@@ -508,59 +480,18 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
             let etag = reply.headers.first(name: "etag")
         else { return }
         let allocator = context.channel.allocator
+        let headers = withTransportFields(reply.headers)
         let (start200, dropped200) = ResponseHeadWriter.start(
-            status: .ok, headers: reply.headers, contentLength: body.readableBytes, cacheHit: true,
+            status: .ok, headers: headers, contentLength: body.readableBytes, cacheHit: true,
             allocator: allocator)
         let (start304, dropped304) = ResponseHeadWriter.start(
-            status: .notModified, headers: SlipwayResponseHeaders.notModified(from: reply.headers),
+            status: .notModified, headers: SlipwayResponseHeaders.notModified(from: headers),
             contentLength: nil, cacheHit: false, allocator: allocator)
         // A field left out is warned about on every answer: such answers are not prepared.
         guard dropped200 == 0, dropped304 == 0 else { return }
         let answer = PreparedAnswer(
             start200: start200, start304: start304, body: body, quotedETag: ByteBuffer(string: etag))
-        loop.answers.insert(answer, for: key, version: version)
-    }
-
-    /// Writes slices of an in-memory or file body while the client can take
-    /// them; `channelWritabilityChanged` calls it again when it can take more.
-    func pump(_ exchange: Exchange) {
-        guard exchange === self.exchange else { return }
-        var wrote = false
-        writing: while context.channel.isWritable {
-            switch exchange.body {
-            case .memory(var buffer):
-                guard buffer.readableBytes > 0 else {
-                    finish(exchange)
-                    return
-                }
-                let slice = buffer.readSlice(length: min(ProxyServices.chunkSize, buffer.readableBytes))!
-                exchange.body = .memory(buffer)
-                exchange.bodyBytes += Int64(slice.readableBytes)
-                context.write(wrapOutboundOut(.byteBuffer(slice)), promise: nil)
-                wrote = true
-            case .file(let next, let end):
-                guard next < end else {
-                    finish(exchange)
-                    return
-                }
-                guard let file = exchange.file else { break writing }
-                let length = min(Int64(ProxyServices.chunkSize), end - next)
-                guard fileDelivery == .sendfile else {
-                    readFileSlice(file, at: next, length: Int(length), end: end, exchange)
-                    break writing
-                }
-                let region = FileRegion(fileHandle: file, readerIndex: Int(next), endIndex: Int(next + length))
-                exchange.body = .file(next: next + length, end: end)
-                exchange.bodyBytes += length
-                context.write(wrapOutboundOut(.fileRegion(region)), promise: nil)
-                wrote = true
-            case .upstream, .none:
-                // Streamed by UpstreamDownload, or nothing to send yet (the
-                // body is still being loaded).
-                break writing
-            }
-        }
-        if wrote { context.flush() }
+        answers.insert(answer, for: key, version: version)
     }
 
     /// Ends the response; the connection then answers the next request
@@ -580,13 +511,13 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
             let channel = context.channel
             promise.futureResult.assumeIsolated().whenComplete { [services, now] _ in
                 exchange.closeFile()
-                Self.record(exchange, services: services, now: now)
+                exchange.record(services: services, now: now())
                 if closeAfter { channel.close(promise: nil) }
             }
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(endMarker)), promise: promise)
         } else {
             context.flush()
-            Self.record(exchange, services: services, now: now)
+            exchange.record(services: services, now: now())
         }
         // Writes stay in order: the next answer may start before this one's last byte has left.
         switch next {
@@ -594,35 +525,6 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         case .read: context.read()
         case .close, .none: break
         }
-    }
-
-    /// Counts a finished response and writes its access-log line.
-    private static func record(_ exchange: Exchange, services: ProxyServices, now: () -> NIODeadline) {
-        let nanoseconds = (now() - exchange.startedAt).nanoseconds
-        services.metrics.response(
-            status: exchange.status, cacheHit: exchange.cacheHit, bodyBytes: exchange.bodyBytes, duration: nanoseconds)
-        services.accessLog.record(
-            method: exchange.request.method, host: exchange.request.host, target: exchange.request.target,
-            status: exchange.status, bodyBytes: exchange.bodyBytes, nanoseconds: nanoseconds, cache: exchange.cacheHit)
-    }
-
-    /// Ends a request that failed: an error page when nothing was sent yet,
-    /// otherwise the connection is closed so the client sees a truncated
-    /// response rather than a complete-looking wrong one.
-    func fail(_ exchange: Exchange, _ error: any Error) {
-        guard exchange === self.exchange else { return }
-        if error is CancellationError { return } // the client went away
-        let kind: SlipwayPages.Kind = (error as? ProxyError)?.httpStatus == 504 ? .gatewayTimeout : .badGateway
-        services.logger.warning(
-            "cannot serve a request from the store",
-            metadata: ["host": "\(exchange.request.host.prefix(255))", "error": "\(error)"])
-        guard !exchange.headSent else {
-            abort(exchange)
-            return
-        }
-        exchange.body = nil
-        exchange.closeFile()
-        execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: exchange.isPreview), exchange)
     }
 
     /// Closes the connection mid-response.
@@ -639,10 +541,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         cancelTimer()
         guard let exchange else { return }
         self.exchange = nil
-        exchange.task?.cancel()
-        exchange.task = nil
-        exchange.upstream?.cancel()
-        exchange.closeFile()
+        exchange.abandon()
     }
 
     // MARK: Timer
@@ -672,24 +571,5 @@ final class ProxyRequestHandler: ChannelDuplexHandler {
         timer?.cancel()
         timer = nil
         timerDeadline = nil
-    }
-
-    /// Runs `work` off the event loop, then `then` back on it, unless the
-    /// request was abandoned meanwhile; failures end the request with `fail`.
-    func runAsync<T: Sendable>(
-        _ exchange: Exchange, _ work: @escaping @Sendable () async throws -> T, then: @escaping (T) -> Void
-    ) {
-        let promise = context.eventLoop.makePromise(of: T.self)
-        exchange.task = Task {
-            do { promise.succeed(try await work()) } catch { promise.fail(error) }
-        }
-        promise.futureResult.assumeIsolated().whenComplete { [self] result in
-            guard exchange === self.exchange else { return }
-            exchange.task = nil
-            switch result {
-            case .success(let value): then(value)
-            case .failure(let error): fail(exchange, error)
-            }
-        }
     }
 }

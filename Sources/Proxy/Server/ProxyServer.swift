@@ -5,6 +5,7 @@ public import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOTLS
 public import Storage
 import Synchronization
 
@@ -49,6 +50,8 @@ public final class ProxyServer: Sendable {
     /// The certificates the HTTPS listener presents, by name; what other
     /// parts of Slipway put here is used from the next handshake on.
     public let certificates = EdgeCertificates()
+    /// Set when the HTTPS listener redirects plain requests for the hosts it has certificates for.
+    private let httpsRedirect: HTTPSRedirect?
     private let certificateFiles: CertificateFiles?
 
     private enum State {
@@ -116,6 +119,8 @@ public final class ProxyServer: Sendable {
         } else {
             self.certificateFiles = nil
         }
+        let redirects = configuration.tls?.redirectsPlainHTTP ?? false
+        self.httpsRedirect = redirects ? HTTPSRedirect(certificates: certificates) : nil
         if let eventLoopGroup {
             self.group = eventLoopGroup
             self.ownsGroup = false
@@ -208,7 +213,8 @@ public final class ProxyServer: Sendable {
                     )
                 }
                 tlsContext = try NIOSSLContext(
-                    configuration: EdgeTLS.serverConfiguration(certificates: certificates, base: base))
+                    configuration: EdgeTLS.serverConfiguration(
+                        certificates: certificates, base: base, http2: configuration.tls?.http2 != nil))
             }
             let channel = try await bind(
                 services: services, host: configuration.host, port: configuration.port, tls: nil)
@@ -217,7 +223,8 @@ public final class ProxyServer: Sendable {
                 do {
                     tlsChannel = try await bind(
                         services: services, host: tls.host ?? configuration.host, port: tls.port,
-                        tls: (tlsContext, TimeAmount(tls.handshakeTimeout)))
+                        tls: (tlsContext, TimeAmount(tls.handshakeTimeout), tls.http2))
+                    if let port = tlsChannel?.localAddress?.port { httpsRedirect?.listening(on: port) }
                 } catch {
                     try? await channel.close()
                     throw error
@@ -360,7 +367,8 @@ public final class ProxyServer: Sendable {
             upstream: configuration.upstream,
             dateClock: dateClock,
             preparedAnswers: Self.preparedAnswerLimits(bodyCacheBytes: bodyCache.capacityBytes),
-            logger: logger)
+            httpsRedirect: httpsRedirect,
+            strictTransportSecurity: configuration.tls?.hstsMaxAge.map { "max-age=\($0)" }, logger: logger)
     }
 
     /// Each event loop keeps up to 8,192 prepared answers, holding at most an
@@ -391,11 +399,13 @@ public final class ProxyServer: Sendable {
         return ProxyRequestHandler(services: services, timeouts: connectionTimeouts, now: now, onTimeout: onTimeout)
     }
 
-    /// Binds a listener: plain HTTP/1.1, or with `tls` HTTP/1.1 over TLS
-    /// (its handshake watched by `TLSHandshakeGuard`, and file bodies sent
-    /// as buffers: a `FileRegion` cannot pass through the TLS handler).
+    /// Binds a listener: plain HTTP/1.1, or with `tls` TLS (its handshake
+    /// watched by `TLSHandshakeGuard`) then HTTP/2 or HTTP/1.1 as ALPN
+    /// decides, file bodies sent as buffers: a `FileRegion` cannot pass
+    /// through the TLS handler.
     private func bind(
-        services: ProxyServices, host: String, port: Int, tls: (context: NIOSSLContext, handshakeTimeout: TimeAmount)?
+        services: ProxyServices, host: String, port: Int,
+        tls: (context: NIOSSLContext, handshakeTimeout: TimeAmount, http2: ProxyConfiguration.HTTP2?)?
     ) async throws -> any Channel {
         let timeouts = connectionTimeouts
         let (connections, metrics) = (self.connections, self.metrics)
@@ -427,14 +437,28 @@ public final class ProxyServer: Sendable {
                                 services: services, timeouts: timeouts, onTimeout: { metrics.connectionClosed($0) }))
                         return
                     }
-                    metrics.connectionAccepted(.h1TLS)
                     try pipeline.addHandler(NIOSSLServerHandler(context: tls.context))
                     try pipeline.addHandler(
                         TLSHandshakeGuard(timeout: tls.handshakeTimeout) { metrics.tlsHandshakeFailed($0) })
+                    let http2 = tls.http2
                     try pipeline.addHandler(
-                        ProxyRequestHandler(
-                            services: services, timeouts: timeouts, fileDelivery: .buffers,
-                            onTimeout: { metrics.connectionClosed($0) }))
+                        ApplicationProtocolNegotiationHandler { result, channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                let pipeline = channel.pipeline.syncOperations
+                                if let http2, case .negotiated("h2") = result {
+                                    metrics.connectionAccepted(.h2)
+                                    try HTTP2Edge.configure(
+                                        channel, limits: http2, services: services, timeouts: timeouts, metrics: metrics
+                                    )
+                                } else {
+                                    metrics.connectionAccepted(.h1TLS)
+                                    try pipeline.addHandler(
+                                        ProxyRequestHandler(
+                                            services: services, timeouts: timeouts, isSecure: true,
+                                            onTimeout: { metrics.connectionClosed($0) }))
+                                }
+                            }
+                        })
                 }
             }
         do {

@@ -24,14 +24,21 @@ final class ProxyServices: Sendable {
     let upstream: ProxyConfiguration.Upstream
     /// Each event loop's prepared answers and head endings (whose `Date` comes from the server's clock).
     let loopStates: EdgeLoopStates
+    /// Plain requests for hosts with a certificate go to https (nil: served as they come).
+    let httpsRedirect: HTTPSRedirect?
+    /// The `Strict-Transport-Security` value of answers over HTTPS (nil: none).
+    let strictTransportSecurity: String?
     let logger: Logger
 
     init(
         pipeline: ServingPipeline, manifests: ManifestStore, bodyCache: BodyCache, bodySource: BodySource,
         fileDelivery: FileDelivery, metrics: ProxyMetrics,
         accessLog: AccessLog, intakeLimits: RequestIntake.Limits, upstream: ProxyConfiguration.Upstream,
-        dateClock: HTTPDateClock, preparedAnswers: PreparedAnswers.Limits, logger: Logger
+        dateClock: HTTPDateClock, preparedAnswers: PreparedAnswers.Limits, httpsRedirect: HTTPSRedirect?,
+        strictTransportSecurity: String?, logger: Logger
     ) {
+        self.httpsRedirect = httpsRedirect
+        self.strictTransportSecurity = strictTransportSecurity
         self.pipeline = pipeline
         self.manifests = manifests
         self.bodyCache = bodyCache

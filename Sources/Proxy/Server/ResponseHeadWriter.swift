@@ -173,6 +173,11 @@ final class HeadEndings {
         return (endings[kind.rawValue], now)
     }
 
+    /// The `Date` value of a head written now (HTTP/2 heads carry it as a field).
+    func date() -> String {
+        clock.text(second: clock.currentSecond())
+    }
+
     private func make(second: Int64) {
         self.second = second
         let date = clock.text(second: second)

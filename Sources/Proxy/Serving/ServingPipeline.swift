@@ -208,6 +208,14 @@ struct ServingPipeline: Sendable {
                 status: status, headers: headers, object: object, range: bytes, sendsBody: request.method != .HEAD))
     }
 
+    /// The answer to a plain request for a host served over HTTPS: 308 to
+    /// `location` (the same URL over https; the method and body are kept).
+    func httpsRedirect(to location: String) -> ResponsePlan {
+        .immediate(
+            status: .permanentRedirect,
+            headers: SlipwayResponseHeaders.redirectHeaders(location: location, isPreview: false), body: nil)
+    }
+
     /// One of Slipway's pages, with its headers.
     func page(_ rendered: SlipwayPages.Rendered, extra: HTTPHeaders = [:], isPreview: Bool)
         -> ResponsePlan

@@ -15,7 +15,9 @@ enum EdgeTLS {
     /// - Parameter base: the certificate the configuration is made with
     ///   (swift-nio-ssl needs one); the per-name choice replaces it at
     ///   every handshake.
-    static func serverConfiguration(certificates: EdgeCertificates, base: EdgeCertificate) -> TLSConfiguration {
+    static func serverConfiguration(
+        certificates: EdgeCertificates, base: EdgeCertificate, http2: Bool
+    ) -> TLSConfiguration {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: base.chain.map { .certificate($0) }, privateKey: .privateKey(base.key))
         configuration.minimumTLSVersion = .tlsv12
@@ -24,7 +26,8 @@ enum EdgeTLS {
             .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
             .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
         ]
-        configuration.applicationProtocols = ["http/1.1"]
+        // ALPN: HTTP/2 first when offered; a client that names neither gets HTTP/1.1.
+        configuration.applicationProtocols = http2 ? ["h2", "http/1.1"] : ["http/1.1"]
         configuration.sslContextCallback = { values, promise in
             guard let name = values.serverHostname, let certificate = certificates.certificate(forServerName: name)
             else {

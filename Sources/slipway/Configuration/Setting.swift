@@ -46,6 +46,11 @@ extension Setting {
         "proxy.public_url", "SLIPWAY_PUBLIC_URL", default: "https on SLIPWAY_TLS_PORT when set, else http")
     static let tlsHandshakeTimeout = Setting(
         "proxy.tls_handshake_timeout", "SLIPWAY_TLS_HANDSHAKE_TIMEOUT", default: "10s")
+    static let http2 = Setting("proxy.http2", "SLIPWAY_HTTP2", default: "true")
+    static let httpsRedirect = Setting("proxy.https_redirect", "SLIPWAY_HTTPS_REDIRECT", default: "true")
+    static let hstsMaxAge = Setting("proxy.hsts_max_age", "SLIPWAY_HSTS_MAX_AGE", default: "off")
+    static let http2MaxStreams = Setting(
+        "proxy.http2_max_concurrent_streams", "SLIPWAY_HTTP2_MAX_CONCURRENT_STREAMS", default: "100")
     static let adminHost = Setting("admin.host", "SLIPWAY_ADMIN_HOST", default: "127.0.0.1")
     static let adminPort = Setting("admin.port", "SLIPWAY_ADMIN_PORT", default: "8081")
     static let adminToken = Setting("admin.token", "SLIPWAY_ADMIN_TOKEN", default: "<data>/admin-token", secret: true)
@@ -96,7 +101,8 @@ extension Setting {
     static let all: [Setting] = [
         dataDir, roles, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
         proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, proxySendfile, tlsPort, tlsCertFile,
-        tlsKeyFile, tlsHandshakeTimeout, publicURL, adminHost, adminPort,
+        tlsKeyFile, tlsHandshakeTimeout, http2, http2MaxStreams, httpsRedirect, hstsMaxAge, publicURL, adminHost,
+        adminPort,
         adminToken,
         operationsHost, operationsPort,
         storageKind,

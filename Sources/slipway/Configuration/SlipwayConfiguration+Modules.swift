@@ -59,7 +59,10 @@ extension SlipwayConfiguration {
             tls: tls.map {
                 ProxyConfiguration.TLS(
                     port: $0.port, certificateFile: $0.certificateFile, keyFile: $0.keyFile,
-                    handshakeTimeout: $0.handshakeTimeout)
+                    handshakeTimeout: $0.handshakeTimeout,
+                    http2: $0.http2
+                        ? ProxyConfiguration.HTTP2(maxConcurrentStreams: $0.http2MaxConcurrentStreams) : nil,
+                    redirectsPlainHTTP: $0.redirectsPlainHTTP, hstsMaxAge: $0.hstsMaxAge)
             },
             limits: ProxyConfiguration.Limits(maxConnections: edge.maxConnections),
             timeouts: ProxyConfiguration.Timeouts(

@@ -45,6 +45,13 @@ struct SlipwayConfiguration: Sendable {
         var certificateFile: String
         var keyFile: String
         var handshakeTimeout: Duration
+        /// HTTP/2 offered by ALPN (`SLIPWAY_HTTP2`).
+        var http2: Bool = true
+        var http2MaxConcurrentStreams: Int = 100
+        /// Plain requests for hosts with a certificate get a 308 to https (`SLIPWAY_HTTPS_REDIRECT`).
+        var redirectsPlainHTTP: Bool = true
+        /// `Strict-Transport-Security` max-age in seconds (`SLIPWAY_HSTS_MAX_AGE`); nil sends none.
+        var hstsMaxAge: Int?
     }
 
     struct Builds: Sendable, Equatable {
@@ -350,9 +357,16 @@ extension SlipwayConfiguration {
                 "\(Setting.tlsPort.label) turns HTTPS on, which needs \(Setting.tlsCertFile.label) (the PEM chain, leaf first, e.g. for *.apps.example.com) and \(Setting.tlsKeyFile.label) (its key)"
             )
         }
+        var hstsMaxAge: Int?
+        if let age = parser.text(.hstsMaxAge), age != "off" {
+            hstsMaxAge = try parser.int(.hstsMaxAge, in: 0...63_072_000)
+        }
         return TLS(
             port: try parser.port(.tlsPort) ?? 443, certificateFile: certificateFile, keyFile: keyFile,
-            handshakeTimeout: try parser.duration(.tlsHandshakeTimeout) ?? .seconds(10))
+            handshakeTimeout: try parser.duration(.tlsHandshakeTimeout) ?? .seconds(10),
+            http2: try parser.bool(.http2) ?? true,
+            http2MaxConcurrentStreams: try parser.int(.http2MaxStreams, in: 1...10_000) ?? 100,
+            redirectsPlainHTTP: try parser.bool(.httpsRedirect) ?? true, hstsMaxAge: hstsMaxAge)
     }
 }
 

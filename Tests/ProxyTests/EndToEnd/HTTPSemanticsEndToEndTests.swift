@@ -15,10 +15,12 @@ extension EndToEnd {
     @Suite struct HTTPSemanticsEndToEndTests {
         /// `Date` comes from the clock the server was given, and every kind
         /// of answer carries `Date` and `X-Cache` exactly once.
-        @Test func everyAnswerCarriesOneDateFromTheServersClockAndOneXCache() async throws {
+        @Test(arguments: EdgeTransport.allCases) func everyAnswerCarriesOneDateFromTheServersClockAndOneXCache(
+            _ transport: EdgeTransport
+        ) async throws {
             let seconds = SteppedSeconds(784_111_777)
             let clock = HTTPDateClock { seconds.value.load(ordering: .relaxed) }
-            try await withTestProxy(dateClock: clock) { proxy in
+            try await withTestProxy(transport: transport, dateClock: clock) { proxy in
                 let site = try await proxy.deploy("docs", as: "manual")
                 let etag = "\"\(site.fixture.manifest.files["about.html"]!.etag)\""
                 let answers = [
@@ -41,8 +43,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func ifNoneMatchReturns304WithTheETagAndWinsOverIfModifiedSince() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func ifNoneMatchReturns304WithTheETagAndWinsOverIfModifiedSince(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let site = try await proxy.deploy("docs", as: "manual")
                 let etag = "\"\(site.fixture.manifest.files["about.html"]!.etag)\""
                 let exact = try await proxy.get("/about", slug: "manual", headers: [("If-None-Match", etag)])
@@ -73,8 +77,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func aSingleRangeIs206AndOthersAre416OrTheWholeBody() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func aSingleRangeIs206AndOthersAre416OrTheWholeBody(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let site = try await proxy.deploy("docs", as: "manual")
                 let script = Array(site.fixture.data("assets/app-3f9a1b2c.js"))
                 let size = script.count
@@ -110,8 +116,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func ifRangeWithAnotherValidatorSendsTheWholeBody() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func ifRangeWithAnotherValidatorSendsTheWholeBody(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let site = try await proxy.deploy("docs", as: "manual")
                 let file = site.fixture.manifest.files["assets/app-3f9a1b2c.js"]!
                 let matching = try await proxy.get(
@@ -131,8 +139,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func headAnswersWithTheGetsStatusAndHeadersAndNoBody() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func headAnswersWithTheGetsStatusAndHeadersAndNoBody(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 for target in ["/", "/about", "/assets/app-3f9a1b2c.js", "/docs", "/missing"] {
                     let get = try await proxy.get(target, slug: "manual")
@@ -148,8 +158,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func theGzipVariantIsServedWhenAcceptedWithItsOwnETag() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func theGzipVariantIsServedWhenAcceptedWithItsOwnETag(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let site = try await proxy.deploy("docs", as: "manual")
                 let file = site.fixture.manifest.files["assets/app-3f9a1b2c.js"]!
                 let variant = file.variants["gzip"]!
@@ -180,8 +192,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func theFirstResponseIsACacheMissAndTheNextAHitFromMemory() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func theFirstResponseIsACacheMissAndTheNextAHitFromMemory(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 let first = try await proxy.get("/about", slug: "manual")
                 #expect(first.header("X-Cache") == "MISS")
@@ -203,9 +217,11 @@ extension EndToEnd {
             }
         }
 
-        @Test func bodiesTheBuilderWarmedAreServedFromTheSharedCache() async throws {
+        @Test(arguments: EdgeTransport.allCases) func bodiesTheBuilderWarmedAreServedFromTheSharedCache(
+            _ transport: EdgeTransport
+        ) async throws {
             let cache = BodyCache(capacityBytes: 1 << 20, maxEntryBytes: 64 << 10)
-            try await withTestProxy(bodyCache: cache) { proxy in
+            try await withTestProxy(transport: transport, bodyCache: cache) { proxy in
                 let site = try await proxy.deploy("docs", as: "manual")
                 // The builder puts small HTML into the cache right after activation.
                 let key = BodyCache.key(buildID: site.build.id.rawValue, path: "index.html")
@@ -220,13 +236,20 @@ extension EndToEnd {
 
         /// With `sendfile` (the default) and with files read into buffers
         /// (`SLIPWAY_SENDFILE=false`, and how a connection that encrypts sends them).
-        @Test(arguments: [true, false])
-        func largeFilesStreamFromTheDiskStoreUncachedWithRanges(sendfile: Bool) async throws {
+        @Test(arguments: [
+            (EdgeTransport.plain, true), (.plain, false), (.tls, true), (.h2, true),
+        ])
+        func largeFilesStreamFromTheDiskStoreUncachedWithRanges(_ transport: EdgeTransport, sendfile: Bool)
+            async throws
+        {
             let large = patternBytes(count: 3 << 20)
-            try await withTestProxy(configure: {
-                $0.cache.maxEntryBytes = 256 << 10
-                $0.sendfile = sendfile
-            }) { proxy in
+            try await withTestProxy(
+                transport: transport,
+                configure: {
+                    $0.cache.maxEntryBytes = 256 << 10
+                    $0.sendfile = sendfile
+                }
+            ) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual", extraFiles: ["media/film.bin": large])
                 let whole = try await proxy.get("/media/film.bin", slug: "manual")
                 #expect(whole.status == 200 && whole.body == Array(large))

@@ -10,8 +10,10 @@ extension EndToEnd {
     /// Slipway's own pages over real HTTP: building, failure, not deployed,
     /// unknown site, method not allowed.
     @Suite struct PagesEndToEndTests {
-        @Test func aSiteWhoseFirstBuildRunsShowsTheBuildingPageThatRefreshesItself() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func aSiteWhoseFirstBuildRunsShowsTheBuildingPageThatRefreshesItself(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let site = try await proxy.createSite("fresh")
                 let queued = try await proxy.catalog.createBuild(siteID: site.id, BuildRequest())
                 try await proxy.waitUntil("the build is known") {
@@ -35,8 +37,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func aSiteWhoseOnlyBuildFailedShowsTheFailurePage() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func aSiteWhoseOnlyBuildFailedShowsTheFailurePage(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let site = try await proxy.createSite("broken")
                 let build = try await proxy.startBuild(of: site)
                 _ = try await proxy.catalog.finishBuild(
@@ -68,8 +72,9 @@ extension EndToEnd {
             }
         }
 
-        @Test func aCanceledFirstBuildSaysSo() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func aCanceledFirstBuildSaysSo(_ transport: EdgeTransport) async throws
+        {
+            try await withTestProxy(transport: transport) { proxy in
                 let site = try await proxy.createSite("stopped")
                 let build = try await proxy.catalog.createBuild(siteID: site.id, BuildRequest())
                 _ = try await proxy.catalog.cancelBuild(id: build.id)
@@ -81,8 +86,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func aSiteWithoutAnyBuildSaysNothingIsDeployed() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func aSiteWithoutAnyBuildSaysNothingIsDeployed(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.createSite("empty")
                 try await proxy.waitUntil("the site is known") { proxy.server.siteTable.lookup(slug: "empty") != nil }
                 let page = try await proxy.get("/", slug: "empty")
@@ -90,8 +97,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func unknownSitesGetThe404PageWithoutEchoingTheRequest() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func unknownSitesGetThe404PageWithoutEchoingTheRequest(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let page = try await proxy.request("/%3Cscript%3Ealert(1)%3C/script%3E", host: "nosuch.apps.test")
                 #expect(page.status == 404)
                 #expect(page.header("Cache-Control") == "no-store")
@@ -102,8 +111,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func otherMethodsAre405WithAllow() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func otherMethodsAre405WithAllow(_ transport: EdgeTransport)
+            async throws
+        {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 for method in [HTTPMethod.POST, .PUT, .DELETE, .OPTIONS, .PATCH] {
                     let response = try await proxy.request("/", host: "manual.apps.test", method: method)
@@ -113,8 +124,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func theDeleteOfASiteTakesItOffline() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func theDeleteOfASiteTakesItOffline(_ transport: EdgeTransport)
+            async throws
+        {
+            try await withTestProxy(transport: transport) { proxy in
                 let deployed = try await proxy.deploy("docs", as: "manual")
                 _ = try await proxy.catalog.deleteSite(id: deployed.site.id)
                 try await proxy.waitUntil("the site is gone") { proxy.server.siteTable.lookup(slug: "manual") == nil }
@@ -122,8 +135,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func aRenamedSiteAnswersAtItsNewSlugOnly() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func aRenamedSiteAnswersAtItsNewSlugOnly(_ transport: EdgeTransport)
+            async throws
+        {
+            try await withTestProxy(transport: transport) { proxy in
                 let deployed = try await proxy.deploy("docs", as: "manual")
                 _ = try await proxy.catalog.updateSite(id: deployed.site.id) { $0.slug = "handbook" }
                 try await proxy.waitUntil("the new slug is known") {

@@ -9,8 +9,10 @@ extension EndToEnd {
     /// The whole `docs/site-rules.md` table over real HTTP, against fixture builds
     /// published to the disk store and activated in the catalog.
     @Suite struct SiteRulesEndToEndTests {
-        @Test func theLookupOrderOfAStaticSiteHoldsEndToEnd() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func theLookupOrderOfAStaticSiteHoldsEndToEnd(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let docs = try await proxy.deploy("docs", as: "manual")
                 let files = docs.fixture
 
@@ -40,8 +42,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func redirectAndRewriteRulesComeFirst() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func redirectAndRewriteRulesComeFirst(_ transport: EdgeTransport)
+            async throws
+        {
+            try await withTestProxy(transport: transport) { proxy in
                 let docs = try await proxy.deploy("docs", as: "manual")
                 let moved = try await proxy.get("/old-about", slug: "manual")
                 #expect(moved.status == 301 && moved.header("Location") == "/about")
@@ -66,8 +70,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func anSPAFallsBackToIndexButAMissingHashedAssetIsA404NeverHTML() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func anSPAFallsBackToIndexButAMissingHashedAssetIsA404NeverHTML(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let spa = try await proxy.deploy("spa", as: "webapp", spa: .auto)
                 let route = try await proxy.get("/dashboard/settings", slug: "webapp")
                 #expect(route.status == 200 && route.body == Array(spa.fixture.data("index.html")))
@@ -83,8 +89,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func theSPAModeOfTheSiteDecidesTheFallback() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func theSPAModeOfTheSiteDecidesTheFallback(_ transport: EdgeTransport)
+            async throws
+        {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("spa", as: "strict", spa: .static)
                 let route = try await proxy.get("/dashboard", slug: "strict")
                 #expect(route.status == 404)
@@ -95,8 +103,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func fileHeadersFollowTheManifestAndTheHeadersRules() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func fileHeadersFollowTheManifestAndTheHeadersRules(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let docs = try await proxy.deploy("docs", as: "manual")
                 let manifest = docs.fixture.manifest
                 let page = try await proxy.get("/about", slug: "manual")
@@ -129,8 +139,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func hostsAreMatchedAsSiteRulesSay() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func hostsAreMatchedAsSiteRulesSay(_ transport: EdgeTransport)
+            async throws
+        {
+            try await withTestProxy(transport: transport) { proxy in
                 let docs = try await proxy.deploy("docs", as: "manual")
                 let index = Array(docs.fixture.data("index.html"))
                 for host in ["MANUAL.Apps.Test", "manual.apps.test.", "manual.apps.test:8080", "manual.apps.test.:443"]
@@ -158,8 +170,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func previewURLsServeOneSuccessfulBuildWithNoindex() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: EdgeTransport.allCases) func previewURLsServeOneSuccessfulBuildWithNoindex(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let first = try await proxy.deploy("docs", as: "manual")
                 // Build 2 succeeds and goes live; build 1 stays reachable as a preview.
                 let second = try await proxy.startBuild(of: first.site)

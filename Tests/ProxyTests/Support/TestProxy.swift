@@ -5,15 +5,34 @@ import Logging
 import Model
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import SlipwayTestSupport
 import Storage
 import Testing
 
 @testable import Proxy
 
+/// How a test's requests reach the edge: the suites of the site rules, the
+/// HTTP semantics and the hardening run over each, with the same
+/// expectations.
+enum EdgeTransport: String, CaseIterable, Sendable, CustomStringConvertible {
+    /// Plain HTTP/1.1 on the plain listener.
+    case plain = "HTTP/1.1"
+    /// HTTP/1.1 over TLS on the HTTPS listener (ALPN `http/1.1`).
+    case tls = "HTTP/1.1 over TLS"
+    /// HTTP/2 over TLS on the HTTPS listener (ALPN `h2`).
+    case h2 = "HTTP/2"
+
+    var description: String { rawValue }
+}
+
 /// A real proxy server on 127.0.0.1 (port 0) over a real SQLite catalog in a
 /// temporary directory, the in-process event bus, and a real object store
-/// (the disk store unless the test passes another), plus an HTTP client.
+/// (the disk store unless the test passes another), plus an HTTP client
+/// speaking the test's ``EdgeTransport``: over TLS, the edge has a
+/// certificate for `*.apps.test` from a test CA the client trusts, and the
+/// client connects to `edge.apps.test` and names the request's host in
+/// `Host` (`:authority` on HTTP/2).
 final class TestProxy: Sendable {
     static let domain = "apps.test"
     /// `static/pages` of this repository.
@@ -30,13 +49,19 @@ final class TestProxy: Sendable {
     let server: ProxyServer
     let client: HTTPClient
     let port: Int
+    let transport: EdgeTransport
+    /// The root of the test CA the edge's certificate comes from (over TLS).
+    let trustRoot: NIOSSLCertificate?
     /// How a build's files reach the store (through `store` unless the test says otherwise).
     let publish: @Sendable (FixtureSite) async throws -> Void
 
     private init(
         directory: String, catalog: SQLiteCatalog, bus: InProcessEventBus, store: any ObjectStore, server: ProxyServer,
-        client: HTTPClient, port: Int, publish: (@Sendable (FixtureSite) async throws -> Void)?
+        client: HTTPClient, port: Int, transport: EdgeTransport, trustRoot: NIOSSLCertificate?,
+        publish: (@Sendable (FixtureSite) async throws -> Void)?
     ) {
+        self.transport = transport
+        self.trustRoot = trustRoot
         self.directory = directory
         self.catalog = catalog
         self.bus = bus
@@ -67,6 +92,7 @@ final class TestProxy: Sendable {
 
     /// Starts a proxy. `store` is the disk store under the test directory when nil.
     static func start(
+        transport: EdgeTransport = .plain,
         store: (any ObjectStore)? = nil,
         publish: (@Sendable (FixtureSite) async throws -> Void)? = nil,
         bodyCache: BodyCache? = nil,
@@ -84,22 +110,41 @@ final class TestProxy: Sendable {
         let objectStore =
             try store ?? DiskObjectStore(root: directory + "/objects", durable: false, logger: quietLogger)
         var configuration = Self.configuration()
+        var trustRoot: NIOSSLCertificate?
+        if transport != .plain {
+            let issuer = try TestCertificateAuthority()
+            let (certificate, key) = (directory + "/edge.pem", directory + "/edge.key")
+            try issuer.write(["*.\(domain)"], certificateFile: certificate, keyFile: key)
+            configuration.tls = ProxyConfiguration.TLS(
+                port: 0, certificateFile: certificate, keyFile: key, handshakeTimeout: .seconds(5))
+            trustRoot = try issuer.trustRoot
+        }
         configure(&configuration)
         let server = try ProxyServer(
             configuration: configuration, catalog: catalog, events: bus, store: objectStore, bodyCache: bodyCache,
             logger: logger, metricsFactory: metricsFactory ?? MetricsSystem.factory, dateClock: dateClock)
         try await server.start()
         var clientConfiguration = HTTPClient.Configuration()
+        if let trustRoot {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates([trustRoot])
+            clientConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
+            clientConfiguration.dnsOverride = [edgeName: "127.0.0.1"]
+        }
         clientConfiguration.redirectConfiguration = .disallow
         clientConfiguration.decompression = .disabled
-        clientConfiguration.httpVersion = .http1Only
+        clientConfiguration.httpVersion = transport == .h2 ? .automatic : .http1Only
         clientConfiguration.connectionPool = .init(
             idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 128)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         return TestProxy(
             directory: directory, catalog: catalog, bus: bus, store: objectStore, server: server, client: client,
-            port: server.port!, publish: publish)
+            port: transport == .plain ? server.port! : server.tlsPort!, transport: transport, trustRoot: trustRoot,
+            publish: publish)
     }
+
+    /// The name the client connects to over TLS (its SNI).
+    static let edgeName = "edge.\(domain)"
 
     /// Stops everything and removes the test directory.
     func stop() async {
@@ -181,12 +226,17 @@ final class TestProxy: Sendable {
         _ target: String, host: String, method: HTTPMethod = .GET, headers: [(String, String)] = [],
         bodyLimit: Int = 64 << 20
     ) async throws -> TestResponse {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(target)")
+        let base = transport == .plain ? "http://127.0.0.1:\(port)" : "https://\(Self.edgeName):\(port)"
+        var request = HTTPClientRequest(url: base + target)
         request.method = method
         request.headers.add(name: "Host", value: host)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         let response = try await client.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: bodyLimit)
+        let expected = transport == .h2 ? 2 : 1
+        guard response.version.major == expected else {
+            throw TestFailure("answered over HTTP/\(response.version.major), not over \(transport)")
+        }
         return TestResponse(
             status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
     }
@@ -208,6 +258,7 @@ struct TestResponse: Sendable {
 
 /// Runs `body` with a started proxy and always stops it.
 func withTestProxy(
+    transport: EdgeTransport = .plain,
     store: (any ObjectStore)? = nil,
     publish: (@Sendable (FixtureSite) async throws -> Void)? = nil,
     bodyCache: BodyCache? = nil,
@@ -218,7 +269,8 @@ func withTestProxy(
     _ body: (TestProxy) async throws -> Void
 ) async throws {
     let proxy = try await TestProxy.start(
-        store: store, publish: publish, bodyCache: bodyCache, metricsFactory: metricsFactory, logger: logger,
+        transport: transport, store: store, publish: publish, bodyCache: bodyCache, metricsFactory: metricsFactory,
+        logger: logger,
         dateClock: dateClock, configure: configure)
     do {
         try await body(proxy)

@@ -5,7 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import Storage
 
-extension ProxyRequestHandler {
+extension ExchangeResponder {
     /// Sends a file of the build: from the body cache when it is there
     /// (written from memory on the event loop), otherwise read whole into
     /// the cache when small (concurrent misses share one read), otherwise
@@ -164,7 +164,8 @@ extension ProxyRequestHandler {
         }
         let bytes = chunk.readableBytes
         // Written first, so the writability checked below includes this chunk.
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(chunk)), promise: nil)
+        writeBody(.byteBuffer(chunk))
+        context.flush()
         switch download.machine.chunkReceived(bytes: bytes, clientWritable: context.channel.isWritable, now: now()) {
         case .writeAndContinue:
             exchange.bodyBytes += Int64(bytes)
@@ -298,13 +299,13 @@ final class UpstreamDownload {
 /// Hands AsyncHTTPClient's callbacks to the request handler. The request is
 /// executed with `.delegateAndChannel(on:)` the client connection's event
 /// loop, so every callback runs on that loop, where the handler lives.
-final class UpstreamResponseDelegate: HTTPClientResponseDelegate {
+final class UpstreamResponseDelegate<Responder: ExchangeResponder>: HTTPClientResponseDelegate {
     typealias Response = Void
 
-    private let handler: NIOLoopBound<ProxyRequestHandler>
+    private let handler: NIOLoopBound<Responder>
     private let exchange: NIOLoopBound<Exchange>
 
-    init(handler: NIOLoopBound<ProxyRequestHandler>, exchange: NIOLoopBound<Exchange>) {
+    init(handler: NIOLoopBound<Responder>, exchange: NIOLoopBound<Exchange>) {
         self.handler = handler
         self.exchange = exchange
     }
@@ -326,7 +327,7 @@ final class UpstreamResponseDelegate: HTTPClientResponseDelegate {
     }
 }
 
-extension ProxyRequestHandler {
+extension ExchangeResponder {
     /// Reads the slice `offset..<offset+length` of the exchange's file off
     /// the event loop, then writes it and asks `pump` for the next one
     /// (``FileDelivery/buffers``): one slice in flight, read only while the
@@ -354,7 +355,7 @@ extension ProxyRequestHandler {
             case .success(let buffer) where buffer.readableBytes == length:
                 exchange.body = .file(next: offset + Int64(length), end: end)
                 exchange.bodyBytes += Int64(length)
-                context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+                writeBody(.byteBuffer(buffer))
                 context.flush()
                 pump(exchange)
             case .success:
