@@ -7,8 +7,9 @@ import Testing
 @testable import Proxy
 
 extension EndToEnd {
-    /// `docs/hardening.md`, Proxy sections, over raw TCP: what no well-behaved HTTP
-    /// client would send.
+    /// `docs/hardening.md`, Proxy sections, over raw TCP and over TLS (ALPN
+    /// `http/1.1`): what no well-behaved HTTP client would send. HTTP/2's
+    /// own hardening is `HTTP2EndToEndTests`.
     @Suite struct HardeningEndToEndTests {
         static let host = "manual.apps.test"
 
@@ -16,7 +17,7 @@ extension EndToEnd {
         func exchange(_ proxy: TestProxy, _ request: String, timeout: Duration = .seconds(10)) async throws -> (
             responses: [RawResponse], closed: Bool
         ) {
-            let connection = try await RawConnection.connect(port: proxy.port)
+            let connection = try await proxy.rawHTTP1Connection()
             defer { connection.close() }
             try await connection.send(request)
             let (bytes, closed) = try await connection.readUntilClosed(timeout: timeout)
@@ -27,8 +28,10 @@ extension EndToEnd {
             "GET \(target) HTTP/1.1\r\nHost: \(host)\r\n\(extra)\r\n"
         }
 
-        @Test func ambiguousFramingAndBadHeaderBytesAre400AndCloseWithNothingSmuggled() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: [EdgeTransport.plain, .tls])
+        func ambiguousFramingAndBadHeaderBytesAre400AndCloseWithNothingSmuggled(_ transport: EdgeTransport) async throws
+        {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 let smuggled = "GET /about HTTP/1.1\r\nHost: \(Self.host)\r\n\r\n"
                 let cases: [(String, String)] = [
@@ -72,8 +75,10 @@ extension EndToEnd {
 
         /// RFC 9112 §6.1: HTTP/1.0 has no chunked coding; a Transfer-Encoding
         /// there is faulty framing, whatever follows is never a request.
-        @Test func http10WithTransferEncodingIs400AndCloseWithNothingSmuggled() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: [EdgeTransport.plain, .tls]) func http10WithTransferEncodingIs400AndCloseWithNothingSmuggled(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 let smuggled = "GET /about HTTP/1.1\r\nHost: \(Self.host)\r\n\r\n"
                 for coding in ["chunked", "gzip, chunked", "identity"] {
@@ -91,8 +96,11 @@ extension EndToEnd {
         /// before its body; the edge takes no bodies, so it answers with the
         /// final status at once (RFC 9110 §10.1.1) and closes, instead of
         /// leaving the client waiting until a timeout.
-        @Test func expectContinueIsAnsweredWithTheFinalStatusAtOnce() async throws {
-            try await withTestProxy(configure: { $0.timeouts.headerRead = .seconds(60) }) { proxy in
+        @Test(arguments: [EdgeTransport.plain, .tls]) func expectContinueIsAnsweredWithTheFinalStatusAtOnce(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport, configure: { $0.timeouts.headerRead = .seconds(60) }) {
+                proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 let cases: [(String, String, Int)] = [
                     ("GET with a length", get("/about", extra: "Content-Length: 5\r\nExpect: 100-continue\r\n"), 200),
@@ -104,7 +112,7 @@ extension EndToEnd {
                     ("unknown expectation", get("/about", extra: "Content-Length: 3\r\nExpect: x-later\r\n"), 200),
                 ]
                 for (name, head, status) in cases {
-                    let connection = try await RawConnection.connect(port: proxy.port)
+                    let connection = try await proxy.rawHTTP1Connection()
                     defer { connection.close() }
                     try await connection.send(head) // the head only: the body waits for 100 Continue
                     let (bytes, closed) = try await connection.readUntilClosed(timeout: .seconds(5))
@@ -112,17 +120,19 @@ extension EndToEnd {
                     #expect(closed, "\(name)")
                 }
                 // Without a body there is nothing to wait for: an ordinary keep-alive answer.
-                let connection = try await RawConnection.connect(port: proxy.port)
+                let connection = try await proxy.rawHTTP1Connection()
                 defer { connection.close() }
                 try await connection.send(get("/about", extra: "Expect: 100-continue\r\n") + get("/"))
                 #expect(try await connection.readResponses(2).map(\.status) == [200, 200])
             }
         }
 
-        @Test func aPathOfMoreSegmentsThanTheCapIs414() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: [EdgeTransport.plain, .tls]) func aPathOfMoreSegmentsThanTheCapIs414(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
-                let connection = try await RawConnection.connect(port: proxy.port)
+                let connection = try await proxy.rawHTTP1Connection()
                 defer { connection.close() }
                 let deep = "/" + Array(repeating: "a", count: RequestPath.maxSegments + 1).joined(separator: "/")
                 let atCap = "/" + Array(repeating: "a", count: RequestPath.maxSegments).joined(separator: "/")
@@ -131,8 +141,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func overlongRequestLinesAre414AndOversizedHeadersAre431() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: [EdgeTransport.plain, .tls]) func overlongRequestLinesAre414AndOversizedHeadersAre431(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 for length in [8_300, 20_000, 200_000] {
                     let (responses, closed) = try await exchange(
@@ -150,7 +162,7 @@ extension EndToEnd {
                 let counted = try await exchange(proxy, get("/", extra: many))
                 #expect(counted.responses.first?.status == 431 && counted.closed)
                 // Just under the limits is served.
-                let connection = try await RawConnection.connect(port: proxy.port)
+                let connection = try await proxy.rawHTTP1Connection()
                 try await connection.send(
                     get("/" + String(repeating: "a", count: 8_000), extra: (0..<90).map { "X-H\($0): v\r\n" }.joined()))
                 #expect(try await connection.readResponses(1).first?.status == 404)
@@ -158,13 +170,16 @@ extension EndToEnd {
             }
         }
 
-        @Test func garbageAndTruncatedRequestsCloseTheConnectionWithoutHarm() async throws {
-            try await withTestProxy(configure: { $0.timeouts.headerRead = .seconds(1) }) { proxy in
+        @Test(arguments: [EdgeTransport.plain, .tls]) func garbageAndTruncatedRequestsCloseTheConnectionWithoutHarm(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport, configure: { $0.timeouts.headerRead = .seconds(1) }) {
+                proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 var generator = SystemRandomNumberGenerator()
                 for _ in 0..<5 {
                     let garbage = (0..<512).map { _ in UInt8.random(in: 0...255, using: &generator) }
-                    let connection = try await RawConnection.connect(port: proxy.port)
+                    let connection = try await proxy.rawHTTP1Connection()
                     try await connection.send(garbage + Array("\r\n\r\n".utf8))
                     let (bytes, closed) = try await connection.readUntilClosed()
                     #expect(closed)
@@ -172,7 +187,7 @@ extension EndToEnd {
                     connection.close()
                 }
                 // A truncated request is closed at the header timeout.
-                let truncated = try await RawConnection.connect(port: proxy.port)
+                let truncated = try await proxy.rawHTTP1Connection()
                 try await truncated.send("GET / HTTP/1.1\r\nHost: \(Self.host)\r\nX-Half")
                 #expect(try await truncated.readUntilClosed().closed)
                 truncated.close()
@@ -184,7 +199,7 @@ extension EndToEnd {
         @Test func aSlowlorisClientIsClosedAtTheHeaderTimeout() async throws {
             try await withTestProxy(configure: { $0.timeouts.headerRead = .seconds(1) }) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
-                let connection = try await RawConnection.connect(port: proxy.port)
+                let connection = try await proxy.rawHTTP1Connection()
                 defer { connection.close() }
                 let clock = ContinuousClock()
                 let started = clock.now
@@ -204,16 +219,18 @@ extension EndToEnd {
                 #expect(closed)
                 #expect(clock.now - started >= .milliseconds(900))
                 // A connection that never sends anything is closed too.
-                let silent = try await RawConnection.connect(port: proxy.port)
+                let silent = try await proxy.rawHTTP1Connection()
                 #expect(try await silent.readUntilClosed().closed)
                 silent.close()
             }
         }
 
-        @Test func anIdleKeepAliveConnectionIsClosedAtTheIdleTimeout() async throws {
-            try await withTestProxy(configure: { $0.timeouts.idle = .seconds(1) }) { proxy in
+        @Test(arguments: [EdgeTransport.plain, .tls]) func anIdleKeepAliveConnectionIsClosedAtTheIdleTimeout(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport, configure: { $0.timeouts.idle = .seconds(1) }) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
-                let connection = try await RawConnection.connect(port: proxy.port)
+                let connection = try await proxy.rawHTTP1Connection()
                 defer { connection.close() }
                 try await connection.send(get("/about"))
                 #expect(try await connection.readResponses(1).first?.status == 200)
@@ -222,15 +239,20 @@ extension EndToEnd {
             }
         }
 
-        @Test func aClientThatStopsReadingIsClosedAtTheWriteIdleTimeout() async throws {
+        @Test(arguments: [EdgeTransport.plain, .tls]) func aClientThatStopsReadingIsClosedAtTheWriteIdleTimeout(
+            _ transport: EdgeTransport
+        ) async throws {
             let large = patternBytes(count: 32 << 20)
             let metrics = TestMetrics()
-            try await withTestProxy(metricsFactory: metrics, configure: { $0.timeouts.writeIdle = .seconds(1) }) {
+            try await withTestProxy(
+                transport: transport, metricsFactory: metrics, configure: { $0.timeouts.writeIdle = .seconds(1) }
+            ) {
                 proxy in
                 _ = try await proxy.deploy("docs", as: "manual", extraFiles: ["big.bin": large])
-                let connection = try await RawConnection.connect(port: proxy.port, receiveBuffer: 4096)
+                let connection = try await proxy.rawHTTP1Connection(receiveBuffer: 4096)
                 defer { connection.close() }
                 try await connection.send(get("/big.bin"))
+                if let tls = connection as? RawTLSConnection { try await tls.stopReading() }
                 try await proxy.waitUntil("the request is being answered") { proxy.server.connectionCount == 1 }
                 // The client never reads: the server gives up on it.
                 try await proxy.waitUntil("the stalled connection is closed", timeout: .seconds(15)) {
@@ -245,14 +267,14 @@ extension EndToEnd {
         @Test func connectionsOverTheLimitAreClosedWhileTheOthersAreServed() async throws {
             try await withTestProxy(configure: { $0.limits.maxConnections = 3 }) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
-                var held: [RawConnection] = []
+                var held: [any HTTP1TestConnection] = []
                 for _ in 0..<3 {
-                    let connection = try await RawConnection.connect(port: proxy.port)
+                    let connection = try await proxy.rawHTTP1Connection()
                     try await connection.send(get("/about"))
                     #expect(try await connection.readResponses(1).first?.status == 200)
                     held.append(connection)
                 }
-                let excess = try await RawConnection.connect(port: proxy.port)
+                let excess = try await proxy.rawHTTP1Connection()
                 try? await excess.send(get("/about"))
                 let (bytes, closed) = try await excess.readUntilClosed()
                 #expect(closed && bytes.isEmpty)
@@ -263,7 +285,7 @@ extension EndToEnd {
                 }
                 held[0].close()
                 try await proxy.waitUntil("a slot is free") { proxy.server.connectionCount == 2 }
-                let next = try await RawConnection.connect(port: proxy.port)
+                let next = try await proxy.rawHTTP1Connection()
                 try await next.send(get("/about"))
                 #expect(try await next.readResponses(1).first?.status == 200)
                 next.close()
@@ -271,8 +293,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func requestBodiesOverTheLimitAre413AndSmallOnesGet405() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: [EdgeTransport.plain, .tls]) func requestBodiesOverTheLimitAre413AndSmallOnesGet405(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 // Refused from the declared length, before the body is sent.
                 let declared = try await exchange(
@@ -285,7 +309,7 @@ extension EndToEnd {
                 )
                 #expect(chunked.responses.first?.status == 413 && chunked.closed)
                 // A GET with a small body is served; a small POST is 405 and the connection stays usable.
-                let connection = try await RawConnection.connect(port: proxy.port)
+                let connection = try await proxy.rawHTTP1Connection()
                 defer { connection.close() }
                 try await connection.send(
                     "POST / HTTP/1.1\r\nHost: \(Self.host)\r\nContent-Length: 5\r\n\r\nhello" + get("/about"))
@@ -295,8 +319,10 @@ extension EndToEnd {
             }
         }
 
-        @Test func hostHeadersThatAreMissingRepeatedOrMalformedAre400() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: [EdgeTransport.plain, .tls]) func hostHeadersThatAreMissingRepeatedOrMalformedAre400(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
                 let requests = [
                     "GET / HTTP/1.1\r\n\r\n",
@@ -309,7 +335,7 @@ extension EndToEnd {
                     "GET http://evil.example/ HTTP/1.1\r\nHost: \(Self.host)\r\n\r\n",
                 ]
                 for request in requests {
-                    let connection = try await RawConnection.connect(port: proxy.port)
+                    let connection = try await proxy.rawHTTP1Connection()
                     try await connection.send(request)
                     #expect(try await connection.readResponses(1).first?.status == 400, "\(request.debugDescription)")
                     connection.close()
@@ -320,10 +346,12 @@ extension EndToEnd {
             }
         }
 
-        @Test func pathTricksAre400AndRedirectsStayOnTheHost() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: [EdgeTransport.plain, .tls]) func pathTricksAre400AndRedirectsStayOnTheHost(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
-                let connection = try await RawConnection.connect(port: proxy.port)
+                let connection = try await proxy.rawHTTP1Connection()
                 defer { connection.close() }
                 for target in [
                     "/%2e%2e/secret", "/a/..", "/docs/%2f..%2fabout", "/a%2fb", "/a%5cb", "/a\\b", "/%c0%ae%c0%ae/x",
@@ -345,10 +373,12 @@ extension EndToEnd {
             }
         }
 
-        @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
-            try await withTestProxy { proxy in
+        @Test(arguments: [EdgeTransport.plain, .tls]) func pipelinedRequestsAreAnsweredInOrder(
+            _ transport: EdgeTransport
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 let site = try await proxy.deploy("docs", as: "manual")
-                let connection = try await RawConnection.connect(port: proxy.port)
+                let connection = try await proxy.rawHTTP1Connection()
                 defer { connection.close() }
                 let batch =
                     get("/") + "HEAD /about HTTP/1.1\r\nHost: \(Self.host)\r\n\r\n" + get("/missing")
@@ -370,14 +400,18 @@ extension EndToEnd {
         /// The first request is a miss (answered later, off the loop); the
         /// refusal and the parser error behind it are answered in their
         /// place, and nothing after them is served.
-        @Test(arguments: [
-            "GET / HTTP/1.1\r\nHost: manual.apps.test\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-            "NOT HTTP AT ALL\r\n\r\n",
-        ])
-        func aBadRequestBehindPipelinedOnesIsAnsweredInOrderThenTheConnectionCloses(bad: String) async throws {
-            try await withTestProxy { proxy in
+        @Test(
+            arguments: [EdgeTransport.plain, .tls],
+            [
+                "GET / HTTP/1.1\r\nHost: manual.apps.test\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "NOT HTTP AT ALL\r\n\r\n",
+            ])
+        func aBadRequestBehindPipelinedOnesIsAnsweredInOrderThenTheConnectionCloses(
+            _ transport: EdgeTransport, bad: String
+        ) async throws {
+            try await withTestProxy(transport: transport) { proxy in
                 _ = try await proxy.deploy("docs", as: "manual")
-                let connection = try await RawConnection.connect(port: proxy.port)
+                let connection = try await proxy.rawHTTP1Connection()
                 defer { connection.close() }
                 try await connection.send(get("/") + get("/about") + bad + get("/"))
                 let (bytes, closed) = try await connection.readUntilClosed()

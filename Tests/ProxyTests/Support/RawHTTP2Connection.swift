@@ -95,12 +95,18 @@ final class RawTLSConnection: Sendable {
         try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
     }
 
-    /// Takes every byte received so far.
-    func take() -> [UInt8] {
+    /// Takes the bytes received so far, at most `maximum`.
+    func take(maximum: Int = .max) -> [UInt8] {
         collector.state.withLock { state in
-            defer { state.bytes = [] }
-            return state.bytes
+            let taken = Array(state.bytes.prefix(maximum))
+            state.bytes.removeFirst(taken.count)
+            return taken
         }
+    }
+
+    /// Stops reading from the socket: a client that takes no more bytes.
+    func stopReading() async throws {
+        try await channel.setOption(.autoRead, value: false).get()
     }
 
     func close() {
