@@ -21,6 +21,11 @@ public struct AdminServices: Sendable {
     /// What else `GET /readyz` asks besides the catalog and the object store
     /// (the event listener, the proxy's site table).
     public var readinessChecks: [ReadinessCheck]
+    /// Why builds cannot run where this process queues them (its builder
+    /// found no container engine and may not run builds unsandboxed); nil
+    /// when they can. Requests that would queue a build are answered 503
+    /// `builds_unavailable` with it instead of waiting in the queue.
+    public var buildsUnavailable: String?
 
     public init(
         catalog: any Catalog,
@@ -30,8 +35,10 @@ public struct AdminServices: Sendable {
         runningBuilds: (@Sendable () -> Int)? = nil,
         cacheFigures: (@Sendable () -> CacheFigures)? = nil,
         metricsText: (@Sendable () -> String)? = nil,
-        readinessChecks: [ReadinessCheck] = []
+        readinessChecks: [ReadinessCheck] = [],
+        buildsUnavailable: String? = nil
     ) {
+        self.buildsUnavailable = buildsUnavailable
         self.catalog = catalog
         self.bus = bus
         self.store = store

@@ -270,4 +270,58 @@ import Testing
         #expect(try await server.waitForExit() == 1)
         #expect(server.errorOutput.contains("SLIPWAY_PROXY_PORT (proxy.port)"))
     }
+
+    /// `SLIPWAY_BUILD_RUNNER=auto` without a Docker engine: on a laptop-shaped
+    /// setup (SQLite, admin API on loopback) builds run outside containers
+    /// with a warning; with a shared PostgreSQL catalog the node says at
+    /// start that builds cannot run, and a deploy is refused with the reason
+    /// instead of waiting in the queue.
+    @Test func withoutADockerEngineBuildsRunUnsandboxedOnlyOnALaptopShapedSetup() async throws {
+        let repository = try makeRepository(files: ["public/index.html": "<h1>hi</h1>\n"])
+        let body: [String: Any] = [
+            "slug": "hello", "repoUrl": repository, "branch": "main", "installCommand": "true",
+            "buildCommand": "true", "outputDir": "public",
+        ]
+        let noEngine = "unix://" + temporaryDirectory() + "/no-docker.sock"
+        let token = String(repeating: "t", count: 40)
+        func serve(_ extra: [String: String]) throws -> (SlipwayProcess, AdminClient) {
+            let adminPort = try freePort()
+            let server = try SlipwayProcess.start(
+                ["serve", "--data-dir", temporaryDirectory()],
+                environment: [
+                    "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(try freePort())",
+                    "SLIPWAY_ADMIN_HOST": "127.0.0.1", "SLIPWAY_ADMIN_PORT": "\(adminPort)",
+                    "SLIPWAY_ADMIN_TOKEN": token, "SLIPWAY_BUILD_RUNNER": "auto", "DOCKER_HOST": noEngine,
+                    "SLIPWAY_ALLOW_LOCAL_REPOS": "true",
+                ].merging(extra) { $1 })
+            return (server, AdminClient(port: adminPort, token: token))
+        }
+
+        var (laptop, laptopAdmin) = try serve([:])
+        defer { laptop.kill() }
+        try await laptopAdmin.waitUntilReady()
+        #expect(
+            laptop.output.contains("no Docker engine answers")
+                || laptop.errorOutput.contains("no Docker engine answers"))
+        #expect(try await laptopAdmin.send("POST", "/api/deployments", body: body).status == 201)
+        #expect(try await laptop.terminate() == 0)
+
+        try await TestPostgres.withSchema { database in
+            var (fleet, fleetAdmin) = try serve([
+                "SLIPWAY_DATABASE_URL": try TestPostgres.url(for: database, applicationName: "slipway-no-engine")
+            ])
+            defer { fleet.kill() }
+            try await fleetAdmin.waitUntilReady()
+            let said = fleet.output + fleet.errorOutput
+            #expect(said.contains("builds cannot run on this node"), "\(said.suffix(2000))")
+            let refused = try await fleetAdmin.send("POST", "/api/deployments", body: body)
+            #expect(refused.status == 503)
+            let error = refused.json["error"] as? [String: Any]
+            #expect(error?["code"] as? String == "builds_unavailable")
+            #expect((error?["message"] as? String)?.contains("no Docker engine answers at \(noEngine)") == true)
+            // Nothing was created: the deployment does not exist.
+            #expect(try await fleetAdmin.send("GET", "/api/deployments/hello").status == 404)
+            #expect(try await fleet.terminate() == 0)
+        }
+    }
 }

@@ -9,6 +9,7 @@ extension AdminAPI {
     /// `POST /api/deployments/{slug}/builds`: 202 with the queued build, 429
     /// when the queue is full.
     func triggerBuild(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try requireBuilds()
         let site = try await site(context)
         let body = try await StrictJSON.decode(
             TriggerBuildBody.self, from: request, limit: configuration.maxBodyBytes, emptyIsObject: true)
@@ -17,6 +18,15 @@ extension AdminAPI {
             BuildRequest(trigger: "manual", commitSHA: body.commitSHA, commitMessage: body.commitMessage))
         services.buildsQueued()
         return try json(Envelope(key: "build", value: buildJSON(build, slug: site.slug)), status: .accepted)
+    }
+
+    /// Refuses a request that would queue a build when builds cannot run
+    /// here (no container engine, and running them unsandboxed was not
+    /// asked for): 503 `builds_unavailable` with the reason, at once.
+    func requireBuilds() throws {
+        guard let reason = services.buildsUnavailable else { return }
+        throw AdminError(
+            status: .serviceUnavailable, code: "builds_unavailable", message: "builds cannot run: \(reason)")
     }
 
     /// `GET /api/deployments/{slug}/builds?limit=&before=`: newest first.

@@ -8,6 +8,7 @@ import Storage
 extension AdminAPI {
     /// `POST /api/deployments`: creates the site and queues its first build.
     func createDeployment(_ request: Request) async throws -> Response {
+        try requireBuilds()
         let body = try await StrictJSON.decode(
             CreateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
         var draft = try body.draft()
@@ -53,6 +54,7 @@ extension AdminAPI {
         let current = try await site(context)
         let body = try await StrictJSON.decode(
             UpdateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
+        if body.rebuild { try requireBuilds() }
         let variables = try body.variables(current: current.env)
         let updated = try await catalog.updateSite(id: current.id) { settings in
             body.apply(to: &settings, variables: variables)

@@ -80,6 +80,9 @@ extension AdminAPI {
                 return try json(
                     Ignored(ignored: "the push deleted branch \(site.branch); nothing to build"), status: .accepted)
             }
+            // Before the delivery is remembered: GitHub's redelivery after
+            // the engine is back must still queue the build.
+            try requireBuilds()
             // GitHub signs the payload, not the delivery id: a captured
             // delivery replayed under another id, or none, or after the
             // window carries the same signed bytes.

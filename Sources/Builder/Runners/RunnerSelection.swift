@@ -6,10 +6,14 @@ public enum RunnerSelection {
     /// - `docker`: the Docker runner, whether or not the engine answers now
     ///   (builds fail and are retried while it is down).
     /// - `local`: the local runner, with a loud warning.
-    /// - `auto`: Docker when the engine answers `/_ping`, else the local
-    ///   runner with a loud warning at start (and in every build's log).
+    /// - `auto`: Docker when the engine answers `/_ping`, else — only when
+    ///   `allowsLocalFallback` (a laptop-shaped setup) — the local runner
+    ///   with a loud warning at start (and in every build's log); otherwise
+    ///   it throws `engine_unavailable`: builds never run unsandboxed
+    ///   without being asked to.
     public static func makeRunner(
-        configuration: BuilderConfiguration, logger: Logger = Logger(label: "slipway.builder")
+        configuration: BuilderConfiguration, allowsLocalFallback: Bool = true,
+        logger: Logger = Logger(label: "slipway.builder")
     ) async throws(BuildError) -> any BuildRunner {
         switch configuration.runner {
         case .docker:
@@ -26,6 +30,13 @@ public enum RunnerSelection {
                     return docker
                 }
                 await docker.shutdown()
+            }
+            guard allowsLocalFallback else {
+                throw BuildError(
+                    code: .engineUnavailable,
+                    message:
+                        "no Docker engine answers at \(configuration.dockerHost), and builds run outside containers only on a single machine with the admin API on loopback; start the Docker engine (or point DOCKER_HOST at one), or set SLIPWAY_BUILD_RUNNER=local to run builds unsandboxed on purpose"
+                )
             }
             logger.warning("no Docker engine answers at \(configuration.dockerHost). \(LocalRunner.warning)")
             for warning in LocalRunner.warnings.dropFirst() { logger.warning("\(warning)") }

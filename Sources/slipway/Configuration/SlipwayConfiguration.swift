@@ -39,6 +39,15 @@ struct SlipwayConfiguration: Sendable {
         var port: Int?
     }
 
+    /// A single machine for one person: the embedded catalog and the admin
+    /// API on loopback. Only there may `SLIPWAY_BUILD_RUNNER=auto` run
+    /// builds outside containers when no Docker engine answers.
+    var isLaptopShaped: Bool {
+        guard case .sqlite = catalog else { return false }
+        let host = admin.host.lowercased()
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
     /// The edge's HTTPS listener.
     struct TLS: Sendable, Equatable {
         var port: Int

@@ -97,20 +97,25 @@ struct Server {
         // The build workers and their runner exist only in a process with the builder role.
         var workers: BuildWorkerPool?
         var runner: (any BuildRunner)?
+        var buildsUnavailable: String?
         if configuration.roles.contains(.builder) {
             let builderConfiguration = configuration.builderConfiguration
-            let selected: any BuildRunner
+            let builderLogger = Logger(label: "slipway.builder")
             do {
-                selected = try await RunnerSelection.makeRunner(
-                    configuration: builderConfiguration, logger: Logger(label: "slipway.builder"))
+                let selected = try await RunnerSelection.makeRunner(
+                    configuration: builderConfiguration, allowsLocalFallback: configuration.isLaptopShaped,
+                    logger: builderLogger)
+                runner = selected
+                workers = BuildWorkerPool(
+                    configuration: builderConfiguration, catalog: catalog, store: store, bus: bus, cache: cache,
+                    runner: selected, logger: builderLogger)
+            } catch  where error.code == .engineUnavailable && builderConfiguration.runner == .auto {
+                // Everything else is served; builds are refused with the reason.
+                builderLogger.error("builds cannot run on this node: \(error.message)")
+                buildsUnavailable = error.message
             } catch {
                 throw ServeError("the build runner cannot start: \(error)")
             }
-            runner = selected
-            workers = BuildWorkerPool(
-                configuration: builderConfiguration, catalog: catalog, store: store, bus: bus, cache: cache,
-                runner: selected,
-                logger: Logger(label: "slipway.builder"))
         }
         // Only a process with the proxy role has the edge's event loops.
         let proxy: ProxyServer? =
@@ -161,7 +166,8 @@ struct Server {
                         hits: figures.hits, misses: figures.misses, bytes: figures.bytes, entries: figures.entries,
                         capacityBytes: figures.capacityBytes)
                 },
-                metricsText: { registry.emitToString() }, readinessChecks: readiness),
+                metricsText: { registry.emitToString() }, readinessChecks: readiness,
+                buildsUnavailable: buildsUnavailable),
             logger: Logger(label: "slipway.admin"))
 
         // Every role by default; `SLIPWAY_ROLES` picks a subset (several
