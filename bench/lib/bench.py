@@ -195,6 +195,9 @@ def slipway_env(store: dict, cache_bytes: str | None = None, max_entry: str | No
         "SLIPWAY_TLS_PORT": str(CFG["tls_port"]),
         "SLIPWAY_TLS_CERT_FILE": str(WORK / "tls" / "fullchain.pem"),
         "SLIPWAY_TLS_KEY_FILE": str(WORK / "tls" / "edge.key"),
+        # The plain scenarios measure serving over plain HTTP, as nginx's plain
+        # server does, not the redirect to https a production edge sends.
+        "SLIPWAY_HTTPS_REDIRECT": "false",
     })
     if cache_bytes:
         env["SLIPWAY_CACHE_BYTES"] = cache_bytes

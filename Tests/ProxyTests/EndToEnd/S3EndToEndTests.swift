@@ -19,9 +19,10 @@ extension EndToEnd {
             configuration.cache.maxEntryBytes = 256 << 10
         }
 
-        @Test func sitesAreServedThroughPresignedGETsFromTheStore() async throws {
+        @Test(arguments: EdgeTransport.allCases)
+        func sitesAreServedThroughPresignedGETsFromTheStore(_ transport: EdgeTransport) async throws {
             try await TestS3.withBucket { store in
-                try await withTestProxy(store: store, configure: smallAndLarge) { proxy in
+                try await withTestProxy(transport: transport, store: store, configure: smallAndLarge) { proxy in
                     let site = try await proxy.deploy("docs", as: "manual", extraFiles: ["media/film.bin": Self.large])
                     let files = site.fixture
                     let first = try await proxy.get("/", slug: "manual")
