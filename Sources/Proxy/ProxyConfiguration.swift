@@ -36,11 +36,30 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var sendfile: Bool
     /// The HTTPS listener; nil: none.
     public var tls: TLS?
+    /// Which peers are load balancers that may say who the client is.
+    public var clientAddresses: ClientAddresses
     public var limits: Limits
     public var timeouts: Timeouts
     public var cache: Cache
     public var upstream: Upstream
     public var prefetch: Prefetch
+
+    /// Where the client's address comes from. A connection from one of the
+    /// `trustedProxies` with `proxyProtocol` on starts with a PROXY protocol
+    /// header (v1 or v2) naming the client, on both listeners; any other
+    /// connection's client is its peer, and a PROXY header from it is not
+    /// read (the request is malformed).
+    public struct ClientAddresses: Sendable, Hashable {
+        /// `SLIPWAY_TRUSTED_PROXIES`.
+        public var trustedProxies: TrustedProxies
+        /// `SLIPWAY_PROXY_PROTOCOL`.
+        public var proxyProtocol: Bool
+
+        public init(trustedProxies: TrustedProxies = .none, proxyProtocol: Bool = false) {
+            self.trustedProxies = trustedProxies
+            self.proxyProtocol = proxyProtocol
+        }
+    }
 
     /// Request-size and connection limits.
     public struct Limits: Sendable, Hashable {
@@ -266,6 +285,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
         accessLog: Bool = false,
         sendfile: Bool = true,
         tls: TLS? = nil,
+        clientAddresses: ClientAddresses = ClientAddresses(),
         limits: Limits = Limits(),
         timeouts: Timeouts = Timeouts(),
         cache: Cache = Cache(),
@@ -282,6 +302,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.accessLog = accessLog
         self.sendfile = sendfile
         self.tls = tls
+        self.clientAddresses = clientAddresses
         self.limits = limits
         self.timeouts = timeouts
         self.cache = cache
@@ -341,6 +362,10 @@ public struct ProxyConfiguration: Sendable, Hashable {
             prefetch.maxFileBytes >= 0 && prefetch.maxBytes >= 0, "prefetch sizes must not be negative (0 turns it off)"
         )
         try require(prefetch.concurrency >= 1, "prefetch concurrency must be at least 1")
+        try require(
+            !clientAddresses.proxyProtocol || !clientAddresses.trustedProxies.isEmpty,
+            "the PROXY protocol is on but no trusted proxy is set; name the load balancers' addresses in SLIPWAY_TRUSTED_PROXIES"
+        )
         if let tls {
             try require((0...65_535).contains(tls.port), "TLS port \(tls.port) is not between 0 and 65535")
             try require(

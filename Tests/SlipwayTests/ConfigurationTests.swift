@@ -187,6 +187,24 @@ import Testing
         #expect(try await load(["SLIPWAY_TLS_PORT": "off"]).tls == nil)
     }
 
+    /// Trusted proxies and the PROXY protocol: none and off by default; the
+    /// protocol without a trusted proxy, or a list that does not parse, stops the start.
+    @Test func trustedProxiesAndThePROXYProtocol() async throws {
+        let defaults = try await load().proxyConfiguration().clientAddresses
+        #expect(defaults.trustedProxies.isEmpty && !defaults.proxyProtocol)
+        let set = try await load([
+            "SLIPWAY_TRUSTED_PROXIES": "10.0.0.0/8, fd00::/8", "SLIPWAY_PROXY_PROTOCOL": "true",
+        ]).proxyConfiguration().clientAddresses
+        let expected = try TrustedProxies(parsing: "10.0.0.0/8,fd00::/8")
+        #expect(set.proxyProtocol && set.trustedProxies == expected)
+        for bad in [
+            ["SLIPWAY_PROXY_PROTOCOL": "true"], ["SLIPWAY_TRUSTED_PROXIES": "10.0.0.0/40"],
+            ["SLIPWAY_TRUSTED_PROXIES": "load-balancer.internal"],
+        ] {
+            await #expect(throws: ConfigurationError.self, "\(bad)") { _ = try await self.load(bad) }
+        }
+    }
+
     /// HTTP/2, the redirect of plain requests and HSTS: on, on and off by default.
     @Test func http2RedirectsAndHSTSAreSettingsOfTheHTTPSListener() async throws {
         let files = [

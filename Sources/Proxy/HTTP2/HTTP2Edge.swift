@@ -23,8 +23,9 @@ import NIOHTTP2
 enum HTTP2Edge {
     static func configure(
         _ channel: any Channel, limits: ProxyConfiguration.HTTP2, services: ProxyServices,
-        timeouts: ConnectionTimeouts.Configuration, metrics: ProxyMetrics
+        timeouts: ConnectionTimeouts.Configuration, connection: EdgeConnection, metrics: ProxyMetrics
     ) throws {
+        let client = NIOLoopBound(connection, eventLoop: channel.eventLoop)
         let connectionGuard = HTTP2ConnectionGuard(idleTimeout: timeouts.idle) {
             metrics.connectionClosed(.idleTimeout)
         }
@@ -55,7 +56,8 @@ enum HTTP2Edge {
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandler(
                     HTTP2StreamHandler(
-                        services: services, timeouts: timeouts, onTimeout: { metrics.connectionClosed($0) }))
+                        services: services, timeouts: timeouts, connection: client.value,
+                        onTimeout: { metrics.connectionClosed($0) }))
             }
         }
         try pipeline.addHandler(connectionGuard)

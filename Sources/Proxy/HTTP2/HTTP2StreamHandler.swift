@@ -28,6 +28,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, ExchangeResponder {
     var context: ChannelHandlerContext!
     var exchange: Exchange?
     private let timeouts: ConnectionTimeouts.Configuration
+    /// The connection's client, shared by its streams.
+    private let connection: EdgeConnection?
     private let onTimeout: (ConnectionTimeouts.Reason) -> Void
 
     private enum State {
@@ -50,11 +52,12 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, ExchangeResponder {
     private var unwritableSince: NIODeadline?
 
     init(
-        services: ProxyServices, timeouts: ConnectionTimeouts.Configuration,
+        services: ProxyServices, timeouts: ConnectionTimeouts.Configuration, connection: EdgeConnection? = nil,
         now: @escaping () -> NIODeadline = { .now() },
         onTimeout: @escaping (ConnectionTimeouts.Reason) -> Void = { _ in }
     ) {
         self.services = services
+        self.connection = connection
         self.timeouts = timeouts
         self.now = now
         self.onTimeout = onTimeout
@@ -143,6 +146,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, ExchangeResponder {
         state = .answering
         cancelTimer()
         let exchange = Exchange(request: request, startedAt: now(), closeAfter: false)
+        exchange.client = connection?.clientAddress ?? "-"
         self.exchange = exchange
         serve(exchange)
     }
@@ -156,6 +160,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, ExchangeResponder {
         let request = IncomingRequest(
             method: method, target: "/", host: "", headers: [:], version: Self.version, isKeepAlive: true)
         let exchange = Exchange(request: request, startedAt: now(), closeAfter: true)
+        exchange.client = connection?.clientAddress ?? "-"
         self.exchange = exchange
         execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: false), exchange)
     }

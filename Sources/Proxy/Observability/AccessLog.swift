@@ -3,11 +3,15 @@ import NIOHTTP1
 
 /// One structured line per response, when the access log is switched on.
 /// Only the path is logged, never the query string (it may carry tokens).
+/// `client` is the client's address: the peer's, or the one a trusted load
+/// balancer gave (`EdgeConnection`).
 struct AccessLog: Sendable {
     let logger: Logger?
 
     func record(
-        method: HTTPMethod, host: String, target: String, status: Int, bodyBytes: Int64, nanoseconds: Int64, cache: Bool
+        method: HTTPMethod, host: String, target: String, status: Int, bodyBytes: Int64, nanoseconds: Int64,
+        cache: Bool,
+        client: String
     ) {
         guard let logger else { return }
         let path =
@@ -16,6 +20,7 @@ struct AccessLog: Sendable {
         logger.info(
             "response",
             metadata: [
+                "client": "\(client)",
                 "method": "\(method.rawValue)",
                 "host": "\(host.prefix(255))",
                 "path": "\(path.prefix(2048))",

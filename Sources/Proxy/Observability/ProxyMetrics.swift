@@ -45,6 +45,7 @@ final class ProxyMetrics: Sendable {
     private let duration: Timer
     private let closed: [ConnectionTimeouts.Reason: Counter]
     private let refused: Counter
+    private let proxyHeaderRefused: Counter
     private let rejected: [SlipwayPages.Kind: Counter]
     private let prefetchedObjects: Counter
     private let prefetchedBytes: Counter
@@ -84,6 +85,9 @@ final class ProxyMetrics: Sendable {
                 factory: factory)
         }
         self.rejected = rejected
+        proxyHeaderRefused = Counter(
+            label: "slipway_proxy_connections_closed_total", dimensions: [("reason", "proxy_protocol")],
+            factory: factory)
         prefetchedObjects = Counter(label: "slipway_proxy_prefetched_objects_total", factory: factory)
         prefetchedBytes = Counter(label: "slipway_proxy_prefetched_bytes_total", factory: factory)
         var prefetches: [PrefetchResult: Counter] = [:]
@@ -124,6 +128,11 @@ final class ProxyMetrics: Sendable {
 
     func connectionClosed(_ reason: ConnectionTimeouts.Reason) {
         closed[reason]?.increment()
+    }
+
+    /// A connection from a trusted proxy that did not start with a valid PROXY protocol header.
+    func proxyProtocolRefused() {
+        proxyHeaderRefused.increment()
     }
 
     func connectionAccepted(_ kind: ConnectionProtocol) {

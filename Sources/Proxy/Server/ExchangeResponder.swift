@@ -214,7 +214,7 @@ extension Exchange {
         services.metrics.response(status: status, cacheHit: cacheHit, bodyBytes: bodyBytes, duration: nanoseconds)
         services.accessLog.record(
             method: request.method, host: request.host, target: request.target, status: status,
-            bodyBytes: bodyBytes, nanoseconds: nanoseconds, cache: cacheHit)
+            bodyBytes: bodyBytes, nanoseconds: nanoseconds, cache: cacheHit, client: client)
     }
 
     /// Stops everything still running for this exchange: its client is gone.

@@ -13,6 +13,8 @@ final class Exchange {
     var cacheHit = false
     var bodyBytes: Int64 = 0
     var headSent = false
+    /// The client's address, for the access log.
+    var client = "-"
     /// Answered for a preview host (`<n>--<slug>`): pages carry `X-Robots-Tag: noindex`.
     var isPreview = false
     /// Close the connection once this response is written.
@@ -134,16 +136,21 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
     /// prepared answers, which skip routing, are not used.
     private let redirectsToHTTPS: Bool
 
+    /// Who the client is; made from the peer's address when not given.
+    private var connection: EdgeConnection?
+
     /// - Parameters:
     ///   - isSecure: the connection is over TLS.
+    ///   - connection: the connection's client (the server's, which a PROXY protocol header may have set).
     ///   - now: the clock of the timeouts and durations (tests inject one).
     ///   - onTimeout: told why a connection is closed for taking too long.
     init(
         services: ProxyServices, timeouts: ConnectionTimeouts.Configuration, isSecure: Bool = false,
-        now: @escaping () -> NIODeadline = { .now() },
+        connection: EdgeConnection? = nil, now: @escaping () -> NIODeadline = { .now() },
         onTimeout: @escaping (ConnectionTimeouts.Reason) -> Void = { _ in }
     ) {
         self.services = services
+        self.connection = connection
         self.isSecure = isSecure
         self.redirectsToHTTPS = !isSecure && services.httpsRedirect != nil
         // A `FileRegion` cannot pass through the TLS handler.
@@ -157,6 +164,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if connection == nil { connection = EdgeConnection(peer: context.channel.remoteAddress) }
         self.loop = services.loopStates.current
         if context.channel.isActive {
             machine.activated(now: now())
@@ -321,6 +329,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
 
     private func begin(_ request: IncomingRequest, closeAfter: Bool) -> Exchange {
         let exchange = Exchange(request: request, startedAt: now(), closeAfter: closeAfter)
+        exchange.client = connection?.clientAddress ?? "-"
         self.exchange = exchange
         return exchange
     }
@@ -449,7 +458,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
         if services.accessLog.logger != nil {
             services.accessLog.record(
                 method: .GET, host: head.hostString, target: head.originTarget, status: status,
-                bodyBytes: Int64(bodyBytes), nanoseconds: nanoseconds, cache: !notModified)
+                bodyBytes: Int64(bodyBytes), nanoseconds: nanoseconds, cache: !notModified,
+                client: connection?.clientAddress ?? "-")
         }
         guard case .close = next else {
             needsFlush = true

@@ -408,7 +408,8 @@ public final class ProxyServer: Sendable {
         tls: (context: NIOSSLContext, handshakeTimeout: TimeAmount, http2: ProxyConfiguration.HTTP2?)?
     ) async throws -> any Channel {
         let timeouts = connectionTimeouts
-        let (connections, metrics) = (self.connections, self.metrics)
+        let (connections, metrics, logger) = (self.connections, self.metrics, self.logger)
+        let clientAddresses = configuration.clientAddresses
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -430,11 +431,22 @@ public final class ProxyServer: Sendable {
                         try options.setOption(.maxMessagesPerRead, value: 16)
                     }
                     let pipeline = channel.pipeline.syncOperations
+                    let connection = EdgeConnection(peer: channel.remoteAddress)
+                    if clientAddresses.proxyProtocol, clientAddresses.trustedProxies.contains(channel.remoteAddress) {
+                        try pipeline.addHandler(
+                            ProxyProtocolHandler(connection: connection) { reason in
+                                metrics.proxyProtocolRefused()
+                                logger.notice(
+                                    "closed a connection from a trusted proxy: \(reason)",
+                                    metadata: ["peer": "\(channel.remoteAddress?.ipAddress ?? "-")"])
+                            })
+                    }
                     guard let tls else {
                         metrics.connectionAccepted(.h1)
                         try pipeline.addHandler(
                             ProxyRequestHandler(
-                                services: services, timeouts: timeouts, onTimeout: { metrics.connectionClosed($0) }))
+                                services: services, timeouts: timeouts, connection: connection,
+                                onTimeout: { metrics.connectionClosed($0) }))
                         return
                     }
                     try pipeline.addHandler(NIOSSLServerHandler(context: tls.context))
@@ -448,14 +460,14 @@ public final class ProxyServer: Sendable {
                                 if let http2, case .negotiated("h2") = result {
                                     metrics.connectionAccepted(.h2)
                                     try HTTP2Edge.configure(
-                                        channel, limits: http2, services: services, timeouts: timeouts, metrics: metrics
-                                    )
+                                        channel, limits: http2, services: services, timeouts: timeouts,
+                                        connection: connection, metrics: metrics)
                                 } else {
                                     metrics.connectionAccepted(.h1TLS)
                                     try pipeline.addHandler(
                                         ProxyRequestHandler(
                                             services: services, timeouts: timeouts, isSecure: true,
-                                            onTimeout: { metrics.connectionClosed($0) }))
+                                            connection: connection, onTimeout: { metrics.connectionClosed($0) }))
                                 }
                             }
                         })

@@ -39,6 +39,8 @@ extension Setting {
         "proxy.upstream_timeout", "SLIPWAY_PROXY_UPSTREAM_TIMEOUT", default: "10s")
     static let proxyAccessLog = Setting("proxy.access_log", "SLIPWAY_ACCESS_LOG", default: "false")
     static let proxySendfile = Setting("proxy.sendfile", "SLIPWAY_SENDFILE", default: "true")
+    static let trustedProxies = Setting("proxy.trusted_proxies", "SLIPWAY_TRUSTED_PROXIES", default: "none")
+    static let proxyProtocol = Setting("proxy.proxy_protocol", "SLIPWAY_PROXY_PROTOCOL", default: "false")
     static let tlsPort = Setting("proxy.tls_port", "SLIPWAY_TLS_PORT", default: "off")
     static let tlsCertFile = Setting("proxy.tls_cert_file", "SLIPWAY_TLS_CERT_FILE")
     static let tlsKeyFile = Setting("proxy.tls_key_file", "SLIPWAY_TLS_KEY_FILE")
@@ -100,7 +102,8 @@ extension Setting {
     /// Every setting, in the order `slipway config` prints them.
     static let all: [Setting] = [
         dataDir, roles, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
-        proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, proxySendfile, tlsPort, tlsCertFile,
+        proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, proxySendfile, trustedProxies,
+        proxyProtocol, tlsPort, tlsCertFile,
         tlsKeyFile, tlsHandshakeTimeout, http2, http2MaxStreams, httpsRedirect, hstsMaxAge, publicURL, adminHost,
         adminPort,
         adminToken,

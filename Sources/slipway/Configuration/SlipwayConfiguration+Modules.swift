@@ -64,6 +64,8 @@ extension SlipwayConfiguration {
                         ? ProxyConfiguration.HTTP2(maxConcurrentStreams: $0.http2MaxConcurrentStreams) : nil,
                     redirectsPlainHTTP: $0.redirectsPlainHTTP, hstsMaxAge: $0.hstsMaxAge)
             },
+            clientAddresses: ProxyConfiguration.ClientAddresses(
+                trustedProxies: edge.trustedProxies, proxyProtocol: edge.proxyProtocol),
             limits: ProxyConfiguration.Limits(maxConnections: edge.maxConnections),
             timeouts: ProxyConfiguration.Timeouts(
                 headerRead: edge.headerTimeout, idle: edge.idleTimeout, writeIdle: edge.writeTimeout),

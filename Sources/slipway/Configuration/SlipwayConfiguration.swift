@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import Proxy
 import Storage
 
 /// Everything `slipway serve` needs, read from the configuration file and the
@@ -48,6 +49,16 @@ struct SlipwayConfiguration: Sendable {
         return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 
+    /// `SLIPWAY_TRUSTED_PROXIES`: addresses and CIDR ranges, or `none`.
+    private static func trustedProxies(_ parser: SettingParser) throws(ConfigurationError) -> TrustedProxies {
+        guard let text = parser.text(.trustedProxies), text.lowercased() != "none" else { return .none }
+        do {
+            return try TrustedProxies(parsing: text)
+        } catch {
+            throw ConfigurationError("\(Setting.trustedProxies.label): \(error); e.g. 10.0.0.0/8,192.0.2.7")
+        }
+    }
+
     /// The edge's HTTPS listener.
     struct TLS: Sendable, Equatable {
         var port: Int
@@ -92,6 +103,10 @@ struct SlipwayConfiguration: Sendable {
         var accessLog: Bool
         /// Files of the disk store go out with `sendfile`; off: read into buffers.
         var sendfile: Bool
+        /// The load balancers that may say who the client is.
+        var trustedProxies: TrustedProxies = .none
+        /// Connections from them start with a PROXY protocol header.
+        var proxyProtocol = false
     }
 
     /// How build notifications are sent.
@@ -267,7 +282,14 @@ struct SlipwayConfiguration: Sendable {
             writeTimeout: try parser.duration(.proxyWriteTimeout) ?? .seconds(30),
             upstreamTimeout: try parser.duration(.proxyUpstreamTimeout) ?? .seconds(10),
             accessLog: try parser.bool(.proxyAccessLog) ?? false,
-            sendfile: try parser.bool(.proxySendfile) ?? true)
+            sendfile: try parser.bool(.proxySendfile) ?? true,
+            trustedProxies: try trustedProxies(parser),
+            proxyProtocol: try parser.bool(.proxyProtocol) ?? false)
+        if edge.proxyProtocol && edge.trustedProxies.isEmpty {
+            throw ConfigurationError(
+                "\(Setting.proxyProtocol.label) is on but \(Setting.trustedProxies.label) names no load balancer; list the addresses (or CIDR ranges) whose connections start with a PROXY header"
+            )
+        }
 
         var roles: Set<Role> = []
         for name in (parser.text(.roles) ?? "proxy,builder,admin").split(separator: ",") {

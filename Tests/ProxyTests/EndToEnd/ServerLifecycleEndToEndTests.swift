@@ -155,6 +155,7 @@ extension EndToEnd {
                 #expect(first["status"] == "200")
                 #expect(first["method"] == "GET")
                 #expect(first["host"] == "manual.apps.test")
+                #expect(first["client"] == "127.0.0.1")
                 #expect(first["cache"] == "MISS")
                 #expect(lines.access[1]["cache"] == "HIT")
                 #expect(!lines.all.contains { $0.values.contains { $0.contains("secret-value") } })
@@ -175,6 +176,7 @@ final class CapturedLogs: Sendable {
     private let records = Mutex<[[String: String]]>([])
 
     func append(_ record: [String: String]) { records.withLock { $0.append(record) } }
+    func clear() { records.withLock { $0 = [] } }
     var all: [[String: String]] { records.withLock { $0 } }
     var access: [[String: String]] { all.filter { $0["log"] == "access" } }
 }

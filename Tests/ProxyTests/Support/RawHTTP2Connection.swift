@@ -56,12 +56,28 @@ final class RawTLSConnection: Sendable {
         self.collector = collector
     }
 
+    /// Writes bytes as soon as the connection is up, before the TLS handshake
+    /// (what a load balancer's PROXY protocol header is).
+    private final class Preamble: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let bytes: [UInt8]
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        func channelActive(context: ChannelHandlerContext) {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes)), promise: nil)
+            context.fireChannelActive()
+        }
+    }
+
     /// Connects to 127.0.0.1:`port` with `serverName` as SNI and offers
     /// `alpn`, trusting `root`; returns once the handshake is done.
-    /// - Parameter receiveBuffer: a small socket buffer makes a client that stops reading fill up quickly.
+    /// - Parameters:
+    ///   - receiveBuffer: a small socket buffer makes a client that stops reading fill up quickly.
+    ///   - preamble: bytes sent before the handshake (a PROXY protocol header).
     static func connect(
         port: Int, serverName: String, trusting root: NIOSSLCertificate, alpn: [String],
-        receiveBuffer: Int? = nil
+        receiveBuffer: Int? = nil, preamble: [UInt8]? = nil
     ) async throws -> RawTLSConnection {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates([root])
@@ -74,6 +90,7 @@ final class RawTLSConnection: Sendable {
         }
         let channel = try await bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
+                if let preamble { try channel.pipeline.syncOperations.addHandler(Preamble(preamble)) }
                 try channel.pipeline.syncOperations.addHandler(
                     NIOSSLClientHandler(context: context, serverHostname: serverName))
                 try channel.pipeline.syncOperations.addHandler(collector)
@@ -253,11 +270,12 @@ enum HTTP2Wire {
 
         /// Connects with ALPN `h2`, sends the preface and `settings`.
         static func connect(
-            _ proxy: TestProxy, settings: [(UInt16, UInt32)] = [], receiveBuffer: Int? = nil
+            _ proxy: TestProxy, settings: [(UInt16, UInt32)] = [], receiveBuffer: Int? = nil,
+            preamble: [UInt8]? = nil
         ) async throws -> Client {
             let connection = try await RawTLSConnection.connect(
                 port: proxy.port, serverName: TestProxy.edgeName, trusting: proxy.trustRoot!,
-                alpn: ["h2"], receiveBuffer: receiveBuffer)
+                alpn: ["h2"], receiveBuffer: receiveBuffer, preamble: preamble)
             guard connection.negotiatedProtocol == "h2" else {
                 throw TestFailure("ALPN chose \(connection.negotiatedProtocol ?? "nothing"), not h2")
             }
