@@ -119,9 +119,11 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
     ///
     /// The load runs in its own task so that one caller going away does not
     /// fail the others: a cancelled caller stops waiting at once, and the load
-    /// itself is cancelled only when no caller is left. A loaded value is
-    /// stored when its cost is within the entry limit; a failed load stores
-    /// nothing and every waiter sees the error.
+    /// itself is cancelled only when no caller is left. A caller that joined
+    /// such a load just before it was cancelled starts a new one rather than
+    /// seeing the cancellation. A loaded value is stored when its cost is
+    /// within the entry limit; a failed load stores nothing and every waiter
+    /// sees the error.
     ///
     /// - Parameter counted: whether the lookup counts as a hit or a miss;
     ///   false for loads no request asked for (a prefetch), which would
@@ -135,21 +137,37 @@ public final class LRUCache<Key: Hashable & Sendable, Value: Sendable>: Sendable
             if cached != nil { metrics.recordHit() } else { metrics.recordMiss() }
         }
         if let cached { return cached }
-        let (flight, isLeader) = flights[shard].withLock { table -> (LoadFlight<Value>, Bool) in
-            if let existing = table[key] { return (existing, false) }
-            let flight = LoadFlight<Value>()
-            table[key] = flight
-            return (flight, true)
-        }
-        if isLeader {
-            flight.start { [self] in
-                defer { _ = flights[shard].withLock { $0.removeValue(forKey: key) } }
-                let (value, cost) = try await load()
-                put(key, value, cost: cost)
-                return value
+        while true {
+            let (flight, isLeader) = flights[shard].withLock { table -> (LoadFlight<Value>, Bool) in
+                if let existing = table[key] { return (existing, false) }
+                let flight = LoadFlight<Value>()
+                table[key] = flight
+                return (flight, true)
+            }
+            if isLeader {
+                flight.start { [self] in
+                    defer { forget(flight, key: key, shard: shard) }
+                    let (value, cost) = try await load()
+                    put(key, value, cost: cost)
+                    return value
+                }
+            }
+            do {
+                return try await flight.wait()
+            } catch is CancellationError where !Task.isCancelled {
+                // Joined a load its callers had all left, which was cancelled
+                // for them: this caller is still here, so it loads again.
+                forget(flight, key: key, shard: shard)
+                if let cached = shards[shard].withLock({ $0.get(key) }) { return cached }
             }
         }
-        return try await flight.wait()
+    }
+
+    /// Removes `flight` from the in-progress loads, unless another has taken its place.
+    private func forget(_ flight: LoadFlight<Value>, key: Key, shard: Int) {
+        flights[shard].withLock { table in
+            if table[key] === flight { table.removeValue(forKey: key) }
+        }
     }
 }
 

@@ -143,6 +143,30 @@ import Testing
         #expect(try await stayer.value == "v")
     }
 
+    /// The only caller of a load leaves, so the load is cancelled; a caller
+    /// that joined it just before it ended gets a load of its own, never
+    /// the cancellation meant for the one who left.
+    @Test func aCallerJoiningALoadCancelledForOthersLoadsAgain() async throws {
+        let cache = LRUCache<String, String>(capacityBytes: 1 << 20, maxEntryBytes: 1 << 16)
+        let gate = AsyncGate()
+        let quitter = Task {
+            try await cache.value(forKey: "k") {
+                await gate.wait()
+                try Task.checkCancellation()
+                return ("first", 1)
+            }
+        }
+        while cache.waitingCallers(forKey: "k") < 1 { await Task.yield() }
+        quitter.cancel()
+        await #expect(throws: CancellationError.self) { try await quitter.value }
+        // The cancelled load has not ended yet: a new caller joins it.
+        let latecomer = Task { try await cache.value(forKey: "k") { ("second", 1) } }
+        while cache.waitingCallers(forKey: "k") < 1 { await Task.yield() }
+        await gate.open()
+        #expect(try await latecomer.value == "second")
+        #expect(cache.get("k") == "second")
+    }
+
     @Test func manyThreadsKeepTheCacheConsistent() {
         let cache = LRUCache<Int, [UInt8]>(capacityBytes: 64 << 10, maxEntryBytes: 4 << 10, shardCount: 8)
         DispatchQueue.concurrentPerform(iterations: 8) { thread in
