@@ -9,7 +9,8 @@ import Foundation
 public struct BuilderConfiguration: Sendable, Hashable {
     /// Which ``BuildRunner`` runs the install and build commands.
     public enum RunnerKind: String, Sendable, Hashable, CaseIterable {
-        /// Docker when an engine answers, else the local runner with a loud warning.
+        /// Docker when an engine answers, else the local runner with a loud
+        /// warning where ``RunnerSelection`` is allowed to fall back to it.
         case auto
         /// Always the Docker engine; builds fail (and retry) while it is unreachable.
         case docker

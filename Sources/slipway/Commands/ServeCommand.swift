@@ -18,8 +18,10 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             With no configuration at all Slipway keeps everything under ./.slipway \
             (SQLite catalog, disk object store), builds in Docker when an engine \
-            answers (else locally, with a warning) and serves sites at \
-            http://<slug>.localhost:8080/. See `slipway config` for every setting.
+            answers (else locally, with a warning: only on such a single machine \
+            with the admin API on loopback; elsewhere builds are refused until an \
+            engine answers) and serves sites at http://<slug>.localhost:8080/. \
+            See `slipway config` for every setting.
             """
     )
 
