@@ -1,3 +1,4 @@
+public import Model
 import NIOCore
 
 /// Everything the edge proxy can be told, with the defaults Slipway ships.

@@ -1,3 +1,4 @@
+import Model
 import NIOCore
 
 /// What is known of one client connection beyond its bytes: the client's
@@ -11,5 +12,12 @@ final class EdgeConnection {
 
     init(peer: SocketAddress?) {
         clientAddress = peer?.ipAddress ?? "-"
+    }
+}
+
+extension TrustedProxies {
+    /// Whether a connection from `address` comes from a trusted proxy.
+    func contains(_ address: SocketAddress?) -> Bool {
+        contains(ipAddress: address?.ipAddress)
     }
 }

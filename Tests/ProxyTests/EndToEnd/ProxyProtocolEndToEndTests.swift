@@ -1,5 +1,6 @@
 import Logging
 import MetricsTestKit
+import Model
 import NIOCore
 import SlipwayTestSupport
 import Testing
