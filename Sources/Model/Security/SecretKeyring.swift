@@ -153,3 +153,27 @@ public struct SecretKeyringError: Error, Sendable, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
 }
+
+extension SecretKeyring {
+    /// The keyring in the key file at `path` (one node's `<data>/secret-key`),
+    /// created with a new key (mode 0600) when the file does not exist.
+    /// - Throws: when the file cannot be read or written, or holds no key.
+    public static func loadOrCreate(keyFile path: String) throws(SecretKeyringError) -> SecretKeyring {
+        if FileManager.default.fileExists(atPath: path) {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw SecretKeyringError("the key file \(path) cannot be read; check its permissions")
+            }
+            do { return try SecretKeyring(parsing: text) } catch {
+                throw SecretKeyringError(
+                    "the key file \(path) holds no usable key (\(error)); restore it from a backup")
+            }
+        }
+        let text = generateKeyText()
+        let created = FileManager.default.createFile(
+            atPath: path, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        guard created else {
+            throw SecretKeyringError("cannot write a new key to \(path); check that its directory is writable")
+        }
+        return try SecretKeyring(parsing: text)
+    }
+}

@@ -1,6 +1,6 @@
 public import Foundation
 import GRDB
-import Model
+public import Model
 import Synchronization
 
 /// The embedded catalog: one SQLite database in the data directory.
@@ -23,6 +23,8 @@ public final class SQLiteCatalog: Catalog {
     let pool: DatabasePool
     let clock: CatalogClock
     let bus: (any EventBus)?
+    /// Seals secret values before they are written and opens them when read.
+    let keyring: SecretKeyring
     private let isClosed = Mutex(false)
 
     /// Opens (creating and migrating if needed) `catalog.sqlite` in `dataDirectory`,
@@ -31,7 +33,8 @@ public final class SQLiteCatalog: Catalog {
         dataDirectory: String,
         settings: QueueSettings = QueueSettings(),
         clock: @escaping CatalogClock = { Date() },
-        bus: (any EventBus)? = nil
+        bus: (any EventBus)? = nil,
+        keyring: SecretKeyring? = nil
     ) throws {
         do {
             try FileManager.default.createDirectory(
@@ -44,7 +47,7 @@ public final class SQLiteCatalog: Catalog {
         }
         try self.init(
             path: (dataDirectory as NSString).appendingPathComponent(Self.fileName), settings: settings, clock: clock,
-            bus: bus)
+            bus: bus, keyring: keyring)
     }
 
     /// Opens (creating and migrating if needed) the database at `path`.
@@ -52,15 +55,19 @@ public final class SQLiteCatalog: Catalog {
     ///   - settings: queue limits and timings.
     ///   - clock: the time source; tests pass one they move by hand.
     ///   - bus: where to publish ``CatalogEvent``s after each commit.
+    ///   - keyring: the keys secrets are sealed with; nil for the key in
+    ///     `secret-key` beside the database, generated on the first open.
     /// - Throws: `invalid_input` for bad settings, `unavailable` when the file
     ///   cannot be opened or was migrated by a newer Slipway.
     public init(
         path: String,
         settings: QueueSettings = QueueSettings(),
         clock: @escaping CatalogClock = { Date() },
-        bus: (any EventBus)? = nil
+        bus: (any EventBus)? = nil,
+        keyring: SecretKeyring? = nil
     ) throws {
         try settings.validate()
+        let keyring = try keyring ?? Self.keyFileKeyring(beside: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(Self.busyTimeout)
         configuration.foreignKeysEnabled = true
@@ -86,6 +93,7 @@ public final class SQLiteCatalog: Catalog {
                 "cannot open the catalog '\(path)': \(Self.describe(error)); check the path and its permissions")
         }
         self.path = path
+        self.keyring = keyring
         self.queueSettings = settings
         self.clock = clock
         self.bus = bus
@@ -177,4 +185,17 @@ package enum Millis {
         Date(timeIntervalSince1970: Double(milliseconds) / 1000)
     }
     package static func from(_ duration: Duration) -> Int64 { duration.wholeMilliseconds }
+}
+
+extension SQLiteCatalog {
+    /// The keyring in `secret-key` beside the database at `path`.
+    static func keyFileKeyring(beside path: String) throws -> SecretKeyring {
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            return try SecretKeyring.loadOrCreate(
+                keyFile: ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent("secret-key"))
+        } catch {
+            throw CatalogError.unavailable("\(error)")
+        }
+    }
 }

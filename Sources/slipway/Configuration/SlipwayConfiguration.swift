@@ -142,6 +142,8 @@ struct SlipwayConfiguration: Sendable {
     var operations: Listener
     /// Nil: the token generated into `<data>/admin-token`.
     var adminToken: String?
+    /// `SLIPWAY_SECRET_KEY`, checked; nil: the key generated into `<data>/secret-key`.
+    var secretKey: SecretKeyring?
     var storage: StorageKind
     var catalog: CatalogLocation
     var cacheBytes: Int
@@ -319,6 +321,19 @@ struct SlipwayConfiguration: Sendable {
             }
         }
 
+        var secretKey: SecretKeyring?
+        if let text = parser.text(.secretKey) {
+            do { secretKey = try SecretKeyring(parsing: text) } catch {
+                throw ConfigurationError("\(Setting.secretKey.label): \(error)")
+            }
+        } else if catalog.isShared || roles != Set(Role.allCases) {
+            // What one node seals, every other must open: a key generated
+            // into one machine's data directory would lock the others out.
+            throw ConfigurationError(
+                "\(Setting.secretKey.label) is not set, while \(catalog.isShared ? "\(Setting.catalogURL.label) is shared by a fleet" : "\(Setting.roles.label) splits the roles between processes"): every node must open what another sealed, so give each the same key; generate one with 'slipway secret-key'"
+            )
+        }
+
         return SlipwayConfiguration(
             roles: roles,
             dataDirectory: dataDirectory,
@@ -332,7 +347,7 @@ struct SlipwayConfiguration: Sendable {
             admin: Listener(host: parser.text(.adminHost) ?? "127.0.0.1", port: try parser.port(.adminPort) ?? 8081),
             operations: Listener(
                 host: parser.text(.operationsHost) ?? "127.0.0.1", port: try parser.port(.operationsPort) ?? 8082),
-            adminToken: parser.text(.adminToken),
+            adminToken: parser.text(.adminToken), secretKey: secretKey,
             storage: storage, catalog: catalog, cacheBytes: cacheBytes, cacheMaxEntryBytes: cacheMaxEntryBytes,
             builds: builds, queue: queue, notify: notify)
     }

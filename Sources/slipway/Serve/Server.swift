@@ -53,6 +53,7 @@ struct Server {
             )
         }
         let token = try AdminTokenFile.resolve(configured: configuration.adminToken, dataDirectory: data)
+        let keyring = try SecretKeyFile.resolve(configured: configuration.secretKey, dataDirectory: data)
         let bus: any EventBus
         let catalog: any Catalog
         var fleetBus: PostgresEventBus?
@@ -61,7 +62,7 @@ struct Server {
             let local = InProcessEventBus()
             bus = local
             do {
-                catalog = try SQLiteCatalog(path: path, settings: configuration.queue, bus: local)
+                catalog = try SQLiteCatalog(path: path, settings: configuration.queue, bus: local, keyring: keyring)
             } catch {
                 throw ServeError("cannot open the catalog at \(path): \(error)")
             }
