@@ -97,11 +97,14 @@ public struct StoredEvent: Codable, Sendable {
     public var build: Build?
     public var activation: Activation?
 
+    /// A site event is kept without the site's secrets (see
+    /// ``withoutSecrets(_:)``): the table is read by every node and kept for
+    /// hours, and no subscriber needs them — whoever does reads the catalog.
     public init(_ event: CatalogEvent) {
         switch event {
-        case .siteCreated(let site): self.init(kind: "siteCreated", site: site)
-        case .siteUpdated(let site): self.init(kind: "siteUpdated", site: site)
-        case .siteDeleted(let site): self.init(kind: "siteDeleted", site: site)
+        case .siteCreated(let site): self.init(kind: "siteCreated", site: Self.withoutSecrets(site))
+        case .siteUpdated(let site): self.init(kind: "siteUpdated", site: Self.withoutSecrets(site))
+        case .siteDeleted(let site): self.init(kind: "siteDeleted", site: Self.withoutSecrets(site))
         case .buildChanged(let build): self.init(kind: "buildChanged", build: build)
         case .activated(let activation): self.init(kind: "activated", activation: activation)
         }
@@ -124,6 +127,18 @@ public struct StoredEvent: Codable, Sendable {
         case "activated": activation.map(CatalogEvent.activated)
         default: nil
         }
+    }
+
+    /// The site with the values of its secret variables emptied and its
+    /// notify URL without userinfo or query.
+    public static func withoutSecrets(_ site: Site) -> Site {
+        let env = site.env.map { $0.secret ? BuildVariable(name: $0.name, value: "", secret: true) : $0 }
+        guard env != site.env || site.notifyURL != nil else { return site }
+        return Site(
+            id: site.id, slug: site.slug, repoURL: site.repoURL, branch: site.branch, rootDir: site.rootDir,
+            installCommand: site.installCommand, buildCommand: site.buildCommand, outputDir: site.outputDir,
+            spa: site.spa, env: env, activeBuildID: site.activeBuildID, createdAt: site.createdAt,
+            updatedAt: site.updatedAt, notifyURL: site.notifyURL.map(NotifyURL.redact), hasRepoToken: site.hasRepoToken)
     }
 
     public func encoded() throws -> String {

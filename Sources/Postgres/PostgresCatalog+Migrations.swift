@@ -124,7 +124,11 @@ extension PostgresCatalog {
                 """,
                 "CREATE INDEX webhook_delivery_received ON webhook_delivery (received_at)",
             ] + EventOutbox.tables
-        )
+        ),
+        // Secrets are sealed from this version on (SealedFields): an older
+        // node would read sealed values as the secrets themselves, so the
+        // compatible version rises with it.
+        Migration(id: "v2-sealed-secrets", statements: ["ALTER TABLE site ADD COLUMN repo_token text"]),
     ]
 
     /// This version's schema version: the number of migrations it knows.
@@ -135,7 +139,7 @@ extension PostgresCatalog {
     /// only ever raised), and a node whose ``schemaVersion`` is below it is
     /// refused. Migrations a node does not know are otherwise fine: they came
     /// from a newer release that declared them compatible.
-    static let minimumCompatibleVersion = 1
+    static let minimumCompatibleVersion = 2
 
     /// Keys of the transaction-level advisory locks (the first half of
     /// `pg_advisory_xact_lock(int, int)`; the second is the schema's hash, so

@@ -24,7 +24,7 @@ extension PostgresCatalog {
                     """
                 ).first
             else { return nil }
-            var delivery = try Self.notification(from: row)
+            var delivery = try Self.notification(from: row, sealed: sealed)
             if let previous = delivery.leaseOwner {
                 delivery.lastError =
                     "attempt \(delivery.attempts) by sender '\(previous)' was cut short: its lease expired before it recorded a result (the process stopped)"
@@ -46,7 +46,7 @@ extension PostgresCatalog {
             guard let row = try await tx.rows("SELECT * FROM notification WHERE id = \(id) FOR UPDATE").first else {
                 throw CatalogError.notificationNotFound(id)
             }
-            var delivery = try Self.notification(from: row)
+            var delivery = try Self.notification(from: row, sealed: sealed)
             // Like a build's, a lease stays its sender's until another claims
             // the notification, even past its expiry.
             guard delivery.state == .pending, delivery.leaseOwner == owner else {
@@ -62,7 +62,7 @@ extension PostgresCatalog {
         try await read { tx in
             try await tx.rows(
                 "SELECT * FROM notification WHERE build_id = \(buildID.rawValue) ORDER BY created_at, seq"
-            ).map(Self.notification(from:))
+            ).map { try Self.notification(from: $0, sealed: self.sealed) }
         }
     }
 

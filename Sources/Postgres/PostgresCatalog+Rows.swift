@@ -6,21 +6,15 @@ import Storage
 /// Reading and writing catalog rows. Column lists live here, next to each
 /// other, so the schema and the Swift types stay in step.
 extension PostgresCatalog {
-    static func site(from row: PostgresRandomAccessRow) throws -> Site {
-        let envJSON = try row["env"].decode(String.self)
-        let env: [BuildVariable]
-        do {
-            env = try JSONDecoder().decode([BuildVariable].self, from: Data(envJSON.utf8))
-        } catch {
-            throw CatalogError.unavailable(
-                "a deployment row holds unreadable env JSON; restore the catalog from a backup")
-        }
+    static func site(from row: PostgresRandomAccessRow, sealed: SealedFields) throws -> Site {
+        let id = SiteID(unchecked: try row["id"].decode(String.self))
+        let env = try sealed.env(json: try row["env"].decode(String.self), siteID: id)
         let spaText = try row["spa"].decode(String.self)
         guard let spa = SpaMode(rawValue: spaText) else {
             throw CatalogError.unavailable("a deployment row holds the unknown SPA mode '\(spaText)'")
         }
         return Site(
-            id: SiteID(unchecked: try row["id"].decode(String.self)),
+            id: id,
             slug: try row["slug"].decode(String.self),
             repoURL: try row["repo_url"].decode(String.self),
             branch: try row["branch"].decode(String.self),
@@ -33,7 +27,8 @@ extension PostgresCatalog {
             activeBuildID: try row["active_build_id"].decode(String?.self).map(BuildID.init(unchecked:)),
             createdAt: Millis.date(try row["created_at"].decode(Int64.self)),
             updatedAt: Millis.date(try row["updated_at"].decode(Int64.self)),
-            notifyURL: try row["notify_url"].decode(String?.self)
+            notifyURL: try sealed.open(try row["notify_url"].decode(String?.self), .notifyURL, siteID: id),
+            hasRepoToken: try row["repo_token"].decode(String?.self) != nil
         )
     }
 
@@ -67,7 +62,8 @@ extension PostgresCatalog {
         )
     }
 
-    static func notification(from row: PostgresRandomAccessRow) throws -> NotificationDelivery {
+    static func notification(from row: PostgresRandomAccessRow, sealed: SealedFields) throws -> NotificationDelivery {
+        let siteID = SiteID(unchecked: try row["site_id"].decode(String.self))
         let stateText = try row["state"].decode(String.self)
         guard let state = NotificationDelivery.State(rawValue: stateText) else {
             throw CatalogError.unavailable("a notification row holds the unknown state '\(stateText)'")
@@ -85,10 +81,11 @@ extension PostgresCatalog {
         }
         return NotificationDelivery(
             id: try row["id"].decode(String.self),
-            siteID: SiteID(unchecked: try row["site_id"].decode(String.self)),
+            siteID: siteID,
             buildID: BuildID(unchecked: try row["build_id"].decode(String.self)),
             event: try row["event"].decode(String.self),
-            url: try row["url"].decode(String.self),
+            // The site's notify URL as it was, sealed for the site.
+            url: try sealed.open(try row["url"].decode(String.self), .notifyURL, siteID: siteID) ?? "",
             build: build,
             state: state,
             attempts: try row["attempts"].decode(Int.self),
@@ -117,7 +114,7 @@ extension PostgresCatalog.Transaction {
             ? try await rows("SELECT * FROM site WHERE id = \(id.rawValue) FOR NO KEY UPDATE")
             : try await rows("SELECT * FROM site WHERE id = \(id.rawValue)")
         guard let row = rows.first else { throw CatalogError.siteNotFound(id: id) }
-        return try PostgresCatalog.site(from: row)
+        return try PostgresCatalog.site(from: row, sealed: sealed)
     }
 
     /// The build, locked against other writers until the transaction ends

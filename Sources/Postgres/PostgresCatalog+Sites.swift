@@ -10,10 +10,11 @@ extension PostgresCatalog {
 
     public func createSite(_ draft: SiteDraft) async throws -> Site {
         let webhookSecret = try CatalogRules.webhookSecret(of: draft)
+        let repoToken = try CatalogRules.repoToken(draft.repoToken)
         var attempt = 1
         while true {
             do {
-                return try await insertSite(draft, webhookSecret: webhookSecret)
+                return try await insertSite(draft, webhookSecret: webhookSecret, repoToken: repoToken)
             } catch let error as CatalogError where error.code == .slugTaken && draft.slug == nil {
                 // The UNIQUE constraint refused a derived slug another process
                 // took meanwhile: derive it again from what is taken now.
@@ -23,7 +24,7 @@ extension PostgresCatalog {
         }
     }
 
-    private func insertSite(_ draft: SiteDraft, webhookSecret: String) async throws -> Site {
+    private func insertSite(_ draft: SiteDraft, webhookSecret: String, repoToken: String?) async throws -> Site {
         try await write { tx in
             let slug: String
             if let given = draft.slug {
@@ -42,16 +43,20 @@ extension PostgresCatalog {
                 spa: draft.spa, env: draft.env, notifyURL: draft.notifyURL
             ).validated()
             let id = SiteID.generate(at: Millis.date(tx.now))
-            let env = try SQLiteCatalog.envJSON(settings.env)
+            let env = try sealed.envJSON(settings.env, siteID: id)
+            let secret = sealed.seal(webhookSecret, .webhookSecret, siteID: id)
+            let notify = sealed.seal(settings.notifyURL, .notifyURL, siteID: id)
+            let token = sealed.seal(repoToken, .repoToken, siteID: id)
             do {
                 try await tx.rows(
                     """
                     INSERT INTO site (id, slug, repo_url, branch, root_dir, install_command, build_command, output_dir,
-                        spa, env, active_build_id, build_counter, created_at, updated_at, webhook_secret, notify_url)
+                        spa, env, active_build_id, build_counter, created_at, updated_at, webhook_secret, notify_url,
+                        repo_token)
                     VALUES (\(id.rawValue), \(settings.slug), \(settings.repoURL), \(settings.branch),
                         \(settings.rootDir), \(settings.installCommand), \(settings.buildCommand),
                         \(settings.outputDir), \(settings.spa.rawValue), \(env), NULL, 0, \(tx.now), \(tx.now),
-                        \(webhookSecret), \(settings.notifyURL))
+                        \(secret), \(notify), \(token))
                     """)
             } catch let error where Self.isUniqueViolation(error) {
                 throw CatalogError.slugTaken(settings.slug)
@@ -71,14 +76,16 @@ extension PostgresCatalog {
             guard let row = try await tx.rows("SELECT * FROM site WHERE slug = \(slug)").first else {
                 throw CatalogError.siteNotFound(slug: slug)
             }
-            return try Self.site(from: row)
+            return try Self.site(from: row, sealed: sealed)
         }
     }
 
     public func sites() async throws -> [Site] {
         // COLLATE "C": byte order, as SQLite sorts text.
         try await read { tx in
-            try await tx.rows("SELECT * FROM site ORDER BY slug COLLATE \"C\"").map(Self.site(from:))
+            try await tx.rows("SELECT * FROM site ORDER BY slug COLLATE \"C\"").map {
+                try Self.site(from: $0, sealed: self.sealed)
+            }
         }
     }
 
@@ -94,7 +101,8 @@ extension PostgresCatalog {
             if settings.slug != current.slug, try await tx.slugIsTaken(settings.slug, except: id) {
                 throw CatalogError.slugTaken(settings.slug)
             }
-            let env = try SQLiteCatalog.envJSON(settings.env)
+            let env = try sealed.envJSON(settings.env, siteID: id)
+            let notify = sealed.seal(settings.notifyURL, .notifyURL, siteID: id)
             let updatedAt = max(tx.now, Millis.from(current.updatedAt))
             do {
                 try await tx.rows(
@@ -103,7 +111,7 @@ extension PostgresCatalog {
                         branch = \(settings.branch), root_dir = \(settings.rootDir),
                         install_command = \(settings.installCommand), build_command = \(settings.buildCommand),
                         output_dir = \(settings.outputDir), spa = \(settings.spa.rawValue), env = \(env),
-                        notify_url = \(settings.notifyURL), updated_at = \(updatedAt)
+                        notify_url = \(notify), updated_at = \(updatedAt)
                     WHERE id = \(id.rawValue)
                     """)
             } catch let error where Self.isUniqueViolation(error) {
@@ -120,7 +128,7 @@ extension PostgresCatalog {
             guard let row = try await tx.rows("SELECT * FROM site WHERE id = \(id.rawValue) FOR UPDATE").first else {
                 throw CatalogError.siteNotFound(id: id)
             }
-            let site = try Self.site(from: row)
+            let site = try Self.site(from: row, sealed: sealed)
             let builds = try await tx.builds("SELECT * FROM build WHERE site_id = \(id.rawValue) ORDER BY number")
             try await tx.rows("DELETE FROM build WHERE site_id = \(id.rawValue)")
             try await tx.rows("DELETE FROM site WHERE id = \(id.rawValue)")
@@ -133,22 +141,90 @@ extension PostgresCatalog {
         try await read { tx in
             guard let row = try await tx.rows("SELECT webhook_secret FROM site WHERE id = \(siteID.rawValue)").first
             else { throw CatalogError.siteNotFound(id: siteID) }
-            return try row[0].decode(String?.self)
+            return try sealed.open(try row[0].decode(String?.self), .webhookSecret, siteID: siteID)
         }
     }
 
     public func rotateWebhookSecret(siteID: SiteID) async throws -> String {
         let secret = WebhookSecret.generate()
+        let stored = sealed.seal(secret, .webhookSecret, siteID: siteID)
         try await write { tx in
             let changed = try await tx.rows(
-                "UPDATE site SET webhook_secret = \(secret) WHERE id = \(siteID.rawValue) RETURNING id")
+                "UPDATE site SET webhook_secret = \(stored) WHERE id = \(siteID.rawValue) RETURNING id")
             guard changed.count == 1 else { throw CatalogError.siteNotFound(id: siteID) }
         }
         return secret
     }
+
+    public func repoToken(siteID: SiteID) async throws -> String? {
+        try await read { tx in
+            guard let row = try await tx.rows("SELECT repo_token FROM site WHERE id = \(siteID.rawValue)").first
+            else { throw CatalogError.siteNotFound(id: siteID) }
+            return try sealed.open(try row[0].decode(String?.self), .repoToken, siteID: siteID)
+        }
+    }
+
+    public func setRepoToken(siteID: SiteID, _ token: String?) async throws -> Site {
+        let token = try CatalogRules.repoToken(token)
+        let stored = sealed.seal(token, .repoToken, siteID: siteID)
+        return try await write { tx in
+            let current = try await tx.site(id: siteID, lock: true)
+            let updatedAt = max(tx.now, Millis.from(current.updatedAt))
+            try await tx.rows(
+                "UPDATE site SET repo_token = \(stored), updated_at = \(updatedAt) WHERE id = \(siteID.rawValue)")
+            let site = try await tx.site(id: siteID)
+            try await tx.publish(.siteUpdated(site))
+            return site
+        }
+    }
+
+    public func resealSecrets() async throws -> Int {
+        try await write { tx in try await tx.resealSecrets() }
+    }
 }
 
 extension PostgresCatalog.Transaction {
+    /// Seals every clear secret, and seals again every secret sealed under
+    /// a key that is no longer the first; returns how many rows changed.
+    func resealSecrets() async throws -> Int {
+        var rewritten = 0
+        // Row locks: two nodes starting at once each write a sealed value.
+        let sites = try await rows(
+            "SELECT id, env, webhook_secret, notify_url, repo_token FROM site ORDER BY id FOR NO KEY UPDATE")
+        for row in sites {
+            let id = SiteID(unchecked: try row["id"].decode(String.self))
+            let env = try row["env"].decode(String.self)
+            let secret = try row["webhook_secret"].decode(String?.self)
+            let notify = try row["notify_url"].decode(String?.self)
+            let token = try row["repo_token"].decode(String?.self)
+            guard
+                sealed.needsSealing(envJSON: env) || sealed.needsSealing(secret) || sealed.needsSealing(notify)
+                    || sealed.needsSealing(token)
+            else { continue }
+            let newEnv = try sealed.envJSON(try sealed.env(json: env, siteID: id), siteID: id)
+            let newSecret = sealed.seal(try sealed.open(secret, .webhookSecret, siteID: id), .webhookSecret, siteID: id)
+            let newNotify = sealed.seal(try sealed.open(notify, .notifyURL, siteID: id), .notifyURL, siteID: id)
+            let newToken = sealed.seal(try sealed.open(token, .repoToken, siteID: id), .repoToken, siteID: id)
+            try await rows(
+                """
+                UPDATE site SET env = \(newEnv), webhook_secret = \(newSecret), notify_url = \(newNotify),
+                    repo_token = \(newToken)
+                WHERE id = \(id.rawValue)
+                """)
+            rewritten += 1
+        }
+        // Pending and kept notifications hold a copy of the notify URL.
+        for row in try await rows("SELECT id, site_id, url FROM notification FOR NO KEY UPDATE") {
+            let id = SiteID(unchecked: try row["site_id"].decode(String.self))
+            let url = try row["url"].decode(String.self)
+            guard sealed.needsSealing(url) else { continue }
+            let newURL = sealed.seal(try sealed.open(url, .notifyURL, siteID: id), .notifyURL, siteID: id)
+            try await rows("UPDATE notification SET url = \(newURL) WHERE id = \(try row["id"].decode(String.self))")
+            rewritten += 1
+        }
+        return rewritten
+    }
+
     func slugIsTaken(_ slug: String, except id: SiteID?) async throws -> Bool {
         let rows = try await rows(
             "SELECT EXISTS (SELECT 1 FROM site WHERE slug = \(slug) AND id IS DISTINCT FROM \(id?.rawValue))")

@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import Model
+public import Model
 import PostgresNIO
 public import Storage
 import Synchronization
@@ -38,6 +38,8 @@ public final class PostgresCatalog: Catalog {
 
     let client: PostgresClient
     let clock: CatalogClock?
+    /// Seals secret values before they are written and opens them when read.
+    let sealed: SealedFields
     let logger: Logger
     /// The task running the client's connection pool, until ``close()``.
     private let runner: Mutex<Task<Void, Never>?>
@@ -45,8 +47,9 @@ public final class PostgresCatalog: Catalog {
 
     private init(
         settings: PostgresSettings, queue: QueueSettings, clock: CatalogClock?, client: PostgresClient,
-        runner: Task<Void, Never>, logger: Logger
+        runner: Task<Void, Never>, keyring: SecretKeyring, logger: Logger
     ) {
+        self.sealed = SealedFields(keyring: keyring)
         self.settings = settings
         self.queueSettings = queue
         self.clock = clock
@@ -64,6 +67,9 @@ public final class PostgresCatalog: Catalog {
     ///   - clock: the time source; nil (production) reads the database's clock.
     ///   - maximumConnections: the size of the connection pool.
     ///   - connectTimeout: how long the first connection and the migration may take.
+    ///   - keyring: the keys secrets are sealed with (`SLIPWAY_SECRET_KEY`),
+    ///     the same on every node. Secrets stored clear or under a key that is
+    ///     no longer the first are sealed (again) once the schema is migrated.
     /// - Throws: `invalid_input` for bad settings, `unavailable` when the
     ///   database cannot be reached in time, refuses the migration, or was
     ///   migrated by a newer Slipway.
@@ -73,6 +79,7 @@ public final class PostgresCatalog: Catalog {
         clock: CatalogClock? = nil,
         maximumConnections: Int = 10,
         connectTimeout: Duration = .seconds(30),
+        keyring: SecretKeyring,
         logger: Logger
     ) async throws -> PostgresCatalog {
         try queue.validate()
@@ -85,7 +92,8 @@ public final class PostgresCatalog: Catalog {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let runner = Task { await client.run() }
         let catalog = PostgresCatalog(
-            settings: settings, queue: queue, clock: clock, client: client, runner: runner, logger: logger)
+            settings: settings, queue: queue, clock: clock, client: client, runner: runner, keyring: keyring,
+            logger: logger)
         do {
             // A race without a task group: a group would wait for the
             // migration, and a connection lease that the stopped pool never
@@ -96,6 +104,7 @@ public final class PostgresCatalog: Catalog {
                 Task {
                     do {
                         try await catalog.migrate()
+                        _ = try await catalog.resealSecrets()
                         outcome.finish(.success(true))
                     } catch {
                         outcome.finish(.failure(error))
@@ -151,6 +160,7 @@ public final class PostgresCatalog: Catalog {
     /// One transaction: its connection, its time and where its events go.
     struct Transaction {
         let connection: PostgresConnection
+        let sealed: SealedFields
         /// The transaction's time, milliseconds since 1970.
         let now: Int64
         let channel: String
@@ -184,7 +194,8 @@ public final class PostgresCatalog: Catalog {
                 return try await client.withTransaction(logger: logger) { connection in
                     let now = try await Self.now(on: connection, clock: clock, logger: logger)
                     let transaction = Transaction(
-                        connection: connection, now: now, channel: settings.eventsChannel, logger: logger)
+                        connection: connection, sealed: sealed, now: now, channel: settings.eventsChannel,
+                        logger: logger)
                     return try await body(transaction)
                 }
             } catch {
@@ -219,7 +230,7 @@ public final class PostgresCatalog: Catalog {
                 ).collect()
                 let now = needsTime ? try await Self.now(on: connection, clock: clock, logger: logger) : 0
                 let transaction = Transaction(
-                    connection: connection, now: now, channel: settings.eventsChannel, logger: logger)
+                    connection: connection, sealed: sealed, now: now, channel: settings.eventsChannel, logger: logger)
                 return try await body(transaction)
             }
         } catch {

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import Model
 public import Postgres
 import PostgresNIO
 
@@ -37,6 +38,19 @@ public enum TestPostgres {
 
     public static let skipReason =
         "SLIPWAY_TEST_DATABASE_URL is not set: run scripts/test (it starts PostgreSQL) to include the PostgreSQL tests"
+
+    /// `SLIPWAY_SECRET_KEY` for the Slipway processes the tests start on
+    /// PostgreSQL: ``keyring``'s key.
+    public static let secretKey = SecretKeyring.generateKeyText()
+
+    /// The keys the tests' PostgreSQL catalogs seal secrets with: one per
+    /// test process, so catalogs the process opens read each other's rows.
+    public static let keyring: SecretKeyring = {
+        guard let keyring = try? SecretKeyring(parsing: secretKey) else {
+            preconditionFailure("a generated key is always a key")
+        }
+        return keyring
+    }()
 
     public static let logger: Logger = {
         var logger = Logger(label: "slipway.tests.postgres")

@@ -124,6 +124,7 @@ struct CatalogImportTests {
     static func runImport(_ arguments: [String], environment: [String: String] = [:]) async throws
         -> (status: Int32, output: String, error: String)
     {
+        let environment = environment.merging(["SLIPWAY_SECRET_KEY": TestPostgres.secretKey]) { given, _ in given }
         let process = try SlipwayProcess.start(["catalog", "import"] + arguments, environment: environment)
         let status = try await process.waitForExit(timeout: .seconds(90))
         return (status, process.output, process.errorOutput)
@@ -146,7 +147,8 @@ struct CatalogImportTests {
                 try await TestPostgres.strings(
                     "SELECT coalesce(claimed_build_id, 'none') FROM site", settings: settings) == ["none", "none"])
 
-            let catalog = try await PostgresCatalog.open(settings: settings, logger: TestPostgres.logger)
+            let catalog = try await PostgresCatalog.open(
+                settings: settings, keyring: TestPostgres.keyring, logger: TestPostgres.logger)
             do {
                 try await Self.check(catalog, against: source, settings: settings)
             } catch {

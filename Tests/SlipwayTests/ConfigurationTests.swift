@@ -253,8 +253,17 @@ import Testing
 
     @Test func rolesPickThePartsThisProcessRuns() async throws {
         #expect(try await load().roles == [.proxy, .builder, .admin])
-        #expect(try await load(["SLIPWAY_ROLES": "admin, proxy"]).roles == [.admin, .proxy])
+        let key = SecretKeyring.generateKeyText()
+        #expect(
+            try await load(["SLIPWAY_ROLES": "admin, proxy", "SLIPWAY_SECRET_KEY": key]).roles == [.admin, .proxy])
         await #expect(throws: ConfigurationError.self) { _ = try await self.load(["SLIPWAY_ROLES": "admin,web"]) }
+        // Split roles share what they seal: the key must be given.
+        do {
+            _ = try await load(["SLIPWAY_ROLES": "proxy"])
+            Issue.record("split roles without SLIPWAY_SECRET_KEY were accepted")
+        } catch {
+            #expect(error.message.contains("SLIPWAY_SECRET_KEY") && error.message.contains("slipway secret-key"))
+        }
     }
 
     /// A fleet's settings: PostgreSQL URLs as libpq reads them, and the
@@ -267,7 +276,7 @@ import Testing
             "SLIPWAY_STORAGE": "s3", "SLIPWAY_S3_ENDPOINT": "https://s3.example.com", "SLIPWAY_S3_BUCKET": "sites",
             "SLIPWAY_S3_ACCESS_KEY_ID": "id", "SLIPWAY_S3_SECRET_ACCESS_KEY": "secret",
             "SLIPWAY_DATABASE_LISTEN_URL": "postgres://slipway@db-direct.internal/slipway?search_path=edge",
-            "SLIPWAY_DATABASE_POOL_SIZE": "24",
+            "SLIPWAY_DATABASE_POOL_SIZE": "24", "SLIPWAY_SECRET_KEY": SecretKeyring.generateKeyText(),
         ]
         let config = try await load(fleet)
         guard case .postgres(let settings, let listen, let poolSize) = config.catalog else {
@@ -293,6 +302,8 @@ import Testing
             ),
             (["SLIPWAY_STORAGE": "disk", "SLIPWAY_ROLES": "proxy"], "SLIPWAY_STORAGE"),
             (["SLIPWAY_ADMIN_TOKEN": "", "SLIPWAY_ROLES": "admin"], "SLIPWAY_ADMIN_TOKEN"),
+            (["SLIPWAY_SECRET_KEY": ""], "SLIPWAY_SECRET_KEY (secret_key) is not set"),
+            (["SLIPWAY_SECRET_KEY": "not a key"], "SLIPWAY_SECRET_KEY (secret_key): key 1 is not 32 bytes"),
         ] {
             let environment = fleet.merging(change) { $1 }.filter { !$0.value.isEmpty }
             do {

@@ -34,6 +34,7 @@ struct FleetTests {
             var environment = environment
             environment["SLIPWAY_ROLES"] = roles
             environment["SLIPWAY_DATABASE_URL"] = databaseURL + "?application_name=fleet-\(name)"
+            environment["SLIPWAY_SECRET_KEY"] = TestPostgres.secretKey
             environment["SLIPWAY_PROXY_PORT"] = "\(roles == "proxy" ? port : try freePort())"
             environment["SLIPWAY_ADMIN_PORT"] = "\(roles == "admin" ? port : try freePort())"
             let operations = try operationsPorts[name] ?? freePort()

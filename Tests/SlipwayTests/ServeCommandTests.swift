@@ -308,7 +308,8 @@ import Testing
 
         try await TestPostgres.withSchema { database in
             var (fleet, fleetAdmin) = try serve([
-                "SLIPWAY_DATABASE_URL": try TestPostgres.url(for: database, applicationName: "slipway-no-engine")
+                "SLIPWAY_DATABASE_URL": try TestPostgres.url(for: database, applicationName: "slipway-no-engine"),
+                "SLIPWAY_SECRET_KEY": TestPostgres.secretKey,
             ])
             defer { fleet.kill() }
             try await fleetAdmin.waitUntilReady()

@@ -31,7 +31,7 @@ public struct SecretKeyring: Sendable {
     }
 
     /// The keys, the sealing one first.
-    public let keys: [Key]
+    public private(set) var keys: [Key]
 
     /// The prefix of every sealed value.
     public static let prefix = "sealed:v1:"
@@ -155,6 +155,20 @@ public struct SecretKeyringError: Error, Sendable, CustomStringConvertible {
 }
 
 extension SecretKeyring {
+    /// This keyring followed by `other`'s keys it lacks: it seals as this
+    /// one does and opens what either sealed.
+    public func adding(_ other: SecretKeyring) -> SecretKeyring {
+        var combined = self
+        combined.keys += other.keys.filter { key in !keys.contains { $0.id == key.id } }
+        return combined
+    }
+
+    /// The keyring in the key file at `path`; nil when there is no such file.
+    public static func loadExisting(keyFile path: String) throws(SecretKeyringError) -> SecretKeyring? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try loadOrCreate(keyFile: path)
+    }
+
     /// The keyring in the key file at `path` (one node's `<data>/secret-key`),
     /// created with a new key (mode 0600) when the file does not exist.
     /// - Throws: when the file cannot be read or written, or holds no key.

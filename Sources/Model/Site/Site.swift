@@ -61,6 +61,10 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
     public let notifyURL: String?
     /// The build being served; nil until a first build succeeds and is activated.
     public let activeBuildID: BuildID?
+    /// Whether a repository access token is kept for the site (the token
+    /// itself never leaves the catalog but for the checkout; see
+    /// ``Catalog/repoToken(siteID:)``).
+    public let hasRepoToken: Bool
     public let createdAt: Date
     /// When the settings last changed (activation does not count).
     public let updatedAt: Date
@@ -68,8 +72,9 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
     public init(
         id: SiteID, slug: String, repoURL: String, branch: String, rootDir: String?, installCommand: String?,
         buildCommand: String?, outputDir: String?, spa: SpaMode, env: [BuildVariable], activeBuildID: BuildID?,
-        createdAt: Date, updatedAt: Date, notifyURL: String? = nil
+        createdAt: Date, updatedAt: Date, notifyURL: String? = nil, hasRepoToken: Bool = false
     ) {
+        self.hasRepoToken = hasRepoToken
         self.id = id
         self.slug = slug
         self.repoURL = repoURL
@@ -95,6 +100,30 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
     }
 }
 
+extension Site {
+    /// Decodes a site, including one an older Slipway encoded (in an event
+    /// kept in the database) before `hasRepoToken` existed.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(SiteID.self, forKey: .id),
+            slug: try container.decode(String.self, forKey: .slug),
+            repoURL: try container.decode(String.self, forKey: .repoURL),
+            branch: try container.decode(String.self, forKey: .branch),
+            rootDir: try container.decodeIfPresent(String.self, forKey: .rootDir),
+            installCommand: try container.decodeIfPresent(String.self, forKey: .installCommand),
+            buildCommand: try container.decodeIfPresent(String.self, forKey: .buildCommand),
+            outputDir: try container.decodeIfPresent(String.self, forKey: .outputDir),
+            spa: try container.decode(SpaMode.self, forKey: .spa),
+            env: try container.decode([BuildVariable].self, forKey: .env),
+            activeBuildID: try container.decodeIfPresent(BuildID.self, forKey: .activeBuildID),
+            createdAt: try container.decode(Date.self, forKey: .createdAt),
+            updatedAt: try container.decode(Date.self, forKey: .updatedAt),
+            notifyURL: try container.decodeIfPresent(String.self, forKey: .notifyURL),
+            hasRepoToken: try container.decodeIfPresent(Bool.self, forKey: .hasRepoToken) ?? false)
+    }
+}
+
 /// What is needed to create a site. Leave `slug` nil to have one derived from
 /// the repository name and made unique (`my-site`, then `my-site-2`, …).
 /// Leave `webhookSecret` nil to have one generated (``WebhookSecret/generate()``).
@@ -113,12 +142,17 @@ public struct SiteDraft: Sendable, Hashable {
     /// The secret GitHub signs this site's push webhooks with, and Slipway
     /// signs its build notifications with; never logged.
     public var webhookSecret: String?
+    /// An access token for a private https repository, handed to git when
+    /// it clones; never logged or returned.
+    public var repoToken: String?
 
     public init(
         slug: String? = nil, repoURL: String, branch: String = "main", rootDir: String? = nil,
         installCommand: String? = nil, buildCommand: String? = nil, outputDir: String? = nil,
-        spa: SpaMode = .auto, env: [BuildVariable] = [], notifyURL: String? = nil, webhookSecret: String? = nil
+        spa: SpaMode = .auto, env: [BuildVariable] = [], notifyURL: String? = nil, webhookSecret: String? = nil,
+        repoToken: String? = nil
     ) {
+        self.repoToken = repoToken
         self.slug = slug
         self.repoURL = repoURL
         self.branch = branch
@@ -135,7 +169,7 @@ public struct SiteDraft: Sendable, Hashable {
 
 extension SiteDraft: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var description: String {
-        "SiteDraft(slug: \(slug ?? "nil"), repoURL: \(repoURL), branch: \(branch), env: \(env), notifyURL: \(redactedNotifyURL), webhookSecret: \(webhookSecret == nil ? "nil" : "***"))"
+        "SiteDraft(slug: \(slug ?? "nil"), repoURL: \(repoURL), branch: \(branch), env: \(env), notifyURL: \(redactedNotifyURL), webhookSecret: \(webhookSecret == nil ? "nil" : "***"), repoToken: \(repoToken == nil ? "nil" : "***"))"
     }
     public var debugDescription: String { description }
     public var customMirror: Mirror {
@@ -147,6 +181,7 @@ extension SiteDraft: CustomStringConvertible, CustomDebugStringConvertible, Cust
                 "outputDir": outputDir as Any,
                 "spa": spa, "env": env, "notifyURL": redactedNotifyURL,
                 "webhookSecret": webhookSecret == nil ? "nil" : "***",
+                "repoToken": repoToken == nil ? "nil" : "***",
             ])
     }
 

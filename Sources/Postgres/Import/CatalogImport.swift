@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import Model
+public import Model
 import PostgresNIO
 import Storage
 
@@ -26,7 +26,10 @@ public struct CatalogImportError: Error, Sendable, CustomStringConvertible {
 /// - a build that was `building` is `queued` again, without its lease and
 ///   start time and without counting an attempt (as a worker that shuts
 ///   down gives its build back); a canceled build lets go of its lease;
-/// - `site.claimed_build_id`, PostgreSQL's per-site claim mutex, stays NULL.
+/// - `site.claimed_build_id`, PostgreSQL's per-site claim mutex, stays NULL;
+/// - secrets, sealed in SQLite under the single node's key
+///   (`<data>/secret-key`), are sealed again under the fleet's
+///   `SLIPWAY_SECRET_KEY`.
 ///
 /// The identity columns (`seq`) get SQLite's `rowid`, so ties in the queue
 /// and the notification outbox are broken as SQLite broke them, and their
@@ -48,18 +51,38 @@ public enum CatalogImport {
 
     /// Copies the catalog at `path` into the PostgreSQL catalog `settings`
     /// names, after migrating its schema (creating it when missing).
+    /// - Parameters:
+    ///   - sourceKeyring: the keys the SQLite catalog's secrets are sealed
+    ///     with; nil for the `secret-key` file beside it.
+    ///   - keyring: the fleet's keys, which seal the copy.
     /// - Throws: ``CatalogImportError`` when the source cannot be read, was
     ///   written by another version, or the target is not empty or fails.
-    public static func run(from path: String, to settings: PostgresSettings, logger: Logger) async throws -> Summary {
+    public static func run(
+        from path: String, sourceKeyring: SecretKeyring? = nil, to settings: PostgresSettings,
+        keyring: SecretKeyring, logger: Logger
+    ) async throws -> Summary {
         let dump = try await SQLiteCatalogDump.read(path: path)
+        let opening: SecretKeyring
+        do {
+            let source =
+                try sourceKeyring
+                ?? SecretKeyring.loadExisting(
+                    keyFile: ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+                        "secret-key"))
+            // The fleet's key seals; the single node's key opens what it sealed.
+            opening = keyring.adding(source ?? keyring)
+        } catch {
+            throw CatalogImportError("the SQLite catalog's secrets cannot be opened: \(error)")
+        }
         let catalog: PostgresCatalog
         do {
-            catalog = try await PostgresCatalog.open(settings: settings, maximumConnections: 2, logger: logger)
+            catalog = try await PostgresCatalog.open(
+                settings: settings, maximumConnections: 2, keyring: keyring, logger: logger)
         } catch let error as CatalogError {
             throw CatalogImportError("cannot open the PostgreSQL catalog at \(settings): \(error.message)")
         }
         do {
-            let summary = try await copy(dump, into: catalog)
+            let summary = try await copy(dump, into: catalog, opening: opening)
             try await catalog.close()
             return summary
         } catch {
@@ -68,13 +91,16 @@ public enum CatalogImport {
         }
     }
 
-    private static func copy(_ dump: SQLiteCatalogDump, into catalog: PostgresCatalog) async throws -> Summary {
+    private static func copy(_ dump: SQLiteCatalogDump, into catalog: PostgresCatalog, opening: SecretKeyring)
+        async throws -> Summary
+    {
         let settings = catalog.settings
         let logger = catalog.logger
         do {
             return try await catalog.client.withTransaction(logger: logger) { connection in
                 let transaction = PostgresCatalog.Transaction(
-                    connection: connection, now: 0, channel: settings.eventsChannel, logger: logger)
+                    connection: connection, sealed: SealedFields(keyring: opening), now: 0,
+                    channel: settings.eventsChannel, logger: logger)
                 try await lockEmptyTarget(transaction, settings: settings)
                 var summary = Summary()
                 for table in CopiedTable.all {
@@ -84,6 +110,7 @@ public enum CatalogImport {
                     }
                     try await insert(rows, transaction: transaction)
                 }
+                _ = try await transaction.resealSecrets()
                 try await verify(transaction, into: &summary)
                 return summary
             }
@@ -217,10 +244,14 @@ public enum CatalogImport {
     /// a row the fleet could not use fails the import instead of a node
     /// later, and counts them.
     private static func verify(_ tx: PostgresCatalog.Transaction, into summary: inout Summary) async throws {
-        summary.sites = try await tx.rows("SELECT * FROM site").map(PostgresCatalog.site(from:)).count
+        summary.sites = try await tx.rows("SELECT * FROM site").map {
+            try PostgresCatalog.site(from: $0, sealed: tx.sealed)
+        }.count
         summary.builds = try await tx.rows("SELECT * FROM build").map(PostgresCatalog.build(from:)).count
         summary.notifications =
-            try await tx.rows("SELECT * FROM notification").map(PostgresCatalog.notification(from:)).count
+            try await tx.rows("SELECT * FROM notification").map {
+                try PostgresCatalog.notification(from: $0, sealed: tx.sealed)
+            }.count
         summary.webhookDeliveries =
             try await tx.rows("SELECT count(*) FROM webhook_delivery").first?[0].decode(Int.self) ?? 0
     }

@@ -59,7 +59,7 @@ struct CopiedTable: Sendable {
             CopiedColumn("root_dir"), CopiedColumn("install_command"), CopiedColumn("build_command"),
             CopiedColumn("output_dir"), CopiedColumn("spa"), CopiedColumn("env"), CopiedColumn("active_build_id"),
             CopiedColumn("build_counter", .integer), CopiedColumn("webhook_secret"), CopiedColumn("notify_url"),
-            CopiedColumn("created_at", .bigint), CopiedColumn("updated_at", .bigint),
+            CopiedColumn("created_at", .bigint), CopiedColumn("updated_at", .bigint), CopiedColumn("repo_token"),
         ],
         identity: nil, order: "rowid")
 
@@ -113,6 +113,7 @@ struct SQLiteCatalogDump: Sendable {
     /// columns this copy would drop), one without all of them by an older one.
     static let knownMigrations = [
         "v1-sites-builds-queue", "v2-site-webhook-secret", "v3-notifications", "v4-webhook-deliveries",
+        "v5-repo-token",
     ]
 
     let tables: [CopiedRows]

@@ -58,6 +58,22 @@ public protocol Catalog: Sendable {
     /// it; the old one stops working at once. Throws `siteNotFound`.
     func rotateWebhookSecret(siteID: SiteID) async throws -> String
 
+    /// The access token git uses to clone the site's private repository;
+    /// nil when none is kept. Throws `siteNotFound`.
+    func repoToken(siteID: SiteID) async throws -> String?
+
+    /// Keeps `token` (sealed) as the site's repository access token, or
+    /// forgets it when nil or empty; the site's `hasRepoToken` follows.
+    /// - Throws: `site_not_found`, `invalid_input` for a token that is not one.
+    func setRepoToken(siteID: SiteID, _ token: String?) async throws -> Site
+
+    /// Seals every secret stored in clear (written before sealing existed)
+    /// and seals again every secret sealed under a key that is no longer the
+    /// keyring's first, so an old key can be dropped. Returns the rows
+    /// rewritten. Catalogs call it when they open.
+    /// - Throws: `unavailable` when a sealed value does not open with any key.
+    func resealSecrets() async throws -> Int
+
     // MARK: Builds
 
     /// Queues a build of the site with the next number.

@@ -54,6 +54,18 @@ package enum CatalogRules {
         return webhookSecret
     }
 
+    /// A repository access token as given: nil or empty for none, else
+    /// printable ASCII without spaces, at most ``RepoToken/maxLength`` bytes.
+    package static func repoToken(_ token: String?) throws -> String? {
+        guard let token, !token.isEmpty else { return nil }
+        guard token.utf8.count <= RepoToken.maxLength, token.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+            throw CatalogError.invalidInput(
+                "repoToken must be at most \(RepoToken.maxLength) printable ASCII characters without spaces; paste the token itself"
+            )
+        }
+        return token
+    }
+
     /// A build request's fields, checked and bounded.
     package static func fields(of request: BuildRequest) throws -> (
         trigger: String?, commitSHA: String?, commitMessage: String?

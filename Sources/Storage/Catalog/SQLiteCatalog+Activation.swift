@@ -8,7 +8,7 @@ extension SQLiteCatalog {
             // Reading the site and the build and switching the pointer in one
             // IMMEDIATE transaction makes concurrent activations serialise:
             // each sees the pointer the previous one left.
-            let site = try Self.fetchSite(db, id: siteID)
+            let site = try self.fetchSite(db, id: siteID)
             let build = try Self.fetchBuild(db, id: buildID)
             return try Self.activate(build, of: site, allowOlder: allowOlder, in: db, now: now, events: &events)
         }

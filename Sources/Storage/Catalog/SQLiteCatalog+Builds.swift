@@ -7,7 +7,7 @@ extension SQLiteCatalog {
         let (trigger, commitSHA, commitMessage) = try CatalogRules.fields(of: request)
         let maxQueued = queueSettings.maxQueued
         return try await write { db, now, events in
-            let site = try Self.fetchSite(db, id: siteID)
+            let site = try self.fetchSite(db, id: siteID)
             let queued = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM build WHERE status = 'queued'") ?? 0
             if queued >= maxQueued { throw CatalogError.queueFull(limit: maxQueued) }
             let number =
@@ -42,7 +42,7 @@ extension SQLiteCatalog {
     public func builds(siteID: SiteID, limit: Int, before: Int?) async throws -> BuildPage {
         try CatalogRules.pageSize(limit)
         return try await read { db, _ in
-            _ = try Self.fetchSite(db, id: siteID)
+            _ = try self.fetchSite(db, id: siteID)
             let rows = try Self.fetchBuilds(
                 db,
                 sql: """
@@ -80,7 +80,7 @@ extension SQLiteCatalog {
             guard build.status.isFinal else {
                 throw CatalogError.buildInUse(build, "it is \(build.status); cancel it first")
             }
-            let site = try Self.fetchSite(db, id: build.siteID)
+            let site = try self.fetchSite(db, id: build.siteID)
             if site.activeBuildID == build.id {
                 throw CatalogError.buildInUse(
                     build, "it is the active build of '\(site.slug)'; activate another build first")
@@ -101,7 +101,7 @@ extension SQLiteCatalog {
             throw CatalogError.invalidInput("keepSuccesses is \(keepSuccesses); give 0 or more")
         }
         return try await read { db, _ in
-            let site = try Self.fetchSite(db, id: siteID)
+            let site = try self.fetchSite(db, id: siteID)
             let finished = try Self.fetchBuilds(
                 db,
                 sql: """

@@ -138,6 +138,11 @@ extension SQLiteCatalog {
                     """
             )
         }
+        migrator.registerMigration("v5-repo-token") { db in
+            // A private repository's access token, sealed like every secret
+            // (SealedFields); values written before are sealed when the catalog opens.
+            try db.execute(sql: "ALTER TABLE site ADD COLUMN repo_token TEXT")
+        }
         return migrator
     }()
 }

@@ -22,7 +22,7 @@ extension SQLiteCatalog {
                         """,
                     arguments: ["now": now])
             else { return nil }
-            var delivery = try Self.notification(from: row)
+            var delivery = try self.notification(from: row)
             if let previous = delivery.leaseOwner {
                 delivery.lastError =
                     "attempt \(delivery.attempts) by sender '\(previous)' was cut short: its lease expired before it recorded a result (the process stopped)"
@@ -32,7 +32,7 @@ extension SQLiteCatalog {
             delivery.leaseExpiresAt = Millis.date(now + lease)
             delivery.lastAttemptAt = Millis.date(now)
             try Self.store(delivery, in: db)
-            return ClaimedNotification(delivery: delivery, site: try Self.fetchSite(db, id: delivery.siteID))
+            return ClaimedNotification(delivery: delivery, site: try self.fetchSite(db, id: delivery.siteID))
         }
     }
 
@@ -44,7 +44,7 @@ extension SQLiteCatalog {
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM notification WHERE id = ?", arguments: [id]) else {
                 throw CatalogError.notificationNotFound(id)
             }
-            var delivery = try Self.notification(from: row)
+            var delivery = try self.notification(from: row)
             // Like a build's, a lease stays its sender's until another claims
             // the notification, even past its expiry.
             guard delivery.state == .pending, delivery.leaseOwner == owner else {
@@ -61,7 +61,7 @@ extension SQLiteCatalog {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM notification WHERE build_id = ? ORDER BY created_at, rowid",
                 arguments: [buildID.rawValue]
-            ).map(Self.notification(from:))
+            ).map(self.notification(from:))
         }
     }
 

@@ -100,7 +100,7 @@ extension SQLiteCatalog {
             guard activate, build.status == .success else { return (build, nil) }
             // The success and its activation commit together: a worker that
             // dies now leaves either both or neither.
-            let site = try Self.fetchSite(db, id: build.siteID)
+            let site = try self.fetchSite(db, id: build.siteID)
             let outcome = try Self.activate(build, of: site, allowOlder: false, in: db, now: now, events: &events)
             return (build, outcome)
         }.get()

@@ -5,22 +5,16 @@ package import Model
 /// Reading and writing catalog rows. Column lists live here, next to each
 /// other, so the schema and the Swift types stay in step.
 extension SQLiteCatalog {
-    static func site(from row: Row) throws -> Site {
-        let envJSON: String = try row.decode(forColumn: "env")
-        let env: [BuildVariable]
-        do {
-            env = try JSONDecoder().decode([BuildVariable].self, from: Data(envJSON.utf8))
-        } catch {
-            throw CatalogError.unavailable(
-                "a deployment row holds unreadable env JSON; restore the catalog from a backup")
-        }
+    func site(from row: Row) throws -> Site {
+        let id = SiteID(unchecked: try row.decode(forColumn: "id"))
+        let env = try sealed.env(json: try row.decode(forColumn: "env"), siteID: id)
         let spaText: String = try row.decode(forColumn: "spa")
         guard let spa = SpaMode(rawValue: spaText) else {
             throw CatalogError.unavailable("a deployment row holds the unknown SPA mode '\(spaText)'")
         }
         let activeBuild: String? = try row.decode(forColumn: "active_build_id")
         return Site(
-            id: SiteID(unchecked: try row.decode(forColumn: "id")),
+            id: id,
             slug: try row.decode(forColumn: "slug"),
             repoURL: try row.decode(forColumn: "repo_url"),
             branch: try row.decode(forColumn: "branch"),
@@ -33,7 +27,8 @@ extension SQLiteCatalog {
             activeBuildID: activeBuild.map(BuildID.init(unchecked:)),
             createdAt: Millis.date(try row.decode(forColumn: "created_at")),
             updatedAt: Millis.date(try row.decode(forColumn: "updated_at")),
-            notifyURL: try row.decode(forColumn: "notify_url")
+            notifyURL: try sealed.open(try row.decode(forColumn: "notify_url"), .notifyURL, siteID: id),
+            hasRepoToken: (try row.decode(forColumn: "repo_token") as String?) != nil
         )
     }
 
@@ -68,7 +63,8 @@ extension SQLiteCatalog {
         )
     }
 
-    static func notification(from row: Row) throws -> NotificationDelivery {
+    func notification(from row: Row) throws -> NotificationDelivery {
+        let siteID = SiteID(unchecked: try row.decode(forColumn: "site_id"))
         let stateText: String = try row.decode(forColumn: "state")
         guard let state = NotificationDelivery.State(rawValue: stateText) else {
             throw CatalogError.unavailable("a notification row holds the unknown state '\(stateText)'")
@@ -76,7 +72,7 @@ extension SQLiteCatalog {
         let buildJSON: String = try row.decode(forColumn: "build")
         let build: Build
         do {
-            build = try snapshotDecoder.decode(Build.self, from: Data(buildJSON.utf8))
+            build = try Self.snapshotDecoder.decode(Build.self, from: Data(buildJSON.utf8))
         } catch {
             throw CatalogError.unavailable(
                 "a notification row holds an unreadable build; restore the catalog from a backup")
@@ -87,10 +83,11 @@ extension SQLiteCatalog {
         }
         return NotificationDelivery(
             id: try row.decode(forColumn: "id"),
-            siteID: SiteID(unchecked: try row.decode(forColumn: "site_id")),
+            siteID: siteID,
             buildID: BuildID(unchecked: try row.decode(forColumn: "build_id")),
             event: try row.decode(forColumn: "event"),
-            url: try row.decode(forColumn: "url"),
+            // The site's notify URL as it was, sealed for the site.
+            url: try sealed.open(try row.decode(forColumn: "url"), .notifyURL, siteID: siteID) ?? "",
             build: build,
             state: state,
             attempts: try row.decode(forColumn: "attempts"),
@@ -134,7 +131,7 @@ extension SQLiteCatalog {
 
     // MARK: Lookups inside a transaction
 
-    static func fetchSite(_ db: Database, id: SiteID) throws -> Site {
+    func fetchSite(_ db: Database, id: SiteID) throws -> Site {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM site WHERE id = ?", arguments: [id.rawValue]) else {
             throw CatalogError.siteNotFound(id: id)
         }

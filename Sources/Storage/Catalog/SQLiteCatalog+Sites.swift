@@ -5,6 +5,7 @@ public import Model
 extension SQLiteCatalog {
     public func createSite(_ draft: SiteDraft) async throws -> Site {
         let webhookSecret = try CatalogRules.webhookSecret(of: draft)
+        let repoToken = try CatalogRules.repoToken(draft.repoToken)
         return try await write { db, now, events in
             let slug: String
             if let given = draft.slug {
@@ -27,26 +28,30 @@ extension SQLiteCatalog {
                 try db.execute(
                     sql: """
                         INSERT INTO site (id, slug, repo_url, branch, root_dir, install_command, build_command, output_dir,
-                            spa, env, active_build_id, build_counter, created_at, updated_at, webhook_secret, notify_url)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, ?)
+                            spa, env, active_build_id, build_counter, created_at, updated_at, webhook_secret, notify_url,
+                            repo_token)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         id.rawValue, settings.slug, settings.repoURL, settings.branch, settings.rootDir,
                         settings.installCommand, settings.buildCommand, settings.outputDir, settings.spa.rawValue,
-                        try Self.envJSON(settings.env), now, now, webhookSecret, settings.notifyURL,
+                        try self.sealed.envJSON(settings.env, siteID: id), now, now,
+                        self.sealed.seal(webhookSecret, .webhookSecret, siteID: id),
+                        self.sealed.seal(settings.notifyURL, .notifyURL, siteID: id),
+                        self.sealed.seal(repoToken, .repoToken, siteID: id),
                     ]
                 )
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 throw CatalogError.slugTaken(settings.slug)
             }
-            let site = try Self.fetchSite(db, id: id)
+            let site = try self.fetchSite(db, id: id)
             events.publish(.siteCreated(site))
             return site
         }
     }
 
     public func site(id: SiteID) async throws -> Site {
-        try await read { db, _ in try Self.fetchSite(db, id: id) }
+        try await read { db, _ in try self.fetchSite(db, id: id) }
     }
 
     public func site(slug: String) async throws -> Site {
@@ -54,19 +59,19 @@ extension SQLiteCatalog {
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM site WHERE slug = ?", arguments: [slug]) else {
                 throw CatalogError.siteNotFound(slug: slug)
             }
-            return try Self.site(from: row)
+            return try self.site(from: row)
         }
     }
 
     public func sites() async throws -> [Site] {
         try await read { db, _ in
-            try Row.fetchAll(db, sql: "SELECT * FROM site ORDER BY slug").map(Self.site(from:))
+            try Row.fetchAll(db, sql: "SELECT * FROM site ORDER BY slug").map(self.site(from:))
         }
     }
 
     public func updateSite(id: SiteID, _ edit: @escaping @Sendable (inout SiteSettings) -> Void) async throws -> Site {
         try await write { db, now, events in
-            let current = try Self.fetchSite(db, id: id)
+            let current = try self.fetchSite(db, id: id)
             var settings = current.settings
             edit(&settings)
             settings = try settings.validated()
@@ -84,14 +89,15 @@ extension SQLiteCatalog {
                     arguments: [
                         settings.slug, settings.repoURL, settings.branch, settings.rootDir, settings.installCommand,
                         settings.buildCommand, settings.outputDir, settings.spa.rawValue,
-                        try Self.envJSON(settings.env),
-                        settings.notifyURL, max(now, Millis.from(current.updatedAt)), id.rawValue,
+                        try self.sealed.envJSON(settings.env, siteID: id),
+                        self.sealed.seal(settings.notifyURL, .notifyURL, siteID: id),
+                        max(now, Millis.from(current.updatedAt)), id.rawValue,
                     ]
                 )
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 throw CatalogError.slugTaken(settings.slug)
             }
-            let site = try Self.fetchSite(db, id: id)
+            let site = try self.fetchSite(db, id: id)
             events.publish(.siteUpdated(site))
             return site
         }
@@ -99,7 +105,7 @@ extension SQLiteCatalog {
 
     public func deleteSite(id: SiteID) async throws -> SiteDeletion {
         try await write { db, _, events in
-            let site = try Self.fetchSite(db, id: id)
+            let site = try self.fetchSite(db, id: id)
             let builds = try Self.fetchBuilds(
                 db, sql: "SELECT * FROM build WHERE site_id = ? ORDER BY number", arguments: [id.rawValue]
             )
@@ -116,7 +122,7 @@ extension SQLiteCatalog {
                 let row = try Row.fetchOne(
                     db, sql: "SELECT webhook_secret FROM site WHERE id = ?", arguments: [siteID.rawValue])
             else { throw CatalogError.siteNotFound(id: siteID) }
-            return row["webhook_secret"] as String?
+            return try self.sealed.open(row["webhook_secret"], .webhookSecret, siteID: siteID)
         }
     }
 
@@ -124,10 +130,88 @@ extension SQLiteCatalog {
         let secret = WebhookSecret.generate()
         try await write { db, _, _ in
             try db.execute(
-                sql: "UPDATE site SET webhook_secret = ? WHERE id = ?", arguments: [secret, siteID.rawValue])
+                sql: "UPDATE site SET webhook_secret = ? WHERE id = ?",
+                arguments: [self.sealed.seal(secret, .webhookSecret, siteID: siteID), siteID.rawValue])
             guard db.changesCount == 1 else { throw CatalogError.siteNotFound(id: siteID) }
         }
         return secret
+    }
+
+    public func repoToken(siteID: SiteID) async throws -> String? {
+        try await read { db, _ in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT repo_token FROM site WHERE id = ?", arguments: [siteID.rawValue])
+            else { throw CatalogError.siteNotFound(id: siteID) }
+            return try self.sealed.open(row["repo_token"], .repoToken, siteID: siteID)
+        }
+    }
+
+    public func setRepoToken(siteID: SiteID, _ token: String?) async throws -> Site {
+        let token = try CatalogRules.repoToken(token)
+        return try await write { db, now, events in
+            let current = try self.fetchSite(db, id: siteID)
+            try db.execute(
+                sql: "UPDATE site SET repo_token = ?, updated_at = ? WHERE id = ?",
+                arguments: [
+                    self.sealed.seal(token, .repoToken, siteID: siteID), max(now, Millis.from(current.updatedAt)),
+                    siteID.rawValue,
+                ])
+            let site = try self.fetchSite(db, id: siteID)
+            events.publish(.siteUpdated(site))
+            return site
+        }
+    }
+
+    public func resealSecrets() async throws -> Int {
+        try await write { db, _, _ in try self.resealRows(db) }
+    }
+
+    /// Seals every clear secret, and seals again every secret sealed under a
+    /// key that is no longer the first; returns how many rows changed.
+    func resealRows(_ db: Database) throws -> Int {
+        do {
+            var rewritten = 0
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT id, env, webhook_secret, notify_url, repo_token FROM site ORDER BY id")
+            for row in rows {
+                let id = SiteID(unchecked: row["id"])
+                let env: String = row["env"]
+                let secret: String? = row["webhook_secret"]
+                let notify: String? = row["notify_url"]
+                let token: String? = row["repo_token"]
+                guard
+                    self.sealed.needsSealing(envJSON: env) || self.sealed.needsSealing(secret)
+                        || self.sealed.needsSealing(notify)
+                        || self.sealed.needsSealing(token)
+                else { continue }
+                try db.execute(
+                    sql: "UPDATE site SET env = ?, webhook_secret = ?, notify_url = ?, repo_token = ? WHERE id = ?",
+                    arguments: [
+                        try self.sealed.envJSON(try self.sealed.env(json: env, siteID: id), siteID: id),
+                        self.sealed.seal(
+                            try self.sealed.open(secret, .webhookSecret, siteID: id), .webhookSecret, siteID: id),
+                        self.sealed.seal(try self.sealed.open(notify, .notifyURL, siteID: id), .notifyURL, siteID: id),
+                        self.sealed.seal(try self.sealed.open(token, .repoToken, siteID: id), .repoToken, siteID: id),
+                        id.rawValue,
+                    ])
+                rewritten += 1
+            }
+            // Pending and kept notifications hold a copy of the notify URL.
+            for row in try Row.fetchAll(db, sql: "SELECT id, site_id, url FROM notification") {
+                let id = SiteID(unchecked: row["site_id"])
+                let url: String = row["url"]
+                guard self.sealed.needsSealing(url) else { continue }
+                try db.execute(
+                    sql: "UPDATE notification SET url = ? WHERE id = ?",
+                    arguments: [
+                        self.sealed.seal(try self.sealed.open(url, .notifyURL, siteID: id), .notifyURL, siteID: id),
+                        row["id"] as String,
+                    ])
+                rewritten += 1
+            }
+            return rewritten
+        }
     }
 
     static func slugIsTaken(_ db: Database, _ slug: String, except id: SiteID?) throws -> Bool {

@@ -10,7 +10,7 @@ extension SQLiteCatalog {
         }
         let windowMilliseconds = Millis.from(window)
         return try await write { db, now, _ in
-            _ = try Self.fetchSite(db, id: siteID)
+            _ = try self.fetchSite(db, id: siteID)
             // Pruning first also makes an id recorded `window` or longer ago new again.
             try db.execute(
                 sql: "DELETE FROM webhook_delivery WHERE received_at <= ?", arguments: [now - windowMilliseconds])

@@ -24,7 +24,7 @@ public final class SQLiteCatalog: Catalog {
     let clock: CatalogClock
     let bus: (any EventBus)?
     /// Seals secret values before they are written and opens them when read.
-    let keyring: SecretKeyring
+    let sealed: SealedFields
     private let isClosed = Mutex(false)
 
     /// Opens (creating and migrating if needed) `catalog.sqlite` in `dataDirectory`,
@@ -72,6 +72,12 @@ public final class SQLiteCatalog: Catalog {
         configuration.busyMode = .timeout(Self.busyTimeout)
         configuration.foreignKeysEnabled = true
         configuration.label = "slipway.catalog"
+        configuration.prepareDatabase { db in
+            // Deleted and overwritten content is zeroed, so a value sealed
+            // again (or a secret from before sealing) leaves no old copy in
+            // the file's free space.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
             let migrator = Self.migrator
@@ -93,10 +99,23 @@ public final class SQLiteCatalog: Catalog {
                 "cannot open the catalog '\(path)': \(Self.describe(error)); check the path and its permissions")
         }
         self.path = path
-        self.keyring = keyring
+        self.sealed = SealedFields(keyring: keyring)
         self.queueSettings = settings
         self.clock = clock
         self.bus = bus
+        // Secrets written before sealing existed, or under a key that is no
+        // longer the first, are sealed (again) now.
+        do {
+            if try pool.write({ try self.resealRows($0) }) > 0 {
+                // The write-ahead log still holds the pages as they were; a
+                // truncating checkpoint empties it. Nothing else reads yet.
+                _ = try? pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+            }
+        } catch let error as CatalogError {
+            throw error
+        } catch {
+            throw CatalogError.unavailable("cannot seal the catalog's secrets: \(Self.describe(error))")
+        }
     }
 
     public func close() async throws {

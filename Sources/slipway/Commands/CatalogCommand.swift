@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Model
 import Postgres
 
 /// `slipway catalog`: operations on the catalog itself, run while no
@@ -30,6 +31,10 @@ struct CatalogImportCommand: AsyncParsableCommand {
 
             The PostgreSQL URL is --to, else SLIPWAY_DATABASE_URL; prefer the variable, since \
             other users of the machine can read a command line. The password is never printed.
+
+            Secrets are sealed again on the way: they are opened with the key in secret-key beside \
+            the SQLite file (the single node's key) and sealed with SLIPWAY_SECRET_KEY, which the \
+            import requires and which every node of the fleet must be given.
 
             Moving to a fleet:
 
@@ -69,17 +74,33 @@ struct CatalogImportCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try Self.target(to, environment: ProcessInfo.processInfo.environment)
+        let environment = ProcessInfo.processInfo.environment
+        let settings = try Self.target(to, environment: environment)
+        let keyring = try Self.fleetKeyring(environment)
         let source = from.hasPrefix("sqlite:") ? String(from.dropFirst("sqlite:".count)) : from
         var logger = Logger(label: "slipway.catalog-import")
         logger.logLevel = .critical
         do {
-            let summary = try await CatalogImport.run(from: source, to: settings, logger: logger)
+            let summary = try await CatalogImport.run(
+                from: source, to: settings, keyring: keyring, logger: logger)
             print(Self.report(summary, from: source, to: settings))
         } catch let error as CatalogImportError {
             throw Self.failure(error.description)
         } catch {
             throw Self.failure("the import failed and nothing was imported: \(error); fix the cause and run it again")
+        }
+    }
+
+    /// The fleet's keyring, from `SLIPWAY_SECRET_KEY`.
+    static func fleetKeyring(_ environment: [String: String]) throws -> SecretKeyring {
+        let variable = Setting.secretKey.environment
+        guard let text = environment[variable], !text.isEmpty else {
+            throw ValidationError(
+                "\(variable) is not set: the fleet seals secrets with it, so give the import the value every node will have (generate one with 'slipway secret-key')"
+            )
+        }
+        do { return try SecretKeyring(parsing: text) } catch {
+            throw ValidationError("\(variable): \(error)")
         }
     }
 

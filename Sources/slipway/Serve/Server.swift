@@ -70,7 +70,7 @@ struct Server {
             // The catalog first: it migrates the schema the bus reads.
             do {
                 catalog = try await PostgresCatalog.open(
-                    settings: settings, queue: configuration.queue, maximumConnections: poolSize,
+                    settings: settings, queue: configuration.queue, maximumConnections: poolSize, keyring: keyring,
                     logger: Logger(label: "slipway.catalog"))
             } catch {
                 throw ServeError("cannot open the catalog at \(settings): \(error)")

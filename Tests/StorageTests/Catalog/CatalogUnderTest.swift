@@ -32,8 +32,20 @@ protocol CatalogStore: Sendable {
     /// The bus that hears what this store's catalogs commit, started, and how to stop it.
     func makeBus() async throws -> StoreBus
     /// A catalog on the store's database; an embedded one publishes to `bus`.
-    func open(settings: QueueSettings, clock: ManualClock, bus: any EventBus) async throws -> any Catalog
+    /// A nil `keyring` is the store's usual one.
+    func open(settings: QueueSettings, clock: ManualClock, bus: any EventBus, keyring: SecretKeyring?) async throws
+        -> any Catalog
+    /// Everything the database holds, as text: what a stolen copy would show.
+    func storedText() async throws -> String
+    /// The keys a catalog opened with a nil keyring uses.
+    func usualKeyring() throws -> SecretKeyring
     func destroy() async throws
+}
+
+extension CatalogStore {
+    func open(settings: QueueSettings, clock: ManualClock, bus: any EventBus) async throws -> any Catalog {
+        try await open(settings: settings, clock: clock, bus: bus, keyring: nil)
+    }
 }
 
 /// A store's event bus and how to stop it.
@@ -91,8 +103,23 @@ struct SQLiteStore: CatalogStore {
         StoreBus(bus: InProcessEventBus(), shutdown: {})
     }
 
-    func open(settings: QueueSettings, clock: ManualClock, bus: any EventBus) async throws -> any Catalog {
-        try SQLiteCatalog(dataDirectory: directory.path, settings: settings, clock: clock.source, bus: bus)
+    func open(settings: QueueSettings, clock: ManualClock, bus: any EventBus, keyring: SecretKeyring?) async throws
+        -> any Catalog
+    {
+        try SQLiteCatalog(
+            dataDirectory: directory.path, settings: settings, clock: clock.source, bus: bus, keyring: keyring)
+    }
+
+    func usualKeyring() throws -> SecretKeyring {
+        try SecretKeyring.loadOrCreate(keyFile: directory.appendingPathComponent("secret-key").path)
+    }
+
+    /// The bytes of the database file and its write-ahead log.
+    func storedText() async throws -> String {
+        let base = directory.appendingPathComponent(SQLiteCatalog.fileName).path
+        var bytes = Data()
+        for file in [base, base + "-wal"] { bytes += FileManager.default.contents(atPath: file) ?? Data() }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     func destroy() async throws {
@@ -115,10 +142,29 @@ struct PostgresStore: CatalogStore {
         return StoreBus(bus: bus, shutdown: { await bus.shutdown() })
     }
 
-    func open(settings: QueueSettings, clock: ManualClock, bus: any EventBus) async throws -> any Catalog {
+    func open(settings: QueueSettings, clock: ManualClock, bus: any EventBus, keyring: SecretKeyring?) async throws
+        -> any Catalog
+    {
         try await PostgresCatalog.open(
             settings: database, queue: settings, clock: clock.source, maximumConnections: 4,
-            logger: TestPostgres.logger)
+            keyring: keyring ?? TestPostgres.keyring, logger: TestPostgres.logger)
+    }
+
+    func usualKeyring() throws -> SecretKeyring { TestPostgres.keyring }
+
+    /// Every row of every table of the schema, as text.
+    func storedText() async throws -> String {
+        let tables = try await TestPostgres.strings(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = '\(database.schema)'",
+            settings: database)
+        var text = ""
+        for table in tables {
+            text += try await TestPostgres.strings(
+                "SELECT t::text FROM \"\(database.schema)\".\"\(table)\" t", settings: database
+            )
+            .joined(separator: "\n")
+        }
+        return text
     }
 
     func destroy() async throws {
@@ -162,9 +208,10 @@ final class CatalogFixture: Sendable {
     }
 
     /// Another handle on the same database (another process, or a restart),
-    /// sharing the clock and the bus; closed at tear-down.
-    func openAnother() async throws -> any Catalog {
-        let catalog = try await store.open(settings: settings, clock: clock, bus: bus)
+    /// sharing the clock and the bus; closed at tear-down. A nil `keyring`
+    /// is the store's usual one.
+    func openAnother(keyring: SecretKeyring? = nil) async throws -> any Catalog {
+        let catalog = try await store.open(settings: settings, clock: clock, bus: bus, keyring: keyring)
         opened.withLock { $0.append(catalog) }
         return catalog
     }

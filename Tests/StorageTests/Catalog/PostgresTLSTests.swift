@@ -19,7 +19,8 @@ struct PostgresTLSTests {
             let url = components.string! + "?search_path=\(settings.schema)&" + query
             do {
                 let catalog = try await PostgresCatalog.open(
-                    settings: try PostgresSettings(url: url), connectTimeout: timeout, logger: TestPostgres.logger)
+                    settings: try PostgresSettings(url: url), connectTimeout: timeout, keyring: TestPostgres.keyring,
+                    logger: TestPostgres.logger)
                 _ = try await catalog.stats()
                 try await catalog.close()
                 return true
@@ -48,7 +49,8 @@ struct PostgresTLSTests {
             var tls = try PostgresSettings(url: TestPostgres.url! + "?sslmode=verify-ca&sslrootcert=\(ca)")
             tls.schema = settings.schema
             tls.applicationName = "tls-check-\(settings.schema)"
-            let catalog = try await PostgresCatalog.open(settings: tls, logger: TestPostgres.logger)
+            let catalog = try await PostgresCatalog.open(
+                settings: tls, keyring: TestPostgres.keyring, logger: TestPostgres.logger)
             _ = try await catalog.stats()
             let encrypted = try await TestPostgres.strings(
                 """
