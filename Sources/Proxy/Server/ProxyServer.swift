@@ -48,7 +48,7 @@ public final class ProxyServer: Sendable {
     private let ownsGroup: Bool
     private let connections: ConnectionTracker
     /// Who each request's client is, and the per-client limits.
-    private let clients: EdgeClients
+    let clients: EdgeClients
     private let state = Mutex(State.idle)
     /// The certificates the HTTPS listener presents, by name; what other
     /// parts of Slipway put here is used from the next handshake on.
