@@ -39,6 +39,8 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var tls: TLS?
     /// Which peers are load balancers that may say who the client is.
     public var clientAddresses: ClientAddresses
+    /// Per-client request rate and connection limits (off by default).
+    public var clientLimits: ClientLimits
     public var limits: Limits
     public var timeouts: Timeouts
     public var cache: Cache
@@ -287,6 +289,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
         sendfile: Bool = true,
         tls: TLS? = nil,
         clientAddresses: ClientAddresses = ClientAddresses(),
+        clientLimits: ClientLimits = ClientLimits(),
         limits: Limits = Limits(),
         timeouts: Timeouts = Timeouts(),
         cache: Cache = Cache(),
@@ -304,6 +307,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.sendfile = sendfile
         self.tls = tls
         self.clientAddresses = clientAddresses
+        self.clientLimits = clientLimits
         self.limits = limits
         self.timeouts = timeouts
         self.cache = cache
@@ -363,6 +367,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
             prefetch.maxFileBytes >= 0 && prefetch.maxBytes >= 0, "prefetch sizes must not be negative (0 turns it off)"
         )
         try require(prefetch.concurrency >= 1, "prefetch concurrency must be at least 1")
+        try clientLimits.validate()
         try require(
             !clientAddresses.proxyProtocol || !clientAddresses.trustedProxies.isEmpty,
             "the PROXY protocol is on but no trusted proxy is set; name the load balancers' addresses in SLIPWAY_TRUSTED_PROXIES"

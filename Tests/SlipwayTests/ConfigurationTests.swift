@@ -205,6 +205,50 @@ import Testing
         }
     }
 
+    /// The per-client limits: off by default; the rate in requests a
+    /// second (fractions too), the burst twice the rate unless set, the
+    /// connections per client; bad values stop the start with a message
+    /// naming the setting.
+    @Test func perClientLimitsAreOffByDefaultAndValidated() async throws {
+        let defaults = try await load().proxyConfiguration().clientLimits
+        #expect(defaults == ProxyConfiguration.ClientLimits())
+        #expect(defaults.requestsPerSecond == nil && defaults.maxConnectionsPerClient == 0)
+        let set = try await load([
+            "SLIPWAY_RATE_LIMIT": "20", "SLIPWAY_RATE_LIMIT_BURST": "50", "SLIPWAY_MAX_CONNECTIONS_PER_CLIENT": "64",
+        ]).proxyConfiguration().clientLimits
+        #expect(set.requestsPerSecond == 20 && set.burst == 50 && set.effectiveBurst == 50)
+        #expect(set.maxConnectionsPerClient == 64)
+        let fraction = try await load(["SLIPWAY_RATE_LIMIT": "0.5"]).proxyConfiguration().clientLimits
+        #expect(fraction.requestsPerSecond == 0.5 && fraction.burst == nil && fraction.effectiveBurst == 1)
+        #expect(try await load(["SLIPWAY_RATE_LIMIT": "10"]).proxyConfiguration().clientLimits.effectiveBurst == 20)
+        let off = try await load(["SLIPWAY_RATE_LIMIT": "off", "SLIPWAY_MAX_CONNECTIONS_PER_CLIENT": "off"])
+            .proxyConfiguration().clientLimits
+        #expect(off == ProxyConfiguration.ClientLimits())
+        let file = try await load(
+            file: (
+                "slipway.yaml",
+                "proxy:\n  rate_limit: 5\n  rate_limit_burst: 10\n  max_connections_per_client: 32\n"
+            )
+        ).proxyConfiguration().clientLimits
+        #expect(file.requestsPerSecond == 5 && file.burst == 10 && file.maxConnectionsPerClient == 32)
+        for (bad, named) in [
+            (["SLIPWAY_RATE_LIMIT": "fast"], "SLIPWAY_RATE_LIMIT"),
+            (["SLIPWAY_RATE_LIMIT": "-3"], "SLIPWAY_RATE_LIMIT"),
+            (["SLIPWAY_RATE_LIMIT": "10", "SLIPWAY_RATE_LIMIT_BURST": "0"], "SLIPWAY_RATE_LIMIT_BURST"),
+            (["SLIPWAY_RATE_LIMIT": "10", "SLIPWAY_RATE_LIMIT_BURST": "2.5"], "SLIPWAY_RATE_LIMIT_BURST"),
+            (["SLIPWAY_RATE_LIMIT_BURST": "10"], "SLIPWAY_RATE_LIMIT_BURST"),
+            (["SLIPWAY_MAX_CONNECTIONS_PER_CLIENT": "-1"], "SLIPWAY_MAX_CONNECTIONS_PER_CLIENT"),
+            (["SLIPWAY_MAX_CONNECTIONS_PER_CLIENT": "many"], "SLIPWAY_MAX_CONNECTIONS_PER_CLIENT"),
+        ] {
+            do {
+                _ = try await load(bad)
+                Issue.record("\(bad) was accepted")
+            } catch {
+                #expect(error.message.contains(named), "\(error.message)")
+            }
+        }
+    }
+
     /// HTTP/2, the redirect of plain requests and HSTS: on, on and off by default.
     @Test func http2RedirectsAndHSTSAreSettingsOfTheHTTPSListener() async throws {
         let files = [

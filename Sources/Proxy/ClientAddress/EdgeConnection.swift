@@ -9,6 +9,9 @@ import NIOCore
 final class EdgeConnection {
     /// The client's address as text (`203.0.113.7`, `2001:db8::1`), or `-` when unknown.
     var clientAddress: String
+    /// Whether `X-Forwarded-*` headers are believed on this connection, once
+    /// worked out (``believesForwardedHeaders(_:)``).
+    var forwardedHeadersTrusted: Bool?
 
     init(peer: SocketAddress?) {
         clientAddress = peer?.ipAddress ?? "-"

@@ -15,12 +15,22 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
 
     private let connection: EdgeConnection
     private let onRefused: (String) -> Void
+    private let onClient: (ChannelHandlerContext) -> Void
     private var received: ByteBuffer?
 
-    /// - Parameter onRefused: told why a connection's header was refused (logs, metrics).
-    init(connection: EdgeConnection, onRefused: @escaping (String) -> Void) {
+    /// - Parameters:
+    ///   - onRefused: told why a connection's header was refused (logs, metrics).
+    ///   - onClient: called once the header named the client (on the
+    ///     ``EdgeConnection``), before the bytes after it are passed on: the
+    ///     per-client connection limit counts the connection here, and may
+    ///     close it or put a handler of its own right behind this one.
+    init(
+        connection: EdgeConnection, onRefused: @escaping (String) -> Void,
+        onClient: @escaping (ChannelHandlerContext) -> Void = { _ in }
+    ) {
         self.connection = connection
         self.onRefused = onRefused
+        self.onClient = onClient
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -44,7 +54,8 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
             var rest = buffer
             rest.moveReaderIndex(forwardBy: length)
             received = nil
-            if rest.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(rest)) }
+            onClient(context)
+            if rest.readableBytes > 0 && context.channel.isActive { context.fireChannelRead(wrapInboundOut(rest)) }
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
     }

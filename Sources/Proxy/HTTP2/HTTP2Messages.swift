@@ -31,7 +31,8 @@ enum HTTP2Request {
             case ":path": path = value
             case ":authority": authority = value
             case "host": hosts.append(value)
-            case "if-none-match", "if-modified-since", "range", "if-range", "accept-encoding":
+            case "if-none-match", "if-modified-since", "range", "if-range", "accept-encoding", "x-forwarded-for",
+                "x-forwarded-proto":
                 fields.add(name: name, value: value)
             default: break
             }

@@ -145,9 +145,26 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, ExchangeResponder {
     private func received(_ request: IncomingRequest) {
         state = .answering
         cancelTimer()
+        var request = request
+        var retryAfter: Duration?
+        let clients = services.clients
+        if let connection, clients.needsRequestWork(connection) {
+            // A stream is a request: its client, and its token of the rate limit.
+            let client = clients.client(of: connection, connectionIsSecure: true) { request.headers[$0] }
+            request.take(client)
+            retryAfter = client.retryAfter
+        } else {
+            request.clientAddress = connection?.clientAddress ?? "-"
+            request.isSecure = true
+        }
         let exchange = Exchange(request: request, startedAt: now(), closeAfter: false)
-        exchange.client = connection?.clientAddress ?? "-"
+        exchange.client = request.clientAddress
         self.exchange = exchange
+        if let retryAfter, let limiter = clients.rateLimiter {
+            services.metrics.requestRateLimited()
+            execute(TooManyRequests.rateLimited(retryAfter: retryAfter, limiter: limiter), exchange)
+            return
+        }
         serve(exchange)
     }
 
@@ -157,10 +174,12 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, ExchangeResponder {
         services.metrics.requestRejected(kind)
         state = .answeringEarly
         cancelTimer()
-        let request = IncomingRequest(
+        var request = IncomingRequest(
             method: method, target: "/", host: "", headers: [:], version: Self.version, isKeepAlive: true)
+        request.clientAddress = connection?.clientAddress ?? "-"
+        request.isSecure = true
         let exchange = Exchange(request: request, startedAt: now(), closeAfter: true)
-        exchange.client = connection?.clientAddress ?? "-"
+        exchange.client = request.clientAddress
         self.exchange = exchange
         execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: false), exchange)
     }
@@ -175,7 +194,7 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, ExchangeResponder {
         let (head, dropped) = HTTP2ResponseHead.make(
             status: status, headers: headers, contentLength: contentLength, cacheHit: cacheHit,
             date: services.loopStates.current.endings.date(),
-            strictTransportSecurity: services.strictTransportSecurity)
+            strictTransportSecurity: exchange.isSecure ? services.strictTransportSecurity : nil)
         warnDropped(dropped, exchange)
         pendingHead = head
     }

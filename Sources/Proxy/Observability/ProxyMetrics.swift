@@ -11,7 +11,10 @@ import NIOHTTP1
 /// - `slipway_proxy_request_duration_seconds` — from the request's end to
 ///   the response's last byte handed to the socket;
 /// - `slipway_proxy_connections_closed_total{reason}` — connections closed
-///   by a timeout or refused at the connection limit;
+///   by a timeout, refused at the connection limit (`connection_limit`) or
+///   at the per-client connection limit (`client_limit`);
+/// - `slipway_proxy_requests_rate_limited_total` — requests answered 429
+///   for their client's rate limit;
 /// - `slipway_proxy_rejected_requests_total{reason}` — requests refused
 ///   before routing (400, 413, 414, 431);
 /// - `slipway_proxy_prefetched_objects_total` and
@@ -45,6 +48,8 @@ final class ProxyMetrics: Sendable {
     private let duration: Timer
     private let closed: [ConnectionTimeouts.Reason: Counter]
     private let refused: Counter
+    private let clientLimitRefused: Counter
+    private let rateLimited: Counter
     private let proxyHeaderRefused: Counter
     private let rejected: [SlipwayPages.Kind: Counter]
     private let prefetchedObjects: Counter
@@ -78,6 +83,10 @@ final class ProxyMetrics: Sendable {
         refused = Counter(
             label: "slipway_proxy_connections_closed_total", dimensions: [("reason", "connection_limit")],
             factory: factory)
+        clientLimitRefused = Counter(
+            label: "slipway_proxy_connections_closed_total", dimensions: [("reason", "client_limit")],
+            factory: factory)
+        rateLimited = Counter(label: "slipway_proxy_requests_rate_limited_total", factory: factory)
         var rejected: [SlipwayPages.Kind: Counter] = [:]
         for kind in [SlipwayPages.Kind.badRequest, .payloadTooLarge, .uriTooLong, .headersTooLarge] {
             rejected[kind] = Counter(
@@ -145,6 +154,16 @@ final class ProxyMetrics: Sendable {
 
     func connectionRefused() {
         refused.increment()
+    }
+
+    /// A connection refused at the per-client connection limit.
+    func connectionRefusedForClient() {
+        clientLimitRefused.increment()
+    }
+
+    /// A request answered 429 for its client's rate limit.
+    func requestRateLimited() {
+        rateLimited.increment()
     }
 
     func requestRejected(_ kind: SlipwayPages.Kind) {

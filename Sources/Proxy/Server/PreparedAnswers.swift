@@ -220,8 +220,9 @@ final class PreparedAnswers {
 final class EdgeLoopState: @unchecked Sendable {
     /// Answers of plain connections.
     let answers: PreparedAnswers
-    /// Answers of HTTP/1.1 connections over TLS, kept apart: their heads
-    /// may carry `Strict-Transport-Security`, which plain answers never do.
+    /// Answers of secure requests (over TLS, or marked `X-Forwarded-Proto:
+    /// https` by a trusted proxy), kept apart: their heads may carry
+    /// `Strict-Transport-Security`, which plain answers never do.
     let secureAnswers: PreparedAnswers
     let endings: HeadEndings
 

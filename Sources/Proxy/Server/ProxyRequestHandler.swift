@@ -13,8 +13,10 @@ final class Exchange {
     var cacheHit = false
     var bodyBytes: Int64 = 0
     var headSent = false
-    /// The client's address, for the access log.
+    /// The client's address, for the access log (``IncomingRequest/clientAddress``).
     var client = "-"
+    /// Whether the client reached Slipway over HTTPS as it sees it (``IncomingRequest/isSecure``).
+    var isSecure: Bool { request.isSecure }
     /// Answered for a preview host (`<n>--<slug>`): pages carry `X-Robots-Tag: noindex`.
     var isPreview = false
     /// Close the connection once this response is written.
@@ -72,6 +74,8 @@ enum PendingAnswer {
     /// A request a prepared answer answers; only ever answered at once
     /// (it is chosen only when nothing is pending), never queued.
     case prepared
+    /// A request over its client's rate limit: answered 429, the connection stays open.
+    case rateLimited(IncomingRequest, retryAfter: Duration)
 }
 
 /// The one handler of an edge connection: it parses the connection's bytes
@@ -124,17 +128,18 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
     private var loop: EdgeLoopState!
     /// A prepared answer chosen for the request whose head was just parsed,
     /// sent when its end is (a request it answers has no body).
-    private var preparedAnswer: (answer: PreparedAnswer, notModified: Bool, head: HTTP1RequestHead)?
+    private var preparedAnswer: (answer: PreparedAnswer, notModified: Bool, head: HTTP1RequestHead, client: String)?
+    /// The client of the request being received, when per-request work
+    /// found one (``EdgeClients``); nil: the connection's.
+    private var receivingClient: RequestClient?
     /// Answers were written and not flushed yet (flushed once the bytes read are parsed).
     private var needsFlush = false
 
-    /// The connection is over TLS: files go out as buffers, answers carry
-    /// `Strict-Transport-Security` when configured, and prepared answers
-    /// are kept apart from plain connections'.
+    /// The connection is over TLS: files go out as buffers. Whether a
+    /// request counts as secure (HSTS, the HTTPS redirect, which prepared
+    /// answers serve it) is ``IncomingRequest/isSecure``: this, unless a
+    /// trusted proxy said otherwise.
     let isSecure: Bool
-    /// Plain requests for hosts with a certificate are redirected to https:
-    /// prepared answers, which skip routing, are not used.
-    private let redirectsToHTTPS: Bool
 
     /// Who the client is; made from the peer's address when not given.
     private var connection: EdgeConnection?
@@ -152,7 +157,6 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
         self.services = services
         self.connection = connection
         self.isSecure = isSecure
-        self.redirectsToHTTPS = !isSecure && services.httpsRedirect != nil
         // A `FileRegion` cannot pass through the TLS handler.
         self.fileDelivery = isSecure ? .buffers : services.fileDelivery
         self.now = now
@@ -232,26 +236,29 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
         }
         while machine.isReadingInput {
             let action: RequestIntake.Action
-            switch parser.next() {
+            let part = parser.next()
+            switch part {
             case .needMore:
                 return
             case .head(let head):
-                if let prepared = prepared(for: head) {
+                // Nil unless a rate limit or a trusted proxy asks for work per request.
+                let client = requestClient(for: head)
+                if client?.retryAfter == nil, let prepared = prepared(for: head, client: client) {
                     preparedAnswer = prepared
                     continue
                 }
+                receivingClient = client
                 receivingMethod = head.httpMethod
                 action = intake.headReceived(head)
             case .body(let body):
                 action = intake.bodyReceived(bytes: body.readableBytes)
             case .end:
-                if let (answer, notModified, head) = preparedAnswer {
+                if let (answer, notModified, head, client) = preparedAnswer {
                     preparedAnswer = nil
-                    send(answer, notModified: notModified, for: head)
+                    send(answer, notModified: notModified, for: head, client: client)
                     continue
                 }
                 action = intake.endReceived()
-                receivingMethod = .GET
             case .error(let error):
                 // The parser stops at the first error: the bytes after it
                 // are never read as another request. An error in a body
@@ -262,7 +269,28 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
                 return
             }
             act(on: action)
+            if case .end = part {
+                receivingMethod = .GET
+                receivingClient = nil
+            }
         }
+    }
+
+    /// The client of a request whose head was just parsed, when anything
+    /// needs working out per request (``EdgeClients``): nil, at the cost of
+    /// one test, on a connection that is not from a trusted proxy while no
+    /// rate limit is set.
+    private func requestClient(for head: HTTP1RequestHead) -> RequestClient? {
+        let clients = services.clients
+        guard let connection, clients.needsRequestWork(connection) else { return nil }
+        return clients.client(of: connection, connectionIsSecure: isSecure) { head.values(named: $0) }
+    }
+
+    /// `request` with its client: the one worked out for it, or the connection's.
+    private func withClient(_ request: IncomingRequest) -> IncomingRequest {
+        var request = request
+        request.take(receivingClient ?? RequestClient(address: connection?.clientAddress ?? "-", isSecure: isSecure))
+        return request
     }
 
     private func act(on action: RequestIntake.Action) {
@@ -276,10 +304,16 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
             services.metrics.requestRejected(kind)
             received(.refusal(kind), closesConnection: true)
         case .serve(let request):
-            received(.request(request), closesConnection: !request.isKeepAlive)
+            received(pending(withClient(request)), closesConnection: !request.isKeepAlive)
         case .serveAndClose(let request):
-            received(.request(request), closesConnection: true)
+            received(pending(withClient(request)), closesConnection: true)
         }
+    }
+
+    /// A request to serve, or to refuse when its client is over the rate limit.
+    private func pending(_ request: IncomingRequest) -> PendingAnswer {
+        guard let wait = receivingClient?.retryAfter else { return .request(request) }
+        return .rateLimited(request, retryAfter: wait)
     }
 
     /// A request received whole: answered now, or after those before it.
@@ -310,7 +344,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
         switch pending {
         case .request(let request):
             let exchange = begin(request, closeAfter: false)
-            if redirectsToHTTPS,
+            if !request.isSecure,
                 let location = services.httpsRedirect?.location(host: request.host, target: request.target)
             {
                 execute(services.pipeline.httpsRedirect(to: location), exchange)
@@ -318,18 +352,24 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
             }
             serve(exchange)
         case .refusal(let kind):
-            let request = IncomingRequest(
-                method: receivingMethod, target: "/", host: "", headers: [:], version: .http1_1, isKeepAlive: false)
+            let request = withClient(
+                IncomingRequest(
+                    method: receivingMethod, target: "/", host: "", headers: [:], version: .http1_1, isKeepAlive: false
+                ))
             let exchange = begin(request, closeAfter: true)
             execute(services.pipeline.page(services.pipeline.pages.page(kind), isPreview: false), exchange)
         case .prepared:
-            break // sent by `send(_:notModified:for:)` itself
+            break // sent by `send(_:notModified:for:client:)` itself
+        case .rateLimited(let request, let wait):
+            let exchange = begin(request, closeAfter: false)
+            services.metrics.requestRateLimited()
+            execute(TooManyRequests.rateLimited(retryAfter: wait, limiter: services.clients.rateLimiter!), exchange)
         }
     }
 
     private func begin(_ request: IncomingRequest, closeAfter: Bool) -> Exchange {
         let exchange = Exchange(request: request, startedAt: now(), closeAfter: closeAfter)
-        exchange.client = connection?.clientAddress ?? "-"
+        exchange.client = request.clientAddress
         self.exchange = exchange
         return exchange
     }
@@ -347,7 +387,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
         exchange.status = Int(status.code)
         exchange.headSent = true
         let (start, dropped) = ResponseHeadWriter.start(
-            status: status, headers: withTransportFields(headers), contentLength: contentLength, cacheHit: cacheHit,
+            status: status, headers: withTransportFields(headers, isSecure: exchange.isSecure),
+            contentLength: contentLength, cacheHit: cacheHit,
             allocator: context.channel.allocator)
         warnDropped(dropped, exchange)
         writeHead(start: start, exchange)
@@ -357,16 +398,20 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
         context.write(wrapOutboundOut(bytes), promise: nil)
     }
 
-    /// `headers` and what this connection adds: `Strict-Transport-Security` over TLS when configured.
-    private func withTransportFields(_ headers: HTTPHeaders) -> HTTPHeaders {
+    /// `headers` and what the transport adds: `Strict-Transport-Security`
+    /// when configured, for a request that came over HTTPS as its client sees it.
+    private func withTransportFields(_ headers: HTTPHeaders, isSecure: Bool) -> HTTPHeaders {
         guard isSecure, let hsts = services.strictTransportSecurity else { return headers }
         var headers = headers
         headers.replaceOrAdd(name: "Strict-Transport-Security", value: hsts)
         return headers
     }
 
-    /// This connection's prepared answers (plain and TLS ones are kept apart).
-    private var answers: PreparedAnswers { isSecure ? loop.secureAnswers : loop.answers }
+    /// The prepared answers of requests that are secure or not (kept apart:
+    /// only secure ones carry `Strict-Transport-Security`).
+    private func answers(isSecure: Bool) -> PreparedAnswers {
+        isSecure ? loop.secureAnswers : loop.answers
+    }
 
     func endsConnection(_ exchange: Exchange) {
         exchange.closeAfter = true
@@ -396,13 +441,19 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
     /// nothing is waiting before it and one was prepared for its key at the
     /// site table's current version: 304 when its one `If-None-Match` is
     /// exactly the answer's tag, 200 when it has none. Anything else takes
-    /// the whole pipeline.
-    private func prepared(for head: HTTP1RequestHead) -> (PreparedAnswer, notModified: Bool, head: HTTP1RequestHead)? {
-        guard machine.isIdle, !redirectsToHTTPS, let key = PreparedAnswerKey(head),
-            let answer = answers.answer(for: key, version: services.pipeline.siteTable.version)
+    /// the whole pipeline, and so does a plain request while plain requests
+    /// for hosts with a certificate are redirected (a prepared answer skips
+    /// routing). `client` is the request's, nil for the connection's.
+    private func prepared(
+        for head: HTTP1RequestHead, client: RequestClient?
+    ) -> (PreparedAnswer, notModified: Bool, head: HTTP1RequestHead, client: String)? {
+        let secure = client?.isSecure ?? isSecure
+        guard machine.isIdle, secure || services.httpsRedirect == nil, let key = PreparedAnswerKey(head),
+            let answer = answers(isSecure: secure).answer(for: key, version: services.pipeline.siteTable.version)
         else { return nil }
-        guard head.ifNoneMatch.isPresent else { return (answer, false, head) }
-        return answer.isExactMatch(head.view(head.ifNoneMatch.value)) ? (answer, true, head) : nil
+        let address = client?.address ?? connection?.clientAddress ?? "-"
+        guard head.ifNoneMatch.isPresent else { return (answer, false, head, address) }
+        return answer.isExactMatch(head.view(head.ifNoneMatch.value)) ? (answer, true, head, address) : nil
     }
 
     /// The largest body a prepared answer writes in one go. A client taking
@@ -416,14 +467,16 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
     /// than ``preparedWriteLimit``, or a client that is not taking bytes,
     /// goes through an ``Exchange`` like any other, written as the client
     /// takes it.
-    private func send(_ answer: PreparedAnswer, notModified: Bool, for head: HTTP1RequestHead) {
+    private func send(_ answer: PreparedAnswer, notModified: Bool, for head: HTTP1RequestHead, client: String) {
         let startedAt = now()
         let last = !head.isKeepAlive
         guard case .answer = machine.requestReceived(.prepared, closesConnection: last) else {
             preconditionFailure("a prepared answer is chosen only when nothing is pending")
         }
         if !notModified && (answer.body.readableBytes > Self.preparedWriteLimit || !context.channel.isWritable) {
-            let exchange = begin(RequestIntake.request(head), closeAfter: last)
+            var request = RequestIntake.request(head)
+            request.clientAddress = client
+            let exchange = begin(request, closeAfter: last)
             exchange.cacheHit = true
             exchange.status = 200
             exchange.headSent = true
@@ -459,7 +512,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
             services.accessLog.record(
                 method: .GET, host: head.hostString, target: head.originTarget, status: status,
                 bodyBytes: Int64(bodyBytes), nanoseconds: nanoseconds, cache: !notModified,
-                client: connection?.clientAddress ?? "-")
+                client: client)
         }
         guard case .close = next else {
             needsFlush = true
@@ -490,7 +543,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
             let etag = reply.headers.first(name: "etag")
         else { return }
         let allocator = context.channel.allocator
-        let headers = withTransportFields(reply.headers)
+        let headers = withTransportFields(reply.headers, isSecure: request.isSecure)
         let (start200, dropped200) = ResponseHeadWriter.start(
             status: .ok, headers: headers, contentLength: body.readableBytes, cacheHit: true,
             allocator: allocator)
@@ -501,7 +554,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
         guard dropped200 == 0, dropped304 == 0 else { return }
         let answer = PreparedAnswer(
             start200: start200, start304: start304, body: body, quotedETag: ByteBuffer(string: etag))
-        answers.insert(answer, for: key, version: version)
+        answers(isSecure: request.isSecure).insert(answer, for: key, version: version)
     }
 
     /// Ends the response; the connection then answers the next request

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 public import CoreMetrics
 public import Logging
+import Model
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -46,6 +47,8 @@ public final class ProxyServer: Sendable {
     private let group: any EventLoopGroup
     private let ownsGroup: Bool
     private let connections: ConnectionTracker
+    /// Who each request's client is, and the per-client limits.
+    let clients: EdgeClients
     private let state = Mutex(State.idle)
     /// The certificates the HTTPS listener presents, by name; what other
     /// parts of Slipway put here is used from the next handshake on.
@@ -83,6 +86,8 @@ public final class ProxyServer: Sendable {
     ///   - eventLoopGroup: the loops to run on; by default the server makes
     ///     `configuration.eventLoopThreads` of its own and stops them at shutdown.
     ///   - dateClock: the time every answer's `Date` field says.
+    ///   - rateLimitClock: the monotonic time, in nanoseconds, of the
+    ///     per-client rate limit's buckets (tests inject one).
     /// - Throws: `ProxyError` for an invalid configuration or missing pages.
     public init(
         configuration: ProxyConfiguration,
@@ -93,7 +98,8 @@ public final class ProxyServer: Sendable {
         logger: Logger = Logger(label: "slipway.proxy"),
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         eventLoopGroup: (any EventLoopGroup)? = nil,
-        dateClock: HTTPDateClock = .system
+        dateClock: HTTPDateClock = .system,
+        rateLimitClock: (@Sendable () -> Int64)? = nil
     ) throws {
         self.dateClock = dateClock
         try configuration.validate()
@@ -113,6 +119,7 @@ public final class ProxyServer: Sendable {
                 name: "objects", metricsFactory: metricsFactory)
         self.metrics = ProxyMetrics(factory: metricsFactory)
         self.connections = ConnectionTracker(limit: configuration.limits.maxConnections)
+        self.clients = Self.makeClients(configuration, rateLimitClock: rateLimitClock)
         if let tls = configuration.tls, let certificateFile = tls.certificateFile, let keyFile = tls.keyFile {
             self.certificateFiles = CertificateFiles(
                 certificateFile: certificateFile, keyFile: keyFile, certificates: certificates, logger: logger)
@@ -368,7 +375,8 @@ public final class ProxyServer: Sendable {
             dateClock: dateClock,
             preparedAnswers: Self.preparedAnswerLimits(bodyCacheBytes: bodyCache.capacityBytes),
             httpsRedirect: httpsRedirect,
-            strictTransportSecurity: configuration.tls?.hstsMaxAge.map { "max-age=\($0)" }, logger: logger)
+            strictTransportSecurity: configuration.tls?.hstsMaxAge.map { "max-age=\($0)" }, clients: clients,
+            logger: logger)
     }
 
     /// Each event loop keeps up to 8,192 prepared answers, holding at most an
@@ -410,6 +418,7 @@ public final class ProxyServer: Sendable {
         let timeouts = connectionTimeouts
         let (connections, metrics, logger) = (self.connections, self.metrics, self.logger)
         let clientAddresses = configuration.clientAddresses
+        let admitClient = clientAdmission(services: services, plain: tls == nil)
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -434,12 +443,20 @@ public final class ProxyServer: Sendable {
                     let connection = EdgeConnection(peer: channel.remoteAddress)
                     if clientAddresses.proxyProtocol, clientAddresses.trustedProxies.contains(channel.remoteAddress) {
                         try pipeline.addHandler(
-                            ProxyProtocolHandler(connection: connection) { reason in
-                                metrics.proxyProtocolRefused()
-                                logger.notice(
-                                    "closed a connection from a trusted proxy: \(reason)",
-                                    metadata: ["peer": "\(channel.remoteAddress?.ipAddress ?? "-")"])
-                            })
+                            ProxyProtocolHandler(
+                                connection: connection,
+                                onRefused: { reason in
+                                    metrics.proxyProtocolRefused()
+                                    logger.notice(
+                                        "closed a connection from a trusted proxy: \(reason)",
+                                        metadata: ["peer": "\(channel.remoteAddress?.ipAddress ?? "-")"])
+                                },
+                                // The client is known once the header is read.
+                                onClient: { context in
+                                    _ = admitClient(connection.clientAddress, channel, .after(context.handler))
+                                }))
+                    } else if !admitClient(connection.clientAddress, channel, .last) {
+                        return
                     }
                     guard let tls else {
                         metrics.connectionAccepted(.h1)
@@ -480,6 +497,60 @@ public final class ProxyServer: Sendable {
                 "cannot listen on \(host):\(port)\(tls == nil ? "" : " (TLS)"): \(error); pick a free port or another address"
             )
         }
+    }
+
+    /// Counts a connection against its client's connection limit
+    /// (``ClientConnectionLimiter``): a function of the client's address, the
+    /// channel and where a refusal's handler goes, returning false when it
+    /// refused the connection. A refused plain connection gets its 429
+    /// (``ClientLimitRefusal``) and closes; over TLS it closes at once. The
+    /// addresses of trusted proxies (a balancer without the PROXY protocol)
+    /// are not limited: they carry many clients.
+    private func clientAdmission(
+        services: ProxyServices, plain: Bool
+    ) -> @Sendable (String, any Channel, ChannelPipeline.SynchronousOperations.Position) -> Bool {
+        guard let limiter = clients.connectionLimiter else { return { _, _, _ in true } }
+        let (metrics, trusted, headerTimeout) = (
+            metrics, configuration.clientAddresses.trustedProxies, TimeAmount(configuration.timeouts.headerRead)
+        )
+        return { client, channel, position in
+            if limiter.admit(client, on: channel) || trusted.contains(ipAddress: client) { return true }
+            metrics.connectionRefusedForClient()
+            guard plain else {
+                channel.close(promise: nil)
+                return false
+            }
+            let refusal = ClientLimitRefusal(timeout: headerTimeout) {
+                TooManyRequests.connectionLimitResponse(
+                    limit: limiter.limit, date: services.loopStates.current.endings.date())
+            }
+            do {
+                try channel.pipeline.syncOperations.addHandler(refusal, position: position)
+            } catch {
+                channel.close(promise: nil)
+            }
+            return false
+        }
+    }
+
+    /// Who each request's client is, and the per-client limits, from the configuration.
+    static func makeClients(_ configuration: ProxyConfiguration, rateLimitClock: (@Sendable () -> Int64)?)
+        -> EdgeClients
+    {
+        let limits = configuration.clientLimits
+        let rateLimiter = limits.requestsPerSecond.map { rate in
+            if let rateLimitClock {
+                return ClientRateLimiter(
+                    rate: rate, burst: limits.effectiveBurst, capacity: limits.maxTrackedClients,
+                    clock: rateLimitClock)
+            }
+            return ClientRateLimiter(rate: rate, burst: limits.effectiveBurst, capacity: limits.maxTrackedClients)
+        }
+        let connectionLimiter =
+            limits.maxConnectionsPerClient > 0 ? ClientConnectionLimiter(limit: limits.maxConnectionsPerClient) : nil
+        return EdgeClients(
+            trustedProxies: configuration.clientAddresses.trustedProxies, rateLimiter: rateLimiter,
+            connectionLimiter: connectionLimiter)
     }
 
     /// Waits until every connection has closed, at most `limit`.

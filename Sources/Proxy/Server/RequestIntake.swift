@@ -14,6 +14,17 @@ struct IncomingRequest: Sendable {
     /// The key its answer is kept under once prepared (``PreparedAnswers``),
     /// when a prepared answer may answer such a request.
     var answerKey: PreparedAnswerKey? = nil
+    /// The client's address for this request (`203.0.113.7`, `-` when
+    /// unknown): the connection's (the peer's, or a trusted balancer's PROXY
+    /// header's), or from `X-Forwarded-For` when the connection comes from a
+    /// trusted proxy (``EdgeClients``). What the access log, the rate limit
+    /// and anything else per client use.
+    var clientAddress = "-"
+    /// Whether the client reached Slipway over HTTPS, as the client sees it:
+    /// the connection is TLS, or a trusted proxy said `X-Forwarded-Proto:
+    /// https`. Decides the HTTPS redirect, `Strict-Transport-Security` and
+    /// `Secure` cookies.
+    var isSecure = false
 }
 
 /// Receiving one request, as a value-type state machine: a head the

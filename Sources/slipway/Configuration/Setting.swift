@@ -41,6 +41,11 @@ extension Setting {
     static let proxySendfile = Setting("proxy.sendfile", "SLIPWAY_SENDFILE", default: "true")
     static let trustedProxies = Setting("proxy.trusted_proxies", "SLIPWAY_TRUSTED_PROXIES", default: "none")
     static let proxyProtocol = Setting("proxy.proxy_protocol", "SLIPWAY_PROXY_PROTOCOL", default: "false")
+    static let rateLimit = Setting("proxy.rate_limit", "SLIPWAY_RATE_LIMIT", default: "off")
+    static let rateLimitBurst = Setting(
+        "proxy.rate_limit_burst", "SLIPWAY_RATE_LIMIT_BURST", default: "twice the rate limit")
+    static let maxConnectionsPerClient = Setting(
+        "proxy.max_connections_per_client", "SLIPWAY_MAX_CONNECTIONS_PER_CLIENT", default: "off")
     static let tlsPort = Setting("proxy.tls_port", "SLIPWAY_TLS_PORT", default: "off")
     static let tlsCertFile = Setting("proxy.tls_cert_file", "SLIPWAY_TLS_CERT_FILE")
     static let tlsKeyFile = Setting("proxy.tls_key_file", "SLIPWAY_TLS_KEY_FILE")
@@ -107,7 +112,7 @@ extension Setting {
     static let all: [Setting] = [
         dataDir, roles, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
         proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, proxySendfile, trustedProxies,
-        proxyProtocol, tlsPort, tlsCertFile,
+        proxyProtocol, rateLimit, rateLimitBurst, maxConnectionsPerClient, tlsPort, tlsCertFile,
         tlsKeyFile, tlsHandshakeTimeout, http2, http2MaxStreams, httpsRedirect, hstsMaxAge, publicURL, adminHost,
         adminPort,
         adminToken, secretKey,

@@ -66,6 +66,7 @@ extension SlipwayConfiguration {
             },
             clientAddresses: ProxyConfiguration.ClientAddresses(
                 trustedProxies: edge.trustedProxies, proxyProtocol: edge.proxyProtocol),
+            clientLimits: edge.clientLimits,
             limits: ProxyConfiguration.Limits(maxConnections: edge.maxConnections),
             timeouts: ProxyConfiguration.Timeouts(
                 headerRead: edge.headerTimeout, idle: edge.idleTimeout, writeIdle: edge.writeTimeout),

@@ -108,6 +108,8 @@ struct SlipwayConfiguration: Sendable {
         var trustedProxies: TrustedProxies = .none
         /// Connections from them start with a PROXY protocol header.
         var proxyProtocol = false
+        /// Per-client request rate and connections (`SLIPWAY_RATE_LIMIT`, …).
+        var clientLimits = ProxyConfiguration.ClientLimits()
     }
 
     /// How build notifications are sent.
@@ -287,7 +289,8 @@ struct SlipwayConfiguration: Sendable {
             accessLog: try parser.bool(.proxyAccessLog) ?? false,
             sendfile: try parser.bool(.proxySendfile) ?? true,
             trustedProxies: try trustedProxies(parser),
-            proxyProtocol: try parser.bool(.proxyProtocol) ?? false)
+            proxyProtocol: try parser.bool(.proxyProtocol) ?? false,
+            clientLimits: try clientLimits(parser))
         if edge.proxyProtocol && edge.trustedProxies.isEmpty {
             throw ConfigurationError(
                 "\(Setting.proxyProtocol.label) is on but \(Setting.trustedProxies.label) names no load balancer; list the addresses (or CIDR ranges) whose connections start with a PROXY header"

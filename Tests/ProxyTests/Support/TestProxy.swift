@@ -99,6 +99,7 @@ final class TestProxy: Sendable {
         metricsFactory: (any MetricsFactory)? = nil,
         logger: Logger = TestProxy.quietLogger,
         dateClock: HTTPDateClock = .system,
+        rateLimitClock: (@Sendable () -> Int64)? = nil,
         configure: (inout ProxyConfiguration) -> Void = { _ in }
     ) async throws -> TestProxy {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -122,7 +123,8 @@ final class TestProxy: Sendable {
         configure(&configuration)
         let server = try ProxyServer(
             configuration: configuration, catalog: catalog, events: bus, store: objectStore, bodyCache: bodyCache,
-            logger: logger, metricsFactory: metricsFactory ?? MetricsSystem.factory, dateClock: dateClock)
+            logger: logger, metricsFactory: metricsFactory ?? MetricsSystem.factory, dateClock: dateClock,
+            rateLimitClock: rateLimitClock)
         try await server.start()
         var clientConfiguration = HTTPClient.Configuration()
         if let trustRoot {
@@ -265,13 +267,14 @@ func withTestProxy(
     metricsFactory: (any MetricsFactory)? = nil,
     logger: Logger = TestProxy.quietLogger,
     dateClock: HTTPDateClock = .system,
+    rateLimitClock: (@Sendable () -> Int64)? = nil,
     configure: (inout ProxyConfiguration) -> Void = { _ in },
     _ body: (TestProxy) async throws -> Void
 ) async throws {
     let proxy = try await TestProxy.start(
         transport: transport, store: store, publish: publish, bodyCache: bodyCache, metricsFactory: metricsFactory,
         logger: logger,
-        dateClock: dateClock, configure: configure)
+        dateClock: dateClock, rateLimitClock: rateLimitClock, configure: configure)
     do {
         try await body(proxy)
     } catch {
