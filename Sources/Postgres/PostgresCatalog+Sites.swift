@@ -190,25 +190,36 @@ extension PostgresCatalog.Transaction {
         var rewritten = 0
         // Row locks: two nodes starting at once each write a sealed value.
         let sites = try await rows(
-            "SELECT id, env, webhook_secret, notify_url, repo_token FROM site ORDER BY id FOR NO KEY UPDATE")
+            """
+            SELECT id, repo_url, env, webhook_secret, notify_url, repo_token FROM site ORDER BY id
+            FOR NO KEY UPDATE
+            """)
         for row in sites {
             let id = SiteID(unchecked: try row["id"].decode(String.self))
+            var repoURL = try row["repo_url"].decode(String.self)
             let env = try row["env"].decode(String.self)
             let secret = try row["webhook_secret"].decode(String?.self)
             let notify = try row["notify_url"].decode(String?.self)
-            let token = try row["repo_token"].decode(String?.self)
+            let storedToken = try row["repo_token"].decode(String?.self)
+            let split = SealedFields.splitCredentials(ofRepoURL: repoURL)
             guard
-                sealed.needsSealing(envJSON: env) || sealed.needsSealing(secret) || sealed.needsSealing(notify)
-                    || sealed.needsSealing(token)
+                split != nil || sealed.needsSealing(envJSON: env) || sealed.needsSealing(secret)
+                    || sealed.needsSealing(notify) || sealed.needsSealing(storedToken)
             else { continue }
+            var token = try sealed.open(storedToken, .repoToken, siteID: id)
+            if let split {
+                // Credentials in the URL move to the sealed token.
+                repoURL = split.url
+                token = token ?? split.token
+            }
             let newEnv = try sealed.envJSON(try sealed.env(json: env, siteID: id), siteID: id)
             let newSecret = sealed.seal(try sealed.open(secret, .webhookSecret, siteID: id), .webhookSecret, siteID: id)
             let newNotify = sealed.seal(try sealed.open(notify, .notifyURL, siteID: id), .notifyURL, siteID: id)
-            let newToken = sealed.seal(try sealed.open(token, .repoToken, siteID: id), .repoToken, siteID: id)
+            let newToken = sealed.seal(token, .repoToken, siteID: id)
             try await rows(
                 """
-                UPDATE site SET env = \(newEnv), webhook_secret = \(newSecret), notify_url = \(newNotify),
-                    repo_token = \(newToken)
+                UPDATE site SET repo_url = \(repoURL), env = \(newEnv), webhook_secret = \(newSecret),
+                    notify_url = \(newNotify), repo_token = \(newToken)
                 WHERE id = \(id.rawValue)
                 """)
             rewritten += 1

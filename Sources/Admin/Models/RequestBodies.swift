@@ -30,10 +30,12 @@ struct CreateDeploymentBody: Decodable, Sendable {
     let spa: SpaMode?
     let env: [EnvEntryInput]
     let notifyURL: String?
+    /// A private repository's access token (write-only).
+    let repoToken: String?
 
     static let fields = [
         "slug", "repoUrl", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "spa", "env",
-        "notifyUrl",
+        "notifyUrl", "repoToken",
     ]
 
     init(from decoder: any Decoder) throws {
@@ -48,6 +50,7 @@ struct CreateDeploymentBody: Decodable, Sendable {
         spa = try object.optional("spa", as: SpaModeInput.self)?.mode
         env = try object.optional("env") ?? []
         notifyURL = try object.optional("notifyUrl")
+        repoToken = try object.optional("repoToken")
     }
 
     /// The catalog's draft; every variable must carry its value.
@@ -61,7 +64,8 @@ struct CreateDeploymentBody: Decodable, Sendable {
         }
         return SiteDraft(
             slug: slug, repoURL: repoURL, branch: branch ?? "main", rootDir: rootDir, installCommand: installCommand,
-            buildCommand: buildCommand, outputDir: outputDir, spa: spa ?? .auto, env: variables, notifyURL: notifyURL)
+            buildCommand: buildCommand, outputDir: outputDir, spa: spa ?? .auto, env: variables, notifyURL: notifyURL,
+            repoToken: repoToken)
     }
 }
 
@@ -79,6 +83,8 @@ struct UpdateDeploymentBody: Decodable, Sendable {
     let spa: SpaMode?
     let env: [EnvEntryInput]?
     let notifyURL: FieldPatch<String>
+    /// A new repository access token; `null` (or empty) forgets it.
+    let repoToken: FieldPatch<String>
     let rebuild: Bool
 
     static let fields = CreateDeploymentBody.fields + ["rebuild"]
@@ -95,6 +101,7 @@ struct UpdateDeploymentBody: Decodable, Sendable {
         spa = try object.nonNullPatch("spa", as: SpaModeInput.self)?.mode
         env = try object.nonNullPatch("env")
         notifyURL = try object.patch("notifyUrl")
+        repoToken = try object.patch("repoToken")
         rebuild = try object.optional("rebuild") ?? false
     }
 

@@ -56,7 +56,9 @@ struct DeploymentJSON: Encodable, Sendable {
         try put(site.id.rawValue, "id")
         try put(site.slug, "slug")
         try put(url, "url")
-        try put(site.repoURL, "repoUrl")
+        // Never with userinfo: credentials live sealed in repoToken.
+        try put(URLUserinfo.removed(from: site.repoURL), "repoUrl")
+        try put(site.hasRepoToken, "hasRepoToken")
         try put(site.branch, "branch")
         try put(site.rootDir, "rootDir")
         try put(site.installCommand, "installCommand")
@@ -64,7 +66,8 @@ struct DeploymentJSON: Encodable, Sendable {
         try put(site.outputDir, "outputDir")
         try put(site.spa.rawValue, "spa")
         try put(site.env.map { EnvEntry(name: $0.name, secret: $0.secret, value: $0.secret ? nil : $0.value) }, "env")
-        try put(site.notifyURL, "notifyUrl")
+        // Without the userinfo, which the notifier sends as Basic credentials.
+        try put(site.notifyURL.map(URLUserinfo.removed(from:)), "notifyUrl")
         try put(site.activeBuildID?.rawValue, "activeBuildId")
         try put(status, "status")
         try put(site.createdAt, "createdAt")

@@ -56,8 +56,18 @@ extension AdminAPI {
             UpdateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
         if body.rebuild { try requireBuilds() }
         let variables = try body.variables(current: current.env)
-        let updated = try await catalog.updateSite(id: current.id) { settings in
+        // Checked before anything changes, so a bad token changes nothing.
+        var newToken: String?? = nil
+        switch body.repoToken {
+        case .absent: break
+        case .null: newToken = .some(nil)
+        case .value(let token): newToken = .some(try CatalogRules.repoToken(token))
+        }
+        var updated = try await catalog.updateSite(id: current.id) { settings in
             body.apply(to: &settings, variables: variables)
+        }
+        if let newToken {
+            updated = try await catalog.setRepoToken(siteID: current.id, newToken)
         }
         if body.rebuild {
             _ = try await catalog.createBuild(siteID: updated.id, BuildRequest(trigger: "update"))

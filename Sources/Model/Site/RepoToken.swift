@@ -9,14 +9,25 @@ import Foundation
 /// in the URL or in the build's environment. Repository URLs with userinfo
 /// (`https://user:token@host/…`) are refused: the URL is shown by the API,
 /// the CLI, the dashboard and in logs.
+///
+/// The token is `TOKEN`, or `USER:TOKEN` for a host that wants a particular
+/// user name with it (Bitbucket's app passwords).
 public enum RepoToken {
     /// Longest token accepted, in bytes.
     public static let maxLength = 4096
 
-    /// The user name git sends with the token when the URL names none.
-    /// GitHub, GitLab, Gitea and Bitbucket accept a token as the password
-    /// for any user name; `x-access-token` is GitHub's convention.
+    /// The user name git sends with a token that names none. GitHub,
+    /// GitLab and Gitea accept a token with any user name;
+    /// `x-access-token` is GitHub's convention.
     public static let defaultUser = "x-access-token"
+
+    /// The user name and the password git sends for `token`.
+    public static func credentials(_ token: String) -> (user: String, password: String) {
+        if let colon = token.firstIndex(of: ":"), colon != token.startIndex {
+            return (String(token[..<colon]), String(token[token.index(after: colon)...]))
+        }
+        return (defaultUser, token)
+    }
 }
 
 /// Userinfo (`user:password@`) in the authority of a URL.
@@ -28,6 +39,12 @@ public enum URLUserinfo {
         var text = url
         text.removeSubrange(range)
         return text
+    }
+
+    /// The userinfo of the URL's authority (`user:password`, without the `@`); nil when it has none.
+    public static func userinfo(of url: String) -> String? {
+        guard let range = userinfoRange(in: url) else { return nil }
+        return String(url[range].dropLast())
     }
 
     /// Whether the URL's authority carries userinfo.

@@ -11,6 +11,11 @@ extension SiteSettings {
         if let problem = SlugRules.problem(with: slug) { throw .slugInvalid(problem) }
         var result = self
         try Self.checkSingleLine(repoURL, field: "repoUrl", maxBytes: Self.maxRepoURLLength)
+        if URLUserinfo.present(in: repoURL) {
+            throw .invalidInput(
+                "repoUrl carries a user name or a token ('https://…@host/…'); give the URL without it and put the token in repoToken (USER:TOKEN when the host wants a user name): it is sealed at rest and handed to git through a credential helper, never shown"
+            )
+        }
         try Self.checkSingleLine(branch, field: "branch", maxBytes: Self.maxBranchLength)
         result.rootDir = try Self.relativePath(rootDir, field: "rootDir")
         result.outputDir = try Self.relativePath(outputDir, field: "outputDir")

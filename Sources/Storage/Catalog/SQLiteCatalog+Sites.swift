@@ -173,26 +173,36 @@ extension SQLiteCatalog {
         do {
             var rewritten = 0
             let rows = try Row.fetchAll(
-                db, sql: "SELECT id, env, webhook_secret, notify_url, repo_token FROM site ORDER BY id")
+                db, sql: "SELECT id, repo_url, env, webhook_secret, notify_url, repo_token FROM site ORDER BY id")
             for row in rows {
                 let id = SiteID(unchecked: row["id"])
+                var repoURL: String = row["repo_url"]
                 let env: String = row["env"]
                 let secret: String? = row["webhook_secret"]
                 let notify: String? = row["notify_url"]
-                let token: String? = row["repo_token"]
+                let storedToken: String? = row["repo_token"]
+                let split = SealedFields.splitCredentials(ofRepoURL: repoURL)
                 guard
-                    self.sealed.needsSealing(envJSON: env) || self.sealed.needsSealing(secret)
-                        || self.sealed.needsSealing(notify)
-                        || self.sealed.needsSealing(token)
+                    split != nil || sealed.needsSealing(envJSON: env) || sealed.needsSealing(secret)
+                        || sealed.needsSealing(notify) || sealed.needsSealing(storedToken)
                 else { continue }
+                var token = try sealed.open(storedToken, .repoToken, siteID: id)
+                if let split {
+                    // Credentials in the URL move to the sealed token.
+                    repoURL = split.url
+                    token = token ?? split.token
+                }
                 try db.execute(
-                    sql: "UPDATE site SET env = ?, webhook_secret = ?, notify_url = ?, repo_token = ? WHERE id = ?",
+                    sql: """
+                        UPDATE site SET repo_url = ?, env = ?, webhook_secret = ?, notify_url = ?, repo_token = ?
+                        WHERE id = ?
+                        """,
                     arguments: [
-                        try self.sealed.envJSON(try self.sealed.env(json: env, siteID: id), siteID: id),
-                        self.sealed.seal(
-                            try self.sealed.open(secret, .webhookSecret, siteID: id), .webhookSecret, siteID: id),
-                        self.sealed.seal(try self.sealed.open(notify, .notifyURL, siteID: id), .notifyURL, siteID: id),
-                        self.sealed.seal(try self.sealed.open(token, .repoToken, siteID: id), .repoToken, siteID: id),
+                        repoURL,
+                        try sealed.envJSON(try sealed.env(json: env, siteID: id), siteID: id),
+                        sealed.seal(try sealed.open(secret, .webhookSecret, siteID: id), .webhookSecret, siteID: id),
+                        sealed.seal(try sealed.open(notify, .notifyURL, siteID: id), .notifyURL, siteID: id),
+                        sealed.seal(token, .repoToken, siteID: id),
                         id.rawValue,
                     ])
                 rewritten += 1

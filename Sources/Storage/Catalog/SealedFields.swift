@@ -93,6 +93,19 @@ package struct SealedFields: Sendable {
         return keyring.needsSealing(stored)
     }
 
+    /// A repository URL with credentials in it (written before they had a
+    /// field of their own) split into the URL without them and the token
+    /// they make (`USER:PASSWORD`, or the user alone, percent-decoded); nil
+    /// when the URL has none.
+    package static func splitCredentials(ofRepoURL url: String) -> (url: String, token: String)? {
+        guard let userinfo = URLUserinfo.userinfo(of: url) else { return nil }
+        let parts = userinfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map {
+            String($0).removingPercentEncoding ?? String($0)
+        }
+        let token = parts.count == 2 && !parts[1].isEmpty ? "\(parts[0]):\(parts[1])" : parts[0]
+        return (URLUserinfo.removed(from: url), token)
+    }
+
     /// Whether an `env` column holds a secret value that should be written again.
     package func needsSealing(envJSON json: String) -> Bool {
         guard let stored = try? JSONDecoder().decode([BuildVariable].self, from: Data(json.utf8)) else { return false }

@@ -119,4 +119,37 @@ import Testing
             }
         }
     }
+
+    @Test(arguments: CatalogUnderTest.all)
+    func secretsFromBeforeSealingAreSealedAndURLCredentialsMoveToTheToken(_ implementation: CatalogUnderTest)
+        async throws
+    {
+        try await implementation.withFixture { f in
+            let site = try await f.makeSite("legacy")
+            // What an older Slipway wrote: everything in clear, a password in the repository URL.
+            try await f.store.execute(
+                """
+                UPDATE site SET repo_url = 'https://deployer:legacy%2Fpass-6a1f@git.example.com/acme/legacy.git',
+                    env = '[{"name":"API_KEY","secret":true,"value":"legacy-env-3c9d"}]',
+                    webhook_secret = 'legacy-webhook-secret-8e2b0c',
+                    notify_url = 'https://hooks:legacy-notify-5d7e@hooks.example.com/in'
+                WHERE id = '\(site.id.rawValue)'
+                """)
+            let reopened = try await f.openAnother()
+            let read = try await reopened.site(id: site.id)
+            #expect(read.repoURL == "https://git.example.com/acme/legacy.git")
+            #expect(read.hasRepoToken)
+            #expect(try await reopened.repoToken(siteID: site.id) == "deployer:legacy/pass-6a1f")
+            #expect(read.env == [BuildVariable(name: "API_KEY", value: "legacy-env-3c9d", secret: true)])
+            #expect(try await reopened.webhookSecret(siteID: site.id) == "legacy-webhook-secret-8e2b0c")
+            #expect(read.notifyURL == "https://hooks:legacy-notify-5d7e@hooks.example.com/in")
+            let stored = try await f.store.storedText()
+            for value in [
+                "legacy%2Fpass-6a1f", "legacy/pass-6a1f", "legacy-env-3c9d", "legacy-webhook-secret-8e2b0c",
+                "legacy-notify-5d7e",
+            ] {
+                #expect(!stored.contains(value), "\(value) is still stored in clear")
+            }
+        }
+    }
 }

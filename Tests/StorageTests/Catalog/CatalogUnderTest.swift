@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Model
 import Postgres
 import SlipwayTestSupport
@@ -39,6 +40,9 @@ protocol CatalogStore: Sendable {
     func storedText() async throws -> String
     /// The keys a catalog opened with a nil keyring uses.
     func usualKeyring() throws -> SecretKeyring
+    /// Runs one SQL statement on the database directly, as an older Slipway
+    /// or an operator would (`UPDATE site …` for now).
+    func execute(_ sql: String) async throws
     func destroy() async throws
 }
 
@@ -110,6 +114,12 @@ struct SQLiteStore: CatalogStore {
             dataDirectory: directory.path, settings: settings, clock: clock.source, bus: bus, keyring: keyring)
     }
 
+    func execute(_ sql: String) async throws {
+        let queue = try DatabaseQueue(path: directory.appendingPathComponent(SQLiteCatalog.fileName).path)
+        try await queue.write { try $0.execute(sql: sql) }
+        try queue.close()
+    }
+
     func usualKeyring() throws -> SecretKeyring {
         try SecretKeyring.loadOrCreate(keyFile: directory.appendingPathComponent("secret-key").path)
     }
@@ -151,6 +161,12 @@ struct PostgresStore: CatalogStore {
     }
 
     func usualKeyring() throws -> SecretKeyring { TestPostgres.keyring }
+
+    func execute(_ sql: String) async throws {
+        // Statements name tables unqualified; here they live in the test's schema.
+        let qualified = sql.replacingOccurrences(of: "UPDATE site ", with: "UPDATE \"\(database.schema)\".site ")
+        _ = try await TestPostgres.strings(qualified, settings: database)
+    }
 
     /// Every row of every table of the schema, as text.
     func storedText() async throws -> String {
