@@ -14,11 +14,17 @@ public func startLocalServe(
 ) async throws -> (server: SlipwayProcess, data: String, proxyPort: Int, adminPort: Int) {
     let proxyPort = try freePort()
     let adminPort = try freePort()
-    let environment = [
+    var environment = [
         "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_PROXY_PORT": "\(proxyPort)", "SLIPWAY_ADMIN_PORT": "\(adminPort)",
         "SLIPWAY_BUILD_RUNNER": "local", "SLIPWAY_ALLOW_LOCAL_REPOS": "true", "SLIPWAY_ROLES": roles,
         "SLIPWAY_OPERATIONS_PORT": "\(try freePort())",
     ]
+    // A process with some of the roles needs the key the others share.
+    if Set(roles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) != [
+        "proxy", "builder", "admin",
+    ] {
+        environment["SLIPWAY_SECRET_KEY"] = TestPostgres.secretKey
+    }
     let data: String
     var server: SlipwayProcess
     if embeddedDataDirectory {

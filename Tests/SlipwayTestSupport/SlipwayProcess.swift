@@ -65,9 +65,10 @@ public struct SlipwayProcess {
     /// process's, without its `SLIPWAY_` variables) in `directory`, by
     /// default the repository's root; `executable` is the built `slipway`
     /// unless a test runs another program (an installed copy, `env`).
+    /// `input`, when given, is its whole standard input.
     public static func start(
         _ arguments: [String], environment: [String: String], directory: String? = nil,
-        executable: URL = SlipwayProcess.executable
+        executable: URL = SlipwayProcess.executable, input: String? = nil
     ) throws -> SlipwayProcess {
         let process = configured(
             arguments, environment: environment,
@@ -78,7 +79,13 @@ public struct SlipwayProcess {
         let collected = server.collected
         server.stdout.fileHandleForReading.readabilityHandler = { collected.append($0.availableData, error: false) }
         server.stderr.fileHandleForReading.readabilityHandler = { collected.append($0.availableData, error: true) }
+        let stdin = input.map { _ in Pipe() }
+        if let stdin { process.standardInput = stdin }
         try process.run()
+        if let stdin, let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         return server
     }
 

@@ -137,6 +137,18 @@ import Testing
         let log = try await cli("logs", ids[1])
         #expect(log.status == 0 && !log.output.isEmpty)
 
+        // A private repository's token goes in through standard input, never an argument, and never comes back.
+        var withToken = try SlipwayProcess.start(
+            deploy + ["--repo-token-stdin", "--no-follow"], environment: client, input: "cli-token-7q2w\n")
+        defer { withToken.kill() }
+        #expect(try await withToken.waitForExit() == 0, "\(withToken.output)\(withToken.errorOutput)")
+        #expect(!withToken.output.contains("cli-token-7q2w"))
+        let shown = try await cli("sites", "--json")
+        #expect(
+            shown.output.contains("\"hasRepoToken\" : true") || shown.output.contains("\"hasRepoToken\":true"),
+            "\(shown.output)")
+        #expect(!shown.output.contains("cli-token-7q2w"))
+
         let missing = try await cli("builds", "no-such-site")
         #expect(missing.status == 1 && missing.error.contains("no-such-site"))
         let usage = try await cli("rollback")

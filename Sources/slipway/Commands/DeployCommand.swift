@@ -40,6 +40,12 @@ struct DeployCommand: AsyncParsableCommand {
         [String] = []
     @Option(name: .long, help: "A URL that gets a signed JSON POST whenever a build ends (\"\" removes it).")
     var notifyUrl: String?
+    @Flag(
+        name: .long,
+        help:
+            "Read the private repository's access token (TOKEN, or USER:TOKEN) from the first line of standard input; sealed on the server, never shown. An empty line forgets it."
+    )
+    var repoTokenStdin = false
     @Flag(name: .long, help: "Queue the build and return without following it.") var noFollow = false
 
     func validate() throws {
@@ -77,6 +83,13 @@ struct DeployCommand: AsyncParsableCommand {
             }
             let variables = plain.map { variable($0, secret: false) } + secret.map { variable($0, secret: true) }
             if !variables.isEmpty { settings["env"] = variables }
+            if repoTokenStdin {
+                // Never an argument: command lines are visible to every user of the machine.
+                guard let line = readLine(strippingNewline: true) else {
+                    throw ClientError("--repo-token-stdin: standard input ended before a line; pipe the token in")
+                }
+                settings["repoToken"] = line.trimmingCharacters(in: .whitespaces)
+            }
 
             var buildJSON: [String: Any]
             var deployment: [String: Any]
