@@ -16,11 +16,12 @@ import Testing
     /// A harness whose git trusts the server's CA, a private repository of
     /// the `static-site` fixture on the server, and `body`.
     private static func withPrivateRepository(
+        runner: BuilderHarness.RunnerChoice = .local,
         _ body: (BuilderHarness, GitHTTPServer, String) async throws -> Void
     ) async throws {
         let server = try await GitHTTPServer.start(token: token)
         defer { server.stop() }
-        try await BuilderHarness.with(runner: .local, configure: { $0.gitCAFile = server.caFile }) { harness in
+        try await BuilderHarness.with(runner: runner, configure: { $0.gitCAFile = server.caFile }) { harness in
             let url = try server.serve(try await harness.repository("static-site"), as: "acme/private-site")
             try await body(harness, server, url)
         }
@@ -38,7 +39,23 @@ import Testing
     }
 
     @Test func aDeploymentWithItsTokenBuildsAndTheTokenReachesOnlyGit() async throws {
-        try await Self.withPrivateRepository { harness, server, url in
+        try await Self.buildWithTheToken(runner: .local)
+    }
+
+    /// The same in a build container, on the Docker engine `scripts/test` starts.
+    @Test(
+        .enabled(
+            if: TestDocker.shouldRun,
+            "needs a Docker engine and SLIPWAY_TEST_BUILD_IMAGE: run scripts/test, or scripts/docker-engine.sh start and export SLIPWAY_TEST_BUILD_IMAGE=$(scripts/docker-test-image.sh)"
+        ))
+    func aDeploymentWithItsTokenBuildsInAContainerThatNeverSeesTheToken() async throws {
+        try await Self.buildWithTheToken(runner: .docker)
+    }
+
+    /// A build with the right token: it succeeds, and the token shows
+    /// nowhere but in git's requests.
+    private static func buildWithTheToken(runner: BuilderHarness.RunnerChoice) async throws {
+        try await Self.withPrivateRepository(runner: runner) { harness, server, url in
             // The build writes its whole environment and the clone's
             // configuration (the URL git was given) into the published
             // output, where nothing is masked, and prints the environment.
