@@ -51,12 +51,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         return user.decode("utf-8", "replace")
 
+    def read_body(self):
+        """The request body: by its length, or chunked (git sends large
+        requests chunked)."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return body
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
     def serve(self):
         path, _, query = self.path.partition("?")
         user = self.authorized_user()
         print(f"request {self.command} {path} user={user or '-'}", flush=True)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.read_body()
         if user is None:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="slipway-test"')
