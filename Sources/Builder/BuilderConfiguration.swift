@@ -59,6 +59,10 @@ public struct BuilderConfiguration: Sendable, Hashable {
     public var gitExecutable: String
     /// Limit of one `git clone`.
     public var cloneTimeout: Duration
+    /// `SLIPWAY_GIT_CA_FILE`: a PEM bundle of the certificate authorities
+    /// git trusts for https repositories, instead of the system's (git's
+    /// `http.sslCAInfo`), for git hosts with a private CA. Nil: the system's.
+    public var gitCAFile: String?
     /// Who build commands run as. Nil: the owner of the workspace, i.e.
     /// Slipway's own user, or ``defaultRootBuildUser`` when Slipway runs as
     /// root (builds never run as root).
@@ -127,6 +131,7 @@ public struct BuilderConfiguration: Sendable, Hashable {
         allowLocalRepositories: Bool = false,
         gitExecutable: String = "git",
         cloneTimeout: Duration = .seconds(300),
+        gitCAFile: String? = nil,
         buildUser: BuildUser? = nil,
         supervisorExecutable: String = BuilderConfiguration.runningExecutable,
         maxOutputFiles: Int = 50_000,
@@ -165,6 +170,7 @@ public struct BuilderConfiguration: Sendable, Hashable {
         self.allowLocalRepositories = allowLocalRepositories
         self.gitExecutable = gitExecutable
         self.cloneTimeout = cloneTimeout
+        self.gitCAFile = gitCAFile
         self.buildUser = buildUser
         self.supervisorExecutable = supervisorExecutable
         self.maxOutputFiles = maxOutputFiles
@@ -238,5 +244,28 @@ public struct BuilderConfiguration: Sendable, Hashable {
         if containerDeadlineMargin < .zero { throw invalid("the container deadline margin may not be negative") }
         if keepSuccessfulBuilds < 1 { throw invalid("keep at least 1 successful build per site") }
         if runner == .docker { _ = try dockerSocketPath() }
+        if let gitCAFile {
+            if let problem = Self.problem(withCAFile: gitCAFile) { throw invalid("SLIPWAY_GIT_CA_FILE \(problem)") }
+        }
+    }
+
+    /// What is wrong with `path` as a PEM bundle of CA certificates, or
+    /// nil: it must be a readable file holding at least one certificate.
+    public static func problem(withCAFile path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            return "'\(path)' is not a file; give the path of a PEM bundle of the CA certificates git should trust"
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            return "'\(path)' cannot be read; make it readable by Slipway's user"
+        }
+        defer { try? handle.close() }
+        // A bundle is small; the first MiB holds a certificate if any does.
+        let start = (try? handle.read(upToCount: 1 << 20)) ?? Data()
+        guard String(decoding: start, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
+            return
+                "'\(path)' holds no PEM certificate (-----BEGIN CERTIFICATE-----); give a PEM bundle of CA certificates"
+        }
+        return nil
     }
 }

@@ -30,8 +30,9 @@ public struct BuildTimings: Sendable, Hashable {
 /// The build path, step by step, for one claimed build.
 ///
 /// 1. **Workspace** — a fresh directory (the worker removes it afterwards).
-/// 2. **Checkout** — validate the repository URL and branch, `git clone`,
-///    record the commit.
+/// 2. **Checkout** — validate the repository URL and branch, `git clone`
+///    (a private repository's access token handed to git alone, through a
+///    credential helper), record the commit.
 /// 3. **Project root** — the site's root directory, else the shallowest
 ///    `package.json`, else the checkout.
 /// 4. **Run** — install, then build, through the ``BuildRunner``, with the
@@ -76,8 +77,13 @@ struct BuildPipeline: Sendable {
         }
         let checkout = GitCheckout(
             gitExecutable: configuration.gitExecutable, timeout: configuration.cloneTimeout,
-            allowLocal: configuration.allowLocalRepositories, maxLineBytes: configuration.maxLogLineBytes)
-        let commit = try await checkout.clone(source, into: workspace.checkout, home: workspace.gitHome, log: log)
+            allowLocal: configuration.allowLocalRepositories, maxLineBytes: configuration.maxLogLineBytes,
+            caFile: configuration.gitCAFile)
+        // Read now, handed to git alone: never kept on the build, never in
+        // the job's environment below.
+        let token = try await catalog.repoToken(siteID: build.siteID)
+        let commit = try await checkout.clone(
+            source, token: token, into: workspace.checkout, home: workspace.gitHome, log: log)
         _ = try await catalog.recordCommit(
             buildID: build.id, workerID: workerID, sha: commit.sha, message: commit.subject)
         log.system("checked out \(commit.sha.prefix(12)) \(log.sanitize(commit.subject))")

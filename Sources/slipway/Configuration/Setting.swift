@@ -99,6 +99,7 @@ extension Setting {
     static let buildMaxFiles = Setting("builder.max_files", "SLIPWAY_BUILD_MAX_FILES", default: "50000")
     static let buildMaxOutput = Setting("builder.max_output", "SLIPWAY_BUILD_MAX_OUTPUT", default: "2g")
     static let allowLocalRepos = Setting("builder.allow_local_repos", "SLIPWAY_ALLOW_LOCAL_REPOS", default: "false")
+    static let gitCAFile = Setting("builder.git_ca_file", "SLIPWAY_GIT_CA_FILE")
     static let dockerHost = Setting("builder.docker_host", "DOCKER_HOST", default: "unix:///var/run/docker.sock")
     static let queueMax = Setting("queue.max_queued", "SLIPWAY_QUEUE_MAX", default: "100")
     static let queueMaxAttempts = Setting("queue.max_attempts", "SLIPWAY_BUILD_MAX_ATTEMPTS", default: "3")
@@ -122,7 +123,7 @@ extension Setting {
         catalogListenURL, catalogPoolSize, cacheBytes,
         cacheMaxEntryBytes, buildRunner, buildImage, buildConcurrency, buildTimeout, buildMemory, buildCPUs,
         buildPids, buildNetwork, buildDrainTimeout, buildPollInterval, buildKeep, buildMaxFiles, buildMaxOutput,
-        allowLocalRepos,
+        allowLocalRepos, gitCAFile,
         dockerHost, queueMax,
         queueMaxAttempts, queueLease,
         notifyConcurrency, notifyTimeout, notifyMaxAttempts, notifyRetention,

@@ -16,6 +16,7 @@ extension SlipwayConfiguration {
             dataDirectory: dataDirectory, runner: runner, image: builds.image, concurrency: builds.concurrency,
             timeout: builds.timeout, memoryBytes: builds.memoryBytes, cpus: builds.cpus, pidsLimit: builds.pids,
             networkMode: builds.network, dockerHost: builds.dockerHost, allowLocalRepositories: builds.allowLocalRepos,
+            gitCAFile: builds.gitCAFile,
             maxOutputFiles: builds.maxFiles, maxOutputBytes: builds.maxOutputBytes,
             keepSuccessfulBuilds: builds.keepBuilds, pollInterval: builds.pollInterval,
             // A lapsed lease is found within a third of a lease: a killed

@@ -1,3 +1,4 @@
+import Builder
 import Foundation
 import Model
 import Postgres
@@ -88,6 +89,8 @@ struct SlipwayConfiguration: Sendable {
         var maxFiles: Int
         var maxOutputBytes: Int64
         var allowLocalRepos: Bool
+        /// `SLIPWAY_GIT_CA_FILE`: the PEM bundle git trusts for https; nil: the system's.
+        var gitCAFile: String? = nil
         var dockerHost: String
         /// How long a stopping builder lets running builds finish before it gives them back.
         var drainTimeout: Duration
@@ -238,6 +241,15 @@ struct SlipwayConfiguration: Sendable {
             throw ConfigurationError(
                 "\(Setting.buildRunner.label): '\(runnerText)' is not a runner; use auto, docker or local")
         }
+        var gitCAFile: String?
+        if let path = parser.text(.gitCAFile) {
+            // Absolute: git runs in the build's workspace.
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+            if let problem = BuilderConfiguration.problem(withCAFile: absolute) {
+                throw ConfigurationError("\(Setting.gitCAFile.label): \(problem)")
+            }
+            gitCAFile = absolute
+        }
         let builds = Builds(
             runner: runner,
             image: parser.text(.buildImage) ?? "node:20",
@@ -251,6 +263,7 @@ struct SlipwayConfiguration: Sendable {
             maxFiles: try parser.int(.buildMaxFiles, in: 1...10_000_000) ?? 50_000,
             maxOutputBytes: Int64(try parser.size(.buildMaxOutput) ?? 2 << 30),
             allowLocalRepos: try parser.bool(.allowLocalRepos) ?? false,
+            gitCAFile: gitCAFile,
             dockerHost: try parser.unixSocket(.dockerHost) ?? "unix:///var/run/docker.sock",
             // A fleet drains (another builder is not waiting for this one's
             // machine); one machine gives its builds back at once.
