@@ -48,12 +48,16 @@ struct GitCredentialHelper: Sendable, Hashable {
     let url: String
     /// What the helper answers for: the URL's `host[:port]`.
     let host: String
-    /// The URL's own user name when it had one, else ``RepoToken/defaultUser``.
+    /// The user name of a `USER:TOKEN` repo token, else the URL's own user
+    /// name when it had one, else ``RepoToken/defaultUser``.
     let user: String
+    /// The password git sends: the token (without its `USER:`).
     let token: String
+    /// The repo token as the deployment keeps it.
+    private let given: String
 
     /// The helper for cloning `url` (an `https://` URL, userinfo allowed:
-    /// it is removed, its user name kept) with `token`.
+    /// it is removed, its user name kept) with `token` (`TOKEN` or `USER:TOKEN`).
     /// - Returns: nil when `url` is not `https://`: only https
     ///   repositories get the token (a local repository needs none).
     /// - Throws: ``BuildError`` when the token holds characters no token
@@ -73,8 +77,13 @@ struct GitCredentialHelper: Sendable, Hashable {
         guard !authority.isEmpty else { return nil }
         self.url = bare
         self.host = String(authority)
-        self.user = Self.user(in: url) ?? RepoToken.defaultUser
-        self.token = token
+        self.given = token
+        let credentials = RepoToken.credentials(token)
+        if credentials.user != RepoToken.defaultUser || token.hasPrefix(RepoToken.defaultUser + ":") {
+            (self.user, self.token) = credentials
+        } else {
+            (self.user, self.token) = (Self.user(in: url) ?? RepoToken.defaultUser, credentials.password)
+        }
     }
 
     /// The user name of `url`'s userinfo, percent-decoded, when it has one
@@ -106,6 +115,6 @@ struct GitCredentialHelper: Sendable, Hashable {
     /// What to mask in the build's log and errors should any tool print
     /// it: the token, and the `Authorization: Basic` value it travels in.
     var secrets: [String] {
-        [token, Data("\(user):\(token)".utf8).base64EncodedString()]
+        Array(Set([given, token, Data("\(user):\(token)".utf8).base64EncodedString()]))
     }
 }

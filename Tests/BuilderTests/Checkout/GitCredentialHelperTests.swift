@@ -77,6 +77,16 @@ import Testing
         #expect(plain.secrets.contains(Data("x-access-token:\(Self.token)".utf8).base64EncodedString()))
     }
 
+    @Test func aUserColonTokenNamesTheUserGitSends() throws {
+        let bitbucket = try #require(
+            try GitCredentialHelper(url: "https://bitbucket.org/acme/site.git", token: "bb-user:app-pass-1"))
+        #expect(bitbucket.user == "bb-user" && bitbucket.token == "app-pass-1")
+        #expect(bitbucket.environment[GitCredentialHelper.tokenVariable] == "app-pass-1")
+        #expect(bitbucket.secrets.contains("bb-user:app-pass-1") && bitbucket.secrets.contains("app-pass-1"))
+        let plain = try #require(try GitCredentialHelper(url: "https://github.com/acme/site.git", token: "ghp_x"))
+        #expect(plain.user == RepoToken.defaultUser && plain.token == "ghp_x")
+    }
+
     @Test func aTokenWithControlCharactersIsRefusedWithoutShowingIt() {
         for bad in ["s3cr3t\nprotocol=https", "s3cr3t en", "s3cr3t\u{7f}", "s3cr3t\u{e9}"] {
             let error = #expect(throws: BuildError.self) {

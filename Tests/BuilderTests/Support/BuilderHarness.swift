@@ -147,12 +147,12 @@ final class BuilderHarness: Sendable {
     /// A site building `repository`.
     func site(
         repository: String, branch: String = "main", rootDir: String? = nil, outputDir: String? = nil,
-        install: String? = nil, build: String? = nil, env: [BuildVariable] = []
+        install: String? = nil, build: String? = nil, env: [BuildVariable] = [], repoToken: String? = nil
     ) async throws -> Site {
         try await catalog.createSite(
             SiteDraft(
                 repoURL: repository, branch: branch, rootDir: rootDir, installCommand: install, buildCommand: build,
-                outputDir: outputDir, env: env))
+                outputDir: outputDir, env: env, repoToken: repoToken))
     }
 
     /// Queues a build of `site` and waits until it is over: final in the
