@@ -124,7 +124,48 @@ extension PostgresCatalog {
                 """,
                 "CREATE INDEX webhook_delivery_received ON webhook_delivery (received_at)",
             ] + EventOutbox.tables
-        )
+        ),
+        Migration(
+            id: "v2-api-tokens",
+            statements: [
+                // As SQLiteCatalog's v5-api-tokens: only the digest of a secret is kept.
+                """
+                CREATE TABLE api_token (
+                    id text PRIMARY KEY,
+                    name text NOT NULL,
+                    scope text NOT NULL,
+                    secret_digest text NOT NULL UNIQUE,
+                    created_by text,
+                    created_at bigint NOT NULL,
+                    expires_at bigint,
+                    last_used_at bigint,
+                    revoked_at bigint
+                )
+                """
+            ]
+        ),
+        Migration(
+            id: "v3-audit-log",
+            statements: [
+                // As SQLiteCatalog's v6-audit-log; `id` orders the log.
+                """
+                CREATE TABLE audit_event (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    time bigint NOT NULL,
+                    token_id text,
+                    token_name text,
+                    action text NOT NULL,
+                    target text,
+                    outcome integer NOT NULL,
+                    client_address text,
+                    count integer NOT NULL DEFAULT 1 CHECK (count >= 1)
+                )
+                """,
+                "CREATE INDEX audit_event_time ON audit_event (time)",
+                "CREATE INDEX audit_event_action ON audit_event (action, id)",
+                "CREATE INDEX audit_event_token ON audit_event (token_id, id)",
+            ]
+        ),
     ]
 
     /// This version's schema version: the number of migrations it knows.
