@@ -142,6 +142,8 @@ struct SlipwayConfiguration: Sendable {
     var operations: Listener
     /// Nil: the token generated into `<data>/admin-token`.
     var adminToken: String?
+    /// How long the admin API's audit log is kept.
+    var auditRetention: Duration = .seconds(90 * 86_400)
     var storage: StorageKind
     var catalog: CatalogLocation
     var cacheBytes: Int
@@ -319,7 +321,7 @@ struct SlipwayConfiguration: Sendable {
             }
         }
 
-        return SlipwayConfiguration(
+        var configuration = SlipwayConfiguration(
             roles: roles,
             dataDirectory: dataDirectory,
             staticDirectory: parser.text(.staticDir) ?? StaticFiles.locate(),
@@ -335,6 +337,11 @@ struct SlipwayConfiguration: Sendable {
             adminToken: parser.text(.adminToken),
             storage: storage, catalog: catalog, cacheBytes: cacheBytes, cacheMaxEntryBytes: cacheMaxEntryBytes,
             builds: builds, queue: queue, notify: notify)
+        configuration.auditRetention = try parser.duration(.auditRetention) ?? configuration.auditRetention
+        guard configuration.auditRetention >= .seconds(3600) else {
+            throw ConfigurationError("\(Setting.auditRetention.label): at least 1h, e.g. 90d")
+        }
+        return configuration
     }
 }
 
