@@ -56,7 +56,7 @@ extension Setting {
     static let adminHost = Setting("admin.host", "SLIPWAY_ADMIN_HOST", default: "127.0.0.1")
     static let adminPort = Setting("admin.port", "SLIPWAY_ADMIN_PORT", default: "8081")
     static let adminToken = Setting("admin.token", "SLIPWAY_ADMIN_TOKEN", default: "<data>/admin-token", secret: true)
-    static let auditRetention = Setting("admin.audit_retention", "SLIPWAY_AUDIT_RETENTION", default: "90d")
+    static let auditRetention = Setting("admin.audit_retention", "SLIPWAY_AUDIT_RETENTION", default: "2160h")
     static let operationsHost = Setting("operations.host", "SLIPWAY_OPERATIONS_HOST", default: "127.0.0.1")
     static let operationsPort = Setting("operations.port", "SLIPWAY_OPERATIONS_PORT", default: "8082")
     static let storageKind = Setting("storage.kind", "SLIPWAY_STORAGE", default: "disk")

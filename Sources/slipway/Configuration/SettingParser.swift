@@ -119,7 +119,6 @@ struct SettingParser {
             case "s": total += .seconds(number)
             case "m": total += .seconds(number * 60)
             case "h": total += .seconds(number * 3600)
-            case "d": total += .seconds(number * 86_400)
             default: return nil
             }
         }

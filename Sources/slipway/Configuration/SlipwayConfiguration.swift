@@ -339,7 +339,7 @@ struct SlipwayConfiguration: Sendable {
             builds: builds, queue: queue, notify: notify)
         configuration.auditRetention = try parser.duration(.auditRetention) ?? configuration.auditRetention
         guard configuration.auditRetention >= .seconds(3600) else {
-            throw ConfigurationError("\(Setting.auditRetention.label): at least 1h, e.g. 90d")
+            throw ConfigurationError("\(Setting.auditRetention.label): at least 1h, e.g. 2160h (90 days)")
         }
         return configuration
     }
