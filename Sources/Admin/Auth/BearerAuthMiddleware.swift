@@ -45,7 +45,10 @@ struct BearerAuthMiddleware: RouterMiddleware {
     {
         // The route's pattern as the router matched it; nil when no route did
         // (then any valid token may learn it is 404 or 405).
-        let policy = context.endpointPath.flatMap { RouteScopes.policy(method: request.method, path: $0) }
+        let policy = context.endpointPath.map {
+            RouteScopes.policy(method: request.method, path: $0)
+                ?? RouteScopes.unlisted(method: request.method, path: $0)
+        }
         let client = clientAddress(request, context)
         if let policy, policy.isOpen {
             guard let action = policy.action else { return try await next(request, context) }
