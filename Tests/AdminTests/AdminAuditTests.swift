@@ -100,7 +100,6 @@ import Testing
                 let reply = try await server.request(.GET, "/api/deployments", token: token)
                 #expect(reply.status == 401, "\(reply.body)")
             }
-            // A missing token is not an attempt; it neither counts nor locks out.
             // The limit reached, even the right token is refused until the window passes.
             let limited = try await server.request(.GET, "/api/deployments")
             #expect(limited.status == 429 && limited.errorCode == "too_many_attempts")

@@ -77,7 +77,8 @@ extension AdminTestServer {
         try await AdminTestServer.run { server in
             let own = try await server.createDeployment(slug: "own")
             _ = try await server.runNextBuild()
-            let other = try await server.createDeployment(slug: "other")
+            // The deployment `deploy:other` is for: it must be refused everything of `own`.
+            _ = try await server.createDeployment(slug: "other")
             _ = try await server.runNextBuild()
             let tokens: [(label: String, scope: String, secret: String)] = [
                 ("bootstrap", "admin", AdminTestServer.token),
@@ -126,7 +127,6 @@ extension AdminTestServer {
                     }
                 }
             }
-            _ = other
         }
     }
 
