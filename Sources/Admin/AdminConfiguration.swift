@@ -36,6 +36,20 @@ public struct AdminConfiguration: Sendable {
     /// time queues nothing. The ids are kept in the catalog, so every admin
     /// process sharing it recognises them.
     public var webhookReplayWindow: Duration
+    /// The load balancers whose `X-Forwarded-For` names the client, for the
+    /// audit log and the failed-attempt limit (`SLIPWAY_TRUSTED_PROXIES`).
+    public var trustedProxies: TrustedProxies = .none
+    /// How long audit entries are kept (`SLIPWAY_AUDIT_RETENTION`).
+    public var auditRetention: Duration = Self.defaultAuditRetention
+    /// Failed authentication attempts one client address may make within
+    /// `failedAttemptWindow` before it is answered 429 until the window passes.
+    public var maxFailedAttempts = 10
+    public var failedAttemptWindow: Duration = .seconds(60)
+    /// A token's last use is written at most this often.
+    public var tokenUseInterval: Duration = .seconds(60)
+
+    /// 90 days.
+    public static let defaultAuditRetention: Duration = .seconds(90 * 86_400)
 
     public init(
         host: String = "127.0.0.1",

@@ -1,6 +1,7 @@
 public import Hummingbird
 import HummingbirdCore
 public import Logging
+import Model
 import NIOCore
 public import ServiceLifecycle
 
@@ -30,14 +31,46 @@ public struct AdminServer: Service {
 
     /// Serves until the task is cancelled or graceful shutdown is triggered.
     public func run() async throws {
-        try await makeApplication().run()
+        let parts = makeParts()
+        let application = makeApplication(parts)
+        let maintenance = parts.maintenance
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // The periodic audit work runs while the listener does, and ends
+            // (writing what it still holds) when the listener stops.
+            group.addTask { await maintenance.run() }
+            do {
+                try await application.run()
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// What the router and the maintenance share.
+    struct Parts: Sendable {
+        let recorder: AuditRecorder
+        let maintenance: AdminMaintenance
+    }
+
+    func makeParts() -> Parts {
+        let recorder = AuditRecorder(catalog: services.catalog, logger: logger)
+        let maintenance = AdminMaintenance(
+            catalog: services.catalog, recorder: recorder, retention: configuration.auditRetention,
+            clock: services.clock, logger: logger)
+        return Parts(recorder: recorder, maintenance: maintenance)
     }
 
     /// The Hummingbird application serving the API.
     public func makeApplication() -> some ApplicationProtocol {
+        makeApplication(makeParts())
+    }
+
+    func makeApplication(_ parts: Parts) -> some ApplicationProtocol {
         let onServerRunning = self.onServerRunning
         return Application(
-            router: makeRouter(),
+            router: makeRouter(parts),
             // Every request passes the intake (Host, framing) before the router sees it.
             server: .http1(
                 configuration: HTTP1Channel.Configuration(additionalChannelHandlers: [RequestIntakeHandler()])),
@@ -49,15 +82,23 @@ public struct AdminServer: Service {
     }
 
     /// Every route of the API behind the error and authentication middleware.
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    func makeRouter(_ parts: Parts) -> Router<AdminRequestContext> {
+        let router = Router(context: AdminRequestContext.self)
         // Order matters: errors from authentication are shaped too, and
         // middleware only covers routes added after it.
-        let api = AdminAPI(configuration: configuration, services: services, logger: logger)
+        let api = AdminAPI(configuration: configuration, services: services, logger: logger, recorder: parts.recorder)
         router.add(middleware: ErrorMiddleware(logger: logger))
         // The dashboard's static files need no token; the API behind them does.
         api.registerDashboard(on: router)
-        router.add(middleware: BearerAuthMiddleware(token: BearerToken(configuration.token)))
+        router.add(
+            middleware: BearerAuthMiddleware(
+                authenticator: TokenAuthenticator(
+                    bootstrap: BearerToken(configuration.token), catalog: services.catalog, clock: services.clock,
+                    lastUseInterval: configuration.tokenUseInterval, logger: logger),
+                limiter: AttemptLimiter(
+                    maxFailures: configuration.maxFailedAttempts, window: configuration.failedAttemptWindow,
+                    clock: services.clock),
+                recorder: parts.recorder, trustedProxies: configuration.trustedProxies, catalog: services.catalog))
         api.register(on: router)
         // Last: it only ever sees the requests no route matched.
         router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ("\($0.path)", $0.method) }))

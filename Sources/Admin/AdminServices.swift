@@ -1,3 +1,4 @@
+public import Foundation
 public import Storage
 
 /// What the admin API works on: the catalog, the event bus, the object store
@@ -26,6 +27,9 @@ public struct AdminServices: Sendable {
     /// when they can. Requests that would queue a build are answered 503
     /// `builds_unavailable` with it instead of waiting in the queue.
     public var buildsUnavailable: String?
+    /// The time source of token expiry, last-use throttling and audit
+    /// retention; tests pass one they move by hand.
+    public var clock: @Sendable () -> Date = Date.init
 
     public init(
         catalog: any Catalog,

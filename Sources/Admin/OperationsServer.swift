@@ -26,7 +26,7 @@ public struct OperationsServer: Service {
     }
 
     public func run() async throws {
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: AdminRequestContext.self)
         router.add(middleware: ErrorMiddleware(logger: logger))
         let api = AdminAPI(
             configuration: AdminConfiguration(host: host, port: port, token: ""), services: services, logger: logger)

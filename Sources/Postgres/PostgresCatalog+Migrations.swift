@@ -129,6 +129,47 @@ extension PostgresCatalog {
         // node would read sealed values as the secrets themselves, so the
         // compatible version rises with it.
         Migration(id: "v2-sealed-secrets", statements: ["ALTER TABLE site ADD COLUMN repo_token text"]),
+        Migration(
+            id: "v3-api-tokens",
+            statements: [
+                // As SQLiteCatalog's v6-api-tokens: only the digest of a secret is kept.
+                """
+                CREATE TABLE api_token (
+                    id text PRIMARY KEY,
+                    name text NOT NULL,
+                    scope text NOT NULL,
+                    secret_digest text NOT NULL UNIQUE,
+                    created_by text,
+                    created_at bigint NOT NULL,
+                    expires_at bigint,
+                    last_used_at bigint,
+                    revoked_at bigint
+                )
+                """
+            ]
+        ),
+        Migration(
+            id: "v4-audit-log",
+            statements: [
+                // As SQLiteCatalog's v7-audit-log; `id` orders the log.
+                """
+                CREATE TABLE audit_event (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    time bigint NOT NULL,
+                    token_id text,
+                    token_name text,
+                    action text NOT NULL,
+                    target text,
+                    outcome integer NOT NULL,
+                    client_address text,
+                    count integer NOT NULL DEFAULT 1 CHECK (count >= 1)
+                )
+                """,
+                "CREATE INDEX audit_event_time ON audit_event (time)",
+                "CREATE INDEX audit_event_action ON audit_event (action, id)",
+                "CREATE INDEX audit_event_token ON audit_event (token_id, id)",
+            ]
+        ),
     ]
 
     /// This version's schema version: the number of migrations it knows.

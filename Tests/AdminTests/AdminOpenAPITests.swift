@@ -83,6 +83,7 @@ import Testing
                 "POST /api/deployments/{slug}/rollback", "POST /api/deployments/{slug}/webhook-secret",
                 "GET /api/builds/{id}", "POST /api/builds/{id}/cancel", "GET /api/builds/{id}/logs",
                 "POST /api/hooks/github/{slug}",
+                "POST /api/tokens", "GET /api/tokens", "DELETE /api/tokens/{id}", "GET /api/audit",
             ]
             #expect(Set(operations) == registered)
         }
@@ -96,6 +97,7 @@ import Testing
             let expected: [String: [String]] = [
                 "CreateDeployment": CreateDeploymentBody.fields, "UpdateDeployment": UpdateDeploymentBody.fields,
                 "TriggerBuild": TriggerBuildBody.fields, "Rollback": RollbackBody.fields,
+                "CreateToken": CreateTokenBody.fields,
                 "EnvInput": EnvEntryInput.fields,
                 "NewEnvInput": EnvEntryInput.fields,
             ]

@@ -33,6 +33,8 @@ struct AdminTestServer: Sendable {
     static func run(
         queue: QueueSettings = QueueSettings(),
         cache: CacheFigures? = nil,
+        clock: TestClock? = nil,
+        configure: @Sendable (inout AdminConfiguration) -> Void = { _ in },
         _ body: @Sendable (AdminTestServer) async throws -> Void
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -40,17 +42,21 @@ struct AdminTestServer: Sendable {
         ).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let bus = InProcessEventBus()
-        let catalog = try SQLiteCatalog(dataDirectory: directory, settings: queue, bus: bus)
+        let catalogClock: CatalogClock
+        if let clock { catalogClock = { clock.now } } else { catalogClock = { Date() } }
+        let catalog = try SQLiteCatalog(dataDirectory: directory, settings: queue, clock: catalogClock, bus: bus)
         let store = try DiskObjectStore(root: directory + "/objects")
         let wakes = Counter()
         var cacheFigures: (@Sendable () -> CacheFigures)?
         if let cache { cacheFigures = { cache } }
-        let services = AdminServices(
+        var services = AdminServices(
             catalog: catalog, bus: bus, store: store, buildsQueued: { wakes.increment() }, runningBuilds: nil,
             cacheFigures: cacheFigures)
-        let configuration = AdminConfiguration(
+        if let clock { services.clock = { clock.now } }
+        var configuration = AdminConfiguration(
             host: "127.0.0.1", port: 0, token: token, maxBodyBytes: 4096, appsDomain: "apps.test", publicPort: 8080,
             keepAliveInterval: .milliseconds(200), logGracePeriod: .milliseconds(500))
+        configure(&configuration)
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "slipway.admin.test")
         logger.logLevel = .warning
@@ -136,5 +142,23 @@ struct AdminTestServer: Sendable {
         }
         bus.closeLog(buildID: finished.id)
         return finished
+    }
+}
+
+/// A clock the tests move by hand: token expiry, last-use throttling, the
+/// failed-attempt window and audit retention are tested without sleeping.
+final class TestClock: Sendable {
+    private let current: Mutex<Date>
+
+    /// Starts on a whole millisecond, the catalog's resolution.
+    init(start: Date = Date(timeIntervalSince1970: 1_780_000_000)) {
+        current = Mutex(start)
+    }
+
+    var now: Date { current.withLock { $0 } }
+
+    func advance(by duration: Duration) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        current.withLock { $0 = $0.addingTimeInterval(seconds) }
     }
 }

@@ -376,11 +376,18 @@ import Testing
         }
     }
 
-    @Test func openPathsAreExactlyTheHookRouteNotItsNeighbours() {
-        #expect(BearerAuthMiddleware<BasicRequestContext>.isOpen("/api/hooks/github/site"))
-        #expect(!BearerAuthMiddleware<BasicRequestContext>.isOpen("/api/hooks/github/"))
-        #expect(!BearerAuthMiddleware<BasicRequestContext>.isOpen("/api/hooks/github/site/extra"))
-        #expect(!BearerAuthMiddleware<BasicRequestContext>.isOpen("/api/hooks/github/.."))
-        #expect(!BearerAuthMiddleware<BasicRequestContext>.isOpen("/api/deployments"))
+    @Test func openPathsAreExactlyTheHookRouteNotItsNeighbours() async throws {
+        try await AdminTestServer.run { server in
+            let open = try await server.request(.POST, "/api/hooks/github/site", body: "{}", token: nil)
+            #expect(open.errorCode == "bad_signature", "\(open.body)")
+            for path in ["/api/hooks/github/", "/api/hooks/github/site/extra"] {
+                let reply = try await server.request(.POST, path, body: "{}", token: nil)
+                #expect(reply.status == 401 && reply.errorCode == "unauthorized", "\(path): \(reply.body)")
+            }
+            // `..` as the slug reaches the hook's own check, never another route.
+            #expect(try await server.request(.POST, "/api/hooks/github/..", body: "{}", token: nil).status == 401)
+            #expect(RouteScopes.policy(method: .post, path: "/api/hooks/github/{slug}")?.isOpen == true)
+            #expect(RouteScopes.policy(method: .get, path: "/api/deployments")?.isOpen == false)
+        }
     }
 }

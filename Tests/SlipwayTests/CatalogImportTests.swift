@@ -32,6 +32,10 @@ struct CatalogImportTests {
         let running: BuildID
         let notifications: [NotificationDelivery]
         let betaWebhookSecret: String?
+        /// A revoked API token and the secret of an active one.
+        let tokens: [APIToken]
+        let tokenSecret: String
+        let auditEvents: [AuditEvent]
     }
 
     /// Two sites; builds queued, running, succeeded (and live), failed and
@@ -94,6 +98,27 @@ struct CatalogImportTests {
                 id: claimed.delivery.id, owner: "sqlite-sender", result: .delivered(status: 204))
             clock.advance()
             #expect(try await catalog.recordWebhookDelivery(id: "gh-delivery-1", siteID: alpha.id))
+            // API tokens (one revoked) and the audit log.
+            let tokenSecret = APITokenSecret.generate()
+            clock.advance()
+            let active = try await catalog.createAPIToken(
+                APITokenDraft(
+                    name: "ci", scope: .deploy(slug: "alpha"), secretDigest: APITokenSecret.digest(of: tokenSecret),
+                    expiresAt: clock.date.addingTimeInterval(86_400), createdBy: "bootstrap"))
+            _ = try await catalog.recordAPITokenUse(id: active.id, minimumInterval: .seconds(60))
+            clock.advance()
+            let old = try await catalog.createAPIToken(
+                APITokenDraft(
+                    name: "old", scope: .read, secretDigest: APITokenSecret.digest(of: APITokenSecret.generate())))
+            _ = try await catalog.revokeAPIToken(id: old.id)
+            try await catalog.recordAuditEvents([
+                AuditEventDraft(
+                    tokenID: active.id, tokenName: "ci", action: "build.trigger", target: "alpha", outcome: 202,
+                    clientAddress: "192.0.2.1"),
+                AuditEventDraft(
+                    tokenID: nil, tokenName: nil, action: "auth.failed", target: nil, outcome: 401,
+                    clientAddress: "203.0.113.9", count: 4),
+            ])
 
             var builds: [BuildID: Build] = [:]
             var notifications: [NotificationDelivery] = []
@@ -107,7 +132,9 @@ struct CatalogImportTests {
                 path: catalog.path, alpha: try await catalog.site(id: alpha.id),
                 beta: try await catalog.site(id: beta.id),
                 builds: builds, running: running.id, notifications: notifications,
-                betaWebhookSecret: try await catalog.webhookSecret(siteID: beta.id))
+                betaWebhookSecret: try await catalog.webhookSecret(siteID: beta.id),
+                tokens: try await catalog.apiTokens(), tokenSecret: tokenSecret,
+                auditEvents: try await catalog.auditEvents(AuditQuery()).events)
             #expect(source.alpha.activeBuildID == live.id)
             #expect(builds.count == 7)
             #expect(notifications.count == 3)
@@ -141,6 +168,8 @@ struct CatalogImportTests {
             #expect(imported.output.contains("7 builds (1 that was running queued again)"), "\(imported.output)")
             #expect(imported.output.contains("3 notifications"), "\(imported.output)")
             #expect(imported.output.contains("1 webhook delivery"), "\(imported.output)")
+            #expect(imported.output.contains("2 API tokens"), "\(imported.output)")
+            #expect(imported.output.contains("2 audit log entries"), "\(imported.output)")
 
             // Nothing holds a site's claim mutex.
             #expect(
@@ -205,6 +234,19 @@ struct CatalogImportTests {
                 "SELECT site_id || ' ' || delivery_id FROM webhook_delivery", settings: settings)
                 == ["\(source.alpha.id.rawValue) gh-delivery-1"])
         #expect(try await catalog.recordWebhookDelivery(id: "gh-delivery-1", siteID: source.alpha.id) == false)
+
+        // API tokens as they were (only digests), found by their secret; the audit log with its ids.
+        #expect(try await catalog.apiTokens() == source.tokens)
+        #expect(source.tokens.contains { $0.revokedAt != nil } && source.tokens.contains { $0.lastUsedAt != nil })
+        let found = try await catalog.apiToken(secretDigest: APITokenSecret.digest(of: source.tokenSecret))
+        #expect(found?.name == "ci" && found?.scope == .deploy(slug: "alpha"))
+        #expect(try await catalog.auditEvents(AuditQuery()).events == source.auditEvents)
+        try await catalog.recordAuditEvents([
+            AuditEventDraft(
+                tokenID: nil, tokenName: nil, action: "after", target: nil, outcome: 200, clientAddress: nil)
+        ])
+        let newest = try #require(try await catalog.auditEvents(AuditQuery(limit: 1)).events.first)
+        #expect(newest.action == "after" && newest.id > (source.auditEvents.map(\.id).max() ?? 0))
 
         // The counters go on, and the identity sequence continues after the copied rows.
         let next = try await catalog.createBuild(siteID: source.alpha.id, BuildRequest())

@@ -32,6 +32,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
+    /// The `Retry-After` of a build refused because the queue is full:
+    /// about the time a queued build waits for a worker when all are busy.
+    static var queueFullRetryAfter: Duration { .seconds(30) }
+
     /// The client-facing form of `error`.
     static func adminError(for error: any Error) -> AdminError {
         switch error {
@@ -43,6 +47,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 return AdminError(
                     status: status, code: error.code.rawValue,
                     message: "the catalog is unavailable; retry shortly, and check the server's log if it persists")
+            }
+            if error.code == .queueFull {
+                // The queue drains as builds start; asking again sooner only adds load.
+                return AdminError(
+                    status: status, code: error.code.rawValue, message: error.message,
+                    headers: [.retryAfter: RetryAfter.header(for: queueFullRetryAfter)])
             }
             return AdminError(status: status, code: error.code.rawValue, message: error.message)
         case is ObjectStoreError:

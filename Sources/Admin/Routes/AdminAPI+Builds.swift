@@ -8,7 +8,7 @@ import Storage
 extension AdminAPI {
     /// `POST /api/deployments/{slug}/builds`: 202 with the queued build, 429
     /// when the queue is full.
-    func triggerBuild(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func triggerBuild(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
         try requireBuilds()
         let site = try await site(context)
         let body = try await StrictJSON.decode(
@@ -30,7 +30,7 @@ extension AdminAPI {
     }
 
     /// `GET /api/deployments/{slug}/builds?limit=&before=`: newest first.
-    func listBuilds(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func listBuilds(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
         let site = try await site(context)
         let query = request.uri.queryParameters
         let limit = try Self.integer(query["limit"].map(String.init), name: "limit", range: 1...200) ?? 20
@@ -41,12 +41,12 @@ extension AdminAPI {
     }
 
     /// `GET /api/builds/{id}`.
-    func getBuild(_ context: BasicRequestContext) async throws -> Response {
+    func getBuild(_ context: AdminRequestContext) async throws -> Response {
         try json(try await buildJSON(try await build(context)))
     }
 
     /// `POST /api/builds/{id}/cancel`.
-    func cancelBuild(_ context: BasicRequestContext) async throws -> Response {
+    func cancelBuild(_ context: AdminRequestContext) async throws -> Response {
         let build = try await build(context)
         let canceled = try await catalog.cancelBuild(id: build.id)
         logger.info("build canceled", metadata: ["build": "\(build.id)"])

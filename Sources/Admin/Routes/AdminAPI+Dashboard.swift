@@ -13,7 +13,7 @@ extension AdminAPI {
     /// Register these routes before ``BearerAuthMiddleware``: the files hold
     /// no data and are served without the token; every API call the page
     /// makes carries the token the user typed.
-    func registerDashboard(on router: Router<BasicRequestContext>) {
+    func registerDashboard(on router: Router<AdminRequestContext>) {
         guard let directory = configuration.dashboardDirectory else { return }
         let assets: DashboardAssets
         do {

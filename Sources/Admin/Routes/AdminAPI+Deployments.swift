@@ -7,7 +7,7 @@ import Storage
 
 extension AdminAPI {
     /// `POST /api/deployments`: creates the site and queues its first build.
-    func createDeployment(_ request: Request) async throws -> Response {
+    func createDeployment(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
         try requireBuilds()
         let body = try await StrictJSON.decode(
             CreateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
@@ -25,6 +25,7 @@ extension AdminAPI {
             throw error
         }
         services.buildsQueued()
+        context.audit.target = site.slug
         logger.info(
             "deployment created", metadata: ["slug": "\(site.slug)", "site": "\(site.id)", "build": "\(build.id)"])
         let deployment = try await deploymentJSON(site)
@@ -34,23 +35,24 @@ extension AdminAPI {
             status: .created)
     }
 
-    /// `GET /api/deployments`.
-    func listDeployments() async throws -> Response {
+    /// `GET /api/deployments`. A `deploy:<slug>` token sees its own deployment only.
+    func listDeployments(_ context: AdminRequestContext) async throws -> Response {
         var deployments: [DeploymentJSON] = []
         for site in try await catalog.sites() {
+            if case .deploy(let slug) = context.principal?.scope, site.slug != slug { continue }
             deployments.append(try await deploymentJSON(site))
         }
         return try json(Envelope(key: "deployments", value: deployments))
     }
 
     /// `GET /api/deployments/{slug}`.
-    func getDeployment(_ context: BasicRequestContext) async throws -> Response {
+    func getDeployment(_ context: AdminRequestContext) async throws -> Response {
         try json(try await deploymentJSON(try await site(context)))
     }
 
     /// `PATCH /api/deployments/{slug}`: changes settings, and queues a build
     /// when the body says `"rebuild": true`.
-    func updateDeployment(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func updateDeployment(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
         let current = try await site(context)
         let body = try await StrictJSON.decode(
             UpdateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
@@ -78,7 +80,7 @@ extension AdminAPI {
 
     /// `DELETE /api/deployments/{slug}`: removes the site, its builds and
     /// every object under its prefixes.
-    func deleteDeployment(_ context: BasicRequestContext) async throws -> Response {
+    func deleteDeployment(_ context: AdminRequestContext) async throws -> Response {
         let site = try await site(context)
         let deletion = try await catalog.deleteSite(id: site.id)
         let prefixes = ["sites/\(site.id)/", "manifests/\(site.id)/", "logs/\(site.id)/"]
@@ -102,7 +104,7 @@ extension AdminAPI {
 
     /// `POST /api/deployments/{slug}/rollback`: activates the given build, or
     /// the newest successful build older than the active one.
-    func rollback(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func rollback(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
         let site = try await site(context)
         let body = try await StrictJSON.decode(
             RollbackBody.self, from: request, limit: configuration.maxBodyBytes, emptyIsObject: true)

@@ -37,7 +37,7 @@ extension AdminAPI {
     }
 
     /// The operations routes: `/healthz`, `/readyz` and `/metrics`.
-    func registerOperations(on router: Router<BasicRequestContext>) {
+    func registerOperations(on router: Router<AdminRequestContext>) {
         router.get("/healthz") { _, _ in try json(["status": "ok"]) }
         router.get("/readyz") { _, _ in try await readiness() }
         router.get("/metrics") { _, _ in try metrics() }

@@ -7,7 +7,7 @@ import Storage
 extension AdminAPI {
     /// `GET /api/builds/{id}/logs`: server-sent events when the client
     /// accepts `text/event-stream`, plain text otherwise.
-    func logs(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func logs(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
         let text = try context.parameters.require("id")
         guard let id = BuildID(text) else { throw AdminError.buildNotFound(text) }
         let format: LogStreamer.Format =

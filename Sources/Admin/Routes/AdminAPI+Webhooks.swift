@@ -23,7 +23,7 @@ extension AdminAPI {
     /// again (a replay, GitHub's "Redeliver", or a copy under another id or
     /// none) is answered 200 and queues nothing, and a push made longer ago
     /// than the window (its `repository.pushed_at`) queues nothing either.
-    func githubHook(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func githubHook(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
         let slug = try context.parameters.require("slug")
         var buffer = try await StrictJSON.collectBody(request, limit: Self.githubHookBodyLimit)
         let body = buffer.readBytes(length: buffer.readableBytes) ?? []
@@ -198,7 +198,7 @@ extension AdminAPI {
     /// `POST /api/deployments/{slug}/webhook-secret`: replaces the
     /// deployment's webhook secret and returns the new one, the only way to
     /// read it after the create response.
-    func rotateWebhookSecret(_ context: BasicRequestContext) async throws -> Response {
+    func rotateWebhookSecret(_ context: AdminRequestContext) async throws -> Response {
         let site = try await site(context)
         let secret = try await catalog.rotateWebhookSecret(siteID: site.id)
         logger.info("webhook secret rotated", metadata: ["slug": "\(site.slug)"])

@@ -13,10 +13,12 @@ struct AdminAPI: Sendable {
     let configuration: AdminConfiguration
     let services: AdminServices
     let logger: Logger
+    /// Where the audit log is written; nil on the operations listener, which has no audited routes.
+    var recorder: AuditRecorder? = nil
 
     var catalog: any Catalog { services.catalog }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<AdminRequestContext>) {
         registerOperations(on: router)
         router.get("/api/stats") { _, _ in try await stats() }
         let document = OpenAPIDocument.load()
@@ -27,8 +29,8 @@ struct AdminAPI: Sendable {
         }
         router.get("/api/openapi.json") { _, _ in try openAPIDocument(document) }
 
-        router.post("/api/deployments") { request, _ in try await createDeployment(request) }
-        router.get("/api/deployments") { _, _ in try await listDeployments() }
+        router.post("/api/deployments") { request, context in try await createDeployment(request, context) }
+        router.get("/api/deployments") { _, context in try await listDeployments(context) }
         router.get("/api/deployments/{slug}") { _, context in try await getDeployment(context) }
         router.patch("/api/deployments/{slug}") { request, context in try await updateDeployment(request, context) }
         router.delete("/api/deployments/{slug}") { _, context in try await deleteDeployment(context) }
@@ -41,12 +43,15 @@ struct AdminAPI: Sendable {
         router.get("/api/builds/{id}") { _, context in try await getBuild(context) }
         router.post("/api/builds/{id}/cancel") { _, context in try await cancelBuild(context) }
         router.get("/api/builds/{id}/logs") { request, context in try await logs(request, context) }
+
+        registerTokens(on: router)
+        registerAudit(on: router)
     }
 
     // MARK: Shared steps
 
     /// The site named by the `{slug}` path parameter.
-    func site(_ context: BasicRequestContext) async throws -> Site {
+    func site(_ context: AdminRequestContext) async throws -> Site {
         let slug = try context.parameters.require("slug")
         if let problem = SlugRules.problem(with: slug) {
             throw AdminError(status: .unprocessableContent, code: "slug_invalid", message: problem)
@@ -55,7 +60,7 @@ struct AdminAPI: Sendable {
     }
 
     /// The build named by the `{id}` path parameter.
-    func build(_ context: BasicRequestContext) async throws -> Build {
+    func build(_ context: AdminRequestContext) async throws -> Build {
         let text = try context.parameters.require("id")
         guard let id = BuildID(text) else { throw AdminError.buildNotFound(text) }
         return try await catalog.build(id: id)

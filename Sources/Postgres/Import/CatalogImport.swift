@@ -18,7 +18,8 @@ public struct CatalogImportError: Error, Sendable, CustomStringConvertible {
 ///
 /// Every row is copied as it is — ids, build numbers and counters, times in
 /// milliseconds, statuses, active builds, webhook secrets, variables with
-/// their secret values, notifications and webhook deliveries — with SQL of
+/// their secret values, notifications, webhook deliveries, API tokens (their
+/// digests) and the audit log — with SQL of
 /// its own, not through the ``Catalog`` API (which would number builds
 /// anew), in one transaction: a failure leaves the target as empty as it
 /// was. Two things change, because no builder holds a build any more:
@@ -43,6 +44,8 @@ public enum CatalogImport {
         public var requeuedBuilds = 0
         public var notifications = 0
         public var webhookDeliveries = 0
+        public var apiTokens = 0
+        public var auditEvents = 0
     }
 
     /// How long the import waits for another session's lock on the target's
@@ -137,7 +140,9 @@ public enum CatalogImport {
     private static func lockEmptyTarget(_ tx: PostgresCatalog.Transaction, settings: PostgresSettings) async throws {
         try await tx.rows(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(lockTimeout)'"))
         do {
-            try await tx.rows("LOCK TABLE site, build, notification, webhook_delivery IN SHARE ROW EXCLUSIVE MODE")
+            try await tx.rows(
+                "LOCK TABLE site, build, notification, webhook_delivery, api_token, audit_event IN SHARE ROW EXCLUSIVE MODE"
+            )
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" {
             throw CatalogImportError(
                 "another session kept the tables of \(settings) locked for \(lockTimeout); stop every Slipway process that uses this database, then import again"
@@ -254,5 +259,8 @@ public enum CatalogImport {
             }.count
         summary.webhookDeliveries =
             try await tx.rows("SELECT count(*) FROM webhook_delivery").first?[0].decode(Int.self) ?? 0
+        summary.apiTokens = try await tx.rows("SELECT * FROM api_token").map(PostgresCatalog.apiToken(from:)).count
+        summary.auditEvents =
+            try await tx.rows("SELECT * FROM audit_event").map(PostgresCatalog.auditEvent(from:)).count
     }
 }

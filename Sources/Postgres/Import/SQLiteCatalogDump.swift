@@ -50,7 +50,7 @@ struct CopiedTable: Sendable {
     /// Every table of the catalog, parents first. `site.claimed_build_id`
     /// (PostgreSQL's claim mutex) is left out: it stays NULL, since no
     /// builder holds a build of the copy.
-    static let all: [CopiedTable] = [site, build, notification, webhookDelivery]
+    static let all: [CopiedTable] = [site, build, notification, webhookDelivery, apiToken, auditEvent]
 
     static let site = CopiedTable(
         name: "site",
@@ -93,6 +93,27 @@ struct CopiedTable: Sendable {
         name: "webhook_delivery",
         columns: [CopiedColumn("site_id"), CopiedColumn("delivery_id"), CopiedColumn("received_at", .bigint)],
         identity: nil, order: "received_at, site_id, delivery_id")
+
+    /// API tokens: only the digests of their secrets, as stored.
+    static let apiToken = CopiedTable(
+        name: "api_token",
+        columns: [
+            CopiedColumn("id"), CopiedColumn("name"), CopiedColumn("scope"), CopiedColumn("secret_digest"),
+            CopiedColumn("created_by"), CopiedColumn("created_at", .bigint), CopiedColumn("expires_at", .bigint),
+            CopiedColumn("last_used_at", .bigint), CopiedColumn("revoked_at", .bigint),
+        ],
+        identity: nil, order: "rowid")
+
+    /// The audit log; its ids (SQLite's `rowid`) are kept, so pages and
+    /// references to entries stay valid.
+    static let auditEvent = CopiedTable(
+        name: "audit_event",
+        columns: [
+            CopiedColumn("time", .bigint), CopiedColumn("token_id"), CopiedColumn("token_name"),
+            CopiedColumn("action"), CopiedColumn("target"), CopiedColumn("outcome", .integer),
+            CopiedColumn("client_address"), CopiedColumn("count", .integer),
+        ],
+        identity: "id", order: "id")
 }
 
 /// The rows of one table as read from SQLite.
@@ -113,7 +134,7 @@ struct SQLiteCatalogDump: Sendable {
     /// columns this copy would drop), one without all of them by an older one.
     static let knownMigrations = [
         "v1-sites-builds-queue", "v2-site-webhook-secret", "v3-notifications", "v4-webhook-deliveries",
-        "v5-repo-token",
+        "v5-repo-token", "v6-api-tokens", "v7-audit-log",
     ]
 
     let tables: [CopiedRows]

@@ -227,6 +227,47 @@ public protocol Catalog: Sendable {
     /// - Throws: `invalid_input` for an id ``recordWebhookDelivery(id:siteID:window:)`` refuses.
     func forgetWebhookDelivery(id: String, siteID: SiteID) async throws
 
+    // MARK: API tokens
+
+    /// Stores a new token (its digest, never its secret); `createdAt` is now.
+    /// - Throws: `invalid_input` for a malformed id, name or digest.
+    func createAPIToken(_ draft: APITokenDraft) async throws -> APIToken
+
+    /// Every stored token, revoked and expired ones included, newest first.
+    func apiTokens() async throws -> [APIToken]
+
+    /// The token with this id; nil when there is none.
+    func apiToken(id: String) async throws -> APIToken?
+
+    /// The token whose secret has this digest (``APITokenSecret/digest(of:)``),
+    /// revoked or expired ones included (the caller refuses those); nil when
+    /// none has. One indexed lookup: every request is authenticated by it, so
+    /// a revocation on any handle counts on every other at once.
+    func apiToken(secretDigest: String) async throws -> APIToken?
+
+    /// Revokes the token now; a token already revoked keeps its first
+    /// revocation time. Nil when there is no such token.
+    func revokeAPIToken(id: String) async throws -> APIToken?
+
+    /// Records that the token was used now, unless its last recorded use is
+    /// less than `minimumInterval` ago: true when this call wrote it. Of
+    /// several calls at once, on any number of handles, at most one per
+    /// interval writes. Nothing happens for an unknown id.
+    func recordAPITokenUse(id: String, minimumInterval: Duration) async throws -> Bool
+
+    // MARK: Audit log
+
+    /// Appends entries to the audit log, in order, each with the next id and
+    /// the time now (one transaction).
+    func recordAuditEvents(_ drafts: [AuditEventDraft]) async throws
+
+    /// Entries newest first (highest id first), filtered and paged by `query`.
+    /// - Throws: `invalid_input` for a page size outside 1…``AuditLog/maxPageSize``.
+    func auditEvents(_ query: AuditQuery) async throws -> AuditPage
+
+    /// Deletes the entries recorded before `cutoff`; returns how many went.
+    func pruneAuditEvents(before cutoff: Date) async throws -> Int
+
     // MARK: Operations
 
     /// Build counts by status, queue depth and the age of the oldest queued build.

@@ -143,6 +143,49 @@ extension SQLiteCatalog {
             // (SealedFields); values written before are sealed when the catalog opens.
             try db.execute(sql: "ALTER TABLE site ADD COLUMN repo_token TEXT")
         }
+        migrator.registerMigration("v6-api-tokens") { db in
+            // API tokens with scopes. Only the SHA-256 of a token's secret is
+            // kept; every request looks its token up by it (the unique index).
+            try db.execute(
+                sql: """
+                    CREATE TABLE api_token (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        scope TEXT NOT NULL,
+                        secret_digest TEXT NOT NULL UNIQUE,
+                        created_by TEXT,
+                        created_at INTEGER NOT NULL,
+                        expires_at INTEGER,
+                        last_used_at INTEGER,
+                        revoked_at INTEGER
+                    );
+                    """
+            )
+        }
+        migrator.registerMigration("v7-audit-log") { db in
+            // Changes made through the admin API and refused authentication
+            // attempts. `id` orders the log and cuts its pages.
+            try db.execute(
+                sql: """
+                    CREATE TABLE audit_event (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        time INTEGER NOT NULL,
+                        token_id TEXT,
+                        token_name TEXT,
+                        action TEXT NOT NULL,
+                        target TEXT,
+                        outcome INTEGER NOT NULL,
+                        client_address TEXT,
+                        count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1)
+                    );
+
+                    -- Retention by age, and the filters of the log.
+                    CREATE INDEX audit_event_time ON audit_event (time);
+                    CREATE INDEX audit_event_action ON audit_event (action, id);
+                    CREATE INDEX audit_event_token ON audit_event (token_id, id);
+                    """
+            )
+        }
         return migrator
     }()
 }

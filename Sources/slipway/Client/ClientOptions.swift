@@ -6,7 +6,9 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: "The admin API (env SLIPWAY_ADMIN_URL; default http://127.0.0.1:8081).")
     var adminURL: String?
 
-    @Option(name: .long, help: "The admin token (env SLIPWAY_TOKEN; default: the token file in the data directory).")
+    @Option(
+        name: .long,
+        help: "The admin token or an API token (env SLIPWAY_TOKEN; default: the token file in the data directory).")
     var token: String?
 
     @Option(

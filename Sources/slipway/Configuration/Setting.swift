@@ -65,6 +65,7 @@ extension Setting {
         "secret_key", "SLIPWAY_SECRET_KEY",
         default: "<data>/secret-key on one node; required with PostgreSQL or split roles",
         secret: true)
+    static let auditRetention = Setting("admin.audit_retention", "SLIPWAY_AUDIT_RETENTION", default: "2160h")
     static let operationsHost = Setting("operations.host", "SLIPWAY_OPERATIONS_HOST", default: "127.0.0.1")
     static let operationsPort = Setting("operations.port", "SLIPWAY_OPERATIONS_PORT", default: "8082")
     static let storageKind = Setting("storage.kind", "SLIPWAY_STORAGE", default: "disk")
@@ -116,7 +117,7 @@ extension Setting {
         proxyProtocol, rateLimit, rateLimitBurst, maxConnectionsPerClient, tlsPort, tlsCertFile,
         tlsKeyFile, tlsHandshakeTimeout, http2, http2MaxStreams, httpsRedirect, hstsMaxAge, publicURL, adminHost,
         adminPort,
-        adminToken, secretKey,
+        adminToken, secretKey, auditRetention,
         operationsHost, operationsPort,
         storageKind,
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL,

@@ -149,6 +149,8 @@ struct SlipwayConfiguration: Sendable {
     var adminToken: String?
     /// `SLIPWAY_SECRET_KEY`, checked; nil: the key generated into `<data>/secret-key`.
     var secretKey: SecretKeyring?
+    /// How long the admin API's audit log is kept.
+    var auditRetention: Duration = .seconds(90 * 86_400)
     var storage: StorageKind
     var catalog: CatalogLocation
     var cacheBytes: Int
@@ -350,7 +352,7 @@ struct SlipwayConfiguration: Sendable {
             )
         }
 
-        return SlipwayConfiguration(
+        var configuration = SlipwayConfiguration(
             roles: roles,
             dataDirectory: dataDirectory,
             staticDirectory: parser.text(.staticDir) ?? StaticFiles.locate(),
@@ -366,6 +368,11 @@ struct SlipwayConfiguration: Sendable {
             adminToken: parser.text(.adminToken), secretKey: secretKey,
             storage: storage, catalog: catalog, cacheBytes: cacheBytes, cacheMaxEntryBytes: cacheMaxEntryBytes,
             builds: builds, queue: queue, notify: notify)
+        configuration.auditRetention = try parser.duration(.auditRetention) ?? configuration.auditRetention
+        guard configuration.auditRetention >= .seconds(3600) else {
+            throw ConfigurationError("\(Setting.auditRetention.label): at least 1h, e.g. 2160h (90 days)")
+        }
+        return configuration
     }
 }
 

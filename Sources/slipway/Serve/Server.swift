@@ -126,10 +126,12 @@ struct Server {
                 logger: Logger(label: "slipway.proxy")) : nil
 
         let address = configuration.publicSiteAddress
-        let adminConfiguration = AdminConfiguration(
+        var adminConfiguration = AdminConfiguration(
             host: configuration.admin.host, port: configuration.admin.port, token: token.token,
             publicScheme: address.scheme, appsDomain: configuration.appsDomain, publicPort: address.port,
             dashboardDirectory: configuration.dashboardDirectory)
+        adminConfiguration.trustedProxies = configuration.edge.trustedProxies
+        adminConfiguration.auditRetention = configuration.auditRetention
         // Build notifications go out from the processes that run builds.
         var notifications: NotificationDispatcher?
         if configuration.roles.contains(.builder) {

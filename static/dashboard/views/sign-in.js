@@ -27,7 +27,7 @@ export function renderSignIn(message) {
     event.preventDefault();
     const value = input.value.trim();
     if (!value) {
-      showError("Enter the admin token.");
+      showError("Enter a token.");
       input.focus();
       return;
     }
