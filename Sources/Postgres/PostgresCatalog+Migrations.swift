@@ -124,7 +124,25 @@ extension PostgresCatalog {
                 """,
                 "CREATE INDEX webhook_delivery_received ON webhook_delivery (received_at)",
             ] + EventOutbox.tables
-        )
+        ),
+        Migration(
+            id: "v2-site-protection",
+            statements: [
+                // Who may visit a deployment (SQLiteCatalog's `v5-site-protection`):
+                // the mode, the Basic username, previews only, the password
+                // version and the password's scrypt hash, which only
+                // `protectionSecret(siteID:)` reads. Older nodes ignore the columns.
+                """
+                ALTER TABLE site
+                    ADD COLUMN protection_mode text NOT NULL DEFAULT 'none'
+                        CHECK (protection_mode IN ('none', 'password', 'basic')),
+                    ADD COLUMN protection_username text,
+                    ADD COLUMN protection_previews_only boolean NOT NULL DEFAULT false,
+                    ADD COLUMN protection_version integer NOT NULL DEFAULT 0,
+                    ADD COLUMN protection_hash text
+                """
+            ]
+        ),
     ]
 
     /// This version's schema version: the number of migrations it knows.

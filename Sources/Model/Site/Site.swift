@@ -64,12 +64,16 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
     public let createdAt: Date
     /// When the settings last changed (activation does not count).
     public let updatedAt: Date
+    /// Who may visit (see ``protection``). Optional in the encoded form, so
+    /// a site encoded by a Slipway without protection still decodes.
+    private let protectionSettings: SiteProtection?
 
     public init(
         id: SiteID, slug: String, repoURL: String, branch: String, rootDir: String?, installCommand: String?,
         buildCommand: String?, outputDir: String?, spa: SpaMode, env: [BuildVariable], activeBuildID: BuildID?,
-        createdAt: Date, updatedAt: Date, notifyURL: String? = nil
+        createdAt: Date, updatedAt: Date, notifyURL: String? = nil, protection: SiteProtection = .none
     ) {
+        self.protectionSettings = protection
         self.id = id
         self.slug = slug
         self.repoURL = repoURL
@@ -90,9 +94,13 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
     public var settings: SiteSettings {
         SiteSettings(
             slug: slug, repoURL: repoURL, branch: branch, rootDir: rootDir, installCommand: installCommand,
-            buildCommand: buildCommand, outputDir: outputDir, spa: spa, env: env, notifyURL: notifyURL
+            buildCommand: buildCommand, outputDir: outputDir, spa: spa, env: env, notifyURL: notifyURL,
+            protection: protection
         )
     }
+
+    /// Whether visitors must sign in, and how; never the password or its hash.
+    public var protection: SiteProtection { protectionSettings ?? .none }
 }
 
 /// What is needed to create a site. Leave `slug` nil to have one derived from
@@ -113,6 +121,11 @@ public struct SiteDraft: Sendable, Hashable {
     /// The secret GitHub signs this site's push webhooks with, and Slipway
     /// signs its build notifications with; never logged.
     public var webhookSecret: String?
+    /// Who may visit; its `version` is ignored (a new site starts at 1 when
+    /// protected). A protected draft needs `passwordHash`.
+    public var protection: SiteProtection = .none
+    /// The ``PasswordHash`` of the site's password when `protection` is on; never logged.
+    public var passwordHash: String?
 
     public init(
         slug: String? = nil, repoURL: String, branch: String = "main", rootDir: String? = nil,
@@ -135,7 +148,7 @@ public struct SiteDraft: Sendable, Hashable {
 
 extension SiteDraft: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var description: String {
-        "SiteDraft(slug: \(slug ?? "nil"), repoURL: \(repoURL), branch: \(branch), env: \(env), notifyURL: \(redactedNotifyURL), webhookSecret: \(webhookSecret == nil ? "nil" : "***"))"
+        "SiteDraft(slug: \(slug ?? "nil"), repoURL: \(repoURL), branch: \(branch), env: \(env), notifyURL: \(redactedNotifyURL), webhookSecret: \(webhookSecret == nil ? "nil" : "***"), protection: \(protection))"
     }
     public var debugDescription: String { description }
     public var customMirror: Mirror {
@@ -147,6 +160,7 @@ extension SiteDraft: CustomStringConvertible, CustomDebugStringConvertible, Cust
                 "outputDir": outputDir as Any,
                 "spa": spa, "env": env, "notifyURL": redactedNotifyURL,
                 "webhookSecret": webhookSecret == nil ? "nil" : "***",
+                "protection": protection, "passwordHash": passwordHash == nil ? "nil" : "***",
             ])
     }
 
@@ -170,12 +184,22 @@ public struct SiteSettings: Sendable, Hashable {
     public var env: [BuildVariable]
     /// Where build notifications go; nil or empty for none.
     public var notifyURL: String?
+    /// Who may visit. Its `version` is the catalog's to set: it grows by
+    /// one whenever `newPasswordHash` is given.
+    public var protection: SiteProtection
+    /// Set to the ``PasswordHash`` of a new password to change it (needed
+    /// to turn protection on, or to change its mode or username); nil keeps
+    /// the stored one. Never read back from the catalog.
+    public var newPasswordHash: String?
 
     public init(
         slug: String, repoURL: String, branch: String = "main", rootDir: String? = nil,
         installCommand: String? = nil, buildCommand: String? = nil, outputDir: String? = nil,
-        spa: SpaMode = .auto, env: [BuildVariable] = [], notifyURL: String? = nil
+        spa: SpaMode = .auto, env: [BuildVariable] = [], notifyURL: String? = nil,
+        protection: SiteProtection = .none, newPasswordHash: String? = nil
     ) {
+        self.protection = protection
+        self.newPasswordHash = newPasswordHash
         self.slug = slug
         self.repoURL = repoURL
         self.branch = branch

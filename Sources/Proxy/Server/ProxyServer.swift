@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 public import CoreMetrics
+public import Foundation
 public import Logging
+import Model
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -53,6 +55,8 @@ public final class ProxyServer: Sendable {
     /// Set when the HTTPS listener redirects plain requests for the hosts it has certificates for.
     private let httpsRedirect: HTTPSRedirect?
     private let certificateFiles: CertificateFiles?
+    /// Who may visit protected sites, shared by every connection.
+    let protection: EdgeProtection
 
     private enum State {
         case idle
@@ -83,6 +87,7 @@ public final class ProxyServer: Sendable {
     ///   - eventLoopGroup: the loops to run on; by default the server makes
     ///     `configuration.eventLoopThreads` of its own and stops them at shutdown.
     ///   - dateClock: the time every answer's `Date` field says.
+    ///   - protectionClock: the time session cookies and the sign-in attempt limiter go by.
     /// - Throws: `ProxyError` for an invalid configuration or missing pages.
     public init(
         configuration: ProxyConfiguration,
@@ -93,7 +98,8 @@ public final class ProxyServer: Sendable {
         logger: Logger = Logger(label: "slipway.proxy"),
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         eventLoopGroup: (any EventLoopGroup)? = nil,
-        dateClock: HTTPDateClock = .system
+        dateClock: HTTPDateClock = .system,
+        protectionClock: @escaping @Sendable () -> Date = Date.init
     ) throws {
         self.dateClock = dateClock
         try configuration.validate()
@@ -106,6 +112,12 @@ public final class ProxyServer: Sendable {
         self.pages = try SlipwayPages(
             directory: configuration.pagesDirectory, overrideDirectory: configuration.pagesOverrideDirectory)
         self.siteTable = SiteTable()
+        let protection = configuration.protection
+        self.protection = EdgeProtection(
+            keys: protection.sessionKeys.keys, sessionTTL: protection.sessionTTL,
+            limiter: AttemptLimiter(
+                maxFailures: protection.maxFailures, window: protection.failureWindow, clock: protectionClock),
+            pages: pages, catalog: catalog, clock: protectionClock)
         self.bodyCache =
             bodyCache
             ?? BodyCache(
@@ -368,7 +380,8 @@ public final class ProxyServer: Sendable {
             dateClock: dateClock,
             preparedAnswers: Self.preparedAnswerLimits(bodyCacheBytes: bodyCache.capacityBytes),
             httpsRedirect: httpsRedirect,
-            strictTransportSecurity: configuration.tls?.hstsMaxAge.map { "max-age=\($0)" }, logger: logger)
+            strictTransportSecurity: configuration.tls?.hstsMaxAge.map { "max-age=\($0)" }, protection: protection,
+            logger: logger)
     }
 
     /// Each event loop keeps up to 8,192 prepared answers, holding at most an

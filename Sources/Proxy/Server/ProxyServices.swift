@@ -28,6 +28,8 @@ final class ProxyServices: Sendable {
     let httpsRedirect: HTTPSRedirect?
     /// The `Strict-Transport-Security` value of answers over HTTPS (nil: none).
     let strictTransportSecurity: String?
+    /// Who may visit protected sites (`Sources/Proxy/Protection`).
+    let protection: EdgeProtection
     let logger: Logger
 
     init(
@@ -35,8 +37,9 @@ final class ProxyServices: Sendable {
         fileDelivery: FileDelivery, metrics: ProxyMetrics,
         accessLog: AccessLog, intakeLimits: RequestIntake.Limits, upstream: ProxyConfiguration.Upstream,
         dateClock: HTTPDateClock, preparedAnswers: PreparedAnswers.Limits, httpsRedirect: HTTPSRedirect?,
-        strictTransportSecurity: String?, logger: Logger
+        strictTransportSecurity: String?, protection: EdgeProtection, logger: Logger
     ) {
+        self.protection = protection
         self.httpsRedirect = httpsRedirect
         self.strictTransportSecurity = strictTransportSecurity
         self.pipeline = pipeline
