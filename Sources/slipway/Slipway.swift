@@ -11,7 +11,8 @@ struct Slipway: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ServeCommand.self, DeployCommand.self, SitesCommand.self, BuildsCommand.self, LogsCommand.self,
-            RollbackCommand.self, CancelCommand.self, RemoveCommand.self, ConfigCommand.self, CatalogCommand.self,
+            RollbackCommand.self, CancelCommand.self, RemoveCommand.self, ProtectCommand.self, ConfigCommand.self,
+            CatalogCommand.self,
             SecretKeyCommand.self, SuperviseCommand.self,
         ]
     )

@@ -30,10 +30,12 @@ struct CreateDeploymentBody: Decodable, Sendable {
     let spa: SpaMode?
     let env: [EnvEntryInput]
     let notifyURL: String?
+    /// Who may visit (`ProtectionBody.swift`).
+    let protection: ProtectionInput?
 
     static let fields = [
         "slug", "repoUrl", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "spa", "env",
-        "notifyUrl",
+        "notifyUrl", "protection",
     ]
 
     init(from decoder: any Decoder) throws {
@@ -48,6 +50,7 @@ struct CreateDeploymentBody: Decodable, Sendable {
         spa = try object.optional("spa", as: SpaModeInput.self)?.mode
         env = try object.optional("env") ?? []
         notifyURL = try object.optional("notifyUrl")
+        protection = try object.optional("protection")
     }
 
     /// The catalog's draft; every variable must carry its value.
@@ -80,6 +83,8 @@ struct UpdateDeploymentBody: Decodable, Sendable {
     let env: [EnvEntryInput]?
     let notifyURL: FieldPatch<String>
     let rebuild: Bool
+    /// Who may visit (`ProtectionBody.swift`); absent keeps it.
+    let protection: ProtectionInput?
 
     static let fields = CreateDeploymentBody.fields + ["rebuild"]
 
@@ -96,6 +101,7 @@ struct UpdateDeploymentBody: Decodable, Sendable {
         env = try object.nonNullPatch("env")
         notifyURL = try object.patch("notifyUrl")
         rebuild = try object.optional("rebuild") ?? false
+        protection = try object.nonNullPatch("protection")
     }
 
     /// The variables after the update, given the stored ones.

@@ -65,6 +65,7 @@ struct DeploymentJSON: Encodable, Sendable {
         try put(site.spa.rawValue, "spa")
         try put(site.env.map { EnvEntry(name: $0.name, secret: $0.secret, value: $0.secret ? nil : $0.value) }, "env")
         try put(site.notifyURL, "notifyUrl")
+        try put(ProtectionJSON(protection: site.protection), "protection")
         try put(site.activeBuildID?.rawValue, "activeBuildId")
         try put(status, "status")
         try put(site.createdAt, "createdAt")

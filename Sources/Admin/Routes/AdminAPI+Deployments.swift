@@ -12,6 +12,11 @@ extension AdminAPI {
         let body = try await StrictJSON.decode(
             CreateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
         var draft = try body.draft()
+        if let input = body.protection {
+            let (protection, password) = try input.applied(to: .none)
+            draft.protection = protection
+            draft.passwordHash = await ProtectionInput.hashed(password)
+        }
         let webhookSecret = WebhookSecret.generate()
         draft.webhookSecret = webhookSecret
         let site = try await catalog.createSite(draft)
@@ -56,8 +61,26 @@ extension AdminAPI {
             UpdateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
         if body.rebuild { try requireBuilds() }
         let variables = try body.variables(current: current.env)
+        // The protection is worked out from the stored one (the catalog
+        // checks again against what it holds when it stores it).
+        let protection = try body.protection.map { try $0.applied(to: current.protection) }
+        let passwordHash = await ProtectionInput.hashed(protection?.password)
         let updated = try await catalog.updateSite(id: current.id) { settings in
             body.apply(to: &settings, variables: variables)
+            if let protection {
+                let version = settings.protection.version
+                settings.protection = protection.protection
+                settings.protection.version = version
+                settings.newPasswordHash = passwordHash
+            }
+        }
+        if let protection {
+            logger.info(
+                "deployment protection set",
+                metadata: [
+                    "slug": "\(updated.slug)", "protection": "\(updated.protection)",
+                    "passwordChanged": "\(protection.password != nil)",
+                ])
         }
         if body.rebuild {
             _ = try await catalog.createBuild(siteID: updated.id, BuildRequest(trigger: "update"))

@@ -38,6 +38,11 @@ struct SignInForm: Sendable, Equatable {
     /// Where to go once signed in: a same-host path (``ReturnPath``).
     var returnPath: String
 
+    init(password: String, returnPath: String) {
+        self.password = password
+        self.returnPath = returnPath
+    }
+
     /// Reads the form; nil when the body is not such a form.
     init?(contentType: String?, body: ByteBuffer?) {
         guard let contentType,
