@@ -15,7 +15,7 @@ import Testing
             let create = try await server.request(
                 .POST, "/api/deployments",
                 body: #"""
-                    {"slug": "docs", "repoUrl": "https://github.com/example/docs.git",
+                    {"slug": "guide", "repoUrl": "https://github.com/example/guide.git",
                      "protection": {"mode": "password", "password": "first-secret-pw", "previewsOnly": true}}
                     """#)
             #expect(create.status == 201, "\(create.body)")
@@ -27,31 +27,31 @@ import Testing
             #expect(protection["version"] as? Int == 1)
             #expect(protection["username"] is NSNull)
             #expect(protection["password"] == nil)
-            let site = try await server.catalog.site(slug: "docs")
+            let site = try await server.catalog.site(slug: "guide")
             let secret = try #require(try await server.catalog.protectionSecret(siteID: site.id))
             #expect(secret.passwordHash.hasPrefix("scrypt$32768$8$1$"))
             #expect(PasswordHash.verify("first-secret-pw", against: secret.passwordHash))
 
             // The scope alone changes without a password, and keeps the version.
             let scope = try await server.request(
-                .PATCH, "/api/deployments/docs", body: #"{"protection": {"previewsOnly": false}}"#)
+                .PATCH, "/api/deployments/guide", body: #"{"protection": {"previewsOnly": false}}"#)
             #expect(scope.status == 200, "\(scope.body)")
             #expect((try scope.json["protection"] as? [String: Any])?["version"] as? Int == 1)
 
             // A new password: version 2.
             let change = try await server.request(
-                .PATCH, "/api/deployments/docs", body: #"{"protection": {"password": "second-secret-pw"}}"#)
+                .PATCH, "/api/deployments/guide", body: #"{"protection": {"password": "second-secret-pw"}}"#)
             #expect(change.status == 200, "\(change.body)")
             #expect(!change.body.contains("second-secret-pw"))
             #expect((try change.json["protection"] as? [String: Any])?["version"] as? Int == 2)
 
             // Basic needs a username and a new password.
             let noPassword = try await server.request(
-                .PATCH, "/api/deployments/docs", body: #"{"protection": {"mode": "basic", "username": "team"}}"#)
+                .PATCH, "/api/deployments/guide", body: #"{"protection": {"mode": "basic", "username": "team"}}"#)
             #expect(noPassword.status == 422)
             #expect(noPassword.body.contains("protection.password is required"))
             let basic = try await server.request(
-                .PATCH, "/api/deployments/docs",
+                .PATCH, "/api/deployments/guide",
                 body: #"{"protection": {"mode": "basic", "username": "team", "password": "third-secret-pw"}}"#)
             #expect(basic.status == 200, "\(basic.body)")
             let basicProtection = try #require(try basic.json["protection"] as? [String: Any])
@@ -61,7 +61,7 @@ import Testing
             #expect(listed.body.contains("\"username\":\"team\"") && !listed.body.contains("scrypt"))
 
             let off = try await server.request(
-                .PATCH, "/api/deployments/docs", body: #"{"protection": {"mode": "none"}}"#)
+                .PATCH, "/api/deployments/guide", body: #"{"protection": {"mode": "none"}}"#)
             #expect(off.status == 200, "\(off.body)")
             let offProtection = try #require(try off.json["protection"] as? [String: Any])
             #expect(offProtection["mode"] as? String == "none" && offProtection["username"] is NSNull)
@@ -71,7 +71,7 @@ import Testing
 
     @Test func badProtectionIsRefusedWith422SayingWhatToFix() async throws {
         try await AdminTestServer.run { server in
-            _ = try await server.createDeployment(slug: "docs")
+            _ = try await server.createDeployment(slug: "guide")
             let cases: [(String, String)] = [
                 (#"{"mode": "password", "password": "short"}"#, "at least 8"),
                 (#"{"mode": "password", "password": "\#(String(repeating: "x", count: 1025))"}"#, "1024"),
@@ -88,12 +88,12 @@ import Testing
             ]
             for (body, message) in cases {
                 let reply = try await server.request(
-                    .PATCH, "/api/deployments/docs", body: #"{"protection": \#(body)}"#)
+                    .PATCH, "/api/deployments/guide", body: #"{"protection": \#(body)}"#)
                 #expect(reply.status == 422, "\(body): \(reply.body)")
                 #expect(reply.body.contains(message), "\(body): \(reply.body)")
                 #expect(!reply.body.contains("long enough pw"))
             }
-            #expect(try await server.catalog.site(slug: "docs").protection == .none)
+            #expect(try await server.catalog.site(slug: "guide").protection == .none)
         }
     }
 }

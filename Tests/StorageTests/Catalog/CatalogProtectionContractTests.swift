@@ -20,7 +20,7 @@ import Testing
     {
         try await implementation.withFixture { f in
             let hash = Self.hash("correct horse")
-            var draft = SiteDraft(slug: "docs", repoURL: "https://github.com/acme/docs")
+            var draft = SiteDraft(slug: "guide", repoURL: "https://github.com/acme/guide")
             draft.protection = SiteProtection(mode: .basic, username: "team", previewsOnly: true)
             draft.passwordHash = hash
             let site = try await f.catalog.createSite(draft)
