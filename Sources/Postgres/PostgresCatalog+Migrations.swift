@@ -153,7 +153,10 @@ extension PostgresCatalog {
     /// only ever raised), and a node whose ``schemaVersion`` is below it is
     /// refused. Migrations a node does not know are otherwise fine: they came
     /// from a newer release that declared them compatible.
-    static let minimumCompatibleVersion = 1
+    ///
+    /// 2 (`v2-site-protection`): a node that does not know protected sites
+    /// would serve them to anyone, so it may no longer start on the catalog.
+    static let minimumCompatibleVersion = 2
 
     /// Keys of the transaction-level advisory locks (the first half of
     /// `pg_advisory_xact_lock(int, int)`; the second is the schema's hash, so
