@@ -1,3 +1,4 @@
+import CoreMetrics
 import Crypto
 import Foundation
 import Model
@@ -69,6 +70,9 @@ final class EdgeProtection: Sendable {
     let pages: SlipwayPages
     private let catalog: any Catalog
     private let clock: @Sendable () -> Date
+    /// `slipway_proxy_sign_ins_total{result}`: passwords checked (`accepted`,
+    /// `refused`) and attempts refused unchecked while limited (`limited`).
+    private let signIns: [String: Counter]
     private let secrets = Mutex<[SiteID: ProtectionSecret]>([:])
     private let verified: Mutex<VerifiedCredentials>
 
@@ -80,8 +84,17 @@ final class EdgeProtection: Sendable {
 
     init(
         keys: [SymmetricKey], sessionTTL: Duration, limiter: AttemptLimiter, pages: SlipwayPages,
-        catalog: any Catalog, clock: @escaping @Sendable () -> Date = Date.init
+        catalog: any Catalog, clock: @escaping @Sendable () -> Date = Date.init,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
+        self.signIns = Dictionary(
+            uniqueKeysWithValues: ["accepted", "refused", "limited"].map {
+                (
+                    $0,
+                    Counter(
+                        label: "slipway_proxy_sign_ins_total", dimensions: [("result", $0)], factory: metricsFactory)
+                )
+            })
         precondition(!keys.isEmpty, "the edge needs a key to sign session cookies")
         self.keyBytes = keys.map { $0.withUnsafeBytes { Data($0) } }
         self.sessionTTL = sessionTTL
@@ -175,6 +188,7 @@ final class EdgeProtection: Sendable {
             }
         }
         guard right, let secret else {
+            signIns["refused"]?.increment()
             limiter.recordFailure(attempt.limiterKey)
             switch attempt.kind {
             case .form:
@@ -186,6 +200,7 @@ final class EdgeProtection: Sendable {
                 return .reply(basicChallenge(host))
             }
         }
+        signIns["accepted"]?.increment()
         limiter.recordSuccess(attempt.limiterKey)
         switch attempt.kind {
         case .form(let returnPath, let secure):
@@ -251,6 +266,7 @@ final class EdgeProtection: Sendable {
 
     /// 429 with `Retry-After` while the client and host are refused.
     func tooManyAttempts(_ wait: Duration) -> ResponsePlan {
+        signIns["limited"]?.increment()
         var extra = HTTPHeaders()
         extra.add(name: "Retry-After", value: RetryAfter.header(for: wait))
         extra.add(name: "X-Robots-Tag", value: "noindex")

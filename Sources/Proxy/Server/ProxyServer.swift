@@ -117,7 +117,7 @@ public final class ProxyServer: Sendable {
             keys: protection.sessionKeys.keys, sessionTTL: protection.sessionTTL,
             limiter: AttemptLimiter(
                 maxFailures: protection.maxFailures, window: protection.failureWindow, clock: protectionClock),
-            pages: pages, catalog: catalog, clock: protectionClock)
+            pages: pages, catalog: catalog, clock: protectionClock, metricsFactory: metricsFactory)
         self.bodyCache =
             bodyCache
             ?? BodyCache(

@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import Foundation
+import Metrics
+import MetricsTestKit
 import Model
 import NIOHTTP1
 import Storage
@@ -127,7 +129,11 @@ extension EndToEnd {
         }
 
         @Test func failedSignInsAreCountedPerClientAndHostUntil429() async throws {
-            try await withTestProxy(configure: { $0.protection.maxFailures = 3 }) { proxy in
+            let metrics = TestMetrics()
+            try await withTestProxy(metricsFactory: metrics, configure: { $0.protection.maxFailures = 3 }) { proxy in
+                @Sendable func signIns(_ result: String) -> Int64 {
+                    (try? metrics.expectCounter("slipway_proxy_sign_ins_total", [("result", result)]).totalValue) ?? 0
+                }
                 let deployed = try await proxy.deploy("docs", as: "manual")
                 let host = "manual.\(TestProxy.domain)"
                 try await Self.protect(proxy, deployed.site, password: "open sesame")
@@ -144,6 +150,7 @@ extension EndToEnd {
                 let preview = "\(deployed.build.number)--manual.\(TestProxy.domain)"
                 #expect(try await Self.signIn(proxy, host: preview, password: "guess guess").status == 401)
                 #expect(try await Self.signIn(proxy, host: preview, password: "open sesame").status == 303)
+                #expect(signIns("refused") == 4 && signIns("limited") == 2 && signIns("accepted") == 1)
             }
         }
 
