@@ -170,6 +170,24 @@ extension PostgresCatalog {
                 "CREATE INDEX audit_event_token ON audit_event (token_id, id)",
             ]
         ),
+        Migration(
+            id: "v5-site-protection",
+            statements: [
+                // Who may visit a deployment (SQLiteCatalog's `v8-site-protection`):
+                // the mode, the Basic username, previews only, the password
+                // version and the password's scrypt hash, which only
+                // `protectionSecret(siteID:)` reads. Older nodes ignore the columns.
+                """
+                ALTER TABLE site
+                    ADD COLUMN protection_mode text NOT NULL DEFAULT 'none'
+                        CHECK (protection_mode IN ('none', 'password', 'basic')),
+                    ADD COLUMN protection_username text,
+                    ADD COLUMN protection_previews_only boolean NOT NULL DEFAULT false,
+                    ADD COLUMN protection_version integer NOT NULL DEFAULT 0,
+                    ADD COLUMN protection_hash text
+                """
+            ]
+        ),
     ]
 
     /// This version's schema version: the number of migrations it knows.
@@ -180,7 +198,12 @@ extension PostgresCatalog {
     /// only ever raised), and a node whose ``schemaVersion`` is below it is
     /// refused. Migrations a node does not know are otherwise fine: they came
     /// from a newer release that declared them compatible.
-    static let minimumCompatibleVersion = 2
+    ///
+    /// 5 (`v2-sealed-secrets` to `v5-site-protection`): a node that does
+    /// not seal would read sealed values as the secrets themselves, and one
+    /// that does not know protected sites would serve them to anyone, so
+    /// neither may start on the catalog.
+    static let minimumCompatibleVersion = 5
 
     /// Keys of the transaction-level advisory locks (the first half of
     /// `pg_advisory_xact_lock(int, int)`; the second is the schema's hash, so

@@ -28,8 +28,21 @@ extension PostgresCatalog {
             createdAt: Millis.date(try row["created_at"].decode(Int64.self)),
             updatedAt: Millis.date(try row["updated_at"].decode(Int64.self)),
             notifyURL: try sealed.open(try row["notify_url"].decode(String?.self), .notifyURL, siteID: id),
-            hasRepoToken: try row["repo_token"].decode(String?.self) != nil
+            hasRepoToken: try row["repo_token"].decode(String?.self) != nil,
+            protection: try protection(from: row)
         )
+    }
+
+    /// The protection columns of a site row (never the hash).
+    static func protection(from row: PostgresRandomAccessRow) throws -> SiteProtection {
+        let modeText = try row["protection_mode"].decode(String.self)
+        guard let mode = ProtectionMode(rawValue: modeText) else {
+            throw CatalogError.unavailable("a deployment row holds the unknown protection mode '\(modeText)'")
+        }
+        return SiteProtection(
+            mode: mode, username: try row["protection_username"].decode(String?.self),
+            previewsOnly: try row["protection_previews_only"].decode(Bool.self),
+            version: try row["protection_version"].decode(Int.self))
     }
 
     static func build(from row: PostgresRandomAccessRow) throws -> Build {

@@ -40,8 +40,11 @@ extension PostgresCatalog {
             let settings = try SiteSettings(
                 slug: slug, repoURL: draft.repoURL, branch: draft.branch, rootDir: draft.rootDir,
                 installCommand: draft.installCommand, buildCommand: draft.buildCommand, outputDir: draft.outputDir,
-                spa: draft.spa, env: draft.env, notifyURL: draft.notifyURL
+                spa: draft.spa, env: draft.env, notifyURL: draft.notifyURL, protection: draft.protection,
+                newPasswordHash: draft.passwordHash
             ).validated()
+            let (protection, passwordHash) = try CatalogRules.protection(
+                current: .none, currentHash: nil, settings: settings)
             let id = SiteID.generate(at: Millis.date(tx.now))
             let env = try sealed.envJSON(settings.env, siteID: id)
             let secret = sealed.seal(webhookSecret, .webhookSecret, siteID: id)
@@ -61,6 +64,7 @@ extension PostgresCatalog {
             } catch let error where Self.isUniqueViolation(error) {
                 throw CatalogError.slugTaken(settings.slug)
             }
+            try await tx.storeProtection(protection, passwordHash: passwordHash, siteID: id)
             let site = try await tx.site(id: id)
             try await tx.publish(.siteCreated(site))
             return site
@@ -117,6 +121,10 @@ extension PostgresCatalog {
             } catch let error where Self.isUniqueViolation(error) {
                 throw CatalogError.slugTaken(settings.slug)
             }
+            let (protection, passwordHash) = try CatalogRules.protection(
+                current: current.protection, currentHash: try await tx.protectionHash(siteID: id),
+                settings: settings)
+            try await tx.storeProtection(protection, passwordHash: passwordHash, siteID: id)
             let site = try await tx.site(id: id)
             try await tx.publish(.siteUpdated(site))
             return site
@@ -183,6 +191,20 @@ extension PostgresCatalog {
     }
 }
 
+extension PostgresCatalog {
+    public func protectionSecret(siteID: SiteID) async throws -> ProtectionSecret? {
+        try await read { tx in
+            let site = try await tx.site(id: siteID)
+            guard site.protection.mode != .none, let hash = try await tx.protectionHash(siteID: siteID) else {
+                return nil
+            }
+            return ProtectionSecret(
+                mode: site.protection.mode, username: site.protection.username, version: site.protection.version,
+                passwordHash: hash)
+        }
+    }
+}
+
 extension PostgresCatalog.Transaction {
     /// Seals every clear secret, and seals again every secret sealed under
     /// a key that is no longer the first; returns how many rows changed.
@@ -234,6 +256,21 @@ extension PostgresCatalog.Transaction {
             rewritten += 1
         }
         return rewritten
+    }
+
+    func protectionHash(siteID: SiteID) async throws -> String? {
+        try await rows("SELECT protection_hash FROM site WHERE id = \(siteID.rawValue)").first?[0].decode(String?.self)
+    }
+
+    /// Writes the protection columns (`v5-site-protection`).
+    func storeProtection(_ protection: SiteProtection, passwordHash: String?, siteID: SiteID) async throws {
+        try await rows(
+            """
+            UPDATE site SET protection_mode = \(protection.mode.rawValue),
+                protection_username = \(protection.username), protection_previews_only = \(protection.previewsOnly),
+                protection_version = \(protection.version), protection_hash = \(passwordHash)
+            WHERE id = \(siteID.rawValue)
+            """)
     }
 
     func slugIsTaken(_ slug: String, except id: SiteID?) async throws -> Bool {

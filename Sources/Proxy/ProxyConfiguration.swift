@@ -46,6 +46,9 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var cache: Cache
     public var upstream: Upstream
     public var prefetch: Prefetch
+    /// Protected sites: the keys that sign session cookies, their lifetime
+    /// and the limit on failed sign-ins (`ProxyConfiguration+Protection.swift`).
+    public var protection = Protection()
 
     /// Where the client's address comes from. A connection from one of the
     /// `trustedProxies` with `proxyProtocol` on starts with a PROXY protocol
@@ -342,6 +345,12 @@ public struct ProxyConfiguration: Sendable, Hashable {
         }
         try require((0...65_535).contains(port), "proxy port \(port) is not between 0 and 65535")
         try require(!host.isEmpty, "proxy host is empty; use 0.0.0.0 to listen on every interface")
+        try require(
+            protection.sessionTTL >= .seconds(60) && protection.sessionTTL <= .seconds(366 * 86_400),
+            "the session lifetime of protected sites must be between 1 minute and 366 days")
+        try require(
+            protection.maxFailures > 0 && protection.failureWindow > .zero,
+            "the sign-in attempt limit needs at least one attempt and a window above zero")
         let domain = normalizedAppsDomain
         try require(
             !domain.isEmpty && HostRoute.normalizedHost(domain) == domain,

@@ -12,7 +12,7 @@ struct Slipway: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, DeployCommand.self, SitesCommand.self, BuildsCommand.self, LogsCommand.self,
             RollbackCommand.self, CancelCommand.self, RemoveCommand.self, TokensCommand.self, AuditCommand.self,
-            ConfigCommand.self, CatalogCommand.self, SecretKeyCommand.self, SuperviseCommand.self,
+            ProtectCommand.self, ConfigCommand.self, CatalogCommand.self, SecretKeyCommand.self, SuperviseCommand.self,
         ]
     )
 

@@ -64,11 +64,11 @@ public struct SlipwayProcess {
     /// Starts `slipway` with `arguments` and `environment` (on top of this
     /// process's, without its `SLIPWAY_` variables) in `directory`, by
     /// default the repository's root; `executable` is the built `slipway`
-    /// unless a test runs another program (an installed copy, `env`).
-    /// `input`, when given, is its whole standard input.
+    /// unless a test runs another program (an installed copy, `env`);
+    /// `standardInput`, when given, is what it reads on standard input.
     public static func start(
         _ arguments: [String], environment: [String: String], directory: String? = nil,
-        executable: URL = SlipwayProcess.executable, input: String? = nil
+        executable: URL = SlipwayProcess.executable, standardInput: String? = nil
     ) throws -> SlipwayProcess {
         let process = configured(
             arguments, environment: environment,
@@ -79,12 +79,12 @@ public struct SlipwayProcess {
         let collected = server.collected
         server.stdout.fileHandleForReading.readabilityHandler = { collected.append($0.availableData, error: false) }
         server.stderr.fileHandleForReading.readabilityHandler = { collected.append($0.availableData, error: true) }
-        let stdin = input.map { _ in Pipe() }
-        if let stdin { process.standardInput = stdin }
+        let input = standardInput.map { _ in Pipe() }
+        if let input { process.standardInput = input }
         try process.run()
-        if let stdin, let input {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try stdin.fileHandleForWriting.close()
+        if let input, let standardInput {
+            input.fileHandleForWriting.write(Data(standardInput.utf8))
+            try input.fileHandleForWriting.close()
         }
         return server
     }

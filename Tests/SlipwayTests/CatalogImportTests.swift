@@ -13,6 +13,8 @@ import Testing
 struct CatalogImportTests {
     static let webhookSecret = "whsec-" + String(repeating: "a1", count: 20)
     static let password = "Sup3rSecretPw"
+    /// Beta's protection: Basic, previews only, its hash copied as it is.
+    static let protectionHash = PasswordHash.make("preview password", cost: PasswordHash.Cost(n: 16, r: 1, p: 1))
 
     /// A clock the SQLite catalog reads, moved by hand: an hour ago, so
     /// every copied time is in the past for PostgreSQL's clock.
@@ -57,6 +59,11 @@ struct CatalogImportTests {
                     notifyURL: "https://hooks.example.com/slipway", webhookSecret: webhookSecret))
             clock.advance()
             let beta = try await catalog.createSite(SiteDraft(slug: "beta", repoURL: "https://example.com/beta.git"))
+            clock.advance()
+            _ = try await catalog.updateSite(id: beta.id) {
+                $0.protection = SiteProtection(mode: .basic, username: "team", previewsOnly: true)
+                $0.newPasswordHash = protectionHash
+            }
 
             func run(_ site: Site, _ result: BuildResult?, commit: String? = nil) async throws -> Build {
                 clock.advance()
@@ -207,6 +214,11 @@ struct CatalogImportTests {
         #expect(try await catalog.webhookSecret(siteID: alpha.id) == webhookSecret)
         #expect(source.betaWebhookSecret != nil)
         #expect(try await catalog.webhookSecret(siteID: source.beta.id) == source.betaWebhookSecret)
+        // Protection: the settings (compared with the sites above) and the hash.
+        #expect(
+            source.beta.protection == SiteProtection(mode: .basic, username: "team", previewsOnly: true, version: 1))
+        #expect(try await catalog.protectionSecret(siteID: source.beta.id)?.passwordHash == protectionHash)
+        #expect(try await catalog.protectionSecret(siteID: alpha.id) == nil)
 
         // Builds: numbers, statuses and times as they were; the running one queued again.
         var expected = source.builds

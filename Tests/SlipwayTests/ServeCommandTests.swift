@@ -139,7 +139,7 @@ import Testing
 
         // A private repository's token goes in through standard input, never an argument, and never comes back.
         var withToken = try SlipwayProcess.start(
-            deploy + ["--repo-token-stdin", "--no-follow"], environment: client, input: "cli-token-7q2w\n")
+            deploy + ["--repo-token-stdin", "--no-follow"], environment: client, standardInput: "cli-token-7q2w\n")
         defer { withToken.kill() }
         #expect(try await withToken.waitForExit() == 0, "\(withToken.output)\(withToken.errorOutput)")
         #expect(!withToken.output.contains("cli-token-7q2w"))
@@ -172,6 +172,28 @@ import Testing
         defer { noRepository.kill() }
         #expect(try await noRepository.waitForExit() == 1)
         #expect(noRepository.errorOutput.contains("--repo"))
+
+        // Protection: the password from standard input, the edge asks for it, the list says so.
+        var protect = try SlipwayProcess.start(
+            ["protect", "cli-site", "--password-stdin", "--previews-only"], environment: client,
+            standardInput: "a cli password\n")
+        defer { protect.kill() }
+        #expect(try await protect.waitForExit() == 0, "\(protect.output)\(protect.errorOutput)")
+        #expect(protect.output.contains("cli-site: password, previews only"), "\(protect.output)")
+        #expect(!protect.output.contains("a cli password"))
+        let preview = "1--cli-site.localhost"
+        // The edge learns of the change from the catalog's event, a moment after the API answered.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await httpGet(port: proxyPort, host: preview).status != 401, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await httpGet(port: proxyPort, host: preview).status == 401)
+        #expect(try await httpGet(port: proxyPort, host: "cli-site.localhost").status == 200)
+        let protectedList = try await cli("sites")
+        #expect(protectedList.output.contains("password, previews only"), "\(protectedList.output)")
+        #expect(try await cli("protect", "cli-site", "--basic", "team").status == 2)
+        let off = try await cli("protect", "cli-site", "--off")
+        #expect(off.status == 0 && off.output.contains("cli-site: public"), "\(off.output)")
 
         #expect(try await cli("rm", "cli-site").status == 0)
         #expect(try await httpGet(port: proxyPort, host: "cli-site.localhost").status == 404)

@@ -32,10 +32,12 @@ struct CreateDeploymentBody: Decodable, Sendable {
     let notifyURL: String?
     /// A private repository's access token (write-only).
     let repoToken: String?
+    /// Who may visit (`ProtectionBody.swift`).
+    let protection: ProtectionInput?
 
     static let fields = [
         "slug", "repoUrl", "branch", "rootDir", "installCommand", "buildCommand", "outputDir", "spa", "env",
-        "notifyUrl", "repoToken",
+        "notifyUrl", "repoToken", "protection",
     ]
 
     init(from decoder: any Decoder) throws {
@@ -51,6 +53,7 @@ struct CreateDeploymentBody: Decodable, Sendable {
         env = try object.optional("env") ?? []
         notifyURL = try object.optional("notifyUrl")
         repoToken = try object.optional("repoToken")
+        protection = try object.optional("protection")
     }
 
     /// The catalog's draft; every variable must carry its value.
@@ -86,6 +89,8 @@ struct UpdateDeploymentBody: Decodable, Sendable {
     /// A new repository access token; `null` (or empty) forgets it.
     let repoToken: FieldPatch<String>
     let rebuild: Bool
+    /// Who may visit (`ProtectionBody.swift`); absent keeps it.
+    let protection: ProtectionInput?
 
     static let fields = CreateDeploymentBody.fields + ["rebuild"]
 
@@ -103,6 +108,7 @@ struct UpdateDeploymentBody: Decodable, Sendable {
         notifyURL = try object.patch("notifyUrl")
         repoToken = try object.patch("repoToken")
         rebuild = try object.optional("rebuild") ?? false
+        protection = try object.nonNullPatch("protection")
     }
 
     /// The variables after the update, given the stored ones.

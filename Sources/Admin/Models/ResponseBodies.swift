@@ -68,6 +68,7 @@ struct DeploymentJSON: Encodable, Sendable {
         try put(site.env.map { EnvEntry(name: $0.name, secret: $0.secret, value: $0.secret ? nil : $0.value) }, "env")
         // Without the userinfo, which the notifier sends as Basic credentials.
         try put(site.notifyURL.map(URLUserinfo.removed(from:)), "notifyUrl")
+        try put(ProtectionJSON(protection: site.protection), "protection")
         try put(site.activeBuildID?.rawValue, "activeBuildId")
         try put(status, "status")
         try put(site.createdAt, "createdAt")

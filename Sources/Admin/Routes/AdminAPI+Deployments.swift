@@ -12,6 +12,11 @@ extension AdminAPI {
         let body = try await StrictJSON.decode(
             CreateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
         var draft = try body.draft()
+        if let input = body.protection {
+            let (protection, password) = try input.applied(to: .none)
+            draft.protection = protection
+            draft.passwordHash = await ProtectionInput.hashed(password)
+        }
         let webhookSecret = WebhookSecret.generate()
         draft.webhookSecret = webhookSecret
         let site = try await catalog.createSite(draft)
@@ -65,8 +70,26 @@ extension AdminAPI {
         case .null: newToken = .some(nil)
         case .value(let token): newToken = .some(try CatalogRules.repoToken(token))
         }
+        // The protection is worked out from the stored one (the catalog
+        // checks again against what it holds when it stores it).
+        let protection = try body.protection.map { try $0.applied(to: current.protection) }
+        let passwordHash = await ProtectionInput.hashed(protection?.password)
         var updated = try await catalog.updateSite(id: current.id) { settings in
             body.apply(to: &settings, variables: variables)
+            if let protection {
+                let version = settings.protection.version
+                settings.protection = protection.protection
+                settings.protection.version = version
+                settings.newPasswordHash = passwordHash
+            }
+        }
+        if let protection {
+            logger.info(
+                "deployment protection set",
+                metadata: [
+                    "slug": "\(updated.slug)", "protection": "\(updated.protection)",
+                    "passwordChanged": "\(protection.password != nil)",
+                ])
         }
         if let newToken {
             updated = try await catalog.setRepoToken(siteID: current.id, newToken)

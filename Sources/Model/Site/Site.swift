@@ -68,13 +68,18 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
     public let createdAt: Date
     /// When the settings last changed (activation does not count).
     public let updatedAt: Date
+    /// Who may visit (see ``protection``). Optional in the encoded form, so
+    /// a site encoded by a Slipway without protection still decodes.
+    private let protectionSettings: SiteProtection?
 
     public init(
         id: SiteID, slug: String, repoURL: String, branch: String, rootDir: String?, installCommand: String?,
         buildCommand: String?, outputDir: String?, spa: SpaMode, env: [BuildVariable], activeBuildID: BuildID?,
-        createdAt: Date, updatedAt: Date, notifyURL: String? = nil, hasRepoToken: Bool = false
+        createdAt: Date, updatedAt: Date, notifyURL: String? = nil, hasRepoToken: Bool = false,
+        protection: SiteProtection = .none
     ) {
         self.hasRepoToken = hasRepoToken
+        self.protectionSettings = protection
         self.id = id
         self.slug = slug
         self.repoURL = repoURL
@@ -95,14 +100,18 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
     public var settings: SiteSettings {
         SiteSettings(
             slug: slug, repoURL: repoURL, branch: branch, rootDir: rootDir, installCommand: installCommand,
-            buildCommand: buildCommand, outputDir: outputDir, spa: spa, env: env, notifyURL: notifyURL
+            buildCommand: buildCommand, outputDir: outputDir, spa: spa, env: env, notifyURL: notifyURL,
+            protection: protection
         )
     }
+
+    /// Whether visitors must sign in, and how; never the password or its hash.
+    public var protection: SiteProtection { protectionSettings ?? .none }
 }
 
 extension Site {
     /// Decodes a site, including one an older Slipway encoded (in an event
-    /// kept in the database) before `hasRepoToken` existed.
+    /// kept in the database) before `hasRepoToken` or protection existed.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
@@ -120,7 +129,8 @@ extension Site {
             createdAt: try container.decode(Date.self, forKey: .createdAt),
             updatedAt: try container.decode(Date.self, forKey: .updatedAt),
             notifyURL: try container.decodeIfPresent(String.self, forKey: .notifyURL),
-            hasRepoToken: try container.decodeIfPresent(Bool.self, forKey: .hasRepoToken) ?? false)
+            hasRepoToken: try container.decodeIfPresent(Bool.self, forKey: .hasRepoToken) ?? false,
+            protection: try container.decodeIfPresent(SiteProtection.self, forKey: .protectionSettings) ?? .none)
     }
 }
 
@@ -145,6 +155,11 @@ public struct SiteDraft: Sendable, Hashable {
     /// An access token for a private https repository, handed to git when
     /// it clones; never logged or returned.
     public var repoToken: String?
+    /// Who may visit; its `version` is ignored (a new site starts at 1 when
+    /// protected). A protected draft needs `passwordHash`.
+    public var protection: SiteProtection = .none
+    /// The ``PasswordHash`` of the site's password when `protection` is on; never logged.
+    public var passwordHash: String?
 
     public init(
         slug: String? = nil, repoURL: String, branch: String = "main", rootDir: String? = nil,
@@ -169,7 +184,7 @@ public struct SiteDraft: Sendable, Hashable {
 
 extension SiteDraft: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var description: String {
-        "SiteDraft(slug: \(slug ?? "nil"), repoURL: \(repoURL), branch: \(branch), env: \(env), notifyURL: \(redactedNotifyURL), webhookSecret: \(webhookSecret == nil ? "nil" : "***"), repoToken: \(repoToken == nil ? "nil" : "***"))"
+        "SiteDraft(slug: \(slug ?? "nil"), repoURL: \(repoURL), branch: \(branch), env: \(env), notifyURL: \(redactedNotifyURL), webhookSecret: \(webhookSecret == nil ? "nil" : "***"), repoToken: \(repoToken == nil ? "nil" : "***"), protection: \(protection))"
     }
     public var debugDescription: String { description }
     public var customMirror: Mirror {
@@ -182,6 +197,7 @@ extension SiteDraft: CustomStringConvertible, CustomDebugStringConvertible, Cust
                 "spa": spa, "env": env, "notifyURL": redactedNotifyURL,
                 "webhookSecret": webhookSecret == nil ? "nil" : "***",
                 "repoToken": repoToken == nil ? "nil" : "***",
+                "protection": protection, "passwordHash": passwordHash == nil ? "nil" : "***",
             ])
     }
 
@@ -205,12 +221,22 @@ public struct SiteSettings: Sendable, Hashable {
     public var env: [BuildVariable]
     /// Where build notifications go; nil or empty for none.
     public var notifyURL: String?
+    /// Who may visit. Its `version` is the catalog's to set: it grows by
+    /// one whenever `newPasswordHash` is given.
+    public var protection: SiteProtection
+    /// Set to the ``PasswordHash`` of a new password to change it (needed
+    /// to turn protection on, or to change its mode or username); nil keeps
+    /// the stored one. Never read back from the catalog.
+    public var newPasswordHash: String?
 
     public init(
         slug: String, repoURL: String, branch: String = "main", rootDir: String? = nil,
         installCommand: String? = nil, buildCommand: String? = nil, outputDir: String? = nil,
-        spa: SpaMode = .auto, env: [BuildVariable] = [], notifyURL: String? = nil
+        spa: SpaMode = .auto, env: [BuildVariable] = [], notifyURL: String? = nil,
+        protection: SiteProtection = .none, newPasswordHash: String? = nil
     ) {
+        self.protection = protection
+        self.newPasswordHash = newPasswordHash
         self.slug = slug
         self.repoURL = repoURL
         self.branch = branch

@@ -23,6 +23,34 @@ extension SiteSettings {
         result.buildCommand = try Self.command(buildCommand, field: "buildCommand")
         try Self.check(env: env)
         if let url = notifyURL { result.notifyURL = url.isEmpty ? nil : try NotifyURL(url).text }
+        result.protection = try Self.checked(protection, newPasswordHash: newPasswordHash)
+        return result
+    }
+
+    /// The protection settings with what does not apply to the mode left
+    /// out (a username outside `basic`), or the problem.
+    private static func checked(_ protection: SiteProtection, newPasswordHash: String?) throws(CatalogError)
+        -> SiteProtection
+    {
+        var result = protection
+        switch protection.mode {
+        case .none:
+            result.username = nil
+            if newPasswordHash != nil {
+                throw .invalidInput("protection.password is only taken with mode 'password' or 'basic'")
+            }
+        case .password:
+            result.username = nil
+        case .basic:
+            guard let username = protection.username else {
+                throw .invalidInput(
+                    "protection.username is required with mode 'basic'; give the name visitors sign in with")
+            }
+            if let problem = SiteProtection.usernameProblem(username) { throw .invalidInput(problem) }
+        }
+        if let hash = newPasswordHash, !PasswordHash.isWellFormed(hash) {
+            throw .invalidInput("the password hash is not in the scrypt form Slipway stores")
+        }
         return result
     }
 

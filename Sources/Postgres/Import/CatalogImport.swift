@@ -223,7 +223,7 @@ public enum CatalogImport {
                 }
                 for (column, value) in zip(table.columns, rows.rows[index]) {
                     parameterNumber += 1
-                    cells.append("$\(parameterNumber)::\(column.kind.rawValue)")
+                    cells.append("$\(parameterNumber)::\(column.kind.cast)")
                     switch value {
                     case .null: binds.appendNull()
                     case .integer(let number): binds.append(number)

@@ -8,6 +8,11 @@ struct CopiedColumn: Sendable {
         case text
         case integer
         case bigint
+        /// SQLite's 0 or 1, PostgreSQL's boolean.
+        case boolean
+
+        /// The cast of a bound value in the INSERT.
+        var cast: String { self == .boolean ? "integer::boolean" : rawValue }
     }
 
     let name: String
@@ -60,6 +65,9 @@ struct CopiedTable: Sendable {
             CopiedColumn("output_dir"), CopiedColumn("spa"), CopiedColumn("env"), CopiedColumn("active_build_id"),
             CopiedColumn("build_counter", .integer), CopiedColumn("webhook_secret"), CopiedColumn("notify_url"),
             CopiedColumn("created_at", .bigint), CopiedColumn("updated_at", .bigint), CopiedColumn("repo_token"),
+            CopiedColumn("protection_mode"), CopiedColumn("protection_username"),
+            CopiedColumn("protection_previews_only", .boolean), CopiedColumn("protection_version", .integer),
+            CopiedColumn("protection_hash"),
         ],
         identity: nil, order: "rowid")
 
@@ -134,7 +142,7 @@ struct SQLiteCatalogDump: Sendable {
     /// columns this copy would drop), one without all of them by an older one.
     static let knownMigrations = [
         "v1-sites-builds-queue", "v2-site-webhook-secret", "v3-notifications", "v4-webhook-deliveries",
-        "v5-repo-token", "v6-api-tokens", "v7-audit-log",
+        "v5-repo-token", "v6-api-tokens", "v7-audit-log", "v8-site-protection",
     ]
 
     let tables: [CopiedRows]
@@ -231,7 +239,8 @@ struct SQLiteCatalogDump: Sendable {
         switch (value.storage, column.kind) {
         case (.null, _): return .null
         case (.string(let text), .text): return .text(text)
-        case (.int64(let number), .integer), (.int64(let number), .bigint): return .integer(number)
+        case (.int64(let number), .integer), (.int64(let number), .bigint), (.int64(let number), .boolean):
+            return .integer(number)
         default:
             throw CatalogImportError(
                 "row \(row + 1) of the table \(table.name) holds a value of the wrong type in \(column.name) (\(column.kind.rawValue) expected); repair the catalog or restore a backup, then import again"

@@ -95,6 +95,9 @@ struct HTTP1HeadScanner: Sendable {
     private var acceptEncoding = HTTP1FieldSlot.absent
     private var connection = HTTP1FieldSlot.absent
     private var expect = HTTP1FieldSlot.absent
+    private var cookie = HTTP1FieldSlot.absent
+    private var authorization = HTTP1FieldSlot.absent
+    private var contentType = HTTP1FieldSlot.absent
     private var contentLengthTrailingOWS = false
     private var transferEncodingTrailingTab = false
     private var connectionClose = false
@@ -404,6 +407,8 @@ struct HTTP1HeadScanner: Sendable {
                 } else {
                     expectation = .other
                 }
+            } else if HTTP1Bytes.equalsIgnoringCase(bytes, name, "cookie") {
+                note(&cookie)
             }
         case 8:
             if HTTP1Bytes.equalsIgnoringCase(bytes, name, "if-range") { note(&ifRange) }
@@ -413,7 +418,13 @@ struct HTTP1HeadScanner: Sendable {
                 noteConnectionTokens(bytes, value)
             }
         case 13:
-            if HTTP1Bytes.equalsIgnoringCase(bytes, name, "if-none-match") { note(&ifNoneMatch) }
+            if HTTP1Bytes.equalsIgnoringCase(bytes, name, "if-none-match") {
+                note(&ifNoneMatch)
+            } else if HTTP1Bytes.equalsIgnoringCase(bytes, name, "authorization") {
+                note(&authorization)
+            }
+        case 12:
+            if HTTP1Bytes.equalsIgnoringCase(bytes, name, "content-type") { note(&contentType) }
         case 14:
             if HTTP1Bytes.equalsIgnoringCase(bytes, name, "content-length") {
                 note(&contentLength)
@@ -555,7 +566,8 @@ struct HTTP1HeadScanner: Sendable {
                 acceptEncoding: rebased(acceptEncoding), connection: rebased(connection), expect: rebased(expect),
                 contentLength: length, isChunked: transferEncoding.count == 1, isKeepAlive: keepAlive,
                 expectation: expectation, acceptedEncodings: encodings.accepted, fieldCount: fieldCount,
-                fieldBytes: fieldBytes))
+                fieldBytes: fieldBytes, cookie: rebased(cookie), authorization: rebased(authorization),
+                contentType: rebased(contentType)))
     }
 
     /// Positions in the scanned bytes of a slot's value.

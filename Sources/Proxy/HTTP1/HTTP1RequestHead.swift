@@ -101,6 +101,10 @@ struct HTTP1RequestHead: Sendable {
     let fieldCount: Int
     /// Their size as Slipway counts it: name + trimmed value + 4 per field.
     let fieldBytes: Int
+    /// Read by a protected site's sign-in (`Sources/Proxy/Protection`).
+    var cookie = HTTP1FieldSlot.absent
+    var authorization = HTTP1FieldSlot.absent
+    var contentType = HTTP1FieldSlot.absent
 
     /// A body follows the head (chunked, or a `Content-Length` above zero).
     var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }

@@ -32,7 +32,9 @@ enum HTTP2Request {
             case ":authority": authority = value
             case "host": hosts.append(value)
             case "if-none-match", "if-modified-since", "range", "if-range", "accept-encoding", "x-forwarded-for",
-                "x-forwarded-proto":
+                "x-forwarded-proto",
+                // What a protected site's sign-in reads; HTTP/2 may split `cookie` (RFC 9113 §8.2.3).
+                "cookie", "authorization", "content-type":
                 fields.add(name: name, value: value)
             default: break
             }

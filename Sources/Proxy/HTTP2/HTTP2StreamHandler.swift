@@ -25,6 +25,8 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, ExchangeResponder {
     let now: () -> NIODeadline
     /// A `FileRegion` cannot pass through HTTP/2 framing nor TLS.
     let fileDelivery = FileDelivery.buffers
+    /// HTTP/2 is only offered over TLS (ALPN `h2`).
+    let isSecure = true
     var context: ChannelHandlerContext!
     var exchange: Exchange?
     private let timeouts: ConnectionTimeouts.Configuration
@@ -107,11 +109,20 @@ final class HTTP2StreamHandler: ChannelDuplexHandler, ExchangeResponder {
                 break
             }
         case .data(let data):
-            guard case .receivingBody(let request, let bytes) = state else { return }
+            guard case .receivingBody(var request, let bytes) = state else { return }
             let total = bytes + data.data.readableBytes
-            if total > services.intakeLimits.maxRequestBodyBytes {
+            let (limit, keeps) = services.intakeLimits.bodyLimit(method: request.method, target: request.target)
+            if total > limit {
                 refuse(.payloadTooLarge, method: request.method)
-            } else if data.endStream {
+                return
+            }
+            if keeps, case .byteBuffer(var bytes) = data.data {
+                // The sign-in form of a protected site: the one body kept.
+                var body = request.body ?? ByteBuffer()
+                body.writeBuffer(&bytes)
+                request.body = body
+            }
+            if data.endStream {
                 received(request)
             } else {
                 state = .receivingBody(request, bytes: total)

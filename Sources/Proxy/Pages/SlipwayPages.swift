@@ -82,16 +82,18 @@ public struct SlipwayPages: Sendable {
         }
     }
 
-    static let templateNames = ["building.html", "failed.html", "error.html"]
+    static let templateNames = ["building.html", "failed.html", "error.html", "signin.html"]
     static let placeholders: [String: Set<String>] = [
         "building.html": ["slug", "state", "build"],
         "failed.html": ["slug", "build", "state"],
         "error.html": ["status", "title", "message"],
+        "signin.html": ["host", "return", "message", "action"],
     ]
 
     private let building: PageTemplate
     private let failed: PageTemplate
     private let error: PageTemplate
+    private let signInTemplate: PageTemplate
     private let fixed: [Kind: ByteBuffer]
 
     /// Loads the templates.
@@ -121,6 +123,7 @@ public struct SlipwayPages: Sendable {
         self.building = templates["building.html"]!
         self.failed = templates["failed.html"]!
         self.error = templates["error.html"]!
+        self.signInTemplate = templates["signin.html"]!
         var fixed: [Kind: ByteBuffer] = [:]
         for kind in Kind.allCases {
             let html = error.render(["status": String(kind.status.code), "title": kind.title, "message": kind.message])
@@ -145,6 +148,17 @@ public struct SlipwayPages: Sendable {
     func failure(slug: String, buildNumber: Int, state: String) -> Rendered {
         let html = failed.render(["slug": slug, "build": String(buildNumber), "state": state])
         return Rendered(status: .serviceUnavailable, body: ByteBuffer(string: html))
+    }
+
+    /// The sign-in page of a protected site (password mode), answered with
+    /// 401: a form that posts the password and `returnPath` to
+    /// `/.slipway/auth`. `returnPath` is a sanitised same-host path
+    /// (``ReturnPath``), escaped like every value.
+    func signIn(host: String, returnPath: String, message: String) -> Rendered {
+        let html = signInTemplate.render([
+            "host": host, "return": returnPath, "message": message, "action": ReservedPaths.signIn,
+        ])
+        return Rendered(status: .unauthorized, body: ByteBuffer(string: html))
     }
 
     /// A page built from `error.html` with a message of the caller's (never request text).

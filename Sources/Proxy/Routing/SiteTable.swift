@@ -46,6 +46,8 @@ public final class SiteTable: Sendable {
         public var unfinishedBuilds: [BuildID: BuildState]
         /// The newest build that has ended.
         public var latestFinished: BuildState?
+        /// Who may visit (never the password's hash).
+        public var protection: SiteProtection
 
         public init(site: Site) {
             self.siteID = site.id
@@ -55,6 +57,7 @@ public final class SiteTable: Sendable {
             self.successfulBuilds = [:]
             self.unfinishedBuilds = [:]
             self.latestFinished = nil
+            self.protection = site.protection
         }
 
         /// What the site serves: its active build, or which page explains why there is none.
@@ -88,6 +91,7 @@ public final class SiteTable: Sendable {
             slug = site.slug
             spa = site.spa
             activeBuildID = site.activeBuildID
+            protection = site.protection
         }
     }
 

@@ -19,6 +19,8 @@ protocol ExchangeResponder: AnyObject {
     var now: () -> NIODeadline { get }
     /// How this channel sends files of the disk store.
     var fileDelivery: FileDelivery { get }
+    /// The connection is over TLS (an HTTP/2 stream always is).
+    var isSecure: Bool { get }
     /// The response in progress.
     var exchange: Exchange? { get }
     var context: ChannelHandlerContext! { get }
@@ -49,11 +51,46 @@ extension ExchangeResponder {
 
     /// Steps 1–3 of the pipeline, then the plan once the manifest is at hand.
     func serve(_ exchange: Exchange) {
-        let pipeline = services.pipeline
         // Read before routing: an answer prepared from what routing sees is
         // dropped if the table changed since (``PreparedAnswers``).
-        let version = pipeline.siteTable.version
-        switch pipeline.route(exchange.request) {
+        let version = services.pipeline.siteTable.version
+        serve(services.pipeline.route(exchange.request), exchange, siteTableVersion: version)
+    }
+
+    /// Whether the client reached the edge over HTTPS as it sees it: what
+    /// decides a session cookie's `Secure`. The connection is TLS, or a
+    /// trusted proxy said `X-Forwarded-Proto: https` (``Exchange/isSecure``).
+    func isSecureAsClientSees(_ exchange: Exchange) -> Bool {
+        exchange.isSecure
+    }
+
+    private func serve(_ routed: ServingPipeline.Routed, _ exchange: Exchange, siteTableVersion version: UInt64) {
+        let pipeline = services.pipeline
+        switch routed {
+        case .protected(let host, let inner):
+            // Every answer of a protected host is private (`writeHead`), and
+            // none is ever prepared: the fast path never skips this check.
+            exchange.isProtected = true
+            let protection = services.protection
+            let decision = protection.decide(
+                exchange.request, host: host, client: exchange.client, secure: isSecureAsClientSees(exchange),
+                alreadyVerified: exchange.accessVerified)
+            switch decision {
+            case .pass:
+                serve(inner, exchange, siteTableVersion: version)
+            case .reply(let plan):
+                execute(plan, exchange)
+            case .verify(let attempt):
+                runAsync(exchange, { try await protection.verify(attempt) }) { outcome in
+                    switch outcome {
+                    case .pass:
+                        exchange.accessVerified = true
+                        self.serve(inner, exchange, siteTableVersion: version)
+                    case .reply(let plan):
+                        self.execute(plan, exchange)
+                    }
+                }
+            }
         case .reply(let plan):
             execute(plan, exchange)
         case .replyAndClose(let plan):
@@ -63,7 +100,9 @@ extension ExchangeResponder {
             exchange.isPreview = build.isPreview
             if let manifest = services.manifests.cached(buildID: build.buildID) {
                 execute(pipeline.plan(exchange.request, build: build, manifest: manifest), exchange)
-                if exchange.request.answerKey != nil && (exchange.cacheHit || exchange.status == 304) {
+                if exchange.request.answerKey != nil && !exchange.isProtected
+                    && (exchange.cacheHit || exchange.status == 304)
+                {
                     answered(exchange, build: build, manifest: manifest, siteTableVersion: version)
                 }
                 return
@@ -96,15 +135,18 @@ extension ExchangeResponder {
     /// Writes the head of an answer whose own `headers` are complete (a
     /// page, a redirect, a 304).
     func writeHead(_ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders) {
-        writeHead(exchange, status: status, headers: headers, contentLength: nil, cacheHit: false)
+        writeHead(
+            exchange, status: status, headers: exchange.isProtected ? EdgeProtection.makePrivate(headers) : headers,
+            contentLength: nil, cacheHit: false)
     }
 
     /// Writes the head of a file answer: its headers, then `Content-Length`
     /// and `X-Cache` (from `exchange.cacheHit`).
     func writeHead(_ exchange: Exchange, reply: FileReply) {
         writeHead(
-            exchange, status: reply.status, headers: reply.headers, contentLength: reply.range.count,
-            cacheHit: exchange.cacheHit)
+            exchange, status: reply.status,
+            headers: exchange.isProtected ? EdgeProtection.makePrivate(reply.headers) : reply.headers,
+            contentLength: reply.range.count, cacheHit: exchange.cacheHit)
     }
 
     /// Warns that fields of a head were left out as not valid HTTP.

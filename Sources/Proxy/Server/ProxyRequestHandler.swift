@@ -19,6 +19,11 @@ final class Exchange {
     var isSecure: Bool { request.isSecure }
     /// Answered for a preview host (`<n>--<slug>`): pages carry `X-Robots-Tag: noindex`.
     var isPreview = false
+    /// Answered for a protected host: every head is made private
+    /// (`Cache-Control: private`), and the answer is never prepared.
+    var isProtected = false
+    /// The request's Basic credentials were verified off the loop: serve it.
+    var accessVerified = false
     /// Close the connection once this response is written.
     var closeAfter: Bool
     /// Loading the manifest or a body in the background.
@@ -251,7 +256,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
                 receivingMethod = head.httpMethod
                 action = intake.headReceived(head)
             case .body(let body):
-                action = intake.bodyReceived(bytes: body.readableBytes)
+                action = intake.bodyReceived(body)
             case .end:
                 if let (answer, notModified, head, client) = preparedAnswer {
                     preparedAnswer = nil

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 public import CoreMetrics
+public import Foundation
 public import Logging
 import Model
 public import NIOCore
@@ -56,6 +57,8 @@ public final class ProxyServer: Sendable {
     /// Set when the HTTPS listener redirects plain requests for the hosts it has certificates for.
     private let httpsRedirect: HTTPSRedirect?
     private let certificateFiles: CertificateFiles?
+    /// Who may visit protected sites, shared by every connection.
+    let protection: EdgeProtection
 
     private enum State {
         case idle
@@ -88,6 +91,7 @@ public final class ProxyServer: Sendable {
     ///   - dateClock: the time every answer's `Date` field says.
     ///   - rateLimitClock: the monotonic time, in nanoseconds, of the
     ///     per-client rate limit's buckets (tests inject one).
+    ///   - protectionClock: the time session cookies and the sign-in attempt limiter go by.
     /// - Throws: `ProxyError` for an invalid configuration or missing pages.
     public init(
         configuration: ProxyConfiguration,
@@ -99,7 +103,8 @@ public final class ProxyServer: Sendable {
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         eventLoopGroup: (any EventLoopGroup)? = nil,
         dateClock: HTTPDateClock = .system,
-        rateLimitClock: (@Sendable () -> Int64)? = nil
+        rateLimitClock: (@Sendable () -> Int64)? = nil,
+        protectionClock: @escaping @Sendable () -> Date = Date.init
     ) throws {
         self.dateClock = dateClock
         try configuration.validate()
@@ -112,6 +117,12 @@ public final class ProxyServer: Sendable {
         self.pages = try SlipwayPages(
             directory: configuration.pagesDirectory, overrideDirectory: configuration.pagesOverrideDirectory)
         self.siteTable = SiteTable()
+        let protection = configuration.protection
+        self.protection = EdgeProtection(
+            keys: protection.sessionKeys.keys, sessionTTL: protection.sessionTTL,
+            limiter: AttemptLimiter(
+                maxFailures: protection.maxFailures, window: protection.failureWindow, clock: protectionClock),
+            pages: pages, catalog: catalog, clock: protectionClock, metricsFactory: metricsFactory)
         self.bodyCache =
             bodyCache
             ?? BodyCache(
@@ -376,6 +387,7 @@ public final class ProxyServer: Sendable {
             preparedAnswers: Self.preparedAnswerLimits(bodyCacheBytes: bodyCache.capacityBytes),
             httpsRedirect: httpsRedirect,
             strictTransportSecurity: configuration.tls?.hstsMaxAge.map { "max-age=\($0)" }, clients: clients,
+            protection: protection,
             logger: logger)
     }
 

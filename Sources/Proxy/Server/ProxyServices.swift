@@ -30,6 +30,8 @@ final class ProxyServices: Sendable {
     let strictTransportSecurity: String?
     /// Who each request's client is, and the per-client limits.
     let clients: EdgeClients
+    /// Who may visit protected sites (`Sources/Proxy/Protection`).
+    let protection: EdgeProtection
     let logger: Logger
 
     init(
@@ -37,9 +39,10 @@ final class ProxyServices: Sendable {
         fileDelivery: FileDelivery, metrics: ProxyMetrics,
         accessLog: AccessLog, intakeLimits: RequestIntake.Limits, upstream: ProxyConfiguration.Upstream,
         dateClock: HTTPDateClock, preparedAnswers: PreparedAnswers.Limits, httpsRedirect: HTTPSRedirect?,
-        strictTransportSecurity: String?, clients: EdgeClients = .none, logger: Logger
+        strictTransportSecurity: String?, clients: EdgeClients = .none, protection: EdgeProtection, logger: Logger
     ) {
         self.clients = clients
+        self.protection = protection
         self.httpsRedirect = httpsRedirect
         self.strictTransportSecurity = strictTransportSecurity
         self.pipeline = pipeline

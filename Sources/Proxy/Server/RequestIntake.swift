@@ -1,4 +1,5 @@
 import Model
+import NIOCore
 import NIOHTTP1
 
 /// A request as the serving pipeline sees it once it has been received whole.
@@ -25,6 +26,10 @@ struct IncomingRequest: Sendable {
     /// https`. Decides the HTTPS redirect, `Strict-Transport-Security` and
     /// `Secure` cookies.
     var isSecure = false
+    /// The body of the one request whose body the edge reads: the sign-in
+    /// form of a protected site (``ReservedPaths/signIn``), at most
+    /// ``RequestIntake/Limits/maxFormBodyBytes``. Nil for every other request.
+    var body: ByteBuffer? = nil
 }
 
 /// Receiving one request, as a value-type state machine: a head the
@@ -37,12 +42,25 @@ struct RequestIntake {
         var maxHeaderBytes: Int
         var maxHeaderCount: Int
         var maxRequestBodyBytes: Int
+        /// The sign-in form's body (`POST /.slipway/auth`), the one body the
+        /// edge reads; every other request keeps `maxRequestBodyBytes`.
+        var maxFormBodyBytes = ReservedPaths.maxFormBytes
 
-        /// The parser's limits for these.
+        /// The parser's limits for these: the larger body limit, since the
+        /// head decides which applies (``bodyLimit(method:target:)``).
         var parser: HTTP1RequestParser.Limits {
             HTTP1RequestParser.Limits(
                 maxRequestLineBytes: maxRequestLineBytes, maxHeaderBytes: maxHeaderBytes,
-                maxHeaderCount: maxHeaderCount, maxBodyBytes: maxRequestBodyBytes)
+                maxHeaderCount: maxHeaderCount, maxBodyBytes: max(maxRequestBodyBytes, maxFormBodyBytes))
+        }
+
+        /// The body limit of a request, and whether its body is kept: only
+        /// the sign-in form's is.
+        func bodyLimit(method: HTTPMethod, target: String) -> (limit: Int, keeps: Bool) {
+            if method == .POST && ReservedPaths.rawPath(target) == ReservedPaths.signIn {
+                return (max(maxRequestBodyBytes, maxFormBodyBytes), true)
+            }
+            return (maxRequestBodyBytes, false)
         }
     }
 
@@ -63,7 +81,7 @@ struct RequestIntake {
 
     private enum State {
         case idle
-        case receiving(IncomingRequest, bodyBytes: Int)
+        case receiving(IncomingRequest, bodyBytes: Int, limit: Int, keeps: Bool)
         /// Answered early; the rest of the request is ignored.
         case rejected
     }
@@ -77,30 +95,59 @@ struct RequestIntake {
 
     mutating func headReceived(_ head: HTTP1RequestHead) -> Action {
         let request = Self.request(head)
+        let (limit, keeps) = limits.bodyLimit(method: request.method, target: request.target)
+        // The parser allows the larger of the two body limits; this
+        // request's own applies from here (a declared length over it is a
+        // 413 before any of the body is read, as the parser does).
+        if let length = head.contentLength, length > limit {
+            state = .rejected
+            return .reject(.payloadTooLarge)
+        }
         // A client that sent `Expect` waits for `100 Continue` before its
         // body; the edge takes no bodies, so it gets its final answer now.
-        if head.expectation != .none && head.hasBody {
+        // The sign-in form is the exception: a client that waits for 100
+        // sends its small body after a moment anyway.
+        if head.expectation != .none && head.hasBody && !(keeps && head.expectation == .continue) {
             state = .rejected
             return .serveAndClose(request)
         }
-        state = .receiving(request, bodyBytes: 0)
+        state = .receiving(request, bodyBytes: 0, limit: limit, keeps: keeps)
         return .none
     }
 
     mutating func bodyReceived(bytes: Int) -> Action {
-        guard case .receiving(let request, let received) = state else { return .none }
+        guard case .receiving(let request, let received, let limit, let keeps) = state else { return .none }
         let total = received + bytes
-        if total > limits.maxRequestBodyBytes {
+        if total > limit {
             state = .rejected
             return .reject(.payloadTooLarge)
         }
-        state = .receiving(request, bodyBytes: total)
+        state = .receiving(request, bodyBytes: total, limit: limit, keeps: keeps)
+        return .none
+    }
+
+    /// Body bytes received: counted against the request's limit, and kept
+    /// when the request is the sign-in form.
+    mutating func bodyReceived(_ bytes: ByteBuffer) -> Action {
+        guard case .receiving(var request, let received, let limit, true) = state else {
+            return bodyReceived(bytes: bytes.readableBytes)
+        }
+        let total = received + bytes.readableBytes
+        if total > limit {
+            state = .rejected
+            return .reject(.payloadTooLarge)
+        }
+        var body = request.body ?? ByteBuffer()
+        var copy = bytes
+        body.writeBuffer(&copy)
+        request.body = body
+        state = .receiving(request, bodyBytes: total, limit: limit, keeps: true)
         return .none
     }
 
     mutating func endReceived() -> Action {
         defer { state = .idle }
-        guard case .receiving(let request, _) = state else { return .none }
+        guard case .receiving(let request, _, _, _) = state else { return .none }
         return .serve(request)
     }
 
@@ -123,6 +170,10 @@ struct RequestIntake {
         copy(head.range, "range")
         copy(head.ifRange, "if-range")
         copy(head.acceptEncoding, "accept-encoding")
+        // What a protected site's sign-in reads (absent from most requests).
+        copy(head.cookie, "cookie")
+        copy(head.authorization, "authorization")
+        copy(head.contentType, "content-type")
         return IncomingRequest(
             method: head.httpMethod, target: head.originTarget, host: head.hostString, headers: headers,
             version: head.version == .http10 ? .http1_0 : .http1_1, isKeepAlive: head.isKeepAlive,

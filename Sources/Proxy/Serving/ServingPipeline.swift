@@ -59,6 +59,9 @@ struct ServingPipeline: Sendable {
         /// way that says nothing good about what follows on it.
         case replyAndClose(ResponsePlan)
         case build(ServedBuild)
+        /// The host is protected (`Sources/Proxy/Protection`): what the
+        /// request gets once its visitor is signed in.
+        indirect case protected(ProtectedHost, Routed)
     }
 
     let appsDomain: String
@@ -68,8 +71,12 @@ struct ServingPipeline: Sendable {
 
     /// Steps 1–2.
     func route(_ request: IncomingRequest) -> Routed {
-        // 1. Method.
-        guard MethodCheck.isAllowed(request.method) else {
+        // 1. Method. The sign-in and sign-out forms of protected sites are
+        // the only POSTs (`/.slipway/auth`, `/.slipway/logout`).
+        guard
+            MethodCheck.isAllowed(request.method)
+                || (request.method == .POST && ReservedPaths.takesPost(target: request.target))
+        else {
             var extra = HTTPHeaders()
             extra.add(name: "Allow", value: MethodCheck.allowHeader)
             return .reply(page(pages.page(.methodNotAllowed), extra: extra, isPreview: false))
@@ -97,6 +104,21 @@ struct ServingPipeline: Sendable {
         guard let site = siteTable.lookup(slug: slug) else {
             return .reply(page(pages.page(.noSite), isPreview: isPreview))
         }
+        // 2b. Protection: a protected host answers only signed-in visitors,
+        // whatever it would answer; `/.slipway/…` is never a site's file.
+        let routed: Routed =
+            ReservedPaths.isReserved(path.path) || request.method == .POST
+            ? .reply(page(pages.page(.notFound), isPreview: isPreview))
+            : routeSite(site, previewNumber: previewNumber, path: path)
+        guard site.protection.applies(isPreview: isPreview), let host = HostRoute.normalizedHost(request.host) else {
+            return routed
+        }
+        return .protected(
+            ProtectedHost(siteID: site.siteID, host: host, protection: site.protection, isPreview: isPreview), routed)
+    }
+
+    /// What a site answers once its host and path are known.
+    private func routeSite(_ site: SiteTable.Entry, previewNumber: Int?, path: RequestPath) -> Routed {
         if let previewNumber {
             guard let buildID = site.successfulBuilds[previewNumber] else {
                 return .reply(page(pages.page(.previewNotFound), isPreview: true))

@@ -74,6 +74,13 @@ public protocol Catalog: Sendable {
     /// - Throws: `unavailable` when a sealed value does not open with any key.
     func resealSecrets() async throws -> Int
 
+    /// What verifying a visitor's password for the site needs: the hash of
+    /// its password and the password version it belongs to; nil when the
+    /// site is not protected. Sites themselves never carry the hash (they
+    /// are logged, published and returned by the API): only the edge asks
+    /// for it, when it must verify a password. Throws `siteNotFound`.
+    func protectionSecret(siteID: SiteID) async throws -> ProtectionSecret?
+
     // MARK: Builds
 
     /// Queues a build of the site with the next number.

@@ -66,6 +66,30 @@ package enum CatalogRules {
         return token
     }
 
+    /// The protection to store when a site's settings change from
+    /// `current` (with a password hash stored or not) to `settings`
+    /// (already validated), and the hash to store: turning protection on,
+    /// or changing its mode or username, needs a new password; a new
+    /// password raises the version by one, which signs everyone out.
+    /// Turning protection off drops the hash and keeps the version, so
+    /// turning it on again raises it past every cookie ever issued.
+    package static func protection(
+        current: SiteProtection, currentHash: String?, settings: SiteSettings
+    ) throws -> (protection: SiteProtection, passwordHash: String?) {
+        var next = settings.protection
+        next.version = current.version
+        guard next.mode != .none else { return (next, nil) }
+        if let hash = settings.newPasswordHash {
+            next.version = current.version + 1
+            return (next, hash)
+        }
+        guard let currentHash, current.mode == next.mode, current.username == next.username else {
+            throw CatalogError.invalidInput(
+                "protection.password is required when turning protection on or changing its mode or username")
+        }
+        return (next, currentHash)
+    }
+
     /// A build request's fields, checked and bounded.
     package static func fields(of request: BuildRequest) throws -> (
         trigger: String?, commitSHA: String?, commitMessage: String?

@@ -186,6 +186,22 @@ extension SQLiteCatalog {
                     """
             )
         }
+        migrator.registerMigration("v8-site-protection") { db in
+            // Who may visit a deployment: the mode, the Basic username, whether
+            // only previews are protected, the password version (grows with
+            // every password change, signing everyone out) and the password's
+            // scrypt hash, which only `protectionSecret(siteID:)` reads.
+            try db.execute(
+                sql: """
+                    ALTER TABLE site ADD COLUMN protection_mode TEXT NOT NULL DEFAULT 'none'
+                        CHECK (protection_mode IN ('none', 'password', 'basic'));
+                    ALTER TABLE site ADD COLUMN protection_username TEXT;
+                    ALTER TABLE site ADD COLUMN protection_previews_only INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE site ADD COLUMN protection_version INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE site ADD COLUMN protection_hash TEXT;
+                    """
+            )
+        }
         return migrator
     }()
 }

@@ -28,8 +28,21 @@ extension SQLiteCatalog {
             createdAt: Millis.date(try row.decode(forColumn: "created_at")),
             updatedAt: Millis.date(try row.decode(forColumn: "updated_at")),
             notifyURL: try sealed.open(try row.decode(forColumn: "notify_url"), .notifyURL, siteID: id),
-            hasRepoToken: (try row.decode(forColumn: "repo_token") as String?) != nil
+            hasRepoToken: (try row.decode(forColumn: "repo_token") as String?) != nil,
+            protection: try Self.protection(from: row)
         )
+    }
+
+    /// The protection columns of a site row (never the hash).
+    static func protection(from row: Row) throws -> SiteProtection {
+        let modeText: String = try row.decode(forColumn: "protection_mode")
+        guard let mode = ProtectionMode(rawValue: modeText) else {
+            throw CatalogError.unavailable("a deployment row holds the unknown protection mode '\(modeText)'")
+        }
+        return SiteProtection(
+            mode: mode, username: try row.decode(forColumn: "protection_username"),
+            previewsOnly: try row.decode(forColumn: "protection_previews_only"),
+            version: try row.decode(forColumn: "protection_version"))
     }
 
     static func build(from row: Row) throws -> Build {

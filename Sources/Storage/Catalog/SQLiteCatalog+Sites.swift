@@ -21,8 +21,11 @@ extension SQLiteCatalog {
             let settings = try SiteSettings(
                 slug: slug, repoURL: draft.repoURL, branch: draft.branch, rootDir: draft.rootDir,
                 installCommand: draft.installCommand, buildCommand: draft.buildCommand, outputDir: draft.outputDir,
-                spa: draft.spa, env: draft.env, notifyURL: draft.notifyURL
+                spa: draft.spa, env: draft.env, notifyURL: draft.notifyURL, protection: draft.protection,
+                newPasswordHash: draft.passwordHash
             ).validated()
+            let (protection, passwordHash) = try CatalogRules.protection(
+                current: .none, currentHash: nil, settings: settings)
             let id = SiteID.generate(at: Millis.date(now))
             do {
                 try db.execute(
@@ -44,6 +47,7 @@ extension SQLiteCatalog {
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 throw CatalogError.slugTaken(settings.slug)
             }
+            try Self.storeProtection(protection, passwordHash: passwordHash, siteID: id, in: db)
             let site = try self.fetchSite(db, id: id)
             events.publish(.siteCreated(site))
             return site
@@ -97,6 +101,9 @@ extension SQLiteCatalog {
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 throw CatalogError.slugTaken(settings.slug)
             }
+            let (protection, passwordHash) = try CatalogRules.protection(
+                current: current.protection, currentHash: try Self.protectionHash(db, siteID: id), settings: settings)
+            try Self.storeProtection(protection, passwordHash: passwordHash, siteID: id, in: db)
             let site = try self.fetchSite(db, id: id)
             events.publish(.siteUpdated(site))
             return site
@@ -222,6 +229,38 @@ extension SQLiteCatalog {
             }
             return rewritten
         }
+    }
+
+    public func protectionSecret(siteID: SiteID) async throws -> ProtectionSecret? {
+        try await read { db, _ in
+            let site = try self.fetchSite(db, id: siteID)
+            guard site.protection.mode != .none, let hash = try Self.protectionHash(db, siteID: siteID) else {
+                return nil
+            }
+            return ProtectionSecret(
+                mode: site.protection.mode, username: site.protection.username, version: site.protection.version,
+                passwordHash: hash)
+        }
+    }
+
+    static func protectionHash(_ db: Database, siteID: SiteID) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT protection_hash FROM site WHERE id = ?", arguments: [siteID.rawValue])
+    }
+
+    /// Writes the protection columns (`v8-site-protection`).
+    static func storeProtection(_ protection: SiteProtection, passwordHash: String?, siteID: SiteID, in db: Database)
+        throws
+    {
+        try db.execute(
+            sql: """
+                UPDATE site SET protection_mode = ?, protection_username = ?, protection_previews_only = ?,
+                    protection_version = ?, protection_hash = ?
+                WHERE id = ?
+                """,
+            arguments: [
+                protection.mode.rawValue, protection.username, protection.previewsOnly, protection.version,
+                passwordHash, siteID.rawValue,
+            ])
     }
 
     static func slugIsTaken(_ db: Database, _ slug: String, except id: SiteID?) throws -> Bool {

@@ -55,9 +55,12 @@ struct SitesCommand: AsyncParsableCommand {
                 deployments.isEmpty
                     ? "No deployments yet: create one with `slipway deploy --repo URL`."
                     : table(
-                        ["SLUG", "STATUS", "URL", "ACTIVE BUILD"],
+                        ["SLUG", "STATUS", "URL", "ACTIVE BUILD", "PROTECTION"],
                         deployments.map {
-                            [text($0["slug"]), text($0["status"]), text($0["url"]), text($0["activeBuildId"])]
+                            [
+                                text($0["slug"]), text($0["status"]), text($0["url"]), text($0["activeBuildId"]),
+                                ProtectCommand.describe($0["protection"]),
+                            ]
                         })
             }
         }

@@ -56,6 +56,7 @@ extension Setting {
     static let http2 = Setting("proxy.http2", "SLIPWAY_HTTP2", default: "true")
     static let httpsRedirect = Setting("proxy.https_redirect", "SLIPWAY_HTTPS_REDIRECT", default: "true")
     static let hstsMaxAge = Setting("proxy.hsts_max_age", "SLIPWAY_HSTS_MAX_AGE", default: "off")
+    static let sessionTTL = Setting("proxy.session_ttl", "SLIPWAY_SESSION_TTL", default: "168h")
     static let http2MaxStreams = Setting(
         "proxy.http2_max_concurrent_streams", "SLIPWAY_HTTP2_MAX_CONCURRENT_STREAMS", default: "100")
     static let adminHost = Setting("admin.host", "SLIPWAY_ADMIN_HOST", default: "127.0.0.1")
@@ -115,7 +116,8 @@ extension Setting {
         dataDir, roles, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
         proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, proxySendfile, trustedProxies,
         proxyProtocol, rateLimit, rateLimitBurst, maxConnectionsPerClient, tlsPort, tlsCertFile,
-        tlsKeyFile, tlsHandshakeTimeout, http2, http2MaxStreams, httpsRedirect, hstsMaxAge, publicURL, adminHost,
+        tlsKeyFile, tlsHandshakeTimeout, http2, http2MaxStreams, httpsRedirect, hstsMaxAge, sessionTTL, publicURL,
+        adminHost,
         adminPort,
         adminToken, secretKey, auditRetention,
         operationsHost, operationsPort,

@@ -53,7 +53,7 @@ extension SlipwayConfiguration {
         }
         var caFile: String?
         if case .s3(let s3) = storage { caFile = s3.caCertificateFile }
-        return ProxyConfiguration(
+        var configuration = ProxyConfiguration(
             host: proxy.host, port: proxy.port, appsDomain: appsDomain,
             pagesDirectory: staticDirectory + "/pages", pagesOverrideDirectory: pagesDirectory,
             accessLog: edge.accessLog, sendfile: edge.sendfile,
@@ -73,5 +73,8 @@ extension SlipwayConfiguration {
                 headerRead: edge.headerTimeout, idle: edge.idleTimeout, writeIdle: edge.writeTimeout),
             cache: ProxyConfiguration.Cache(bodyBytes: cacheBytes, maxEntryBytes: cacheMaxEntryBytes),
             upstream: ProxyConfiguration.Upstream(timeout: edge.upstreamTimeout, caCertificateFile: caFile))
+        // The session keys come from the secret keyring (`Serve/Server.swift`).
+        configuration.protection.sessionTTL = edge.sessionTTL
+        return configuration
     }
 }

@@ -113,6 +113,8 @@ struct SlipwayConfiguration: Sendable {
         var proxyProtocol = false
         /// Per-client request rate and connections (`SLIPWAY_RATE_LIMIT`, …).
         var clientLimits = ProxyConfiguration.ClientLimits()
+        /// How long a visitor stays signed in to a password-protected site (`SLIPWAY_SESSION_TTL`).
+        var sessionTTL: Duration = .seconds(7 * 86_400)
     }
 
     /// How build notifications are sent.
@@ -305,7 +307,11 @@ struct SlipwayConfiguration: Sendable {
             sendfile: try parser.bool(.proxySendfile) ?? true,
             trustedProxies: try trustedProxies(parser),
             proxyProtocol: try parser.bool(.proxyProtocol) ?? false,
-            clientLimits: try clientLimits(parser))
+            clientLimits: try clientLimits(parser),
+            sessionTTL: try parser.duration(.sessionTTL) ?? .seconds(7 * 86_400))
+        guard edge.sessionTTL >= .seconds(60) && edge.sessionTTL <= .seconds(366 * 86_400) else {
+            throw ConfigurationError("\(Setting.sessionTTL.label): between 1m and 8784h (366 days); e.g. 168h")
+        }
         if edge.proxyProtocol && edge.trustedProxies.isEmpty {
             throw ConfigurationError(
                 "\(Setting.proxyProtocol.label) is on but \(Setting.trustedProxies.label) names no load balancer; list the addresses (or CIDR ranges) whose connections start with a PROXY header"

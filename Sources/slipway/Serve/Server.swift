@@ -4,6 +4,7 @@ import Builder
 import Foundation
 import Logging
 import Metrics
+import Model
 import Postgres
 import Prometheus
 import Proxy
@@ -32,7 +33,7 @@ struct Server {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         // Before anything is written: an incomplete installation stops here.
-        let proxyConfiguration: ProxyConfiguration
+        var proxyConfiguration: ProxyConfiguration
         do { proxyConfiguration = try configuration.proxyConfiguration() } catch { throw ServeError(error.message) }
         if configuration.roles.contains(.admin) {
             let missing = AdminInstallation.missingFiles(dashboardDirectory: configuration.dashboardDirectory)
@@ -54,6 +55,9 @@ struct Server {
         }
         let token = try AdminTokenFile.resolve(configured: configuration.adminToken, dataDirectory: data)
         let keyring = try SecretKeyFile.resolve(configured: configuration.secretKey, dataDirectory: data)
+        // Protected sites' session cookies: signed with a key derived from the
+        // first secret key, accepted under any (a rotation signs no one out).
+        proxyConfiguration.protection.sessionKeys = .init(keyring.derivedKeys(purpose: "edge-session"))
         let bus: any EventBus
         let catalog: any Catalog
         var fleetBus: PostgresEventBus?

@@ -41,12 +41,15 @@ import Testing
             try head(
                 "GET / HTTP/1.1", "Host: docs.apps.test", "If-None-Match: \"a\"", "Accept-Encoding: gzip",
                 "If-None-Match: \"b\", W/\"c\"", "Range: bytes=0-9", "If-Range: \"a\"",
-                "If-Modified-Since: Tue, 01 Dec 2026 10:00:00 GMT", "Cookie: not=kept", "Connection: close"))
+                "If-Modified-Since: Tue, 01 Dec 2026 10:00:00 GMT", "User-Agent: not kept", "Cookie: a=b",
+                "Authorization: Basic dTpw", "Connection: close"))
         #expect(request.headers["if-none-match"] == ["\"a\"", "\"b\", W/\"c\""])
         #expect(request.headers["accept-encoding"] == ["gzip"])
         #expect(request.headers["range"] == ["bytes=0-9"] && request.headers["if-range"] == ["\"a\""])
         #expect(request.headers["if-modified-since"] == ["Tue, 01 Dec 2026 10:00:00 GMT"])
-        #expect(request.headers["cookie"].isEmpty)
+        #expect(request.headers["user-agent"].isEmpty)
+        // What a protected site's sign-in reads.
+        #expect(request.headers["cookie"] == ["a=b"] && request.headers["authorization"] == ["Basic dTpw"])
         #expect(!request.isKeepAlive)
     }
 
@@ -115,5 +118,51 @@ import Testing
         #expect(request.method == .DELETE)
         let unknown = RequestIntake.request(try head("PURGE / HTTP/1.1", "Host: docs.apps.test"))
         #expect(unknown.method == .RAW(value: "PURGE"))
+    }
+
+    @Test func theSignInFormIsTheOneBodyKeptUpTo4KiB() throws {
+        var intake = RequestIntake(limits: limits)
+        let form = "password=open+sesame&return=%2F"
+        _ = intake.headReceived(
+            try head(
+                "POST /.slipway/auth HTTP/1.1", "Host: docs.apps.test", "Content-Length: \(form.utf8.count)",
+                "Content-Type: application/x-www-form-urlencoded"))
+        _ = intake.bodyReceived(ByteBuffer(string: String(form.prefix(10))))
+        _ = intake.bodyReceived(ByteBuffer(string: String(form.dropFirst(10))))
+        guard case .serve(let request) = intake.endReceived() else {
+            Issue.record("end")
+            return
+        }
+        #expect(request.body.map { String(buffer: $0) } == form)
+        #expect(request.headers["content-type"] == ["application/x-www-form-urlencoded"])
+
+        // Another path keeps its 1 KiB limit and its body is not kept.
+        var other = RequestIntake(limits: limits)
+        _ = other.headReceived(try head("POST /.slipway/authx HTTP/1.1", "Host: a.apps.test", "Content-Length: 5"))
+        _ = other.bodyReceived(ByteBuffer(string: "hello"))
+        guard case .serve(let plain) = other.endReceived() else {
+            Issue.record("end")
+            return
+        }
+        #expect(plain.body == nil)
+        var large = RequestIntake(limits: limits)
+        guard
+            case .reject(.payloadTooLarge) = large.headReceived(
+                try head("POST / HTTP/1.1", "Host: a.apps.test", "Content-Length: 2000"))
+        else {
+            Issue.record("a declared body over 1 KiB elsewhere is 413")
+            return
+        }
+        // The form itself: 4 KiB at most, declared (the parser's own limit) or received.
+        #expect(limits.parser.maxBodyBytes == 4096)
+        var chunked = RequestIntake(limits: limits)
+        _ = chunked.headReceived(
+            try head("POST /.slipway/auth HTTP/1.1", "Host: a.apps.test", "Transfer-Encoding: chunked"))
+        guard case .none = chunked.bodyReceived(ByteBuffer(repeating: 0x61, count: 4000)),
+            case .reject(.payloadTooLarge) = chunked.bodyReceived(ByteBuffer(repeating: 0x61, count: 100))
+        else {
+            Issue.record("a chunked form growing past 4 KiB is 413")
+            return
+        }
     }
 }

@@ -40,9 +40,15 @@ import Testing
 
     func plan(_ target: String, headers: [(String, String)] = []) -> ResponsePlan? {
         let incoming = request(target, headers: headers)
-        switch pipeline.route(incoming) {
+        return plan(pipeline.route(incoming), incoming)
+    }
+
+    private func plan(_ routed: ServingPipeline.Routed, _ incoming: IncomingRequest) -> ResponsePlan? {
+        switch routed {
         case .reply(let plan), .replyAndClose(let plan): return plan
         case .build(let build): return pipeline.plan(incoming, build: build, manifest: manifest)
+        // The site of these tests is not protected; what a protected one answers is tested end to end.
+        case .protected(_, let inner): return plan(inner, incoming)
         }
     }
 

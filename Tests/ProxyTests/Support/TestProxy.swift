@@ -226,13 +226,14 @@ final class TestProxy: Sendable {
     /// Sends one request to the proxy with `Host: <host>`.
     func request(
         _ target: String, host: String, method: HTTPMethod = .GET, headers: [(String, String)] = [],
-        bodyLimit: Int = 64 << 20
+        body: String? = nil, bodyLimit: Int = 64 << 20
     ) async throws -> TestResponse {
         let base = transport == .plain ? "http://127.0.0.1:\(port)" : "https://\(Self.edgeName):\(port)"
         var request = HTTPClientRequest(url: base + target)
         request.method = method
         request.headers.add(name: "Host", value: host)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
         let response = try await client.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: bodyLimit)
         let expected = transport == .h2 ? 2 : 1

@@ -3,6 +3,7 @@
 import { externalLink, safeURL } from "/dashboard/components/links.js";
 import { badge } from "/dashboard/components/status.js";
 import { h } from "/dashboard/dom.js";
+import { protectionSummary } from "/dashboard/views/protection-form.js";
 
 const ROUTING_LABELS = { auto: "Automatic", spa: "Single-page app", static: "Static site" };
 
@@ -37,5 +38,6 @@ export function factsCard(d) {
     fact("Routing", ROUTING_LABELS[d.spa] || d.spa),
     fact("Notify URL", code(d.notifyUrl, "None")),
     fact("Variables", env),
+    fact("Protection", protectionSummary(d)),
   );
 }

@@ -12,6 +12,7 @@ import { poll } from "/dashboard/poll.js";
 import { setView, showBuildInURL } from "/dashboard/router.js";
 import { buildsList } from "/dashboard/views/builds-table.js";
 import { deploymentHead, factsCard } from "/dashboard/views/deployment-summary.js";
+import { protectionForm } from "/dashboard/views/protection-form.js";
 import { settingsForm } from "/dashboard/views/settings-form.js";
 
 /** Shows the deployment `slug`, with the log of build `selectedId` (else the newest build). */
@@ -26,6 +27,7 @@ export function renderDeployment(slug, selectedId) {
     selectedId,
     stream: null, // the log viewer
     settings: null, // the settings form, once there is a deployment to fill it
+    protection: null, // the protection form, likewise
     poller: null,
   };
   page.poller = poll(() => refreshOrLeave(page), () => page.builds.some(isRunning), page.signal);
@@ -42,6 +44,7 @@ function layout(slug) {
     buildsBody: h("div", { class: "loading" }, "Loading builds…"),
     logArea: h("div"),
     settingsArea: h("div"),
+    protectionArea: h("div"),
     redeploy: h("button", { type: "button", class: "button primary", id: "redeploy" }, "Redeploy"),
     remove: h("button", { type: "button", class: "button danger", id: "delete-deployment" }, "Delete deployment"),
   };
@@ -53,6 +56,7 @@ function layout(slug) {
     parts.buildsBody,
     parts.logArea,
     parts.settingsArea,
+    parts.protectionArea,
     h(
       "section",
       { class: "card danger-zone", "aria-labelledby": "delete-title" },
@@ -115,6 +119,14 @@ function draw(page) {
       afterSave: (rebuild, newestBefore) => afterSave(page, rebuild, newestBefore),
     });
     page.settingsArea.replaceChildren(page.settings.element);
+  }
+  if (page.protection) page.protection.update(d);
+  else {
+    page.protection = protectionForm(page.slug, d, page.signal, (updated) => {
+      page.deployment = updated;
+      page.facts.replaceChildren(factsCard(updated));
+    });
+    page.protectionArea.replaceChildren(page.protection.element);
   }
 }
 
