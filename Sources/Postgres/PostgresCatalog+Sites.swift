@@ -218,30 +218,16 @@ extension PostgresCatalog.Transaction {
             """)
         for row in sites {
             let id = SiteID(unchecked: try row["id"].decode(String.self))
-            var repoURL = try row["repo_url"].decode(String.self)
-            let env = try row["env"].decode(String.self)
-            let secret = try row["webhook_secret"].decode(String?.self)
-            let notify = try row["notify_url"].decode(String?.self)
-            let storedToken = try row["repo_token"].decode(String?.self)
-            let split = SealedFields.splitCredentials(ofRepoURL: repoURL)
-            guard
-                split != nil || sealed.needsSealing(envJSON: env) || sealed.needsSealing(secret)
-                    || sealed.needsSealing(notify) || sealed.needsSealing(storedToken)
-            else { continue }
-            var token = try sealed.open(storedToken, .repoToken, siteID: id)
-            if let split {
-                // Credentials in the URL move to the sealed token.
-                repoURL = split.url
-                token = token ?? split.token
-            }
-            let newEnv = try sealed.envJSON(try sealed.env(json: env, siteID: id), siteID: id)
-            let newSecret = sealed.seal(try sealed.open(secret, .webhookSecret, siteID: id), .webhookSecret, siteID: id)
-            let newNotify = sealed.seal(try sealed.open(notify, .notifyURL, siteID: id), .notifyURL, siteID: id)
-            let newToken = sealed.seal(token, .repoToken, siteID: id)
+            let stored = SealedFields.SiteColumns(
+                repoURL: try row["repo_url"].decode(String.self), env: try row["env"].decode(String.self),
+                webhookSecret: try row["webhook_secret"].decode(String?.self),
+                notifyURL: try row["notify_url"].decode(String?.self),
+                repoToken: try row["repo_token"].decode(String?.self))
+            guard let new = try sealed.resealed(stored, siteID: id) else { continue }
             try await rows(
                 """
-                UPDATE site SET repo_url = \(repoURL), env = \(newEnv), webhook_secret = \(newSecret),
-                    notify_url = \(newNotify), repo_token = \(newToken)
+                UPDATE site SET repo_url = \(new.repoURL), env = \(new.env), webhook_secret = \(new.webhookSecret),
+                    notify_url = \(new.notifyURL), repo_token = \(new.repoToken)
                 WHERE id = \(id.rawValue)
                 """)
             rewritten += 1

@@ -177,58 +177,37 @@ extension SQLiteCatalog {
     /// Seals every clear secret, and seals again every secret sealed under a
     /// key that is no longer the first; returns how many rows changed.
     func resealRows(_ db: Database) throws -> Int {
-        do {
-            var rewritten = 0
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT id, repo_url, env, webhook_secret, notify_url, repo_token FROM site ORDER BY id")
-            for row in rows {
-                let id = SiteID(unchecked: row["id"])
-                var repoURL: String = row["repo_url"]
-                let env: String = row["env"]
-                let secret: String? = row["webhook_secret"]
-                let notify: String? = row["notify_url"]
-                let storedToken: String? = row["repo_token"]
-                let split = SealedFields.splitCredentials(ofRepoURL: repoURL)
-                guard
-                    split != nil || sealed.needsSealing(envJSON: env) || sealed.needsSealing(secret)
-                        || sealed.needsSealing(notify) || sealed.needsSealing(storedToken)
-                else { continue }
-                var token = try sealed.open(storedToken, .repoToken, siteID: id)
-                if let split {
-                    // Credentials in the URL move to the sealed token.
-                    repoURL = split.url
-                    token = token ?? split.token
-                }
-                try db.execute(
-                    sql: """
-                        UPDATE site SET repo_url = ?, env = ?, webhook_secret = ?, notify_url = ?, repo_token = ?
-                        WHERE id = ?
-                        """,
-                    arguments: [
-                        repoURL,
-                        try sealed.envJSON(try sealed.env(json: env, siteID: id), siteID: id),
-                        sealed.seal(try sealed.open(secret, .webhookSecret, siteID: id), .webhookSecret, siteID: id),
-                        sealed.seal(try sealed.open(notify, .notifyURL, siteID: id), .notifyURL, siteID: id),
-                        sealed.seal(token, .repoToken, siteID: id),
-                        id.rawValue,
-                    ])
-                rewritten += 1
-            }
-            // Pending and kept notifications hold a copy of the notify URL.
-            for row in try Row.fetchAll(db, sql: "SELECT id, site_id, url FROM notification") {
-                let id = SiteID(unchecked: row["site_id"])
-                let url: String = row["url"]
-                guard self.sealed.needsSealing(url) else { continue }
-                try db.execute(
-                    sql: "UPDATE notification SET url = ? WHERE id = ?",
-                    arguments: [
-                        self.sealed.seal(try self.sealed.open(url, .notifyURL, siteID: id), .notifyURL, siteID: id),
-                        row["id"] as String,
-                    ])
-                rewritten += 1
-            }
-            return rewritten
+        var rewritten = 0
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT id, repo_url, env, webhook_secret, notify_url, repo_token FROM site ORDER BY id")
+        for row in rows {
+            let id = SiteID(unchecked: row["id"])
+            let stored = SealedFields.SiteColumns(
+                repoURL: row["repo_url"], env: row["env"], webhookSecret: row["webhook_secret"],
+                notifyURL: row["notify_url"], repoToken: row["repo_token"])
+            guard let new = try sealed.resealed(stored, siteID: id) else { continue }
+            try db.execute(
+                sql: """
+                    UPDATE site SET repo_url = ?, env = ?, webhook_secret = ?, notify_url = ?, repo_token = ?
+                    WHERE id = ?
+                    """,
+                arguments: [new.repoURL, new.env, new.webhookSecret, new.notifyURL, new.repoToken, id.rawValue])
+            rewritten += 1
         }
+        // Pending and kept notifications hold a copy of the notify URL.
+        for row in try Row.fetchAll(db, sql: "SELECT id, site_id, url FROM notification") {
+            let id = SiteID(unchecked: row["site_id"])
+            let url: String = row["url"]
+            guard self.sealed.needsSealing(url) else { continue }
+            try db.execute(
+                sql: "UPDATE notification SET url = ? WHERE id = ?",
+                arguments: [
+                    self.sealed.seal(try self.sealed.open(url, .notifyURL, siteID: id), .notifyURL, siteID: id),
+                    row["id"] as String,
+                ])
+            rewritten += 1
+        }
+        return rewritten
     }
 
     public func protectionSecret(siteID: SiteID) async throws -> ProtectionSecret? {

@@ -106,6 +106,43 @@ package struct SealedFields: Sendable {
         return (URLUserinfo.removed(from: url), token)
     }
 
+    /// The columns of a `site` row that hold secrets (and the repository
+    /// URL, whose old credentials move to the token).
+    package struct SiteColumns: Sendable, Equatable {
+        package var repoURL: String
+        package var env: String
+        package var webhookSecret: String?
+        package var notifyURL: String?
+        package var repoToken: String?
+
+        package init(repoURL: String, env: String, webhookSecret: String?, notifyURL: String?, repoToken: String?) {
+            self.repoURL = repoURL
+            self.env = env
+            self.webhookSecret = webhookSecret
+            self.notifyURL = notifyURL
+            self.repoToken = repoToken
+        }
+    }
+
+    /// A site row's columns as they should be stored: every secret sealed
+    /// under the current key, credentials in the repository URL moved to
+    /// the token; nil when the row is already so.
+    package func resealed(_ stored: SiteColumns, siteID id: SiteID) throws -> SiteColumns? {
+        let split = Self.splitCredentials(ofRepoURL: stored.repoURL)
+        guard
+            split != nil || needsSealing(envJSON: stored.env) || needsSealing(stored.webhookSecret)
+                || needsSealing(stored.notifyURL) || needsSealing(stored.repoToken)
+        else { return nil }
+        var token = try open(stored.repoToken, .repoToken, siteID: id)
+        if let split, token == nil { token = split.token }
+        return SiteColumns(
+            repoURL: split?.url ?? stored.repoURL,
+            env: try envJSON(try env(json: stored.env, siteID: id), siteID: id),
+            webhookSecret: seal(try open(stored.webhookSecret, .webhookSecret, siteID: id), .webhookSecret, siteID: id),
+            notifyURL: seal(try open(stored.notifyURL, .notifyURL, siteID: id), .notifyURL, siteID: id),
+            repoToken: seal(token, .repoToken, siteID: id))
+    }
+
     /// Whether an `env` column holds a secret value that should be written again.
     package func needsSealing(envJSON json: String) -> Bool {
         guard let stored = try? JSONDecoder().decode([BuildVariable].self, from: Data(json.utf8)) else { return false }
