@@ -1,7 +1,7 @@
 import Foundation
-public import Logging
+package import Logging
 public import Model
-public import PostgresNIO
+package import PostgresNIO
 public import Storage
 
 /// How catalog events travel between the processes of a fleet.
@@ -57,11 +57,13 @@ public enum EventOutbox {
     ///   - now: the transaction's time, milliseconds since 1970.
     ///   - origin: for an event a bus published itself, `<bus id>:<number>`,
     ///     so that its subscribers from before the publication can skip it.
-    public static func record(
+    ///   - sealed: seals a site event's secrets; nil keeps them as they are
+    ///     (a bus without a keyring, publishing its own events).
+    package static func record(
         _ event: CatalogEvent, on connection: PostgresConnection, channel: String, now: Int64, logger: Logger,
-        origin: String? = nil
+        origin: String? = nil, sealed: SealedFields? = nil
     ) async throws {
-        let json = try StoredEvent(event).encoded()
+        let json = try StoredEvent(event, sealed: sealed).encoded()
         let rows = try await connection.query(
             "INSERT INTO catalog_event (at, payload) VALUES (\(now), \(json)) RETURNING seq", logger: logger)
         var seq: Int64 = 0
@@ -86,7 +88,8 @@ public enum EventOutbox {
         guard let seq = Int64(headParts[0]) else { return nil }
         let origin = headParts.count == 2 ? headParts[1] : nil
         guard parts.count == 2 else { return (seq, origin, nil) }
-        return (seq, origin, try? StoredEvent.decode(String(parts[1])).event)
+        // Inline events are never site events, which carry sealed secrets.
+        return (seq, origin, (try? StoredEvent.decode(String(parts[1])))?.event())
     }
 }
 
@@ -97,14 +100,14 @@ public struct StoredEvent: Codable, Sendable {
     public var build: Build?
     public var activation: Activation?
 
-    /// A site event is kept without the site's secrets (see
-    /// ``withoutSecrets(_:)``): the table is read by every node and kept for
-    /// hours, and no subscriber needs them — whoever does reads the catalog.
-    public init(_ event: CatalogEvent) {
+    /// A site event is kept with the site's secrets sealed (see
+    /// `SealedFields`): the table is read by every node and kept for hours.
+    package init(_ event: CatalogEvent, sealed: SealedFields? = nil) {
+        let keep: (Site) -> Site = { site in sealed?.seal(site) ?? site }
         switch event {
-        case .siteCreated(let site): self.init(kind: "siteCreated", site: Self.withoutSecrets(site))
-        case .siteUpdated(let site): self.init(kind: "siteUpdated", site: Self.withoutSecrets(site))
-        case .siteDeleted(let site): self.init(kind: "siteDeleted", site: Self.withoutSecrets(site))
+        case .siteCreated(let site): self.init(kind: "siteCreated", site: keep(site))
+        case .siteUpdated(let site): self.init(kind: "siteUpdated", site: keep(site))
+        case .siteDeleted(let site): self.init(kind: "siteDeleted", site: keep(site))
         case .buildChanged(let build): self.init(kind: "buildChanged", build: build)
         case .activated(let activation): self.init(kind: "activated", activation: activation)
         }
@@ -117,9 +120,11 @@ public struct StoredEvent: Codable, Sendable {
         self.activation = activation
     }
 
-    /// The event; nil for a kind or shape this version does not know.
-    public var event: CatalogEvent? {
-        switch kind {
+    /// The event, a site's secrets opened with `sealed`; nil for a kind or
+    /// shape this version does not know, or secrets that do not open.
+    package func event(opening sealed: SealedFields? = nil) -> CatalogEvent? {
+        let site = self.site.flatMap { site in sealed.map { try? $0.open(site) } ?? site }
+        return switch kind {
         case "siteCreated": site.map(CatalogEvent.siteCreated)
         case "siteUpdated": site.map(CatalogEvent.siteUpdated)
         case "siteDeleted": site.map(CatalogEvent.siteDeleted)
@@ -127,18 +132,6 @@ public struct StoredEvent: Codable, Sendable {
         case "activated": activation.map(CatalogEvent.activated)
         default: nil
         }
-    }
-
-    /// The site with the values of its secret variables emptied and its
-    /// notify URL without userinfo or query.
-    public static func withoutSecrets(_ site: Site) -> Site {
-        let env = site.env.map { $0.secret ? BuildVariable(name: $0.name, value: "", secret: true) : $0 }
-        guard env != site.env || site.notifyURL != nil else { return site }
-        return Site(
-            id: site.id, slug: site.slug, repoURL: site.repoURL, branch: site.branch, rootDir: site.rootDir,
-            installCommand: site.installCommand, buildCommand: site.buildCommand, outputDir: site.outputDir,
-            spa: site.spa, env: env, activeBuildID: site.activeBuildID, createdAt: site.createdAt,
-            updatedAt: site.updatedAt, notifyURL: site.notifyURL.map(NotifyURL.redact), hasRepoToken: site.hasRepoToken)
     }
 
     public func encoded() throws -> String {

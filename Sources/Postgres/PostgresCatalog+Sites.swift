@@ -232,6 +232,21 @@ extension PostgresCatalog.Transaction {
                 """)
             rewritten += 1
         }
+        // Site events kept for the fleet's buses hold sealed secrets too.
+        for row in try await rows(
+            "SELECT seq, payload FROM catalog_event WHERE payload LIKE '%sealed:v1:%' FOR NO KEY UPDATE")
+        {
+            let payload = try row["payload"].decode(String.self)
+            guard let stored = try? StoredEvent.decode(payload), let site = stored.site,
+                site.env.contains(where: { $0.secret && sealed.needsSealing($0.value) })
+                    || sealed.needsSealing(site.notifyURL.flatMap { SecretKeyring.isSealed($0) ? $0 : nil }),
+                let event = stored.event(opening: sealed)
+            else { continue }
+            let resealed = try StoredEvent(event, sealed: sealed).encoded()
+            try await rows(
+                "UPDATE catalog_event SET payload = \(resealed) WHERE seq = \(try row["seq"].decode(Int64.self))")
+            rewritten += 1
+        }
         // Pending and kept notifications hold a copy of the notify URL.
         for row in try await rows("SELECT id, site_id, url FROM notification FOR NO KEY UPDATE") {
             let id = SiteID(unchecked: try row["site_id"].decode(String.self))

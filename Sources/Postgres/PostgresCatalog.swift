@@ -174,7 +174,8 @@ public final class PostgresCatalog: Catalog {
 
         /// Records `event` in the outbox; it is announced when the transaction commits.
         func publish(_ event: CatalogEvent) async throws {
-            try await EventOutbox.record(event, on: connection, channel: channel, now: now, logger: logger)
+            try await EventOutbox.record(
+                event, on: connection, channel: channel, now: now, logger: logger, sealed: sealed)
         }
     }
 

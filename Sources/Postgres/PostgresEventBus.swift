@@ -74,6 +74,11 @@ public final class PostgresEventBus: EventBus {
         /// the fleet at a time).
         public var pruneInterval: Duration = .seconds(600)
 
+        /// The keys that seal and open the secrets of site events in the
+        /// table (`SLIPWAY_SECRET_KEY`, as the catalog's); nil keeps the
+        /// events this bus publishes itself as they are.
+        public var keyring: SecretKeyring?
+
         public init() {}
     }
 
@@ -472,7 +477,8 @@ public final class PostgresEventBus: EventBus {
         let rows = try await connection.query("SELECT payload FROM catalog_event WHERE seq = \(seq)", logger: logger)
         var stored: String?
         for try await json in rows.decode(String.self) { stored = json }
-        if let stored, let event = try? StoredEvent.decode(stored).event {
+        let opening = options.keyring.map(SealedFields.init)
+        if let stored, let event = (try? StoredEvent.decode(stored))?.event(opening: opening) {
             deliver(event, origin: origin)
         } else {
             // Pruned before it was read, or of a kind this version does not know.
@@ -787,7 +793,7 @@ private struct Writer: Sendable {
                 await write("publish an event") { connection, now in
                     try await EventOutbox.record(
                         event, on: connection, channel: settings.eventsChannel, now: now, logger: logger,
-                        origin: origin)
+                        origin: origin, sealed: options.keyring.map(SealedFields.init))
                 }
             case .line(let line, let buildID):
                 guard !closed.contains(buildID) else { continue }

@@ -110,6 +110,16 @@ public struct Site: Sendable, Hashable, Codable, Identifiable {
 }
 
 extension Site {
+    /// The same site with other values for the fields that hold secrets
+    /// (the catalog seals them in what it keeps).
+    public func replacingSecrets(env: [BuildVariable], notifyURL: String?) -> Site {
+        Site(
+            id: id, slug: slug, repoURL: repoURL, branch: branch, rootDir: rootDir, installCommand: installCommand,
+            buildCommand: buildCommand, outputDir: outputDir, spa: spa, env: env, activeBuildID: activeBuildID,
+            createdAt: createdAt, updatedAt: updatedAt, notifyURL: notifyURL, hasRepoToken: hasRepoToken,
+            protection: protection)
+    }
+
     /// Decodes a site, including one an older Slipway encoded (in an event
     /// kept in the database) before `hasRepoToken` or protection existed.
     public init(from decoder: any Decoder) throws {

@@ -86,6 +86,18 @@ package struct SealedFields: Sendable {
         return try open(stored, siteID: siteID)
     }
 
+    /// A site as an event kept in the database carries it: its secrets sealed.
+    package func seal(_ site: Site) -> Site {
+        site.replacingSecrets(
+            env: seal(site.env, siteID: site.id), notifyURL: seal(site.notifyURL, .notifyURL, siteID: site.id))
+    }
+
+    /// A site read back from a kept event: its secrets opened.
+    package func open(_ site: Site) throws(CatalogError) -> Site {
+        site.replacingSecrets(
+            env: try open(site.env, siteID: site.id), notifyURL: try open(site.notifyURL, .notifyURL, siteID: site.id))
+    }
+
     /// Whether a stored value should be written again: it is clear, or
     /// sealed under a key that is no longer the first.
     package func needsSealing(_ stored: String?) -> Bool {

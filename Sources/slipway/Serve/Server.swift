@@ -80,7 +80,10 @@ struct Server {
                 throw ServeError("cannot open the catalog at \(settings): \(error)")
             }
             do {
-                let shared = try await PostgresEventBus.start(settings: listen, logger: Logger(label: "slipway.events"))
+                var options = PostgresEventBus.Options()
+                options.keyring = keyring
+                let shared = try await PostgresEventBus.start(
+                    settings: listen, options: options, logger: Logger(label: "slipway.events"))
                 fleetBus = shared
                 bus = shared
             } catch {

@@ -110,11 +110,13 @@ final class BuilderHarness: Sendable {
     /// whether `body` succeeded or not.
     static func with(
         runner: RunnerChoice, store: (any ObjectStore)? = nil, clock: any Clock<Duration> = ContinuousClock(),
+        queueSettings: QueueSettings = BuilderHarness.queueSettings,
         configure: (inout BuilderConfiguration) -> Void = { _ in },
         _ body: (BuilderHarness) async throws -> Void
     ) async throws {
         if runner.isDocker { _ = try TestDocker.requireImage() }
-        let harness = try BuilderHarness(runner: runner, store: store, clock: clock, configure: configure)
+        let harness = try BuilderHarness(
+            runner: runner, store: store, queueSettings: queueSettings, clock: clock, configure: configure)
         try harness.pool.start()
         var failure: (any Error)?
         do {

@@ -148,7 +148,9 @@ struct PostgresStore: CatalogStore {
     }
 
     func makeBus() async throws -> StoreBus {
-        let bus = try await PostgresEventBus.start(settings: database, logger: TestPostgres.logger)
+        var options = PostgresEventBus.Options()
+        options.keyring = TestPostgres.keyring
+        let bus = try await PostgresEventBus.start(settings: database, options: options, logger: TestPostgres.logger)
         return StoreBus(bus: bus, shutdown: { await bus.shutdown() })
     }
 
