@@ -58,7 +58,12 @@ struct BearerAuthMiddleware: RouterMiddleware {
                 request, context, action: action, target: target(policy, context), client: client,
                 actor: (nil, "github-webhook"), skip: { $0 == 401 }, next)
         }
-        if let wait = limiter.retryAfter(client) {
+        // A request without credentials is told it needs them (401) whatever
+        // the address did: only presented tokens are limited.
+        let presentsCredentials =
+            !request.headers[values: .authorization].isEmpty
+            || request.uri.queryParameters.contains { Self.credentialParameters.contains($0.key.lowercased()) }
+        if presentsCredentials, let wait = limiter.retryAfter(client) {
             recorder.recordFailure(.init(clientAddress: client, outcome: 429))
             throw AdminError(
                 status: .tooManyRequests, code: "too_many_attempts",
