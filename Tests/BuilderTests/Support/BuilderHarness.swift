@@ -169,8 +169,13 @@ final class BuilderHarness: Sendable {
     /// Waits until the worker reported the end of the build's last attempt.
     func waitForReport(_ id: BuildID, timeout: Duration = .seconds(60)) async throws {
         let ends: Set<BuildReport.Outcome> = [.succeeded, .failed, .canceled]
-        try await eventually(timeout: timeout, "the worker to finish with build \(id)") {
-            reports(for: id).last.map { ends.contains($0.outcome) } ?? false
+        do {
+            try await eventually(timeout: timeout, "the worker to finish with build \(id)") {
+                reports(for: id).last.map { ends.contains($0.outcome) } ?? false
+            }
+        } catch {
+            let seen = reports(for: id).map { "\($0.outcome.rawValue) (\($0.error?.description ?? "no error"))" }
+            throw TestFailure("\(error); the worker reported: \(seen.isEmpty ? "nothing" : seen.joined(separator: ", "))")
         }
     }
 

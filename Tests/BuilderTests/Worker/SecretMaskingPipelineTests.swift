@@ -25,8 +25,11 @@ import Testing
     @Test(arguments: ["pw/9f8e7d", "pw?9f8e7d", "pw#9f8e7d", "pw@9f8e7d", "p/w?#@9f8e7d"])
     func aTokenWithSpecialCharactersShowsNowhere(_ password: String) async throws {
         // One attempt: the refused connection is a network error, retried otherwise.
+        // A long lease: with one attempt, a lease lost to a stalled machine
+        // would end the build without the worker's report.
         var once = BuilderHarness.queueSettings
         once.maxAttempts = 1
+        once.leaseDuration = .seconds(120)
         try await BuilderHarness.with(runner: .local, queueSettings: once) { harness in
             let site = try await harness.site(
                 repository: "https://127.0.0.1:9/acme/site.git", repoToken: "deployer:\(password)")
