@@ -47,6 +47,11 @@ public struct AdminConfiguration: Sendable {
     public var failedAttemptWindow: Duration = .seconds(60)
     /// A token's last use is written at most this often.
     public var tokenUseInterval: Duration = .seconds(60)
+    /// Where custom domains must point: the CNAME target and the apex
+    /// addresses (`SLIPWAY_DOMAIN_TARGET`, `SLIPWAY_DOMAIN_ADDRESSES`).
+    public var domainTarget = DomainTarget(hostname: nil, addresses: [])
+    /// Custom domains one deployment may have (`SLIPWAY_MAX_DOMAINS_PER_DEPLOYMENT`).
+    public var maxDomainsPerDeployment = DomainRules.defaultLimitPerDeployment
 
     /// 90 days.
     public static let defaultAuditRetention: Duration = .seconds(90 * 86_400)

@@ -70,7 +70,7 @@ public enum EventOutbox {
         for try await value in rows.decode(Int64.self) { seq = value }
         let carriesNoSecret: Bool
         switch event {
-        case .buildChanged, .activated: carriesNoSecret = true
+        case .buildChanged, .activated, .domainChanged, .domainRemoved: carriesNoSecret = true
         case .siteCreated, .siteUpdated, .siteDeleted: carriesNoSecret = false
         }
         let head = origin.map { "\(seq)/\($0)" } ?? "\(seq)"
@@ -99,6 +99,7 @@ public struct StoredEvent: Codable, Sendable {
     public var site: Site?
     public var build: Build?
     public var activation: Activation?
+    public var domain: CustomDomain?
 
     /// A site event is kept with the site's secrets sealed (see
     /// `SealedFields`): the table is read by every node and kept for hours.
@@ -110,14 +111,20 @@ public struct StoredEvent: Codable, Sendable {
         case .siteDeleted(let site): self.init(kind: "siteDeleted", site: keep(site))
         case .buildChanged(let build): self.init(kind: "buildChanged", build: build)
         case .activated(let activation): self.init(kind: "activated", activation: activation)
+        case .domainChanged(let domain): self.init(kind: "domainChanged", domain: domain)
+        case .domainRemoved(let domain): self.init(kind: "domainRemoved", domain: domain)
         }
     }
 
-    private init(kind: String, site: Site? = nil, build: Build? = nil, activation: Activation? = nil) {
+    private init(
+        kind: String, site: Site? = nil, build: Build? = nil, activation: Activation? = nil,
+        domain: CustomDomain? = nil
+    ) {
         self.kind = kind
         self.site = site
         self.build = build
         self.activation = activation
+        self.domain = domain
     }
 
     /// The event, a site's secrets opened with `sealed`; nil for a kind or
@@ -130,6 +137,8 @@ public struct StoredEvent: Codable, Sendable {
         case "siteDeleted": site.map(CatalogEvent.siteDeleted)
         case "buildChanged": build.map(CatalogEvent.buildChanged)
         case "activated": activation.map(CatalogEvent.activated)
+        case "domainChanged": domain.map(CatalogEvent.domainChanged)
+        case "domainRemoved": domain.map(CatalogEvent.domainRemoved)
         default: nil
         }
     }

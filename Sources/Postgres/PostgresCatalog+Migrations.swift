@@ -188,6 +188,53 @@ extension PostgresCatalog {
                 """
             ]
         ),
+        Migration(
+            id: "v6-custom-domains",
+            statements: [
+                // As SQLiteCatalog's v9-custom-domains: the users' own host
+                // names, their routing and certificate states, the check
+                // schedule and where the current certificate pair is.
+                """
+                CREATE TABLE custom_domain (
+                    hostname text PRIMARY KEY,
+                    site_id text NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                    apex boolean NOT NULL DEFAULT false,
+                    paired_with text,
+                    redirect_to text,
+                    verify_token text NOT NULL,
+                    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'active', 'moved', 'failed')),
+                    cert_status text NOT NULL DEFAULT 'none'
+                        CHECK (cert_status IN ('none', 'issuing', 'active', 'renewing', 'error')),
+                    error_code text,
+                    error_detail text,
+                    error_at bigint,
+                    check_attempts integer NOT NULL DEFAULT 0 CHECK (check_attempts >= 0),
+                    next_check_at bigint,
+                    verified_at bigint,
+                    cert_chain_key text,
+                    cert_key_key text,
+                    cert_sha256 text,
+                    cert_not_before bigint,
+                    cert_not_after bigint,
+                    cert_renew_at bigint,
+                    cert_source text CHECK (cert_source IN ('acme', 'uploaded')),
+                    https_redirect boolean NOT NULL DEFAULT true,
+                    hsts_max_age integer,
+                    created_at bigint NOT NULL,
+                    updated_at bigint NOT NULL
+                )
+                """,
+                "CREATE INDEX custom_domain_site ON custom_domain (site_id)",
+                "CREATE INDEX custom_domain_due ON custom_domain (next_check_at) WHERE next_check_at IS NOT NULL",
+            ]
+        ),
+        Migration(
+            id: "v7-fleet-leases",
+            statements: [
+                // As SQLiteCatalog's v10-fleet-leases: jobs one node of the fleet does at a time.
+                "CREATE TABLE fleet_lease (name text PRIMARY KEY, owner text NOT NULL, expires_at bigint NOT NULL)"
+            ]
+        ),
     ]
 
     /// This version's schema version: the number of migrations it knows.

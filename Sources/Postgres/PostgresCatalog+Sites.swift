@@ -138,8 +138,11 @@ extension PostgresCatalog {
             }
             let site = try Self.site(from: row, sealed: sealed)
             let builds = try await tx.builds("SELECT * FROM build WHERE site_id = \(id.rawValue) ORDER BY number")
+            let domains = try await tx.rows("DELETE FROM custom_domain WHERE site_id = \(id.rawValue) RETURNING *")
+                .map(Self.domain(from:))
             try await tx.rows("DELETE FROM build WHERE site_id = \(id.rawValue)")
             try await tx.rows("DELETE FROM site WHERE id = \(id.rawValue)")
+            for domain in domains { try await tx.publish(.domainRemoved(domain)) }
             try await tx.publish(.siteDeleted(site))
             return SiteDeletion(site: site, builds: builds)
         }

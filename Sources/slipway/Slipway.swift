@@ -12,7 +12,8 @@ struct Slipway: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, DeployCommand.self, SitesCommand.self, BuildsCommand.self, LogsCommand.self,
             RollbackCommand.self, CancelCommand.self, RemoveCommand.self, TokensCommand.self, AuditCommand.self,
-            ProtectCommand.self, ConfigCommand.self, CatalogCommand.self, SecretKeyCommand.self, SuperviseCommand.self,
+            ProtectCommand.self, DomainsCommand.self, ConfigCommand.self, CatalogCommand.self, SecretKeyCommand.self,
+            SuperviseCommand.self,
         ]
     )
 

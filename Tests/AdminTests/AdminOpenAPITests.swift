@@ -84,6 +84,10 @@ import Testing
                 "GET /api/builds/{id}", "POST /api/builds/{id}/cancel", "GET /api/builds/{id}/logs",
                 "POST /api/hooks/github/{slug}",
                 "POST /api/tokens", "GET /api/tokens", "DELETE /api/tokens/{id}", "GET /api/audit",
+                "POST /api/deployments/{slug}/domains", "GET /api/deployments/{slug}/domains",
+                "GET /api/deployments/{slug}/domains/{hostname}", "PATCH /api/deployments/{slug}/domains/{hostname}",
+                "DELETE /api/deployments/{slug}/domains/{hostname}",
+                "POST /api/deployments/{slug}/domains/{hostname}/verify",
             ]
             #expect(Set(operations) == registered)
         }

@@ -41,7 +41,8 @@ public final class ChallTestServer: @unchecked Sendable {
     /// - Throws: `TestFailure` when the binary is missing or does not start.
     public static func start() async throws -> ChallTestServer {
         guard isInstalled else {
-            throw TestFailure("\(binary) is missing: run the tests through scripts/test (it installs the pebble package)")
+            throw TestFailure(
+                "\(binary) is missing: run the tests through scripts/test (it installs the pebble package)")
         }
         var lastError = ""
         // A free port can be taken between the probe and the start: try a few.

@@ -38,6 +38,8 @@ struct CatalogImportTests {
         let tokens: [APIToken]
         let tokenSecret: String
         let auditEvents: [AuditEvent]
+        /// An apex/`www` pair, one of them active with a certificate.
+        let domains: [CustomDomain]
     }
 
     /// Two sites; builds queued, running, succeeded (and live), failed and
@@ -127,6 +129,29 @@ struct CatalogImportTests {
                     clientAddress: "203.0.113.9", count: 4),
             ])
 
+            // A custom domain pair, the apex active with a certificate.
+            clock.advance()
+            _ = try await catalog.addDomains(
+                siteID: alpha.id,
+                [
+                    CustomDomainDraft(hostname: "example.com", apex: true, pairedWith: "www.example.com"),
+                    CustomDomainDraft(
+                        hostname: "www.example.com", apex: false, pairedWith: "example.com", redirectTo: "example.com",
+                        hstsMaxAge: 600),
+                ], limit: 10)
+            let issued = clock.date
+            try await catalog.updateDomain(hostname: "example.com") { domain in
+                domain.status = .active
+                domain.verifiedAt = issued
+                domain.certificateStatus = .active
+                domain.certificate = DomainCertificate(
+                    chainKey: "tls/certs/example.com/aa.pem", keyKey: "tls/keys/example.com/aa.key.enc",
+                    sha256: String(repeating: "a", count: 64), notBefore: issued,
+                    notAfter: issued.addingTimeInterval(7_776_000), renewAt: issued.addingTimeInterval(5_184_000),
+                    source: .acme)
+                domain.lastError = DomainProblem(code: "not_routed", detail: "was not routed once", at: issued)
+            }
+
             var builds: [BuildID: Build] = [:]
             var notifications: [NotificationDelivery] = []
             for site in [alpha, beta] {
@@ -141,7 +166,8 @@ struct CatalogImportTests {
                 builds: builds, running: running.id, notifications: notifications,
                 betaWebhookSecret: try await catalog.webhookSecret(siteID: beta.id),
                 tokens: try await catalog.apiTokens(), tokenSecret: tokenSecret,
-                auditEvents: try await catalog.auditEvents(AuditQuery()).events)
+                auditEvents: try await catalog.auditEvents(AuditQuery()).events,
+                domains: try await catalog.allDomains())
             #expect(source.alpha.activeBuildID == live.id)
             #expect(builds.count == 7)
             #expect(notifications.count == 3)
@@ -253,6 +279,7 @@ struct CatalogImportTests {
         let found = try await catalog.apiToken(secretDigest: APITokenSecret.digest(of: source.tokenSecret))
         #expect(found?.name == "ci" && found?.scope == .deploy(slug: "alpha"))
         #expect(try await catalog.auditEvents(AuditQuery()).events == source.auditEvents)
+        #expect(try await catalog.allDomains() == source.domains && source.domains.count == 2)
         try await catalog.recordAuditEvents([
             AuditEventDraft(
                 tokenID: nil, tokenName: nil, action: "after", target: nil, outcome: 200, clientAddress: nil)

@@ -74,6 +74,22 @@ enum RouteScopes {
         Policy(
             method: .post, path: "/api/deployments/{slug}/webhook-secret", accepts: [.admin],
             action: "deployment.rotate_webhook_secret", target: .slug),
+        Policy(
+            method: .post, path: "/api/deployments/{slug}/domains", accepts: [.admin], action: "domain.add",
+            target: .slug),
+        Policy(method: .get, path: "/api/deployments/{slug}/domains", accepts: readers, action: nil, target: .slug),
+        Policy(
+            method: .get, path: "/api/deployments/{slug}/domains/{hostname}", accepts: readers, action: nil,
+            target: .slug),
+        Policy(
+            method: .patch, path: "/api/deployments/{slug}/domains/{hostname}", accepts: [.admin],
+            action: "domain.update", target: .slug),
+        Policy(
+            method: .delete, path: "/api/deployments/{slug}/domains/{hostname}", accepts: [.admin],
+            action: "domain.remove", target: .slug),
+        Policy(
+            method: .post, path: "/api/deployments/{slug}/domains/{hostname}/verify", accepts: [.admin],
+            action: "domain.verify", target: .slug),
         Policy(method: .get, path: "/api/builds/{id}", accepts: readers, action: nil, target: .id),
         Policy(method: .post, path: "/api/builds/{id}/cancel", accepts: deployers, action: "build.cancel", target: .id),
         Policy(method: .get, path: "/api/builds/{id}/logs", accepts: readers, action: nil, target: .id),

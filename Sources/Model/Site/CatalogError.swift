@@ -42,6 +42,12 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unavailable = Code(rawValue: "unavailable")
         /// The catalog was closed.
         public static let closed = Code(rawValue: "closed")
+        /// The host name belongs to a deployment already.
+        public static let domainTaken = Code(rawValue: "domain_taken")
+        /// No custom domain with that host name on that deployment.
+        public static let domainNotFound = Code(rawValue: "domain_not_found")
+        /// The deployment has as many custom domains as it may.
+        public static let domainLimit = Code(rawValue: "domain_limit")
     }
 
     public let code: Code
@@ -58,9 +64,9 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The HTTP status the admin API answers with for this error.
     public var httpStatus: Int {
         switch code {
-        case .siteNotFound, .buildNotFound, .notificationNotFound: 404
-        case .slugTaken, .illegalTransition, .leaseLost, .buildCanceled, .notActivatable, .buildInUse: 409
-        case .slugInvalid, .invalidInput: 422
+        case .siteNotFound, .buildNotFound, .notificationNotFound, .domainNotFound: 404
+        case .slugTaken, .illegalTransition, .leaseLost, .buildCanceled, .notActivatable, .buildInUse, .domainTaken: 409
+        case .slugInvalid, .invalidInput, .domainLimit: 422
         case .queueFull: 429
         default: 503
         }
@@ -163,4 +169,28 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
 
     package static let closed = CatalogError(
         code: .closed, message: "the catalog is closed; this Slipway process is shutting down")
+}
+
+extension CatalogError {
+    package static func domainTaken(_ hostname: String) -> CatalogError {
+        CatalogError(
+            code: .domainTaken,
+            message:
+                "the domain '\(hostname)' is already added to a deployment; remove it there first (slipway domains rm), or choose another name"
+        )
+    }
+
+    package static func domainNotFound(_ hostname: String) -> CatalogError {
+        CatalogError(
+            code: .domainNotFound,
+            message: "no custom domain '\(hostname.prefix(253))' on this deployment; list them with slipway domains ls")
+    }
+
+    package static func domainLimit(_ limit: Int) -> CatalogError {
+        CatalogError(
+            code: .domainLimit,
+            message:
+                "the deployment would have more than \(limit) custom domains, its limit; remove some first, or raise SLIPWAY_MAX_DOMAINS_PER_DEPLOYMENT"
+        )
+    }
 }

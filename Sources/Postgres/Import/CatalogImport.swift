@@ -45,6 +45,7 @@ public enum CatalogImport {
         public var notifications = 0
         public var webhookDeliveries = 0
         public var apiTokens = 0
+        public var customDomains = 0
         public var auditEvents = 0
     }
 
@@ -141,7 +142,7 @@ public enum CatalogImport {
         try await tx.rows(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(lockTimeout)'"))
         do {
             try await tx.rows(
-                "LOCK TABLE site, build, notification, webhook_delivery, api_token, audit_event IN SHARE ROW EXCLUSIVE MODE"
+                "LOCK TABLE site, build, notification, webhook_delivery, api_token, audit_event, custom_domain IN SHARE ROW EXCLUSIVE MODE"
             )
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" {
             throw CatalogImportError(
@@ -262,5 +263,7 @@ public enum CatalogImport {
         summary.apiTokens = try await tx.rows("SELECT * FROM api_token").map(PostgresCatalog.apiToken(from:)).count
         summary.auditEvents =
             try await tx.rows("SELECT * FROM audit_event").map(PostgresCatalog.auditEvent(from:)).count
+        summary.customDomains =
+            try await tx.rows("SELECT * FROM custom_domain").map(PostgresCatalog.domain(from:)).count
     }
 }

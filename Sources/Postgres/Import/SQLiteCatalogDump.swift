@@ -55,7 +55,7 @@ struct CopiedTable: Sendable {
     /// Every table of the catalog, parents first. `site.claimed_build_id`
     /// (PostgreSQL's claim mutex) is left out: it stays NULL, since no
     /// builder holds a build of the copy.
-    static let all: [CopiedTable] = [site, build, notification, webhookDelivery, apiToken, auditEvent]
+    static let all: [CopiedTable] = [site, build, notification, webhookDelivery, apiToken, auditEvent, customDomain]
 
     static let site = CopiedTable(
         name: "site",
@@ -122,6 +122,25 @@ struct CopiedTable: Sendable {
             CopiedColumn("client_address"), CopiedColumn("count", .integer),
         ],
         identity: "id", order: "id")
+
+    /// Custom domains with their states and the object keys of their
+    /// certificates (the keys themselves are sealed in the object store).
+    /// Fleet leases are not copied: no node holds one in the copy.
+    static let customDomain = CopiedTable(
+        name: "custom_domain",
+        columns: [
+            CopiedColumn("hostname"), CopiedColumn("site_id"), CopiedColumn("apex", .boolean),
+            CopiedColumn("paired_with"), CopiedColumn("redirect_to"), CopiedColumn("verify_token"),
+            CopiedColumn("status"), CopiedColumn("cert_status"), CopiedColumn("error_code"),
+            CopiedColumn("error_detail"), CopiedColumn("error_at", .bigint), CopiedColumn("check_attempts", .integer),
+            CopiedColumn("next_check_at", .bigint), CopiedColumn("verified_at", .bigint),
+            CopiedColumn("cert_chain_key"), CopiedColumn("cert_key_key"), CopiedColumn("cert_sha256"),
+            CopiedColumn("cert_not_before", .bigint), CopiedColumn("cert_not_after", .bigint),
+            CopiedColumn("cert_renew_at", .bigint), CopiedColumn("cert_source"),
+            CopiedColumn("https_redirect", .boolean), CopiedColumn("hsts_max_age", .integer),
+            CopiedColumn("created_at", .bigint), CopiedColumn("updated_at", .bigint),
+        ],
+        identity: nil, order: "rowid")
 }
 
 /// The rows of one table as read from SQLite.
@@ -142,7 +161,8 @@ struct SQLiteCatalogDump: Sendable {
     /// columns this copy would drop), one without all of them by an older one.
     static let knownMigrations = [
         "v1-sites-builds-queue", "v2-site-webhook-secret", "v3-notifications", "v4-webhook-deliveries",
-        "v5-repo-token", "v6-api-tokens", "v7-audit-log", "v8-site-protection",
+        "v5-repo-token", "v6-api-tokens", "v7-audit-log", "v8-site-protection", "v9-custom-domains",
+        "v10-fleet-leases",
     ]
 
     let tables: [CopiedRows]

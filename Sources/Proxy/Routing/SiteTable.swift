@@ -139,6 +139,9 @@ public final class SiteTable: Sendable {
                     entry.activeBuildID = activation.buildID
                     entry.successfulBuilds[activation.buildNumber] = activation.buildID
                 }
+            case .domainChanged, .domainRemoved:
+                // Custom domains route through the proxy's domain table.
+                break
             }
         }
     }

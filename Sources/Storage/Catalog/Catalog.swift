@@ -275,6 +275,54 @@ public protocol Catalog: Sendable {
     /// Deletes the entries recorded before `cutoff`; returns how many went.
     func pruneAuditEvents(before cutoff: Date) async throws -> Int
 
+    // MARK: Custom domains
+
+    /// Adds `drafts` (one domain, or an apex/`www` pair) to the site in one
+    /// transaction: all or none. Each starts `pending`, its first check due now.
+    /// - Throws: `site_not_found`; `domain_taken` (409) when a host name
+    ///   belongs to any deployment already; `domain_limit` (422) when the
+    ///   site would have more than `limit` domains; `invalid_input`.
+    func addDomains(siteID: SiteID, _ drafts: [CustomDomainDraft], limit: Int) async throws -> [CustomDomain]
+
+    /// The site's domains, by host name.
+    func domains(siteID: SiteID) async throws -> [CustomDomain]
+
+    /// The domain with this host name, on any site; nil when there is none.
+    func domain(hostname: String) async throws -> CustomDomain?
+
+    /// Every domain of every site (what proxies route by), by host name.
+    func allDomains() async throws -> [CustomDomain]
+
+    /// Removes the domain and the other half of its pair; returns what went.
+    /// - Throws: `domain_not_found` when the site has no such domain.
+    func removeDomain(siteID: SiteID, hostname: String) async throws -> [CustomDomain]
+
+    /// Changes a domain's state in one transaction: `change` gets the stored
+    /// value and edits it; what it leaves is written back and announced.
+    /// Host name, site, token and creation time never change.
+    /// - Throws: `domain_not_found`; whatever `change` throws (nothing is written).
+    @discardableResult
+    func updateDomain(
+        hostname: String, _ change: @escaping @Sendable (inout CustomDomain) throws -> Void
+    ) async throws -> CustomDomain
+
+    /// Domains whose next check is due at `now` or before, soonest first.
+    func domainsDue(at now: Date, limit: Int) async throws -> [CustomDomain]
+
+    // MARK: Fleet leases
+
+    /// Takes (or renews) the lease `name` for `owner` until now + `duration`:
+    /// true when `owner` holds it afterwards, false when another owner's
+    /// lease has not expired. Of several callers at once, on any number of
+    /// nodes, at most one holds it.
+    func acquireLease(_ name: String, owner: String, duration: Duration) async throws -> Bool
+
+    /// Gives the lease up if `owner` holds it.
+    func releaseLease(_ name: String, owner: String) async throws
+
+    /// The lease's holder while it has not expired; nil otherwise.
+    func lease(_ name: String) async throws -> FleetLease?
+
     // MARK: Operations
 
     /// Build counts by status, queue depth and the age of the oldest queued build.

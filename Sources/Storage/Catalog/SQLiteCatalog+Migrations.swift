@@ -202,6 +202,61 @@ extension SQLiteCatalog {
                     """
             )
         }
+        migrator.registerMigration("v9-custom-domains") { db in
+            // Host names of the users' own that answer for a deployment, with
+            // the two state axes (routing and certificate), the check
+            // schedule, the last problem and where the current certificate
+            // pair is in the object store (its key sealed there, never here).
+            try db.execute(
+                sql: """
+                    CREATE TABLE custom_domain (
+                        hostname TEXT PRIMARY KEY NOT NULL,
+                        site_id TEXT NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                        apex INTEGER NOT NULL DEFAULT 0,
+                        paired_with TEXT,
+                        redirect_to TEXT,
+                        verify_token TEXT NOT NULL,
+                        status TEXT NOT NULL DEFAULT 'pending'
+                            CHECK (status IN ('pending', 'active', 'moved', 'failed')),
+                        cert_status TEXT NOT NULL DEFAULT 'none'
+                            CHECK (cert_status IN ('none', 'issuing', 'active', 'renewing', 'error')),
+                        error_code TEXT,
+                        error_detail TEXT,
+                        error_at INTEGER,
+                        check_attempts INTEGER NOT NULL DEFAULT 0 CHECK (check_attempts >= 0),
+                        next_check_at INTEGER,
+                        verified_at INTEGER,
+                        cert_chain_key TEXT,
+                        cert_key_key TEXT,
+                        cert_sha256 TEXT,
+                        cert_not_before INTEGER,
+                        cert_not_after INTEGER,
+                        cert_renew_at INTEGER,
+                        cert_source TEXT CHECK (cert_source IN ('acme', 'uploaded')),
+                        https_redirect INTEGER NOT NULL DEFAULT 1,
+                        hsts_max_age INTEGER,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+
+                    CREATE INDEX custom_domain_site ON custom_domain (site_id);
+                    CREATE INDEX custom_domain_due ON custom_domain (next_check_at) WHERE next_check_at IS NOT NULL;
+                    """
+            )
+        }
+        migrator.registerMigration("v10-fleet-leases") { db in
+            // Named jobs one node of a fleet does at a time (issuing
+            // certificates, checking domains): who holds each, until when.
+            try db.execute(
+                sql: """
+                    CREATE TABLE fleet_lease (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        owner TEXT NOT NULL,
+                        expires_at INTEGER NOT NULL
+                    );
+                    """
+            )
+        }
         return migrator
     }()
 }

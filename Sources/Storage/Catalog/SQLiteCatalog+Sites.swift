@@ -116,8 +116,12 @@ extension SQLiteCatalog {
             let builds = try Self.fetchBuilds(
                 db, sql: "SELECT * FROM build WHERE site_id = ? ORDER BY number", arguments: [id.rawValue]
             )
+            let domains = try Self.fetchDomains(
+                db, sql: "SELECT * FROM custom_domain WHERE site_id = ?", arguments: [id.rawValue])
+            try db.execute(sql: "DELETE FROM custom_domain WHERE site_id = ?", arguments: [id.rawValue])
             try db.execute(sql: "DELETE FROM build WHERE site_id = ?", arguments: [id.rawValue])
             try db.execute(sql: "DELETE FROM site WHERE id = ?", arguments: [id.rawValue])
+            for domain in domains { events.publish(.domainRemoved(domain)) }
             events.publish(.siteDeleted(site))
             return SiteDeletion(site: site, builds: builds)
         }

@@ -50,6 +50,10 @@ public enum CatalogEvent: Sendable, Hashable {
     case buildChanged(Build)
     /// A site now serves another build.
     case activated(Activation)
+    /// A custom domain was added or its state or certificate changed.
+    case domainChanged(CustomDomain)
+    /// A custom domain was removed: proxies stop routing it and drop its certificate.
+    case domainRemoved(CustomDomain)
 
     /// The site the event is about.
     public var siteID: SiteID {
@@ -57,6 +61,7 @@ public enum CatalogEvent: Sendable, Hashable {
         case .siteCreated(let site), .siteUpdated(let site), .siteDeleted(let site): site.id
         case .buildChanged(let build): build.siteID
         case .activated(let activation): activation.siteID
+        case .domainChanged(let domain), .domainRemoved(let domain): domain.siteID
         }
     }
 }

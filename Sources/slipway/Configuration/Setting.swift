@@ -67,6 +67,10 @@ extension Setting {
         default: "<data>/secret-key on one node; required with PostgreSQL or split roles",
         secret: true)
     static let auditRetention = Setting("admin.audit_retention", "SLIPWAY_AUDIT_RETENTION", default: "2160h")
+    static let domainTarget = Setting("domains.target", "SLIPWAY_DOMAIN_TARGET")
+    static let domainAddresses = Setting("domains.addresses", "SLIPWAY_DOMAIN_ADDRESSES")
+    static let maxDomains = Setting(
+        "domains.max_per_deployment", "SLIPWAY_MAX_DOMAINS_PER_DEPLOYMENT", default: "20")
     static let operationsHost = Setting("operations.host", "SLIPWAY_OPERATIONS_HOST", default: "127.0.0.1")
     static let operationsPort = Setting("operations.port", "SLIPWAY_OPERATIONS_PORT", default: "8082")
     static let storageKind = Setting("storage.kind", "SLIPWAY_STORAGE", default: "disk")
@@ -119,7 +123,7 @@ extension Setting {
         tlsKeyFile, tlsHandshakeTimeout, http2, http2MaxStreams, httpsRedirect, hstsMaxAge, sessionTTL, publicURL,
         adminHost,
         adminPort,
-        adminToken, secretKey, auditRetention,
+        adminToken, secretKey, auditRetention, domainTarget, domainAddresses, maxDomains,
         operationsHost, operationsPort,
         storageKind,
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL,

@@ -153,6 +153,9 @@ struct SlipwayConfiguration: Sendable {
     var secretKey: SecretKeyring?
     /// How long the admin API's audit log is kept.
     var auditRetention: Duration = .seconds(90 * 86_400)
+    /// Where custom domains must point, and how many one deployment may have.
+    var domainTarget = DomainTarget(hostname: nil, addresses: [])
+    var maxDomainsPerDeployment = DomainRules.defaultLimitPerDeployment
     var storage: StorageKind
     var catalog: CatalogLocation
     var cacheBytes: Int
@@ -378,11 +381,41 @@ struct SlipwayConfiguration: Sendable {
         guard configuration.auditRetention >= .seconds(3600) else {
             throw ConfigurationError("\(Setting.auditRetention.label): at least 1h, e.g. 2160h (90 days)")
         }
+        configuration.domainTarget = try Self.domainTarget(parser)
+        configuration.maxDomainsPerDeployment =
+            try parser.int(.maxDomains, in: 1...1000) ?? configuration.maxDomainsPerDeployment
         return configuration
     }
 }
 
 extension SlipwayConfiguration {
+    /// `SLIPWAY_DOMAIN_TARGET` (a host name for CNAME records) and
+    /// `SLIPWAY_DOMAIN_ADDRESSES` (comma-separated IPv4/IPv6 addresses for
+    /// apex A/AAAA records): what the API tells people to point their domains at.
+    static func domainTarget(_ parser: SettingParser) throws(ConfigurationError) -> DomainTarget {
+        var hostname: String?
+        if let text = parser.text(.domainTarget) {
+            do { hostname = try DomainRules.normalized(text, appsDomain: "") } catch {
+                throw ConfigurationError(
+                    "\(Setting.domainTarget.label): '\(text.prefix(80))' is not a host name; give the name custom domains CNAME to, e.g. edge.example.net"
+                )
+            }
+        }
+        var addresses: [String] = []
+        if let text = parser.text(.domainAddresses) {
+            for part in text.split(separator: ",") {
+                let address = part.trimmingCharacters(in: .whitespaces)
+                guard DomainRules.isIPAddress(address) else {
+                    throw ConfigurationError(
+                        "\(Setting.domainAddresses.label): '\(address.prefix(60))' is not an IP address; give the edge's public addresses, e.g. 203.0.113.7,2001:db8::7"
+                    )
+                }
+                addresses.append(address)
+            }
+        }
+        return DomainTarget(hostname: hostname, addresses: addresses)
+    }
+
     /// How sites' URLs start: what `SLIPWAY_PUBLIC_URL` says, else `https`
     /// and the HTTPS port when the edge has HTTPS, else `http` and the plain
     /// port; no port for the scheme's default one.

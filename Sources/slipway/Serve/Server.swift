@@ -139,6 +139,8 @@ struct Server {
             dashboardDirectory: configuration.dashboardDirectory)
         adminConfiguration.trustedProxies = configuration.edge.trustedProxies
         adminConfiguration.auditRetention = configuration.auditRetention
+        adminConfiguration.domainTarget = configuration.domainTarget
+        adminConfiguration.maxDomainsPerDeployment = configuration.maxDomainsPerDeployment
         // Build notifications go out from the processes that run builds.
         var notifications: NotificationDispatcher?
         if configuration.roles.contains(.builder) {

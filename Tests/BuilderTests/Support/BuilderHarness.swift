@@ -175,7 +175,8 @@ final class BuilderHarness: Sendable {
             }
         } catch {
             let seen = reports(for: id).map { "\($0.outcome.rawValue) (\($0.error?.description ?? "no error"))" }
-            throw TestFailure("\(error); the worker reported: \(seen.isEmpty ? "nothing" : seen.joined(separator: ", "))")
+            throw TestFailure(
+                "\(error); the worker reported: \(seen.isEmpty ? "nothing" : seen.joined(separator: ", "))")
         }
     }
 
