@@ -16,6 +16,10 @@ public struct ProxyConfiguration: Sendable, Hashable {
     /// `<n>--<slug>.<appsDomain>` (`SLIPWAY_APPS_DOMAIN`). The default,
     /// `localhost`, makes `http://<slug>.localhost:8080/` work on a fresh machine.
     public var appsDomain: String
+    /// The thumbprint of Slipway's ACME account: plain-HTTP requests for
+    /// `/.well-known/acme-challenge/<token>` on a custom domain are
+    /// answered `<token>.<thumbprint>`. Nil answers no challenge.
+    public var acmeThumbprint: String?
     /// The directory holding Slipway's own pages (`building.html`,
     /// `failed.html`, `error.html`): `static/pages` of the repository or image.
     public var pagesDirectory: String

@@ -3,8 +3,9 @@ public import Storage
 import Synchronization
 
 /// The proxy's in-memory routing table: slug -> site, active build, SPA mode,
-/// successful builds (for preview URLs) and the state of unfinished builds
-/// (for the building and failure pages).
+/// successful builds (for preview URLs), the state of unfinished builds
+/// (for the building and failure pages), and the custom domains by host
+/// name with their states.
 ///
 /// It is loaded from the catalog at start and kept current by catalog events
 /// (`SiteTable+Sync.swift`), so answering a request never waits on the
@@ -98,6 +99,8 @@ public final class SiteTable: Sendable {
     struct Table: Sendable {
         var bySlug: [String: Entry] = [:]
         var slugByID: [SiteID: String] = [:]
+        /// Custom domains, by host name, whatever their state.
+        var domains: [String: CustomDomain] = [:]
 
         mutating func upsert(_ site: Site) {
             if let oldSlug = slugByID[site.id], var entry = bySlug.removeValue(forKey: oldSlug) {
@@ -132,6 +135,7 @@ public final class SiteTable: Sendable {
                 upsert(site)
             case .siteDeleted(let site):
                 remove(siteID: site.id)
+                domains = domains.filter { $0.value.siteID != site.id }
             case .buildChanged(let build):
                 modify(siteID: build.siteID) { $0.record(build) }
             case .activated(let activation):
@@ -139,9 +143,10 @@ public final class SiteTable: Sendable {
                     entry.activeBuildID = activation.buildID
                     entry.successfulBuilds[activation.buildNumber] = activation.buildID
                 }
-            case .domainChanged, .domainRemoved:
-                // Custom domains route through the proxy's domain table.
-                break
+            case .domainChanged(let domain):
+                domains[domain.hostname] = domain
+            case .domainRemoved(let domain):
+                if domains[domain.hostname]?.siteID == domain.siteID { domains[domain.hostname] = nil }
             }
         }
     }
@@ -155,6 +160,9 @@ public final class SiteTable: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Whether any custom domain is known: requests to apps-domain hosts
+    /// skip the domain lookups while none is.
+    private let anyDomain = Atomic<Bool>(false)
     /// Counts changes; see ``version``.
     private let changes = Atomic<UInt64>(0)
 
@@ -165,6 +173,22 @@ public final class SiteTable: Sendable {
     public func lookup(slug: String) -> Entry? {
         state.withLock { $0.table.bySlug[slug] }
     }
+
+    /// The site with this id, if any.
+    public func lookup(siteID: SiteID) -> Entry? {
+        state.withLock { state in state.table.slugByID[siteID].flatMap { state.table.bySlug[$0] } }
+    }
+
+    /// The custom domain with this host name (lower-case, no port), whatever its state.
+    public func domain(host: String) -> CustomDomain? {
+        state.withLock { $0.table.domains[host] }
+    }
+
+    /// Whether any custom domain is known.
+    public var hasDomains: Bool { anyDomain.load(ordering: .relaxed) }
+
+    /// Every custom domain, by host name.
+    public var domains: [String: CustomDomain] { state.withLock { $0.table.domains } }
 
     /// Every site, by slug (diagnostics and tests).
     public var entries: [String: Entry] { state.withLock { $0.table.bySlug } }
@@ -180,10 +204,12 @@ public final class SiteTable: Sendable {
 
     /// Applies one catalog event.
     public func apply(_ event: CatalogEvent) {
-        state.withLock { state in
+        let hasDomains = state.withLock { state in
             state.table.apply(event)
             state.recording?.append(event)
+            return !state.table.domains.isEmpty
         }
+        anyDomain.store(hasDomains, ordering: .relaxed)
         changes.add(1, ordering: .releasing)
     }
 
@@ -226,6 +252,7 @@ public final class SiteTable: Sendable {
             state.table = table
             state.recording = nil
             state.generation += 1
+            anyDomain.store(!table.domains.isEmpty, ordering: .relaxed)
             return table.bySlug.values.compactMap { entry -> Activation? in
                 guard let active = entry.activeBuildID,
                     let number = entry.successfulBuilds.first(where: { $0.value == active })?.key
@@ -239,6 +266,7 @@ public final class SiteTable: Sendable {
 
     private static func read(_ catalog: any Catalog) async throws -> Table {
         var table = Table()
+        for domain in try await catalog.allDomains() { table.domains[domain.hostname] = domain }
         for site in try await catalog.sites() {
             var entry = Entry(site: site)
             var before: Int?

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Logging
+import Model
 import NIOCore
 import NIOHTTP1
 import Storage
@@ -392,7 +393,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
         exchange.status = Int(status.code)
         exchange.headSent = true
         let (start, dropped) = ResponseHeadWriter.start(
-            status: status, headers: withTransportFields(headers, isSecure: exchange.isSecure),
+            status: status,
+            headers: withTransportFields(headers, isSecure: exchange.isSecure, host: exchange.request.host),
             contentLength: contentLength, cacheHit: cacheHit,
             allocator: context.channel.allocator)
         warnDropped(dropped, exchange)
@@ -404,9 +406,16 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
     }
 
     /// `headers` and what the transport adds: `Strict-Transport-Security`
-    /// when configured, for a request that came over HTTPS as its client sees it.
-    private func withTransportFields(_ headers: HTTPHeaders, isSecure: Bool) -> HTTPHeaders {
-        guard isSecure, let hsts = services.strictTransportSecurity else { return headers }
+    /// for a request that came over HTTPS as its client sees it: a custom
+    /// domain's own setting, else the edge's when configured.
+    private func withTransportFields(_ headers: HTTPHeaders, isSecure: Bool, host: String) -> HTTPHeaders {
+        guard isSecure else { return headers }
+        var hsts = services.strictTransportSecurity
+        let table = services.pipeline.siteTable
+        if table.hasDomains, let name = HostRoute.normalizedHost(host), let domain = table.domain(host: name) {
+            hsts = domain.hstsMaxAge.map { "max-age=\($0)" }
+        }
+        guard let hsts else { return headers }
         var headers = headers
         headers.replaceOrAdd(name: "Strict-Transport-Security", value: hsts)
         return headers
@@ -548,7 +557,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, ExchangeResponder {
             let etag = reply.headers.first(name: "etag")
         else { return }
         let allocator = context.channel.allocator
-        let headers = withTransportFields(reply.headers, isSecure: request.isSecure)
+        let headers = withTransportFields(reply.headers, isSecure: request.isSecure, host: request.host)
         let (start200, dropped200) = ResponseHeadWriter.start(
             status: .ok, headers: headers, contentLength: body.readableBytes, cacheHit: true,
             allocator: allocator)

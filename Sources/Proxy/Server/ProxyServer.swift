@@ -138,7 +138,7 @@ public final class ProxyServer: Sendable {
             self.certificateFiles = nil
         }
         let redirects = configuration.tls?.redirectsPlainHTTP ?? false
-        self.httpsRedirect = redirects ? HTTPSRedirect(certificates: certificates) : nil
+        self.httpsRedirect = redirects ? HTTPSRedirect(certificates: certificates, siteTable: siteTable) : nil
         if let eventLoopGroup {
             self.group = eventLoopGroup
             self.ownsGroup = false
@@ -371,7 +371,7 @@ public final class ProxyServer: Sendable {
         return ProxyServices(
             pipeline: ServingPipeline(
                 appsDomain: configuration.normalizedAppsDomain, siteTable: siteTable, pages: pages,
-                maxCachedBodyBytes: bodyCache.maxEntryBytes),
+                maxCachedBodyBytes: bodyCache.maxEntryBytes, acmeThumbprint: configuration.acmeThumbprint),
             manifests: ManifestStore(
                 store: store, capacityBytes: cache.manifestBytes, maxBytes: cache.maxManifestBytes,
                 timeout: configuration.upstream.timeout, metricsFactory: metricsFactory),

@@ -68,6 +68,8 @@ struct ServingPipeline: Sendable {
     let siteTable: SiteTable
     let pages: SlipwayPages
     let maxCachedBodyBytes: Int
+    /// The ACME account's thumbprint, for HTTP-01 answers; nil answers none.
+    var acmeThumbprint: String? = nil
 
     /// Steps 1–2.
     func route(_ request: IncomingRequest) -> Routed {
@@ -86,7 +88,19 @@ struct ServingPipeline: Sendable {
         var previewNumber: Int?
         switch HostRoute(host: request.host, appsDomain: appsDomain) {
         case .invalid: return .replyAndClose(page(pages.page(.badRequest), isPreview: false))
-        case .noSite: return .reply(page(pages.page(.noSite), isPreview: false))
+        case .noSite:
+            // A custom domain (`Sources/Proxy/Domains/CustomDomainRoute.swift`), or no site.
+            guard let host = HostRoute.normalizedHost(request.host),
+                let custom = CustomDomainRoute.route(
+                    host: host, request: request, table: siteTable, acmeThumbprint: acmeThumbprint)
+            else { return .reply(page(pages.page(.noSite), isPreview: false)) }
+            switch custom {
+            case .answer(let status, let headers, let body):
+                var headers = headers
+                headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+                return .reply(.immediate(status: status, headers: headers, body: ByteBuffer(string: body)))
+            case .site(let name): slug = name
+            }
         case .site(let name): slug = name
         case .preview(let name, let number):
             slug = name

@@ -1,3 +1,4 @@
+import Model
 import Synchronization
 
 /// What the plain listener does for a host the HTTPS listener has a
@@ -9,11 +10,14 @@ import Synchronization
 /// it without a restart.
 final class HTTPSRedirect: Sendable {
     let certificates: EdgeCertificates
+    /// Custom domains whose `httpsRedirect` is off stay on plain HTTP.
+    let siteTable: SiteTable?
     /// The HTTPS port named in the `Location` (omitted when 443).
     private let port = Atomic<Int>(443)
 
-    init(certificates: EdgeCertificates) {
+    init(certificates: EdgeCertificates, siteTable: SiteTable? = nil) {
         self.certificates = certificates
+        self.siteTable = siteTable
     }
 
     /// Sets the port the `Location` names: the HTTPS listener's.
@@ -25,8 +29,11 @@ final class HTTPSRedirect: Sendable {
     /// certificate covers the host; nil to serve it over plain HTTP.
     func location(host: String, target: String) -> String? {
         guard let name = HostRoute.normalizedHost(host), name != "[ipv6]",
-            certificates.certificate(forServerName: name) != nil
+            certificates.certificate(forServerName: name) != nil,
+            // Certificate authorities validate over plain HTTP.
+            !target.hasPrefix(CustomDomainRoute.challengePrefix)
         else { return nil }
+        if let siteTable, siteTable.hasDomains, siteTable.domain(host: name)?.httpsRedirect == false { return nil }
         let port = port.load(ordering: .relaxed)
         return "https://" + name + (port == 443 ? "" : ":\(port)") + target
     }
