@@ -30,7 +30,8 @@ extension DNSResolver {
                 logger.debug(
                     "DNS answer",
                     metadata: [
-                        "dns.server": "\(server)", "dns.name": "\(query.name)", "dns.type": "\(query.type)",
+                        "dns.server": "\(Self.describe(server))", "dns.name": "\(query.name)",
+                        "dns.type": "\(query.type)",
                         "dns.transport": "\(transport)", "dns.rcode": "\(response.rcode)",
                         "dns.answers": "\(response.answers.count)",
                     ])

@@ -108,6 +108,16 @@ import Testing
         #expect(try decode(response).rcode == .nonExistentDomain)
     }
 
+    @Test func anErrorAnswerMayLeaveOutTheQuestionButAnAnswerMayNot() throws {
+        var servfail: [UInt8] = []
+        DNSTestMessages.append16(query.id, to: &servfail)
+        DNSTestMessages.append16(0x8182, to: &servfail)
+        servfail += [0, 0, 0, 0, 0, 0, 0, 0]
+        #expect(try decode(servfail).rcode == .serverFailure)
+        servfail[3] = 0x80 // NOERROR
+        #expect(failure(servfail)?.kind == .mismatched)
+    }
+
     @Test func truncatedFlagAsksForTCP() throws {
         // TC set and the answer cut off: the records are not read.
         let response = DNSTestMessages.response(to: query.bytes, flags: 0x8380, answers: [[0xC0]])

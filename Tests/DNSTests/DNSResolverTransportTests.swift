@@ -91,6 +91,21 @@ import Testing
         }
     }
 
+    @Test func aServerWithNothingListeningIsSkippedWithoutWaiting() async throws {
+        // A stopped server's port: the kernel answers "port unreachable".
+        let stopped = try await ScriptedDNSServer.start { _, _ in [] }
+        await stopped.stop()
+        try await withServer({ query, _ in [Self.txt(query, "from the second")] }) { second in
+            // A long timeout: only a quick "unreachable" lets this finish soon.
+            let resolver = try resolver([stopped, second], timeout: .seconds(30))
+            #expect(try await resolver.txt("_slipway-challenge.example.test") == ["from the second"])
+            let alone = try self.resolver([stopped], timeout: .seconds(30))
+            let error = await dnsError { _ = try await alone.txt("_slipway-challenge.example.test") }
+            #expect(error?.label == "unreachable")
+            #expect(error?.message.contains(stopped.address) == true)
+        }
+    }
+
     @Test func anAnswerWithAnotherIDIsDroppedAndTheRightOneUsed() async throws {
         try await withServer({ query, _ in
             let name = Messages.name(of: query)
