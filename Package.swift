@@ -110,6 +110,17 @@ let package = Package(
             name: "CProcessControl",
             path: "Sources/CProcessControl"
         ),
+        /// Slipway's own DNS client (UDP and TCP on SwiftNIO): TXT, address,
+        /// CNAME and CAA lookups for verifying custom domains.
+        .target(
+            name: "DNS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Builder",
             dependencies: [
@@ -277,6 +288,17 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DNSTests",
+            dependencies: [
+                "DNS",
+                "SlipwayTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -55,7 +55,17 @@ public final class ChallTestServer: @unchecked Sendable {
                 "-dns01", "127.0.0.1:\(dnsPort)", "-http01", "", "-https01", "", "-tlsalpn01", "",
                 "-management", "127.0.0.1:\(managementPort)", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
             ]
-            let output = Pipe()
+            // Its log goes to a file, not a pipe: it logs every record a test
+            // sets, and a pipe nobody reads would block it once full.
+            let logPath = FileManager.default.temporaryDirectory
+                .appendingPathComponent("challtestsrv-\(dnsPort)-\(UUID().uuidString).log").path
+            guard FileManager.default.createFile(atPath: logPath, contents: nil),
+                let output = FileHandle(forWritingAtPath: logPath)
+            else { throw TestFailure("cannot create \(logPath)") }
+            defer {
+                try? output.close()
+                try? FileManager.default.removeItem(atPath: logPath)
+            }
             process.standardOutput = output
             process.standardError = output
             do { try process.run() } catch { throw TestFailure("cannot start \(binary): \(error)") }
@@ -66,7 +76,7 @@ public final class ChallTestServer: @unchecked Sendable {
                 try await Task.sleep(for: .milliseconds(20))
             }
             server.stop()
-            lastError = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+            lastError = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         }
         throw TestFailure("pebble-challtestsrv did not start: \(lastError)")
     }
