@@ -20,6 +20,9 @@ public struct ProxyConfiguration: Sendable, Hashable {
     /// `/.well-known/acme-challenge/<token>` on a custom domain are
     /// answered `<token>.<thumbprint>`. Nil answers no challenge.
     public var acmeThumbprint: String?
+    /// The keys of custom domains' routing probe (``DomainProbe/keys(_:)``;
+    /// the first answers); nil answers no probe.
+    public var domainProbeKeys: SessionKeys?
     /// The directory holding Slipway's own pages (`building.html`,
     /// `failed.html`, `error.html`): `static/pages` of the repository or image.
     public var pagesDirectory: String

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import Model
 import NIOCore
 import NIOHTTP1
@@ -11,6 +13,9 @@ import NIOHTTP1
 ///    certificate authority validating from several places through any
 ///    load balancer gets the same answer; only Slipway's ACME account key
 ///    can use it.
+///    `GET /.well-known/slipway-domain-probe` likewise gets the routing
+///    probe's answer (``DomainProbe``), which proves to the domain checker
+///    that the name reaches this installation.
 /// 2. A domain whose ownership and routing are not proven (`pending`,
 ///    `failed`) routes nowhere: the no-site page, so adding someone else's
 ///    domain that happens to point here serves nothing.
@@ -29,9 +34,16 @@ enum CustomDomainRoute: Sendable, Equatable {
     /// The route for a request to `host` (normalized), nil when it is no
     /// custom domain Slipway serves.
     static func route(
-        host: String, request: IncomingRequest, table: SiteTable, acmeThumbprint: String?
+        host: String, request: IncomingRequest, table: SiteTable, acmeThumbprint: String?,
+        probeKey: Data? = nil
     ) -> CustomDomainRoute? {
         guard let domain = table.domain(host: host) else { return nil }
+        if let probeKey, request.target == DomainProbe.path, request.method == .GET || request.method == .HEAD {
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/plain")
+            headers.add(name: "Cache-Control", value: "no-store")
+            return .answer(status: .ok, headers: headers, body: DomainProbe.answer(host: host, key: SymmetricKey(data: probeKey)))
+        }
         if let acmeThumbprint, let token = challengeToken(in: request.target),
             request.method == .GET || request.method == .HEAD
         {

@@ -371,7 +371,8 @@ public final class ProxyServer: Sendable {
         return ProxyServices(
             pipeline: ServingPipeline(
                 appsDomain: configuration.normalizedAppsDomain, siteTable: siteTable, pages: pages,
-                maxCachedBodyBytes: bodyCache.maxEntryBytes, acmeThumbprint: configuration.acmeThumbprint),
+                maxCachedBodyBytes: bodyCache.maxEntryBytes, acmeThumbprint: configuration.acmeThumbprint,
+                domainProbeKey: configuration.domainProbeKeys?.bytes.first),
             manifests: ManifestStore(
                 store: store, capacityBytes: cache.manifestBytes, maxBytes: cache.maxManifestBytes,
                 timeout: configuration.upstream.timeout, metricsFactory: metricsFactory),

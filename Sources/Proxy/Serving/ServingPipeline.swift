@@ -1,3 +1,4 @@
+import Foundation
 import Model
 import NIOCore
 import NIOHTTP1
@@ -70,6 +71,8 @@ struct ServingPipeline: Sendable {
     let maxCachedBodyBytes: Int
     /// The ACME account's thumbprint, for HTTP-01 answers; nil answers none.
     var acmeThumbprint: String? = nil
+    /// The key of custom domains' routing probe (``DomainProbe``); nil answers none.
+    var domainProbeKey: Data? = nil
 
     /// Steps 1–2.
     func route(_ request: IncomingRequest) -> Routed {
@@ -92,7 +95,8 @@ struct ServingPipeline: Sendable {
             // A custom domain (`Sources/Proxy/Domains/CustomDomainRoute.swift`), or no site.
             guard let host = HostRoute.normalizedHost(request.host),
                 let custom = CustomDomainRoute.route(
-                    host: host, request: request, table: siteTable, acmeThumbprint: acmeThumbprint)
+                    host: host, request: request, table: siteTable, acmeThumbprint: acmeThumbprint,
+                    probeKey: domainProbeKey)
             else { return .reply(page(pages.page(.noSite), isPreview: false)) }
             switch custom {
             case .answer(let status, let headers, let body):

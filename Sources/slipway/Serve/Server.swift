@@ -58,6 +58,7 @@ struct Server {
         // Protected sites' session cookies: signed with a key derived from the
         // first secret key, accepted under any (a rotation signs no one out).
         proxyConfiguration.protection.sessionKeys = .init(keyring.derivedKeys(purpose: "edge-session"))
+        proxyConfiguration.domainProbeKeys = .init(DomainProbe.keys(keyring))
         let bus: any EventBus
         let catalog: any Catalog
         var fleetBus: PostgresEventBus?
