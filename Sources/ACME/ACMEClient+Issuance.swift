@@ -23,7 +23,7 @@ extension ACMEClient {
     ///   - certificateKey: the key the certificate is for (not the account key).
     ///   - replacing: the ARI certificate identifier
     ///     (``ACMEIssuedCertificate/renewalIdentifier``) of the certificate
-    ///     being renewed, when the CA offers ARI.
+    ///     being renewed; sent only when the directory has `renewalInfo`.
     /// - Throws: ``ACMEProblem`` when the CA refuses or a validation fails
     ///   (with the CA's type and detail and the name concerned), ``ACMEError``
     ///   otherwise.
@@ -36,7 +36,9 @@ extension ACMEClient {
         var logger = self.logger
         logger[metadataKey: "acme.names"] = "\(names.joined(separator: ","))"
 
-        let newOrder = ACMENewOrder(identifiers: names.map(ACMEIdentifier.dns), replaces: replacing)
+        // `replaces` only where the CA speaks ARI: others may refuse a field they do not know.
+        let newOrder = ACMENewOrder(
+            identifiers: names.map(ACMEIdentifier.dns), replaces: directory.renewalInfo == nil ? nil : replacing)
         let created = try await post(directory.newOrder, payload: try Self.encode(newOrder), signer: .kid(account))
         guard let orderURL = created.location else {
             throw ACMEError.invalidResponse(directory.newOrder, "no Location header with the order URL")

@@ -36,14 +36,21 @@ extension ACMEClient {
             let jws = try ACMEJWS(payload: payload, url: url, nonce: nonce, key: accountKey, signer: signer)
             let response = try await send(
                 .POST, url, body: try jws.body(), contentType: "application/jose+json", accept: accept)
-            if response.status < 400 { return response }
-            let failure = try problemOrError(response, url: url)
-            if let problem = failure as? ACMEProblem, problem.isBadNonce, retries < options.maximumBadNonceRetries {
-                retries += 1
-                badNonceCount.add(1, ordering: .relaxed)
-                logger.debug(
-                    "ACME nonce rejected, retrying", metadata: ["acme.url": "\(url)", "acme.retry": "\(retries)"])
-                continue
+            // Redirects are off, so a 3xx lands here too: ACME never redirects.
+            if (200..<300).contains(response.status) { return response }
+            let failure = problemOrError(response, url: url)
+            if let problem = failure as? ACMEProblem {
+                if problem.isBadNonce, retries < options.maximumBadNonceRetries {
+                    retries += 1
+                    badNonceCount.add(1, ordering: .relaxed)
+                    logger.debug(
+                        "ACME nonce rejected, retrying", metadata: ["acme.url": "\(url)", "acme.retry": "\(retries)"])
+                    continue
+                }
+                if problem.name == "accountDoesNotExist" {
+                    // The CA lost or never had the cached account: register again next time.
+                    cachedAccountURL.withLock { $0 = nil }
+                }
             }
             throw failure
         }
@@ -60,7 +67,7 @@ extension ACMEClient {
         if let nonce = nonces.withLock({ $0.popLast() }) { return nonce }
         let url = try await directory().newNonce
         let response = try await send(.HEAD, url)
-        guard response.status == 200 || response.status == 204 else { throw try problemOrError(response, url: url) }
+        guard response.status == 200 || response.status == 204 else { throw problemOrError(response, url: url) }
         guard let nonce = nonces.withLock({ $0.popLast() }) else {
             throw ACMEError.invalidResponse(url, "no Replay-Nonce header", status: response.status)
         }
@@ -115,7 +122,7 @@ extension ACMEClient {
     /// The ``ACMEProblem`` an error response carries, with the CA's
     /// `Retry-After` and CAA identity added; an ``ACMEError`` when it
     /// carries none.
-    func problemOrError(_ response: ACMEResponse, url: String) throws -> any Error {
+    func problemOrError(_ response: ACMEResponse, url: String) -> any Error {
         if var problem = try? JSONDecoder().decode(ACMEProblem.self, from: Data(buffer: response.body)),
             problem.type != "about:blank" || !problem.detail.isEmpty
         {

@@ -109,7 +109,7 @@ public final class ACMEClient: Sendable {
     public func directory() async throws -> ACMEDirectory {
         if let directory = cachedDirectory.withLock({ $0 }) { return directory }
         let response = try await send(.GET, directoryURL)
-        guard response.status == 200 else { throw try problemOrError(response, url: directoryURL) }
+        guard response.status == 200 else { throw problemOrError(response, url: directoryURL) }
         let directory = try response.decode(ACMEDirectory.self, url: directoryURL)
         logger.debug("ACME directory loaded", metadata: ["acme.ari": "\(directory.renewalInfo != nil)"])
         cachedDirectory.withLock { $0 = directory }

@@ -79,7 +79,7 @@ extension ACMEClient {
         let identifier = try ACMERenewalInfo.certificateIdentifier(for: certificate)
         let url = (base.hasSuffix("/") ? base : base + "/") + identifier
         let response = try await send(.GET, url)
-        guard response.status == 200 else { throw try problemOrError(response, url: url) }
+        guard response.status == 200 else { throw problemOrError(response, url: url) }
         let body = try response.decode(RenewalInfoBody.self, url: url)
         guard let start = Self.parseTimestamp(body.suggestedWindow.start),
             let end = Self.parseTimestamp(body.suggestedWindow.end), start <= end

@@ -120,6 +120,21 @@ struct ACMEIssuanceTests {
         }
     }
 
+    @Test func renewingAtACAWithoutARIWorksAndSkipsRenewalInformation() async throws {
+        try await PebbleIssuance.run { setup in
+            let client = setup.client()
+            let key = P256.Signing.PrivateKey()
+            let first = try await client.issueCertificate(for: ["app.example.test"], certificateKey: key)
+            // Pebble 2.4's directory has no renewalInfo: no ARI, and no `replaces` in the order.
+            let error = await #expect(throws: ACMEError.self) { try await client.renewalInfo(for: first.leaf) }
+            #expect(error?.code == .unsupported)
+            let renewed = try await client.issueCertificate(
+                for: ["app.example.test"], certificateKey: key, replacing: first.renewalIdentifier)
+            #expect(renewed.serialNumber != first.serialNumber)
+            #expect(renewed.leaf.publicKey == first.leaf.publicKey)
+        }
+    }
+
     @Test func aKeyLoadedFromItsPEMSignsForTheSameAccount() async throws {
         try await PebbleIssuance.run { setup in
             let first = try await setup.client().registerAccount()

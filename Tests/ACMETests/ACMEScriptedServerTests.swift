@@ -140,97 +140,10 @@ struct ACMEScriptedServerTests {
         }
     }
 
-    /// A whole order whose authorization is pending twice with `Retry-After`
-    /// (3 s, then 7 s), whose order is `processing` once without it, and
-    /// whose certificate is `certificate(key)`.
-    static func pollingRoute(
-        certificate: @escaping @Sendable (P256.Signing.PublicKey) throws -> String,
-        authorizationRetryAfter: String = "3"
-    ) -> @Sendable (ScriptedACMEServer.Request, String) -> ScriptedHTTPServer.Reply {
-        let counts = Mutex<[String: Int]>([:])
-        let csrKey = Mutex<Data?>(nil)
-        return { request, base in
-            let count = counts.withLock { counts in
-                defer { counts[request.path, default: 0] += 1 }
-                return counts[request.path, default: 0]
-            }
-            let challenge: [String: Any] = [
-                "type": "http-01", "url": base + "/chall/1", "status": count == 0 ? "pending" : "processing",
-                "token": "tok",
-            ]
-            let authorization: [String: Any] = [
-                "identifier": ["type": "dns", "value": "app.example.test"], "challenges": [challenge],
-            ]
-            func order(_ status: String) -> [String: Any] {
-                [
-                    "status": status, "identifiers": [["type": "dns", "value": "app.example.test"]],
-                    "authorizations": [base + "/authz/1"], "finalize": base + "/order/1/finalize",
-                    "certificate": base + "/cert/1",
-                ]
-            }
-            switch request.path {
-            case "/order":
-                return ScriptedACMEServer.json(
-                    order("pending"), status: .created, headers: [("location", base + "/order/1")])
-            case "/authz/1":
-                switch count {
-                case 0: return ScriptedACMEServer.json(authorization.merging(["status": "pending"]) { $1 })
-                case 1:
-                    return ScriptedACMEServer.json(
-                        authorization.merging(["status": "pending"]) { $1 },
-                        headers: [("retry-after", authorizationRetryAfter)])
-                case 2:
-                    return ScriptedACMEServer.json(
-                        authorization.merging(["status": "pending"]) { $1 }, headers: [("retry-after", "7")])
-                default: return ScriptedACMEServer.json(authorization.merging(["status": "valid"]) { $1 })
-                }
-            case "/chall/1":
-                return ScriptedACMEServer.json(challenge)
-            case "/order/1":
-                return ScriptedACMEServer.json(order([0: "ready", 1: "processing"][count] ?? "valid"))
-            case "/order/1/finalize":
-                let csrText = (request.payloadJSON?["csr"] as? String).flatMap(Base64URL.decode) ?? []
-                let csr = try? CertificateSigningRequest(derEncoded: csrText)
-                csrKey.withLock { $0 = csr.flatMap { P256.Signing.PublicKey($0.publicKey)?.rawRepresentation } }
-                return ScriptedACMEServer.json(order("processing"), headers: [("retry-after", "2")])
-            case "/cert/1":
-                guard let raw = csrKey.withLock({ $0 }), let key = try? P256.Signing.PublicKey(rawRepresentation: raw),
-                    let pem = try? certificate(key)
-                else {
-                    return ScriptedACMEServer.problem(.badRequest, type: "malformed", detail: "no CSR seen")
-                }
-                return .respond(
-                    status: .ok,
-                    headers: [
-                        ("content-type", "application/pem-certificate-chain"), ("replay-nonce", UUID().uuidString),
-                    ],
-                    body: pem)
-            default:
-                return .respond(status: .notFound)
-            }
-        }
-    }
-
-    /// A certificate for `key` standing in for a CA-issued one (self-signed
-    /// by a throwaway issuer key: the client checks the key and names only).
-    static func issued(for names: [String]) -> @Sendable (P256.Signing.PublicKey) throws -> String {
-        { key in
-            let issuerKey = P256.Signing.PrivateKey()
-            let name = try DistinguishedName { CommonName("scripted issuer") }
-            let certificate = try Certificate(
-                version: .v3, serialNumber: Certificate.SerialNumber(bytes: [0x01, 0x02]),
-                publicKey: Certificate.PublicKey(key), notValidBefore: now, notValidAfter: now.addingTimeInterval(3600),
-                issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
-                extensions: try Certificate.Extensions { SubjectAlternativeNames(names.map { .dnsName($0) }) },
-                issuerPrivateKey: Certificate.PrivateKey(issuerKey))
-            return try certificate.serializeAsPEM().pemString + "\n"
-        }
-    }
-
     @Test func pollingWaitsAsRetryAfterAsksAndBacksOffWithoutIt() async throws {
         let clock = RecordingClock()
         try await Self.withServer(
-            clock: clock, route: Self.pollingRoute(certificate: Self.issued(for: ["app.example.test"]))
+            clock: clock, route: ScriptedOrder.route(certificate: ScriptedOrder.issued(for: ["app.example.test"]))
         ) { server, client in
             let key = P256.Signing.PrivateKey()
             let issued = try await client.issueCertificate(for: ["app.example.test"], certificateKey: key)
@@ -259,8 +172,8 @@ struct ACMEScriptedServerTests {
         options.pollingBudget = .seconds(60)
         try await Self.withServer(
             options: options, clock: clock,
-            route: Self.pollingRoute(
-                certificate: Self.issued(for: ["app.example.test"]), authorizationRetryAfter: "3600")
+            route: ScriptedOrder.route(
+                certificate: ScriptedOrder.issued(for: ["app.example.test"]), authorizationRetryAfter: "3600")
         ) { _, client in
             let error = await #expect(throws: ACMEError.self) {
                 _ = try await client.issueCertificate(
@@ -275,8 +188,8 @@ struct ACMEScriptedServerTests {
     @Test func aCertificateForAnotherKeyIsRefused() async throws {
         let foreign = P256.Signing.PrivateKey().publicKey.rawRepresentation
         try await Self.withServer(
-            route: Self.pollingRoute(certificate: { _ in
-                try Self.issued(for: ["app.example.test"])(P256.Signing.PublicKey(rawRepresentation: foreign))
+            route: ScriptedOrder.route(certificate: { _ in
+                try ScriptedOrder.issued(for: ["app.example.test"])(P256.Signing.PublicKey(rawRepresentation: foreign))
             })
         ) { _, client in
             let error = await #expect(throws: ACMEError.self) {
@@ -288,7 +201,9 @@ struct ACMEScriptedServerTests {
     }
 
     @Test func aCertificateMissingANameIsRefused() async throws {
-        try await Self.withServer(route: Self.pollingRoute(certificate: Self.issued(for: ["other.example.test"]))) {
+        try await Self.withServer(
+            route: ScriptedOrder.route(certificate: ScriptedOrder.issued(for: ["other.example.test"]))
+        ) {
             _, client in
             let error = await #expect(throws: ACMEError.self) {
                 _ = try await client.issueCertificate(
@@ -297,54 +212,6 @@ struct ACMEScriptedServerTests {
             #expect(error?.code == .certificateMismatch)
             #expect(error?.message.contains("app.example.test") == true)
         }
-    }
-
-    @Test func anOversizedAnswerIsRefused() async throws {
-        let server = try await ScriptedHTTPServer.start(
-            replies: [], fallback: .respond(status: .ok, body: String(repeating: "x", count: 4096)))
-        let http = HTTPClient(
-            eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
-        var options = ACMEClient.Options()
-        options.maximumResponseBytes = 1024
-        let client = ACMEClient(
-            directoryURL: server.endpoint + "/dir", accountKey: ACMEAccountKey(), httpClient: http,
-            logger: Logger(label: "acme-test"), options: options)
-        let error = await #expect(throws: ACMEError.self) { try await client.directory() }
-        #expect(error?.code == .tooLarge)
-        try await http.shutdown()
-        try await server.shutdown()
-    }
-
-    @Test func aStalledServerTimesOut() async throws {
-        let server = try await ScriptedHTTPServer.start(replies: [], fallback: .stall)
-        let http = HTTPClient(
-            eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
-        var options = ACMEClient.Options()
-        options.requestTimeout = .milliseconds(300)
-        let client = ACMEClient(
-            directoryURL: server.endpoint + "/dir", accountKey: ACMEAccountKey(), httpClient: http,
-            logger: Logger(label: "acme-test"), options: options)
-        let error = await #expect(throws: ACMEError.self) { try await client.directory() }
-        #expect(error?.code == .timeout)
-        #expect(error?.isTransient == true)
-        try await server.shutdown()
-        try await http.shutdown()
-    }
-
-    @Test func anErrorWithoutAProblemDocumentIsAnUnexpectedStatus() async throws {
-        let server = try await ScriptedHTTPServer.start(
-            replies: [], fallback: .respond(status: .badGateway, body: "<html>bad gateway</html>"))
-        let http = HTTPClient(
-            eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
-        let client = ACMEClient(
-            directoryURL: server.endpoint + "/dir", accountKey: ACMEAccountKey(), httpClient: http,
-            logger: Logger(label: "acme-test"))
-        let error = await #expect(throws: ACMEError.self) { try await client.directory() }
-        #expect(error?.code == .unexpectedStatus)
-        #expect(error?.status == 502)
-        #expect(error?.isTransient == true)
-        try await http.shutdown()
-        try await server.shutdown()
     }
 }
 
