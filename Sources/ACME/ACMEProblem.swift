@@ -108,8 +108,8 @@ public struct ACMEProblem: Error, Sendable, Hashable, CustomStringConvertible, D
         case "unauthorized", "incorrectResponse":
             advice =
                 "the certificate authority could not confirm that \(domain) points at Slipway: make its DNS A/AAAA or "
-                + "CNAME records point at Slipway and let http://<domain>/.well-known/acme-challenge/ reach Slipway "
-                + "on port 80 (no other server, CDN rule or redirect in the way)"
+                + "CNAME records point at Slipway and let http://\(identifier ?? "<domain>")/.well-known/acme-challenge/ "
+                + "reach Slipway on port 80 (no other server, CDN rule or redirect in the way)"
         case "connection":
             advice =
                 "the certificate authority could not connect to \(domain) on port 80: point its DNS records at Slipway "

@@ -90,6 +90,7 @@ struct ACMEIssuanceTests {
             #expect(problem.userMessage.contains("port 80"))
             #expect(problem.userMessage.contains(problem.detail))
             #expect(problem.userMessage.contains("'bad.example.test'"))
+            #expect(problem.userMessage.contains("http://bad.example.test/.well-known/acme-challenge/"))
         }
     }
 
