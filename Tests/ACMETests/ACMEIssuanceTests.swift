@@ -10,7 +10,7 @@ import X509
 /// HTTP-01 against a real responder on 127.0.0.1.
 @Suite(
     "ACME issuance against Pebble",
-    .enabled(if: ChallTestServer.shouldRun, "needs pebble (scripts/test installs it)"))
+    .enabled(if: PebbleServer.shouldRun, "needs pebble (scripts/test installs it)"))
 struct ACMEIssuanceTests {
     @Test func issuesACertificateThatVerifiesAgainstPebblesRoot() async throws {
         try await PebbleIssuance.run(validity: 3600) { setup in

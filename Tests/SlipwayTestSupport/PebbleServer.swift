@@ -38,6 +38,10 @@ public final class PebbleServer: @unchecked Sendable {
     /// Whether the binary is installed (scripts/test installs the `pebble` package).
     public static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: binary) }
 
+    /// Whether tests that need it run: when Pebble and its mock DNS are
+    /// installed, and always in CI so that a missing package fails there.
+    public static var shouldRun: Bool { (isInstalled && ChallTestServer.isInstalled) || TestS3.isCI }
+
     static let binary = "/usr/bin/pebble"
 
     private init(
