@@ -19,6 +19,10 @@ public final class ScriptedHTTPServer: Sendable {
         /// Answer 200 announcing `declaredLength` bytes, send only `body`,
         /// then close the connection or fall silent.
         case partial(declaredLength: Int, body: String, then: AfterPartial)
+        /// Decide from the request itself (its URI, headers or body): a
+        /// stand-in peer whose answers depend on what it is asked, e.g. an
+        /// HTTP-01 responder or a scripted ACME server.
+        case compute(@Sendable (Recorded) -> Reply)
 
         public enum AfterPartial: Sendable {
             case close
@@ -122,8 +126,10 @@ public final class ScriptedHTTPServer: Sendable {
             case .end:
                 guard let head else { return }
                 let request = Recorded(method: head.method, uri: head.uri, headers: head.headers, body: body)
-                switch server.reply(to: request) {
-                case .stall:
+                var reply = server.reply(to: request)
+                while case .compute(let decide) = reply { reply = decide(request) }
+                switch reply {
+                case .stall, .compute:
                     return
                 case .partial(let declaredLength, let text, let after):
                     let headers: HTTPHeaders = ["content-length": String(declaredLength), "etag": "\"partial\""]
