@@ -38,19 +38,12 @@ enum CustomDomainRoute: Sendable, Equatable {
         probeKey: Data? = nil
     ) -> CustomDomainRoute? {
         guard let domain = table.domain(host: host) else { return nil }
-        if let probeKey, request.target == DomainProbe.path, request.method == .GET || request.method == .HEAD {
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "text/plain")
-            headers.add(name: "Cache-Control", value: "no-store")
-            return .answer(status: .ok, headers: headers, body: DomainProbe.answer(host: host, key: SymmetricKey(data: probeKey)))
+        let isRead = request.method == .GET || request.method == .HEAD
+        if let probeKey, isRead, request.target == DomainProbe.path {
+            return plainText(DomainProbe.answer(host: host, key: SymmetricKey(data: probeKey)))
         }
-        if let acmeThumbprint, let token = challengeToken(in: request.target),
-            request.method == .GET || request.method == .HEAD
-        {
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "text/plain")
-            headers.add(name: "Cache-Control", value: "no-store")
-            return .answer(status: .ok, headers: headers, body: token + "." + acmeThumbprint)
+        if let acmeThumbprint, isRead, let token = challengeToken(in: request.target) {
+            return plainText(token + "." + acmeThumbprint)
         }
         guard domain.status == .active || domain.status == .moved else { return nil }
         if let primary = domain.redirectTo {
@@ -62,6 +55,14 @@ enum CustomDomainRoute: Sendable, Equatable {
         }
         guard let site = table.lookup(siteID: domain.siteID) else { return nil }
         return .site(slug: site.slug)
+    }
+
+    /// A 200 `text/plain` answer no cache keeps.
+    private static func plainText(_ body: String) -> CustomDomainRoute {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain")
+        headers.add(name: "Cache-Control", value: "no-store")
+        return .answer(status: .ok, headers: headers, body: body)
     }
 
     /// The token of an HTTP-01 challenge path: 1 to 256 characters of

@@ -43,7 +43,8 @@ public struct DomainCertificateObjects: Sendable {
     /// The chain and the opened key of `certificate`, for `host`.
     /// - Throws: the store's error, or ``SecretKeyringError`` when the key
     ///   does not open with this keyring (another installation's key).
-    public func load(_ certificate: DomainCertificate, host: String) async throws -> (chainPEM: String, keyPEM: String) {
+    public func load(_ certificate: DomainCertificate, host: String) async throws -> (chainPEM: String, keyPEM: String)
+    {
         let chain = try await store.getBytes(certificate.chainKey, limit: Self.maxBytes)
         let sealed = try await store.getBytes(certificate.keyKey, limit: Self.maxBytes)
         let key = try keyring.open(String(buffer: sealed), purpose: Self.purpose(host))
