@@ -192,6 +192,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        /// Custom domains' background work on admin nodes, one node of a
+        /// fleet at a time: ownership and routing checks through DNS and the
+        /// routing probe, and certificates from an ACME CA.
+        .target(
+            name: "Domains",
+            dependencies: [
+                "Model",
+                "Storage",
+                "DNS",
+                "ACME",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "slipway",
             dependencies: [
@@ -201,6 +221,9 @@ let package = Package(
                 "Proxy",
                 "Admin",
                 "Postgres",
+                "Domains",
+                "DNS",
+                "ACME",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -347,6 +370,26 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DomainsTests",
+            dependencies: [
+                "Domains",
+                "Model",
+                "Storage",
+                "Proxy",
+                "DNS",
+                "ACME",
+                "SlipwayTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],

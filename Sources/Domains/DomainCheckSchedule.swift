@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import Model
 
 /// The outcome of one ownership and routing check of a custom domain.

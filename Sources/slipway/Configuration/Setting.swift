@@ -71,6 +71,15 @@ extension Setting {
     static let domainAddresses = Setting("domains.addresses", "SLIPWAY_DOMAIN_ADDRESSES")
     static let maxDomains = Setting(
         "domains.max_per_deployment", "SLIPWAY_MAX_DOMAINS_PER_DEPLOYMENT", default: "20")
+    static let acmeDirectory = Setting(
+        "domains.acme_directory", "SLIPWAY_ACME_DIRECTORY",
+        default: "https://acme-v02.api.letsencrypt.org/directory (off: no certificates)")
+    static let acmeEmail = Setting("domains.acme_email", "SLIPWAY_ACME_EMAIL")
+    static let acmeCAFile = Setting("domains.acme_ca_file", "SLIPWAY_ACME_CA_FILE")
+    static let dnsResolvers = Setting("domains.dns_resolvers", "SLIPWAY_DNS_RESOLVERS", default: "/etc/resolv.conf")
+    static let domainProbePort = Setting("domains.probe_port", "SLIPWAY_DOMAIN_PROBE_PORT", default: "80")
+    static let domainCheckInterval = Setting(
+        "domains.check_interval", "SLIPWAY_DOMAIN_CHECK_INTERVAL", default: "15s")
     static let operationsHost = Setting("operations.host", "SLIPWAY_OPERATIONS_HOST", default: "127.0.0.1")
     static let operationsPort = Setting("operations.port", "SLIPWAY_OPERATIONS_PORT", default: "8082")
     static let storageKind = Setting("storage.kind", "SLIPWAY_STORAGE", default: "disk")
@@ -123,7 +132,8 @@ extension Setting {
         tlsKeyFile, tlsHandshakeTimeout, http2, http2MaxStreams, httpsRedirect, hstsMaxAge, sessionTTL, publicURL,
         adminHost,
         adminPort,
-        adminToken, secretKey, auditRetention, domainTarget, domainAddresses, maxDomains,
+        adminToken, secretKey, auditRetention, domainTarget, domainAddresses, maxDomains, acmeDirectory, acmeEmail,
+        acmeCAFile, dnsResolvers, domainProbePort, domainCheckInterval,
         operationsHost, operationsPort,
         storageKind,
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL,

@@ -1,4 +1,5 @@
 import Builder
+import DNS
 import Foundation
 import Model
 import Postgres
@@ -34,6 +35,48 @@ struct SlipwayConfiguration: Sendable {
     struct Listener: Sendable, Equatable {
         var host: String
         var port: Int
+    }
+
+    /// `SLIPWAY_ACME_*`, `SLIPWAY_DNS_RESOLVERS`, `SLIPWAY_DOMAIN_PROBE_PORT`,
+    /// `SLIPWAY_DOMAIN_CHECK_INTERVAL`.
+    static func domains(_ parser: SettingParser) throws(ConfigurationError) -> Domains {
+        var domains = Domains()
+        if let directory = parser.text(.acmeDirectory) {
+            if directory == "off" {
+                domains.acmeDirectory = nil
+            } else {
+                guard let url = URL(string: directory), url.scheme == "https", url.host != nil else {
+                    throw ConfigurationError(
+                        "\(Setting.acmeDirectory.label): '\(directory.prefix(100))' is not an https URL; give the ACME directory (e.g. \(Domains.letsEncrypt)) or off"
+                    )
+                }
+                domains.acmeDirectory = directory
+            }
+        }
+        if let email = parser.text(.acmeEmail) {
+            guard email.contains("@"), !email.contains(" "), !email.contains(",") else {
+                throw ConfigurationError("\(Setting.acmeEmail.label): '\(email.prefix(100))' is not an e-mail address")
+            }
+            domains.acmeEmail = email
+        }
+        if let file = parser.text(.acmeCAFile) {
+            guard FileManager.default.isReadableFile(atPath: file) else {
+                throw ConfigurationError("\(Setting.acmeCAFile.label): cannot read \(file); give a PEM file of the CA to trust")
+            }
+            domains.acmeCAFile = file
+        }
+        if let resolvers = parser.text(.dnsResolvers) {
+            do { _ = try DNSResolver.Configuration(servers: resolvers) } catch {
+                throw ConfigurationError("\(Setting.dnsResolvers.label): \(error)")
+            }
+            domains.resolvers = resolvers
+        }
+        domains.probePort = try parser.int(.domainProbePort, in: 1...65535) ?? domains.probePort
+        domains.checkInterval = try parser.duration(.domainCheckInterval) ?? domains.checkInterval
+        guard domains.checkInterval >= .milliseconds(100) else {
+            throw ConfigurationError("\(Setting.domainCheckInterval.label): at least 100ms, e.g. 15s")
+        }
+        return domains
     }
 
     /// How sites' URLs start: scheme and port (nil: the scheme's default).
@@ -156,6 +199,20 @@ struct SlipwayConfiguration: Sendable {
     /// Where custom domains must point, and how many one deployment may have.
     var domainTarget = DomainTarget(hostname: nil, addresses: [])
     var maxDomainsPerDeployment = DomainRules.defaultLimitPerDeployment
+    var domains = Domains()
+
+    /// Custom domains' checks and certificates.
+    struct Domains: Sendable {
+        static let letsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
+        /// Nil: no certificates are requested (`SLIPWAY_ACME_DIRECTORY=off`).
+        var acmeDirectory: String? = letsEncrypt
+        var acmeEmail: String?
+        var acmeCAFile: String?
+        /// Nil: the servers of /etc/resolv.conf.
+        var resolvers: String?
+        var probePort = 80
+        var checkInterval: Duration = .seconds(15)
+    }
     var storage: StorageKind
     var catalog: CatalogLocation
     var cacheBytes: Int
@@ -384,6 +441,7 @@ struct SlipwayConfiguration: Sendable {
         configuration.domainTarget = try Self.domainTarget(parser)
         configuration.maxDomainsPerDeployment =
             try parser.int(.maxDomains, in: 1...1000) ?? configuration.maxDomainsPerDeployment
+        configuration.domains = try Self.domains(parser)
         return configuration
     }
 }

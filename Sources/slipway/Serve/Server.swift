@@ -1,6 +1,8 @@
+import ACME
 import Admin
 import ArgumentParser
 import Builder
+import Domains
 import Foundation
 import Logging
 import Metrics
@@ -58,7 +60,13 @@ struct Server {
         // Protected sites' session cookies: signed with a key derived from the
         // first secret key, accepted under any (a rotation signs no one out).
         proxyConfiguration.protection.sessionKeys = .init(keyring.derivedKeys(purpose: "edge-session"))
+        // Custom domains: the routing probe's key, and the ACME account's
+        // thumbprint every proxy answers HTTP-01 challenges with.
         proxyConfiguration.domainProbeKeys = .init(DomainProbe.keys(keyring))
+        if let directory = configuration.domains.acmeDirectory {
+            proxyConfiguration.acmeThumbprint =
+                ACMEAccountKeys.derive(keyring: keyring, directoryURL: directory).thumbprint
+        }
         let bus: any EventBus
         let catalog: any Catalog
         var fleetBus: PostgresEventBus?
@@ -218,6 +226,7 @@ struct Server {
         }
         if configuration.roles.contains(.admin) {
             services.append(admin)
+            services.append(try domainService(keyring: keyring, catalog: catalog, bus: bus, store: store))
         } else {
             // A proxy or builder of a fleet answers its load balancer and scraper here.
             services.append(
