@@ -85,6 +85,9 @@ def slipway(workdir):
         "SLIPWAY_ALLOW_LOCAL_REPOS": "true",
         "SLIPWAY_STATIC_DIR": str(REPO / "static"),
         "SLIPWAY_STORAGE": "disk",
+        # Where custom domains point: the records the Domains section lists.
+        "SLIPWAY_DOMAIN_TARGET": "edge.slipway.test",
+        "SLIPWAY_DOMAIN_ADDRESSES": "192.0.2.10",
     }
     for name in ("SLIPWAY_CONFIG", "SLIPWAY_DATABASE_URL", "SLIPWAY_DATA_DIR"):
         env.pop(name, None)

@@ -1,5 +1,5 @@
 // The deployment page: summary, builds, the selected build's live log, the
-// settings form and the danger zone. It polls the deployment and its builds
+// custom domains, the settings form and the danger zone. It polls the deployment and its builds
 // (faster while a build runs) and redraws from them.
 import { api, buildPath, slugPath } from "/dashboard/api.js";
 import { withBusy } from "/dashboard/components/busy-button.js";
@@ -12,6 +12,7 @@ import { poll } from "/dashboard/poll.js";
 import { setView, showBuildInURL } from "/dashboard/router.js";
 import { buildsList } from "/dashboard/views/builds-table.js";
 import { deploymentHead, factsCard } from "/dashboard/views/deployment-summary.js";
+import { domainsSection } from "/dashboard/views/domains.js";
 import { protectionForm } from "/dashboard/views/protection-form.js";
 import { settingsForm } from "/dashboard/views/settings-form.js";
 
@@ -33,6 +34,7 @@ export function renderDeployment(slug, selectedId) {
   page.poller = poll(() => refreshOrLeave(page), () => page.builds.some(isRunning), page.signal);
   page.redeploy.addEventListener("click", () => withBusy(page.redeploy, () => redeploy(page)), { signal: page.signal });
   page.remove.addEventListener("click", () => remove(page), { signal: page.signal });
+  page.domainsArea.replaceChildren(domainsSection(slug, page.signal).element);
   page.poller.start();
 }
 
@@ -43,6 +45,7 @@ function layout(slug) {
     facts: h("div"),
     buildsBody: h("div", { class: "loading" }, "Loading builds…"),
     logArea: h("div"),
+    domainsArea: h("div"),
     settingsArea: h("div"),
     protectionArea: h("div"),
     redeploy: h("button", { type: "button", class: "button primary", id: "redeploy" }, "Redeploy"),
@@ -55,6 +58,7 @@ function layout(slug) {
     h("div", { class: "section-head" }, h("h2", {}, "Builds"), h("div", { class: "actions" }, parts.redeploy)),
     parts.buildsBody,
     parts.logArea,
+    parts.domainsArea,
     parts.settingsArea,
     parts.protectionArea,
     h(
