@@ -1,6 +1,6 @@
 public import AsyncHTTPClient
-public import DNS
 import Crypto
+public import DNS
 public import Foundation
 public import Model
 import NIOCore
@@ -73,7 +73,8 @@ public struct DomainVerifier: Sendable {
             return .refused(
                 code: "not_routed",
                 detail:
-                    "\(domain.hostname) has no A, AAAA or CNAME record; create the routing record shown for this domain")
+                    "\(domain.hostname) has no A, AAAA or CNAME record; create the routing record shown for this domain"
+            )
         }
         var seen: [String] = []
         for address in addresses.prefix(Self.maxProbes) {

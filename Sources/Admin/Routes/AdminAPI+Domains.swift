@@ -8,7 +8,7 @@ import Storage
 /// Custom domains: `/api/deployments/{slug}/domains[/{hostname}]`.
 ///
 /// Adding a domain records it `pending` with a verification token; the
-/// domain checker (`Sources/Admin/Domains/`) then looks for the ownership
+/// domain checker (`Sources/Domains/`) then looks for the ownership
 /// TXT record and the routing, and the certificate issuer takes it from
 /// there. Every answer lists the DNS records the person must create.
 extension AdminAPI {

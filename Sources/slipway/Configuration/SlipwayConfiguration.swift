@@ -61,7 +61,8 @@ struct SlipwayConfiguration: Sendable {
         }
         if let file = parser.text(.acmeCAFile) {
             guard FileManager.default.isReadableFile(atPath: file) else {
-                throw ConfigurationError("\(Setting.acmeCAFile.label): cannot read \(file); give a PEM file of the CA to trust")
+                throw ConfigurationError(
+                    "\(Setting.acmeCAFile.label): cannot read \(file); give a PEM file of the CA to trust")
             }
             domains.acmeCAFile = file
         }
