@@ -96,6 +96,11 @@ public final class ChallTestServer: @unchecked Sendable {
         try await post("add-a", ["host": Self.fqdn(host), "addresses": addresses])
     }
 
+    /// Forgets the A records set for `host` (the default address answers again).
+    public func clearA(_ host: String) async throws {
+        try await post("clear-a", ["host": Self.fqdn(host)])
+    }
+
     /// Answers AAAA queries for `host` with `addresses`.
     public func addAAAA(_ host: String, _ addresses: [String]) async throws {
         try await post("add-aaaa", ["host": Self.fqdn(host), "addresses": addresses])

@@ -48,7 +48,7 @@ extension Server {
             let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: acmeConfiguration)
             acmeClient = http
             let client = ACMEClient(
-                directoryURL: directory, accountKey: ACMEAccountKeys.derive(keyring: keyring, directoryURL: directory),
+                directoryURL: directory, accountKey: ACMEAccountKeys.derive(keyring: keyring),
                 httpClient: http, logger: logger, contact: settings.acmeEmail.map { ["mailto:\($0)"] } ?? [])
             issuer = CertificateIssuer(
                 client: client, objects: DomainCertificateObjects(store: store, keyring: keyring), catalog: catalog,

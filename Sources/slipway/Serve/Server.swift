@@ -63,9 +63,8 @@ struct Server {
         // Custom domains: the routing probe's key, and the ACME account's
         // thumbprint every proxy answers HTTP-01 challenges with.
         proxyConfiguration.domainProbeKeys = .init(DomainProbe.keys(keyring))
-        if let directory = configuration.domains.acmeDirectory {
-            proxyConfiguration.acmeThumbprint =
-                ACMEAccountKeys.derive(keyring: keyring, directoryURL: directory).thumbprint
+        if configuration.domains.acmeDirectory != nil {
+            proxyConfiguration.acmeThumbprint = ACMEAccountKeys.derive(keyring: keyring).thumbprint
         }
         let bus: any EventBus
         let catalog: any Catalog
