@@ -112,6 +112,14 @@ struct CustomDomainCertificateTests {
         return added[0]
     }
 
+    /// Adds `host` to a new deployment and publishes its ownership record.
+    static func addOwnedDomain(_ host: String, slug: String, to setup: Setup) async throws -> CustomDomain {
+        let domain = try await addDomain(host, slug: slug, to: setup)
+        try await setup.pebble.dns.setTXT(
+            domain.ownershipRecordName, DomainRules.ownershipRecordValue(token: domain.verificationToken))
+        return domain
+    }
+
     /// Makes the next check of `host` due now (what `POST …/verify` does).
     static func checkNow(_ host: String, _ setup: Setup) async throws {
         let now = setup.clock.now
@@ -179,9 +187,7 @@ struct CustomDomainCertificateTests {
     @Test func aRenewalDueByTheClockReplacesThePairAndAShortCertificateRenewsForReal() async throws {
         try await Self.withSetup(validity: 9) { setup in
             let host = "renew.example.test"
-            let domain = try await Self.addDomain(host, slug: "shop", to: setup)
-            try await setup.pebble.dns.setTXT(
-                domain.ownershipRecordName, DomainRules.ownershipRecordValue(token: domain.verificationToken))
+            let domain = try await Self.addOwnedDomain(host, slug: "shop", to: setup)
             #expect(await setup.service.runOnce())
             let first = try #require(try await setup.proxy.catalog.domain(hostname: host)?.certificate)
 
@@ -211,9 +217,7 @@ struct CustomDomainCertificateTests {
     @Test func aFailedValidationLeavesTheCertificateInErrorWithTheCAsDetailAndRetriesLater() async throws {
         try await Self.withSetup(wrongThumbprint: true) { setup in
             let host = "bad.example.test"
-            let domain = try await Self.addDomain(host, slug: "guide", to: setup)
-            try await setup.pebble.dns.setTXT(
-                domain.ownershipRecordName, DomainRules.ownershipRecordValue(token: domain.verificationToken))
+            let domain = try await Self.addOwnedDomain(host, slug: "guide", to: setup)
             #expect(await setup.service.runOnce())
             let failed = try #require(try await setup.proxy.catalog.domain(hostname: host))
             #expect(failed.status == .active, "the domain itself is fine")
@@ -229,9 +233,7 @@ struct CustomDomainCertificateTests {
     @Test func halfOfTheNoncesRejectedStillIssues() async throws {
         try await Self.withSetup(pebbleEnvironment: ["PEBBLE_WFE_NONCEREJECT": "50"]) { setup in
             let host = "nonce.example.test"
-            let domain = try await Self.addDomain(host, slug: "nonce", to: setup)
-            try await setup.pebble.dns.setTXT(
-                domain.ownershipRecordName, DomainRules.ownershipRecordValue(token: domain.verificationToken))
+            let domain = try await Self.addOwnedDomain(host, slug: "nonce", to: setup)
             #expect(await setup.service.runOnce())
             let issued = try #require(try await setup.proxy.catalog.domain(hostname: host))
             #expect(issued.certificateStatus == .active, "\(issued.lastError?.detail ?? "")")
@@ -242,9 +244,7 @@ struct CustomDomainCertificateTests {
     @Test func aNamePointingElsewhereIsNotRoutedAndAnActiveOneThatMovesIsMarkedMoved() async throws {
         try await Self.withSetup { setup in
             let host = "moving.example.test"
-            let domain = try await Self.addDomain(host, slug: "moving", to: setup)
-            try await setup.pebble.dns.setTXT(
-                domain.ownershipRecordName, DomainRules.ownershipRecordValue(token: domain.verificationToken))
+            let domain = try await Self.addOwnedDomain(host, slug: "moving", to: setup)
             // Nothing listens on 127.0.0.2 (the proxy is bound to 127.0.0.1): refused at once.
             try await setup.pebble.dns.addA(host, ["127.0.0.2"])
             #expect(await setup.service.runOnce())
