@@ -187,7 +187,7 @@ struct CustomDomainCertificateTests {
     @Test func aRenewalDueByTheClockReplacesThePairAndAShortCertificateRenewsForReal() async throws {
         try await Self.withSetup(validity: 9) { setup in
             let host = "renew.example.test"
-            let domain = try await Self.addOwnedDomain(host, slug: "shop", to: setup)
+            _ = try await Self.addOwnedDomain(host, slug: "shop", to: setup)
             #expect(await setup.service.runOnce())
             let first = try #require(try await setup.proxy.catalog.domain(hostname: host)?.certificate)
 
@@ -217,7 +217,7 @@ struct CustomDomainCertificateTests {
     @Test func aFailedValidationLeavesTheCertificateInErrorWithTheCAsDetailAndRetriesLater() async throws {
         try await Self.withSetup(wrongThumbprint: true) { setup in
             let host = "bad.example.test"
-            let domain = try await Self.addOwnedDomain(host, slug: "guide", to: setup)
+            _ = try await Self.addOwnedDomain(host, slug: "guide", to: setup)
             #expect(await setup.service.runOnce())
             let failed = try #require(try await setup.proxy.catalog.domain(hostname: host))
             #expect(failed.status == .active, "the domain itself is fine")
@@ -233,7 +233,7 @@ struct CustomDomainCertificateTests {
     @Test func halfOfTheNoncesRejectedStillIssues() async throws {
         try await Self.withSetup(pebbleEnvironment: ["PEBBLE_WFE_NONCEREJECT": "50"]) { setup in
             let host = "nonce.example.test"
-            let domain = try await Self.addOwnedDomain(host, slug: "nonce", to: setup)
+            _ = try await Self.addOwnedDomain(host, slug: "nonce", to: setup)
             #expect(await setup.service.runOnce())
             let issued = try #require(try await setup.proxy.catalog.domain(hostname: host))
             #expect(issued.certificateStatus == .active, "\(issued.lastError?.detail ?? "")")
