@@ -55,6 +55,9 @@ public struct SlipwayProcess {
         var env = ProcessInfo.processInfo.environment.filter {
             !$0.key.hasPrefix("SLIPWAY_") && !removing.contains($0.key)
         }
+        // Custom-domain checks never reach a real resolver and no
+        // certificate is requested unless a test says otherwise.
+        env.merge(["SLIPWAY_DNS_RESOLVERS": "127.0.0.1:9", "SLIPWAY_ACME_DIRECTORY": "off"]) { $1 }
         env.merge(environment) { $1 }
         process.environment = env
         process.currentDirectoryURL = directory

@@ -88,6 +88,10 @@ def slipway(workdir):
         # Where custom domains point: the records the Domains section lists.
         "SLIPWAY_DOMAIN_TARGET": "edge.slipway.test",
         "SLIPWAY_DOMAIN_ADDRESSES": "192.0.2.10",
+        # Domain checks ask a loopback port nothing answers, never a real
+        # resolver; no certificate is requested.
+        "SLIPWAY_DNS_RESOLVERS": "127.0.0.1:9",
+        "SLIPWAY_ACME_DIRECTORY": "off",
     }
     for name in ("SLIPWAY_CONFIG", "SLIPWAY_DATABASE_URL", "SLIPWAY_DATA_DIR"):
         env.pop(name, None)
