@@ -177,4 +177,34 @@ import Testing
                     == 403)
         }
     }
+
+    @Test func aCertificateNearExpiryWhoseRenewalsFailIsAWarningInTheDomainAndTheStats() async throws {
+        try await AdminTestServer.run(configure: Self.configure) { server in
+            _ = try await server.createDeployment(slug: "blog")
+            _ = try await server.request(
+                .POST, "/api/deployments/blog/domains", body: #"{"hostname": "app.example.com"}"#)
+            let now = Date()
+            let certificate = DomainCertificate(
+                chainKey: "tls/certs/app.example.com/a.pem", keyKey: "tls/keys/app.example.com/a.key",
+                sha256: String(repeating: "a", count: 64), notBefore: now.addingTimeInterval(-80 * 86_400),
+                notAfter: now.addingTimeInterval(5 * 86_400), renewAt: now.addingTimeInterval(-20 * 86_400),
+                source: .acme)
+            #expect((try await server.request(.GET, "/api/stats").json["domainWarnings"] as? [Any])?.isEmpty == true)
+            try await server.catalog.updateDomain(hostname: "app.example.com") { domain in
+                domain.status = .active
+                domain.certificate = certificate
+                domain.certificateStatus = .renewing
+                domain.lastError = DomainProblem(
+                    code: "acme:unauthorized", detail: "the CA could not reach it", at: now)
+            }
+            let domain = try await server.request(.GET, "/api/deployments/blog/domains/app.example.com").json
+            let warning = try #require(domain["warning"] as? String)
+            #expect(warning.contains("expires in 4 day") || warning.contains("expires in 5 day"), "\(warning)")
+            #expect(warning.contains("the CA could not reach it"))
+            #expect(domain["url"] as? String == "https://app.example.com")
+            let warnings = try #require(
+                try await server.request(.GET, "/api/stats").json["domainWarnings"] as? [[String: String]])
+            #expect(warnings == [["hostname": "app.example.com", "warning": warning]])
+        }
+    }
 }

@@ -59,7 +59,14 @@ extension AdminAPI {
     func stats() async throws -> Response {
         let stats = try await catalog.stats()
         let running = services.runningBuilds?() ?? stats.running
-        return try json(StatsJSON(stats: stats, runningBuilds: running, cache: services.cacheFigures?()))
+        let now = services.clock()
+        let warnings = try await catalog.allDomains().compactMap { domain -> DomainWarningJSON? in
+            DomainJSON(domain: domain, slug: "", records: [], now: now).warning.map {
+                DomainWarningJSON(hostname: domain.hostname, warning: $0)
+            }
+        }
+        return try json(
+            StatsJSON(stats: stats, runningBuilds: running, cache: services.cacheFigures?(), domainWarnings: warnings))
     }
 }
 
@@ -68,6 +75,8 @@ struct StatsJSON: Encodable, Sendable {
     let stats: CatalogStats
     let runningBuilds: Int
     let cache: CacheFigures?
+    /// Custom domains whose certificate expires within 14 days while renewals fail.
+    var domainWarnings: [DomainWarningJSON] = []
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: AnyCodingKey.self)
@@ -77,6 +86,7 @@ struct StatsJSON: Encodable, Sendable {
         try container.encode(stats.queueDepth, forKey: AnyCodingKey("queueDepth"))
         let age = stats.oldestQueuedAge.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
         try container.encode(age, forKey: AnyCodingKey("oldestQueuedSeconds"))
+        try container.encode(domainWarnings, forKey: AnyCodingKey("domainWarnings"))
         try container.encode(runningBuilds, forKey: AnyCodingKey("runningBuilds"))
         if let cache {
             var nested = container.nestedContainer(keyedBy: AnyCodingKey.self, forKey: AnyCodingKey("cache"))
@@ -90,4 +100,10 @@ struct StatsJSON: Encodable, Sendable {
             try container.encodeNil(forKey: AnyCodingKey("cache"))
         }
     }
+}
+
+/// A custom domain's certificate warning, in the stats.
+struct DomainWarningJSON: Encodable, Sendable {
+    let hostname: String
+    let warning: String
 }
