@@ -27,11 +27,11 @@ struct FleetTests {
             self.databaseURL = databaseURL
         }
 
-        /// Starts `name` with `roles` without waiting for it.
-        func launch(_ name: String, roles: String) throws {
+        /// Starts `name` with `roles` (and `extra` settings) without waiting for it.
+        func launch(_ name: String, roles: String, extra: [String: String] = [:]) throws {
             let port = try ports[name] ?? freePort()
             ports[name] = port
-            var environment = environment
+            var environment = environment.merging(extra) { $1 }
             environment["SLIPWAY_ROLES"] = roles
             environment["SLIPWAY_DATABASE_URL"] = databaseURL + "?application_name=fleet-\(name)"
             environment["SLIPWAY_SECRET_KEY"] = TestPostgres.secretKey
@@ -46,8 +46,8 @@ struct FleetTests {
 
         /// Starts `name` with `roles` and waits until it serves; proxies get
         /// a port of their own, admins too.
-        func start(_ name: String, roles: String) async throws {
-            try launch(name, roles: roles)
+        func start(_ name: String, roles: String, extra: [String: String] = [:]) async throws {
+            try launch(name, roles: roles, extra: extra)
             let port = ports[name]!
             let operations = operationsPorts[name]!
             if roles == "proxy" {
