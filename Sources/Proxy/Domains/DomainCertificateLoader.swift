@@ -56,7 +56,6 @@ final class DomainCertificateLoader: Sendable {
     /// happen under this lock after reading the site table, so an install
     /// racing with a removal never outlives it.
     private let served = Mutex<[String: Served]>([:])
-    private let passes = Atomic<Int>(0)
     private let wakeUps: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
@@ -84,9 +83,6 @@ final class DomainCertificateLoader: Sendable {
     /// What is served now, by host.
     var servedCertificates: [String: Served] { served.withLock { $0 } }
 
-    /// Reconciles completed since the start.
-    var completedPasses: Int { passes.load(ordering: .acquiring) }
-
     /// The site table changed in a way that may concern domains: drops at
     /// once what no longer qualifies and wakes ``run()``. Returns at once.
     func domainsChanged() {
@@ -95,16 +91,11 @@ final class DomainCertificateLoader: Sendable {
     }
 
     /// Reconciles after each ``domainsChanged()`` (several in a row make
-    /// one reconcile) until the calling task is cancelled or ``stop()``.
+    /// one reconcile) until the calling task is cancelled.
     func run() async {
         for await _ in wakeUps {
             await reconcile()
         }
-    }
-
-    /// Ends ``run()`` once its current reconcile is done.
-    func stop() {
-        wake.finish()
     }
 
     /// Makes the served certificates what the site table asks for now:
@@ -130,7 +121,6 @@ final class DomainCertificateLoader: Sendable {
             }
         }
         metrics.record(notAfter: servedCertificates.mapValues(\.notAfter), now: now())
-        passes.add(1, ordering: .releasing)
     }
 
     // MARK: Loading

@@ -12,6 +12,7 @@ import NIOSSL
 import NIOTLS
 import SlipwayTestSupport
 import Storage
+import Synchronization
 import Testing
 
 @testable import Proxy
@@ -48,10 +49,10 @@ extension EndToEnd {
         /// `blog` deployed and `app.example.test` added to it (pending).
         static func withProxy(
             keyring: SecretKeyring, metrics: TestMetrics = TestMetrics(), logger: Logger = TestProxy.quietLogger,
-            _ body: (TestProxy, Site) async throws -> Void
+            clock: @escaping @Sendable () -> Date = Date.init, _ body: (TestProxy, Site) async throws -> Void
         ) async throws {
             try await withTestProxy(
-                metricsFactory: metrics, logger: logger, keyring: keyring,
+                metricsFactory: metrics, logger: logger, keyring: keyring, certificateClock: clock,
                 configure: {
                     $0.tls = ProxyConfiguration.TLS(port: 0, handshakeTimeout: .seconds(5))
                     $0.reconcileInterval = .seconds(3600)
@@ -73,17 +74,18 @@ extension EndToEnd {
         }
 
         /// Issues a certificate for `names` and stores it as the issuer
-        /// does, its key sealed with `keyring`.
+        /// does, its key sealed with `keyring`; the catalog's record says
+        /// it is valid for `lifetime` from now.
         static func store(
             _ names: [String] = [host], by authority: TestCertificateAuthority, in store: any ObjectStore,
-            keyring: SecretKeyring
+            keyring: SecretKeyring, lifetime: TimeInterval = 86_400
         ) async throws -> Stored {
             let (chain, key) = try authority.issue(names)
             let leaf = try #require(try NIOSSLCertificate.fromPEMBytes(Array(chain.utf8)).first)
             let now = Date()
             let record = try await DomainCertificateObjects(store: store, keyring: keyring).store(
                 host: host, chainPEM: chain, keyPEM: key, leafSHA256: hex(SHA256.hash(data: try leaf.toDERBytes())),
-                notBefore: now - 3600, notAfter: now + 86_400, renewAt: nil, source: .uploaded)
+                notBefore: now - 3600, notAfter: now + lifetime, renewAt: nil, source: .uploaded)
             return Stored(record: record, serial: hex(leaf.serialNumber))
         }
 
@@ -93,6 +95,24 @@ extension EndToEnd {
                 $0.status = .active
                 $0.certificateStatus = .active
                 $0.certificate = certificate
+            }
+        }
+
+        /// Waits until the proxy holds no certificate for the host, then
+        /// checks that a handshake for it fails and its expiry gauge is gone.
+        static func expectWithdrawn(
+            from proxy: TestProxy, port: Int, trusting roots: [NIOSSLCertificate], metrics: TestMetrics? = nil
+        ) async throws {
+            try await proxy.waitUntil("the certificate is withdrawn") {
+                proxy.server.certificates.certificate(forServerName: host) == nil
+            }
+            await #expect(throws: (any Error).self) {
+                _ = try await handshake(port: port, trusting: roots)
+            }
+            if let metrics {
+                try await proxy.waitUntil("the expiry gauge goes") {
+                    (try? metrics.expectGauge(expiry, [("host", host)])) == nil
+                }
             }
         }
 
@@ -218,15 +238,7 @@ extension EndToEnd {
 
                 // Removed: the next handshake for the name fails at once, and its gauge goes.
                 _ = try await proxy.catalog.removeDomain(siteID: site.id, hostname: Self.host)
-                try await proxy.waitUntil("the certificate is withdrawn") {
-                    proxy.server.certificates.certificate(forServerName: Self.host) == nil
-                }
-                await #expect(throws: (any Error).self) {
-                    _ = try await Self.handshake(port: port, trusting: both)
-                }
-                try await proxy.waitUntil("the expiry gauge goes") {
-                    (try? metrics.expectGauge(Self.expiry, [("host", Self.host)])) == nil
-                }
+                try await Self.expectWithdrawn(from: proxy, port: port, trusting: both, metrics: metrics)
                 // Events did all of it: the table was loaded once, at the start.
                 #expect(proxy.server.siteTable.reloadCount == 1)
             }
@@ -244,12 +256,7 @@ extension EndToEnd {
                 #expect(try await Self.handshake(port: port, trusting: [authority.trustRoot]).serial == issued.serial)
 
                 _ = try await proxy.catalog.deleteSite(id: site.id)
-                try await proxy.waitUntil("the certificate is withdrawn") {
-                    proxy.server.certificates.certificate(forServerName: Self.host) == nil
-                }
-                await #expect(throws: (any Error).self) {
-                    _ = try await Self.handshake(port: port, trusting: [authority.trustRoot])
-                }
+                try await Self.expectWithdrawn(from: proxy, port: port, trusting: [authority.trustRoot])
                 #expect(loader.servedCertificates.isEmpty && proxy.server.siteTable.reloadCount == 1)
             }
         }
@@ -302,6 +309,37 @@ extension EndToEnd {
                 #expect(errors.contains { $0["reason"] == "key" && $0["serving"] == good.record.sha256 })
                 #expect(errors.contains { $0["reason"] == "certificate" && $0["serving"] == good.record.sha256 })
                 #expect(!logs.all.contains { record in record.values.contains { $0.contains("PRIVATE KEY") } })
+            }
+        }
+
+        @Test func thePreviousCertificateKeepsServingUntilItsNotAfterWhileItsRenewalDoesNotLoad() async throws {
+            let start = Date()
+            let clock = Mutex(start)
+            let metrics = TestMetrics()
+            let keyring = try Self.keyring()
+            try await Self.withProxy(keyring: keyring, metrics: metrics, clock: { clock.withLock { $0 } }) {
+                proxy, _ in
+                let loader = try Self.loader(proxy)
+                let port = try #require(proxy.server.tlsPort)
+                let authority = try TestCertificateAuthority()
+                let roots = [try authority.trustRoot]
+                let good = try await Self.store(by: authority, in: proxy.store, keyring: keyring, lifetime: 3600)
+                try await Self.activate(good.record, on: proxy)
+                try await proxy.waitUntil("the certificate is served") { loader.servedCertificates[Self.host] != nil }
+                let seconds = try #require(try metrics.expectGauge(Self.expiry, [("host", Self.host)]).lastValue)
+                #expect(seconds > 3500 && seconds <= 3600)
+
+                let renewal = try await Self.store(by: authority, in: proxy.store, keyring: try Self.keyring())
+                try await Self.activate(renewal.record, on: proxy)
+                try await proxy.waitUntil("the renewal's failure is counted") {
+                    ((try? metrics.expectCounter(Self.failures, [("reason", "key")]).totalValue) ?? 0) >= 1
+                }
+                #expect(try await Self.handshake(port: port, trusting: roots).serial == good.serial)
+
+                // Past the old certificate's notAfter, the next event about the domain withdraws it.
+                clock.withLock { $0 = start + 3601 }
+                try await proxy.catalog.updateDomain(hostname: Self.host) { $0.certificateStatus = .renewing }
+                try await Self.expectWithdrawn(from: proxy, port: port, trusting: roots, metrics: metrics)
             }
         }
 
