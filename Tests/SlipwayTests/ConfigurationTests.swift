@@ -162,8 +162,8 @@ import Testing
         #expect(proxy.timeouts.writeIdle == .seconds(60) && proxy.accessLog && proxy.cache.bodyBytes == 64 << 20)
     }
 
-    /// A port turns HTTPS on and needs both files; files without a port are a mistake.
-    @Test func theHTTPSListenerNeedsAPortAndBothFiles() async throws {
+    /// A port turns HTTPS on; the files come both or neither; files without a port are a mistake.
+    @Test func theHTTPSListenerNeedsAPortAndBothFilesOrNeither() async throws {
         #expect(try await load().tls == nil)
         let files = ["SLIPWAY_TLS_CERT_FILE": "/etc/tls/edge.pem", "SLIPWAY_TLS_KEY_FILE": "/etc/tls/edge.key"]
         let config = try await load(
@@ -178,9 +178,22 @@ import Testing
         #expect(try await load(["SLIPWAY_PROXY_PORT": "80"]).publicSiteAddress == .init(scheme: "http", port: nil))
         #expect(try await load().publicSiteAddress == .init(scheme: "http", port: 8080))
         await #expect(throws: ConfigurationError.self) { _ = try await self.load(files) }
-        await #expect(throws: ConfigurationError.self) {
-            _ = try await self.load(["SLIPWAY_TLS_PORT": "443", "SLIPWAY_TLS_CERT_FILE": "/etc/tls/edge.pem"])
+        // One file without the other names both settings.
+        for (given, missing) in [
+            ("SLIPWAY_TLS_CERT_FILE", "SLIPWAY_TLS_KEY_FILE"), ("SLIPWAY_TLS_KEY_FILE", "SLIPWAY_TLS_CERT_FILE"),
+        ] {
+            do {
+                _ = try await self.load(["SLIPWAY_TLS_PORT": "443", given: "/etc/tls/edge.x"])
+                Issue.record("\(given) without \(missing) was accepted")
+            } catch {
+                #expect(error.message.hasPrefix("\(given) (") && error.message.contains("but \(missing) ("))
+            }
         }
+        // A port without files: HTTPS for custom domains only; sites' URLs stay http.
+        let domainsOnly = try await load(["SLIPWAY_TLS_PORT": "8443"])
+        let bare = try #require(try domainsOnly.proxyConfiguration().tls)
+        #expect(bare.port == 8443 && bare.certificateFile == nil && bare.keyFile == nil)
+        #expect(domainsOnly.publicSiteAddress == .init(scheme: "http", port: 8080))
         await #expect(throws: ConfigurationError.self) {
             _ = try await self.load(files.merging(["SLIPWAY_TLS_PORT": "99999"]) { $1 })
         }

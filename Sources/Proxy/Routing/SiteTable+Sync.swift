@@ -18,9 +18,16 @@ extension SiteTable {
     ///     applied it, and of each change of a site's active build a reload
     ///     discovers (the proxy starts its cache prefetch there); it must
     ///     return at once, as the next event waits for it.
+    ///   - onDomainsChanged: called once the table has applied an event
+    ///     that can change which custom domains route (a domain changed or
+    ///     removed, a site created or deleted), and after every reload,
+    ///     whether it succeeded or not (the proxy reconciles the domains'
+    ///     certificates there, and so retries what failed at each periodic
+    ///     reconcile); it must return at once too.
     public func follow(
         _ subscription: BusSubscription<CatalogEvent>, catalog: any Catalog, reconcileInterval: Duration,
-        logger: Logger, onActivated: @escaping @Sendable (Activation) -> Void = { _ in }
+        logger: Logger, onActivated: @escaping @Sendable (Activation) -> Void = { _ in },
+        onDomainsChanged: @escaping @Sendable () -> Void = {}
     ) async {
         let (triggers, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { group in
@@ -29,7 +36,11 @@ extension SiteTable {
                     switch delivery {
                     case .value(let event):
                         self.apply(event)
-                        if case .activated(let activation) = event { onActivated(activation) }
+                        switch event {
+                        case .activated(let activation): onActivated(activation)
+                        case .domainChanged, .domainRemoved, .siteCreated, .siteDeleted: onDomainsChanged()
+                        case .siteUpdated, .buildChanged: break
+                        }
                     case .missed(let count):
                         logger.warning(
                             "the site table missed catalog events; reloading it", metadata: ["missed": "\(count)"])
@@ -56,6 +67,7 @@ extension SiteTable {
                         logger.error(
                             "cannot reconcile the site table with the catalog", metadata: ["error": "\(error)"])
                     }
+                    onDomainsChanged()
                 }
             }
             await group.waitForAll()

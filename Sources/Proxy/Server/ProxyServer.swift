@@ -28,6 +28,10 @@ import Synchronization
 /// and a periodic reconcile; no request waits on the catalog. Each
 /// activation it hears of starts a background prefetch of the build's small
 /// HTML files into the body cache (`CachePrefetcher`, `configuration.prefetch`).
+/// The HTTPS listener presents the operator's certificate files and, when
+/// given the objects of custom domains' certificates, each routed custom
+/// domain's current certificate, loaded as the table changes
+/// (`DomainCertificateLoader`).
 public final class ProxyServer: Sendable {
     public let configuration: ProxyConfiguration
     /// The routing table, current as of the last event or reconcile.
@@ -57,6 +61,9 @@ public final class ProxyServer: Sendable {
     /// Set when the HTTPS listener redirects plain requests for the hosts it has certificates for.
     private let httpsRedirect: HTTPSRedirect?
     private let certificateFiles: CertificateFiles?
+    /// Serves custom domains' certificates from the object store, when the
+    /// HTTPS listener is on and the server was given the objects.
+    let domainCertificateLoader: DomainCertificateLoader?
     /// Who may visit protected sites, shared by every connection.
     let protection: EdgeProtection
 
@@ -73,6 +80,8 @@ public final class ProxyServer: Sendable {
         var tlsChannel: (any Channel)?
         /// Checks the operator's certificate files for changes.
         var certificateWatch: Task<Void, Never>?
+        /// Loads custom domains' certificates as the site table changes.
+        var domainCertificateLoads: Task<Void, Never>?
         var follow: Task<Void, Never>
         var client: HTTPClient?
         var prefetcher: CachePrefetcher
@@ -92,6 +101,12 @@ public final class ProxyServer: Sendable {
     ///   - rateLimitClock: the monotonic time, in nanoseconds, of the
     ///     per-client rate limit's buckets (tests inject one).
     ///   - protectionClock: the time session cookies and the sign-in attempt limiter go by.
+    ///   - domainCertificates: where custom domains' certificates and their
+    ///     sealed keys are (the store and this installation's keyring); with
+    ///     it and an HTTPS listener, each routed custom domain's current
+    ///     certificate is served (`DomainCertificateLoader`). Nil serves
+    ///     only the operator's certificate files.
+    ///   - certificateClock: the time custom domains' certificates' validity is compared with.
     /// - Throws: `ProxyError` for an invalid configuration or missing pages.
     public init(
         configuration: ProxyConfiguration,
@@ -104,7 +119,9 @@ public final class ProxyServer: Sendable {
         eventLoopGroup: (any EventLoopGroup)? = nil,
         dateClock: HTTPDateClock = .system,
         rateLimitClock: (@Sendable () -> Int64)? = nil,
-        protectionClock: @escaping @Sendable () -> Date = Date.init
+        protectionClock: @escaping @Sendable () -> Date = Date.init,
+        domainCertificates: DomainCertificateObjects? = nil,
+        certificateClock: @escaping @Sendable () -> Date = Date.init
     ) throws {
         self.dateClock = dateClock
         try configuration.validate()
@@ -136,6 +153,13 @@ public final class ProxyServer: Sendable {
                 certificateFile: certificateFile, keyFile: keyFile, certificates: certificates, logger: logger)
         } else {
             self.certificateFiles = nil
+        }
+        if configuration.tls != nil, let domainCertificates {
+            self.domainCertificateLoader = DomainCertificateLoader(
+                objects: domainCertificates, certificates: certificates, siteTable: siteTable,
+                metrics: DomainCertificateMetrics(factory: metricsFactory), logger: logger, now: certificateClock)
+        } else {
+            self.domainCertificateLoader = nil
         }
         let redirects = configuration.tls?.redirectsPlainHTTP ?? false
         self.httpsRedirect = redirects ? HTTPSRedirect(certificates: certificates, siteTable: siteTable) : nil
@@ -189,6 +213,7 @@ public final class ProxyServer: Sendable {
         }
         var client: HTTPClient?
         var follow: Task<Void, Never>?
+        var domainCertificateLoads: Task<Void, Never>?
         var prefetcher: CachePrefetcher?
         do {
             let bodySource: BodySource
@@ -209,22 +234,27 @@ public final class ProxyServer: Sendable {
             // Subscribe before loading, so no event falls between the two.
             let subscription = events.subscribe()
             try await siteTable.reload(from: catalog)
+            // The custom domains already in the catalog get their
+            // certificates before the listener opens; later changes follow
+            // the table's events and reloads.
+            await domainCertificateLoader?.reconcile()
+            let loader = domainCertificateLoader
+            domainCertificateLoads = loader.map { loader in Task { await loader.run() } }
             let (siteTable, catalog, interval, logger) = (siteTable, catalog, configuration.reconcileInterval, logger)
             let following = Task {
                 await siteTable.follow(
                     subscription, catalog: catalog, reconcileInterval: interval, logger: logger,
-                    onActivated: { warming.activated($0) })
+                    onActivated: { warming.activated($0) }, onDomainsChanged: { loader?.domainsChanged() })
             }
             follow = following
 
             var tlsContext: NIOSSLContext?
             if configuration.tls != nil {
-                let base: EdgeCertificate
+                // Without the operator's files the listener presents only
+                // what other sources (custom domains) put in `certificates`.
+                var base: EdgeCertificate?
                 do {
-                    guard let files = certificateFiles else {
-                        throw EdgeTLSError("no certificate file is configured")
-                    }
-                    base = try files.load()
+                    base = try certificateFiles?.load()
                 } catch {
                     throw ProxyError.invalidConfiguration(
                         "cannot use the TLS certificate: \(error); give the PEM chain (leaf first) in SLIPWAY_TLS_CERT_FILE and its key in SLIPWAY_TLS_KEY_FILE"
@@ -256,8 +286,9 @@ public final class ProxyServer: Sendable {
                 guard case .starting = state else { return false }
                 state = .running(
                     Running(
-                        channel: channel, tlsChannel: tlsChannel, certificateWatch: watch, follow: following,
-                        client: client, prefetcher: warming, services: services))
+                        channel: channel, tlsChannel: tlsChannel, certificateWatch: watch,
+                        domainCertificateLoads: domainCertificateLoads, follow: following, client: client,
+                        prefetcher: warming, services: services))
                 return true
             }
             guard stillStarting else {
@@ -276,6 +307,8 @@ public final class ProxyServer: Sendable {
         } catch {
             follow?.cancel()
             await follow?.value
+            domainCertificateLoads?.cancel()
+            await domainCertificateLoads?.value
             await prefetcher?.stop()
             try? await client?.shutdown()
             if ownsGroup { try? await group.shutdownGracefully() }
@@ -317,6 +350,8 @@ public final class ProxyServer: Sendable {
             }
             running.follow.cancel()
             await running.follow.value
+            running.domainCertificateLoads?.cancel()
+            await running.domainCertificateLoads?.value
             await running.prefetcher.stop()
             try? await running.client?.shutdown()
         }

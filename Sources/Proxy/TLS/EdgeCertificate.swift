@@ -102,6 +102,12 @@ public struct EdgeCertificate: Sendable {
         try self.init(chainPEM: chain, keyPEM: key)
     }
 
+    /// Whether the leaf names `name` (normalized), itself or by a wildcard
+    /// one label up, as ``EdgeCertificates`` matches.
+    func covers(_ name: String) -> Bool {
+        names.contains(name) || EdgeCertificates.wildcard(covering: name).map(names.contains) == true
+    }
+
     /// What the handshake presents.
     var configurationOverride: NIOSSLContextConfigurationOverride {
         var override = NIOSSLContextConfigurationOverride()

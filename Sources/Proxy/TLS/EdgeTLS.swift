@@ -12,14 +12,23 @@ enum EdgeTLS {
     /// nothing a certificate covers, or no name at all, fails its
     /// handshake: the edge has no default certificate.
     ///
-    /// - Parameter base: the certificate the configuration is made with
-    ///   (swift-nio-ssl needs one); the per-name choice replaces it at
-    ///   every handshake.
+    /// - Parameter base: the certificate the configuration is made with,
+    ///   when there is one (the operator's files); the per-name choice
+    ///   replaces it at every handshake. Without one (a listener that
+    ///   serves only custom domains' certificates) the context holds none,
+    ///   and every certificate comes from the per-name choice.
     static func serverConfiguration(
-        certificates: EdgeCertificates, base: EdgeCertificate, http2: Bool
+        certificates: EdgeCertificates, base: EdgeCertificate?, http2: Bool
     ) -> TLSConfiguration {
-        var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: base.chain.map { .certificate($0) }, privateKey: .privateKey(base.key))
+        var configuration: TLSConfiguration
+        if let base {
+            configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: base.chain.map { .certificate($0) }, privateKey: .privateKey(base.key))
+        } else {
+            // The same defaults as `makeServerConfiguration`, with neither
+            // a chain nor a key (no pre-shared key is set either).
+            configuration = TLSConfiguration.makePreSharedKeyConfiguration()
+        }
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuiteValues = [
             .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,

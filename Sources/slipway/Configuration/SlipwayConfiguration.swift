@@ -108,8 +108,10 @@ struct SlipwayConfiguration: Sendable {
     /// The edge's HTTPS listener.
     struct TLS: Sendable, Equatable {
         var port: Int
-        var certificateFile: String
-        var keyFile: String
+        /// The operator's certificate for the apps domain; nil (with
+        /// `keyFile`) when the listener serves only custom domains' certificates.
+        var certificateFile: String?
+        var keyFile: String?
         var handshakeTimeout: Duration
         /// HTTP/2 offered by ALPN (`SLIPWAY_HTTP2`).
         var http2: Bool = true
@@ -476,11 +478,14 @@ extension SlipwayConfiguration {
     }
 
     /// How sites' URLs start: what `SLIPWAY_PUBLIC_URL` says, else `https`
-    /// and the HTTPS port when the edge has HTTPS, else `http` and the plain
-    /// port; no port for the scheme's default one.
+    /// and the HTTPS port when the edge has a certificate for the apps
+    /// domain (the operator's files), else `http` and the plain port; no
+    /// port for the scheme's default one.
     var publicSiteAddress: PublicAddress {
         if let publicURL { return publicURL }
-        if let tls { return PublicAddress(scheme: "https", port: tls.port == 443 ? nil : tls.port) }
+        if let tls, tls.certificateFile != nil {
+            return PublicAddress(scheme: "https", port: tls.port == 443 ? nil : tls.port)
+        }
         return PublicAddress(scheme: "http", port: proxy.port == 80 ? nil : proxy.port)
     }
 
@@ -506,8 +511,9 @@ extension SlipwayConfiguration {
         return PublicAddress(scheme: scheme, port: url.port.flatMap { $0 == defaultPort ? nil : $0 })
     }
 
-    /// The HTTPS listener's settings: a port turns it on, and it needs the
-    /// certificate and key files; files without a port are a mistake.
+    /// The HTTPS listener's settings: a port turns it on; the certificate and
+    /// key files come together or not at all (without them it serves only
+    /// custom domains' certificates); files without a port are a mistake.
     fileprivate static func tls(_ parser: SettingParser) throws(ConfigurationError) -> TLS? {
         let port = parser.text(.tlsPort).flatMap { $0.lowercased() == "off" ? nil : $0 }
         let certificateFile = parser.text(.tlsCertFile)
@@ -520,9 +526,12 @@ extension SlipwayConfiguration {
             }
             return nil
         }
-        guard let certificateFile, let keyFile else {
+        guard (certificateFile == nil) == (keyFile == nil) else {
+            let (given, missing) =
+                certificateFile == nil
+                ? (Setting.tlsKeyFile, Setting.tlsCertFile) : (Setting.tlsCertFile, Setting.tlsKeyFile)
             throw ConfigurationError(
-                "\(Setting.tlsPort.label) turns HTTPS on, which needs \(Setting.tlsCertFile.label) (the PEM chain, leaf first, e.g. for *.apps.example.com) and \(Setting.tlsKeyFile.label) (its key)"
+                "\(given.label) is set but \(missing.label) is not; give both \(Setting.tlsCertFile.label) (the PEM chain, leaf first, e.g. for *.apps.example.com) and \(Setting.tlsKeyFile.label) (its key), or neither to serve only custom domains' certificates over HTTPS"
             )
         }
         var hstsMaxAge: Int?

@@ -138,7 +138,8 @@ struct Server {
             configuration.roles.contains(.proxy)
             ? try ProxyServer(
                 configuration: proxyConfiguration, catalog: catalog, events: bus, store: store, bodyCache: cache,
-                logger: Logger(label: "slipway.proxy")) : nil
+                logger: Logger(label: "slipway.proxy"),
+                domainCertificates: DomainCertificateObjects(store: store, keyring: keyring)) : nil
 
         let address = configuration.publicSiteAddress
         var adminConfiguration = AdminConfiguration(
@@ -269,9 +270,10 @@ struct Server {
         ]
         if let tls = configuration.tls {
             let port = tls.port == 443 ? "" : ":\(tls.port)"
-            lines.append(
-                "  HTTPS:      https://<slug>.\(configuration.appsDomain)\(port)/   (listening on \(proxy.host):\(tls.port))"
-            )
+            let served =
+                tls.certificateFile == nil
+                ? "custom domains only" : "https://<slug>.\(configuration.appsDomain)\(port)/"
+            lines.append("  HTTPS:      \(served)   (listening on \(proxy.host):\(tls.port))")
         }
         lines += [
             "  admin API:  http://\(admin.host):\(admin.port)/api",

@@ -42,6 +42,32 @@ import Testing
         #expect(certificates.certificate(forServerName: "docs.apps.test")?.serial == renewed.serial)
     }
 
+    /// A custom domain's certificate is held under its own name alone, and
+    /// a source letting go of a name another source also claims leaves the
+    /// other's certificate in place.
+    @Test func aSourceHoldsOnlyTheNamesItIsGivenAndLettingGoRestoresAnotherClaim() throws {
+        let authority = try TestCertificateAuthority()
+        let certificates = EdgeCertificates()
+        let files = try Self.certificate(authority, ["*.apps.test", "shop.example.test"])
+        certificates.replace(source: "files", with: files)
+        // An uploaded certificate naming more than its domain (even the apps domain).
+        let uploaded = try Self.certificate(authority, ["shop.example.test", "*.apps.test"])
+        #expect(uploaded.covers("shop.example.test") && uploaded.covers("blog.apps.test"))
+        #expect(!uploaded.covers("a.blog.apps.test") && !uploaded.covers("example.test"))
+        certificates.replace(source: "domain:shop.example.test", with: uploaded, names: ["shop.example.test"])
+        #expect(certificates.certificate(forServerName: "shop.example.test")?.serial == uploaded.serial)
+        #expect(certificates.certificate(forServerName: "blog.apps.test")?.serial == files.serial)
+
+        certificates.replace(source: "domain:shop.example.test", with: nil)
+        #expect(certificates.certificate(forServerName: "shop.example.test")?.serial == files.serial)
+        certificates.replace(source: "domain:shop.example.test", with: uploaded, names: ["shop.example.test"])
+        certificates.replace(source: "files", with: nil)
+        #expect(certificates.certificate(forServerName: "shop.example.test")?.serial == uploaded.serial)
+        #expect(certificates.certificate(forServerName: "blog.apps.test") == nil)
+        certificates.replace(source: "domain:shop.example.test", with: nil)
+        #expect(certificates.isEmpty)
+    }
+
     @Test func aCertificateFileMustHoldALeafWithNamesAndItsOwnKey() throws {
         let authority = try TestCertificateAuthority()
         let (chain, key) = try authority.issue(["*.apps.test"])

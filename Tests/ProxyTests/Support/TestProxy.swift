@@ -91,6 +91,9 @@ final class TestProxy: Sendable {
     }
 
     /// Starts a proxy. `store` is the disk store under the test directory when nil.
+    /// With `keyring`, the proxy serves custom domains' certificates sealed
+    /// with it in `store` (``DomainCertificateObjects``), their validity
+    /// compared with `certificateClock`.
     static func start(
         transport: EdgeTransport = .plain,
         store: (any ObjectStore)? = nil,
@@ -100,6 +103,8 @@ final class TestProxy: Sendable {
         logger: Logger = TestProxy.quietLogger,
         dateClock: HTTPDateClock = .system,
         rateLimitClock: (@Sendable () -> Int64)? = nil,
+        keyring: SecretKeyring? = nil,
+        certificateClock: @escaping @Sendable () -> Date = Date.init,
         configure: (inout ProxyConfiguration) -> Void = { _ in }
     ) async throws -> TestProxy {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -124,7 +129,9 @@ final class TestProxy: Sendable {
         let server = try ProxyServer(
             configuration: configuration, catalog: catalog, events: bus, store: objectStore, bodyCache: bodyCache,
             logger: logger, metricsFactory: metricsFactory ?? MetricsSystem.factory, dateClock: dateClock,
-            rateLimitClock: rateLimitClock)
+            rateLimitClock: rateLimitClock,
+            domainCertificates: keyring.map { DomainCertificateObjects(store: objectStore, keyring: $0) },
+            certificateClock: certificateClock)
         try await server.start()
         var clientConfiguration = HTTPClient.Configuration()
         if let trustRoot {
@@ -269,13 +276,16 @@ func withTestProxy(
     logger: Logger = TestProxy.quietLogger,
     dateClock: HTTPDateClock = .system,
     rateLimitClock: (@Sendable () -> Int64)? = nil,
+    keyring: SecretKeyring? = nil,
+    certificateClock: @escaping @Sendable () -> Date = Date.init,
     configure: (inout ProxyConfiguration) -> Void = { _ in },
     _ body: (TestProxy) async throws -> Void
 ) async throws {
     let proxy = try await TestProxy.start(
         transport: transport, store: store, publish: publish, bodyCache: bodyCache, metricsFactory: metricsFactory,
         logger: logger,
-        dateClock: dateClock, rateLimitClock: rateLimitClock, configure: configure)
+        dateClock: dateClock, rateLimitClock: rateLimitClock, keyring: keyring,
+        certificateClock: certificateClock, configure: configure)
     do {
         try await body(proxy)
     } catch {
