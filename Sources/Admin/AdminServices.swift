@@ -30,6 +30,9 @@ public struct AdminServices: Sendable {
     /// The time source of token expiry, last-use throttling and audit
     /// retention; tests pass one they move by hand.
     public var clock: @Sendable () -> Date = Date.init
+    /// Where uploaded custom-domain certificates are kept (their keys
+    /// sealed); nil refuses uploads.
+    public var certificateObjects: DomainCertificateObjects?
 
     public init(
         catalog: any Catalog,

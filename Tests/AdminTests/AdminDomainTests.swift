@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import NIOCore
 import NIOHTTP1
 import Storage
 import Testing
@@ -205,6 +206,74 @@ import Testing
             let warnings = try #require(
                 try await server.request(.GET, "/api/stats").json["domainWarnings"] as? [[String: String]])
             #expect(warnings == [["hostname": "app.example.com", "warning": warning]])
+        }
+    }
+
+    /// A self-signed certificate for `names` and its key, made by openssl.
+    static func selfSigned(_ names: [String], days: Int = 30) throws -> (chain: String, key: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-cert-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days",
+            "\(days)", "-subj", "/CN=\(names[0])", "-addext",
+            "subjectAltName=" + names.map { "DNS:\($0)" }.joined(separator: ","), "-keyout", directory + "/key.pem",
+            "-out", directory + "/cert.pem",
+        ]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return (
+            try String(contentsOfFile: directory + "/cert.pem", encoding: .utf8),
+            try String(contentsOfFile: directory + "/key.pem", encoding: .utf8)
+        )
+    }
+
+    @Test func anUploadedCertificateIsCheckedStoredSealedAndNeverRenewedOrShown() async throws {
+        try await AdminTestServer.run(configure: Self.configure) { server in
+            _ = try await server.createDeployment(slug: "blog")
+            _ = try await server.request(
+                .POST, "/api/deployments/blog/domains", body: #"{"hostname": "app.example.com", "pairWww": false}"#)
+            let path = "/api/deployments/blog/domains/app.example.com/certificate"
+            func body(_ chain: String, _ key: String) throws -> String {
+                String(
+                    decoding: try JSONSerialization.data(withJSONObject: ["certificate": chain, "privateKey": key]),
+                    as: UTF8.self)
+            }
+            let good = try Self.selfSigned(["app.example.com"])
+            let other = try Self.selfSigned(["other.example.com"])
+            let wildcard = try Self.selfSigned(["*.example.com"])
+
+            let wrongName = try await server.request(.PUT, path, body: try body(other.chain, other.key))
+            #expect(wrongName.status == 422 && wrongName.errorMessage?.contains("other.example.com") == true)
+            let wrongKey = try await server.request(.PUT, path, body: try body(good.chain, other.key))
+            #expect(wrongKey.status == 422 && wrongKey.errorMessage?.contains("does not belong") == true)
+            #expect(!(wrongKey.body.contains("PRIVATE KEY")), "the key is never quoted")
+            let notPEM = try await server.request(.PUT, path, body: try body("hello", good.key))
+            #expect(notPEM.status == 422)
+            #expect(try await server.catalog.domain(hostname: "app.example.com")?.certificate == nil)
+
+            let uploaded = try await server.request(.PUT, path, body: try body(good.chain, good.key))
+            #expect(uploaded.status == 200, "\(uploaded.body)")
+            #expect(!uploaded.body.contains("PRIVATE KEY"))
+            let shown = try #require(try uploaded.json["certificate"] as? [String: Any])
+            #expect(shown["source"] as? String == "uploaded" && shown["renewAt"] is NSNull)
+            #expect((try uploaded.json["certificateStatus"]) as? String == "active")
+            let stored = try #require(try await server.catalog.domain(hostname: "app.example.com")?.certificate)
+            let sealed = String(buffer: try await server.store.getBytes(stored.keyKey))
+            #expect(SecretKeyring.isSealed(sealed) && !sealed.contains("PRIVATE KEY"))
+            #expect(String(buffer: try await server.store.getBytes(stored.chainKey)) == good.chain)
+
+            // A wildcard one label up covers the name too.
+            #expect(try await server.request(.PUT, path, body: try body(wildcard.chain, wildcard.key)).status == 200)
+
+            // Back to the CA.
+            let removed = try await server.request(.DELETE, path)
+            #expect(try removed.status == 200 && removed.json["certificate"] is NSNull, "\(removed.body)")
+            #expect((try removed.json["certificateStatus"]) as? String == "none")
+            #expect(try await server.request(.DELETE, path).status == 409)
         }
     }
 }

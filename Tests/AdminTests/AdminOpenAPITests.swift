@@ -88,6 +88,8 @@ import Testing
                 "GET /api/deployments/{slug}/domains/{hostname}", "PATCH /api/deployments/{slug}/domains/{hostname}",
                 "DELETE /api/deployments/{slug}/domains/{hostname}",
                 "POST /api/deployments/{slug}/domains/{hostname}/verify",
+                "PUT /api/deployments/{slug}/domains/{hostname}/certificate",
+                "DELETE /api/deployments/{slug}/domains/{hostname}/certificate",
             ]
             #expect(Set(operations) == registered)
         }

@@ -53,6 +53,8 @@ struct AdminTestServer: Sendable {
             catalog: catalog, bus: bus, store: store, buildsQueued: { wakes.increment() }, runningBuilds: nil,
             cacheFigures: cacheFigures)
         if let clock { services.clock = { clock.now } }
+        services.certificateObjects = DomainCertificateObjects(
+            store: store, keyring: try SecretKeyring(parsing: SecretKeyring.generateKeyText()))
         var configuration = AdminConfiguration(
             host: "127.0.0.1", port: 0, token: token, maxBodyBytes: 4096, appsDomain: "apps.test", publicPort: 8080,
             keepAliveInterval: .milliseconds(200), logGracePeriod: .milliseconds(500))

@@ -90,6 +90,12 @@ enum RouteScopes {
         Policy(
             method: .post, path: "/api/deployments/{slug}/domains/{hostname}/verify", accepts: [.admin],
             action: "domain.verify", target: .slug),
+        Policy(
+            method: .put, path: "/api/deployments/{slug}/domains/{hostname}/certificate", accepts: [.admin],
+            action: "domain.certificate.upload", target: .slug),
+        Policy(
+            method: .delete, path: "/api/deployments/{slug}/domains/{hostname}/certificate", accepts: [.admin],
+            action: "domain.certificate.remove", target: .slug),
         Policy(method: .get, path: "/api/builds/{id}", accepts: readers, action: nil, target: .id),
         Policy(method: .post, path: "/api/builds/{id}/cancel", accepts: deployers, action: "build.cancel", target: .id),
         Policy(method: .get, path: "/api/builds/{id}/logs", accepts: readers, action: nil, target: .id),

@@ -23,6 +23,12 @@ extension AdminAPI {
         router.post("/api/deployments/{slug}/domains/{hostname}/verify") { _, context in
             try await verifyDomain(context)
         }
+        router.put("/api/deployments/{slug}/domains/{hostname}/certificate") { request, context in
+            try await uploadCertificate(request, context)
+        }
+        router.delete("/api/deployments/{slug}/domains/{hostname}/certificate") { _, context in
+            try await removeUploadedCertificate(context)
+        }
     }
 
     /// `POST /api/deployments/{slug}/domains`: 201 with the domains added
@@ -123,7 +129,7 @@ extension AdminAPI {
     }
 
     /// The site of `{slug}` and its domain `{hostname}`.
-    private func siteDomain(_ context: AdminRequestContext) async throws -> (Site, CustomDomain) {
+    func siteDomain(_ context: AdminRequestContext) async throws -> (Site, CustomDomain) {
         let site = try await site(context)
         let raw = try context.parameters.require("hostname")
         let hostname = try DomainRules.normalized(
@@ -238,6 +244,16 @@ struct DomainJSON: Encodable, Sendable {
             renewAt = certificate.renewAt
             source = certificate.source.rawValue
             sha256 = certificate.sha256
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: AnyCodingKey.self)
+            try container.encode(notBefore, forKey: AnyCodingKey("notBefore"))
+            try container.encode(notAfter, forKey: AnyCodingKey("notAfter"))
+            // Null rather than absent: an uploaded certificate is never renewed.
+            try container.encode(renewAt, forKey: AnyCodingKey("renewAt"))
+            try container.encode(source, forKey: AnyCodingKey("source"))
+            try container.encode(sha256, forKey: AnyCodingKey("sha256"))
         }
     }
 }

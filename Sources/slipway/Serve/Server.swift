@@ -176,20 +176,20 @@ struct Server {
         // catalog's count covers every builder of the fleet.
         var runningBuilds: (@Sendable () -> Int)?
         if let pool, !configuration.catalog.isShared { runningBuilds = { pool.runningBuilds.count } }
+        var adminServices = AdminServices(
+            catalog: catalog, bus: bus, store: store, buildsQueued: { pool?.wake() },
+            runningBuilds: runningBuilds,
+            cacheFigures: {
+                let figures = cache.statistics
+                return CacheFigures(
+                    hits: figures.hits, misses: figures.misses, bytes: figures.bytes, entries: figures.entries,
+                    capacityBytes: figures.capacityBytes)
+            },
+            metricsText: { registry.emitToString() }, readinessChecks: readiness,
+            buildsUnavailable: buildsUnavailable)
+        adminServices.certificateObjects = DomainCertificateObjects(store: store, keyring: keyring)
         let admin = AdminServer(
-            configuration: adminConfiguration,
-            services: AdminServices(
-                catalog: catalog, bus: bus, store: store, buildsQueued: { pool?.wake() },
-                runningBuilds: runningBuilds,
-                cacheFigures: {
-                    let figures = cache.statistics
-                    return CacheFigures(
-                        hits: figures.hits, misses: figures.misses, bytes: figures.bytes, entries: figures.entries,
-                        capacityBytes: figures.capacityBytes)
-                },
-                metricsText: { registry.emitToString() }, readinessChecks: readiness,
-                buildsUnavailable: buildsUnavailable),
-            logger: Logger(label: "slipway.admin"))
+            configuration: adminConfiguration, services: adminServices, logger: Logger(label: "slipway.admin"))
 
         // Every role by default; `SLIPWAY_ROLES` picks a subset (several
         // processes over one catalog, or an API without build workers).
