@@ -70,6 +70,11 @@ log "$("$st" --version 2>&1 | head -n1) against $base"
 #   env name must appear once (JSON Schema has no "unique by field"), and
 #   in an update a variable may leave out its value only when it is a secret
 #   that is already stored (it depends on the deployment's current state).
+# - addDomain, positive_data_acceptance: `primary` must be the name added
+#   or its www/apex partner, and names under the apps domain (a setting)
+#   are refused.
+# - uploadDomainCertificate, positive_data_acceptance: the PEM chain and
+#   key must parse, belong together, name the host and be valid now.
 # - operations that name a build by id, ensure_resource_availability: the
 #   stateful phase reuses a build id from an earlier create, but within the
 #   same scenario the build may be gone for good reasons: its deployment was
@@ -80,7 +85,7 @@ config=$(mktemp "${TMPDIR:-/tmp}/slipway-schemathesis.XXXXXX.toml")
 trap 'rm -f "$config"' EXIT
 cat >"$config" <<'TOML'
 [[operations]]
-include-operation-id = ["createDeployment", "updateDeployment"]
+include-operation-id = ["createDeployment", "updateDeployment", "addDomain", "uploadDomainCertificate"]
 checks.positive_data_acceptance.enabled = false
 
 [[operations]]

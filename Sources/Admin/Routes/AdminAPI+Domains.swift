@@ -132,8 +132,11 @@ extension AdminAPI {
     func siteDomain(_ context: AdminRequestContext) async throws -> (Site, CustomDomain) {
         let site = try await site(context)
         let raw = try context.parameters.require("hostname")
-        let hostname = try DomainRules.normalized(
-            raw.removingPercentEncoding ?? raw, appsDomain: configuration.appsDomain)
+        // A name that cannot be a custom domain is none of this deployment's.
+        guard
+            let hostname = try? DomainRules.normalized(
+                raw.removingPercentEncoding ?? raw, appsDomain: configuration.appsDomain)
+        else { throw CatalogError.domainNotFound(String(raw.prefix(253))) }
         guard let domain = try await catalog.domain(hostname: hostname), domain.siteID == site.id else {
             throw CatalogError.domainNotFound(hostname)
         }

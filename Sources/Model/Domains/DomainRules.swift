@@ -28,7 +28,7 @@ public enum DomainRules {
     ///   wrong: not ASCII (give the `xn--` form), an IP address, a wildcard,
     ///   the apps domain or a name under it, a bad label, over 253 bytes.
     public static func normalized(_ raw: String, appsDomain: String) throws -> String {
-        var host = raw.trimmingCharacters(in: .whitespaces).lowercased()
+        var host = raw.lowercased()
         if host.hasSuffix(".") { host.removeLast() }
         let shown = String(raw.prefix(80))
         func refuse(_ why: String) -> CatalogError { CatalogError.invalidInput("'\(shown)' \(why)") }
