@@ -50,6 +50,8 @@ public struct AdminConfiguration: Sendable {
     /// Where custom domains must point: the CNAME target and the apex
     /// addresses (`SLIPWAY_DOMAIN_TARGET`, `SLIPWAY_DOMAIN_ADDRESSES`).
     public var domainTarget = DomainTarget(hostname: nil, addresses: [])
+    /// Whether deployments may name local repositories (`SLIPWAY_ALLOW_LOCAL_REPOS`).
+    public var allowLocalRepositories = false
     /// Custom domains one deployment may have (`SLIPWAY_MAX_DOMAINS_PER_DEPLOYMENT`).
     public var maxDomainsPerDeployment = DomainRules.defaultLimitPerDeployment
 

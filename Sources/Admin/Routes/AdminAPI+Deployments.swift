@@ -12,6 +12,7 @@ extension AdminAPI {
         let body = try await StrictJSON.decode(
             CreateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
         var draft = try body.draft()
+        try checkRepositoryURL(draft.repoURL)
         if let input = body.protection {
             let (protection, password) = try input.applied(to: .none)
             draft.protection = protection
@@ -62,6 +63,7 @@ extension AdminAPI {
         let body = try await StrictJSON.decode(
             UpdateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
         if body.rebuild { try requireBuilds() }
+        if let url = body.repoURL { try checkRepositoryURL(url) }
         let variables = try body.variables(current: current.env)
         // Checked before anything changes, so a bad token changes nothing.
         var newToken: String?? = nil
@@ -177,4 +179,15 @@ struct CreatedDeployment: Encodable, Sendable {
     let deployment: DeploymentJSON
     let build: BuildJSON
     let webhookSecret: String
+}
+
+extension AdminAPI {
+    /// Refuses a repository URL no build could clone (``RepositoryURLRules``).
+    func checkRepositoryURL(_ url: String) throws {
+        // A URL with credentials is refused by the catalog's checks, which say why without echoing it.
+        guard !URLUserinfo.present(in: url),
+            let problem = RepositoryURLRules.problem(with: url, allowLocal: configuration.allowLocalRepositories)
+        else { return }
+        throw AdminError.invalidBody(problem)
+    }
 }

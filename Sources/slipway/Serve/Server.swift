@@ -149,6 +149,7 @@ struct Server {
         adminConfiguration.trustedProxies = configuration.edge.trustedProxies
         adminConfiguration.auditRetention = configuration.auditRetention
         adminConfiguration.domainTarget = configuration.domainTarget
+        adminConfiguration.allowLocalRepositories = configuration.builds.allowLocalRepos
         adminConfiguration.maxDomainsPerDeployment = configuration.maxDomainsPerDeployment
         // Build notifications go out from the processes that run builds.
         var notifications: NotificationDispatcher?
