@@ -10,7 +10,10 @@ import Testing
 @Suite struct DNSResolverTransportTests {
     typealias Messages = DNSTestMessages
 
-    private func resolver(_ servers: [ScriptedDNSServer], timeout: Duration = .milliseconds(150), attempts: Int = 2)
+    /// A resolver of `servers`. The default timeout is long, so that a
+    /// loaded machine never turns a slow answer into a retry and the query
+    /// counts stay exact; tests of timeouts give a short one.
+    private func resolver(_ servers: [ScriptedDNSServer], timeout: Duration = .seconds(5), attempts: Int = 2)
         throws -> DNSResolver
     {
         DNSResolver(
@@ -69,17 +72,19 @@ import Testing
     @Test func aSilentServerTimesOutAndTheNextServerAnswers() async throws {
         try await withServer({ _, _ in [] }) { silent in
             try await withServer({ query, _ in [Self.txt(query, "from the second")] }) { second in
-                let txt = try await resolver([silent, second]).txt("_slipway-challenge.example.test")
+                let txt = try await resolver([silent, second], timeout: .milliseconds(150)).txt(
+                    "_slipway-challenge.example.test")
                 #expect(txt == ["from the second"])
                 #expect(silent.udpQueries == 2)
-                #expect(second.udpQueries == 1)
+                // At least once: on a loaded machine its answer may also take longer than the short timeout.
+                #expect(second.udpQueries >= 1)
             }
         }
     }
 
     @Test func aServerThatNeverAnswersGivesATimeoutNamingServerAndName() async throws {
         try await withServer({ _, _ in [] }) { silent in
-            let resolver = try resolver([silent], attempts: 1)
+            let resolver = try resolver([silent], timeout: .milliseconds(150), attempts: 1)
             let error = await dnsError { _ = try await resolver.txt("_slipway-challenge.Example.com.") }
             #expect(error?.label == "timeout")
             #expect(
