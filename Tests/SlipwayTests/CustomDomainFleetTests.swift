@@ -7,15 +7,12 @@ import Testing
 /// PostgreSQL and the Ceph gateway, with a real ACME CA (Pebble) and mock
 /// DNS: the admin node checks the domain and gets its certificate, and a
 /// proxy process that was already running serves it over HTTP/2 without a
-/// restart.
-@Suite(
-    .serialized,
-    .enabled(
-        if: TestPostgres.shouldRun && TestS3.shouldRun && PebbleServer.shouldRun,
-        "needs PostgreSQL, S3 and Pebble: run scripts/test"),
-    .timeLimit(.minutes(5)))
-struct CustomDomainFleetTests {
-    @Test func aProxyProcessAlreadyRunningServesTheNewCertificateOverHTTP2() async throws {
+/// restart. Part of ``FleetTests`` (serialized), so that two fleets never
+/// start at once.
+extension FleetTests {
+    @Test(
+        .enabled(if: PebbleServer.shouldRun, "needs Pebble: run scripts/test"), .timeLimit(.minutes(5)))
+    func aProxyProcessAlreadyRunningServesTheNewCertificateOverHTTP2() async throws {
         let s3 = try TestS3.requireEnvironment()
         let bucket = TestS3.uniqueBucketName()
         let store = try S3ObjectStore(
@@ -29,10 +26,10 @@ struct CustomDomainFleetTests {
         let plainPort = try freePort()
         let pebble = try await PebbleServer.start(httpPort: plainPort)
         defer { pebble.stop() }
-        let fleet = FleetTests.Fleet(
+        let fleet = Fleet(
             environment: [
                 "SLIPWAY_PROXY_HOST": "127.0.0.1", "SLIPWAY_ADMIN_HOST": "127.0.0.1",
-                "SLIPWAY_ADMIN_TOKEN": FleetTests.token, "SLIPWAY_STORAGE": "s3", "SLIPWAY_S3_ENDPOINT": s3.endpoint,
+                "SLIPWAY_ADMIN_TOKEN": Self.token, "SLIPWAY_STORAGE": "s3", "SLIPWAY_S3_ENDPOINT": s3.endpoint,
                 "SLIPWAY_S3_BUCKET": bucket, "SLIPWAY_S3_REGION": s3.region,
                 "SLIPWAY_S3_ACCESS_KEY_ID": s3.accessKeyID, "SLIPWAY_S3_SECRET_ACCESS_KEY": s3.secretAccessKey,
                 "SLIPWAY_ACME_DIRECTORY": pebble.directoryURL, "SLIPWAY_ACME_CA_FILE": pebble.apiCAFile,

@@ -159,7 +159,7 @@ struct PostgresStore: CatalogStore {
     {
         try await PostgresCatalog.open(
             settings: database, queue: settings, clock: clock.source, maximumConnections: 4,
-            keyring: keyring ?? TestPostgres.keyring, logger: TestPostgres.logger)
+            connectTimeout: .seconds(120), keyring: keyring ?? TestPostgres.keyring, logger: TestPostgres.logger)
     }
 
     func usualKeyring() throws -> SecretKeyring { TestPostgres.keyring }

@@ -16,8 +16,9 @@ struct PostgresCatalogMigrationTests {
 
     private static func open(_ database: PostgresSettings) async throws -> PostgresCatalog {
         try await PostgresCatalog.open(
-            settings: database, clock: clock.source, maximumConnections: 2, keyring: TestPostgres.keyring,
-            logger: TestPostgres.logger)
+            settings: database, clock: clock.source, maximumConnections: 2,
+            // Generous: on a loaded 2-core machine a migration may wait long for the CPU.
+            connectTimeout: .seconds(120), keyring: TestPostgres.keyring, logger: TestPostgres.logger)
     }
 
     /// Runs `sql` in the schema of `database` and returns the first column of every row as text.
