@@ -2,6 +2,7 @@ import Foundation
 import Model
 import NIOCore
 import NIOHTTP1
+import SlipwayTestSupport
 import Storage
 import Testing
 
@@ -210,7 +211,11 @@ import Testing
     }
 
     /// A self-signed certificate for `names` and its key, made by openssl.
-    static func selfSigned(_ names: [String], days: Int = 30) throws -> (chain: String, key: String) {
+    static func selfSigned(_ names: [String], days: Int = 30) async throws -> (chain: String, key: String) {
+        try await onOwnThread { try selfSignedNow(names, days: days) }
+    }
+
+    private static func selfSignedNow(_ names: [String], days: Int) throws -> (chain: String, key: String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-cert-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -242,9 +247,9 @@ import Testing
                     decoding: try JSONSerialization.data(withJSONObject: ["certificate": chain, "privateKey": key]),
                     as: UTF8.self)
             }
-            let good = try Self.selfSigned(["app.example.com"])
-            let other = try Self.selfSigned(["other.example.com"])
-            let wildcard = try Self.selfSigned(["*.example.com"])
+            let good = try await Self.selfSigned(["app.example.com"])
+            let other = try await Self.selfSigned(["other.example.com"])
+            let wildcard = try await Self.selfSigned(["*.example.com"])
 
             let wrongName = try await server.request(.PUT, path, body: try body(other.chain, other.key))
             #expect(wrongName.status == 422 && wrongName.errorMessage?.contains("other.example.com") == true)

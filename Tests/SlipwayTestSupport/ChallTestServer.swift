@@ -70,7 +70,7 @@ public final class ChallTestServer: @unchecked Sendable {
             process.standardError = output
             do { try process.run() } catch { throw TestFailure("cannot start \(binary): \(error)") }
             let server = ChallTestServer(dnsPort: dnsPort, managementPort: managementPort, process: process)
-            let deadline = ContinuousClock.now + .seconds(20)
+            let deadline = ContinuousClock.now + .seconds(90)
             while process.isRunning && ContinuousClock.now < deadline {
                 if (try? await server.post("clear-txt", ["host": "probe.slipway.test."])) != nil { return server }
                 try await Task.sleep(for: .milliseconds(20))

@@ -67,7 +67,7 @@ public final class GitHTTPServer: @unchecked Sendable {
         let root = temporaryDirectory()
         let repositories = root + "/repositories"
         try FileManager.default.createDirectory(atPath: repositories, withIntermediateDirectories: true)
-        let caFile = try makeCertificates(in: root)
+        let caFile = try await makeCertificates(in: root)
         // The token goes in a file only the server reads, not on its command line.
         let tokenFile = root + "/token"
         guard
@@ -139,7 +139,11 @@ public final class GitHTTPServer: @unchecked Sendable {
     /// A certificate authority and a server certificate it signed for
     /// 127.0.0.1 and localhost, valid for a day, in `directory`
     /// (`ca.pem`, `server.pem`, `server.key`); the CA's path.
-    static func makeCertificates(in directory: String) throws -> String {
+    static func makeCertificates(in directory: String) async throws -> String {
+        try await onOwnThread { try makeCertificatesNow(in: directory) }
+    }
+
+    private static func makeCertificatesNow(in directory: String) throws -> String {
         let curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
         try run(
             "openssl",

@@ -76,7 +76,7 @@ public final class PebbleServer: @unchecked Sendable {
         let dns = try await ChallTestServer.start()
         let root = temporaryDirectory()
         do {
-            let apiCAFile = try GitHTTPServer.makeCertificates(in: root)
+            let apiCAFile = try await GitHTTPServer.makeCertificates(in: root)
             var lastError = ""
             // A free port can be taken between the probe and the start: try a few.
             for _ in 0..<3 {
@@ -107,12 +107,16 @@ public final class PebbleServer: @unchecked Sendable {
                 process.standardOutput = log
                 process.standardError = log
                 do { try process.run() } catch { throw TestFailure("cannot start \(binary): \(error)") }
-                let server = PebbleServer(
-                    root: root, apiCAFile: apiCAFile, port: port, managementPort: managementPort, httpPort: httpPort,
-                    dns: dns, process: process)
-                if try await server.waitUntilReady() { return server }
+                // The server object is made only once Pebble answers: its
+                // deinit removes `root` and stops the DNS server, which a
+                // further attempt still needs.
+                if try await waitUntilReady(process: process, port: port, apiCAFile: apiCAFile) {
+                    return PebbleServer(
+                        root: root, apiCAFile: apiCAFile, port: port, managementPort: managementPort,
+                        httpPort: httpPort, dns: dns, process: process)
+                }
                 killIfRunning(process)
-                process.waitUntilExit()
+                try await onOwnThread { process.waitUntilExit() }
                 lastError = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
             }
             throw TestFailure("pebble did not start: \(lastError.suffix(2000))")
@@ -126,6 +130,10 @@ public final class PebbleServer: @unchecked Sendable {
     /// An HTTP client that trusts Pebble's API certificate, with redirects
     /// off as ACME clients need. Shut it down when done.
     public func makeHTTPClient() throws -> HTTPClient {
+        try Self.makeHTTPClient(apiCAFile: apiCAFile)
+    }
+
+    private static func makeHTTPClient(apiCAFile: String) throws -> HTTPClient {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(apiCAFile))
@@ -152,10 +160,12 @@ public final class PebbleServer: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// Polls the directory until it answers 200 (true), Pebble exits or 20 s pass (false).
-    private func waitUntilReady() async throws -> Bool {
-        let client = try makeHTTPClient()
-        let deadline = ContinuousClock.now + .seconds(20)
+    /// Polls the directory until it answers 200 (true), Pebble exits or
+    /// 90 s pass (false; a loaded machine can take tens of seconds to start it).
+    private static func waitUntilReady(process: Process, port: Int, apiCAFile: String) async throws -> Bool {
+        let client = try makeHTTPClient(apiCAFile: apiCAFile)
+        let directoryURL = "https://127.0.0.1:\(port)/dir"
+        let deadline = ContinuousClock.now + .seconds(90)
         var ready = false
         while !ready && process.isRunning && ContinuousClock.now < deadline {
             let response = try? await client.execute(HTTPClientRequest(url: directoryURL), timeout: .seconds(2))

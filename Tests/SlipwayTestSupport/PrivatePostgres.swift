@@ -19,15 +19,15 @@ public final class PrivatePostgres: Sendable {
     }
 
     /// Creates and starts a cluster (a few seconds: initdb, then start).
-    public static func start() throws -> PrivatePostgres {
+    public static func start() async throws -> PrivatePostgres {
         let cluster = PrivatePostgres(port: try freePort(), directory: temporaryDirectory() + "/postgres")
-        try cluster.script("start")
+        try await onOwnThread { try cluster.script("start") }
         return cluster
     }
 
     /// A fast restart (`pg_ctl restart -m fast`): every connection is cut,
     /// and the server answers again on the same port with the same data.
-    public func restart() throws { try script("restart") }
+    public func restart() async throws { try await onOwnThread { try self.script("restart") } }
 
     /// Stops the server and deletes its directory.
     public func clean() { try? script("clean") }

@@ -15,12 +15,12 @@ extension FleetTests {
     func aProxyProcessAlreadyRunningServesTheNewCertificateOverHTTP2() async throws {
         let s3 = try TestS3.requireEnvironment()
         let bucket = TestS3.uniqueBucketName()
+        let database = try await PrivatePostgres.start()
+        defer { database.clean() }
         let store = try S3ObjectStore(
             configuration: TestS3.configuration(bucket: bucket, environment: s3), logger: TestS3.logger)
-        let database = try PrivatePostgres.start()
-        defer { database.clean() }
-        try await store.createBucket()
         defer { Task { try? await store.shutdown() } }
+        try await store.createBucket()
 
         // The CA validates on proxy-1's plain port; the routing probe goes there too.
         let plainPort = try freePort()
@@ -70,7 +70,7 @@ extension FleetTests {
         for port in [tlsPorts.0, tlsPorts.1] {
             var answer = ""
             for _ in 0..<100 {
-                answer = try Self.curl([
+                answer = try await Self.curl([
                     "--http2", "--resolve", "app.example.test:\(port):127.0.0.1", "--cacert", root,
                     "https://app.example.test:\(port)/", "-o", "/dev/null", "-w",
                     "%{http_version} %{ssl_verify_result}",
@@ -84,7 +84,7 @@ extension FleetTests {
         #expect(try await fleet.admin.send("DELETE", "/api/deployments/shop/domains/app.example.test").status == 200)
         var refused = false
         for _ in 0..<100 where !refused {
-            let answer = try Self.curl([
+            let answer = try await Self.curl([
                 "--resolve", "app.example.test:\(tlsPorts.1):127.0.0.1", "--cacert", root,
                 "https://app.example.test:\(tlsPorts.1)/", "-o", "/dev/null", "-w", "%{http_code}",
             ])
@@ -95,7 +95,11 @@ extension FleetTests {
     }
 
     /// Runs curl; its `-w` output (curl's failures show as `000`).
-    static func curl(_ arguments: [String]) throws -> String {
+    static func curl(_ arguments: [String]) async throws -> String {
+        try await onOwnThread { try curlNow(arguments) }
+    }
+
+    private static func curlNow(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         process.arguments = ["-sS", "--max-time", "5"] + arguments

@@ -121,7 +121,7 @@ struct FleetTests {
         let store = try S3ObjectStore(
             configuration: TestS3.configuration(bucket: bucket, environment: s3), logger: TestS3.logger)
         // A PostgreSQL of its own: the test restarts it.
-        let database = try PrivatePostgres.start()
+        let database = try await PrivatePostgres.start()
         do {
             try await store.createBucket()
             try await runFleet(s3: s3, bucket: bucket, database: database)
@@ -247,7 +247,7 @@ struct FleetTests {
         // PostgreSQL restarted: every connection is cut. The proxies
         // reconnect, reload and follow the next flip; the builders hear of
         // the next queued build (their poll would wait an hour).
-        try database.restart()
+        try await database.restart()
         // A request that met a connection the restart cut is answered 503
         // (unavailable; retry), as a client would.
         var afterRestart = try await fleet.admin.send(

@@ -7,7 +7,7 @@ import Testing
 /// from a directory that has nothing of Slipway's, found on the `PATH`.
 @Suite(.serialized) struct InstalledLayoutTests {
     /// Installs the products this test run was built with under a new prefix.
-    func install() throws -> String {
+    func install() async throws -> String {
         let prefix = temporaryDirectory() + "/prefix"
         let script = Process()
         script.executableURL = SlipwayProcess.repositoryRoot.appendingPathComponent("scripts/install")
@@ -16,8 +16,11 @@ import Testing
         script.standardOutput = output
         script.standardError = output
         try script.run()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        script.waitUntilExit()
+        let printed = try await onOwnThread {
+            let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            script.waitUntilExit()
+            return printed
+        }
         guard script.terminationStatus == 0 else { throw TestFailure("scripts/install failed:\n\(printed)") }
         return prefix
     }
@@ -37,7 +40,7 @@ import Testing
     }
 
     @Test func anInstalledCopyServesItsPagesDashboardAndOpenAPIDocumentFromAnyDirectory() async throws {
-        let prefix = try install()
+        let prefix = try await install()
         #expect(FileManager.default.fileExists(atPath: prefix + "/share/slipway/static/pages/error.html"))
         #expect(FileManager.default.fileExists(atPath: prefix + "/share/slipway/slipway_Admin.resources/openapi.json"))
         let proxyPort = try freePort()
@@ -62,7 +65,7 @@ import Testing
     }
 
     @Test func anInstallationMissingItsFilesRefusesToStartAndSaysWhatIsMissing() async throws {
-        let prefix = try install()
+        let prefix = try await install()
         let share = prefix + "/share/slipway"
 
         // Without the OpenAPI document, a server with the admin role does not start.

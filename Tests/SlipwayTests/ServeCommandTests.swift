@@ -288,8 +288,10 @@ import Testing
 
         // SIGTERM ends the stream with the build's last status and the process exits cleanly.
         #expect(try await server.terminate() == 0)
-        follower.waitUntilExit()
-        let stream = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stream = try await onOwnThread {
+            follower.waitUntilExit()
+            return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
         #expect(stream.contains("event: status"))
         #expect(stream.contains("\"status\":\"queued\""))
     }
