@@ -213,11 +213,11 @@ final class TestProxy: Sendable {
     }
 
     /// Polls `condition` until it holds, failing after `timeout`.
-    func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool) async throws {
+    func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: @Sendable () -> Bool) async throws {
         try await Self.waitUntil(what, timeout: timeout, condition)
     }
 
-    static func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool)
+    static func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: @Sendable () -> Bool)
         async throws
     {
         let clock = ContinuousClock()
