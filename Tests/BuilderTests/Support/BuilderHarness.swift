@@ -44,9 +44,11 @@ final class BuilderHarness: Sendable {
         return logger
     }()
 
-    /// Quick timings for tests: short leases, fast sweeps and backoff.
+    /// Quick timings for tests: fast sweeps and backoff, and leases that a
+    /// machine busy with the whole suite still renews in time (a test of
+    /// an expiring lease takes one of its own, or waits for this one).
     static let queueSettings = QueueSettings(
-        maxQueued: 100, maxAttempts: 3, leaseDuration: .seconds(3), backoffBase: .milliseconds(200),
+        maxQueued: 100, maxAttempts: 3, leaseDuration: .seconds(20), backoffBase: .milliseconds(200),
         backoffCap: .seconds(2))
 
     /// - Parameters:

@@ -133,9 +133,10 @@ import Testing
         let harness = try BuilderHarness(runner: .local)
         let site = try await harness.site(repository: "https://example.com/acme/site.git")
         let queued = try await harness.catalog.createBuild(siteID: site.id, BuildRequest())
-        let claimed = try #require(try await harness.catalog.claimNextBuild(workerID: "dead-worker"))
+        let claimed = try #require(
+            try await harness.catalog.claimNextBuild(workerID: "dead-worker", leaseDuration: .seconds(1)))
         #expect(claimed.id == queued.id)
-        try await Task.sleep(for: BuilderHarness.queueSettings.leaseDuration + .milliseconds(200))
+        try await Task.sleep(for: .milliseconds(1200))
         await harness.pool.sweepOnce()
         let requeued = try await harness.catalog.build(id: queued.id)
         #expect(requeued.status == .queued && requeued.attempt == 2 && requeued.leaseOwner == nil)
