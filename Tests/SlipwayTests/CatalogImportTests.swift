@@ -210,7 +210,8 @@ struct CatalogImportTests {
                     "SELECT coalesce(claimed_build_id, 'none') FROM site", settings: settings) == ["none", "none"])
 
             let catalog = try await PostgresCatalog.open(
-                settings: settings, keyring: TestPostgres.keyring, logger: TestPostgres.logger)
+                settings: settings, connectTimeout: .seconds(120), keyring: TestPostgres.keyring,
+                logger: TestPostgres.logger)
             do {
                 try await Self.check(catalog, against: source, settings: settings)
             } catch {

@@ -110,7 +110,7 @@ final class NotifyHarness: Sendable {
 
     /// The build's notification once it is delivered or given up (or as it
     /// is after `timeout`).
-    func settledNotification(of build: Build, timeout: Duration = .seconds(20)) async throws -> NotificationDelivery {
+    func settledNotification(of build: Build, timeout: Duration = .seconds(120)) async throws -> NotificationDelivery {
         let deadline = ContinuousClock.now + timeout
         while true {
             let notification = try #require(try await catalog.notifications(buildID: build.id).first)

@@ -136,7 +136,8 @@ struct PostgresCatalogMigrationTests {
     @Test func withoutAnInjectedClockTimesComeFromTheDatabase() async throws {
         try await TestPostgres.withSchema { database in
             let catalog = try await PostgresCatalog.open(
-                settings: database, maximumConnections: 2, keyring: TestPostgres.keyring, logger: TestPostgres.logger)
+                settings: database, maximumConnections: 2, connectTimeout: .seconds(120), keyring: TestPostgres.keyring,
+                logger: TestPostgres.logger)
             let query = "SELECT ((extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text"
             let before = try #require(Int64(try await Self.column(query, in: database)[0]))
             let site = try await catalog.createSite(
