@@ -32,6 +32,11 @@ extension PostgresCatalog.Transaction {
             return .skippedOlder(active: activeID)
         }
         try await rows("UPDATE site SET active_build_id = \(build.id.rawValue) WHERE id = \(site.id.rawValue)")
+        // The build it replaces is remembered with the time (skew protection).
+        try await rows("UPDATE build SET replaced_at = NULL WHERE id = \(build.id.rawValue)")
+        if let previous = site.activeBuildID {
+            try await rows("UPDATE build SET replaced_at = \(now) WHERE id = \(previous.rawValue)")
+        }
         try await publish(
             .activated(
                 Activation(

@@ -235,6 +235,35 @@ extension PostgresCatalog {
                 "CREATE TABLE fleet_lease (name text PRIMARY KEY, owner text NOT NULL, expires_at bigint NOT NULL)"
             ]
         ),
+        Migration(
+            id: "v8-content-blobs",
+            statements: [
+                // As SQLiteCatalog's v11-content-blobs: files stored once per
+                // content, and which sites have which.
+                """
+                CREATE TABLE blob (
+                    sha256 text PRIMARY KEY,
+                    size bigint NOT NULL CHECK (size >= 0),
+                    state text NOT NULL DEFAULT 'live' CHECK (state IN ('live', 'collecting')),
+                    created_at bigint NOT NULL,
+                    used_at bigint NOT NULL
+                )
+                """,
+                "CREATE INDEX blob_unused ON blob (state, used_at)",
+                """
+                CREATE TABLE site_blob (
+                    site_id text NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                    sha256 text NOT NULL REFERENCES blob(sha256),
+                    used_at bigint NOT NULL,
+                    PRIMARY KEY (site_id, sha256)
+                )
+                """,
+                "CREATE INDEX site_blob_sha256 ON site_blob (sha256)",
+                "CREATE INDEX site_blob_unused ON site_blob (site_id, used_at)",
+                // When a build stopped being its site's active build.
+                "ALTER TABLE build ADD COLUMN replaced_at bigint",
+            ]
+        ),
     ]
 
     /// This version's schema version: the number of migrations it knows.
@@ -246,11 +275,13 @@ extension PostgresCatalog {
     /// refused. Migrations a node does not know are otherwise fine: they came
     /// from a newer release that declared them compatible.
     ///
-    /// 5 (`v2-sealed-secrets` to `v5-site-protection`): a node that does
-    /// not seal would read sealed values as the secrets themselves, and one
-    /// that does not know protected sites would serve them to anyone, so
-    /// neither may start on the catalog.
-    static let minimumCompatibleVersion = 5
+    /// 8 (`v2-sealed-secrets` to `v8-content-blobs`): a node that does
+    /// not seal would read sealed values as the secrets themselves, one
+    /// that does not know protected sites would serve them to anyone, and
+    /// one that does not know content blobs could not serve new builds
+    /// (their manifests are version 2) and its retention would not leave
+    /// blobs to the collector, so none of them may start on the catalog.
+    static let minimumCompatibleVersion = 8
 
     /// Keys of the transaction-level advisory locks (the first half of
     /// `pg_advisory_xact_lock(int, int)`; the second is the schema's hash, so

@@ -71,7 +71,8 @@ extension PostgresCatalog {
             leaseOwner: try row["lease_owner"].decode(String?.self),
             leaseExpiresAt: try date("lease_expires_at"),
             fileCount: try row["file_count"].decode(Int?.self),
-            bytes: try row["bytes"].decode(Int64?.self)
+            bytes: try row["bytes"].decode(Int64?.self),
+            replacedAt: try date("replaced_at")
         )
     }
 

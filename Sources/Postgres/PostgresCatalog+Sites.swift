@@ -140,6 +140,8 @@ extension PostgresCatalog {
             let builds = try await tx.builds("SELECT * FROM build WHERE site_id = \(id.rawValue) ORDER BY number")
             let domains = try await tx.rows("DELETE FROM custom_domain WHERE site_id = \(id.rawValue) RETURNING *")
                 .map(Self.domain(from:))
+            // Its blobs stay until the collector finds no other site has them.
+            try await tx.rows("DELETE FROM site_blob WHERE site_id = \(id.rawValue)")
             try await tx.rows("DELETE FROM build WHERE site_id = \(id.rawValue)")
             try await tx.rows("DELETE FROM site WHERE id = \(id.rawValue)")
             for domain in domains { try await tx.publish(.domainRemoved(domain)) }

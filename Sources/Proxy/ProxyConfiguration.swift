@@ -34,6 +34,10 @@ public struct ProxyConfiguration: Sendable, Hashable {
     /// How often the site table is compared with the catalog, as a safety net
     /// behind the activation and site events.
     public var reconcileInterval: Duration
+    /// Skew protection: for this long after a deploy, a hashed asset the
+    /// live build lacks is served from the build it replaced (or one before
+    /// it) when that build had it (`SLIPWAY_SKEW_WINDOW`); zero turns it off.
+    public var skewWindow: Duration = .seconds(3600)
     /// Logs one structured line per response (method, host, path without
     /// query, status, bytes, duration, cache) at `info` level.
     public var accessLog: Bool

@@ -28,6 +28,8 @@ struct PreparedVariant: Sendable {
     var path: String
     var size: Int64
     var etag: String
+    /// The SHA-256 of the variant's bytes (its blob).
+    var sha256: String?
     var body: Body
 }
 
@@ -37,9 +39,10 @@ struct PreparedVariant: Sendable {
 /// saves at least 10%).
 ///
 /// The work runs on NIO's blocking thread pool (file reads and compression
-/// must not hold the cooperative pool). Files up to ``inMemoryLimit`` are
-/// read whole and kept in memory until uploaded; larger files stream in
-/// chunks and their variants go to a temporary file.
+/// must not hold the cooperative pool). When bodies are kept, files up to
+/// ``inMemoryLimit`` are read whole and kept in memory until uploaded, and
+/// larger files stream in chunks with their variants going to a temporary
+/// file; otherwise only digests, sizes and the entry come out.
 struct FilePreparer: Sendable {
     /// Files up to this size are handled in memory.
     static let inMemoryLimit = 256 << 10
@@ -49,11 +52,13 @@ struct FilePreparer: Sendable {
     /// Where variants of large files are written.
     var scratchDirectory: String
 
-    func prepare(_ file: OutputFile, index: Int) async throws -> PreparedFile {
-        try await NIOThreadPool.singleton.runIfActive { try prepareBlocking(file, index: index) }
+    func prepare(_ file: OutputFile, index: Int, keepingBodies: Bool = true) async throws -> PreparedFile {
+        try await NIOThreadPool.singleton.runIfActive {
+            try prepareBlocking(file, index: index, keepingBodies: keepingBodies)
+        }
     }
 
-    func prepareBlocking(_ file: OutputFile, index: Int) throws -> PreparedFile {
+    func prepareBlocking(_ file: OutputFile, index: Int, keepingBodies: Bool = true) throws -> PreparedFile {
         let builder: ManifestEntryBuilder
         do {
             builder = try ManifestEntryBuilder(path: file.path, expectedSize: file.size)
@@ -63,7 +68,7 @@ struct FilePreparer: Sendable {
         let source = try FileReader(path: file.source, shownAs: file.path)
         defer { source.close() }
 
-        var whole: [UInt8]? = file.size <= Int64(Self.inMemoryLimit) ? [] : nil
+        var whole: [UInt8]? = keepingBodies && file.size <= Int64(Self.inMemoryLimit) ? [] : nil
         var compressed: [UInt8] = []
         var spill: ScratchFile?
         let scratchPath = scratchDirectory + "/\(index).gz"
@@ -71,25 +76,30 @@ struct FilePreparer: Sendable {
         while let chunk = try source.next() {
             try chunk.withUnsafeBytes { raw in try builder.update(raw, variantOutput: &compressed) }
             if whole != nil { whole!.append(contentsOf: chunk) }
-            if compressed.count >= Self.spillThreshold {
+            if !keepingBodies {
+                compressed.removeAll(keepingCapacity: true) // hashed as produced; not needed
+            } else if compressed.count >= Self.spillThreshold {
                 if spill == nil { spill = try ScratchFile(path: scratchPath) }
                 try spill!.write(compressed)
                 compressed.removeAll(keepingCapacity: true)
             }
         }
         let entry = try builder.finish(variantOutput: &compressed)
+        if !keepingBodies { compressed.removeAll() }
 
         var variant: PreparedVariant?
         if let spill {
             try spill.write(compressed)
             spill.close()
             if let kept = entry.variants["gzip"] {
-                variant = PreparedVariant(path: kept.path, size: kept.size, etag: kept.etag, body: .file(scratchPath))
+                variant = PreparedVariant(
+                    path: kept.path, size: kept.size, etag: kept.etag, sha256: kept.sha256, body: .file(scratchPath))
             } else {
                 unlink(scratchPath)
             }
         } else if let kept = entry.variants["gzip"] {
-            variant = PreparedVariant(path: kept.path, size: kept.size, etag: kept.etag, body: .bytes(compressed))
+            variant = PreparedVariant(
+                path: kept.path, size: kept.size, etag: kept.etag, sha256: kept.sha256, body: .bytes(compressed))
         }
         var prepared = file
         prepared.size = entry.size

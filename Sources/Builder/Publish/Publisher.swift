@@ -15,30 +15,42 @@ struct PublishResult: Sendable {
     var manifest: BuildManifest
     var fileCount: Int
     var bytes: Int64
-    /// Objects stored: files, variants and the manifest.
+    /// Objects written: blobs the site did not have, and the manifest.
     var objectCount: Int
+    /// Blobs (files and variants) the site already had: not written again.
+    var reusedCount: Int
     var variantCount: Int
     /// Small HTML files, to put into the body cache once the build is live.
     var warmEntries: [WarmEntry]
 }
 
-/// The bytes of one small file for the body cache.
+/// The bytes of one small file for the body cache, under the object keys
+/// requests use.
 struct WarmEntry: Sendable {
     var path: String
+    var identityKey: String
     var identity: [UInt8]
+    var gzipKey: String?
     var gzip: [UInt8]?
 }
 
-/// Publishes a scanned output under `sites/<siteId>/<buildId>/` and writes
-/// the manifest last.
+/// Publishes a scanned output by content and writes the manifest last.
 ///
-/// Every file is read once (hash, content type, gzip variant), then stored
-/// with its variant, with at most ``BuilderConfiguration/uploadConcurrency``
-/// files in flight; `_headers` and `_redirects` are parsed into the manifest
-/// and their invalid lines reported in the log. The manifest is stored only
-/// after every object is: a build without a manifest is never served.
+/// 1. Every file is read once (SHA-256, content type, gzip variant), at
+///    most ``concurrency`` at a time, keeping only the bytes of small HTML
+///    files (for the cache).
+/// 2. One question to the catalog: which of these digests does the site
+///    not have yet (``Catalog/missingBlobs(siteID:digests:)``; the ones it
+///    has are marked used, so the collector keeps them).
+/// 3. Only the files with a missing digest are read again and their
+///    blobs written, through ``SiteBlobWriter`` (reserve, write, record),
+///    with retries; the same content in two files is written once.
+/// 4. `_headers` and `_redirects` are parsed into the manifest (invalid
+///    lines reported in the log), and the manifest is stored only after
+///    every blob is: a build without a manifest is never served.
 struct Publisher: Sendable {
     var uploader: Uploader
+    var catalog: any Catalog
     var concurrency: Int
     var scratchDirectory: String
     var warmMaxFileBytes: Int
@@ -49,58 +61,90 @@ struct Publisher: Sendable {
     func publish(_ scan: OutputScan, siteID: String, buildID: String, log: BuildLog) async throws -> PublishResult {
         let redirects = rules(scan.redirectsFile, name: "_redirects", log: log, parse: RedirectRules.parse)
         let headers = rules(scan.headersFile, name: "_headers", log: log, parse: HeaderRules.parse)
-
         let preparer = FilePreparer(scratchDirectory: scratchDirectory)
-        let prefix = BuildManifest.filesPrefix(siteID: siteID, buildID: buildID)
-        let collected = Mutex(Collected())
-        let uploader = self.uploader
-        let warmMaxFileBytes = self.warmMaxFileBytes
-        let warmMaxBytes = self.warmMaxBytes
         let indexed = Array(scan.files.enumerated())
 
+        // 1. Digests, entries and the cache's bytes.
+        let collected = Mutex(Collected())
+        let warmMaxFileBytes = self.warmMaxFileBytes
+        let warmMaxBytes = self.warmMaxBytes
         try await forEachConcurrently(indexed, width: concurrency) { index, file in
-            let prepared = try await preparer.prepare(file, index: index)
-            let entry = prepared.entry
-            let cacheControl = entry.cacheControl
-            let identityBody: @Sendable () -> ObjectBody =
-                if let bytes = prepared.bytes { { .bytes(bytes) } } else { { .file(atPath: file.source) } }
-            try await uploader.put(
-                prefix + file.path, options: PutOptions(contentType: entry.contentType, cacheControl: cacheControl),
-                body: identityBody)
-            if let variant = prepared.gzip {
-                let variantBody: @Sendable () -> ObjectBody =
+            let keepsBody =
+                file.size <= Int64(warmMaxFileBytes) && ContentTypes.forPath(file.path).hasPrefix("text/html")
+            let prepared = try await preparer.prepare(file, index: index, keepingBodies: keepsBody)
+            collected.withLock { state in
+                state.files[file.path] = prepared.entry
+                if prepared.entry.variants["gzip"] != nil { state.variants += 1 }
+                guard keepsBody, let bytes = prepared.bytes, let identityKey = prepared.entry.sha256 else { return }
+                let gzip: [UInt8]? = if case .bytes(let gzip) = prepared.gzip?.body { gzip } else { nil }
+                let cost = bytes.count + (gzip?.count ?? 0)
+                guard state.warmBytes + cost <= warmMaxBytes else { return }
+                state.warmBytes += cost
+                state.warm.append(
+                    WarmEntry(
+                        path: file.path, identityKey: ContentAddress.key(sha256: identityKey), identity: bytes,
+                        gzipKey: prepared.gzip?.sha256.map { ContentAddress.key(sha256: $0) }, gzip: gzip))
+            }
+        }
+        let result = collected.withLock { $0 }
+
+        // 2. What the site lacks.
+        var sizes: [String: Int64] = [:]
+        for entry in result.files.values {
+            if let sha256 = entry.sha256 { sizes[sha256] = entry.size }
+            for variant in entry.variants.values { if let sha256 = variant.sha256 { sizes[sha256] = variant.size } }
+        }
+        let missing = try await missingDigests(Array(sizes.keys), siteID: siteID)
+
+        // 3. Each missing blob, written once, from the first file that has it.
+        var owners: [(index: Int, file: OutputFile, digests: [String])] = []
+        var assigned = Set<String>()
+        for (index, file) in indexed {
+            guard let entry = result.files[file.path] else { continue }
+            let digests = ([entry.sha256] + entry.variants.values.map(\.sha256)).compactMap { $0 }
+                .filter { missing.contains($0) && !assigned.contains($0) }
+            guard !digests.isEmpty else { continue }
+            assigned.formUnion(digests)
+            owners.append((index, file, digests))
+        }
+        let writer = SiteBlobWriter(catalog: catalog, siteID: SiteID(unchecked: siteID))
+        let uploader = self.uploader
+        try await forEachConcurrently(owners, width: concurrency) { owner in
+            let prepared = try await preparer.prepare(owner.file, index: owner.index, keepingBodies: true)
+            let expected = result.files[owner.file.path]
+            guard prepared.entry.sha256 == expected?.sha256,
+                prepared.gzip?.sha256 == expected?.variants["gzip"]?.sha256
+            else {
+                throw BuildError.workspaceFailed(
+                    "\(owner.file.path) changed while it was being published; nothing in the output may change once the build ends"
+                )
+            }
+            var bodies: [(blob: StoredBlob, body: @Sendable () -> ObjectBody)] = []
+            if let sha256 = prepared.entry.sha256, owner.digests.contains(sha256) {
+                let source = owner.file.source
+                let body: @Sendable () -> ObjectBody =
+                    if let bytes = prepared.bytes { { .bytes(bytes) } } else { { .file(atPath: source) } }
+                bodies.append((StoredBlob(sha256: sha256, size: prepared.entry.size), body))
+            }
+            if let variant = prepared.gzip, let sha256 = variant.sha256, owner.digests.contains(sha256) {
+                let body: @Sendable () -> ObjectBody =
                     switch variant.body {
                     case .bytes(let bytes): { .bytes(bytes) }
                     case .file(let path): { .file(atPath: path) }
                     }
-                try await uploader.put(
-                    prefix + variant.path,
-                    options: PutOptions(
-                        contentType: entry.contentType, cacheControl: cacheControl, contentEncoding: "gzip"),
-                    body: variantBody)
+                bodies.append((StoredBlob(sha256: sha256, size: variant.size), body))
             }
-            let warm: WarmEntry? =
-                if entry.contentType.hasPrefix("text/html"), let bytes = prepared.bytes, bytes.count <= warmMaxFileBytes
-                {
-                    WarmEntry(
-                        path: file.path, identity: bytes,
-                        gzip: prepared.gzip.flatMap { if case .bytes(let gzip) = $0.body { gzip } else { nil } })
-                } else { nil }
-            collected.withLock { state in
-                state.files[file.path] = entry
-                state.objects += prepared.gzip == nil ? 1 : 2
-                if prepared.gzip != nil { state.variants += 1 }
-                if let warm {
-                    let cost = warm.identity.count + (warm.gzip?.count ?? 0)
-                    if state.warmBytes + cost <= warmMaxBytes {
-                        state.warmBytes += cost
-                        state.warm.append(warm)
+            try await Self.catalogCall {
+                try await writer.store(bodies.map(\.blob)) {
+                    for (blob, body) in bodies {
+                        try await uploader.put(
+                            ContentAddress.key(sha256: blob.sha256), options: Self.blobOptions, body: body)
                     }
                 }
             }
         }
 
-        let result = collected.withLock { $0 }
+        // 4. The manifest, last.
         let manifest = BuildManifest(
             siteID: siteID, buildID: buildID, files: result.files, redirects: redirects, headers: headers)
         let data: Data
@@ -116,13 +160,45 @@ struct Publisher: Sendable {
         ) { .bytes(bytes) }
         return PublishResult(
             manifest: manifest, fileCount: result.files.count, bytes: manifest.totalBytes,
-            objectCount: result.objects + 1,
+            objectCount: assigned.count + 1, reusedCount: sizes.count - assigned.count,
             variantCount: result.variants, warmEntries: result.warm)
+    }
+
+    /// How blobs are stored: their bytes never change, and whatever file
+    /// they are served as gets its headers from the manifest.
+    static let blobOptions = PutOptions(contentType: "application/octet-stream", cacheControl: CacheControl.immutable)
+
+    /// The digests (of `digests`) the site does not have, asked in batches.
+    private func missingDigests(_ digests: [String], siteID: String) async throws -> Set<String> {
+        var missing = Set<String>()
+        for start in stride(from: 0, to: digests.count, by: BlobRules.maxBatch) {
+            let batch = Array(digests[start..<min(start + BlobRules.maxBatch, digests.count)])
+            let lacking = try await Self.catalogCall {
+                try await catalog.missingBlobs(siteID: SiteID(unchecked: siteID), digests: batch)
+            }
+            missing.formUnion(lacking)
+        }
+        return missing
+    }
+
+    /// Runs a catalog call, its failures as build errors (a database that
+    /// cannot be reached is transient: the build is tried again).
+    private static func catalogCall<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as BuildError {
+            throw error
+        } catch is CancellationError {
+            throw BuildError.canceled
+        } catch let error as CatalogError {
+            throw BuildError.catalogFailed(
+                "recording the build's files failed: \(error.message)",
+                transient: error.code == .unavailable || error.code == .blobCollecting)
+        }
     }
 
     private struct Collected: Sendable {
         var files: [String: ManifestFile] = [:]
-        var objects = 0
         var variants = 0
         var warm: [WarmEntry] = []
         var warmBytes = 0

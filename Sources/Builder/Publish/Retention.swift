@@ -3,7 +3,9 @@ import Model
 import Storage
 
 /// Deletes what builds outside a site's keep-last-N window left in the
-/// object store, then their catalog rows.
+/// object store (their manifest, the files of builds stored before content
+/// addressing, their log), then their catalog rows. Their contents are the
+/// collector's (``BlobCollector``): it deletes those no kept build refers to.
 ///
 /// The window is the `keep` newest successful builds. Successful builds
 /// older than it, and failed or canceled builds older than its oldest

@@ -132,13 +132,13 @@ struct BuildPipeline: Sendable {
         let publisher = Publisher(
             uploader: Uploader(
                 store: store, attempts: configuration.uploadAttempts, backoff: configuration.uploadBackoff),
-            concurrency: configuration.uploadConcurrency, scratchDirectory: workspace.scratch,
+            catalog: catalog, concurrency: configuration.uploadConcurrency, scratchDirectory: workspace.scratch,
             warmMaxFileBytes: configuration.warmCacheMaxFileBytes, warmMaxBytes: configuration.warmCacheMaxBytes)
         let published = try await publisher.publish(
             scan, siteID: build.siteID.rawValue, buildID: build.id.rawValue, log: log)
         timings.publish = clock.now - publishStarted
         log.system(
-            "published \(published.fileCount) files (\(ByteCount.format(published.bytes)), \(published.variantCount) gzip variants, \(published.objectCount) objects) in \(DurationText.format(timings.publish))"
+            "published \(published.fileCount) files (\(ByteCount.format(published.bytes)), \(published.variantCount) gzip variants): \(published.objectCount) objects stored, \(published.reusedCount) already stored, in \(DurationText.format(timings.publish))"
         )
 
         // 7. Activate: the build succeeds and the pointer flips in one
@@ -230,12 +230,10 @@ struct BuildPipeline: Sendable {
         guard let cache else { return }
         for entry in published.warmEntries {
             cache.put(
-                BodyCache.key(buildID: buildID, path: entry.path), ByteBuffer(bytes: entry.identity),
+                BodyCache.key(objectKey: entry.identityKey), ByteBuffer(bytes: entry.identity),
                 cost: entry.identity.count)
-            if let gzip = entry.gzip {
-                cache.put(
-                    BodyCache.key(buildID: buildID, path: entry.path, encoding: "gzip"), ByteBuffer(bytes: gzip),
-                    cost: gzip.count)
+            if let gzip = entry.gzip, let gzipKey = entry.gzipKey {
+                cache.put(BodyCache.key(objectKey: gzipKey), ByteBuffer(bytes: gzip), cost: gzip.count)
             }
         }
     }

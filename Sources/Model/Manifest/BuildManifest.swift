@@ -5,7 +5,10 @@ public import Foundation
 /// without a manifest is not servable.
 ///
 /// Paths are site paths without the leading `/` (`index.html`,
-/// `assets/app-3f9a1b2c.js`); a file's bytes live at
+/// `assets/app-3f9a1b2c.js`). From version 2 on every file and variant
+/// names its SHA-256 and its bytes are the blob of that digest
+/// (``ContentAddress``), shared by every build of the site that has the same
+/// bytes; a version 1 manifest's bytes live at
 /// `sites/<siteId>/<buildId>/<path>`.
 public struct BuildManifest: Codable, Sendable, Equatable {
     /// The format version; readers refuse versions they do not know.
@@ -19,7 +22,10 @@ public struct BuildManifest: Codable, Sendable, Equatable {
     /// Parsed `_headers`, in file order.
     public var headers: [HeaderRule]
 
-    public static let currentVersion = 1
+    /// The version written: 2, content-addressed files.
+    public static let currentVersion = 2
+    /// Versions read: 1 (files under the build's prefix) and 2.
+    public static let readableVersions = 1...2
 
     public init(
         siteID: String, buildID: String, createdAt: Date = Date(), files: [String: ManifestFile],
@@ -40,9 +46,36 @@ public struct BuildManifest: Codable, Sendable, Equatable {
     /// The prefix under which a build's files are stored (ends with `/`).
     public static func filesPrefix(siteID: String, buildID: String) -> String { "sites/\(siteID)/\(buildID)/" }
 
-    /// The object key of a file (or variant) path of this build.
+    /// The object key of a file (or variant) of this build: the blob of
+    /// its digest, or, in a version 1 manifest (no digest), its path under
+    /// the build's prefix.
+    public func objectKey(for path: String, sha256: String?) -> String {
+        if let sha256 { return ContentAddress.key(sha256: sha256) }
+        return BuildManifest.filesPrefix(siteID: siteID, buildID: buildID) + path
+    }
+
+    /// The object key of a file or variant path of this build (a variant
+    /// path is `.slipway/gzip/<path>.gz`): its blob when the manifest names
+    /// its digest, else its key under the build's prefix.
     public func objectKey(for path: String) -> String {
-        BuildManifest.filesPrefix(siteID: siteID, buildID: buildID) + path
+        if let file = files[path] { return objectKey(for: path, sha256: file.sha256) }
+        if path.hasPrefix(ManifestEntryBuilder.variantPrefix), path.hasSuffix(".gz") {
+            let original = String(path.dropFirst(ManifestEntryBuilder.variantPrefix.count).dropLast(3))
+            if let variant = files[original]?.variants.values.first(where: { $0.path == path }) {
+                return objectKey(for: path, sha256: variant.sha256)
+            }
+        }
+        return BuildManifest.filesPrefix(siteID: siteID, buildID: buildID) + path
+    }
+
+    /// Every blob digest the manifest refers to (files and variants).
+    public var blobDigests: Set<String> {
+        var digests = Set<String>()
+        for file in files.values {
+            if let sha256 = file.sha256 { digests.insert(sha256) }
+            for variant in file.variants.values { if let sha256 = variant.sha256 { digests.insert(sha256) } }
+        }
+        return digests
     }
 
     /// Whether the build has a top-level `404.html` (an `auto` site with one
@@ -71,9 +104,9 @@ public struct BuildManifest: Codable, Sendable, Equatable {
         } catch {
             throw ManifestError("the build manifest cannot be read (\(error)); rebuild the site")
         }
-        guard manifest.version == currentVersion else {
+        guard readableVersions.contains(manifest.version) else {
             throw ManifestError(
-                "build manifest version \(manifest.version) is not supported by this Slipway (expects \(currentVersion))"
+                "build manifest version \(manifest.version) is not supported by this Slipway (it reads versions \(readableVersions.lowerBound) to \(readableVersions.upperBound)); upgrade this node"
             )
         }
         return manifest
@@ -91,30 +124,39 @@ public struct ManifestFile: Codable, Sendable, Equatable {
     public var immutable: Bool
     /// Precompressed variants by content coding (`gzip`, `br`).
     public var variants: [String: ManifestVariant]
+    /// The SHA-256 of the bytes (64 hex digits), naming their blob; absent
+    /// in version 1 manifests.
+    public var sha256: String?
 
     public init(
-        size: Int64, etag: String, contentType: String, immutable: Bool, variants: [String: ManifestVariant] = [:]
+        size: Int64, etag: String, contentType: String, immutable: Bool, variants: [String: ManifestVariant] = [:],
+        sha256: String? = nil
     ) {
         self.size = size
         self.etag = etag
         self.contentType = contentType
         self.immutable = immutable
         self.variants = variants
+        self.sha256 = sha256
     }
 }
 
 /// A precompressed copy of a file.
 public struct ManifestVariant: Codable, Sendable, Equatable {
-    /// The variant's path within the build (its bytes are at `sites/<siteId>/<buildId>/<path>`).
+    /// The variant's path within the build (`.slipway/gzip/<path>.gz`;
+    /// in a version 1 manifest its bytes are at `sites/<siteId>/<buildId>/<path>`).
     public var path: String
     public var size: Int64
     /// A strong validator for the variant's bytes, without quotes; differs from the file's.
     public var etag: String
+    /// The SHA-256 of the variant's bytes, naming their blob; absent in version 1 manifests.
+    public var sha256: String?
 
-    public init(path: String, size: Int64, etag: String) {
+    public init(path: String, size: Int64, etag: String, sha256: String? = nil) {
         self.path = path
         self.size = size
         self.etag = etag
+        self.sha256 = sha256
     }
 }
 

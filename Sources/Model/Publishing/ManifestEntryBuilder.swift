@@ -72,16 +72,19 @@ public final class ManifestEntryBuilder {
     /// `variantOutput` and returns the manifest entry, with the variant only
     /// when it is worth keeping (``keepsVariant``).
     public func finish(variantOutput: inout [UInt8]) throws(GzipCompressor.Failure) -> ManifestFile {
+        let digest = hasher.finalize()
         var entry = ManifestFile(
-            size: size, etag: Self.etag(hasher.finalize()), contentType: contentType,
-            immutable: AssetClassifier.isImmutable(path))
+            size: size, etag: Self.etag(digest), contentType: contentType,
+            immutable: AssetClassifier.isImmutable(path), sha256: Hex.encode(digest))
         if let compressor {
             let before = variantOutput.count
             try compressor.finish(into: &variantOutput)
             account(variantOutput, from: before)
             if keepsVariant {
+                let variantDigest = variantHasher.finalize()
                 entry.variants["gzip"] = ManifestVariant(
-                    path: variantPath, size: variantSize, etag: Self.etag(variantHasher.finalize()))
+                    path: variantPath, size: variantSize, etag: Self.etag(variantDigest),
+                    sha256: Hex.encode(variantDigest))
             }
         }
         return entry

@@ -70,12 +70,18 @@ public struct Build: Sendable, Hashable, Codable, Identifiable {
     public package(set) var fileCount: Int?
     /// How many bytes the build published; set on success.
     public package(set) var bytes: Int64?
+    /// When another build replaced it as the site's active build (nil while
+    /// it is active, and for builds never active): the proxy serves hashed
+    /// assets of builds replaced a short while ago to pages still open.
+    public package(set) var replacedAt: Date?
 
     public init(
         id: BuildID, siteID: SiteID, number: Int, status: BuildStatus, priority: Int, trigger: String?,
         commitSHA: String?, commitMessage: String?, error: String?, attempt: Int, queuedAt: Date, startedAt: Date?,
-        finishedAt: Date?, notBefore: Date, leaseOwner: String?, leaseExpiresAt: Date?, fileCount: Int?, bytes: Int64?
+        finishedAt: Date?, notBefore: Date, leaseOwner: String?, leaseExpiresAt: Date?, fileCount: Int?, bytes: Int64?,
+        replacedAt: Date? = nil
     ) {
+        self.replacedAt = replacedAt
         self.id = id
         self.siteID = siteID
         self.number = number

@@ -48,6 +48,8 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let domainNotFound = Code(rawValue: "domain_not_found")
         /// The deployment has as many custom domains as it may.
         public static let domainLimit = Code(rawValue: "domain_limit")
+        /// A blob is being deleted by the collector: store it again in a moment.
+        public static let blobCollecting = Code(rawValue: "blob_collecting")
     }
 
     public let code: Code

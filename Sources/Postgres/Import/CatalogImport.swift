@@ -46,6 +46,7 @@ public enum CatalogImport {
         public var webhookDeliveries = 0
         public var apiTokens = 0
         public var customDomains = 0
+        public var blobs = 0
         public var auditEvents = 0
     }
 
@@ -142,7 +143,7 @@ public enum CatalogImport {
         try await tx.rows(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(lockTimeout)'"))
         do {
             try await tx.rows(
-                "LOCK TABLE site, build, notification, webhook_delivery, api_token, audit_event, custom_domain IN SHARE ROW EXCLUSIVE MODE"
+                "LOCK TABLE site, build, notification, webhook_delivery, api_token, audit_event, custom_domain, blob, site_blob IN SHARE ROW EXCLUSIVE MODE"
             )
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" {
             throw CatalogImportError(
@@ -265,5 +266,6 @@ public enum CatalogImport {
             try await tx.rows("SELECT * FROM audit_event").map(PostgresCatalog.auditEvent(from:)).count
         summary.customDomains =
             try await tx.rows("SELECT * FROM custom_domain").map(PostgresCatalog.domain(from:)).count
+        summary.blobs = try await tx.rows("SELECT count(*) FROM blob").first?[0].decode(Int.self) ?? 0
     }
 }

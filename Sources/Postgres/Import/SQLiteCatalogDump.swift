@@ -55,7 +55,9 @@ struct CopiedTable: Sendable {
     /// Every table of the catalog, parents first. `site.claimed_build_id`
     /// (PostgreSQL's claim mutex) is left out: it stays NULL, since no
     /// builder holds a build of the copy.
-    static let all: [CopiedTable] = [site, build, notification, webhookDelivery, apiToken, auditEvent, customDomain]
+    static let all: [CopiedTable] = [
+        site, build, notification, webhookDelivery, apiToken, auditEvent, customDomain, blob, siteBlob,
+    ]
 
     static let site = CopiedTable(
         name: "site",
@@ -80,7 +82,7 @@ struct CopiedTable: Sendable {
             CopiedColumn("queued_at", .bigint), CopiedColumn("started_at", .bigint),
             CopiedColumn("finished_at", .bigint), CopiedColumn("not_before", .bigint), CopiedColumn("lease_owner"),
             CopiedColumn("lease_expires_at", .bigint), CopiedColumn("file_count", .integer),
-            CopiedColumn("bytes", .bigint),
+            CopiedColumn("bytes", .bigint), CopiedColumn("replaced_at", .bigint),
         ],
         identity: "seq", order: "rowid")
 
@@ -141,6 +143,22 @@ struct CopiedTable: Sendable {
             CopiedColumn("created_at", .bigint), CopiedColumn("updated_at", .bigint),
         ],
         identity: nil, order: "rowid")
+
+    /// Content blobs (the objects themselves stay where they are: copy the
+    /// object store's `blobs/` with it when the store changes too).
+    static let blob = CopiedTable(
+        name: "blob",
+        columns: [
+            CopiedColumn("sha256"), CopiedColumn("size", .bigint), CopiedColumn("state"),
+            CopiedColumn("created_at", .bigint), CopiedColumn("used_at", .bigint),
+        ],
+        identity: nil, order: "sha256")
+
+    /// Which sites have which blobs.
+    static let siteBlob = CopiedTable(
+        name: "site_blob",
+        columns: [CopiedColumn("site_id"), CopiedColumn("sha256"), CopiedColumn("used_at", .bigint)],
+        identity: nil, order: "site_id, sha256")
 }
 
 /// The rows of one table as read from SQLite.
@@ -162,7 +180,7 @@ struct SQLiteCatalogDump: Sendable {
     static let knownMigrations = [
         "v1-sites-builds-queue", "v2-site-webhook-secret", "v3-notifications", "v4-webhook-deliveries",
         "v5-repo-token", "v6-api-tokens", "v7-audit-log", "v8-site-protection", "v9-custom-domains",
-        "v10-fleet-leases",
+        "v10-fleet-leases", "v11-content-blobs",
     ]
 
     let tables: [CopiedRows]

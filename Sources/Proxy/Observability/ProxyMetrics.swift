@@ -56,6 +56,7 @@ final class ProxyMetrics: Sendable {
     private let prefetchedBytes: Counter
     private let prefetches: [PrefetchResult: Counter]
     private let prepared: Counter
+    private let skewFallbacks: Counter
     private let connectionsByProtocol: [ConnectionProtocol: Counter]
     private let handshakeFailures: [TLSHandshakeFailure: Counter]
 
@@ -106,6 +107,7 @@ final class ProxyMetrics: Sendable {
         }
         self.prefetches = prefetches
         prepared = Counter(label: "slipway_proxy_prepared_answers_total", factory: factory)
+        skewFallbacks = Counter(label: "slipway_proxy_skew_fallbacks_total", factory: factory)
         var connectionsByProtocol: [ConnectionProtocol: Counter] = [:]
         for kind in ConnectionProtocol.allCases {
             connectionsByProtocol[kind] = Counter(
@@ -133,6 +135,11 @@ final class ProxyMetrics: Sendable {
     /// besides ``response(status:cacheHit:bodyBytes:duration:)``.
     func preparedAnswerSent() {
         prepared.increment()
+    }
+
+    /// Counts one hashed asset served from a replaced build (skew protection).
+    func skewFallback() {
+        skewFallbacks.increment()
     }
 
     func connectionClosed(_ reason: ConnectionTimeouts.Reason) {

@@ -1,3 +1,4 @@
+public import Foundation
 public import Model
 public import Storage
 import Synchronization
@@ -49,6 +50,13 @@ public final class SiteTable: Sendable {
         public var latestFinished: BuildState?
         /// Who may visit (never the password's hash).
         public var protection: SiteProtection
+        /// Successful builds that were the active build before, with when
+        /// they were replaced: the few most recent (at most
+        /// ``maxReplacedBuilds``), for skew protection.
+        public var replacedBuilds: [BuildID: Date] = [:]
+
+        /// How many replaced builds an entry remembers.
+        public static let maxReplacedBuilds = 3
 
         public init(site: Site) {
             self.siteID = site.id
@@ -82,9 +90,32 @@ public final class SiteTable: Sendable {
             }
             if build.status == .success {
                 successfulBuilds[build.number] = build.id
-            } else if successfulBuilds[build.number] == build.id {
-                successfulBuilds[build.number] = nil
+                if let replacedAt = build.replacedAt, build.id != activeBuildID {
+                    noteReplaced(build.id, at: replacedAt)
+                }
+            } else {
+                if successfulBuilds[build.number] == build.id { successfulBuilds[build.number] = nil }
+                replacedBuilds[build.id] = nil
             }
+        }
+
+        /// Remembers that `buildID` stopped being the active build at `date`,
+        /// forgetting the oldest beyond ``maxReplacedBuilds``.
+        mutating func noteReplaced(_ buildID: BuildID, at date: Date) {
+            replacedBuilds[buildID] = max(date, replacedBuilds[buildID] ?? date)
+            while replacedBuilds.count > Self.maxReplacedBuilds,
+                let oldest = replacedBuilds.min(by: { $0.value < $1.value })?.key
+            {
+                replacedBuilds[oldest] = nil
+            }
+        }
+
+        /// The builds replaced less than `window` before `now`, most recently replaced first.
+        public func recentlyReplaced(within window: Duration, now: Date) -> [BuildID] {
+            guard !replacedBuilds.isEmpty else { return [] }
+            let cutoff = now.addingTimeInterval(-Double(window.components.seconds))
+            return replacedBuilds.filter { $0.value > cutoff && $0.key != activeBuildID }
+                .sorted { $0.value > $1.value }.map(\.key)
         }
 
         /// Takes new site settings (slug, SPA mode, active build) into account.
@@ -129,7 +160,7 @@ public final class SiteTable: Sendable {
             bySlug[slug] = entry
         }
 
-        mutating func apply(_ event: CatalogEvent) {
+        mutating func apply(_ event: CatalogEvent, at now: Date) {
             switch event {
             case .siteCreated(let site), .siteUpdated(let site):
                 upsert(site)
@@ -142,6 +173,10 @@ public final class SiteTable: Sendable {
                 modify(siteID: activation.siteID) { entry in
                     entry.activeBuildID = activation.buildID
                     entry.successfulBuilds[activation.buildNumber] = activation.buildID
+                    entry.replacedBuilds[activation.buildID] = nil
+                    if let previous = activation.previousBuildID, previous != activation.buildID {
+                        entry.noteReplaced(previous, at: now)
+                    }
                 }
             case .domainChanged(let domain):
                 domains[domain.hostname] = domain
@@ -155,7 +190,7 @@ public final class SiteTable: Sendable {
         var table = Table()
         /// Events applied while a reload is reading the catalog; replayed on
         /// top of the reloaded table so that none is lost.
-        var recording: [CatalogEvent]?
+        var recording: [(event: CatalogEvent, at: Date)]?
         var generation = 0
     }
 
@@ -166,8 +201,14 @@ public final class SiteTable: Sendable {
     /// Counts changes; see ``version``.
     private let changes = Atomic<UInt64>(0)
 
+    /// What the time is when an activation is applied (when its previous
+    /// build was replaced).
+    private let clock: @Sendable () -> Date
+
     /// An empty table; fill it with ``reload(from:)``.
-    public init() {}
+    public init(clock: @escaping @Sendable () -> Date = Date.init) {
+        self.clock = clock
+    }
 
     /// The site answering at `slug`, if any.
     public func lookup(slug: String) -> Entry? {
@@ -204,9 +245,10 @@ public final class SiteTable: Sendable {
 
     /// Applies one catalog event.
     public func apply(_ event: CatalogEvent) {
+        let now = clock()
         let hasDomains = state.withLock { state in
-            state.table.apply(event)
-            state.recording?.append(event)
+            state.table.apply(event, at: now)
+            state.recording?.append((event, now))
             return !state.table.domains.isEmpty
         }
         anyDomain.store(hasDomains, ordering: .relaxed)
@@ -247,7 +289,7 @@ public final class SiteTable: Sendable {
         defer { changes.add(1, ordering: .releasing) }
         return state.withLock { state in
             var table = loaded
-            for event in state.recording ?? [] { table.apply(event) }
+            for (event, at) in state.recording ?? [] { table.apply(event, at: at) }
             let before = state.table
             state.table = table
             state.recording = nil

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Logging
+import Model
 import NIOCore
 import NIOHTTP1
 import Storage
@@ -99,6 +100,11 @@ extension ExchangeResponder {
         case .build(let build):
             exchange.isPreview = build.isPreview
             if let manifest = services.manifests.cached(buildID: build.buildID) {
+                let fallbacks = pipeline.skewFallbacks(build, in: manifest)
+                if !fallbacks.isEmpty {
+                    serveSkewed(exchange, build: build, manifest: manifest, fallbacks: fallbacks)
+                    return
+                }
                 execute(pipeline.plan(exchange.request, build: build, manifest: manifest), exchange)
                 if exchange.request.answerKey != nil && !exchange.isProtected
                     && (exchange.cacheHit || exchange.status == 304)
@@ -110,9 +116,62 @@ extension ExchangeResponder {
             let manifests = services.manifests
             runAsync(exchange, { try await manifests.load(siteID: build.site.siteID, buildID: build.buildID) }) {
                 manifest in
+                let fallbacks = pipeline.skewFallbacks(build, in: manifest)
+                if !fallbacks.isEmpty {
+                    self.serveSkewed(exchange, build: build, manifest: manifest, fallbacks: fallbacks)
+                    return
+                }
                 self.execute(pipeline.plan(exchange.request, build: build, manifest: manifest), exchange)
             }
         }
+    }
+
+    /// Serves a hashed asset the live build lacks from the most recently
+    /// replaced build that has it (manifests in memory first, then the few
+    /// others loaded), or as the live build would (404, SPA fallback) when
+    /// none has it. Never a prepared answer: the live build may gain it.
+    private func serveSkewed(
+        _ exchange: Exchange, build: ServedBuild, manifest: LoadedManifest, fallbacks: [BuildID]
+    ) {
+        let pipeline = services.pipeline
+        let manifests = services.manifests
+        let metrics = services.metrics
+        guard let path = ServingPipeline.skewPath(build.path) else { return }
+        func serve(_ found: (BuildID, LoadedManifest)?) {
+            guard let (buildID, older) = found else {
+                execute(pipeline.plan(exchange.request, build: build, manifest: manifest), exchange)
+                return
+            }
+            metrics.skewFallback()
+            var served = build
+            served.buildID = buildID
+            execute(pipeline.plan(exchange.request, build: served, manifest: older), exchange)
+        }
+        for buildID in fallbacks {
+            if let older = manifests.cached(buildID: buildID), older.manifest.files[path] != nil {
+                serve((buildID, older))
+                return
+            }
+        }
+        let unloaded = fallbacks.filter { manifests.cached(buildID: $0) == nil }
+        guard !unloaded.isEmpty else {
+            serve(nil)
+            return
+        }
+        let siteID = build.site.siteID
+        runAsync(
+            exchange,
+            { () async -> (BuildID, LoadedManifest)? in
+                for buildID in unloaded {
+                    // A replaced build deleted since (retention) has no manifest: skipped.
+                    if let older = try? await manifests.load(siteID: siteID, buildID: buildID),
+                        older.manifest.files[path] != nil
+                    {
+                        return (buildID, older)
+                    }
+                }
+                return nil
+            }, then: serve)
     }
 
     func execute(_ plan: ResponsePlan, _ exchange: Exchange) {

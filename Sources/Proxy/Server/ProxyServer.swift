@@ -49,6 +49,7 @@ public final class ProxyServer: Sendable {
     private let metrics: ProxyMetrics
     private let metricsFactory: any MetricsFactory
     private let dateClock: HTTPDateClock
+    private let skewClock: @Sendable () -> Date
     private let group: any EventLoopGroup
     private let ownsGroup: Bool
     private let connections: ConnectionTracker
@@ -107,6 +108,7 @@ public final class ProxyServer: Sendable {
     ///     certificate is served (`DomainCertificateLoader`). Nil serves
     ///     only the operator's certificate files.
     ///   - certificateClock: the time custom domains' certificates' validity is compared with.
+    ///   - skewClock: the time builds are replaced at and the skew window is measured in.
     /// - Throws: `ProxyError` for an invalid configuration or missing pages.
     public init(
         configuration: ProxyConfiguration,
@@ -121,9 +123,11 @@ public final class ProxyServer: Sendable {
         rateLimitClock: (@Sendable () -> Int64)? = nil,
         protectionClock: @escaping @Sendable () -> Date = Date.init,
         domainCertificates: DomainCertificateObjects? = nil,
-        certificateClock: @escaping @Sendable () -> Date = Date.init
+        certificateClock: @escaping @Sendable () -> Date = Date.init,
+        skewClock: @escaping @Sendable () -> Date = Date.init
     ) throws {
         self.dateClock = dateClock
+        self.skewClock = skewClock
         try configuration.validate()
         self.configuration = configuration
         self.catalog = catalog
@@ -133,7 +137,7 @@ public final class ProxyServer: Sendable {
         self.metricsFactory = metricsFactory
         self.pages = try SlipwayPages(
             directory: configuration.pagesDirectory, overrideDirectory: configuration.pagesOverrideDirectory)
-        self.siteTable = SiteTable()
+        self.siteTable = SiteTable(clock: skewClock)
         let protection = configuration.protection
         self.protection = EdgeProtection(
             keys: protection.sessionKeys.keys, sessionTTL: protection.sessionTTL,
@@ -407,7 +411,8 @@ public final class ProxyServer: Sendable {
             pipeline: ServingPipeline(
                 appsDomain: configuration.normalizedAppsDomain, siteTable: siteTable, pages: pages,
                 maxCachedBodyBytes: bodyCache.maxEntryBytes, acmeThumbprint: configuration.acmeThumbprint,
-                domainProbeKey: configuration.domainProbeKeys?.bytes.first),
+                domainProbeKey: configuration.domainProbeKeys?.bytes.first, skewWindow: configuration.skewWindow,
+                now: skewClock),
             manifests: ManifestStore(
                 store: store, capacityBytes: cache.manifestBytes, maxBytes: cache.maxManifestBytes,
                 timeout: configuration.upstream.timeout, metricsFactory: metricsFactory),

@@ -19,7 +19,7 @@ import Synchronization
 /// - Everything goes through the loading paths requests use
 ///   (`ManifestStore.load(siteID:buildID:)` and
 ///   `BodySource.loadCached(_:into:upstream:)`), under the cache keys requests
-///   use (`BodyCache.key(buildID:path:encoding:)`): a request arriving during
+///   use (`BodyCache.key(objectKey:)`): a request arriving during
 ///   the prefetch joins the same load, and the first one after it is a hit.
 /// - ``activated(_:)`` only starts a task off the event loops, so the event
 ///   consumer never waits; a newer activation of the same site cancels the
@@ -194,17 +194,19 @@ final class CachePrefetcher: Sendable {
         var chosen: [BodyObject] = []
         var total: Int64 = 0
         for candidate in candidates {
+            let identityKey = manifest.objectKey(for: candidate.path, sha256: candidate.file.sha256)
             var objects = [
                 BodyObject(
-                    cacheKey: BodyCache.key(buildID: buildID.rawValue, path: candidate.path),
-                    objectKey: manifest.objectKey(for: candidate.path), size: candidate.file.size, isCacheable: true)
+                    cacheKey: BodyCache.key(objectKey: identityKey), objectKey: identityKey,
+                    size: candidate.file.size, isCacheable: true)
             ]
-            for (coding, variant) in candidate.file.variants.sorted(by: { $0.key < $1.key })
+            for (_, variant) in candidate.file.variants.sorted(by: { $0.key < $1.key })
             where variant.size <= Int64(maxEntryBytes) {
+                let variantKey = manifest.objectKey(for: variant.path, sha256: variant.sha256)
                 objects.append(
                     BodyObject(
-                        cacheKey: BodyCache.key(buildID: buildID.rawValue, path: candidate.path, encoding: coding),
-                        objectKey: manifest.objectKey(for: variant.path), size: variant.size, isCacheable: true))
+                        cacheKey: BodyCache.key(objectKey: variantKey), objectKey: variantKey, size: variant.size,
+                        isCacheable: true))
             }
             let cost = objects.reduce(Int64(0)) { $0 + $1.size }
             guard total + cost <= Int64(maxBytes) else { continue }

@@ -73,6 +73,33 @@ struct ServingPipeline: Sendable {
     var acmeThumbprint: String? = nil
     /// The key of custom domains' routing probe (``DomainProbe``); nil answers none.
     var domainProbeKey: Data? = nil
+    /// How long after a deploy the replaced builds' hashed assets are still
+    /// served (skew protection); zero serves none.
+    var skewWindow: Duration = .seconds(3600)
+    /// The time, for the skew window.
+    var now: @Sendable () -> Date = Date.init
+
+    /// Skew protection: the builds (most recently replaced first) to look
+    /// in for the requested file, when the live build lacks it and it is a
+    /// hashed asset (``AssetClassifier/isImmutable(_:)``). A page opened
+    /// before a deploy asks for the chunks of the build it came from; they
+    /// are served from that build for ``skewWindow`` after it was replaced.
+    /// Other paths, previews and builds replaced longer ago never fall
+    /// back. Bounded: a few builds per site, no lookup unless the exact
+    /// path is missing.
+    func skewFallbacks(_ build: ServedBuild, in manifest: LoadedManifest) -> [BuildID] {
+        guard !build.isPreview, skewWindow > .zero, !build.site.replacedBuilds.isEmpty,
+            let path = Self.skewPath(build.path), manifest.manifest.files[path] == nil
+        else { return [] }
+        return build.site.recentlyReplaced(within: skewWindow, now: now())
+    }
+
+    /// The manifest path of a request that may fall back: a hashed asset's.
+    static func skewPath(_ path: RequestPath) -> String? {
+        let relative = String(path.path.dropFirst())
+        guard !relative.isEmpty, !relative.hasSuffix("/"), AssetClassifier.isImmutable(relative) else { return nil }
+        return relative
+    }
 
     /// Steps 1–2.
     func route(_ request: IncomingRequest) -> Routed {
@@ -239,9 +266,9 @@ struct ServingPipeline: Sendable {
         }
 
         // 8. Reply.
+        let objectKey = manifest.objectKey(for: storedPath, sha256: chosen?.variant.sha256 ?? file.sha256)
         let object = BodyObject(
-            cacheKey: BodyCache.key(buildID: build.buildID.rawValue, path: resolvedPath, encoding: chosen?.coding),
-            objectKey: manifest.objectKey(for: storedPath), size: size,
+            cacheKey: BodyCache.key(objectKey: objectKey), objectKey: objectKey, size: size,
             isCacheable: size <= Int64(maxCachedBodyBytes))
         return .file(
             FileReply(

@@ -323,6 +323,51 @@ public protocol Catalog: Sendable {
     /// The lease's holder while it has not expired; nil otherwise.
     func lease(_ name: String) async throws -> FleetLease?
 
+    // MARK: Content blobs
+
+    /// Which of `digests` the site does not have: never stored for it, or
+    /// being collected. The ones it has are marked used now, which keeps
+    /// them from collection for the grace period (time enough to write the
+    /// manifest that refers to them). Only the site's own blobs count: one
+    /// site never learns what another stores.
+    /// - Throws: `invalid_input` for a malformed digest or more than 5,000.
+    func missingBlobs(siteID: SiteID, digests: [String]) async throws -> Set<String>
+
+    /// Announces blobs about to be stored: each is recorded (or marked used
+    /// now, when known), so the collector leaves it alone for the grace
+    /// period. Call it before writing the bytes.
+    /// - Returns: the digests the collector is deleting right now: wait and
+    ///   call again for those (their bytes must be written after this
+    ///   succeeds for them).
+    func reserveBlobs(_ blobs: [StoredBlob]) async throws -> [String]
+
+    /// Records that the site has these blobs, stored and verified (after
+    /// ``reserveBlobs(_:)`` and the write), and marks them used now.
+    /// - Throws: `site_not_found`; `blob_collecting` when one was never
+    ///   reserved or is being collected (reserve and store it again).
+    func recordBlobs(siteID: SiteID, digests: [String]) async throws
+
+    /// The site's blobs not used since `cutoff`, at most `limit`: what the
+    /// collector checks against the site's kept manifests.
+    func siteBlobs(siteID: SiteID, unusedSince cutoff: Date, limit: Int) async throws -> [String]
+
+    /// Forgets that the site has `digests`, each only while still unused
+    /// since `cutoff` (a use in between keeps it). Returns how many went.
+    func forgetSiteBlobs(siteID: SiteID, digests: [String], unusedSince cutoff: Date) async throws -> Int
+
+    /// Marks up to `limit` blobs that no site has and that were not used
+    /// since `cutoff` as being collected, and returns them with those
+    /// already marked (a collector that died left them): the caller deletes
+    /// their objects, then ``removeCollectedBlobs(_:)``.
+    func claimUnreferencedBlobs(unusedSince cutoff: Date, limit: Int) async throws -> [String]
+
+    /// Removes the records of blobs being collected whose objects are gone
+    /// (only those marked). Returns how many.
+    func removeCollectedBlobs(_ digests: [String]) async throws -> Int
+
+    /// How many blobs there are and their bytes.
+    func blobStats() async throws -> BlobStats
+
     // MARK: Operations
 
     /// Build counts by status, queue depth and the age of the oldest queued build.

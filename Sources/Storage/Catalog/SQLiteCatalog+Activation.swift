@@ -37,6 +37,12 @@ extension SQLiteCatalog {
             sql: "UPDATE site SET active_build_id = ? WHERE id = ?",
             arguments: [build.id.rawValue, site.id.rawValue]
         )
+        // The build it replaces is remembered with the time (skew protection).
+        try db.execute(sql: "UPDATE build SET replaced_at = NULL WHERE id = ?", arguments: [build.id.rawValue])
+        if let previous = site.activeBuildID {
+            try db.execute(
+                sql: "UPDATE build SET replaced_at = ? WHERE id = ?", arguments: [now, previous.rawValue])
+        }
         events.publish(
             .activated(
                 Activation(

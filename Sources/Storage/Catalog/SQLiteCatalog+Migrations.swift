@@ -257,6 +257,35 @@ extension SQLiteCatalog {
                     """
             )
         }
+        migrator.registerMigration("v11-content-blobs") { db in
+            // Files stored once per content (`blobs/<sha256>` in the object
+            // store): `blob` has one row per content whoever has it, and is
+            // `collecting` while the collector deletes it; `site_blob` says
+            // which sites have which blob and when each last used it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE blob (
+                        sha256 TEXT PRIMARY KEY NOT NULL,
+                        size INTEGER NOT NULL CHECK (size >= 0),
+                        state TEXT NOT NULL DEFAULT 'live' CHECK (state IN ('live', 'collecting')),
+                        created_at INTEGER NOT NULL,
+                        used_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX blob_unused ON blob (state, used_at);
+
+                    CREATE TABLE site_blob (
+                        site_id TEXT NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                        sha256 TEXT NOT NULL REFERENCES blob(sha256),
+                        used_at INTEGER NOT NULL,
+                        PRIMARY KEY (site_id, sha256)
+                    );
+                    CREATE INDEX site_blob_sha256 ON site_blob (sha256);
+                    CREATE INDEX site_blob_unused ON site_blob (site_id, used_at);
+                    """
+            )
+            // When a build stopped being its site's active build.
+            try db.execute(sql: "ALTER TABLE build ADD COLUMN replaced_at INTEGER")
+        }
         return migrator
     }()
 }

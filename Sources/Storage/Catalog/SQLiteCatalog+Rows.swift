@@ -72,7 +72,8 @@ extension SQLiteCatalog {
             leaseOwner: try row.decode(forColumn: "lease_owner"),
             leaseExpiresAt: try date("lease_expires_at"),
             fileCount: try row.decode(forColumn: "file_count"),
-            bytes: try row.decode(forColumn: "bytes")
+            bytes: try row.decode(forColumn: "bytes"),
+            replacedAt: try date("replaced_at")
         )
     }
 

@@ -119,6 +119,8 @@ extension SQLiteCatalog {
             let domains = try Self.fetchDomains(
                 db, sql: "SELECT * FROM custom_domain WHERE site_id = ?", arguments: [id.rawValue])
             try db.execute(sql: "DELETE FROM custom_domain WHERE site_id = ?", arguments: [id.rawValue])
+            // Its blobs stay until the collector finds no other site has them.
+            try db.execute(sql: "DELETE FROM site_blob WHERE site_id = ?", arguments: [id.rawValue])
             try db.execute(sql: "DELETE FROM build WHERE site_id = ?", arguments: [id.rawValue])
             try db.execute(sql: "DELETE FROM site WHERE id = ?", arguments: [id.rawValue])
             for domain in domains { events.publish(.domainRemoved(domain)) }

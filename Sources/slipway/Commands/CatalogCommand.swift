@@ -151,6 +151,7 @@ struct CatalogImportCommand: AsyncParsableCommand {
               \(count(summary.apiTokens, "API token"))
               \(count(summary.auditEvents, "audit log entry", "audit log entries"))
               \(count(summary.customDomains, "custom domain"))
+              \(count(summary.blobs, "stored file content"))
             Next: with SLIPWAY_STORAGE=disk, copy every file under <data>/objects/ into the bucket under the same key; \
             then start the proxies, builders and admin nodes with SLIPWAY_DATABASE_URL set to this database and \
             SLIPWAY_STORAGE=s3. Keep \(source) as a backup; Slipway no longer writes to it.

@@ -35,6 +35,7 @@ extension Setting {
     static let proxyHeaderTimeout = Setting("proxy.header_timeout", "SLIPWAY_PROXY_HEADER_TIMEOUT", default: "10s")
     static let proxyIdleTimeout = Setting("proxy.idle_timeout", "SLIPWAY_PROXY_IDLE_TIMEOUT", default: "60s")
     static let proxyWriteTimeout = Setting("proxy.write_timeout", "SLIPWAY_PROXY_WRITE_TIMEOUT", default: "30s")
+    static let skewWindow = Setting("proxy.skew_window", "SLIPWAY_SKEW_WINDOW", default: "1h")
     static let proxyUpstreamTimeout = Setting(
         "proxy.upstream_timeout", "SLIPWAY_PROXY_UPSTREAM_TIMEOUT", default: "10s")
     static let proxyAccessLog = Setting("proxy.access_log", "SLIPWAY_ACCESS_LOG", default: "false")
@@ -113,6 +114,9 @@ extension Setting {
     static let buildKeep = Setting("builder.keep_builds", "SLIPWAY_BUILD_KEEP", default: "10")
     static let buildMaxFiles = Setting("builder.max_files", "SLIPWAY_BUILD_MAX_FILES", default: "50000")
     static let buildMaxOutput = Setting("builder.max_output", "SLIPWAY_BUILD_MAX_OUTPUT", default: "2g")
+    static let blobGrace = Setting("builder.blob_grace", "SLIPWAY_BLOB_GRACE", default: "1h")
+    static let blobCollectInterval = Setting(
+        "builder.blob_collect_interval", "SLIPWAY_BLOB_COLLECT_INTERVAL", default: "10m")
     static let allowLocalRepos = Setting("builder.allow_local_repos", "SLIPWAY_ALLOW_LOCAL_REPOS", default: "false")
     static let gitCAFile = Setting("builder.git_ca_file", "SLIPWAY_GIT_CA_FILE")
     static let dockerHost = Setting("builder.docker_host", "DOCKER_HOST", default: "unix:///var/run/docker.sock")
@@ -127,7 +131,8 @@ extension Setting {
     /// Every setting, in the order `slipway config` prints them.
     static let all: [Setting] = [
         dataDir, roles, staticDir, proxyHost, proxyPort, appsDomain, pagesDir, proxyMaxConnections, proxyHeaderTimeout,
-        proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, proxyAccessLog, proxySendfile, trustedProxies,
+        proxyIdleTimeout, proxyWriteTimeout, proxyUpstreamTimeout, skewWindow, proxyAccessLog, proxySendfile,
+        trustedProxies,
         proxyProtocol, rateLimit, rateLimitBurst, maxConnectionsPerClient, tlsPort, tlsCertFile,
         tlsKeyFile, tlsHandshakeTimeout, http2, http2MaxStreams, httpsRedirect, hstsMaxAge, sessionTTL, publicURL,
         adminHost,
@@ -139,7 +144,8 @@ extension Setting {
         s3Endpoint, s3Bucket, s3Region, s3AccessKeyID, s3SecretAccessKey, s3PathStyle, s3Prefix, s3CAFile, catalogURL,
         catalogListenURL, catalogPoolSize, cacheBytes,
         cacheMaxEntryBytes, buildRunner, buildImage, buildConcurrency, buildTimeout, buildMemory, buildCPUs,
-        buildPids, buildNetwork, buildDrainTimeout, buildPollInterval, buildKeep, buildMaxFiles, buildMaxOutput,
+        buildPids, buildNetwork, buildDrainTimeout, buildPollInterval, buildKeep, blobGrace, blobCollectInterval,
+        buildMaxFiles, buildMaxOutput,
         allowLocalRepos, gitCAFile,
         dockerHost, queueMax,
         queueMaxAttempts, queueLease,

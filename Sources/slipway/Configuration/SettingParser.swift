@@ -81,6 +81,15 @@ struct SettingParser {
         return duration
     }
 
+    /// A duration that may be zero (`0`, `0s`: the feature is off).
+    func durationOrZero(_ setting: Setting) throws(ConfigurationError) -> Duration? {
+        guard let value = text(setting) else { return nil }
+        guard let duration = SettingParser.parseDuration(value), duration >= .zero else {
+            throw invalid(setting, value, "use a duration such as 30m or 1h, or 0s for none")
+        }
+        return duration
+    }
+
     private func invalid(_ setting: Setting, _ value: String, _ hint: String) -> ConfigurationError {
         let shown = setting.secret ? "<redacted>" : "'\(value.prefix(100))'"
         return ConfigurationError("\(setting.label): \(shown) is not valid; \(hint)")

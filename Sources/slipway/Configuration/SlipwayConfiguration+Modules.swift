@@ -75,6 +75,7 @@ extension SlipwayConfiguration {
             upstream: ProxyConfiguration.Upstream(timeout: edge.upstreamTimeout, caCertificateFile: caFile))
         // The session keys come from the secret keyring (`Serve/Server.swift`).
         configuration.protection.sessionTTL = edge.sessionTTL
+        configuration.skewWindow = edge.skewWindow
         return configuration
     }
 }

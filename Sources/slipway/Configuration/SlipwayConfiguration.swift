@@ -142,6 +142,10 @@ struct SlipwayConfiguration: Sendable {
         var drainTimeout: Duration
         /// How often idle workers look for queued builds when nothing woke them.
         var pollInterval: Duration
+        /// How long a stored file content stays after its last use (`SLIPWAY_BLOB_GRACE`).
+        var blobGrace: Duration = .seconds(3600)
+        /// How often a builder looks for contents no build needs (`SLIPWAY_BLOB_COLLECT_INTERVAL`).
+        var blobCollectInterval: Duration = .seconds(600)
     }
 
     struct Edge: Sendable, Equatable {
@@ -161,6 +165,8 @@ struct SlipwayConfiguration: Sendable {
         var clientLimits = ProxyConfiguration.ClientLimits()
         /// How long a visitor stays signed in to a password-protected site (`SLIPWAY_SESSION_TTL`).
         var sessionTTL: Duration = .seconds(7 * 86_400)
+        /// `SLIPWAY_SKEW_WINDOW`: how long replaced builds' hashed assets are served; zero: not at all.
+        var skewWindow: Duration = .seconds(3600)
     }
 
     /// How build notifications are sent.
@@ -337,7 +343,9 @@ struct SlipwayConfiguration: Sendable {
             drainTimeout: try parser.duration(.buildDrainTimeout) ?? (catalog.isShared ? .seconds(300) : .zero),
             // Queued builds wake workers through the event bus; the poll is a
             // backstop, which a fleet of builders need not run often.
-            pollInterval: try parser.duration(.buildPollInterval) ?? (catalog.isShared ? .seconds(30) : .seconds(2)))
+            pollInterval: try parser.duration(.buildPollInterval) ?? (catalog.isShared ? .seconds(30) : .seconds(2)),
+            blobGrace: try parser.duration(.blobGrace) ?? .seconds(3600),
+            blobCollectInterval: try parser.duration(.blobCollectInterval) ?? .seconds(600))
 
         let queue = QueueSettings(
             maxQueued: try parser.int(.queueMax, in: 1...1_000_000) ?? 100,
@@ -371,7 +379,8 @@ struct SlipwayConfiguration: Sendable {
             trustedProxies: try trustedProxies(parser),
             proxyProtocol: try parser.bool(.proxyProtocol) ?? false,
             clientLimits: try clientLimits(parser),
-            sessionTTL: try parser.duration(.sessionTTL) ?? .seconds(7 * 86_400))
+            sessionTTL: try parser.duration(.sessionTTL) ?? .seconds(7 * 86_400),
+            skewWindow: try parser.durationOrZero(.skewWindow) ?? .seconds(3600))
         guard edge.sessionTTL >= .seconds(60) && edge.sessionTTL <= .seconds(366 * 86_400) else {
             throw ConfigurationError("\(Setting.sessionTTL.label): between 1m and 8784h (366 days); e.g. 168h")
         }

@@ -218,6 +218,18 @@ struct Server {
                         await runner.shutdown()
                     }))
         }
+        if pool != nil {
+            // Stored contents no build needs go, on one builder of the fleet at a time.
+            let collector = BlobCollectorService(
+                collector: BlobCollector(
+                    catalog: catalog, store: store, grace: configuration.builds.blobGrace,
+                    logger: Logger(label: "slipway.blobs")),
+                interval: configuration.builds.blobCollectInterval,
+                nodeID: "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8))")
+            services.append(
+                LifecycleService(
+                    description: "blob collection", start: { collector.start() }, stop: { await collector.shutdown() }))
+        }
         if let notifications {
             services.append(
                 LifecycleService(

@@ -25,10 +25,12 @@ struct S3PublishingTests {
                 let reference = try await PublishedBuild.referenceOutput(of: "vite-spa", in: harness.root)
                 let manifest = try await PublishedBuild.verify(
                     build, in: store, matches: try PublishedBuild.files(in: reference))
-                // What the proxy relies on: the content type stored with each object.
+                // Each file is the blob of its digest (the proxy takes its
+                // headers from the manifest, never from the object).
                 for (path, entry) in manifest.files {
-                    let info = try await store.head(manifest.objectKey(for: path))
-                    #expect(info.contentType == entry.contentType, "\(path)")
+                    let key = manifest.objectKey(for: path)
+                    #expect(key == ContentAddress.key(sha256: try #require(entry.sha256)), "\(path)")
+                    let info = try await store.head(key)
                     #expect(info.size == entry.size, "\(path)")
                 }
                 #expect(try await harness.storedLog(build).contains("build #1 is live"))
@@ -44,6 +46,7 @@ struct S3PublishingTests {
                     try await harness.site(repository: try await harness.repository("symlink-escape")))
                 #expect(build.status == .failed)
                 #expect(try await store.listAll(prefix: build.artifactPrefix).isEmpty)
+                #expect(try await store.listAll(prefix: ContentAddress.prefix).isEmpty)
                 await #expect(throws: ObjectStoreError.self) { try await store.head(build.manifestKey) }
                 #expect(try await harness.storedLog(build).contains("leaves the output directory"))
             }

@@ -61,7 +61,8 @@ struct DockerBuildTests {
             // Live: the site points at the build, one activation event, HTML in the cache, no container left.
             #expect(try await harness.catalog.site(id: site.id).activeBuildID == build.id)
             #expect(harness.activations(of: build.id).count == 1)
-            let cached = try #require(harness.cache.get(BodyCache.key(buildID: build.id.rawValue, path: "index.html")))
+            let cached = try #require(
+                harness.cache.get(BodyCache.key(objectKey: manifest.objectKey(for: "index.html"))))
             #expect(cached.readableBytes == Int(manifest.files["index.html"]!.size))
             try await harness.eventually("the container to be removed") {
                 try await Self.containers(of: build.id, harness: harness).isEmpty

@@ -180,7 +180,11 @@ import Testing
                 let manifest = try await harness.manifest(kept)
                 let objects = manifest.files.count + manifest.files.values.reduce(0) { $0 + $1.variants.count }
                 #expect(objects == 3)
-                #expect(try await harness.store.listAll(prefix: kept.artifactPrefix).count == objects)
+                // Stored by content: each file and variant is its blob, all there.
+                #expect(manifest.blobDigests.count == objects)
+                for digest in manifest.blobDigests {
+                    _ = try await harness.store.head(ContentAddress.key(sha256: digest))
+                }
                 _ = try await harness.storedLog(kept)
             }
         }
@@ -231,7 +235,7 @@ import Testing
 
 /// An object store that answers 503 to the first puts of each key (or to
 /// everything), to inject the store failures that must be retried.
-final class FlakyStore: ObjectStore {
+final class FlakyStore: WrappingStore {
     let base: any ObjectStore
     let failuresPerKey: Int
     private let state = Locked<(attempts: [String: Int], failures: Int, failAll: Bool)>(([:], 0, false))
@@ -257,16 +261,5 @@ final class FlakyStore: ObjectStore {
             throw ObjectStoreError(code: .serverError, message: "the store answered 503 for \(key)", status: 503)
         }
         return try await base.put(key, body: body, options: options)
-    }
-
-    func get(_ key: String, range: ByteRange?) async throws -> ObjectDownload { try await base.get(key, range: range) }
-    func head(_ key: String) async throws -> ObjectInfo { try await base.head(key) }
-    func delete(_ keys: [String]) async throws { try await base.delete(keys) }
-    func deletePrefix(_ prefix: String) async throws -> Int { try await base.deletePrefix(prefix) }
-    func list(prefix: String, after: String?, limit: Int) async throws -> ObjectListPage {
-        try await base.list(prefix: prefix, after: after, limit: limit)
-    }
-    func presignedGET(key: String, expiresIn: Duration) throws -> PresignedURL {
-        try base.presignedGET(key: key, expiresIn: expiresIn)
     }
 }

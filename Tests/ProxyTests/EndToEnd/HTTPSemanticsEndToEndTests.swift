@@ -224,7 +224,7 @@ extension EndToEnd {
             try await withTestProxy(transport: transport, bodyCache: cache) { proxy in
                 let site = try await proxy.deploy("docs", as: "manual")
                 // The builder puts small HTML into the cache right after activation.
-                let key = BodyCache.key(buildID: site.build.id.rawValue, path: "index.html")
+                let key = BodyCache.key(objectKey: site.fixture.manifest.objectKey(for: "index.html"))
                 cache.put(
                     key, ByteBuffer(bytes: site.fixture.data("index.html")), cost: site.fixture.data("index.html").count
                 )

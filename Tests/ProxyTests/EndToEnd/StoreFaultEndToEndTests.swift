@@ -220,7 +220,7 @@ extension EndToEnd {
                 let site = try await proxy.deploy("docs", as: "manual")
                 _ = try await proxy.get("/style.8e1f5c3a.css", slug: "manual") // load the manifest first
                 let key = site.fixture.manifest.objectKey(for: "about.html")
-                let cacheKey = BodyCache.key(buildID: site.build.id.rawValue, path: "about.html")
+                let cacheKey = BodyCache.key(objectKey: key)
                 store.setBehavior(.hold, for: key)
                 try await withThrowingTaskGroup(of: TestResponse.self) { group in
                     for _ in 0..<100 {

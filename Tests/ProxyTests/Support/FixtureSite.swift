@@ -63,6 +63,29 @@ struct FixtureSite: Sendable {
         self.problems = problems
     }
 
+    private init(files: [String: Data], manifest: BuildManifest, problems: [RuleProblem]) {
+        self.files = files
+        self.manifest = manifest
+        self.problems = problems
+    }
+
+    /// The same site as Slipway laid builds out before publishing by
+    /// content: a version 1 manifest without digests, every file and
+    /// variant under `sites/<siteId>/<buildId>/`.
+    func legacyLayout() -> FixtureSite {
+        var manifest = self.manifest
+        manifest.version = 1
+        for (path, var file) in manifest.files {
+            file.sha256 = nil
+            for (coding, var variant) in file.variants {
+                variant.sha256 = nil
+                file.variants[coding] = variant
+            }
+            manifest.files[path] = file
+        }
+        return FixtureSite(files: files, manifest: manifest, problems: problems)
+    }
+
     /// The bytes of a site path.
     func data(_ path: String) -> Data { files[path]! }
 

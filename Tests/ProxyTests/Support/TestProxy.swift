@@ -105,6 +105,7 @@ final class TestProxy: Sendable {
         rateLimitClock: (@Sendable () -> Int64)? = nil,
         keyring: SecretKeyring? = nil,
         certificateClock: @escaping @Sendable () -> Date = Date.init,
+        skewClock: @escaping @Sendable () -> Date = Date.init,
         configure: (inout ProxyConfiguration) -> Void = { _ in }
     ) async throws -> TestProxy {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -131,7 +132,7 @@ final class TestProxy: Sendable {
             logger: logger, metricsFactory: metricsFactory ?? MetricsSystem.factory, dateClock: dateClock,
             rateLimitClock: rateLimitClock,
             domainCertificates: keyring.map { DomainCertificateObjects(store: objectStore, keyring: $0) },
-            certificateClock: certificateClock)
+            certificateClock: certificateClock, skewClock: skewClock)
         try await server.start()
         var clientConfiguration = HTTPClient.Configuration()
         if let trustRoot {
@@ -278,6 +279,7 @@ func withTestProxy(
     rateLimitClock: (@Sendable () -> Int64)? = nil,
     keyring: SecretKeyring? = nil,
     certificateClock: @escaping @Sendable () -> Date = Date.init,
+    skewClock: @escaping @Sendable () -> Date = Date.init,
     configure: (inout ProxyConfiguration) -> Void = { _ in },
     _ body: (TestProxy) async throws -> Void
 ) async throws {
@@ -285,7 +287,7 @@ func withTestProxy(
         transport: transport, store: store, publish: publish, bodyCache: bodyCache, metricsFactory: metricsFactory,
         logger: logger,
         dateClock: dateClock, rateLimitClock: rateLimitClock, keyring: keyring,
-        certificateClock: certificateClock, configure: configure)
+        certificateClock: certificateClock, skewClock: skewClock, configure: configure)
     do {
         try await body(proxy)
     } catch {

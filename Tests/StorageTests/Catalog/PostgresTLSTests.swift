@@ -50,7 +50,8 @@ struct PostgresTLSTests {
             tls.schema = settings.schema
             tls.applicationName = "tls-check-\(settings.schema)"
             let catalog = try await PostgresCatalog.open(
-                settings: tls, connectTimeout: .seconds(120), keyring: TestPostgres.keyring, logger: TestPostgres.logger)
+                settings: tls, connectTimeout: .seconds(120), keyring: TestPostgres.keyring, logger: TestPostgres.logger
+            )
             _ = try await catalog.stats()
             let encrypted = try await TestPostgres.strings(
                 """
