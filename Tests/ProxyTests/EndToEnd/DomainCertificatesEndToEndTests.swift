@@ -219,6 +219,9 @@ extension EndToEnd {
                         .applicationProtocol == "h2")
                 let overH2 = try await Self.get("/", port: port, trusting: roots, http2: true)
                 #expect(overH2.status == 200 && overH2.version == 2 && overH2.body == plain.body)
+                try await proxy.waitUntil("the expiry is recorded") {
+                    (try? metrics.expectGauge(Self.expiry, [("host", Self.host)])) != nil
+                }
                 let seconds = try #require(try metrics.expectGauge(Self.expiry, [("host", Self.host)]).lastValue)
                 #expect(seconds > 86_000 && seconds <= 86_400)
 
@@ -325,7 +328,11 @@ extension EndToEnd {
                 let roots = [try authority.trustRoot]
                 let good = try await Self.store(by: authority, in: proxy.store, keyring: keyring, lifetime: 3600)
                 try await Self.activate(good.record, on: proxy)
-                try await proxy.waitUntil("the certificate is served") { loader.servedCertificates[Self.host] != nil }
+                // The gauge is set by the reconcile that follows the load.
+                try await proxy.waitUntil("the certificate is served and its expiry recorded") {
+                    loader.servedCertificates[Self.host] != nil
+                        && (try? metrics.expectGauge(Self.expiry, [("host", Self.host)])) != nil
+                }
                 let seconds = try #require(try metrics.expectGauge(Self.expiry, [("host", Self.host)]).lastValue)
                 #expect(seconds > 3500 && seconds <= 3600)
 
