@@ -243,6 +243,16 @@ public final class SiteTable: Sendable {
     /// How many times the table was replaced by a reload.
     public var reloadCount: Int { state.withLock { $0.generation } }
 
+    /// Forgets a replaced build of a site whose manifest could not be
+    /// loaded (deleted by retention since), so that skew protection does
+    /// not ask the store for it again.
+    public func forgetReplaced(_ buildID: BuildID, of siteID: SiteID) {
+        state.withLock { state in
+            state.table.modify(siteID: siteID) { $0.replacedBuilds[buildID] = nil }
+        }
+        changes.add(1, ordering: .releasing)
+    }
+
     /// Applies one catalog event.
     public func apply(_ event: CatalogEvent) {
         let now = clock()

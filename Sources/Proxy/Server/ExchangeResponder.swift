@@ -136,7 +136,7 @@ extension ExchangeResponder {
         let pipeline = services.pipeline
         let manifests = services.manifests
         let metrics = services.metrics
-        guard let path = ServingPipeline.skewPath(build.path) else { return }
+        let path = ServingPipeline.skewPath(build.path) ?? ""
         func serve(_ found: (BuildID, LoadedManifest)?) {
             guard let (buildID, older) = found else {
                 execute(pipeline.plan(exchange.request, build: build, manifest: manifest), exchange)
@@ -159,16 +159,20 @@ extension ExchangeResponder {
             return
         }
         let siteID = build.site.siteID
+        let siteTable = pipeline.siteTable
         runAsync(
             exchange,
             { () async -> (BuildID, LoadedManifest)? in
                 for buildID in unloaded {
-                    // A replaced build deleted since (retention) has no manifest: skipped.
-                    if let older = try? await manifests.load(siteID: siteID, buildID: buildID),
-                        older.manifest.files[path] != nil
-                    {
-                        return (buildID, older)
+                    let older: LoadedManifest
+                    do {
+                        older = try await manifests.load(siteID: siteID, buildID: buildID)
+                    } catch {
+                        // Deleted since (retention): never asked for again.
+                        siteTable.forgetReplaced(buildID, of: siteID)
+                        continue
                     }
+                    if older.manifest.files[path] != nil { return (buildID, older) }
                 }
                 return nil
             }, then: serve)

@@ -95,6 +95,24 @@ import Testing
         }
     }
 
+    @Test func aReplacedBuildWhoseManifestIsGoneIsForgottenAfterOneLook() async throws {
+        // No prefetch: no activation loads a manifest before a request does.
+        try await withTestProxy(configure: { $0.prefetch = .disabled }) { proxy in
+            let site = try await proxy.createSite("gone", spa: .static)
+            let first = try await Self.deploy(
+                ["index.html": Self.page("app-1111aaaa.js"), "assets/app-1111aaaa.js": Data("v1".utf8)],
+                to: site, proxy: proxy)
+            _ = try await Self.deploy(["index.html": Self.page("app-2222bbbb.js")], to: site, proxy: proxy)
+            // Retention deleted build 1 before any request loaded its manifest.
+            try await proxy.store.delete([BuildManifest.key(siteID: site.id.rawValue, buildID: first.manifest.buildID)])
+            let replaced = try #require(proxy.server.siteTable.lookup(siteID: site.id)?.replacedBuilds)
+            #expect(replaced.keys.map(\.rawValue) == [first.manifest.buildID])
+            #expect(try await proxy.get("/assets/app-1111aaaa.js", slug: "gone").status == 404)
+            #expect(proxy.server.siteTable.lookup(siteID: site.id)?.replacedBuilds.isEmpty == true)
+            #expect(try await proxy.get("/assets/app-3333cccc.js", slug: "gone").status == 404)
+        }
+    }
+
     @Test func buildsStoredBeforeContentAddressingKeepServing() async throws {
         try await withTestProxy { proxy in
             let site = try await proxy.createSite("legacy")
