@@ -180,8 +180,12 @@ public final class BlobCollectorService: Sendable {
         do {
             guard try await catalog.acquireLease(name, owner: nodeID, duration: leaseDuration) else { return nil }
             defer { Task { try? await catalog.releaseLease(name, owner: nodeID) } }
+            // Renewed when a third of the lease has passed, not at every step.
+            let renewed = Mutex(ContinuousClock.now)
             return try await collector.collect(now: Date()) {
-                (try? await catalog.acquireLease(name, owner: nodeID, duration: leaseDuration)) ?? false
+                guard renewed.withLock({ ContinuousClock.now - $0 }) >= leaseDuration / 3 else { return true }
+                renewed.withLock { $0 = ContinuousClock.now }
+                return (try? await catalog.acquireLease(name, owner: nodeID, duration: leaseDuration)) ?? false
             }
         } catch {
             if !(error is CancellationError) { collector.logger.warning("blob collection failed: \(error)") }

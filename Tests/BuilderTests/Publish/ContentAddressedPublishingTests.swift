@@ -229,6 +229,18 @@ import Testing
         }
     }
 
+    @Test func oneCollectorOfAFleetRunsAtATime() async throws {
+        try await Self.withRig(.disk) { rig in
+            let lease = BlobCollectorService.leaseName
+            #expect(try await rig.catalog.acquireLease(lease, owner: "another-node", duration: .seconds(600)))
+            let service = BlobCollectorService(
+                collector: rig.collector(), interval: .seconds(3600), nodeID: "this-node")
+            #expect(await service.runOnce() == nil, "another node holds the lease")
+            try await rig.catalog.releaseLease(lease, owner: "another-node")
+            #expect(await service.runOnce() == BlobCollector.Report())
+        }
+    }
+
     /// The SHA-256 of `text`, as a manifest gives it.
     static func sha(_ text: String) throws -> String {
         try #require(try ManifestEntryBuilder.entry(path: "x.bin", bytes: Array(text.utf8)).file.sha256)
