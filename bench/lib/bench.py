@@ -380,6 +380,47 @@ http {{
     return path
 
 
+def manifest(s3, site: dict) -> dict:
+    key = f"manifests/{site['site_id']}/{site['build_id']}.json"
+    return json.loads(s3.get_object(Bucket=CFG["bucket"], Key=key)["Body"].read())
+
+
+def blob_key(sha256: str) -> str:
+    return f"blobs/{sha256[:2]}/{sha256}"
+
+
+def object_key(s3, site: dict, path: str) -> str:
+    """Where the build stored the file at `path`: its blob (by the digest its manifest gives)."""
+    entry = manifest(s3, site)["files"][path]
+    return blob_key(entry["sha256"]) if entry.get("sha256") else f"sites/{site['site_id']}/{site['build_id']}/{path}"
+
+
+def mirror_for_nginx(s3, sites: dict[str, dict]) -> None:
+    """Slipway stores files by content (blobs/<aa>/<sha256>), which only its
+    manifests map to paths. nginx's proxy_cache needs a path per file, so each
+    file (and gzip variant) of the sites it serves is copied, inside the
+    bucket, to sites/<siteId>/<buildId>/<path>: the same bytes, the same
+    gateway, one request per object for nginx as for Slipway."""
+    copied = 0
+    for slug, site in sites.items():
+        if slug == "big":
+            continue  # streamed from Slipway, the gateway and nginx's disk only
+        prefix = f"sites/{site['site_id']}/{site['build_id']}/"
+        for path, entry in manifest(s3, site)["files"].items():
+            # With the headers the objects had when stored per path (what nginx passes on).
+            cache = "public, max-age=31536000, immutable" if entry["immutable"] else "public, max-age=0, must-revalidate"
+            plain = {"ContentType": entry["contentType"], "CacheControl": cache}
+            pairs = [(path, entry.get("sha256"), plain)] + [
+                (v["path"], v.get("sha256"), dict(plain, ContentEncoding="gzip")) for v in entry["variants"].values()]
+            for target, sha256, headers in pairs:
+                if not sha256:
+                    continue  # stored under the prefix already
+                s3.copy_object(Bucket=CFG["bucket"], Key=prefix + target, MetadataDirective="REPLACE",
+                               CopySource={"Bucket": CFG["bucket"], "Key": blob_key(sha256)}, **headers)
+                copied += 1
+    log(f"copied {copied} objects to per-site paths for nginx's proxy_cache")
+
+
 def start_nginx(conf: Path) -> subprocess.Popen:
     subprocess.run(["nginx", "-t", "-q", "-c", str(conf), "-p", str(conf.parent)], check=True)
     proc = subprocess.Popen(pinned(CFG["server_cpu"], ["nginx", "-c", str(conf), "-p", str(conf.parent),
@@ -557,7 +598,7 @@ class Bench:
     def presigned(self, slug: str, path: str) -> str:
         s = self.sites[slug]
         return self.s3.generate_presigned_url("get_object", ExpiresIn=6 * 3600, Params={
-            "Bucket": CFG["bucket"], "Key": f"sites/{s['site_id']}/{s['build_id']}/{path.lstrip('/')}"})
+            "Bucket": CFG["bucket"], "Key": object_key(self.s3, s, path.lstrip("/"))})
 
     def sides(self, tls: bool = False):
         if tls:
@@ -985,6 +1026,7 @@ def main() -> int:
     log(f"published {len(items)} deployments in {publish_s:.0f} s")
     time.sleep(2)  # let the proxy's site table pick up the last activations
 
+    mirror_for_nginx(s3, state)
     nginx = start_nginx(nginx_conf(Path(fx["www"]), state))
     bench = Bench(store, s3, state, fx, proc)
     bench.nginx = nginx
