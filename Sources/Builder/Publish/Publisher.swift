@@ -37,14 +37,16 @@ struct WarmEntry: Sendable {
 /// Publishes a scanned output by content and writes the manifest last.
 ///
 /// 1. Every file is read once (SHA-256, content type, gzip variant), at
-///    most ``concurrency`` at a time, keeping only the bytes of small HTML
-///    files (for the cache).
+///    most ``concurrency`` at a time, keeping the bytes of small HTML files
+///    (for the cache) and of other small files within ``maxHeldBytes``.
 /// 2. One question to the catalog: which of these digests does the site
 ///    not have yet (``Catalog/missingBlobs(siteID:digests:)``; the ones it
 ///    has are marked used, so the collector keeps them).
-/// 3. Only the files with a missing digest are read again and their
-///    blobs written, through ``SiteBlobWriter`` (reserve, write, record),
-///    with retries; the same content in two files is written once.
+/// 3. Only the files with a missing digest are uploaded (small ones from
+///    the bodies kept at the first read, within ``maxHeldBytes``; larger
+///    ones read again), their blobs written through ``SiteBlobWriter``
+///    (reserve, write, record), with retries; the same content in two
+///    files is written once.
 /// 4. `_headers` and `_redirects` are parsed into the manifest (invalid
 ///    lines reported in the log), and the manifest is stored only after
 ///    every blob is: a build without a manifest is never served.
@@ -57,6 +59,9 @@ struct Publisher: Sendable {
     var warmMaxBytes: Int
     /// Largest `_headers` / `_redirects` file read.
     static let maxRulesFileBytes = 1 << 20
+    /// Bytes of small files' bodies (and their variants) kept from the
+    /// first read for the upload, so that a new file is read once.
+    static let maxHeldBytes: Int64 = 32 << 20
 
     func publish(_ scan: OutputScan, siteID: String, buildID: String, log: BuildLog) async throws -> PublishResult {
         let redirects = rules(scan.redirectsFile, name: "_redirects", log: log, parse: RedirectRules.parse)
@@ -69,13 +74,22 @@ struct Publisher: Sendable {
         let warmMaxFileBytes = self.warmMaxFileBytes
         let warmMaxBytes = self.warmMaxBytes
         try await forEachConcurrently(indexed, width: concurrency) { index, file in
-            let keepsBody =
-                file.size <= Int64(warmMaxFileBytes) && ContentTypes.forPath(file.path).hasPrefix("text/html")
-            let prepared = try await preparer.prepare(file, index: index, keepingBodies: keepsBody)
+            let isWarm = file.size <= Int64(warmMaxFileBytes) && ContentTypes.forPath(file.path).hasPrefix("text/html")
+            // Small files keep their bodies (within a budget) so that one the
+            // site lacks is not read a second time to be uploaded.
+            let holds =
+                file.size <= Int64(FilePreparer.inMemoryLimit)
+                && collected.withLock { state in
+                    guard state.heldBytes + file.size * 2 <= Self.maxHeldBytes else { return false }
+                    state.heldBytes += file.size * 2
+                    return true
+                }
+            let prepared = try await preparer.prepare(file, index: index, keepingBodies: isWarm || holds)
             collected.withLock { state in
                 state.files[file.path] = prepared.entry
                 if prepared.entry.variants["gzip"] != nil { state.variants += 1 }
-                guard keepsBody, let bytes = prepared.bytes, let identityKey = prepared.entry.sha256 else { return }
+                if holds { state.held[file.path] = prepared }
+                guard isWarm, let bytes = prepared.bytes, let identityKey = prepared.entry.sha256 else { return }
                 let gzip: [UInt8]? = if case .bytes(let gzip) = prepared.gzip?.body { gzip } else { nil }
                 let cost = bytes.count + (gzip?.count ?? 0)
                 guard state.warmBytes + cost <= warmMaxBytes else { return }
@@ -110,7 +124,13 @@ struct Publisher: Sendable {
         let writer = SiteBlobWriter(catalog: catalog, siteID: SiteID(unchecked: siteID))
         let uploader = self.uploader
         try await forEachConcurrently(owners, width: concurrency) { owner in
-            let prepared = try await preparer.prepare(owner.file, index: owner.index, keepingBodies: true)
+            let held = result.held[owner.file.path]
+            let prepared: PreparedFile
+            if let held {
+                prepared = held
+            } else {
+                prepared = try await preparer.prepare(owner.file, index: owner.index, keepingBodies: true)
+            }
             let expected = result.files[owner.file.path]
             guard prepared.entry.sha256 == expected?.sha256,
                 prepared.gzip?.sha256 == expected?.variants["gzip"]?.sha256
@@ -199,6 +219,9 @@ struct Publisher: Sendable {
 
     private struct Collected: Sendable {
         var files: [String: ManifestFile] = [:]
+        /// Prepared files whose bodies were kept (see ``maxHeldBytes``).
+        var held: [String: PreparedFile] = [:]
+        var heldBytes: Int64 = 0
         var variants = 0
         var warm: [WarmEntry] = []
         var warmBytes = 0
