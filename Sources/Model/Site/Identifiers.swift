@@ -40,8 +40,10 @@ public struct SiteID: Hashable, Comparable, Sendable, Codable, CustomStringConve
 
 /// The stable, opaque identifier of a build; same form as ``SiteID``.
 ///
-/// Artifacts live under `sites/<siteId>/<buildId>/`, so a build id never
-/// names two different sets of files and caches keyed by it never go stale.
+/// A build's manifest lives at `manifests/<siteId>/<buildId>.json` (and the
+/// files of builds stored before content addressing under
+/// `sites/<siteId>/<buildId>/`), so a build id never names two different
+/// sets of files and caches keyed by it never go stale.
 public struct BuildID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     /// The identifier's text, always well formed.
     public let rawValue: String

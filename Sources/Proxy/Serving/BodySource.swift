@@ -6,9 +6,10 @@ import Storage
 /// One object of a build to send: which bytes, where they live, and whether
 /// they may be kept in memory.
 struct BodyObject: Sendable, Hashable {
-    /// The key in the body cache (`BodyCache.key(buildID:path:encoding:)`).
+    /// The key in the body cache (`BodyCache.key(objectKey:)`).
     var cacheKey: String
-    /// The key in the object store (`sites/<siteId>/<buildId>/<path>`).
+    /// The key in the object store: a blob's (`blobs/<aa>/<sha256>`), or an
+    /// older build's file (`sites/<siteId>/<buildId>/<path>`).
     var objectKey: String
     /// The whole object's size, from the manifest.
     var size: Int64
