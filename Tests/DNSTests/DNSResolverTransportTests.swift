@@ -84,7 +84,9 @@ import Testing
                 // The silent server was tried twice, each try ending in a timeout (counted
                 // by the resolver: on a loaded machine a try may time out before its
                 // datagram reaches the server).
-                #expect(tries.failed == [silent.address, silent.address], "\(tries.failed)")
+                // (The second server's answer may also miss the short timeout once on a loaded machine.)
+                #expect(tries.failed.filter { $0 == silent.address }.count == 2, "\(tries.failed)")
+                #expect(tries.failed.prefix(2) == [silent.address, silent.address], "\(tries.failed)")
                 #expect(silent.udpQueries >= 1)
                 // At least once: on a loaded machine its answer may also take longer than the short timeout.
                 #expect(second.udpQueries >= 1)
