@@ -76,19 +76,17 @@ import Testing
                 let tries = TriesLog()
                 let resolver = DNSResolver(
                     configuration: try .init(
-                        servers: [silent, second].map(\.address).joined(separator: ","), timeout: .milliseconds(150),
+                        servers: [silent, second].map(\.address).joined(separator: ","), timeout: .seconds(2),
                         attempts: 2),
                     logger: Logger(label: "slipway.dns.test") { _ in TriesLog.Handler(log: tries) })
                 let txt = try await resolver.txt("_slipway-challenge.example.test")
                 #expect(txt == ["from the second"])
-                // The silent server was tried twice, each try ending in a timeout (counted
-                // by the resolver: on a loaded machine a try may time out before its
-                // datagram reaches the server).
-                // (The second server's answer may also miss the short timeout once on a loaded machine.)
+                // The silent server was tried twice, each try ending in a timeout, as the
+                // resolver's own log counts them (on a loaded machine a try may time out
+                // before the server has read its datagram, so the server's count is not used).
                 #expect(tries.failed.filter { $0 == silent.address }.count == 2, "\(tries.failed)")
                 #expect(tries.failed.prefix(2) == [silent.address, silent.address], "\(tries.failed)")
-                #expect(silent.udpQueries >= 1)
-                // At least once: on a loaded machine its answer may also take longer than the short timeout.
+                // The second server answered (it may have been asked twice on a loaded machine).
                 #expect(second.udpQueries >= 1)
             }
         }
