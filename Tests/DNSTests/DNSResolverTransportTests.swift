@@ -1,6 +1,6 @@
 import Logging
 import NIOCore
-import Synchronization
+import SlipwayTestSupport
 import Testing
 
 @testable import DNS
@@ -73,19 +73,20 @@ import Testing
     @Test func aSilentServerTimesOutAndTheNextServerAnswers() async throws {
         try await withServer({ _, _ in [] }) { silent in
             try await withServer({ query, _ in [Self.txt(query, "from the second")] }) { second in
-                let tries = TriesLog()
+                let logs = CapturedLogs()
                 let resolver = DNSResolver(
                     configuration: try .init(
                         servers: [silent, second].map(\.address).joined(separator: ","), timeout: .seconds(2),
                         attempts: 2),
-                    logger: Logger(label: "slipway.dns.test") { _ in TriesLog.Handler(log: tries) })
+                    logger: Logger(label: "slipway.dns.test") { _ in CapturingLogHandler(logs, logLevel: .debug) })
                 let txt = try await resolver.txt("_slipway-challenge.example.test")
                 #expect(txt == ["from the second"])
                 // The silent server was tried twice, each try ending in a timeout, as the
                 // resolver's own log counts them (on a loaded machine a try may time out
                 // before the server has read its datagram, so the server's count is not used).
-                #expect(tries.failed.filter { $0 == silent.address }.count == 2, "\(tries.failed)")
-                #expect(tries.failed.prefix(2) == [silent.address, silent.address], "\(tries.failed)")
+                let failed = logs.all.filter { $0["message"] == "DNS try failed" }.compactMap { $0["dns.server"] }
+                #expect(failed.filter { $0 == silent.address }.count == 2, "\(failed)")
+                #expect(failed.prefix(2) == [silent.address, silent.address], "\(failed)")
                 // The second server answered (it may have been asked twice on a loaded machine).
                 #expect(second.udpQueries >= 1)
             }
@@ -219,30 +220,6 @@ import Testing
             let error = await dnsError { _ = try await resolver([server]).txt("not a name") }
             #expect(error?.label == "invalid_name")
             #expect(server.udpQueries == 0)
-        }
-    }
-}
-
-/// The resolver's failed tries, as its debug log reports them (the server of each).
-final class TriesLog: Sendable {
-    private let servers = Mutex<[String]>([])
-    var failed: [String] { servers.withLock { $0 } }
-    func append(_ server: String) { servers.withLock { $0.append(server) } }
-
-    /// A handler that keeps the server of each "DNS try failed" record.
-    struct Handler: LogHandler {
-        let log: TriesLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .debug
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            guard "\(event.message)" == "DNS try failed", let server = event.metadata?["dns.server"] else { return }
-            log.append("\(server)")
         }
     }
 }

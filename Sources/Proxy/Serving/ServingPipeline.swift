@@ -85,11 +85,12 @@ struct ServingPipeline: Sendable {
     /// before a deploy asks for the chunks of the build it came from; they
     /// are served from that build for ``skewWindow`` after it was replaced.
     /// Other paths, previews and builds replaced longer ago never fall
-    /// back. Bounded: a few builds per site, no lookup unless the exact
-    /// path is missing.
+    /// back. Bounded: a few builds per site; a request for a file the live
+    /// build has costs one dictionary lookup, and only then is the path
+    /// classified and the window checked.
     func skewFallbacks(_ build: ServedBuild, in manifest: LoadedManifest) -> [BuildID] {
         guard !build.isPreview, skewWindow > .zero, !build.site.replacedBuilds.isEmpty,
-            let path = Self.skewPath(build.path), manifest.manifest.files[path] == nil
+            manifest.manifest.files[String(build.path.path.dropFirst())] == nil, Self.skewPath(build.path) != nil
         else { return [] }
         return build.site.recentlyReplaced(within: skewWindow, now: now())
     }

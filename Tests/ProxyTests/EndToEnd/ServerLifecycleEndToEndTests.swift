@@ -170,35 +170,3 @@ extension EndToEnd {
         }
     }
 }
-
-/// Log records kept in memory.
-final class CapturedLogs: Sendable {
-    private let records = Mutex<[[String: String]]>([])
-
-    func append(_ record: [String: String]) { records.withLock { $0.append(record) } }
-    func clear() { records.withLock { $0 = [] } }
-    var all: [[String: String]] { records.withLock { $0 } }
-    var access: [[String: String]] { all.filter { $0["log"] == "access" } }
-}
-
-/// A log handler that keeps each record's message and metadata.
-struct CapturingLogHandler: LogHandler {
-    let logs: CapturedLogs
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-
-    init(_ logs: CapturedLogs) { self.logs = logs }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var record: [String: String] = ["message": "\(event.message)"]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
-            record[key] = "\(value)"
-        }
-        logs.append(record)
-    }
-}
