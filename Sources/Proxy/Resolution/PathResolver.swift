@@ -59,7 +59,7 @@ public enum PathResolver {
             split = parts
             return parts
         }
-        let trailingSlash = path.hasSuffix("/")
+        let trailingSlash = path.utf8.last == UInt8(ascii: "/")
 
         // 1. Redirect and rewrite rules.
         if routes.hasRedirects {
@@ -98,8 +98,8 @@ public enum PathResolver {
 
     /// Steps 2–5: a file that answers `path` without rules or fallbacks.
     static func staticLookup(_ path: String, in manifest: BuildManifest) -> Resolution? {
-        let key = String(path.dropFirst())
-        if key.isEmpty || key.hasSuffix("/") {
+        let key = RequestPath.manifestKey(path)
+        if key.isEmpty || key.utf8.last == UInt8(ascii: "/") {
             let index = key + "index.html"
             return manifest.files[index] != nil ? .file(path: index, status: 200) : nil
         }

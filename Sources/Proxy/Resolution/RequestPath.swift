@@ -121,7 +121,15 @@ public struct RequestPath: Sendable, Hashable {
     }
 
     /// The path as a manifest key: without the leading `/`.
-    public var manifestPath: String { String(path.dropFirst()) }
+    public var manifestPath: String { Self.manifestKey(path) }
+
+    /// `path` without its leading `/` byte. Never `dropFirst()` on the
+    /// String: a combining mark after the `/` joins it into one Character,
+    /// and dropping that Character would drop the mark too.
+    static func manifestKey(_ path: String) -> String {
+        guard path.utf8.first == UInt8(ascii: "/") else { return path }
+        return String(Substring(path.utf8.dropFirst()))
+    }
 }
 
 private func hexValue(_ byte: UInt8) -> UInt8? {

@@ -90,15 +90,17 @@ struct ServingPipeline: Sendable {
     /// classified and the window checked.
     func skewFallbacks(_ build: ServedBuild, in manifest: LoadedManifest) -> [BuildID] {
         guard !build.isPreview, skewWindow > .zero, !build.site.replacedBuilds.isEmpty,
-            manifest.manifest.files[String(build.path.path.dropFirst())] == nil, Self.skewPath(build.path) != nil
+            manifest.manifest.files[build.path.manifestPath] == nil, Self.skewPath(build.path) != nil
         else { return [] }
         return build.site.recentlyReplaced(within: skewWindow, now: now())
     }
 
     /// The manifest path of a request that may fall back: a hashed asset's.
     static func skewPath(_ path: RequestPath) -> String? {
-        let relative = String(path.path.dropFirst())
-        guard !relative.isEmpty, !relative.hasSuffix("/"), AssetClassifier.isImmutable(relative) else { return nil }
+        let relative = path.manifestPath
+        guard !relative.isEmpty, relative.utf8.last != UInt8(ascii: "/"), AssetClassifier.isImmutable(relative) else {
+            return nil
+        }
         return relative
     }
 

@@ -25,6 +25,20 @@ import Testing
         #expect(try resolve("/docs/", in: docs) == .file(path: "docs/index.html", status: 200))
     }
 
+    @Test func aNameStartingWithACombiningMarkIsLookedUpWhole() throws {
+        // U+033E joins the leading '/' into one Character; the lookup drops the '/' byte only.
+        let file = ManifestFile(size: 1, etag: "\"e\"", contentType: "text/html", immutable: false)
+        let manifest = BuildManifest(
+            siteID: "site", buildID: "build", files: ["\u{33E}/index.html": file, "\u{33E}x.html": file]
+        )
+        let routes = RouteIndex(manifest)
+        func resolve(_ target: String) throws -> Resolution {
+            PathResolver.resolve(try RequestPath(target: target), in: manifest, routes: routes, spaFallback: false)
+        }
+        #expect(try resolve("/%CC%BE/") == .file(path: "\u{33E}/index.html", status: 200))
+        #expect(try resolve("/%CC%BEx.html") == .file(path: "\u{33E}x.html", status: 200))
+    }
+
     @Test func aDirectoryWithoutSlashRedirectsToTheCanonicalURLKeepingTheQuery() throws {
         #expect(try resolve("/docs", in: docs) == .redirect(location: "/docs/", status: 301))
         #expect(try resolve("/docs?page=2", in: docs) == .redirect(location: "/docs/?page=2", status: 301))
