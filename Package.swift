@@ -110,6 +110,11 @@ let package = Package(
             name: "CProcessControl",
             path: "Sources/CProcessControl"
         ),
+        /// posix_spawn's closefrom and chdir file actions, for the tests' child processes.
+        .systemLibrary(
+            name: "CTestSpawn",
+            path: "Tests/CTestSpawn"
+        ),
         /// Slipway's own DNS client (UDP and TCP on SwiftNIO): TXT, address,
         /// CNAME and CAA lookups for verifying custom domains.
         .target(
@@ -249,6 +254,7 @@ let package = Package(
                 "Storage",
                 "Postgres",
                 "CZlib",
+                "CTestSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

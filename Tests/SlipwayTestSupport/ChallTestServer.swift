@@ -15,7 +15,7 @@ public final class ChallTestServer: @unchecked Sendable {
     public let dnsPort: Int
     /// The port of its management API, on 127.0.0.1.
     public let managementPort: Int
-    private let process: Process
+    private let process: TestProcess
 
     /// `127.0.0.1:<dnsPort>`, as resolvers are configured.
     public var dnsAddress: String { "127.0.0.1:\(dnsPort)" }
@@ -29,7 +29,7 @@ public final class ChallTestServer: @unchecked Sendable {
 
     static let binary = "/usr/bin/pebble-challtestsrv"
 
-    private init(dnsPort: Int, managementPort: Int, process: Process) {
+    private init(dnsPort: Int, managementPort: Int, process: TestProcess) {
         self.dnsPort = dnsPort
         self.managementPort = managementPort
         self.process = process
@@ -49,7 +49,7 @@ public final class ChallTestServer: @unchecked Sendable {
         for _ in 0..<3 {
             let dnsPort = try freePort()
             let managementPort = try freePort()
-            let process = Process()
+            let process = TestProcess()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = [
                 "-dns01", "127.0.0.1:\(dnsPort)", "-http01", "", "-https01", "", "-tlsalpn01", "",

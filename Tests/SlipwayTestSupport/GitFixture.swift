@@ -13,7 +13,7 @@ public func makeRepository(files: [String: String]) throws -> String {
         ["init", "-q", "-b", "main"], ["add", "-A"],
         ["-c", "user.email=tests@slipway.invalid", "-c", "user.name=Slipway tests", "commit", "-q", "-m", "fixture"],
     ] {
-        let git = Process()
+        let git = TestProcess()
         git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         git.arguments = ["git"] + arguments
         git.currentDirectoryURL = URL(fileURLWithPath: root)

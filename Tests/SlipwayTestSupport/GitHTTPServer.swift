@@ -23,7 +23,7 @@ public final class GitHTTPServer: @unchecked Sendable {
     /// The port it listens on, on 127.0.0.1.
     public let port: Int
     private let root: String
-    private let process: Process
+    private let process: TestProcess
     private let requests: RequestLog
 
     /// A request the server received: method, path and the Basic user
@@ -51,7 +51,7 @@ public final class GitHTTPServer: @unchecked Sendable {
         var all: [String] { lock.withLock { lines } }
     }
 
-    private init(root: String, caFile: String, port: Int, process: Process, requests: RequestLog) {
+    private init(root: String, caFile: String, port: Int, process: TestProcess, requests: RequestLog) {
         self.root = root
         self.caFile = caFile
         self.port = port
@@ -75,7 +75,7 @@ public final class GitHTTPServer: @unchecked Sendable {
                 atPath: tokenFile, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
         else { throw TestFailure("cannot write \(tokenFile)") }
 
-        let process = Process()
+        let process = TestProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
             "python3", script, repositories, root + "/server.pem", root + "/server.key", tokenFile,
@@ -169,7 +169,7 @@ public final class GitHTTPServer: @unchecked Sendable {
 
     /// Runs `command` (looked up in `PATH`) in `directory`; throws with its output when it fails.
     static func run(_ command: String, _ arguments: [String], in directory: String) throws {
-        let process = Process()
+        let process = TestProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [command] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)

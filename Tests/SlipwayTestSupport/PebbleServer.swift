@@ -33,7 +33,7 @@ public final class PebbleServer: @unchecked Sendable {
     /// The mock DNS server Pebble resolves names with.
     public let dns: ChallTestServer
     private let root: String
-    private let process: Process
+    private let process: TestProcess
 
     /// Whether the binary is installed (scripts/test installs the `pebble` package).
     public static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: binary) }
@@ -46,7 +46,7 @@ public final class PebbleServer: @unchecked Sendable {
 
     private init(
         root: String, apiCAFile: String, port: Int, managementPort: Int, httpPort: Int, dns: ChallTestServer,
-        process: Process
+        process: TestProcess
     ) {
         self.root = root
         self.apiCAFile = apiCAFile
@@ -97,7 +97,7 @@ public final class PebbleServer: @unchecked Sendable {
                     throw TestFailure("cannot create \(logFile)")
                 }
                 let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
-                let process = Process()
+                let process = TestProcess()
                 process.executableURL = URL(fileURLWithPath: binary)
                 process.arguments = ["-config", configFile, "-dnsserver", dns.dnsAddress, "-strict=false"]
                 var variables = ProcessInfo.processInfo.environment
@@ -162,7 +162,7 @@ public final class PebbleServer: @unchecked Sendable {
 
     /// Polls the directory until it answers 200 (true), Pebble exits or
     /// 90 s pass (false; a loaded machine can take tens of seconds to start it).
-    private static func waitUntilReady(process: Process, port: Int, apiCAFile: String) async throws -> Bool {
+    private static func waitUntilReady(process: TestProcess, port: Int, apiCAFile: String) async throws -> Bool {
         let client = try makeHTTPClient(apiCAFile: apiCAFile)
         let directoryURL = "https://127.0.0.1:\(port)/dir"
         let deadline = ContinuousClock.now + .seconds(90)

@@ -40,7 +40,7 @@ public final class PrivatePostgres: Sendable {
     }
 
     private func script(_ command: String) throws {
-        let process = Process()
+        let process = TestProcess()
         process.executableURL = SlipwayProcess.repositoryRoot.appendingPathComponent("scripts/postgres.sh")
         process.arguments = [command]
         var environment = ProcessInfo.processInfo.environment

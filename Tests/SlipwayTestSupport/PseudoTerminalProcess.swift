@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -8,7 +8,7 @@ public import Foundation
 /// side of a pseudo-terminal (`openpty`), so it sees a terminal of the given
 /// width; the test reads what it draws from the master side.
 public struct PseudoTerminalProcess {
-    public let process: Process
+    public let process: TestProcess
     public let master: Int32
     private var screen = Data()
 

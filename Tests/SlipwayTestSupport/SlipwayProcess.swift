@@ -10,7 +10,7 @@ public import Foundation
 /// built next to the test runner; a test target that starts it depends on
 /// the `slipway` target so that it is built.
 public struct SlipwayProcess {
-    public let process: Process
+    public let process: TestProcess
     private let stdout: Pipe
     private let stderr: Pipe
     private let collected = Collected()
@@ -48,8 +48,8 @@ public struct SlipwayProcess {
     static func configured(
         _ arguments: [String], environment: [String: String], removing: Set<String> = [], directory: URL,
         executable: URL = SlipwayProcess.executable
-    ) -> Process {
-        let process = Process()
+    ) -> TestProcess {
+        let process = TestProcess()
         process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter {
@@ -135,6 +135,6 @@ public struct SlipwayProcess {
 }
 
 /// SIGKILL to `process`, if it still runs.
-func killIfRunning(_ process: Process) {
+func killIfRunning(_ process: TestProcess) {
     if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
 }

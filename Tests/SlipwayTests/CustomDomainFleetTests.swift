@@ -100,7 +100,7 @@ extension FleetTests {
     }
 
     private static func curlNow(_ arguments: [String]) throws -> String {
-        let process = Process()
+        let process = TestProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         process.arguments = ["-sS", "--max-time", "5"] + arguments
         let output = Pipe()

@@ -9,7 +9,7 @@ import Testing
     /// Installs the products this test run was built with under a new prefix.
     func install() async throws -> String {
         let prefix = temporaryDirectory() + "/prefix"
-        let script = Process()
+        let script = TestProcess()
         script.executableURL = SlipwayProcess.repositoryRoot.appendingPathComponent("scripts/install")
         script.arguments = ["--prefix", prefix, "--from", SlipwayProcess.executable.deletingLastPathComponent().path]
         let output = Pipe()

@@ -274,7 +274,7 @@ import Testing
         let created = try await admin.send(
             "POST", "/api/deployments", body: ["slug": "waiting", "repoUrl": "https://example.invalid/site.git"])
         let buildID = try #require(((created.json["build"] as? [String: Any])?["id"]) as? String)
-        let follower = Process()
+        let follower = TestProcess()
         follower.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         follower.arguments = [
             "curl", "-sN", "-H", "Authorization: Bearer \(token)", "-H", "Accept: text/event-stream",

@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import SlipwayTestSupport
 import Testing
 
 @testable import Builder
@@ -13,7 +14,7 @@ import Testing
     /// What the helper prints for `action` and `request`, with the
     /// variables of `helper` in its environment, as git runs it.
     private static func answer(of helper: GitCredentialHelper, to action: String, _ request: String) throws -> String {
-        let process = Process()
+        let process = TestProcess()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", GitCredentialHelper.script + " " + action]
         process.environment = helper.environment.merging(["PATH": "/usr/bin:/bin"]) { $1 }
