@@ -55,6 +55,10 @@ public struct AdminConfiguration: Sendable {
     /// Custom domains one deployment may have (`SLIPWAY_MAX_DOMAINS_PER_DEPLOYMENT`).
     public var maxDomainsPerDeployment = DomainRules.defaultLimitPerDeployment
 
+    /// What a folder uploaded to a deployment may be, and where its blobs
+    /// wait to be checked.
+    public var uploads = UploadSettings()
+
     /// 90 days.
     public static let defaultAuditRetention: Duration = .seconds(90 * 86_400)
 
@@ -94,4 +98,31 @@ public struct AdminConfiguration: Sendable {
 
     /// The URL of one build of the site: `http://<number>--<slug>.<domain>:<port>/`.
     public func previewURL(slug: String, number: Int) -> String { siteURLs.previewURL(slug: slug, number: number) }
+}
+
+/// Limits and places of uploads (`slipway deploy --dir`).
+public struct UploadSettings: Sendable {
+    /// Files one upload may name (`SLIPWAY_BUILD_MAX_FILES`, as a build's output).
+    public var maxFiles: Int
+    /// Bytes one upload may hold (`SLIPWAY_BUILD_MAX_OUTPUT`, as a build's output).
+    public var maxBytes: Int64
+    /// How long an upload may take before it expires (`SLIPWAY_UPLOAD_TTL`).
+    public var lifetime: Duration
+    /// Where blobs are received and checked before they are stored
+    /// (`SLIPWAY_UPLOAD_DIR`); nil uses the system's temporary directory.
+    public var scratchDirectory: String?
+
+    public init(
+        maxFiles: Int = 50_000, maxBytes: Int64 = 2 << 30, lifetime: Duration = .seconds(24 * 3600),
+        scratchDirectory: String? = nil
+    ) {
+        self.maxFiles = maxFiles
+        self.maxBytes = maxBytes
+        self.lifetime = lifetime
+        self.scratchDirectory = scratchDirectory
+    }
+
+    /// Largest body of `POST /api/deployments/{slug}/uploads`: room for
+    /// every file with a path of the longest length.
+    var listBodyLimit: Int { min(maxFiles, 1_000_000) * (UploadRules.maxPathBytes + 200) }
 }

@@ -1,3 +1,5 @@
+import Model
+
 /// Why a build attempt stopped, with a message for the deployment's owner.
 ///
 /// ``isTransient`` decides whether the queue tries again: infrastructure
@@ -135,18 +137,6 @@ public struct BuildError: Error, Sendable, Hashable, CustomStringConvertible {
 
     static func catalogFailed(_ message: String, transient: Bool) -> BuildError {
         BuildError(code: .catalogFailed, message: message, isTransient: transient)
-    }
-}
-
-/// Human-readable byte counts for messages (`2 GiB`, `512 MiB`, `300 B`).
-enum ByteCount {
-    static func format(_ bytes: Int64) -> String {
-        let units: [(Int64, String)] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
-        for (size, name) in units where bytes >= size {
-            let value = Double(bytes) / Double(size)
-            return value == value.rounded() ? "\(Int64(value)) \(name)" : "\((value * 10).rounded() / 10) \(name)"
-        }
-        return "\(bytes) B"
     }
 }
 

@@ -264,6 +264,41 @@ extension PostgresCatalog {
                 "ALTER TABLE build ADD COLUMN replaced_at bigint",
             ]
         ),
+        Migration(
+            id: "v9-uploads",
+            statements: [
+                // As SQLiteCatalog's v12-uploads: folders uploaded to a
+                // deployment, and the blobs each sent. An older node ignores
+                // them (it offers no upload endpoints).
+                """
+                CREATE TABLE upload (
+                    id text PRIMARY KEY,
+                    site_id text NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                    kind text NOT NULL DEFAULT 'output' CHECK (kind IN ('output', 'source')),
+                    preview boolean NOT NULL DEFAULT false,
+                    state text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'finished')),
+                    files text NOT NULL,
+                    file_count integer NOT NULL,
+                    total_bytes bigint NOT NULL,
+                    created_at bigint NOT NULL,
+                    expires_at bigint NOT NULL,
+                    build_id text
+                )
+                """,
+                "CREATE INDEX upload_site ON upload (site_id)",
+                "CREATE INDEX upload_expiry ON upload (expires_at)",
+                """
+                CREATE TABLE upload_blob (
+                    upload_id text NOT NULL REFERENCES upload(id) ON DELETE CASCADE,
+                    sha256 text NOT NULL,
+                    gzip_sha256 text,
+                    gzip_size bigint,
+                    PRIMARY KEY (upload_id, sha256)
+                )
+                """,
+                "CREATE INDEX upload_blob_sha256 ON upload_blob (sha256)",
+            ]
+        ),
     ]
 
     /// This version's schema version: the number of migrations it knows.

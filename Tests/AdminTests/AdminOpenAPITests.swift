@@ -90,6 +90,8 @@ import Testing
                 "POST /api/deployments/{slug}/domains/{hostname}/verify",
                 "PUT /api/deployments/{slug}/domains/{hostname}/certificate",
                 "DELETE /api/deployments/{slug}/domains/{hostname}/certificate",
+                "POST /api/deployments/{slug}/uploads", "GET /api/uploads/{id}",
+                "PUT /api/uploads/{id}/blobs/{sha256}", "POST /api/uploads/{id}/finish",
             ]
             #expect(Set(operations) == registered)
         }

@@ -90,13 +90,24 @@ extension AdminTestServer {
                     try await server.createToken(name: "other", scope: "deploy:other").secret
                 ),
             ]
+            // An upload of `own`, for the upload routes' `{id}`.
+            let content = "<h1>own</h1>"
+            let sha256 = "02806a089b7eac7ac47ed0297d468e194a70d73c8e07b169e8f3868e87744c15" // of `content`
+            let started = try await server.request(
+                .POST, "/api/deployments/own/uploads",
+                body: #"{"files": [{"path": "index.html", "sha256": "\#(sha256)", "size": \#(content.utf8.count)}]}"#)
+            #expect(started.status == 201, "\(started.body)")
+            let uploadID = try #require(try started.json["id"] as? String)
             var fresh = 0
             for (method, template, operation) in try await server.documentedOperations() {
                 let scopes = operation["x-slipway-scope"] as? [String] ?? []
                 if scopes.isEmpty { continue }
                 for token in tokens {
                     var path = template.replacingOccurrences(of: "{slug}", with: "own")
-                        .replacingOccurrences(of: "{id}", with: own.buildID.rawValue)
+                        .replacingOccurrences(
+                            of: "{id}", with: template.hasPrefix("/api/uploads/") ? uploadID : own.buildID.rawValue
+                        )
+                        .replacingOccurrences(of: "{sha256}", with: sha256)
                     if template.hasPrefix("/api/tokens/") {
                         path = "/api/tokens/" + (try await server.createToken(name: "victim", scope: "read").id)
                     }

@@ -142,6 +142,13 @@ struct BearerAuthMiddleware: RouterMiddleware {
         switch policy.target {
         case .none: return nil
         case .slug: return try context.parameters.require("slug")
+        case .id where RouteScopes.isUploadRoute(policy.path):
+            do {
+                let upload = try await catalog.upload(id: try context.parameters.require("id"))
+                return try await catalog.site(id: upload.siteID).slug
+            } catch let error as CatalogError where error.code == .uploadNotFound || error.code == .siteNotFound {
+                return nil
+            }
         case .id:
             guard RouteScopes.isBuildRoute(policy.path) else { return nil }
             guard let id = BuildID(try context.parameters.require("id")) else { return nil }

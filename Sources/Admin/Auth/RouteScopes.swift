@@ -16,7 +16,7 @@ enum RouteScopes {
         case admin
         case read
         /// `deploy:<slug>` for the deployment the route acts on: the one its
-        /// `{slug}` names, or the one its build (`{id}`) belongs to.
+        /// `{slug}` names, or the one its build or upload (`{id}`) belongs to.
         case deploy = "deploy:<slug>"
     }
 
@@ -25,7 +25,7 @@ enum RouteScopes {
         case none
         /// The `{slug}` path parameter.
         case slug
-        /// The `{id}` path parameter (a build or a token).
+        /// The `{id}` path parameter (a build, an upload or a token).
         case id
     }
 
@@ -96,6 +96,14 @@ enum RouteScopes {
         Policy(
             method: .delete, path: "/api/deployments/{slug}/domains/{hostname}/certificate", accepts: [.admin],
             action: "domain.certificate.remove", target: .slug),
+        Policy(
+            method: .post, path: "/api/deployments/{slug}/uploads", accepts: deployers, action: "upload.create",
+            target: .slug),
+        Policy(method: .get, path: "/api/uploads/{id}", accepts: deployers, action: nil, target: .id),
+        // Each content sent is not audited on its own: the upload's start and finish are.
+        Policy(method: .put, path: "/api/uploads/{id}/blobs/{sha256}", accepts: deployers, action: nil, target: .id),
+        Policy(
+            method: .post, path: "/api/uploads/{id}/finish", accepts: deployers, action: "upload.finish", target: .id),
         Policy(method: .get, path: "/api/builds/{id}", accepts: readers, action: nil, target: .id),
         Policy(method: .post, path: "/api/builds/{id}/cancel", accepts: deployers, action: "build.cancel", target: .id),
         Policy(method: .get, path: "/api/builds/{id}/logs", accepts: readers, action: nil, target: .id),
@@ -126,6 +134,9 @@ enum RouteScopes {
 
     /// Routes whose deploy-scope check needs the build's deployment (`{id}` is a build).
     static func isBuildRoute(_ path: String) -> Bool { path.hasPrefix("/api/builds/") }
+
+    /// Routes whose deploy-scope check needs the upload's deployment (`{id}` is an upload).
+    static func isUploadRoute(_ path: String) -> Bool { path.hasPrefix("/api/uploads/") }
 
     /// What a token with `scope` may do on a route that accepts `accepts`:
     /// nil when it is refused, else whether the deployment it names must be

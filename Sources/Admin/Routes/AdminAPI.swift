@@ -44,6 +44,7 @@ struct AdminAPI: Sendable {
         router.post("/api/builds/{id}/cancel") { _, context in try await cancelBuild(context) }
         router.get("/api/builds/{id}/logs") { request, context in try await logs(request, context) }
 
+        registerUploads(on: router)
         registerDomains(on: router)
         registerTokens(on: router)
         registerAudit(on: router)

@@ -49,6 +49,9 @@ public struct BlobCollector: Sendable {
         public var deleted = 0
         /// Sites skipped because a manifest could not be read.
         public var sitesSkipped = 0
+        /// Uploads removed after their expiry (finished or not): what an
+        /// unfinished one sent is then collected like any unused blob.
+        public var uploadsRemoved = 0
 
         public init() {}
     }
@@ -60,6 +63,7 @@ public struct BlobCollector: Sendable {
     ) async throws -> Report {
         var report = Report()
         let cutoff = now.addingTimeInterval(-Double(grace.wholeMilliseconds) / 1000)
+        report.uploadsRemoved = try await catalog.pruneUploads(before: now)
         for site in try await catalog.sites() {
             guard await renew() else { return report }
             try await collect(site: site.id, cutoff: cutoff, into: &report)
@@ -72,10 +76,13 @@ public struct BlobCollector: Sendable {
             report.deleted += try await catalog.removeCollectedBlobs(claimed)
             if claimed.count < batch { break }
         }
-        if report.forgotten > 0 || report.deleted > 0 {
+        if report.forgotten > 0 || report.deleted > 0 || report.uploadsRemoved > 0 {
             logger.info(
-                "blob collection: \(report.forgotten) site links forgotten, \(report.deleted) blobs deleted",
-                metadata: ["forgotten": "\(report.forgotten)", "deleted": "\(report.deleted)"])
+                "blob collection: \(report.forgotten) site links forgotten, \(report.deleted) blobs deleted, \(report.uploadsRemoved) expired uploads removed",
+                metadata: [
+                    "forgotten": "\(report.forgotten)", "deleted": "\(report.deleted)",
+                    "uploads": "\(report.uploadsRemoved)",
+                ])
         }
         Counter(label: "slipway_blobs_deleted_total").increment(by: report.deleted)
         return report

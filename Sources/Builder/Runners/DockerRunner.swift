@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 public import Logging
+import Model
 import NIOCore
 import Storage
 import Synchronization

@@ -119,6 +119,28 @@ public final class ManifestEntryBuilder {
         return (file, file.variants["gzip"] == nil ? nil : variant)
     }
 
+    /// The manifest entry of a file known by its digest and size (an
+    /// uploaded file, whose bytes the server checked when they arrived),
+    /// exactly as ``finish(variantOutput:)`` makes it from the bytes: the
+    /// gzip variant (its blob's digest and size) is kept only where the
+    /// builder would keep it.
+    public static func entry(path: String, size: Int64, sha256: String, gzip: (sha256: String, size: Int64)?)
+        -> ManifestFile
+    {
+        let contentType = ContentTypes.forPath(path)
+        var entry = ManifestFile(
+            size: size, etag: String(sha256.prefix(etagLength)), contentType: contentType,
+            immutable: AssetClassifier.isImmutable(path), sha256: sha256)
+        if let gzip, ContentTypes.isCompressible(contentType), size >= minimumCompressibleSize,
+            Double(gzip.size) <= Double(size) * maximumVariantRatio
+        {
+            entry.variants["gzip"] = ManifestVariant(
+                path: variantPrefix + path + ".gz", size: gzip.size, etag: String(gzip.sha256.prefix(etagLength)),
+                sha256: gzip.sha256)
+        }
+        return entry
+    }
+
     /// A strong ETag (without quotes) for a SHA-256 digest: its first
     /// ``etagLength`` hex characters.
     static func etag(_ digest: SHA256.Digest) -> String {

@@ -50,6 +50,10 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let domainLimit = Code(rawValue: "domain_limit")
         /// A blob is being deleted by the collector: store it again in a moment.
         public static let blobCollecting = Code(rawValue: "blob_collecting")
+        /// No upload with that id (it expired and was removed, or never was).
+        public static let uploadNotFound = Code(rawValue: "upload_not_found")
+        /// The upload was finished already, or expired: start a new one.
+        public static let uploadClosed = Code(rawValue: "upload_closed")
     }
 
     public let code: Code
@@ -66,8 +70,10 @@ public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The HTTP status the admin API answers with for this error.
     public var httpStatus: Int {
         switch code {
-        case .siteNotFound, .buildNotFound, .notificationNotFound, .domainNotFound: 404
-        case .slugTaken, .illegalTransition, .leaseLost, .buildCanceled, .notActivatable, .buildInUse, .domainTaken: 409
+        case .siteNotFound, .buildNotFound, .notificationNotFound, .domainNotFound, .uploadNotFound: 404
+        case .slugTaken, .illegalTransition, .leaseLost, .buildCanceled, .notActivatable, .buildInUse, .domainTaken,
+            .uploadClosed:
+            409
         case .slugInvalid, .invalidInput, .domainLimit: 422
         case .queueFull: 429
         default: 503

@@ -174,13 +174,15 @@ struct CopiedRows: Sendable {
 /// the file, which is opened read-only.
 struct SQLiteCatalogDump: Sendable {
     /// The migrations of `Sources/Storage/Catalog/SQLiteCatalog+Migrations.swift`
-    /// whose columns ``CopiedTable`` knows. A file with a migration not
+    /// whose columns ``CopiedTable`` knows (`v12-uploads` adds uploads in
+    /// progress, which are not copied: an upload is finished within its
+    /// lifetime, or started again). A file with a migration not
     /// listed here was written by a newer Slipway (its tables may hold
     /// columns this copy would drop), one without all of them by an older one.
     static let knownMigrations = [
         "v1-sites-builds-queue", "v2-site-webhook-secret", "v3-notifications", "v4-webhook-deliveries",
         "v5-repo-token", "v6-api-tokens", "v7-audit-log", "v8-site-protection", "v9-custom-domains",
-        "v10-fleet-leases", "v11-content-blobs",
+        "v10-fleet-leases", "v11-content-blobs", "v12-uploads",
     ]
 
     let tables: [CopiedRows]

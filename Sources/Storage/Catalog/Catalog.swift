@@ -368,6 +368,45 @@ public protocol Catalog: Sendable {
     /// How many blobs there are and their bytes.
     func blobStats() async throws -> BlobStats
 
+    // MARK: Uploads
+
+    /// Records a new upload of the site's files, open for `draft.lifetime`.
+    /// Nothing it names is servable until it is finished.
+    /// - Throws: `site_not_found`, `invalid_input`.
+    func createUpload(_ draft: UploadDraft) async throws -> Upload
+
+    /// The upload, `expired` once open past its `expiresAt`.
+    /// - Throws: `upload_not_found`.
+    func upload(id: String) async throws -> Upload
+
+    /// The files the upload announced, as announced.
+    /// - Throws: `upload_not_found`.
+    func uploadFiles(id: String) async throws -> [UploadFile]
+
+    /// Records blobs the upload sent (stored, verified and recorded for the
+    /// site already) with the gzip variant made of each.
+    /// - Throws: `upload_not_found`; `upload_closed` once finished or expired.
+    func recordUploadedBlobs(uploadID: String, _ blobs: [UploadedBlob]) async throws
+
+    /// What uploads of the site recorded for these digests: the gzip
+    /// variant made of each, or nil when none was worth keeping. Digests no
+    /// upload of the site sent are absent.
+    func uploadVariants(siteID: SiteID, digests: [String]) async throws -> [String: ManifestVariantDigest?]
+
+    /// Finishes an open output upload whose manifest is stored under
+    /// `buildID`, in one transaction: the build is recorded as a success
+    /// (with the next number of its site), the upload as finished, and —
+    /// unless the upload is a preview — the build is activated as by
+    /// ``activate(siteID:buildID:allowOlder:)`` with `allowOlder` false, so
+    /// of two uploads finished at once the later build stays live. Finishing
+    /// a finished upload again returns its build and does nothing.
+    /// - Throws: `upload_not_found`; `upload_closed` when it expired.
+    func finishUpload(id: String, buildID: BuildID, fileCount: Int, bytes: Int64) async throws -> FinishedUpload
+
+    /// Removes the uploads whose expiry is before `cutoff`, finished or
+    /// not, with what they recorded. Returns how many.
+    func pruneUploads(before cutoff: Date) async throws -> Int
+
     // MARK: Operations
 
     /// Build counts by status, queue depth and the age of the oldest queued build.

@@ -163,7 +163,7 @@ extension SQLiteCatalog {
         StatementArguments(first + digests.map { $0 as any DatabaseValueConvertible })
     }
 
-    private static func marks(_ count: Int) -> String {
+    static func marks(_ count: Int) -> String {
         Array(repeating: "?", count: count).joined(separator: ", ")
     }
 }

@@ -286,6 +286,39 @@ extension SQLiteCatalog {
             // When a build stopped being its site's active build.
             try db.execute(sql: "ALTER TABLE build ADD COLUMN replaced_at INTEGER")
         }
+        migrator.registerMigration("v12-uploads") { db in
+            // Folders uploaded to a deployment (`slipway deploy --dir`): the
+            // files announced (a JSON array of path, sha256 and size), and
+            // the blobs sent with the gzip variant made of each.
+            try db.execute(
+                sql: """
+                    CREATE TABLE upload (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        site_id TEXT NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+                        kind TEXT NOT NULL DEFAULT 'output' CHECK (kind IN ('output', 'source')),
+                        preview INTEGER NOT NULL DEFAULT 0,
+                        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'finished')),
+                        files TEXT NOT NULL,
+                        file_count INTEGER NOT NULL,
+                        total_bytes INTEGER NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        expires_at INTEGER NOT NULL,
+                        build_id TEXT
+                    );
+                    CREATE INDEX upload_site ON upload (site_id);
+                    CREATE INDEX upload_expiry ON upload (expires_at);
+
+                    CREATE TABLE upload_blob (
+                        upload_id TEXT NOT NULL REFERENCES upload(id) ON DELETE CASCADE,
+                        sha256 TEXT NOT NULL,
+                        gzip_sha256 TEXT,
+                        gzip_size INTEGER,
+                        PRIMARY KEY (upload_id, sha256)
+                    );
+                    CREATE INDEX upload_blob_sha256 ON upload_blob (sha256);
+                    """
+            )
+        }
         return migrator
     }()
 }

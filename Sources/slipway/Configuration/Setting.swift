@@ -68,6 +68,8 @@ extension Setting {
         default: "<data>/secret-key on one node; required with PostgreSQL or split roles",
         secret: true)
     static let auditRetention = Setting("admin.audit_retention", "SLIPWAY_AUDIT_RETENTION", default: "2160h")
+    static let uploadTTL = Setting("admin.upload_ttl", "SLIPWAY_UPLOAD_TTL", default: "24h")
+    static let uploadDir = Setting("admin.upload_dir", "SLIPWAY_UPLOAD_DIR", default: "<data dir>/uploads")
     static let domainTarget = Setting("domains.target", "SLIPWAY_DOMAIN_TARGET")
     static let domainAddresses = Setting("domains.addresses", "SLIPWAY_DOMAIN_ADDRESSES")
     static let maxDomains = Setting(
@@ -137,7 +139,8 @@ extension Setting {
         tlsKeyFile, tlsHandshakeTimeout, http2, http2MaxStreams, httpsRedirect, hstsMaxAge, sessionTTL, publicURL,
         adminHost,
         adminPort,
-        adminToken, secretKey, auditRetention, domainTarget, domainAddresses, maxDomains, acmeDirectory, acmeEmail,
+        adminToken, secretKey, auditRetention, uploadTTL, uploadDir, domainTarget, domainAddresses, maxDomains,
+        acmeDirectory, acmeEmail,
         acmeCAFile, dnsResolvers, domainProbePort, domainCheckInterval,
         operationsHost, operationsPort,
         storageKind,

@@ -205,6 +205,10 @@ struct SlipwayConfiguration: Sendable {
     var secretKey: SecretKeyring?
     /// How long the admin API's audit log is kept.
     var auditRetention: Duration = .seconds(90 * 86_400)
+    /// How long an upload may take (`SLIPWAY_UPLOAD_TTL`).
+    var uploadTTL: Duration = .seconds(24 * 3600)
+    /// Where uploaded contents are checked before they are stored (`SLIPWAY_UPLOAD_DIR`).
+    var uploadDirectory: String? = nil
     /// Where custom domains must point, and how many one deployment may have.
     var domainTarget = DomainTarget(hostname: nil, addresses: [])
     var maxDomainsPerDeployment = DomainRules.defaultLimitPerDeployment
@@ -446,6 +450,11 @@ struct SlipwayConfiguration: Sendable {
             adminToken: parser.text(.adminToken), secretKey: secretKey,
             storage: storage, catalog: catalog, cacheBytes: cacheBytes, cacheMaxEntryBytes: cacheMaxEntryBytes,
             builds: builds, queue: queue, notify: notify)
+        configuration.uploadTTL = try parser.duration(.uploadTTL) ?? configuration.uploadTTL
+        guard configuration.uploadTTL >= .seconds(60) else {
+            throw ConfigurationError("\(Setting.uploadTTL.label): at least 1m, e.g. 24h")
+        }
+        configuration.uploadDirectory = parser.text(.uploadDir)
         configuration.auditRetention = try parser.duration(.auditRetention) ?? configuration.auditRetention
         guard configuration.auditRetention >= .seconds(3600) else {
             throw ConfigurationError("\(Setting.auditRetention.label): at least 1h, e.g. 2160h (90 days)")

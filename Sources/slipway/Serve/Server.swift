@@ -151,6 +151,11 @@ struct Server {
         adminConfiguration.domainTarget = configuration.domainTarget
         adminConfiguration.allowLocalRepositories = configuration.builds.allowLocalRepos
         adminConfiguration.maxDomainsPerDeployment = configuration.maxDomainsPerDeployment
+        adminConfiguration.uploads = UploadSettings(
+            maxFiles: configuration.builds.maxFiles, maxBytes: configuration.builds.maxOutputBytes,
+            lifetime: configuration.uploadTTL,
+            scratchDirectory: try Self.uploadDirectory(
+                configuration.uploadDirectory ?? configuration.dataDirectory + "/uploads"))
         // Build notifications go out from the processes that run builds.
         var notifications: NotificationDispatcher?
         if configuration.roles.contains(.builder) {
@@ -300,6 +305,24 @@ struct Server {
         // Written straight to the descriptor so that it shows before the log
         // lines even when stdout is a pipe.
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    /// Makes the directory uploads are checked in (mode 0700) and removes
+    /// what a stopped process left there: nothing in it outlives a request.
+    static func uploadDirectory(_ path: String) throws -> String {
+        let manager = FileManager.default
+        do {
+            try manager.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            for leftover in try manager.contentsOfDirectory(atPath: path) {
+                try? manager.removeItem(atPath: path + "/" + leftover)
+            }
+        } catch {
+            throw ServeError(
+                "the upload directory \(path) cannot be used (\(error.localizedDescription)); set SLIPWAY_UPLOAD_DIR to a writable directory"
+            )
+        }
+        return path
     }
 }
 
