@@ -410,7 +410,7 @@ let package = Package(
             name: "SlipwayTests",
             dependencies: [
                 "Model",
-                "slipway", "Builder", "Proxy", "Storage", "Postgres", "SlipwayTestSupport",
+                "slipway", "Builder", "Proxy", "Storage", "Postgres", "Admin", "SlipwayTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

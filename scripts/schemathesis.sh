@@ -75,6 +75,10 @@ log "$("$st" --version 2>&1 | head -n1) against $base"
 #   are refused.
 # - uploadDomainCertificate, positive_data_acceptance: the PEM chain and
 #   key must parse, belong together, name the host and be valid now.
+# - createUpload, positive_data_acceptance: paths are checked segment by
+#   segment as bytes (no `..`, `.`, empty segment, `.git`, `.slipway/`),
+#   each named once and never both a file and a directory, and the sizes
+#   add up to at most SLIPWAY_BUILD_MAX_OUTPUT (a setting).
 # - operations that name a build by id, ensure_resource_availability: the
 #   stateful phase reuses a build id from an earlier create, but within the
 #   same scenario the build may be gone for good reasons: its deployment was
@@ -85,7 +89,7 @@ config=$(mktemp "${TMPDIR:-/tmp}/slipway-schemathesis.XXXXXX.toml")
 trap 'rm -f "$config"' EXIT
 cat >"$config" <<'TOML'
 [[operations]]
-include-operation-id = ["createDeployment", "updateDeployment", "addDomain", "uploadDomainCertificate"]
+include-operation-id = ["createDeployment", "updateDeployment", "addDomain", "uploadDomainCertificate", "createUpload"]
 checks.positive_data_acceptance.enabled = false
 
 [[operations]]

@@ -29,7 +29,7 @@ extension PostgresCatalog {
     }
 
     public func upload(id: String) async throws -> Upload {
-        try await read { tx in try await tx.upload(id: id) }
+        try await read(needsTime: true) { tx in try await tx.upload(id: id) }
     }
 
     public func uploadFiles(id: String) async throws -> [UploadFile] {

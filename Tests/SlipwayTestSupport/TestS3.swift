@@ -149,3 +149,22 @@ public enum TestS3 {
         return try result.get()
     }
 }
+
+/// The real object stores a test runs against: the disk store, and the Ceph
+/// gateway wherever S3 tests run.
+public enum TestStoreKind: String, CustomTestStringConvertible, Sendable {
+    case disk, ceph
+
+    public var testDescription: String { rawValue }
+
+    public static var all: [TestStoreKind] { TestS3.shouldRun ? [.disk, .ceph] : [.disk] }
+
+    /// Runs `body` with a store of this kind: a disk store in `directory`,
+    /// or a new bucket of the gateway (emptied and removed afterwards).
+    public func withStore(in directory: String, _ body: (any ObjectStore) async throws -> Void) async throws {
+        switch self {
+        case .disk: try await body(try DiskObjectStore(root: directory + "/store", durable: false))
+        case .ceph: try await TestS3.withBucket { bucket in try await body(bucket) }
+        }
+    }
+}

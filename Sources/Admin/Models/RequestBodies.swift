@@ -21,6 +21,7 @@ struct EnvEntryInput: Decodable, Sendable {
 /// `POST /api/deployments`.
 struct CreateDeploymentBody: Decodable, Sendable {
     let slug: String?
+    /// Empty when the deployment has no repository (folders are uploaded to it).
     let repoURL: String
     let branch: String?
     let rootDir: String?
@@ -43,7 +44,12 @@ struct CreateDeploymentBody: Decodable, Sendable {
     init(from decoder: any Decoder) throws {
         let object = try StrictObject(decoder, allowed: Self.fields)
         slug = try object.optional("slug")
-        repoURL = try object.required("repoUrl")
+        repoURL = try object.optional("repoUrl") ?? ""
+        if repoURL.isEmpty && slug == nil {
+            throw AdminError.invalidBody(
+                "give a slug or a repoUrl: a deployment without a repository (deployed with slipway deploy --dir) is named by its slug"
+            )
+        }
         branch = try object.optional("branch")
         rootDir = try object.optional("rootDir")
         installCommand = try object.optional("installCommand")

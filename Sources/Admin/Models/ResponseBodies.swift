@@ -57,7 +57,8 @@ struct DeploymentJSON: Encodable, Sendable {
         try put(site.slug, "slug")
         try put(url, "url")
         // Never with userinfo: credentials live sealed in repoToken.
-        try put(URLUserinfo.removed(from: site.repoURL), "repoUrl")
+        // Null for a deployment without a repository.
+        try put(site.repoURL.isEmpty ? nil : URLUserinfo.removed(from: site.repoURL), "repoUrl")
         try put(site.hasRepoToken, "hasRepoToken")
         try put(site.branch, "branch")
         try put(site.rootDir, "rootDir")

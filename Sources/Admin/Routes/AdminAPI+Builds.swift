@@ -11,6 +11,7 @@ extension AdminAPI {
     func triggerBuild(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
         try requireBuilds()
         let site = try await site(context)
+        try requireRepository(site)
         let body = try await StrictJSON.decode(
             TriggerBuildBody.self, from: request, limit: configuration.maxBodyBytes, emptyIsObject: true)
         let build = try await catalog.createBuild(

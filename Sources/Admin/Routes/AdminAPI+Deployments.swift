@@ -6,13 +6,17 @@ import Model
 import Storage
 
 extension AdminAPI {
-    /// `POST /api/deployments`: creates the site and queues its first build.
+    /// `POST /api/deployments`: creates the site and queues its first build
+    /// (none for a deployment without a repository: folders are uploaded to it).
     func createDeployment(_ request: Request, _ context: AdminRequestContext) async throws -> Response {
-        try requireBuilds()
         let body = try await StrictJSON.decode(
             CreateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
         var draft = try body.draft()
-        try checkRepositoryURL(draft.repoURL)
+        let hasRepository = !draft.repoURL.isEmpty
+        if hasRepository {
+            try requireBuilds()
+            try checkRepositoryURL(draft.repoURL)
+        }
         if let input = body.protection {
             let (protection, password) = try input.applied(to: .none)
             draft.protection = protection
@@ -21,23 +25,26 @@ extension AdminAPI {
         let webhookSecret = WebhookSecret.generate()
         draft.webhookSecret = webhookSecret
         let site = try await catalog.createSite(draft)
-        let build: Build
+        let build: Build?
         do {
-            build = try await catalog.createBuild(siteID: site.id, BuildRequest(trigger: "create"))
+            build =
+                hasRepository ? try await catalog.createBuild(siteID: site.id, BuildRequest(trigger: "create")) : nil
         } catch {
             // Nothing half-done: a deployment whose first build was refused
             // (a full queue) is removed again, so the client can simply retry.
             _ = try? await catalog.deleteSite(id: site.id)
             throw error
         }
-        services.buildsQueued()
+        if build != nil { services.buildsQueued() }
         context.audit.target = site.slug
         logger.info(
-            "deployment created", metadata: ["slug": "\(site.slug)", "site": "\(site.id)", "build": "\(build.id)"])
+            "deployment created",
+            metadata: ["slug": "\(site.slug)", "site": "\(site.id)", "build": "\(build?.id.rawValue ?? "none")"])
         let deployment = try await deploymentJSON(site)
         return try json(
             CreatedDeployment(
-                deployment: deployment, build: buildJSON(build, slug: site.slug), webhookSecret: webhookSecret),
+                deployment: deployment, build: build.map { buildJSON($0, slug: site.slug) },
+                webhookSecret: webhookSecret),
             status: .created)
     }
 
@@ -62,7 +69,11 @@ extension AdminAPI {
         let current = try await site(context)
         let body = try await StrictJSON.decode(
             UpdateDeploymentBody.self, from: request, limit: configuration.maxBodyBytes)
-        if body.rebuild { try requireBuilds() }
+        if body.rebuild {
+            try requireBuilds()
+            // A repository given in the same request counts.
+            if body.repoURL == nil { try requireRepository(current) }
+        }
         if let url = body.repoURL { try checkRepositoryURL(url) }
         let variables = try body.variables(current: current.env)
         // Checked before anything changes, so a bad token changes nothing.
@@ -177,11 +188,31 @@ extension AdminAPI {
 /// only way to see it again).
 struct CreatedDeployment: Encodable, Sendable {
     let deployment: DeploymentJSON
-    let build: BuildJSON
+    /// Nil for a deployment without a repository.
+    let build: BuildJSON?
     let webhookSecret: String
+
+    private enum CodingKeys: String, CodingKey { case deployment, build, webhookSecret }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(deployment, forKey: .deployment)
+        try container.encode(build, forKey: .build)
+        try container.encode(webhookSecret, forKey: .webhookSecret)
+    }
 }
 
 extension AdminAPI {
+    /// Refuses to queue a build of a deployment without a repository: 409
+    /// `no_repository`, saying how it is deployed instead.
+    func requireRepository(_ site: Site) throws {
+        guard site.repoURL.isEmpty else { return }
+        throw AdminError.conflict(
+            "no_repository",
+            "the deployment '\(site.slug)' has no repository, so it has nothing to build; publish a folder with `slipway deploy --slug \(site.slug) --dir FOLDER`, or set its repoUrl"
+        )
+    }
+
     /// Refuses a repository URL no build could clone (``RepositoryURLRules``).
     func checkRepositoryURL(_ url: String) throws {
         // A URL with credentials is refused by the catalog's checks, which say why without echoing it.

@@ -80,6 +80,11 @@ extension AdminAPI {
                 return try json(
                     Ignored(ignored: "the push deleted branch \(site.branch); nothing to build"), status: .accepted)
             }
+            if site.repoURL.isEmpty {
+                return try json(
+                    Ignored(ignored: "the deployment has no repository; it is deployed by uploading folders"),
+                    status: .accepted)
+            }
             // Before the delivery is remembered: GitHub's redelivery after
             // the engine is back must still queue the build.
             try requireBuilds()

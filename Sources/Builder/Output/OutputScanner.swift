@@ -1,24 +1,24 @@
 import Model
 
 /// One file to publish.
-struct OutputFile: Sendable, Hashable {
+package struct OutputFile: Sendable, Hashable {
     /// The site path, without a leading `/` (`index.html`, `assets/app-3f9a.js`).
-    var path: String
+    package var path: String
     /// The file to read: the entry itself, or the file an in-output symlink leads to.
-    var source: String
-    var size: Int64
+    package var source: String
+    package var size: Int64
 }
 
 /// What an output directory holds.
-struct OutputScan: Sendable {
+package struct OutputScan: Sendable {
     /// Files to publish, sorted by path.
-    var files: [OutputFile]
-    var totalBytes: Int64
+    package var files: [OutputFile]
+    package var totalBytes: Int64
     /// The top-level `_headers` and `_redirects` files (rules, not published).
-    var headersFile: String?
-    var redirectsFile: String?
+    package var headersFile: String?
+    package var redirectsFile: String?
     /// Things left out on purpose, for the log.
-    var notes: [String]
+    package var notes: [String]
 }
 
 /// Walks a build's output with `lstat`, refusing what must never be
@@ -33,12 +33,21 @@ struct OutputScan: Sendable {
 ///   elsewhere (`ln /etc/shadow dist/x`, a secret of the workspace) fails the
 ///   build like a symlink that leaves the output.
 /// - FIFOs, sockets and devices fail the build.
+///
+/// `slipway deploy --dir` scans the folder it uploads with it too, so a
+/// folder is refused for exactly what a build's output would be.
 /// - `.git` directories are skipped; a top-level `.slipway` (reserved for
 ///   Slipway's variants) fails the build; top-level `_headers` and
 ///   `_redirects` are rules, not files.
-struct OutputScanner: Sendable {
-    var maxFiles: Int
-    var maxBytes: Int64
+package struct OutputScanner: Sendable {
+    package var maxFiles: Int
+    package var maxBytes: Int64
+
+    package init(maxFiles: Int, maxBytes: Int64) {
+        self.maxFiles = maxFiles
+        self.maxBytes = maxBytes
+    }
+
     /// Longest site path accepted, in bytes (object keys are at most 1024
     /// bytes with the `sites/<siteId>/<buildId>/` prefix and variant suffixes).
     static let maxPathBytes = 900
@@ -48,7 +57,7 @@ struct OutputScanner: Sendable {
     /// - Parameters:
     ///   - root: the canonical output directory.
     ///   - shownAs: how the log names the directory (`dist`).
-    func scan(_ root: String, shownAs name: String) throws(BuildError) -> OutputScan {
+    package func scan(_ root: String, shownAs name: String) throws(BuildError) -> OutputScan {
         var scan = OutputScan(files: [], totalBytes: 0, headersFile: nil, redirectsFile: nil, notes: [])
         let rootStatus = FileSystem.status(root)
         // Each directory carries the identities of its ancestors: a symlink

@@ -68,6 +68,11 @@ struct BuildPipeline: Sendable {
         var timings = BuildTimings()
 
         // 2. Checkout
+        guard !site.repoURL.isEmpty else {
+            throw BuildError.projectInvalid(
+                "the deployment has no repository, so there is nothing to build; publish a folder with `slipway deploy --dir`, or set its repoUrl"
+            )
+        }
         let source: RepositorySource
         do {
             source = try RepositorySource(

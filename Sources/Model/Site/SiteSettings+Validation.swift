@@ -10,7 +10,10 @@ extension SiteSettings {
     package func validated() throws(CatalogError) -> SiteSettings {
         if let problem = SlugRules.problem(with: slug) { throw .slugInvalid(problem) }
         var result = self
-        try Self.checkSingleLine(repoURL, field: "repoUrl", maxBytes: Self.maxRepoURLLength)
+        // Empty: a deployment without a repository, deployed by uploading folders.
+        if !repoURL.isEmpty {
+            try Self.checkSingleLine(repoURL, field: "repoUrl", maxBytes: Self.maxRepoURLLength)
+        }
         if URLUserinfo.present(in: repoURL) {
             throw .invalidInput(
                 "repoUrl carries a user name or a token ('https://…@host/…'); give the URL without it and put the token in repoToken (USER:TOKEN when the host wants a user name): it is sealed at rest and handed to git through a credential helper, never shown"

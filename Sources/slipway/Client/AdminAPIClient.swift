@@ -9,7 +9,7 @@ struct AdminAPIClient: Sendable {
     let baseURL: String
     let token: String
 
-    private static let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
+    static let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
 
     /// Sends a request; a non-2xx answer becomes a `ClientError` carrying the API's message.
     func send(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws -> Any? {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Model
 import NIOHTTP1
 
 /// `slipway deploy`: creates or updates a deployment, queues a build and
@@ -18,6 +19,13 @@ struct DeployCommand: AsyncParsableCommand {
             terminal a status line at the bottom (on standard error) shows the build's progress; \
             elsewhere a line is printed per status change. With --json only the deployment and the \
             final build are printed, as JSON. Exit status: 0 live, 1 failed or canceled, 2 usage.
+
+            With --dir FOLDER the folder is published as it is, as a new build of the deployment \
+            --slug names (created without a repository when it does not exist; no build step): \
+            only the files whose contents \
+            the deployment does not store yet are sent, and the build goes live at once — or, with \
+            --preview, is kept as a preview without touching production. Run it again after an \
+            interruption: what arrived is not sent twice. A CI job needs only a `deploy:<slug>` token.
             """
     )
 
@@ -47,8 +55,27 @@ struct DeployCommand: AsyncParsableCommand {
     )
     var repoTokenStdin = false
     @Flag(name: .long, help: "Queue the build and return without following it.") var noFollow = false
+    @Option(
+        name: .long,
+        help: "Publish this folder (a built site) as a new build of the deployment --slug names, without building.")
+    var dir: String?
+    @Flag(name: .long, help: "With --dir: keep the build as a preview; production stays as it is.") var preview = false
+    @Option(name: .long, help: "With --dir: files hashed and sent at once (default 4).") var parallel = 4
 
     func validate() throws {
+        if dir == nil && preview { throw ValidationError("--preview goes with --dir") }
+        if dir != nil {
+            let building: [(String, Bool)] = [
+                ("--repo", repo != nil), ("--branch", branch != nil), ("--root", root != nil),
+                ("--install", install != nil), ("--build", build != nil), ("--output", output != nil),
+                ("--env", !env.isEmpty), ("--secret", !secret.isEmpty), ("--repo-token-stdin", repoTokenStdin),
+                ("--no-follow", noFollow),
+            ]
+            if let (flag, _) = building.first(where: { $0.1 }) {
+                throw ValidationError("\(flag) does not go with --dir: a folder is published as it is, without a build")
+            }
+        }
+        if !(1...32).contains(parallel) { throw ValidationError("--parallel must be 1 to 32") }
         if let spa, !["auto", "spa", "static"].contains(spa) {
             throw ValidationError("--spa must be auto, spa or static")
         }
@@ -63,6 +90,10 @@ struct DeployCommand: AsyncParsableCommand {
             var defaults = DeploymentFile()
             if let path = file ?? DeploymentFile.find(in: FileManager.default.currentDirectoryPath) {
                 defaults = try await DeploymentFile.load(path)
+            }
+            if let dir {
+                try await deployFolder(dir, slug: slug ?? defaults.slug, client: client)
+                return
             }
             guard let repo = repo ?? defaults.repo else {
                 throw ClientError(
@@ -114,6 +145,48 @@ struct DeployCommand: AsyncParsableCommand {
                 return
             }
             try await follow(build: buildJSON, deployment: deployment, client: client)
+        }
+    }
+
+    /// `--dir`: uploads the folder and prints where the build serves.
+    private func deployFolder(_ dir: String, slug: String?, client: AdminAPIClient) async throws {
+        guard let slug else {
+            throw ClientError("--dir needs --slug (or a slipway.yaml with `slug`): the deployment to publish to")
+        }
+        let json = options.json
+        var settings: [String: Any] = [:]
+        if let spa = spa { settings["spa"] = spa }
+        if let notifyUrl = notifyUrl { settings["notifyUrl"] = notifyUrl }
+        let (status, _) = try await client.request(.GET, "/api/deployments/\(slug)")
+        if status == 404 {
+            // A deployment without a repository: folders are all it is deployed from.
+            settings["slug"] = slug
+            _ = try await client.send(.POST, "/api/deployments", body: settings)
+            if !json { FileHandle.standardError.write(Data("created the deployment \(slug) (no repository)\n".utf8)) }
+        } else if !settings.isEmpty {
+            _ = try await client.send(.PATCH, "/api/deployments/\(slug)", body: settings)
+        }
+        let outcome = try await FolderDeploy(
+            client: client, slug: slug, directory: dir, preview: preview, parallel: parallel,
+            progress: json ? nil : { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        ).run()
+        let build = outcome.finished["build"] as? [String: Any] ?? [:]
+        for warning in outcome.finished["warnings"] as? [String] ?? [] {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
+        report(outcome.finished, json: json) {
+            let sent =
+                "\(outcome.sent) sent (\(ByteCount.format(outcome.sentBytes))), \(outcome.skipped) already stored"
+            if outcome.finished["activated"] as? Bool == true {
+                return
+                    "build #\(text(build["number"])) of \(slug) is live at \(text(outcome.finished["url"])) (\(outcome.files) files; \(sent))"
+            }
+            if preview {
+                return
+                    "build #\(text(build["number"])) of \(slug) is ready to preview at \(text(build["previewUrl"])) (\(outcome.files) files; \(sent)); production is unchanged"
+            }
+            return
+                "build #\(text(build["number"])) of \(slug) was published but a newer build stays live; preview it at \(text(build["previewUrl"]))"
         }
     }
 

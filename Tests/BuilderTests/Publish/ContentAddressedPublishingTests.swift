@@ -13,12 +13,6 @@ import Testing
 /// about its own blobs, and collection deletes exactly what no kept build
 /// needs, even when it stops half-way.
 @Suite struct ContentAddressedPublishingTests {
-    enum StoreKind: String, CustomTestStringConvertible, Sendable {
-        case disk, ceph
-        var testDescription: String { rawValue }
-        static var all: [StoreKind] { TestS3.shouldRun ? [.disk, .ceph] : [.disk] }
-    }
-
     /// A catalog on a manual clock, a counting store and a scratch directory.
     final class Rig: Sendable {
         let directory: String
@@ -76,50 +70,24 @@ import Testing
         }
     }
 
-    static func withRig(_ kind: StoreKind, _ body: (Rig) async throws -> Void) async throws {
+    static func withRig(_ kind: TestStoreKind, _ body: (Rig) async throws -> Void) async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        switch kind {
-        case .disk:
-            let rig = try Rig(
-                directory: directory, base: try DiskObjectStore(root: directory + "/store", durable: false))
+        try await kind.withStore(in: directory) { store in
+            let rig = try Rig(directory: directory, base: store)
             do { try await body(rig) } catch {
                 try? await rig.catalog.close()
                 throw error
             }
             try await rig.catalog.close()
-        case .ceph:
-            try await TestS3.withBucket { bucket in
-                let rig = try Rig(directory: directory, base: bucket)
-                do { try await body(rig) } catch {
-                    try? await rig.catalog.close()
-                    throw error
-                }
-                try await rig.catalog.close()
-            }
         }
     }
 
-    /// 30 files: pages, hashed assets, an image-like binary name, and two
-    /// files with the same bytes.
-    static let site: [String: String] = {
-        var files: [String: String] = [:]
-        for index in 0..<20 {
-            files["page-\(index).html"] =
-                "<!doctype html><title>Page \(index)</title>" + String(repeating: "<p>hello \(index)</p>", count: 40)
-        }
-        for index in 0..<8 {
-            files["assets/chunk-\(index)-a1b2c3d4.js"] =
-                "export const chunk = \(index);\n"
-                + String(repeating: "console.log('chunk \(index)');\n", count: 30)
-        }
-        files["data.bin"] = "version 1"
-        files["copy.bin"] = "version 1"
-        return files
-    }()
+    /// 30 files (``SampleSite/thirtyFiles``).
+    static let site = SampleSite.thirtyFiles
 
-    @Test(arguments: StoreKind.all)
-    func aRedeployWithOneFileChangedWritesOneBlob(_ kind: StoreKind) async throws {
+    @Test(arguments: TestStoreKind.all)
+    func aRedeployWithOneFileChangedWritesOneBlob(_ kind: TestStoreKind) async throws {
         try await Self.withRig(kind) { rig in
             let site = try await rig.catalog.createSite(
                 SiteDraft(slug: "handbook", repoURL: "https://example.test/d.git"))
@@ -146,8 +114,8 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all)
-    func theSameFileInTwoSitesIsStoredForEachOnItsOwn(_ kind: StoreKind) async throws {
+    @Test(arguments: TestStoreKind.all)
+    func theSameFileInTwoSitesIsStoredForEachOnItsOwn(_ kind: TestStoreKind) async throws {
         try await Self.withRig(kind) { rig in
             let blog = try await rig.catalog.createSite(SiteDraft(slug: "blog", repoURL: "https://example.test/b.git"))
             let shop = try await rig.catalog.createSite(SiteDraft(slug: "shop", repoURL: "https://example.test/s.git"))
@@ -162,8 +130,8 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all)
-    func collectionKeepsWhatKeptBuildsNeedAndDeletesTheRest(_ kind: StoreKind) async throws {
+    @Test(arguments: TestStoreKind.all)
+    func collectionKeepsWhatKeptBuildsNeedAndDeletesTheRest(_ kind: TestStoreKind) async throws {
         try await Self.withRig(kind) { rig in
             let blog = try await rig.catalog.createSite(SiteDraft(slug: "blog", repoURL: "https://example.test/b.git"))
             let shop = try await rig.catalog.createSite(SiteDraft(slug: "shop", repoURL: "https://example.test/s.git"))
@@ -199,8 +167,8 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all)
-    func aCollectionStoppedHalfWayLosesNothingAndTheNextOneFinishesIt(_ kind: StoreKind) async throws {
+    @Test(arguments: TestStoreKind.all)
+    func aCollectionStoppedHalfWayLosesNothingAndTheNextOneFinishesIt(_ kind: TestStoreKind) async throws {
         try await Self.withRig(kind) { rig in
             let blog = try await rig.catalog.createSite(SiteDraft(slug: "blog", repoURL: "https://example.test/b.git"))
             let shop = try await rig.catalog.createSite(SiteDraft(slug: "shop", repoURL: "https://example.test/s.git"))
@@ -245,26 +213,6 @@ import Testing
     static func sha(_ text: String) throws -> String {
         try #require(try ManifestEntryBuilder.entry(path: "x.bin", bytes: Array(text.utf8)).file.sha256)
     }
-}
-
-/// Counts the puts that reach the store (blobs apart).
-final class CountingStore: WrappingStore {
-    let base: any ObjectStore
-    private let state = Mutex<[String]>([])
-
-    init(base: any ObjectStore) { self.base = base }
-
-    var keys: [String] { state.withLock { $0 } }
-    var puts: Int { keys.count }
-    var blobPuts: Int { keys.filter { $0.hasPrefix(ContentAddress.prefix) }.count }
-    func reset() { state.withLock { $0 = [] } }
-
-    func put(_ key: String, body: ObjectBody, options: PutOptions) async throws -> ObjectInfo {
-        let info = try await base.put(key, body: body, options: options)
-        state.withLock { $0.append(key) }
-        return info
-    }
-
 }
 
 /// A store whose deletes stop working (as if the process died) after a

@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import NIOCore
+import SlipwayTestSupport
 import Storage
 import Testing
 

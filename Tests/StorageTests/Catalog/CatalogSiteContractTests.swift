@@ -122,7 +122,8 @@ import Testing
             let site = try await f.makeSite("blog")
             let edits: [(String, @Sendable (inout SiteSettings) -> Void)] = [
                 ("slug", { $0.slug = "Not Valid" }),
-                ("repoUrl", { $0.repoURL = "" }),
+                // (Empty is a deployment without a repository, deployed by uploads.)
+                ("repoUrl", { $0.repoURL = "-oProxyCommand=x" }),
                 ("repoUrl", { $0.repoURL = "https://example.com/a b" }),
                 ("branch", { $0.branch = "--upload-pack=x" }),
                 ("rootDir", { $0.rootDir = "../etc" }),

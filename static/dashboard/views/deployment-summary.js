@@ -29,7 +29,7 @@ export function factsCard(d) {
   return h(
     "dl",
     { class: "card facts" },
-    fact("Repository", d.repoUrl),
+    fact("Repository", d.repoUrl || h("span", { class: "muted" }, "None: deployed by uploading folders (slipway deploy --dir)")),
     fact("Branch", d.branch || "default"),
     fact("Root directory", code(d.rootDir, ".")),
     fact("Install command", code(d.installCommand, "detected")),

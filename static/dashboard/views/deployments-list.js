@@ -63,7 +63,9 @@ function deploymentRow(d) {
       "td",
       {},
       h("a", { class: "primary-text", href: deploymentHash(d.slug) }, d.slug),
-      h("span", { class: "secondary", title: d.repoUrl }, d.repoUrl, d.branch ? ` · ${d.branch}` : ""),
+      d.repoUrl
+        ? h("span", { class: "secondary", title: d.repoUrl }, d.repoUrl, d.branch ? ` · ${d.branch}` : "")
+        : h("span", { class: "secondary" }, "uploaded folders"),
     ),
     h("td", {}, badge(d.status)),
     h("td", {}, d.activeBuildId ? externalLink(d.url, hostOf(d.url), "site-link") : h("span", { class: "muted" }, "Not live yet")),

@@ -106,7 +106,9 @@ function readForm(input, env, problems) {
   const value = (name) => input(name).value.trim();
   const body = { repoUrl: value("repoUrl"), branch: value("branch") || "main", spa: value("spa") };
   for (const name of CLEARABLE_FIELDS) body[name] = value(name) || null;
-  requireRepoUrl(body.repoUrl, problems);
+  // Left empty: the repository stays as it is (a deployment of uploaded folders keeps none).
+  if (body.repoUrl === "") delete body.repoUrl;
+  else requireRepoUrl(body.repoUrl, problems);
   body.env = env.collect(problems);
   return body;
 }
