@@ -85,6 +85,8 @@ extension PostgresCatalog {
         -> FinishedUpload
     {
         try SQLiteCatalog.validate(.success(fileCount: fileCount, bytes: bytes))
+        let maxQueued = queueSettings.maxQueued
+        let schema = settings.schema
         return try await write { tx in
             var upload = try await tx.upload(id: id, lock: .update)
             if upload.state == .finished, let existing = upload.buildID {
@@ -92,6 +94,14 @@ extension PostgresCatalog {
             }
             let now = Millis.date(tx.now)
             guard upload.isOpen(at: now) else { throw UploadCatalogRules.closed(upload, now: now) }
+            if upload.kind == .source {
+                // As createBuild: creators count the queue one at a time.
+                try await tx.rows("SELECT pg_advisory_xact_lock(\(LockKey.queue), hashtext(\(schema)))")
+                let queued =
+                    try await tx.rows("SELECT count(*) FROM build WHERE status = 'queued'").first?[0].decode(Int.self)
+                    ?? 0
+                if queued >= maxQueued { throw CatalogError.queueFull(limit: maxQueued) }
+            }
             // The site's row lock orders this with builds and activations of the site.
             let site = try await tx.site(id: upload.siteID, lock: true)
             guard
@@ -103,18 +113,34 @@ extension PostgresCatalog {
                 ).first?[0].decode(Int.self)
             else { throw CatalogError.siteNotFound(id: site.id) }
             let created = Millis.from(upload.createdAt)
-            try await tx.rows(
-                """
-                INSERT INTO build (id, site_id, number, status, priority, trigger, attempt, queued_at, started_at,
-                    finished_at, not_before, file_count, bytes)
-                VALUES (\(buildID.rawValue), \(site.id.rawValue), \(number), 'success', 0,
-                    \(UploadCatalogRules.trigger(upload.kind)), 1, \(created), \(created), \(tx.now), \(tx.now),
-                    \(fileCount), \(bytes))
-                """)
+            if upload.kind == .source {
+                // Built like any build, from the uploaded files.
+                try await tx.rows(
+                    """
+                    INSERT INTO build (id, site_id, number, status, priority, trigger, commit_message, attempt,
+                        queued_at, not_before)
+                    VALUES (\(buildID.rawValue), \(site.id.rawValue), \(number), 'queued', 0,
+                        \(UploadCatalogRules.trigger(upload.kind)), \(UploadCatalogRules.sourceMessage(upload)), 1,
+                        \(tx.now), \(tx.now))
+                    """)
+            } else {
+                try await tx.rows(
+                    """
+                    INSERT INTO build (id, site_id, number, status, priority, trigger, attempt, queued_at, started_at,
+                        finished_at, not_before, file_count, bytes)
+                    VALUES (\(buildID.rawValue), \(site.id.rawValue), \(number), 'success', 0,
+                        \(UploadCatalogRules.trigger(upload.kind)), 1, \(created), \(created), \(tx.now), \(tx.now),
+                        \(fileCount), \(bytes))
+                    """)
+            }
             try await tx.rows("UPDATE upload SET state = 'finished', build_id = \(buildID.rawValue) WHERE id = \(id)")
             upload.state = .finished
             upload.buildID = buildID
             let build = try await tx.build(id: buildID)
+            if upload.kind == .source {
+                try await tx.publish(.buildChanged(build))
+                return FinishedUpload(upload: upload, build: build, activation: nil)
+            }
             try await tx.enqueueNotification(for: build)
             try await tx.publish(.buildChanged(build))
             guard !upload.preview else {
@@ -124,6 +150,29 @@ extension PostgresCatalog {
             }
             let outcome = try await tx.activate(build, of: site, allowOlder: false)
             return FinishedUpload(upload: upload, build: build, activation: outcome)
+        }
+    }
+
+    public func sourceUpload(buildID: BuildID) async throws -> Upload? {
+        try await read(needsTime: true) { tx in
+            guard
+                let row = try await tx.rows(
+                    "SELECT id FROM upload WHERE build_id = \(buildID.rawValue) AND kind = 'source'"
+                ).first
+            else { return nil }
+            return try await tx.upload(id: try row["id"].decode(String.self))
+        }
+    }
+
+    public func sourceUploads(siteID: SiteID) async throws -> [Upload] {
+        try await read(needsTime: true) { tx in
+            var uploads: [Upload] = []
+            for row in try await tx.rows(
+                "SELECT id FROM upload WHERE site_id = \(siteID.rawValue) AND kind = 'source' ORDER BY created_at")
+            {
+                uploads.append(try await tx.upload(id: try row["id"].decode(String.self)))
+            }
+            return uploads
         }
     }
 

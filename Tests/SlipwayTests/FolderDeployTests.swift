@@ -315,3 +315,47 @@ enum ContentAddressedDigest {
         #expect(bad.status != 0 && bad.error.contains("--repo does not go with --dir"))
     }
 }
+
+/// `slipway deploy --source`: a source tree uploaded, built by the builder
+/// from its blobs, and served.
+@Suite struct SourceDeployCommandTests {
+    @Test func deploySourceUploadsTheTreeWithoutWhatIsIgnoredAndBuildsIt() async throws {
+        var (server, data, proxyPort, adminPort) = try await startLocalServe()
+        defer { server.kill() }
+        try await AdminClient(port: adminPort, token: "").waitUntilReady()
+        let tree = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tree) }
+        let files = [
+            "build.sh": "mkdir -p dist && sed 's/VERSION/v1/' src/index.html > dist/index.html\n",
+            "src/index.html": "<h1>Built VERSION</h1>",
+            ".gitignore": "dist/\n.env\n",
+            ".env": "API_KEY=never-uploaded",
+            "node_modules/left/index.js": "module.exports = 'never uploaded'",
+            ".slipway/admin-token": "never-uploaded-token",
+            "dist/stale.html": "never uploaded",
+        ]
+        for (path, text) in files {
+            let url = URL(fileURLWithPath: tree + "/" + path)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        var process = try SlipwayProcess.start(
+            ["deploy", "--slug", "built", "--source", tree, "--build", "sh build.sh", "--install", "true"],
+            environment: ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data])
+        defer { process.kill() }
+        let status = try await process.waitForExit()
+        #expect(status == 0, "\(process.output)\(process.errorOutput)")
+        // build.sh, src/index.html and .gitignore: nothing ignored, nothing under node_modules or .slipway.
+        #expect(process.errorOutput.contains("3 files"), "\(process.errorOutput)")
+        #expect(process.output.contains("unpacked the uploaded source: 3 files"), "\(process.output)")
+        let page = try await httpGet(port: proxyPort, host: "built.localhost:\(proxyPort)")
+        #expect(page.status == 200 && page.body.contains("<h1>Built v1</h1>"), "\(page.body)")
+        // No blob holds what was left out.
+        let blobs = try FileManager.default.subpathsOfDirectory(atPath: data + "/objects/blobs")
+        for path in blobs where !path.hasSuffix("/") {
+            let text = (try? String(contentsOfFile: data + "/objects/blobs/" + path, encoding: .utf8)) ?? ""
+            #expect(!text.contains("never"), "\(path)")
+        }
+    }
+}

@@ -17,7 +17,9 @@ import Storage
 ///    dropped connection).
 /// 4. `POST /api/uploads/{id}/finish` builds the manifest (with gzip
 ///    variants), stores it last and records the build, activated at once
-///    unless the upload is a preview.
+///    unless the upload is a preview. A source upload (`"kind": "source"`,
+///    `slipway deploy --source`) is queued as a build instead, which the
+///    builder runs on the uploaded files.
 extension AdminAPI {
     func registerUploads(on router: Router<AdminRequestContext>) {
         router.post("/api/deployments/{slug}/uploads") { request, context in try await createUpload(request, context) }
@@ -32,14 +34,21 @@ extension AdminAPI {
         let site = try await site(context)
         let settings = configuration.uploads
         let body = try await StrictJSON.decode(CreateUploadBody.self, from: request, limit: settings.listBodyLimit)
+        if body.kind == .source {
+            try requireBuilds()
+            if body.preview {
+                throw AdminError.invalidBody(
+                    "preview goes with kind 'output' only: a source upload is built and goes live like any build")
+            }
+        }
         if let problem = UploadRules.problem(
-            files: body.files, kind: .output, maxFiles: settings.maxFiles, maxBytes: settings.maxBytes)
+            files: body.files, kind: body.kind, maxFiles: settings.maxFiles, maxBytes: settings.maxBytes)
         {
             throw AdminError(status: .unprocessableContent, code: "upload_invalid", message: problem)
         }
         let upload = try await catalog.createUpload(
             UploadDraft(
-                siteID: site.id, kind: .output, preview: body.preview, files: body.files,
+                siteID: site.id, kind: body.kind, preview: body.preview, files: body.files,
                 lifetime: settings.lifetime))
         context.audit.target = site.slug
         let missing = try await missingDigests(of: body.files, siteID: site.id)
@@ -132,6 +141,7 @@ extension AdminAPI {
                     "\(missing.digests.count) content\(missing.digests.count == 1 ? " is" : "s are") still missing (\(missing.bytes) bytes); GET /api/uploads/\(upload.id) lists them — send them, then finish again"
             )
         }
+        if upload.kind == .source { return try await queueSource(upload, site: site, context) }
         let assembler = UploadManifestAssembler(catalog: catalog, store: services.store, logger: logger)
         let buildID = BuildID.generate(at: services.clock())
         let assembled = try await assembler.manifest(of: files, site: site, buildID: buildID)
@@ -164,6 +174,22 @@ extension AdminAPI {
                 build: buildJSON(finished.build, slug: site.slug), activated: activated,
                 url: activated ? configuration.siteURL(slug: site.slug) : nil, warnings: assembled.warnings),
             status: finished.build.id == buildID ? .created : .ok)
+    }
+
+    /// Finishing a source upload: its build is queued.
+    private func queueSource(_ upload: Upload, site: Site, _ context: AdminRequestContext) async throws -> Response {
+        try requireBuilds()
+        let finished = try await catalog.finishUpload(
+            id: upload.id, buildID: BuildID.generate(at: services.clock()), fileCount: 0, bytes: 0)
+        services.buildsQueued()
+        context.audit.target = site.slug
+        logger.info(
+            "source upload queued",
+            metadata: ["slug": "\(site.slug)", "upload": "\(upload.id)", "build": "\(finished.build.id)"])
+        return try json(
+            FinishedUploadJSON(
+                build: buildJSON(finished.build, slug: site.slug), activated: false, url: nil, warnings: []),
+            status: .created)
     }
 
     // MARK: Steps
@@ -205,17 +231,23 @@ struct MissingContent: Sendable {
     var bytes: Int64
 }
 
-/// `POST /api/deployments/{slug}/uploads`: `{"files": [{"path", "sha256", "size"}], "preview": false}`.
+/// `POST /api/deployments/{slug}/uploads`: `{"files": [{"path", "sha256", "size"}], "preview": false, "kind": "output"}`.
 struct CreateUploadBody: Decodable, Sendable {
     let files: [UploadFile]
     let preview: Bool
+    let kind: UploadKind
 
-    static let fields = ["files", "preview"]
+    static let fields = ["files", "preview", "kind"]
 
     init(from decoder: any Decoder) throws {
         let object = try StrictObject(decoder, allowed: Self.fields)
         files = try object.required("files")
         preview = try object.optional("preview") ?? false
+        let kind: String = try object.optional("kind") ?? "output"
+        guard let known = UploadKind(rawValue: kind) else {
+            throw AdminError.invalidBody("kind '\(kind.prefix(40))' is not one of output, source")
+        }
+        self.kind = known
     }
 }
 
@@ -225,13 +257,15 @@ struct UploadStatusJSON: Encodable, Sendable {
     let missing: MissingContent
 
     private enum CodingKeys: String, CodingKey {
-        case id, deploymentId, state, preview, fileCount, bytes, createdAt, expiresAt, buildId, missing, missingBytes
+        case id, deploymentId, kind, state, preview, fileCount, bytes, createdAt, expiresAt, buildId, missing
+        case missingBytes
     }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(upload.id, forKey: .id)
         try container.encode(upload.siteID.rawValue, forKey: .deploymentId)
+        try container.encode(upload.kind.rawValue, forKey: .kind)
         try container.encode(upload.state.rawValue, forKey: .state)
         try container.encode(upload.preview, forKey: .preview)
         try container.encode(upload.fileCount, forKey: .fileCount)

@@ -42,10 +42,16 @@ package struct OutputScan: Sendable {
 package struct OutputScanner: Sendable {
     package var maxFiles: Int
     package var maxBytes: Int64
+    /// Entries left out before any other check (path relative to the root,
+    /// whether it is a directory): what `slipway deploy --source` ignores.
+    package var exclude: (@Sendable (_ path: String, _ isDirectory: Bool) -> Bool)?
 
-    package init(maxFiles: Int, maxBytes: Int64) {
+    package init(
+        maxFiles: Int, maxBytes: Int64, exclude: (@Sendable (_ path: String, _ isDirectory: Bool) -> Bool)? = nil
+    ) {
         self.maxFiles = maxFiles
         self.maxBytes = maxBytes
+        self.exclude = exclude
     }
 
     /// Longest site path accepted, in bytes (object keys are at most 1024
@@ -75,6 +81,7 @@ package struct OutputScanner: Sendable {
             for entry in try FileSystem.entries(of: directory) {
                 let path = prefix + entry
                 let absolute = directory + "/" + entry
+                if let exclude, exclude(path, FileSystem.lstatus(absolute).kind == .directory) { continue }
                 try Self.checkName(entry, path: path, shown: shown(path))
                 if prefix.isEmpty && entry == Self.reservedDirectory {
                     throw BuildError.outputRejected(

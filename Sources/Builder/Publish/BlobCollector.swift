@@ -112,10 +112,18 @@ public struct BlobCollector: Sendable {
         }
     }
 
-    /// Every digest the site's builds' manifests refer to; nil when one
-    /// could not be read (never forget what might be needed).
+    /// Every digest the site's builds' manifests refer to, and the files
+    /// of its source uploads (a queued build still needs them); nil when a
+    /// manifest could not be read (never forget what might be needed).
     private func referencedDigests(site: SiteID) async throws -> Set<String>? {
         var digests = Set<String>()
+        for upload in try await catalog.sourceUploads(siteID: site) {
+            do {
+                digests.formUnion(try await catalog.uploadFiles(id: upload.id).map(\.sha256))
+            } catch let error as CatalogError where error.code == .uploadNotFound {
+                continue // pruned meanwhile
+            }
+        }
         var before: Int?
         repeat {
             let page = try await catalog.builds(siteID: site, limit: 100, before: before)

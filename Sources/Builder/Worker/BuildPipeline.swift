@@ -67,31 +67,15 @@ struct BuildPipeline: Sendable {
         let started = clock.now
         var timings = BuildTimings()
 
-        // 2. Checkout
-        guard !site.repoURL.isEmpty else {
-            throw BuildError.projectInvalid(
-                "the deployment has no repository, so there is nothing to build; publish a folder with `slipway deploy --dir`, or set its repoUrl"
-            )
+        // 2. Checkout: the repository, or the files of a source upload.
+        let commit: CheckedOutCommit
+        if let upload = try await sourceUpload(of: build) {
+            commit = try await UploadedSource(
+                store: store, catalog: catalog, concurrency: configuration.uploadConcurrency
+            ).materialize(upload, into: workspace.checkout, log: log)
+        } else {
+            commit = try await clone(site, build: build, workspace: workspace, log: log)
         }
-        let source: RepositorySource
-        do {
-            source = try RepositorySource(
-                url: site.repoURL, branch: site.branch, allowLocal: configuration.allowLocalRepositories)
-        } catch {
-            throw BuildError.repositoryRejected(error)
-        }
-        let checkout = GitCheckout(
-            gitExecutable: configuration.gitExecutable, timeout: configuration.cloneTimeout,
-            allowLocal: configuration.allowLocalRepositories, maxLineBytes: configuration.maxLogLineBytes,
-            caFile: configuration.gitCAFile)
-        // Read now, handed to git alone: never kept on the build, never in
-        // the job's environment below.
-        let token = try await catalog.repoToken(siteID: build.siteID)
-        let commit = try await checkout.clone(
-            source, token: token, into: workspace.checkout, home: workspace.gitHome, log: log)
-        _ = try await catalog.recordCommit(
-            buildID: build.id, workerID: workerID, sha: commit.sha, message: commit.subject)
-        log.system("checked out \(commit.sha.prefix(12)) \(log.sanitize(commit.subject))")
         timings.checkout = clock.now - started
 
         // 3. Project root
@@ -169,6 +153,47 @@ struct BuildPipeline: Sendable {
         await Retention(catalog: catalog, store: store, keep: configuration.keepSuccessfulBuilds, logger: logger)
             .apply(siteID: build.siteID, log: log)
         return Success(build: finished, result: published, timings: timings)
+    }
+
+    /// The source upload this build builds, if it is one.
+    private func sourceUpload(of build: Build) async throws -> Upload? {
+        do {
+            return try await catalog.sourceUpload(buildID: build.id)
+        } catch let error as CatalogError {
+            throw BuildError.catalogFailed(
+                "looking up the build's source failed: \(error.message)", transient: error.code == .unavailable)
+        }
+    }
+
+    /// Clones the site's repository into the workspace and records the commit.
+    private func clone(_ site: Site, build: Build, workspace: Workspace, log: BuildLog) async throws
+        -> CheckedOutCommit
+    {
+        guard !site.repoURL.isEmpty else {
+            throw BuildError.projectInvalid(
+                "the deployment has no repository, so there is nothing to build; publish a folder with `slipway deploy --dir`, or set its repoUrl"
+            )
+        }
+        let source: RepositorySource
+        do {
+            source = try RepositorySource(
+                url: site.repoURL, branch: site.branch, allowLocal: configuration.allowLocalRepositories)
+        } catch {
+            throw BuildError.repositoryRejected(error)
+        }
+        let checkout = GitCheckout(
+            gitExecutable: configuration.gitExecutable, timeout: configuration.cloneTimeout,
+            allowLocal: configuration.allowLocalRepositories, maxLineBytes: configuration.maxLogLineBytes,
+            caFile: configuration.gitCAFile)
+        // Read now, handed to git alone: never kept on the build, never in
+        // the job's environment below.
+        let token = try await catalog.repoToken(siteID: build.siteID)
+        let commit = try await checkout.clone(
+            source, token: token, into: workspace.checkout, home: workspace.gitHome, log: log)
+        _ = try await catalog.recordCommit(
+            buildID: build.id, workerID: workerID, sha: commit.sha, message: commit.subject)
+        log.system("checked out \(commit.sha.prefix(12)) \(log.sanitize(commit.subject))")
+        return commit
     }
 
     /// Install then build; the defaults apply only to npm projects.

@@ -393,15 +393,26 @@ public protocol Catalog: Sendable {
     /// upload of the site sent are absent.
     func uploadVariants(siteID: SiteID, digests: [String]) async throws -> [String: ManifestVariantDigest?]
 
-    /// Finishes an open output upload whose manifest is stored under
-    /// `buildID`, in one transaction: the build is recorded as a success
-    /// (with the next number of its site), the upload as finished, and —
-    /// unless the upload is a preview — the build is activated as by
-    /// ``activate(siteID:buildID:allowOlder:)`` with `allowOlder` false, so
-    /// of two uploads finished at once the later build stays live. Finishing
-    /// a finished upload again returns its build and does nothing.
-    /// - Throws: `upload_not_found`; `upload_closed` when it expired.
+    /// Finishes an open upload, in one transaction, as the build `buildID`
+    /// (with the next number of its site), and records the upload as
+    /// finished. An output upload, whose manifest is stored under `buildID`,
+    /// is recorded as a success of `fileCount` files and `bytes` bytes and —
+    /// unless a preview — activated as by
+    /// ``activate(siteID:buildID:allowOlder:)`` with `allowOlder` false, so of
+    /// two uploads finished at once the later build stays live. A source
+    /// upload is queued as a build (the counts are ignored) that builds the
+    /// uploaded files. Finishing a finished upload again returns its build
+    /// and does nothing.
+    /// - Throws: `upload_not_found`; `upload_closed` when it expired;
+    ///   `queue_full` for a source upload.
     func finishUpload(id: String, buildID: BuildID, fileCount: Int, bytes: Int64) async throws -> FinishedUpload
+
+    /// The source upload a build builds, nil for any other build.
+    func sourceUpload(buildID: BuildID) async throws -> Upload?
+
+    /// The site's source uploads not yet pruned, oldest first: their files
+    /// are kept from the collector while they are.
+    func sourceUploads(siteID: SiteID) async throws -> [Upload]
 
     /// Removes the uploads whose expiry is before `cutoff`, finished or
     /// not, with what they recorded. Returns how many.

@@ -88,6 +88,7 @@ extension SQLiteCatalog {
         -> FinishedUpload
     {
         try SQLiteCatalog.validate(.success(fileCount: fileCount, bytes: bytes))
+        let maxQueued = queueSettings.maxQueued
         return try await write { db, now, events in
             var upload = try Self.fetchUpload(db, id: id, now: now)
             if upload.state == .finished, let existing = upload.buildID {
@@ -96,29 +97,51 @@ extension SQLiteCatalog {
             guard upload.isOpen(at: Millis.date(now)) else {
                 throw UploadCatalogRules.closed(upload, now: Millis.date(now))
             }
+            if upload.kind == .source {
+                let queued = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM build WHERE status = 'queued'") ?? 0
+                if queued >= maxQueued { throw CatalogError.queueFull(limit: maxQueued) }
+            }
             let site = try self.fetchSite(db, id: upload.siteID)
             let number =
                 (try Int.fetchOne(
                     db, sql: "SELECT build_counter FROM site WHERE id = ?", arguments: [site.id.rawValue]) ?? 0) + 1
             try db.execute(
                 sql: "UPDATE site SET build_counter = ? WHERE id = ?", arguments: [number, site.id.rawValue])
-            // Published already: the build is recorded as the success it is.
-            try db.execute(
-                sql: """
-                    INSERT INTO build (id, site_id, number, status, priority, trigger, attempt, queued_at,
-                        started_at, finished_at, not_before, file_count, bytes)
-                    VALUES (?, ?, ?, 'success', 0, ?, 1, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    buildID.rawValue, site.id.rawValue, number, UploadCatalogRules.trigger(upload.kind),
-                    Millis.from(upload.createdAt), Millis.from(upload.createdAt), now, now, fileCount, bytes,
-                ])
+            if upload.kind == .source {
+                // Built like any build, from the uploaded files.
+                try db.execute(
+                    sql: """
+                        INSERT INTO build (id, site_id, number, status, priority, trigger, commit_message, attempt,
+                            queued_at, not_before)
+                        VALUES (?, ?, ?, 'queued', 0, ?, ?, 1, ?, ?)
+                        """,
+                    arguments: [
+                        buildID.rawValue, site.id.rawValue, number, UploadCatalogRules.trigger(upload.kind),
+                        UploadCatalogRules.sourceMessage(upload), now, now,
+                    ])
+            } else {
+                // Published already: the build is recorded as the success it is.
+                try db.execute(
+                    sql: """
+                        INSERT INTO build (id, site_id, number, status, priority, trigger, attempt, queued_at,
+                            started_at, finished_at, not_before, file_count, bytes)
+                        VALUES (?, ?, ?, 'success', 0, ?, 1, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        buildID.rawValue, site.id.rawValue, number, UploadCatalogRules.trigger(upload.kind),
+                        Millis.from(upload.createdAt), Millis.from(upload.createdAt), now, now, fileCount, bytes,
+                    ])
+            }
             try db.execute(
                 sql: "UPDATE upload SET state = 'finished', build_id = ? WHERE id = ?",
                 arguments: [buildID.rawValue, id])
             upload.state = .finished
             upload.buildID = buildID
             let build = try Self.fetchBuild(db, id: buildID)
+            if upload.kind == .source {
+                events.publish(.buildChanged(build))
+                return FinishedUpload(upload: upload, build: build, activation: nil)
+            }
             try Self.enqueueNotification(for: build, in: db, now: now)
             events.publish(.buildChanged(build))
             guard !upload.preview else {
@@ -128,6 +151,26 @@ extension SQLiteCatalog {
             }
             let outcome = try Self.activate(build, of: site, allowOlder: false, in: db, now: now, events: &events)
             return FinishedUpload(upload: upload, build: build, activation: outcome)
+        }
+    }
+
+    public func sourceUpload(buildID: BuildID) async throws -> Upload? {
+        try await read { db, now in
+            guard
+                let id = try String.fetchOne(
+                    db, sql: "SELECT id FROM upload WHERE build_id = ? AND kind = 'source'",
+                    arguments: [buildID.rawValue])
+            else { return nil }
+            return try Self.fetchUpload(db, id: id, now: now)
+        }
+    }
+
+    public func sourceUploads(siteID: SiteID) async throws -> [Upload] {
+        try await read { db, now in
+            try String.fetchAll(
+                db, sql: "SELECT id FROM upload WHERE site_id = ? AND kind = 'source' ORDER BY created_at",
+                arguments: [siteID.rawValue]
+            ).map { try Self.fetchUpload(db, id: $0, now: now) }
         }
     }
 

@@ -150,4 +150,9 @@ package enum UploadCatalogRules {
     package static func trigger(_ kind: UploadKind) -> String {
         kind == .output ? "upload" : "upload-source"
     }
+
+    /// What a build from uploaded source shows as its commit message.
+    package static func sourceMessage(_ upload: Upload) -> String {
+        "uploaded source (\(upload.fileCount) file\(upload.fileCount == 1 ? "" : "s"), upload \(upload.id))"
+    }
 }

@@ -6,7 +6,10 @@ import NIOCore
 import NIOHTTP1
 
 /// `slipway deploy --dir`: publishes a folder as a new build of a
-/// deployment through the admin API's digest protocol, no build step.
+/// deployment through the admin API's digest protocol, no build step; with
+/// `kind` `source` (`slipway deploy --source`), uploads a source tree the
+/// same way (without what `.gitignore` ignores, `node_modules` and `.git`)
+/// and queues a build of it.
 ///
 /// The folder is scanned with the builder's own output rules (links must
 /// stay inside it, no devices or sockets, `.git` skipped), every file is
@@ -19,6 +22,7 @@ struct FolderDeploy {
     var client: AdminAPIClient
     var slug: String
     var directory: String
+    var kind: UploadKind = .output
     var preview: Bool
     var parallel: Int
     /// Progress lines (standard error), nil for none.
@@ -40,11 +44,18 @@ struct FolderDeploy {
         let root = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ClientError("--dir \(directory): no such directory; give the folder holding the built site")
+            throw ClientError(
+                "\(kind == .source ? "--source" : "--dir") \(directory): no such directory; give the folder \(kind == .source ? "holding the project" : "holding the built site")"
+            )
+        }
+        var exclude: (@Sendable (String, Bool) -> Bool)?
+        if kind == .source {
+            let ignore = SourceIgnore(root: root)
+            exclude = { path, isDirectory in ignore.excludes(path, isDirectory: isDirectory) }
         }
         let scan: OutputScan
         do {
-            scan = try OutputScanner(maxFiles: 10_000_000, maxBytes: .max).scan(
+            scan = try OutputScanner(maxFiles: 10_000_000, maxBytes: .max, exclude: exclude).scan(
                 root, shownAs: (directory as NSString).lastPathComponent)
         } catch {
             throw ClientError("\(error.message); nothing was uploaded")
@@ -54,7 +65,7 @@ struct FolderDeploy {
         if let headers = scan.headersFile { sources.append(("_headers", headers)) }
         if let redirects = scan.redirectsFile { sources.append(("_redirects", redirects)) }
         for (path, _) in sources {
-            if let problem = UploadRules.problem(path: path, kind: .output) {
+            if let problem = UploadRules.problem(path: path, kind: kind) {
                 throw ClientError("\(problem); nothing was uploaded")
             }
         }
@@ -65,7 +76,7 @@ struct FolderDeploy {
                 .POST, "/api/deployments/\(slug)/uploads",
                 body: [
                     "files": files.map { ["path": $0.file.path, "sha256": $0.file.sha256, "size": $0.file.size] },
-                    "preview": preview,
+                    "preview": preview, "kind": kind.rawValue,
                 ]) as? [String: Any] ?? [:]
         guard let uploadID = started["id"] as? String else {
             throw ClientError("the admin API did not answer with an upload; is it a Slipway with uploads?")

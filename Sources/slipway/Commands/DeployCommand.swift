@@ -26,6 +26,10 @@ struct DeployCommand: AsyncParsableCommand {
             the deployment does not store yet are sent, and the build goes live at once — or, with \
             --preview, is kept as a preview without touching production. Run it again after an \
             interruption: what arrived is not sent twice. A CI job needs only a `deploy:<slug>` token.
+
+            With --source FOLDER the folder is a source tree: it is uploaded the same way (leaving \
+            out what its .gitignore files ignore, and always .git, node_modules and .slipway) and \
+            built on the server like a repository's checkout, and the build is followed until it is live.
             """
     )
 
@@ -59,11 +63,21 @@ struct DeployCommand: AsyncParsableCommand {
         name: .long,
         help: "Publish this folder (a built site) as a new build of the deployment --slug names, without building.")
     var dir: String?
+    @Option(
+        name: .long,
+        help:
+            "Upload this source tree (without what .gitignore ignores, node_modules and .git) and build it on the server."
+    )
+    var source: String?
     @Flag(name: .long, help: "With --dir: keep the build as a preview; production stays as it is.") var preview = false
     @Option(name: .long, help: "With --dir: files hashed and sent at once (default 4).") var parallel = 4
 
     func validate() throws {
         if dir == nil && preview { throw ValidationError("--preview goes with --dir") }
+        if dir != nil && source != nil { throw ValidationError("--dir and --source do not go together: give one") }
+        if source != nil && repo != nil {
+            throw ValidationError("--repo does not go with --source: the uploaded folder is what is built")
+        }
         if dir != nil {
             let building: [(String, Bool)] = [
                 ("--repo", repo != nil), ("--branch", branch != nil), ("--root", root != nil),
@@ -95,25 +109,17 @@ struct DeployCommand: AsyncParsableCommand {
                 try await deployFolder(dir, slug: slug ?? defaults.slug, client: client)
                 return
             }
+            if let source {
+                try await deploySource(source, slug: slug ?? defaults.slug, defaults: defaults, client: client)
+                return
+            }
             guard let repo = repo ?? defaults.repo else {
                 throw ClientError(
                     "no repository: pass --repo URL, or run where a slipway.yaml or slipway.json with `repo` is")
             }
             let slug = slug ?? defaults.slug
-            var settings: [String: Any] = ["repoUrl": repo]
-            if let branch = branch ?? defaults.branch { settings["branch"] = branch }
-            if let root = root ?? defaults.root { settings["rootDir"] = root }
-            if let install = install ?? defaults.install { settings["installCommand"] = install }
-            if let build = build ?? defaults.build { settings["buildCommand"] = build }
-            if let output = output ?? defaults.output { settings["outputDir"] = output }
-            if let spa = spa ?? defaults.spa { settings["spa"] = spa }
-            if let notifyUrl = notifyUrl ?? defaults.notifyUrl { settings["notifyUrl"] = notifyUrl }
-            let plain = env.isEmpty ? defaults.env : env
-            for pair in plain where !pair.contains("=") {
-                throw ClientError("the variable '\(pair)' is not NAME=VALUE")
-            }
-            let variables = plain.map { variable($0, secret: false) } + secret.map { variable($0, secret: true) }
-            if !variables.isEmpty { settings["env"] = variables }
+            var settings = try buildSettings(defaults)
+            settings["repoUrl"] = repo
             if repoTokenStdin {
                 // Never an argument: command lines are visible to every user of the machine.
                 guard let line = readLine(strippingNewline: true) else {
@@ -148,6 +154,62 @@ struct DeployCommand: AsyncParsableCommand {
         }
     }
 
+    /// `--source`: uploads the source tree, then follows its build as any deploy does.
+    private func deploySource(_ folder: String, slug: String?, defaults: DeploymentFile, client: AdminAPIClient)
+        async throws
+    {
+        guard let slug else {
+            throw ClientError("--source needs --slug (or a slipway.yaml with `slug`): the deployment to build it for")
+        }
+        try await ensureDeployment(slug, settings: try buildSettings(defaults), client: client)
+        let outcome = try await FolderDeploy(
+            client: client, slug: slug, directory: folder, kind: .source, preview: false, parallel: parallel,
+            progress: options.json ? nil : { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        ).run()
+        let build = outcome.finished["build"] as? [String: Any] ?? [:]
+        let deployment = try await client.send(.GET, "/api/deployments/\(slug)") as? [String: Any] ?? [:]
+        if noFollow {
+            report(["deployment": deployment, "build": build], json: options.json) {
+                "queued build #\(text(build["number"])) (\(text(build["id"]))) of \(slug) from the uploaded source"
+            }
+            return
+        }
+        try await follow(build: build, deployment: deployment, client: client)
+    }
+
+    /// The build settings the flags (else the deployment file) give.
+    private func buildSettings(_ defaults: DeploymentFile) throws -> [String: Any] {
+        var settings: [String: Any] = [:]
+        if let branch = branch ?? defaults.branch { settings["branch"] = branch }
+        if let root = root ?? defaults.root { settings["rootDir"] = root }
+        if let install = install ?? defaults.install { settings["installCommand"] = install }
+        if let build = build ?? defaults.build { settings["buildCommand"] = build }
+        if let output = output ?? defaults.output { settings["outputDir"] = output }
+        if let spa = spa ?? defaults.spa { settings["spa"] = spa }
+        if let notifyUrl = notifyUrl ?? defaults.notifyUrl { settings["notifyUrl"] = notifyUrl }
+        let plain = env.isEmpty ? defaults.env : env
+        for pair in plain where !pair.contains("=") {
+            throw ClientError("the variable '\(pair)' is not NAME=VALUE")
+        }
+        let variables = plain.map { variable($0, secret: false) } + secret.map { variable($0, secret: true) }
+        if !variables.isEmpty { settings["env"] = variables }
+        return settings
+    }
+
+    /// Creates the deployment (without a repository) when it does not
+    /// exist, or applies `settings` to it.
+    private func ensureDeployment(_ slug: String, settings: [String: Any], client: AdminAPIClient) async throws {
+        let (status, _) = try await client.request(.GET, "/api/deployments/\(slug)")
+        if status == 404 {
+            _ = try await client.send(.POST, "/api/deployments", body: settings.merging(["slug": slug]) { $1 })
+            if !options.json {
+                FileHandle.standardError.write(Data("created the deployment \(slug) (no repository)\n".utf8))
+            }
+        } else if !settings.isEmpty {
+            _ = try await client.send(.PATCH, "/api/deployments/\(slug)", body: settings)
+        }
+    }
+
     /// `--dir`: uploads the folder and prints where the build serves.
     private func deployFolder(_ dir: String, slug: String?, client: AdminAPIClient) async throws {
         guard let slug else {
@@ -157,15 +219,7 @@ struct DeployCommand: AsyncParsableCommand {
         var settings: [String: Any] = [:]
         if let spa = spa { settings["spa"] = spa }
         if let notifyUrl = notifyUrl { settings["notifyUrl"] = notifyUrl }
-        let (status, _) = try await client.request(.GET, "/api/deployments/\(slug)")
-        if status == 404 {
-            // A deployment without a repository: folders are all it is deployed from.
-            settings["slug"] = slug
-            _ = try await client.send(.POST, "/api/deployments", body: settings)
-            if !json { FileHandle.standardError.write(Data("created the deployment \(slug) (no repository)\n".utf8)) }
-        } else if !settings.isEmpty {
-            _ = try await client.send(.PATCH, "/api/deployments/\(slug)", body: settings)
-        }
+        try await ensureDeployment(slug, settings: settings, client: client)
         let outcome = try await FolderDeploy(
             client: client, slug: slug, directory: dir, preview: preview, parallel: parallel,
             progress: json ? nil : { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }

@@ -168,6 +168,33 @@ import Testing
     }
 
     @Test(arguments: TestStoreKind.all)
+    func aSourceUploadsFilesAreKeptUntilTheUploadIsPruned(_ kind: TestStoreKind) async throws {
+        try await Self.withRig(kind) { rig in
+            let site = try await rig.catalog.createSite(SiteDraft(slug: "blog", repoURL: ""))
+            let text = "export default 1;\n"
+            let digest = try Self.sha(text)
+            let blob = StoredBlob(sha256: digest, size: Int64(text.utf8.count))
+            try await SiteBlobWriter(catalog: rig.catalog, siteID: site.id).store([blob]) {
+                _ = try await rig.store.put(ContentAddress.key(sha256: digest), body: .string(text))
+            }
+            let upload = try await rig.catalog.createUpload(
+                UploadDraft(
+                    siteID: site.id, kind: .source, preview: false,
+                    files: [UploadFile(path: "src/main.js", sha256: digest, size: blob.size)],
+                    lifetime: .seconds(24 * 3600)))
+            _ = try await rig.catalog.finishUpload(id: upload.id, buildID: BuildID.generate(), fileCount: 0, bytes: 0)
+            // Unused for longer than the grace period, referenced by no manifest: kept for the queued build.
+            rig.advance(7200)
+            #expect(try await rig.collector().collect(now: rig.date).deleted == 0)
+            #expect(try await rig.catalog.missingBlobs(siteID: site.id, digests: [digest]).isEmpty)
+            // Once the upload is pruned, its files go like any unused content.
+            rig.advance(25 * 3600)
+            let report = try await rig.collector().collect(now: rig.date)
+            #expect(report.uploadsRemoved == 1 && report.deleted == 1, "\(report)")
+        }
+    }
+
+    @Test(arguments: TestStoreKind.all)
     func aCollectionStoppedHalfWayLosesNothingAndTheNextOneFinishesIt(_ kind: TestStoreKind) async throws {
         try await Self.withRig(kind) { rig in
             let blog = try await rig.catalog.createSite(SiteDraft(slug: "blog", repoURL: "https://example.test/b.git"))

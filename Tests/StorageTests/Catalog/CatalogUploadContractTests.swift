@@ -133,6 +133,39 @@ import Testing
     }
 
     @Test(arguments: CatalogUnderTest.all)
+    func aSourceUploadIsQueuedAsABuildThatFindsItsUpload(_ implementation: CatalogUnderTest) async throws {
+        try await implementation.withFixture(settings: QueueSettings(maxQueued: 2)) { f in
+            let site = try await f.makeSite("blog")
+            var draft = Self.draft(site)
+            draft.kind = .source
+            let upload = try await f.catalog.createUpload(draft)
+            #expect(upload.kind == .source)
+            let buildID = BuildID.generate()
+            let finished = try await f.catalog.finishUpload(id: upload.id, buildID: buildID, fileCount: 0, bytes: 0)
+            #expect(finished.build.status == .queued && finished.activation == nil)
+            #expect(
+                finished.build.trigger == "upload-source" && finished.build.commitMessage?.contains(upload.id) == true)
+            let other = try await f.openAnother()
+            #expect(try await other.sourceUpload(buildID: buildID)?.id == upload.id)
+            #expect(try await other.sourceUploads(siteID: site.id).map(\.id) == [upload.id])
+            // A build from a repository has no source upload; an output upload is not one either.
+            let queued = try await f.catalog.createBuild(siteID: site.id, BuildRequest(trigger: "test"))
+            #expect(try await f.catalog.sourceUpload(buildID: queued.id) == nil)
+            // The claimed build is the uploaded one, like any queued build.
+            let claimed = try #require(try await f.catalog.claimNextBuild(workerID: "w"))
+            #expect(claimed.id == buildID)
+            // A full queue refuses a source upload's build and leaves the upload open.
+            _ = try await f.catalog.createBuild(siteID: site.id, BuildRequest(trigger: "test"))
+            let full = try await f.catalog.createUpload(draft)
+            let refused = await catalogError {
+                try await f.catalog.finishUpload(id: full.id, buildID: BuildID.generate(), fileCount: 0, bytes: 0)
+            }
+            #expect(refused?.code == .queueFull)
+            #expect(try await f.catalog.upload(id: full.id).state == .open)
+        }
+    }
+
+    @Test(arguments: CatalogUnderTest.all)
     func unknownIdsAndSitesAreRefused(_ implementation: CatalogUnderTest) async throws {
         try await implementation.withFixture { f in
             let site = try await f.makeSite("blog")
