@@ -115,6 +115,15 @@ import Testing
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             #expect(response.status.code == 413)
             _ = try? await response.body.collect(upTo: 1 << 20)
+            // A compression bomb (10 MiB of zeros, gzipped) is never inflated: refused before it is read.
+            var bomb = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/api/uploads/\(upload)/blobs/\(named)")
+            bomb.method = .PUT
+            bomb.headers.add(name: "Authorization", value: "Bearer \(AdminTestServer.token)")
+            bomb.headers.add(name: "Content-Encoding", value: "gzip")
+            bomb.body = .bytes(ByteBuffer(bytes: try Self.gzipBomb()))
+            let refused = try await HTTPClient.shared.execute(bomb, timeout: .seconds(30))
+            let refusal = String(buffer: try await refused.body.collect(upTo: 1 << 20))
+            #expect(refused.status.code == 415 && refusal.contains("uncompressed"), "\(refusal)")
             let unnamed = try await Self.put(server, upload, "other")
             #expect(unnamed.status == 404 && unnamed.errorCode == "blob_not_in_upload")
             // Nothing became visible, and the upload still lacks it.
@@ -237,6 +246,16 @@ import Testing
                 body: #"{"repoUrl": "https://github.com/example/notes.git", "rebuild": true}"#)
             #expect(repo.status == 200, "\(repo.body)")
         }
+    }
+
+    /// 10 MiB of zeros, gzipped (about 10 KiB).
+    static func gzipBomb() throws -> [UInt8] {
+        let compressor = try GzipCompressor()
+        var output: [UInt8] = []
+        let zeros = [UInt8](repeating: 0, count: 10 << 20)
+        try zeros.withUnsafeBytes { try compressor.update($0, into: &output) }
+        try compressor.finish(into: &output)
+        return output
     }
 
     static func sha256(_ buffer: ByteBuffer) -> String { Hex.encode(SHA256.hash(data: Data(buffer.readableBytesView))) }

@@ -205,6 +205,30 @@ import Testing
         }
     }
 
+    @Test func twoDeploysOfOneSiteAtOnceEachPublishAWholeBuildAndTheNewerStaysLive() async throws {
+        try await Self.withRig(.disk) { rig in
+            _ = try await rig.makeSite("handbook")
+            let first = try rig.folder(SampleSite.thirtyFiles.merging(["index.html": "<h1>first</h1>"]) { $1 })
+            let second = try rig.folder(SampleSite.thirtyFiles.merging(["index.html": "<h1>second</h1>"]) { $1 })
+            async let a = rig.deploy(first)
+            async let b = rig.deploy(second)
+            let outcomes = try await [a, b]
+            let numbers = outcomes.compactMap { ($0.finished["build"] as? [String: Any])?["number"] as? Int }
+            #expect(Set(numbers) == [1, 2])
+            // Each build's manifest is whole and its own; the live one is the higher number.
+            let site = try await rig.catalog.site(slug: "handbook")
+            let builds = try await rig.catalog.builds(siteID: site.id).builds
+            for build in builds {
+                let bytes = try await rig.store.getBytes(build.manifestKey)
+                let manifest = try BuildManifest.decode(Data(bytes.readableBytesView))
+                #expect(manifest.files.count == 31)
+                let index = try await rig.store.getBytes(manifest.objectKey(for: "index.html"))
+                #expect(["<h1>first</h1>", "<h1>second</h1>"].contains(String(buffer: index)))
+            }
+            #expect(site.activeBuildID == builds.max { $0.number < $1.number }?.id)
+        }
+    }
+
     @Test func hostileFoldersAreRefusedBeforeAnythingIsSent() async throws {
         try await Self.withRig(.disk) { rig in
             _ = try await rig.makeSite("handbook")

@@ -83,6 +83,15 @@ extension AdminAPI {
                 status: .unprocessableContent, code: "invalid_input",
                 message: "'\(sha256.prefix(80))' is not a SHA-256: give 64 lower-case hexadecimal digits")
         }
+        // Nothing is ever inflated or unpacked: a compressed (or archived) body
+        // is refused before a byte is read, so no bomb can expand here.
+        if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
+            throw AdminError(
+                status: .unsupportedMediaType, code: "unsupported_media_type",
+                message:
+                    "Content-Encoding '\(encoding.prefix(40))' is not taken: send the content's exact bytes, uncompressed, one file per request"
+            )
+        }
         let files = try await catalog.uploadFiles(id: upload.id).filter { $0.sha256 == sha256 }
         guard let first = files.first else {
             throw AdminError(
