@@ -128,6 +128,10 @@ public struct RequestPath: Sendable, Hashable {
     /// and dropping that Character would drop the mark too.
     static func manifestKey(_ path: String) -> String {
         guard path.utf8.first == UInt8(ascii: "/") else { return path }
+        // The usual case keeps the String's fast (ASCII, normalized) form,
+        // which its hashing into the manifest's dictionary relies on.
+        let rest = path.dropFirst()
+        if rest.utf8.count == path.utf8.count - 1 { return String(rest) }
         return String(Substring(path.utf8.dropFirst()))
     }
 }
