@@ -364,8 +364,10 @@ enum ContentAddressedDigest {
                 at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
+        // Run directly: its executable bit travels with the upload.
+        #expect(chmod(tree + "/build.sh", 0o755) == 0)
         var process = try SlipwayProcess.start(
-            ["deploy", "--slug", "built", "--source", tree, "--build", "sh build.sh", "--install", "true"],
+            ["deploy", "--slug", "built", "--source", tree, "--build", "./build.sh", "--install", "true"],
             environment: ["SLIPWAY_ADMIN_URL": "http://127.0.0.1:\(adminPort)", "SLIPWAY_DATA_DIR": data])
         defer { process.kill() }
         let status = try await process.waitForExit()

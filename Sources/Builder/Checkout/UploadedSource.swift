@@ -14,7 +14,8 @@ import Storage
 /// the build's workspace where a clone would be: every file from its blob,
 /// each checked against its SHA-256 again as it is written, regular files
 /// only (the upload's paths were checked when it was announced, and are
-/// again here).
+/// again here), mode 0755 for the files uploaded as executable and 0644
+/// for the rest, as git checks files out.
 struct UploadedSource: Sendable {
     var store: any ObjectStore
     var catalog: any Catalog
@@ -64,7 +65,7 @@ struct UploadedSource: Sendable {
                 "reading \(file.path) of the uploaded source from the object store failed: \(error)", transient: true)
         }
         // O_EXCL and O_NOFOLLOW: a path is written once, never through a link.
-        let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, file.executable ? 0o755 : 0o644)
         guard fd >= 0 else {
             throw BuildError.workspaceFailed("cannot create \(file.path): \(String(cString: strerror(errno)))")
         }

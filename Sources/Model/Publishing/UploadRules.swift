@@ -14,11 +14,33 @@ public struct UploadFile: Sendable, Hashable, Codable {
     /// The SHA-256 of its bytes (64 lower-case hex digits).
     public var sha256: String
     public var size: Int64
+    /// Whether the file may be run (a source upload's scripts); written
+    /// only when true.
+    public var executable: Bool
 
-    public init(path: String, sha256: String, size: Int64) {
+    public init(path: String, sha256: String, size: Int64, executable: Bool = false) {
         self.path = path
         self.sha256 = sha256
         self.size = size
+        self.executable = executable
+    }
+
+    private enum CodingKeys: String, CodingKey { case path, sha256, size, executable }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        path = try container.decode(String.self, forKey: .path)
+        sha256 = try container.decode(String.self, forKey: .sha256)
+        size = try container.decode(Int64.self, forKey: .size)
+        executable = try container.decodeIfPresent(Bool.self, forKey: .executable) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(path, forKey: .path)
+        try container.encode(sha256, forKey: .sha256)
+        try container.encode(size, forKey: .size)
+        if executable { try container.encode(true, forKey: .executable) }
     }
 }
 

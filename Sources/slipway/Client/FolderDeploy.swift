@@ -75,7 +75,13 @@ struct FolderDeploy {
             try await client.send(
                 .POST, "/api/deployments/\(slug)/uploads",
                 body: [
-                    "files": files.map { ["path": $0.file.path, "sha256": $0.file.sha256, "size": $0.file.size] },
+                    "files": files.map { entry -> [String: Any] in
+                        var file: [String: Any] = [
+                            "path": entry.file.path, "sha256": entry.file.sha256, "size": entry.file.size,
+                        ]
+                        if entry.file.executable { file["executable"] = true }
+                        return file
+                    },
                     "preview": preview, "kind": kind.rawValue,
                 ]) as? [String: Any] ?? [:]
         guard let uploadID = started["id"] as? String else {
@@ -122,9 +128,14 @@ struct FolderDeploy {
                 let index = next
                 let (path, source) = sources[index]
                 next += 1
+                let kind = self.kind
                 group.addTask {
                     let digest = try FileDigest.sha256(ofFileAt: source)
-                    return (index, UploadFile(path: path, sha256: digest.sha256, size: digest.size))
+                    // A source tree's scripts keep their executable bit (as git keeps it).
+                    let executable = kind == .source && FileManager.default.isExecutableFile(atPath: source)
+                    return (
+                        index, UploadFile(path: path, sha256: digest.sha256, size: digest.size, executable: executable)
+                    )
                 }
             }
             for _ in 0..<max(1, parallel) { add() }
