@@ -28,6 +28,11 @@ public struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A short, stable name of the failure kind (a metrics label).
     public var label: String { code.rawValue }
 
+    /// Whether a manifest is missing or unusable for good (asking the store
+    /// again gives the same answer), as opposed to a store that failed or
+    /// did not answer in time.
+    var isUnusableManifest: Bool { code == .manifestUnusable }
+
     public var description: String { "\(code.rawValue): \(message)" }
 
     /// The HTTP status a client gets when this error ends its request:

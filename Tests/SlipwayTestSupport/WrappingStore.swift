@@ -24,6 +24,9 @@ extension WrappingStore {
     public func presignedGET(key: String, expiresIn: Duration) throws -> PresignedURL {
         try base.presignedGET(key: key, expiresIn: expiresIn)
     }
+    /// The base's local files (the disk store's, which the proxy sends with
+    /// `sendfile`); reads through them bypass the wrapper.
+    public var localFiles: (any LocalObjectFiles)? { base.localFiles }
 }
 
 /// Counts the puts that reach the store (and which were blobs).

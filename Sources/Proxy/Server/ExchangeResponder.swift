@@ -167,9 +167,12 @@ extension ExchangeResponder {
                     let older: LoadedManifest
                     do {
                         older = try await manifests.load(siteID: siteID, buildID: buildID)
-                    } catch {
+                    } catch let error as ProxyError where error.isUnusableManifest {
                         // Deleted since (retention): never asked for again.
                         siteTable.forgetReplaced(buildID, of: siteID)
+                        continue
+                    } catch {
+                        // The store failed or was slow: the next request asks again.
                         continue
                     }
                     if older.manifest.files[path] != nil { return (buildID, older) }

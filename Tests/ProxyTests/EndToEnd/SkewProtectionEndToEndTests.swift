@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import NIOCore
+import SlipwayTestSupport
 import Storage
 import Synchronization
 import Testing
@@ -95,6 +96,29 @@ import Testing
         }
     }
 
+    @Test func aStoreThatFailsForAMomentDoesNotMakeTheProxyForgetAReplacedBuild() async throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = ManifestFailingStore(base: try DiskObjectStore(root: directory, durable: false))
+        try await withTestProxy(store: store, configure: { $0.prefetch = .disabled }) { proxy in
+            let site = try await proxy.createSite("flaky", spa: .static)
+            let first = try await Self.deploy(
+                ["index.html": Self.page("app-1111aaaa.js"), "assets/app-1111aaaa.js": Data("v1".utf8)],
+                to: site, proxy: proxy)
+            _ = try await Self.deploy(["index.html": Self.page("app-2222bbbb.js")], to: site, proxy: proxy)
+            // The store fails to give build 1's manifest: no fallback now …
+            store.failing.withLock {
+                $0 = BuildManifest.key(siteID: site.id.rawValue, buildID: first.manifest.buildID)
+            }
+            #expect(try await proxy.get("/assets/app-1111aaaa.js", slug: "flaky").status == 404)
+            #expect(proxy.server.siteTable.lookup(siteID: site.id)?.replacedBuilds.count == 1)
+            // … and once it answers again, the old chunk is served.
+            store.failing.withLock { $0 = nil }
+            let again = try await proxy.get("/assets/app-1111aaaa.js", slug: "flaky")
+            #expect(again.status == 200 && again.text == "v1", "\(again.status) \(again.text.prefix(200))")
+        }
+    }
+
     @Test func aReplacedBuildWhoseManifestIsGoneIsForgottenAfterOneLook() async throws {
         // No prefetch: no activation loads a manifest before a request does.
         try await withTestProxy(configure: { $0.prefetch = .disabled }) { proxy in
@@ -130,5 +154,20 @@ import Testing
             let gzip = try await proxy.get("/about.html", slug: "legacy", headers: [("Accept-Encoding", "gzip")])
             #expect(gzip.status == 200)
         }
+    }
+}
+
+/// A store whose reads of one key fail (as a store that is down or slow),
+/// while `failing` names it.
+final class ManifestFailingStore: WrappingStore {
+    struct Unavailable: Error {}
+    let base: any ObjectStore
+    let failing = Mutex<String?>(nil)
+
+    init(base: any ObjectStore) { self.base = base }
+
+    func get(_ key: String, range: ByteRange?) async throws -> ObjectDownload {
+        if failing.withLock({ $0 == key }) { throw Unavailable() }
+        return try await base.get(key, range: range)
     }
 }
