@@ -60,11 +60,11 @@ extension PostgresCatalog {
         }
     }
 
-    public func uploadVariants(siteID: SiteID, digests: [String]) async throws -> [String: ManifestVariantDigest?] {
+    public func uploadVariants(siteID: SiteID, digests: [String]) async throws -> [String: StoredBlob?] {
         try BlobRules.check(digests)
         let unique = Array(Set(digests))
         return try await read { tx in
-            var variants: [String: ManifestVariantDigest?] = [:]
+            var variants: [String: StoredBlob?] = [:]
             let rows = try await tx.rows(
                 """
                 SELECT b.sha256, b.gzip_sha256, b.gzip_size FROM upload_blob b JOIN upload u ON u.id = b.upload_id
@@ -74,7 +74,7 @@ extension PostgresCatalog {
                 let digest = try row["sha256"].decode(String.self)
                 let gzip = try row["gzip_sha256"].decode(String?.self)
                 let size = try row["gzip_size"].decode(Int64?.self)
-                let variant = gzip.flatMap { sha in size.map { ManifestVariantDigest(sha256: sha, size: $0) } }
+                let variant = gzip.flatMap { sha in size.map { StoredBlob(sha256: sha, size: $0) } }
                 if variants[digest] == nil || variant != nil { variants[digest] = .some(variant) }
             }
             return variants

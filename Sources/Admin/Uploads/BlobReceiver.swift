@@ -16,7 +16,7 @@ struct ReceivedBlob: Sendable {
     var path: String
     var size: Int64
     /// The gzip variant, when the file is compressible text and gzip saved enough.
-    var gzip: (path: String, digest: ManifestVariantDigest)?
+    var gzip: (path: String, digest: StoredBlob)?
 
     func remove() {
         unlink(path)
@@ -92,9 +92,9 @@ struct BlobReceiver: Sendable {
                     "the bytes sent have SHA-256 \(entry.sha256 ?? "?"), not \(sha256) as announced; nothing was stored — hash the file again and send it"
             )
         }
-        var gzip: (path: String, digest: ManifestVariantDigest)?
+        var gzip: (path: String, digest: StoredBlob)?
         if let variant, let kept = entry.variants["gzip"], let digest = kept.sha256 {
-            gzip = (variant.path, ManifestVariantDigest(sha256: digest, size: kept.size))
+            gzip = (variant.path, StoredBlob(sha256: digest, size: kept.size))
         } else if let variant {
             unlink(variant.path)
         }

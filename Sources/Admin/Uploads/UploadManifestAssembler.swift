@@ -74,8 +74,8 @@ struct UploadManifestAssembler: Sendable {
         return Result(manifest: manifest, warnings: warnings)
     }
 
-    private func uploadVariants(_ digests: [String], siteID: SiteID) async throws -> [String: ManifestVariantDigest?] {
-        var variants: [String: ManifestVariantDigest?] = [:]
+    private func uploadVariants(_ digests: [String], siteID: SiteID) async throws -> [String: StoredBlob?] {
+        var variants: [String: StoredBlob?] = [:]
         for start in stride(from: 0, to: digests.count, by: BlobRules.maxBatch) {
             let batch = Array(digests[start..<min(start + BlobRules.maxBatch, digests.count)])
             for (digest, variant) in try await catalog.uploadVariants(siteID: siteID, digests: batch) {
@@ -87,7 +87,7 @@ struct UploadManifestAssembler: Sendable {
 
     /// The gzip variants the live build has for `digests`.
     private func liveVariants(_ digests: Set<String>, site: Site, buildID: BuildID) async throws
-        -> [String: ManifestVariantDigest]
+        -> [String: StoredBlob]
     {
         let key = BuildManifest.key(siteID: site.id.rawValue, buildID: buildID.rawValue)
         let live: BuildManifest
@@ -100,12 +100,12 @@ struct UploadManifestAssembler: Sendable {
                 metadata: ["slug": "\(site.slug)", "build": "\(buildID)", "error": "\(error)"])
             return [:]
         }
-        var found: [String: ManifestVariantDigest] = [:]
+        var found: [String: StoredBlob] = [:]
         for entry in live.files.values {
             guard let sha256 = entry.sha256, digests.contains(sha256), let gzip = entry.variants["gzip"],
                 let variant = gzip.sha256
             else { continue }
-            found[sha256] = ManifestVariantDigest(sha256: variant, size: gzip.size)
+            found[sha256] = StoredBlob(sha256: variant, size: gzip.size)
         }
         return found
     }

@@ -391,7 +391,7 @@ public protocol Catalog: Sendable {
     /// What uploads of the site recorded for these digests: the gzip
     /// variant made of each, or nil when none was worth keeping. Digests no
     /// upload of the site sent are absent.
-    func uploadVariants(siteID: SiteID, digests: [String]) async throws -> [String: ManifestVariantDigest?]
+    func uploadVariants(siteID: SiteID, digests: [String]) async throws -> [String: StoredBlob?]
 
     /// Finishes an open upload, in one transaction, as the build `buildID`
     /// (with the next number of its site), and records the upload as

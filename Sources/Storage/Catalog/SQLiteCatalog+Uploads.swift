@@ -59,10 +59,10 @@ extension SQLiteCatalog {
         }
     }
 
-    public func uploadVariants(siteID: SiteID, digests: [String]) async throws -> [String: ManifestVariantDigest?] {
+    public func uploadVariants(siteID: SiteID, digests: [String]) async throws -> [String: StoredBlob?] {
         try BlobRules.check(digests)
         return try await read { db, _ in
-            var variants: [String: ManifestVariantDigest?] = [:]
+            var variants: [String: StoredBlob?] = [:]
             for chunk in Array(Set(digests)).chunked(Self.blobChunk) {
                 let rows = try Row.fetchAll(
                     db,
@@ -75,7 +75,7 @@ extension SQLiteCatalog {
                     let digest: String = row["sha256"]
                     let gzip: String? = row["gzip_sha256"]
                     let size: Int64? = row["gzip_size"]
-                    let variant = gzip.flatMap { sha in size.map { ManifestVariantDigest(sha256: sha, size: $0) } }
+                    let variant = gzip.flatMap { sha in size.map { StoredBlob(sha256: sha, size: $0) } }
                     // Any upload that made a variant answers for all.
                     if variants[digest] == nil || variant != nil { variants[digest] = .some(variant) }
                 }

@@ -76,22 +76,11 @@ public struct UploadDraft: Sendable, Hashable {
 /// compressing saved too little).
 public struct UploadedBlob: Sendable, Hashable {
     public var sha256: String
-    public var gzip: ManifestVariantDigest?
+    public var gzip: StoredBlob?
 
-    public init(sha256: String, gzip: ManifestVariantDigest?) {
+    public init(sha256: String, gzip: StoredBlob?) {
         self.sha256 = sha256
         self.gzip = gzip
-    }
-}
-
-/// A variant's blob: its SHA-256 and size.
-public struct ManifestVariantDigest: Sendable, Hashable {
-    public var sha256: String
-    public var size: Int64
-
-    public init(sha256: String, size: Int64) {
-        self.sha256 = sha256
-        self.size = size
     }
 }
 

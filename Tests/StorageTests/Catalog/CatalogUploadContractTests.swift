@@ -29,7 +29,7 @@ import Testing
             #expect(try await other.upload(id: upload.id) == upload)
             #expect(try await other.uploadFiles(id: upload.id) == Self.draft(site).files)
 
-            let gzip = ManifestVariantDigest(sha256: CatalogBlobContractTests.digest("gz"), size: 9)
+            let gzip = StoredBlob(sha256: CatalogBlobContractTests.digest("gz"), size: 9)
             let index = Self.file("index.html", "<h1>hi</h1>").sha256
             try await f.catalog.recordUploadedBlobs(uploadID: upload.id, [UploadedBlob(sha256: index, gzip: gzip)])
             let js = Self.file("app.js", "go()").sha256
